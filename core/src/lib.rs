@@ -1,0 +1,10 @@
+//! Flare's shared vocabulary, with no I/O: the FHIR search-parameter registry,
+//! search parsing, index extraction, FHIR dates and references. Compiles for
+//! native targets and wasm32; both the edge and the SDK depend on it.
+
+pub mod datetime;
+pub mod index;
+pub mod reference;
+pub mod registry;
+pub mod search;
+pub mod text;
