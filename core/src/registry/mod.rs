@@ -9,7 +9,7 @@
 
 mod generated;
 
-pub use generated::RESOURCES;
+pub use generated::{ALL_R4_TYPES, RESOURCES};
 
 /// FHIR search parameter types that Flare indexes. These are all the types the
 /// served parameters use (the generator refuses others: quantity, number, uri and
@@ -149,12 +149,10 @@ pub fn resource_names() -> impl Iterator<Item = &'static str> {
     RESOURCES.iter().map(|r| r.name)
 }
 
-/// Whether `name` is any FHIR R4 resource type (served or not), so that an
-/// unknown type can be told apart from an unsupported one.
-pub fn is_known_fhir_type(name: &str) -> bool {
-    !name.is_empty()
-        && name.as_bytes()[0].is_ascii_uppercase()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric())
+/// Whether `name` is a FHIR R4 resource type. Flare stores and reads every
+/// R4 type (so newer US Core content still ingests); only registry types search.
+pub fn is_r4_type(name: &str) -> bool {
+    ALL_R4_TYPES.binary_search(&name).is_ok()
 }
 
 #[cfg(test)]
@@ -164,6 +162,9 @@ mod tests {
     #[test]
     fn resources_sorted_for_binary_search() {
         assert!(RESOURCES.windows(2).all(|w| w[0].name < w[1].name));
+        assert!(ALL_R4_TYPES.windows(2).all(|w| w[0] < w[1]));
+        assert!(RESOURCES.iter().all(|r| is_r4_type(r.name)));
+        assert!(is_r4_type("FamilyMemberHistory") && is_r4_type("Library") && !is_r4_type("Nope"));
     }
 
     #[test]
@@ -205,5 +206,19 @@ mod tests {
         ] {
             assert!(resource(t).is_some(), "{t} not served");
         }
+    }
+}
+
+/// Definitions are unique statics: equal when they are the same definition.
+impl PartialEq for SearchParamDef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// Definitions are unique statics: equal when they are the same definition.
+impl PartialEq for ResourceDef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
     }
 }

@@ -1,0 +1,130 @@
+//! Storage: the only module that writes SQL.
+//!
+//! Everything above it talks to [`Database`], a small async trait over one
+//! SQLite-dialect database. The Worker adapter implements it with D1, native
+//! tests with rusqlite ([`sqlite::SqliteDatabase`]), so the same SQL runs in
+//! both. Practices are sharded across databases by [`Shards`].
+
+pub mod resources;
+pub mod search_sql;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sqlite;
+
+use serde_json::Value as Json;
+
+/// Most bound parameters one statement may use: D1's limit (local D1 enforces
+/// it too; the native SQLite adapter is configured to the same ceiling).
+pub const MAX_BOUND_PARAMS: usize = 100;
+/// Largest bound string we send (D1 allows 2,000,000 bytes per string or row).
+pub const MAX_BOUND_BYTES: usize = 1_000_000;
+
+/// A bound SQL value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// NULL.
+    Null,
+    /// An integer (D1 carries it as a JS number: keep within 2^53).
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+impl From<&str> for SqlValue {
+    fn from(s: &str) -> Self {
+        SqlValue::Text(s.to_string())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(s: String) -> Self {
+        SqlValue::Text(s)
+    }
+}
+impl From<i64> for SqlValue {
+    fn from(i: i64) -> Self {
+        SqlValue::Int(i)
+    }
+}
+impl From<Option<String>> for SqlValue {
+    fn from(s: Option<String>) -> Self {
+        s.map_or(SqlValue::Null, SqlValue::Text)
+    }
+}
+
+/// One SQL statement with its bound parameters (`?1`, `?2`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// SQLite-dialect SQL.
+    pub sql: String,
+    /// Values for `?1…?n`.
+    pub params: Vec<SqlValue>,
+}
+
+impl Statement {
+    /// A statement from SQL and parameters.
+    pub fn new(sql: impl Into<String>, params: Vec<SqlValue>) -> Self {
+        Statement { sql: sql.into(), params }
+    }
+}
+
+/// A result row: column values in select order.
+pub type Row = Vec<Json>;
+
+/// A database failure (not the client's fault).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbError(pub String);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "database error: {}", self.0)
+    }
+}
+
+/// A SQLite-dialect database: D1 in the Worker, rusqlite natively.
+#[allow(async_fn_in_trait)] // single-threaded runtimes only: futures need not be Send
+pub trait Database {
+    /// Runs one statement and returns its rows.
+    async fn query(&self, stmt: Statement) -> Result<Vec<Row>, DbError>;
+    /// Runs write statements in one round trip, atomically (all or nothing).
+    async fn batch(&self, stmts: Vec<Statement>) -> Result<(), DbError>;
+}
+
+/// The practice → database directory. Each practice lives in exactly one
+/// database; a request's shard comes from its practice, never from a global query.
+pub struct Shards<D> {
+    dbs: Vec<D>,
+    /// `(practice, shard index)`; practices not listed live in shard 0.
+    directory: Vec<(String, usize)>,
+}
+
+impl<D: Database> Shards<D> {
+    /// A directory over `dbs` (at least one) with explicit placements.
+    pub fn new(dbs: Vec<D>, directory: Vec<(String, usize)>) -> Self {
+        assert!(!dbs.is_empty(), "at least one database");
+        Shards { dbs, directory }
+    }
+
+    /// The database holding `practice`.
+    pub fn for_practice(&self, practice: &str) -> &D {
+        let i = self
+            .directory
+            .iter()
+            .find(|(p, _)| p == practice)
+            .map_or(0, |(_, i)| *i);
+        self.dbs.get(i).unwrap_or(&self.dbs[0])
+    }
+
+    /// Every database, for the few queries that span practices (the practice list).
+    pub fn all(&self) -> &[D] {
+        &self.dbs
+    }
+}
+
+/// Reads column `i` of a row as text.
+pub fn text(row: &Row, i: usize) -> Option<&str> {
+    row.get(i).and_then(Json::as_str)
+}
+
+/// Reads column `i` of a row as an integer (D1 returns numbers as floats).
+pub fn int(row: &Row, i: usize) -> Option<i64> {
+    row.get(i).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+}

@@ -1,0 +1,195 @@
+//! Resource rows: atomic batched upserts with their index rows, reads, and
+//! the practice list.
+//!
+//! A batch of resources is written as a fixed handful of statements whatever
+//! its size: each statement carries its rows as one JSON array bound to a
+//! single parameter and expands it with `json_each`, which keeps D1's
+//! 100-parameter limit and its per-call overhead out of the import rate.
+
+use serde_json::{json, Value as Json};
+
+use flare_core::index::IndexRows;
+
+use super::{int, text, Database, DbError, Statement, MAX_BOUND_BYTES};
+
+/// A resource ready to store: validated, with its index rows.
+#[derive(Debug, Clone)]
+pub struct NewResource {
+    /// Resource type.
+    pub resource_type: String,
+    /// Logical id.
+    pub id: String,
+    /// The resource JSON as it will be stored (meta.lastUpdated set; versionId set by SQL).
+    pub json: String,
+    /// Its index rows.
+    pub index: IndexRows,
+}
+
+/// A stored resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    /// Row id (the paging key).
+    pub rid: i64,
+    /// Version number (meta.versionId).
+    pub version: i64,
+    /// Last update, epoch ms.
+    pub last_updated: i64,
+    /// The JSON text.
+    pub json: String,
+}
+
+/// Rough byte size of a resource's share of a batch (JSON plus index rows).
+pub fn batch_weight(r: &NewResource) -> usize {
+    r.json.len()
+        + 96 * (r.index.tokens.len() + r.index.strings.len() + r.index.dates.len() + r.index.references.len() + r.index.compartment.len())
+}
+
+/// Whether `resources` fits in one atomic batch (each bound JSON array under D1's
+/// string limit).
+pub fn fits_in_one_batch(resources: &[NewResource]) -> bool {
+    resources.iter().map(batch_weight).sum::<usize>() <= MAX_BOUND_BYTES
+}
+
+/// The statements that upsert `resources` (one practice) with `last_updated`.
+/// Run them as one batch: the write is atomic. Later duplicates of the same
+/// type/id win over earlier ones.
+pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewResource]) -> Vec<Statement> {
+    // Last write wins inside a batch: keep only the last of each key.
+    let mut items: Vec<&NewResource> = Vec::with_capacity(resources.len());
+    for (i, r) in resources.iter().enumerate() {
+        let later = resources[i + 1..].iter().any(|o| o.resource_type == r.resource_type && o.id == r.id);
+        if !later {
+            items.push(r);
+        }
+    }
+    let keys: Vec<Json> = items.iter().map(|r| json!([r.resource_type, r.id])).collect();
+    let rows: Vec<Json> = items.iter().map(|r| json!([r.resource_type, r.id, r.json])).collect();
+    let mut tokens = Vec::new();
+    let mut strings = Vec::new();
+    let mut dates = Vec::new();
+    let mut refs = Vec::new();
+    let mut comps = Vec::new();
+    for r in &items {
+        let (t, id) = (&r.resource_type, &r.id);
+        for x in &r.index.tokens {
+            tokens.push(json!([t, id, x.param, x.system, x.code, x.text]));
+        }
+        for x in &r.index.strings {
+            strings.push(json!([t, id, x.param, x.norm, x.exact]));
+        }
+        for x in &r.index.dates {
+            dates.push(json!([t, id, x.param, x.start, x.end]));
+        }
+        for x in &r.index.references {
+            refs.push(json!([t, id, x.param, x.target_type, x.target_id, x.url]));
+        }
+        for p in &r.index.compartment {
+            comps.push(json!([t, id, p]));
+        }
+    }
+    let keys = Json::Array(keys).to_string();
+    let p = |s: &str| super::SqlValue::Text(s.to_string());
+    let mut stmts = Vec::new();
+    for table in ["idx_token", "idx_string", "idx_date", "idx_reference", "compartment"] {
+        stmts.push(Statement::new(
+            format!(
+                "DELETE FROM {table} WHERE rid IN (SELECT r.rid FROM json_each(?2) j \
+                 JOIN resources r ON r.practice = ?1 AND r.type = j.value->>0 AND r.id = j.value->>1)"
+            ),
+            vec![p(practice), p(&keys)],
+        ));
+    }
+    stmts.push(Statement::new(
+        "INSERT INTO resources (practice, type, id, version, last_updated, json) \
+         SELECT ?1, j.value->>0, j.value->>1, 1, ?3, json_set(j.value->>2, '$.meta.versionId', '1') \
+         FROM json_each(?2) j WHERE true \
+         ON CONFLICT(practice, type, id) DO UPDATE SET version = resources.version + 1, \
+         last_updated = excluded.last_updated, \
+         json = json_set(excluded.json, '$.meta.versionId', CAST(resources.version + 1 AS TEXT))",
+        vec![p(practice), p(&Json::Array(rows).to_string()), super::SqlValue::Int(last_updated)],
+    ));
+    let join = "FROM json_each(?2) j JOIN resources r ON r.practice = ?1 AND r.type = j.value->>0 AND r.id = j.value->>1";
+    let inserts = [
+        ("idx_token (rid, practice, type, param, system, code, text)", "j.value->>2, j.value->>3, j.value->>4, j.value->>5", tokens),
+        ("idx_string (rid, practice, type, param, norm, exact)", "j.value->>2, j.value->>3, j.value->>4", strings),
+        ("idx_date (rid, practice, type, param, start, \"end\")", "j.value->>2, j.value->>3, j.value->>4", dates),
+        ("idx_reference (rid, practice, type, param, target_type, target_id, url)", "j.value->>2, j.value->>3, j.value->>4, j.value->>5", refs),
+    ];
+    for (table, cols, rows) in inserts {
+        if rows.is_empty() {
+            continue;
+        }
+        stmts.push(Statement::new(
+            format!("INSERT INTO {table} SELECT r.rid, ?1, r.type, {cols} {join}"),
+            vec![p(practice), p(&Json::Array(rows).to_string())],
+        ));
+    }
+    if !comps.is_empty() {
+        stmts.push(Statement::new(
+            format!("INSERT INTO compartment (rid, practice, patient_id, type) SELECT r.rid, ?1, j.value->>2, r.type {join}"),
+            vec![p(practice), p(&Json::Array(comps).to_string())],
+        ));
+    }
+    stmts
+}
+
+/// Reads the current version of `type/id` in `practice`.
+pub async fn read<D: Database>(db: &D, practice: &str, resource_type: &str, id: &str) -> Result<Option<StoredResource>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT rid, version, last_updated, json FROM resources WHERE practice = ?1 AND type = ?2 AND id = ?3",
+            vec![practice.into(), resource_type.into(), id.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(|r| StoredResource {
+        rid: int(r, 0).unwrap_or_default(),
+        version: int(r, 1).unwrap_or_default(),
+        last_updated: int(r, 2).unwrap_or_default(),
+        json: text(r, 3).unwrap_or_default().to_string(),
+    }))
+}
+
+/// A practice (tenant).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Practice {
+    /// Stable key used in URLs and storage (`northside`).
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Id of the practice's Organization resource, if set.
+    pub organization_id: Option<String>,
+}
+
+/// Creates or updates a practice.
+pub async fn put_practice<D: Database>(db: &D, p: &Practice, now: i64) -> Result<(), DbError> {
+    db.query(Statement::new(
+        "INSERT INTO practices (key, name, organization_id, created_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT(key) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id",
+        vec![p.key.as_str().into(), p.name.as_str().into(), p.organization_id.clone().into(), now.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The practices in one database, by key.
+pub async fn list_practices<D: Database>(db: &D) -> Result<Vec<Practice>, DbError> {
+    let rows = db
+        .query(Statement::new("SELECT key, name, organization_id FROM practices ORDER BY key", vec![]))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Practice {
+            key: text(r, 0).unwrap_or_default().to_string(),
+            name: text(r, 1).unwrap_or_default().to_string(),
+            organization_id: text(r, 2).map(str::to_string),
+        })
+        .collect())
+}
+
+/// Whether `practice` exists in `db`.
+pub async fn practice_exists<D: Database>(db: &D, practice: &str) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new("SELECT 1 FROM practices WHERE key = ?1", vec![practice.into()]))
+        .await?;
+    Ok(!rows.is_empty())
+}

@@ -1,0 +1,97 @@
+//! [`Database`] over rusqlite, for native tests and benchmarks: the same
+//! SQLite dialect as D1, with D1's bound-parameter ceiling.
+
+use std::cell::RefCell;
+
+use rusqlite::{limits::Limit, types::ValueRef, Connection};
+use serde_json::Value as Json;
+
+use super::{Database, DbError, Row, SqlValue, Statement, MAX_BOUND_PARAMS};
+
+/// The migrations in `edge/migrations/`, in order.
+pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_fhir_resources.sql")];
+
+/// An in-memory (or file) SQLite database with the migrations applied.
+pub struct SqliteDatabase {
+    conn: RefCell<Connection>,
+}
+
+impl SqliteDatabase {
+    /// A fresh in-memory database with every migration applied.
+    pub fn in_memory() -> Self {
+        let conn = Connection::open_in_memory().expect("in-memory SQLite opens");
+        Self::with_connection(conn)
+    }
+
+    /// Wraps a connection, applying the migrations and D1's limits.
+    pub fn with_connection(conn: Connection) -> Self {
+        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMS as i32)
+            .expect("limit set");
+        for m in MIGRATIONS {
+            conn.execute_batch(m).expect("migration applies");
+        }
+        SqliteDatabase { conn: RefCell::new(conn) }
+    }
+
+    /// The query plan of a statement (`EXPLAIN QUERY PLAN`), one line per step.
+    pub fn query_plan(&self, stmt: &Statement) -> Vec<String> {
+        let conn = self.conn.borrow();
+        let mut s = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", stmt.sql)).expect("explain prepares");
+        bind(&mut s, &stmt.params).expect("binds");
+        let mut rows = s.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().expect("plan row") {
+            out.push(r.get::<_, String>(3).expect("detail"));
+        }
+        out
+    }
+
+    fn run(conn: &Connection, stmt: &Statement) -> Result<Vec<Row>, DbError> {
+        let mut s = conn.prepare(&stmt.sql).map_err(|e| DbError(format!("{e}: {}", stmt.sql)))?;
+        bind(&mut s, &stmt.params)?;
+        let n = s.column_count();
+        let mut rows = s.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| DbError(e.to_string()))? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(match r.get_ref(i).map_err(|e| DbError(e.to_string()))? {
+                    ValueRef::Null => Json::Null,
+                    ValueRef::Integer(i) => Json::from(i),
+                    ValueRef::Real(f) => Json::from(f),
+                    ValueRef::Text(t) => Json::String(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(_) => Json::Null,
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+}
+
+fn bind(s: &mut rusqlite::Statement<'_>, params: &[SqlValue]) -> Result<(), DbError> {
+    for (i, p) in params.iter().enumerate() {
+        let r = match p {
+            SqlValue::Null => s.raw_bind_parameter(i + 1, rusqlite::types::Null),
+            SqlValue::Int(v) => s.raw_bind_parameter(i + 1, v),
+            SqlValue::Text(t) => s.raw_bind_parameter(i + 1, t),
+        };
+        r.map_err(|e| DbError(e.to_string()))?;
+    }
+    Ok(())
+}
+
+impl Database for SqliteDatabase {
+    async fn query(&self, stmt: Statement) -> Result<Vec<Row>, DbError> {
+        Self::run(&self.conn.borrow(), &stmt)
+    }
+
+    async fn batch(&self, stmts: Vec<Statement>) -> Result<(), DbError> {
+        let mut conn = self.conn.borrow_mut();
+        let tx = conn.transaction().map_err(|e| DbError(e.to_string()))?;
+        for s in &stmts {
+            Self::run(&tx, s)?;
+        }
+        tx.commit().map_err(|e| DbError(e.to_string()))
+    }
+}

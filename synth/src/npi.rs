@@ -1,0 +1,73 @@
+//! National Provider Identifier check digits.
+//!
+//! An NPI is ten digits; the last is a Luhn check digit computed over the
+//! first nine prefixed with `80840` (the ISO 7812 issuer prefix for US health
+//! applications), as CMS specifies.
+
+/// Luhn check digit of `80840` followed by `first9` (nine ASCII digits).
+///
+/// Returns `None` when `first9` is not exactly nine decimal digits.
+///
+/// ```
+/// assert_eq!(flare_synth::npi_check_digit("123456789"), Some(3));
+/// ```
+pub fn npi_check_digit(first9: &str) -> Option<u8> {
+    if first9.len() != 9 || !first9.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let payload = format!("80840{first9}");
+    // Double every second digit counting from the right of the payload
+    // (the check digit itself would be the rightmost, undoubled, position).
+    let sum: u32 = payload
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let x = d * 2;
+                x / 10 + x % 10
+            } else {
+                d
+            }
+        })
+        .sum();
+    Some(((10 - sum % 10) % 10) as u8)
+}
+
+/// True when `npi` is ten digits whose last digit is its valid check digit.
+///
+/// ```
+/// assert!(flare_synth::is_valid_npi("1234567893"));
+/// assert!(!flare_synth::is_valid_npi("1234567890"));
+/// ```
+pub fn is_valid_npi(npi: &str) -> bool {
+    npi.len() == 10
+        && npi.bytes().all(|b| b.is_ascii_digit())
+        && npi_check_digit(&npi[..9]).is_some_and(|c| npi.as_bytes()[9] == b'0' + c)
+}
+
+/// The ten-digit NPI made of `first9` and its check digit.
+///
+/// # Panics
+///
+/// When `first9` is not nine decimal digits.
+pub fn npi_from_prefix(first9: &str) -> String {
+    let check = npi_check_digit(first9).expect("an NPI prefix is nine decimal digits");
+    format!("{first9}{check}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_values() {
+        // The example NPI from the CMS check-digit document.
+        assert!(is_valid_npi("1234567893"));
+        assert!(is_valid_npi(&npi_from_prefix("987654321")));
+        assert!(!is_valid_npi("123456789"));
+        assert!(!is_valid_npi("12345678a3"));
+        assert_eq!(npi_check_digit("12345678"), None);
+    }
+}
