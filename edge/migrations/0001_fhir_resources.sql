@@ -22,6 +22,8 @@ CREATE TABLE resources (
   json TEXT NOT NULL
 );
 CREATE UNIQUE INDEX resources_key ON resources(practice, type, id);
+-- (practice, type) rows come out in rid order: unfiltered searches page without sorting.
+CREATE INDEX resources_type ON resources(practice, type);
 CREATE INDEX resources_updated ON resources(practice, type, last_updated);
 
 CREATE TABLE idx_token (

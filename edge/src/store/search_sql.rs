@@ -209,6 +209,8 @@ fn sort_expr(b: &mut Builder, key: &SortKey, descending: bool) -> String {
     }
 }
 
+// Includes join from the page outwards (CROSS JOIN fixes that order): each
+// page row's reference rows by (rid, param), then targets by primary key.
 fn include_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str) -> String {
     let code = b.bind(inc.param.code);
     let target = match inc.target_type {
@@ -216,8 +218,8 @@ fn include_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str) -> S
         None => String::new(),
     };
     format!(
-        "SELECT 1, t.rid, t.json, NULL, NULL, t.type, t.id FROM ranked p JOIN idx_reference x ON x.rid = p.rid AND x.param = {code}{target} \
-         JOIN resources t ON t.practice = {practice} AND t.type = x.target_type AND t.id = x.target_id WHERE p.pos <= {count}"
+        "SELECT 1, t.rid, t.json, NULL, NULL, t.type, t.id FROM ranked p CROSS JOIN idx_reference x ON x.rid = p.rid AND x.param = {code}{target} \
+         CROSS JOIN resources t ON t.practice = {practice} AND t.type = x.target_type AND t.id = x.target_id WHERE p.pos <= {count}"
     )
 }
 
@@ -230,9 +232,9 @@ fn revinclude_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str, s
         None => String::new(),
     };
     format!(
-        "SELECT 2, s.rid, s.json, NULL, NULL, s.type, s.id FROM ranked p JOIN resources pr ON pr.rid = p.rid \
-         JOIN idx_reference x ON x.practice = {practice} AND x.type = {src} AND x.param = {code} AND x.target_id = pr.id AND x.target_type = pr.type \
-         JOIN resources s ON s.rid = x.rid WHERE p.pos <= {count}{restrict}"
+        "SELECT 2, s.rid, s.json, NULL, NULL, s.type, s.id FROM ranked p CROSS JOIN resources pr ON pr.rid = p.rid \
+         CROSS JOIN idx_reference x ON x.practice = {practice} AND x.type = {src} AND x.param = {code} AND x.target_id = pr.id AND x.target_type = pr.type \
+         CROSS JOIN resources s ON s.rid = x.rid WHERE p.pos <= {count}{restrict}"
     )
 }
 
@@ -246,7 +248,12 @@ pub fn compile(req: &SearchRequest, scope: &Scope, now_ms: i64, want_count: bool
 
     let mut filters: Vec<&Filter> = req.filters.iter().collect();
     filters.sort_by_key(|f| driver_rank(f)); // stable: keeps the client's order among equals
-    let mut conds = vec![format!("r.practice = {practice}"), format!("r.type = {rtype}")];
+    // With a driver, `+` keeps SQLite from scanning the (practice, type) index
+    // instead: the plan must start from the driver's index lookup.
+    // `_id` drives through the (practice, type, id) index itself.
+    let has_driver = patient.is_some() || filters.first().is_some_and(|f| driver_rank(f) < 9 && !matches!(f, Filter::Id(_)));
+    let unary = if has_driver { "+" } else { "" };
+    let mut conds = vec![format!("{unary}r.practice = {practice}"), format!("{unary}r.type = {rtype}")];
     if let Some(p) = &patient {
         conds.push(format!(
             "r.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p} AND c.type = {rtype})"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Flare needs, from the package registries only, idempotently:
+# the wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock,
+# worker-build, and the npm tools from package-lock.json (wrangler, esbuild).
+# Nothing downloads binaries from anywhere else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+  log "installing wasm-bindgen-cli $wb_version (the wasm-bindgen version in Cargo.lock)"
+  cargo install wasm-bindgen-cli --version "$wb_version" --force
+fi
+
+worker_build_version=0.8.7
+if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$worker_build_version" ]; then
+  log "installing worker-build $worker_build_version"
+  cargo install worker-build --version "$worker_build_version" --locked --force
+fi
+
+stamp=node_modules/.flare-npm-ci
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund >&2
+  touch "$stamp"
+fi
+
+if [ ! -f edge/.dev.vars ]; then
+  log "creating edge/.dev.vars (local secrets) from edge/.dev.vars.example"
+  cp edge/.dev.vars.example edge/.dev.vars
+fi
