@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs Flare locally: installs what is missing, builds the Worker, applies the
+# D1 migrations, seeds demo data on first start, and serves the edge on
+# http://127.0.0.1:8787 (FHIR base http://127.0.0.1:8787/fhir) until Ctrl-C.
+# State persists in .flare/state; scripts/reset.sh wipes it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+port=${FLARE_PORT:-8787}
+state=$FLARE_ROOT/.flare/state
+demo=$FLARE_ROOT/.flare/demo
+mkdir -p "$state"
+migrate "$state"
+
+echo "building and starting the edge (the first build takes a few minutes)..." >&2
+pid=$(start_edge "$state" "$port" "$FLARE_ROOT/.flare/wrangler.log")
+trap 'stop_edge "$pid"' EXIT INT TERM
+base="http://127.0.0.1:$port"
+token=$(sed -n 's/^ADMIN_TOKEN=//p' edge/.dev.vars)
+
+practices=$(curl -sf -H "Authorization: Bearer $token" "$base/admin/practices")
+if [ "$practices" = '{"practices":[]}' ]; then
+  patients=${FLARE_DEMO_PATIENTS:-24}
+  echo "seeding demo data: $patients generated patients in two practices..." >&2
+  cargo run --release -q -p flare-synth -- --patients "$patients" --out "$demo" 2>/dev/null
+  node -e '
+    const p = require(process.argv[1]);
+    for (const x of p) console.log([x.key, x.organizationId, x.name].join("\t"));
+  ' "$demo/practices.json" | while IFS=$'\t' read -r key org name; do
+    body=$(node -e 'console.log(JSON.stringify({name: process.argv[1], organizationId: process.argv[2]}))' "$name" "$org")
+    curl -sf -X PUT -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+      --data "$body" "$base/admin/practices/$key" >/dev/null
+    FLARE_URL=$base bash scripts/import.sh --practice "$key" "$demo/$key.ndjson" >&2
+  done
+fi
+
+cat <<INFO
+
+Flare is running.
+  FHIR base:        $base/fhir   (CapabilityStatement: $base/fhir/metadata)
+  Service base:     $base/fhir   (Endpoint + Organization per practice, no token)
+  Admin token:      $token   (edge/.dev.vars; also a system-level read token)
+  Practices:        $(curl -sf -H "Authorization: Bearer $token" "$base/admin/practices")
+  Try:              curl -H 'Authorization: Bearer $token' '$base/fhir/Patient?name=a&_count=5'
+  Logs:             .flare/wrangler.log      Stop: Ctrl-C      Wipe: scripts/reset.sh
+INFO
+while kill -0 "$pid" 2>/dev/null; do sleep 1; done

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every Flare test: formatting and lints, the registry check against
+# ../shared/reference, native tests (core, edge over SQLite, synth), and the
+# end-to-end suite against a real `wrangler dev` (workerd + local D1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "registry generated from ../shared/reference is current"
+if [ -d ../shared/reference ]; then
+  python3 scripts/gen-registry.py --check
+else
+  echo "../shared/reference not found: skipping the registry check" >&2
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (native and wasm32)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p flare-edge --target wasm32-unknown-unknown -- -D warnings
+
+step "native tests"
+cargo test --workspace --exclude flare-tests
+
+step "end-to-end tests against wrangler dev"
+cargo test -p flare-tests --test e2e
