@@ -72,8 +72,14 @@ pub fn parse_range(value: &str) -> Option<DateRange> {
     };
     let mut parts = date.split('-');
     let year = digits(parts.next()?, 4)? as i64;
-    let month = parts.next().map(|m| digits(m, 2)).map_or(Some(None), |m| m.map(Some))?;
-    let day = parts.next().map(|d| digits(d, 2)).map_or(Some(None), |d| d.map(Some))?;
+    let month = parts
+        .next()
+        .map(|m| digits(m, 2))
+        .map_or(Some(None), |m| m.map(Some))?;
+    let day = parts
+        .next()
+        .map(|d| digits(d, 2))
+        .map_or(Some(None), |d| d.map(Some))?;
     if parts.next().is_some() || (day.is_some() && month.is_none()) {
         return None;
     }
@@ -100,7 +106,10 @@ pub fn parse_range(value: &str) -> Option<DateRange> {
                 (s, s + 1)
             }
         };
-        return Some(DateRange { start: start_days * DAY, end: end_days * DAY - 1 });
+        return Some(DateRange {
+            start: start_days * DAY,
+            end: end_days * DAY - 1,
+        });
     };
     let (m, d) = (month?, day?);
     // Split off the zone: Z, +hh:mm or -hh:mm.
@@ -145,7 +154,10 @@ pub fn parse_range(value: &str) -> Option<DateRange> {
         + (second as i64) * 1000
         + frac
         - offset_ms;
-    Some(DateRange { start, end: start + precision_ms - 1 })
+    Some(DateRange {
+        start,
+        end: start + precision_ms - 1,
+    })
 }
 
 /// Formats epoch milliseconds as a FHIR instant (`2024-01-02T03:04:05.678Z`).
@@ -190,18 +202,64 @@ mod tests {
 
     #[test]
     fn precisions_become_ranges() {
-        assert_eq!(r("2021"), ("2021-01-01T00:00:00.000Z".into(), "2021-12-31T23:59:59.999Z".into()));
-        assert_eq!(r("2020-02"), ("2020-02-01T00:00:00.000Z".into(), "2020-02-29T23:59:59.999Z".into()));
-        assert_eq!(r("2021-12-31"), ("2021-12-31T00:00:00.000Z".into(), "2021-12-31T23:59:59.999Z".into()));
-        assert_eq!(r("2021-03-04T10:20"), ("2021-03-04T10:20:00.000Z".into(), "2021-03-04T10:20:59.999Z".into()));
-        assert_eq!(r("2021-03-04T10:20:30Z"), ("2021-03-04T10:20:30.000Z".into(), "2021-03-04T10:20:30.999Z".into()));
-        assert_eq!(r("2021-03-04T10:20:30.5+02:00"), ("2021-03-04T08:20:30.500Z".into(), "2021-03-04T08:20:30.500Z".into()));
+        assert_eq!(
+            r("2021"),
+            (
+                "2021-01-01T00:00:00.000Z".into(),
+                "2021-12-31T23:59:59.999Z".into()
+            )
+        );
+        assert_eq!(
+            r("2020-02"),
+            (
+                "2020-02-01T00:00:00.000Z".into(),
+                "2020-02-29T23:59:59.999Z".into()
+            )
+        );
+        assert_eq!(
+            r("2021-12-31"),
+            (
+                "2021-12-31T00:00:00.000Z".into(),
+                "2021-12-31T23:59:59.999Z".into()
+            )
+        );
+        assert_eq!(
+            r("2021-03-04T10:20"),
+            (
+                "2021-03-04T10:20:00.000Z".into(),
+                "2021-03-04T10:20:59.999Z".into()
+            )
+        );
+        assert_eq!(
+            r("2021-03-04T10:20:30Z"),
+            (
+                "2021-03-04T10:20:30.000Z".into(),
+                "2021-03-04T10:20:30.999Z".into()
+            )
+        );
+        assert_eq!(
+            r("2021-03-04T10:20:30.5+02:00"),
+            (
+                "2021-03-04T08:20:30.500Z".into(),
+                "2021-03-04T08:20:30.500Z".into()
+            )
+        );
         assert_eq!(r("1969-12-31T23:00:00-05:00").0, "1970-01-01T04:00:00.000Z");
     }
 
     #[test]
     fn rejects_invalid_values() {
-        for v in ["", "21", "2021-13", "2021-02-30", "2021-1-01", "2021-01-01T25:00", "abc", "2021-01-01T10:00:00+99:00", "2021-01-01T10"] {
+        for v in [
+            "",
+            "21",
+            "2021-13",
+            "2021-02-30",
+            "2021-1-01",
+            "2021-01-01T25:00",
+            "abc",
+            "2021-01-01T10:00:00+99:00",
+            "2021-01-01T10",
+        ] {
             assert!(parse_range(v).is_none(), "{v} parsed");
         }
     }

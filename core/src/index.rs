@@ -75,7 +75,7 @@ pub struct IndexRows {
 }
 
 /// Evaluates a registry path on a resource: every node it reaches.
-pub fn eval_path<'a>(resource: &'a Value, path: Path) -> Vec<&'a Value> {
+pub fn eval_path(resource: &Value, path: Path) -> Vec<&Value> {
     let mut nodes: Vec<&Value> = vec![resource];
     for step in path {
         let mut next = Vec::new();
@@ -157,7 +157,9 @@ pub fn extract(def: &ResourceDef, resource: &Value) -> IndexRows {
     }
     for path in def.compartment {
         for node in eval_path(resource, path) {
-            if let Some(ParsedReference::Local { resource_type, id, .. }) = node
+            if let Some(ParsedReference::Local {
+                resource_type, id, ..
+            }) = node
                 .get("reference")
                 .and_then(Value::as_str)
                 .and_then(|r| parse_reference(r).ok())
@@ -200,14 +202,22 @@ fn tokens(param: &'static str, node: &Value, out: &mut Vec<TokenRow>) {
             if let Some(codings) = node.get("coding").and_then(Value::as_array) {
                 // CodeableConcept
                 for c in codings {
-                    out.push(row(str_field(c, "system"), str_field(c, "code"), str_field(c, "display")));
+                    out.push(row(
+                        str_field(c, "system"),
+                        str_field(c, "code"),
+                        str_field(c, "display"),
+                    ));
                 }
                 if let Some(t) = str_field(node, "text") {
                     out.push(row(None, None, Some(t)));
                 }
             } else if node.get("code").is_some() || node.get("display").is_some() {
                 // Coding
-                out.push(row(str_field(node, "system"), str_field(node, "code"), str_field(node, "display")));
+                out.push(row(
+                    str_field(node, "system"),
+                    str_field(node, "code"),
+                    str_field(node, "display"),
+                ));
             } else if let Some(value) = str_field(node, "value") {
                 // Identifier or ContactPoint
                 let text = node.get("type").and_then(|t| str_field(t, "text"));
@@ -224,7 +234,11 @@ fn strings(param: &'static str, node: &Value, out: &mut Vec<StringRow>) {
     let mut push = |s: &str| {
         let norm = normalize(s);
         if !norm.is_empty() {
-            out.push(StringRow { param, norm, exact: s.to_string() });
+            out.push(StringRow {
+                param,
+                norm,
+                exact: s.to_string(),
+            });
         }
     };
     match node {
@@ -232,8 +246,17 @@ fn strings(param: &'static str, node: &Value, out: &mut Vec<StringRow>) {
         Value::Object(obj) => {
             // HumanName and Address parts; any other complex type by its text.
             for key in [
-                "family", "given", "prefix", "suffix", "text", "line", "city", "district",
-                "state", "postalCode", "country",
+                "family",
+                "given",
+                "prefix",
+                "suffix",
+                "text",
+                "line",
+                "city",
+                "district",
+                "state",
+                "postalCode",
+                "country",
             ] {
                 match obj.get(key) {
                     Some(Value::String(s)) => push(s),
@@ -250,7 +273,11 @@ fn dates(param: &'static str, node: &Value, out: &mut Vec<DateRow>) {
     match node {
         Value::String(s) => {
             if let Some(r) = parse_range(s) {
-                out.push(DateRow { param, start: r.start, end: r.end });
+                out.push(DateRow {
+                    param,
+                    start: r.start,
+                    end: r.end,
+                });
             }
         }
         Value::Object(obj) => {
@@ -266,7 +293,11 @@ fn dates(param: &'static str, node: &Value, out: &mut Vec<DateRow>) {
             } else if let Some(events) = obj.get("event").and_then(Value::as_array) {
                 // Timing: each event
                 for e in events.iter().filter_map(Value::as_str).filter_map(parse_range) {
-                    out.push(DateRow { param, start: e.start, end: e.end });
+                    out.push(DateRow {
+                        param,
+                        start: e.start,
+                        end: e.end,
+                    });
                 }
             }
         }
@@ -285,11 +316,20 @@ fn references(param: &'static str, node: &Value, out: &mut Vec<ReferenceRow>) {
         _ => return,
     };
     let (target_type, target_id) = match parse_reference(raw) {
-        Ok(ParsedReference::Local { resource_type, id, .. }) => (Some(resource_type), Some(id)),
-        Ok(ParsedReference::Absolute { resource_type, id, .. }) => (resource_type, id),
+        Ok(ParsedReference::Local {
+            resource_type, id, ..
+        }) => (Some(resource_type), Some(id)),
+        Ok(ParsedReference::Absolute {
+            resource_type, id, ..
+        }) => (resource_type, id),
         _ => (None, None),
     };
-    out.push(ReferenceRow { param, target_type, target_id, url: raw.to_string() });
+    out.push(ReferenceRow {
+        param,
+        target_type,
+        target_id,
+        url: raw.to_string(),
+    });
 }
 
 #[cfg(test)]
@@ -309,10 +349,21 @@ mod tests {
             "effectiveDateTime": "2021-05-06"
         });
         let rows = extract(resource("Observation").unwrap(), &obs);
-        assert!(rows.tokens.iter().any(|t| t.param == "code" && t.code.as_deref() == Some("8867-4") && t.text.as_deref() == Some("heart rate")));
-        assert!(rows.tokens.iter().any(|t| t.param == "code" && t.code.is_none() && t.text.as_deref() == Some("hr")));
-        assert!(rows.tokens.iter().any(|t| t.param == "status" && t.code.as_deref() == Some("final")));
-        assert!(rows.references.iter().any(|r| r.param == "patient" && r.target_id.as_deref() == Some("p1")));
+        assert!(rows.tokens.iter().any(|t| t.param == "code"
+            && t.code.as_deref() == Some("8867-4")
+            && t.text.as_deref() == Some("heart rate")));
+        assert!(rows
+            .tokens
+            .iter()
+            .any(|t| t.param == "code" && t.code.is_none() && t.text.as_deref() == Some("hr")));
+        assert!(rows
+            .tokens
+            .iter()
+            .any(|t| t.param == "status" && t.code.as_deref() == Some("final")));
+        assert!(rows
+            .references
+            .iter()
+            .any(|r| r.param == "patient" && r.target_id.as_deref() == Some("p1")));
         assert_eq!(rows.dates.len(), 1);
         assert_eq!(rows.compartment, vec!["p1".to_string(), "p2".to_string()]);
     }
@@ -322,7 +373,12 @@ mod tests {
         let p = json!({"resourceType": "Patient", "id": "x", "name": [{"family": "Núñez", "given": ["Ana", "María"]}],
                        "birthDate": "1980", "gender": "female"});
         let rows = extract(resource("Patient").unwrap(), &p);
-        let names: Vec<_> = rows.strings.iter().filter(|s| s.param == "name").map(|s| s.norm.as_str()).collect();
+        let names: Vec<_> = rows
+            .strings
+            .iter()
+            .filter(|s| s.param == "name")
+            .map(|s| s.norm.as_str())
+            .collect();
         assert_eq!(names, vec!["nunez", "ana", "maria"]);
         assert_eq!(rows.compartment, vec!["x".to_string()]);
         let e = json!({"resourceType": "Encounter", "id": "e", "period": {"start": "2020-01-01"}, "subject": {"reference": "Patient/x"}});

@@ -2,7 +2,11 @@
 
 /// Whether `id` is a valid FHIR logical id: `[A-Za-z0-9\-\.]{1,64}`.
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// Whether `name` has the shape of a FHIR resource type name.
@@ -57,7 +61,9 @@ pub struct BadReference(pub String);
 /// Parses a reference string as found in `Reference.reference`.
 pub fn parse_reference(s: &str) -> Result<ParsedReference, BadReference> {
     if s.is_empty() || s.chars().any(char::is_whitespace) {
-        return Err(BadReference(format!("reference '{s}' is empty or contains white space")));
+        return Err(BadReference(format!(
+            "reference '{s}' is empty or contains white space"
+        )));
     }
     if let Some(local) = s.strip_prefix('#') {
         return Ok(ParsedReference::Contained(local.to_string()));
@@ -69,7 +75,11 @@ pub fn parse_reference(s: &str) -> Result<ParsedReference, BadReference> {
         let path = s.split(['?', '#']).next().unwrap_or(s);
         let segs: Vec<&str> = path.split('/').collect();
         // …/Type/id or …/Type/id/_history/v
-        let tail = if segs.len() >= 4 && segs[segs.len() - 2] == "_history" { &segs[..segs.len() - 2] } else { &segs[..] };
+        let tail = if segs.len() >= 4 && segs[segs.len() - 2] == "_history" {
+            &segs[..segs.len() - 2]
+        } else {
+            &segs[..]
+        };
         if tail.len() >= 5 {
             let (t, id) = (tail[tail.len() - 2], tail[tail.len() - 1]);
             if is_type_name(t) && is_valid_id(id) {
@@ -81,18 +91,28 @@ pub fn parse_reference(s: &str) -> Result<ParsedReference, BadReference> {
                 });
             }
         }
-        return Ok(ParsedReference::Absolute { base: None, resource_type: None, id: None });
+        return Ok(ParsedReference::Absolute {
+            base: None,
+            resource_type: None,
+            id: None,
+        });
     }
     let parts: Vec<&str> = s.split('/').collect();
     let ok = |t: &str, id: &str| is_type_name(t) && is_valid_id(id);
     match parts.as_slice() {
-        [t, id] if ok(t, id) => Ok(ParsedReference::Local { resource_type: t.to_string(), id: id.to_string(), version: None }),
+        [t, id] if ok(t, id) => Ok(ParsedReference::Local {
+            resource_type: t.to_string(),
+            id: id.to_string(),
+            version: None,
+        }),
         [t, id, "_history", v] if ok(t, id) && is_valid_id(v) => Ok(ParsedReference::Local {
             resource_type: t.to_string(),
             id: id.to_string(),
             version: Some(v.to_string()),
         }),
-        _ => Err(BadReference(format!("reference '{s}' is not Type/id, an absolute URL, a urn or #id"))),
+        _ => Err(BadReference(format!(
+            "reference '{s}' is not Type/id, an absolute URL, a urn or #id"
+        ))),
     }
 }
 
@@ -113,11 +133,26 @@ mod tests {
     fn references() {
         assert_eq!(
             parse_reference("Patient/1").unwrap(),
-            ParsedReference::Local { resource_type: "Patient".into(), id: "1".into(), version: None }
+            ParsedReference::Local {
+                resource_type: "Patient".into(),
+                id: "1".into(),
+                version: None
+            }
         );
-        assert_eq!(parse_reference("https://x.org/fhir/Patient/9/_history/2").unwrap().resource_type(), Some("Patient"));
-        assert!(matches!(parse_reference("urn:uuid:1234").unwrap(), ParsedReference::Urn(_)));
-        assert!(matches!(parse_reference("#c1").unwrap(), ParsedReference::Contained(_)));
+        assert_eq!(
+            parse_reference("https://x.org/fhir/Patient/9/_history/2")
+                .unwrap()
+                .resource_type(),
+            Some("Patient")
+        );
+        assert!(matches!(
+            parse_reference("urn:uuid:1234").unwrap(),
+            ParsedReference::Urn(_)
+        ));
+        assert!(matches!(
+            parse_reference("#c1").unwrap(),
+            ParsedReference::Contained(_)
+        ));
         assert!(parse_reference("Patient").is_err());
         assert!(parse_reference("patient/1").is_err());
         assert!(parse_reference("Patient/a b").is_err());

@@ -241,7 +241,10 @@ impl Cursor {
             Some((r, v)) => (r, Some(v.to_string())),
             None => (s, None),
         };
-        Some(Cursor { rid: rid.parse().ok()?, sort_value })
+        Some(Cursor {
+            rid: rid.parse().ok()?,
+            sort_value,
+        })
     }
 }
 
@@ -294,8 +297,14 @@ fn split_pipe(v: &str) -> (Option<String>, String) {
 
 fn date_value(raw: &str, name: &str) -> Result<(DatePrefix, DateRange), SearchError> {
     let prefixes = [
-        ("eq", DatePrefix::Eq), ("ne", DatePrefix::Ne), ("gt", DatePrefix::Gt), ("lt", DatePrefix::Lt),
-        ("ge", DatePrefix::Ge), ("le", DatePrefix::Le), ("sa", DatePrefix::Sa), ("eb", DatePrefix::Eb),
+        ("eq", DatePrefix::Eq),
+        ("ne", DatePrefix::Ne),
+        ("gt", DatePrefix::Gt),
+        ("lt", DatePrefix::Lt),
+        ("ge", DatePrefix::Ge),
+        ("le", DatePrefix::Le),
+        ("sa", DatePrefix::Sa),
+        ("eb", DatePrefix::Eb),
         ("ap", DatePrefix::Ap),
     ];
     let (prefix, rest) = prefixes
@@ -303,13 +312,20 @@ fn date_value(raw: &str, name: &str) -> Result<(DatePrefix, DateRange), SearchEr
         .find_map(|(p, d)| raw.strip_prefix(p).map(|rest| (*d, rest)))
         .unwrap_or((DatePrefix::Eq, raw));
     let range = parse_range(rest).ok_or_else(|| {
-        SearchError(format!("{name}: '{raw}' is not a FHIR date (e.g. ge2020-01-01 or 2021-03-04T10:00:00Z)"))
+        SearchError(format!(
+            "{name}: '{raw}' is not a FHIR date (e.g. ge2020-01-01 or 2021-03-04T10:00:00Z)"
+        ))
     })?;
     Ok((prefix, range))
 }
 
 /// Parses one value of a parameter of `kind`.
-fn value(param: &SearchParamDef, modifier: Option<&str>, raw: &str, name: &str) -> Result<Value, SearchError> {
+fn value(
+    param: &SearchParamDef,
+    modifier: Option<&str>,
+    raw: &str,
+    name: &str,
+) -> Result<Value, SearchError> {
     if raw.is_empty() {
         return Err(SearchError(format!("{name}: empty value")));
     }
@@ -319,14 +335,20 @@ fn value(param: &SearchParamDef, modifier: Option<&str>, raw: &str, name: &str) 
                 return Ok(Value::TokenText(normalize(raw)));
             }
             let (system, code) = split_pipe(raw);
-            let code = if code.is_empty() { None } else { Some(code.to_lowercase()) };
+            let code = if code.is_empty() {
+                None
+            } else {
+                Some(code.to_lowercase())
+            };
             let system = match system {
                 None => TokenSystem::Any,
                 Some(s) if s.is_empty() => TokenSystem::None,
                 Some(s) => TokenSystem::Exact(s),
             };
             if code.is_none() && !matches!(system, TokenSystem::Exact(_)) {
-                return Err(SearchError(format!("{name}: '{raw}' has neither a system nor a code")));
+                return Err(SearchError(format!(
+                    "{name}: '{raw}' has neither a system nor a code"
+                )));
             }
             Ok(Value::Token { system, code })
         }
@@ -345,31 +367,49 @@ fn value(param: &SearchParamDef, modifier: Option<&str>, raw: &str, name: &str) 
                 if param.targets.contains(&t) {
                     Ok(())
                 } else {
-                    Err(SearchError(format!("{name}: {t} is not a target of {} (targets: {})", param.code, param.targets.join(", "))))
+                    Err(SearchError(format!(
+                        "{name}: {t} is not a target of {} (targets: {})",
+                        param.code,
+                        param.targets.join(", ")
+                    )))
                 }
             };
             if let Some(t) = type_modifier {
                 check_type(t)?;
             }
             if is_valid_id(raw) {
-                let target_type = type_modifier.map(str::to_string).or_else(|| {
-                    (param.targets.len() == 1).then(|| param.targets[0].to_string())
+                let target_type = type_modifier
+                    .map(str::to_string)
+                    .or_else(|| (param.targets.len() == 1).then(|| param.targets[0].to_string()));
+                return Ok(Value::Reference {
+                    target_type,
+                    id: raw.to_string(),
                 });
-                return Ok(Value::Reference { target_type, id: raw.to_string() });
             }
             match parse_reference(raw) {
-                Ok(ParsedReference::Local { resource_type, id, .. })
-                | Ok(ParsedReference::Absolute { resource_type: Some(resource_type), id: Some(id), .. }) => {
+                Ok(ParsedReference::Local {
+                    resource_type, id, ..
+                })
+                | Ok(ParsedReference::Absolute {
+                    resource_type: Some(resource_type),
+                    id: Some(id),
+                    ..
+                }) => {
                     check_type(&resource_type)?;
                     if let Some(t) = type_modifier {
                         if t != resource_type {
                             return Err(SearchError(format!("{name}: '{raw}' is not a {t}")));
                         }
                     }
-                    Ok(Value::Reference { target_type: Some(resource_type), id })
+                    Ok(Value::Reference {
+                        target_type: Some(resource_type),
+                        id,
+                    })
                 }
                 Ok(ParsedReference::Absolute { .. }) => Ok(Value::ReferenceUrl(raw.to_string())),
-                _ => Err(SearchError(format!("{name}: '{raw}' is not an id, Type/id or an absolute URL"))),
+                _ => Err(SearchError(format!(
+                    "{name}: '{raw}' is not an id, Type/id or an absolute URL"
+                ))),
             }
         }
     }
@@ -396,7 +436,12 @@ fn filter(def: &'static ResourceDef, name: &str, raw: &str) -> Result<Filter, Se
         let param = def
             .param(ref_code)
             .filter(|p| p.kind == ParamKind::Reference)
-            .ok_or_else(|| SearchError(format!("{name}: {} has no reference parameter '{ref_code}' to chain", def.name)))?;
+            .ok_or_else(|| {
+                SearchError(format!(
+                    "{name}: {} has no reference parameter '{ref_code}' to chain",
+                    def.name
+                ))
+            })?;
         let target_name = match type_mod {
             Some(t) if param.targets.contains(&t) => t,
             Some(t) => return Err(SearchError(format!("{name}: {t} is not a target of {ref_code}"))),
@@ -412,10 +457,16 @@ fn filter(def: &'static ResourceDef, name: &str, raw: &str) -> Result<Filter, Se
         let target = registry::resource(target_name)
             .ok_or_else(|| SearchError(format!("{name}: chaining into {target_name} is not supported")))?;
         if chained.contains('.') {
-            return Err(SearchError(format!("{name}: only one level of chaining is supported")));
+            return Err(SearchError(format!(
+                "{name}: only one level of chaining is supported"
+            )));
         }
         let inner = filter(target, chained, raw)?;
-        return Ok(Filter::Chain { param, target, inner: Box::new(inner) });
+        return Ok(Filter::Chain {
+            param,
+            target,
+            inner: Box::new(inner),
+        });
     }
     let (code, modifier) = match name.split_once(':') {
         Some((c, m)) => (c, Some(m)),
@@ -423,7 +474,9 @@ fn filter(def: &'static ResourceDef, name: &str, raw: &str) -> Result<Filter, Se
     };
     let values = split_or(raw);
     if values.len() > MAX_OR_VALUES {
-        return Err(SearchError(format!("{name}: at most {MAX_OR_VALUES} comma-separated values")));
+        return Err(SearchError(format!(
+            "{name}: at most {MAX_OR_VALUES} comma-separated values"
+        )));
     }
     match code {
         "_id" => {
@@ -441,7 +494,10 @@ fn filter(def: &'static ResourceDef, name: &str, raw: &str) -> Result<Filter, Se
             if modifier.is_some() {
                 return Err(SearchError(format!("{name}: _lastUpdated takes no modifier")));
             }
-            let vs = values.iter().map(|v| date_value(v, name)).collect::<Result<_, _>>()?;
+            let vs = values
+                .iter()
+                .map(|v| date_value(v, name))
+                .collect::<Result<_, _>>()?;
             return Ok(Filter::LastUpdated(vs));
         }
         _ => {}
@@ -451,49 +507,90 @@ fn filter(def: &'static ResourceDef, name: &str, raw: &str) -> Result<Filter, Se
         .ok_or_else(|| SearchError(format!("unknown search parameter '{code}' for {}", def.name)))?;
     if let Some(m) = modifier {
         if !allowed_modifier(param, m) {
-            return Err(SearchError(format!("{name}: modifier ':{m}' is not supported for {} parameters", param.kind.as_str())));
+            return Err(SearchError(format!(
+                "{name}: modifier ':{m}' is not supported for {} parameters",
+                param.kind.as_str()
+            )));
         }
         if m == "missing" {
             return match raw {
                 "true" => Ok(Filter::Missing { param, missing: true }),
-                "false" => Ok(Filter::Missing { param, missing: false }),
+                "false" => Ok(Filter::Missing {
+                    param,
+                    missing: false,
+                }),
                 _ => Err(SearchError(format!("{name}: must be true or false"))),
             };
         }
     }
-    let parsed = values.iter().map(|v| value(param, modifier, v, name)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Filter::Param { param, negate: modifier == Some("not"), values: parsed })
+    let parsed = values
+        .iter()
+        .map(|v| value(param, modifier, v, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Filter::Param {
+        param,
+        negate: modifier == Some("not"),
+        values: parsed,
+    })
 }
 
 fn include(def: &'static ResourceDef, raw: &str, rev: bool, iterate: bool) -> Result<Include, SearchError> {
     let which = if rev { "_revinclude" } else { "_include" };
     let allowed = if rev { def.revincludes } else { def.includes };
     let mut parts = raw.split(':');
-    let (src, code, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next());
+    let (src, code, target) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next(),
+    );
     let base = format!("{src}:{code}");
-    let listed = allowed.iter().any(|a| *a == raw || *a == base || a.starts_with(&format!("{raw}:")))
-        || allowed.iter().any(|a| a.starts_with(&format!("{base}:")) && target.is_none());
+    let listed = allowed
+        .iter()
+        .any(|a| *a == raw || *a == base || a.starts_with(&format!("{raw}:")))
+        || allowed
+            .iter()
+            .any(|a| a.starts_with(&format!("{base}:")) && target.is_none());
     if !listed || parts.next().is_some() {
         return Err(SearchError(format!(
             "{which}={raw} is not supported for {} (supported: {})",
             def.name,
-            if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+            if allowed.is_empty() {
+                "none".to_string()
+            } else {
+                allowed.join(", ")
+            }
         )));
     }
-    let source = registry::resource(src).ok_or_else(|| SearchError(format!("{which}: unknown type {src}")))?;
+    let source =
+        registry::resource(src).ok_or_else(|| SearchError(format!("{which}: unknown type {src}")))?;
     let param = source
         .param(code)
         .filter(|p| p.kind == ParamKind::Reference)
         .ok_or_else(|| SearchError(format!("{which}: {src} has no reference parameter {code}")))?;
     let target_type = match target {
-        Some(t) => Some(*param.targets.iter().find(|x| **x == t).ok_or_else(|| SearchError(format!("{which}: {t} is not a target of {src}:{code}")))?),
+        Some(t) => Some(
+            *param
+                .targets
+                .iter()
+                .find(|x| **x == t)
+                .ok_or_else(|| SearchError(format!("{which}: {t} is not a target of {src}:{code}")))?,
+        ),
         None => None,
     };
-    Ok(Include { source, param, target_type, iterate })
+    Ok(Include {
+        source,
+        param,
+        target_type,
+        iterate,
+    })
 }
 
 /// Parses a search on `resource_type` from its query (or form) pairs.
-pub fn parse(resource_type: &str, pairs: &[(String, String)], opts: ParseOptions) -> Result<SearchRequest, SearchError> {
+pub fn parse(
+    resource_type: &str,
+    pairs: &[(String, String)],
+    opts: ParseOptions,
+) -> Result<SearchRequest, SearchError> {
     let def = registry::resource(resource_type)
         .ok_or_else(|| SearchError(format!("resource type '{resource_type}' is not supported")))?;
     let mut req = SearchRequest {
@@ -514,14 +611,19 @@ pub fn parse(resource_type: &str, pairs: &[(String, String)], opts: ParseOptions
         let keep = |req: &mut SearchRequest| req.canonical_query.push((name.clone(), raw.clone()));
         match name.as_str() {
             "_count" => {
-                let n: usize = raw.parse().map_err(|_| SearchError(format!("_count: '{raw}' is not a non-negative integer")))?;
+                let n: usize = raw
+                    .parse()
+                    .map_err(|_| SearchError(format!("_count: '{raw}' is not a non-negative integer")))?;
                 req.count = n.min(MAX_COUNT);
                 if n == 0 {
                     req.summary = Summary::Count;
                 }
             }
             "_cursor" => {
-                req.cursor = Some(Cursor::decode(raw).ok_or_else(|| SearchError("_cursor: not a cursor from a next link".into()))?);
+                req.cursor = Some(
+                    Cursor::decode(raw)
+                        .ok_or_else(|| SearchError("_cursor: not a cursor from a next link".into()))?,
+                );
             }
             "_format" | "_pretty" => {} // checked by the HTTP layer; JSON only
             "_sort" => {
@@ -550,7 +652,11 @@ pub fn parse(resource_type: &str, pairs: &[(String, String)], opts: ParseOptions
                     "false" => Summary::False,
                     "data" => Summary::Data,
                     "text" => Summary::Text,
-                    _ => return Err(SearchError(format!("_summary={raw} is not supported (count, data, text, false)"))),
+                    _ => {
+                        return Err(SearchError(format!(
+                            "_summary={raw} is not supported (count, data, text, false)"
+                        )))
+                    }
                 };
                 keep(&mut req);
             }
@@ -558,14 +664,24 @@ pub fn parse(resource_type: &str, pairs: &[(String, String)], opts: ParseOptions
                 req.total = match raw.as_str() {
                     "none" => Total::None,
                     "estimate" | "accurate" => Total::Accurate,
-                    _ => return Err(SearchError(format!("_total={raw}: must be none, estimate or accurate"))),
+                    _ => {
+                        return Err(SearchError(format!(
+                            "_total={raw}: must be none, estimate or accurate"
+                        )))
+                    }
                 };
                 keep(&mut req);
             }
             "_elements" => {
-                let els: Vec<String> = raw.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                let els: Vec<String> = raw
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if els.iter().any(|e| !e.bytes().all(|b| b.is_ascii_alphanumeric())) {
-                    return Err(SearchError("_elements: a comma-separated list of element names".into()));
+                    return Err(SearchError(
+                        "_elements: a comma-separated list of element names".into(),
+                    ));
                 }
                 req.elements = Some(els);
                 keep(&mut req);
@@ -590,13 +706,17 @@ pub fn parse(resource_type: &str, pairs: &[(String, String)], opts: ParseOptions
                     req.filters.push(f);
                     keep(&mut req);
                 }
-                Err(e) if opts.lenient && e.0.starts_with("unknown search parameter") => req.ignored.push(e.0),
+                Err(e) if opts.lenient && e.0.starts_with("unknown search parameter") => {
+                    req.ignored.push(e.0)
+                }
                 Err(e) => return Err(e),
             },
         }
     }
     if req.filters.len() > MAX_FILTERS {
-        return Err(SearchError(format!("at most {MAX_FILTERS} search parameters may be combined")));
+        return Err(SearchError(format!(
+            "at most {MAX_FILTERS} search parameters may be combined"
+        )));
     }
     Ok(req)
 }
@@ -606,7 +726,10 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     fn parse_obs(pairs: &[(&str, &str)]) -> Result<SearchRequest, SearchError> {
@@ -615,12 +738,36 @@ mod tests {
 
     #[test]
     fn tokens() {
-        let r = parse_obs(&[("code", "http://loinc.org|8867-4,|X,http://s|"), ("status:not", "final")]).unwrap();
-        let Filter::Param { values, negate, .. } = &r.filters[0] else { panic!() };
+        let r = parse_obs(&[
+            ("code", "http://loinc.org|8867-4,|X,http://s|"),
+            ("status:not", "final"),
+        ])
+        .unwrap();
+        let Filter::Param { values, negate, .. } = &r.filters[0] else {
+            panic!()
+        };
         assert!(!negate);
-        assert_eq!(values[0], Value::Token { system: TokenSystem::Exact("http://loinc.org".into()), code: Some("8867-4".into()) });
-        assert_eq!(values[1], Value::Token { system: TokenSystem::None, code: Some("x".into()) });
-        assert_eq!(values[2], Value::Token { system: TokenSystem::Exact("http://s".into()), code: None });
+        assert_eq!(
+            values[0],
+            Value::Token {
+                system: TokenSystem::Exact("http://loinc.org".into()),
+                code: Some("8867-4".into())
+            }
+        );
+        assert_eq!(
+            values[1],
+            Value::Token {
+                system: TokenSystem::None,
+                code: Some("x".into())
+            }
+        );
+        assert_eq!(
+            values[2],
+            Value::Token {
+                system: TokenSystem::Exact("http://s".into()),
+                code: None
+            }
+        );
         assert!(matches!(&r.filters[1], Filter::Param { negate: true, .. }));
         assert!(parse_obs(&[("code", "|")]).is_err());
     }
@@ -634,12 +781,21 @@ mod tests {
     #[test]
     fn references_and_chains() {
         let r = parse_obs(&[("patient", "Patient/123"), ("patient:Patient", "9")]).unwrap();
-        assert!(matches!(&r.filters[0], Filter::Param { values, .. } if values[0] == Value::Reference { target_type: Some("Patient".into()), id: "123".into() }));
+        assert!(
+            matches!(&r.filters[0], Filter::Param { values, .. } if values[0] == Value::Reference { target_type: Some("Patient".into()), id: "123".into() })
+        );
         assert!(parse_obs(&[("patient", "Practitioner/1")]).is_err());
-        let r = parse("PractitionerRole", &q(&[("practitioner.name", "smith")]), ParseOptions::default()).unwrap();
+        let r = parse(
+            "PractitionerRole",
+            &q(&[("practitioner.name", "smith")]),
+            ParseOptions::default(),
+        )
+        .unwrap();
         assert!(matches!(&r.filters[0], Filter::Chain { target, .. } if target.name == "Practitioner"));
         let r = parse_obs(&[("patient", "https://other.example/fhir/Patient/5")]).unwrap();
-        assert!(matches!(&r.filters[0], Filter::Param { values, .. } if values[0] == Value::Reference { target_type: Some("Patient".into()), id: "5".into() }));
+        assert!(
+            matches!(&r.filters[0], Filter::Param { values, .. } if values[0] == Value::Reference { target_type: Some("Patient".into()), id: "5".into() })
+        );
     }
 
     #[test]
@@ -655,20 +811,49 @@ mod tests {
 
     #[test]
     fn includes() {
-        let r = parse("MedicationRequest", &q(&[("_include", "MedicationRequest:medication"), ("_revinclude", "Provenance:target")]), ParseOptions::default()).unwrap();
+        let r = parse(
+            "MedicationRequest",
+            &q(&[
+                ("_include", "MedicationRequest:medication"),
+                ("_revinclude", "Provenance:target"),
+            ]),
+            ParseOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.includes[0].param.code, "medication");
         assert_eq!(r.revincludes[0].source.name, "Provenance");
         assert!(parse_obs(&[("_include", "Observation:patient")]).is_err());
-        let r = parse("CareTeam", &q(&[("_include", "CareTeam:participant:Practitioner")]), ParseOptions::default()).unwrap();
+        let r = parse(
+            "CareTeam",
+            &q(&[("_include", "CareTeam:participant:Practitioner")]),
+            ParseOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.includes[0].target_type, Some("Practitioner"));
     }
 
     #[test]
     fn dates_and_paging() {
-        let r = parse_obs(&[("date", "ge2020-01-01"), ("_count", "10000"), ("_cursor", "17~abc")]).unwrap();
-        assert!(matches!(&r.filters[0], Filter::Param { values, .. } if matches!(values[0], Value::Date(DatePrefix::Ge, _))));
+        let r = parse_obs(&[
+            ("date", "ge2020-01-01"),
+            ("_count", "10000"),
+            ("_cursor", "17~abc"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(&r.filters[0], Filter::Param { values, .. } if matches!(values[0], Value::Date(DatePrefix::Ge, _)))
+        );
         assert_eq!(r.count, MAX_COUNT);
-        assert_eq!(r.cursor, Some(Cursor { rid: 17, sort_value: Some("abc".into()) }));
-        assert!(!r.canonical_query.iter().any(|(k, _)| k == "_cursor" || k == "_count"));
+        assert_eq!(
+            r.cursor,
+            Some(Cursor {
+                rid: 17,
+                sort_value: Some("abc".into())
+            })
+        );
+        assert!(!r
+            .canonical_query
+            .iter()
+            .any(|(k, _)| k == "_cursor" || k == "_count"));
     }
 }

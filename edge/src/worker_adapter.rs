@@ -23,16 +23,24 @@ fn bind(db: &D1Database, s: &Statement) -> Result<worker::D1PreparedStatement, D
             SqlValue::Text(t) => JsValue::from_str(t),
         })
         .collect();
-    db.prepare(&s.sql).bind(&values).map_err(|e| DbError(e.to_string()))
+    db.prepare(&s.sql)
+        .bind(&values)
+        .map_err(|e| DbError(e.to_string()))
 }
 
 impl Database for D1 {
     async fn query(&self, stmt: Statement) -> Result<Vec<Row>, DbError> {
-        bind(&self.0, &stmt)?.raw::<serde_json::Value>().await.map_err(|e| DbError(e.to_string()))
+        bind(&self.0, &stmt)?
+            .raw::<serde_json::Value>()
+            .await
+            .map_err(|e| DbError(e.to_string()))
     }
 
     async fn batch(&self, stmts: Vec<Statement>) -> Result<(), DbError> {
-        let prepared = stmts.iter().map(|s| bind(&self.0, s)).collect::<Result<Vec<_>, _>>()?;
+        let prepared = stmts
+            .iter()
+            .map(|s| bind(&self.0, s))
+            .collect::<Result<Vec<_>, _>>()?;
         self.0.batch(prepared).await.map_err(|e| DbError(e.to_string()))?;
         Ok(())
     }
@@ -62,20 +70,30 @@ impl Platform for JsPlatform {
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string())
+        .or_else(|| env.secret(name).ok().map(|v| v.to_string()))
 }
 
 /// Builds the application from the Worker's bindings: `DB_0` … `DB_{SHARD_COUNT-1}`,
 /// `PRACTICE_SHARDS` (JSON object practice → shard), `DEFAULT_PRACTICE`, `ADMIN_TOKEN`.
 fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
-    let shard_count: usize = var(env, "SHARD_COUNT").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+    let shard_count: usize = var(env, "SHARD_COUNT")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let mut dbs = Vec::with_capacity(shard_count);
     for i in 0..shard_count {
         dbs.push(D1(env.d1(&format!("DB_{i}"))?));
     }
     let directory: Vec<(String, usize)> = var(env, "PRACTICE_SHARDS")
         .and_then(|v| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&v).ok())
-        .map(|m| m.into_iter().filter_map(|(k, v)| Some((k, v.as_u64()? as usize))).collect())
+        .map(|m| {
+            m.into_iter()
+                .filter_map(|(k, v)| Some((k, v.as_u64()? as usize)))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(App {
         shards: Shards::new(dbs, directory),
@@ -88,12 +106,21 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
 }
 
 async fn to_http(mut req: Request) -> worker::Result<HttpRequest> {
-    let headers = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let headers = req
+        .headers()
+        .entries()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
     let body = match req.method() {
         worker::Method::Get | worker::Method::Head => Vec::new(),
         _ => req.bytes().await?,
     };
-    Ok(HttpRequest { method: req.method().to_string(), url: req.url()?, headers, body })
+    Ok(HttpRequest {
+        method: req.method().to_string(),
+        url: req.url()?,
+        headers,
+        body,
+    })
 }
 
 fn to_worker(resp: HttpResponse) -> worker::Result<Response> {

@@ -24,7 +24,13 @@ fn full_scans(plan: &[String]) -> Vec<String> {
             let l = l.trim();
             // CTEs (page, ranked as p), materialized IN lists (subquery-N) and
             // json_each are scans of small intermediate sets, not of tables.
-            let small = ["SCAN page", "SCAN ranked", "SCAN p", "SCAN (subquery-", "SCAN CONSTANT"];
+            let small = [
+                "SCAN page",
+                "SCAN ranked",
+                "SCAN p",
+                "SCAN (subquery-",
+                "SCAN CONSTANT",
+            ];
             l.starts_with("SCAN ") && !small.iter().any(|s| l.starts_with(s)) && !l.contains("json_each")
         })
         .cloned()
@@ -34,7 +40,10 @@ fn full_scans(plan: &[String]) -> Vec<String> {
 #[test]
 fn every_combination_starts_from_an_index() {
     let db = SqliteDatabase::in_memory();
-    let scope = Scope { practice: "p".into(), patient: None };
+    let scope = Scope {
+        practice: "p".into(),
+        patient: None,
+    };
     let mut checked = 0;
     let mut failures = Vec::new();
     for def in registry::RESOURCES {
@@ -66,20 +75,34 @@ fn every_combination_starts_from_an_index() {
                 let plan = db.query_plan(&compiled.page);
                 let scans = full_scans(&plan);
                 if !scans.is_empty() {
-                    failures.push(format!("{} {} ({label}): {:?}\n  plan: {:#?}", def.name, combo.params.join("+"), scans, plan));
+                    failures.push(format!(
+                        "{} {} ({label}): {:?}\n  plan: {:#?}",
+                        def.name,
+                        combo.params.join("+"),
+                        scans,
+                        plan
+                    ));
                 }
                 checked += 1;
             }
         }
     }
     assert!(checked > 100, "only {checked} combinations checked");
-    assert!(failures.is_empty(), "{} plans scan a table:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} plans scan a table:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn patient_scoped_search_starts_from_the_compartment() {
     let db = SqliteDatabase::in_memory();
-    let scope = Scope { practice: "p".into(), patient: Some("p1".into()) };
+    let scope = Scope {
+        practice: "p".into(),
+        patient: Some("p1".into()),
+    };
     let pairs = vec![("category".to_string(), "laboratory".to_string())];
     let req = search::parse("Observation", &pairs, ParseOptions::default()).unwrap();
     let plan = db.query_plan(&compile(&req, &scope, 0, false).unwrap().page);

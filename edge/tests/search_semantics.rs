@@ -24,13 +24,20 @@ fn search_cases_from_the_spec() {
         if let Some(status) = case["status"].as_u64() {
             let r = get(&app, &path);
             if r.status as u64 != status || r.json_body()["resourceType"] != "OperationOutcome" {
-                failures.push(format!("{q}: expected {status} OperationOutcome, got {} {}", r.status, String::from_utf8_lossy(&r.body)));
+                failures.push(format!(
+                    "{q}: expected {status} OperationOutcome, got {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ));
             }
             continue;
         }
         if let Some(expect) = case["expect"].as_array() {
             let mut got = search_ids(&app, &path);
-            let mut want: Vec<String> = expect.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect();
+            let mut want: Vec<String> = expect
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect();
             if case["ordered"] != true {
                 got.sort();
                 want.sort();
@@ -59,7 +66,13 @@ fn search_cases_from_the_spec() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -69,7 +82,10 @@ fn post_search_equals_get() {
     for r in data["resources"].as_array().expect("resources") {
         import(&app, "northside", r);
     }
-    let get_ids = search_ids(&app, "/fhir/Observation?patient=pat-nunez&category=laboratory,vital-signs");
+    let get_ids = search_ids(
+        &app,
+        "/fhir/Observation?patient=pat-nunez&category=laboratory,vital-signs",
+    );
     let r = call(
         &app,
         admin("POST", "/fhir/Observation/_search")

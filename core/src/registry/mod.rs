@@ -155,6 +155,20 @@ pub fn is_r4_type(name: &str) -> bool {
     ALL_R4_TYPES.binary_search(&name).is_ok()
 }
 
+/// Definitions are unique statics: equal when they are the same definition.
+impl PartialEq for SearchParamDef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// Definitions are unique statics: equal when they are the same definition.
+impl PartialEq for ResourceDef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,29 +210,39 @@ mod tests {
     #[test]
     fn vendor_types_are_served() {
         for t in [
-            "AllergyIntolerance", "Appointment", "CarePlan", "CareTeam", "Condition",
-            "Coverage", "Device", "DiagnosticReport", "DocumentReference", "Encounter",
-            "Goal", "Immunization", "Location", "MedicationRequest",
-            "MedicationAdministration", "MedicationStatement", "MedicationDispense",
-            "Organization", "Patient", "Practitioner", "PractitionerRole", "Procedure",
-            "Provenance", "RelatedPerson", "ServiceRequest", "Specimen", "Observation",
-            "QuestionnaireResponse", "Medication", "Endpoint", "Group",
+            "AllergyIntolerance",
+            "Appointment",
+            "CarePlan",
+            "CareTeam",
+            "Condition",
+            "Coverage",
+            "Device",
+            "DiagnosticReport",
+            "DocumentReference",
+            "Encounter",
+            "Goal",
+            "Immunization",
+            "Location",
+            "MedicationRequest",
+            "MedicationAdministration",
+            "MedicationStatement",
+            "MedicationDispense",
+            "Organization",
+            "Patient",
+            "Practitioner",
+            "PractitionerRole",
+            "Procedure",
+            "Provenance",
+            "RelatedPerson",
+            "ServiceRequest",
+            "Specimen",
+            "Observation",
+            "QuestionnaireResponse",
+            "Medication",
+            "Endpoint",
+            "Group",
         ] {
             assert!(resource(t).is_some(), "{t} not served");
         }
-    }
-}
-
-/// Definitions are unique statics: equal when they are the same definition.
-impl PartialEq for SearchParamDef {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self, other)
-    }
-}
-
-/// Definitions are unique statics: equal when they are the same definition.
-impl PartialEq for ResourceDef {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self, other)
     }
 }

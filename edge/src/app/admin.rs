@@ -37,19 +37,29 @@ pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest,
             let rows = db.query(Statement::new("SELECT 1", vec![])).await?;
             Ok(HttpResponse::json(200, &json!({"ok": rows.len() == 1})))
         }
-        _ => Err(ApiError::not_found(format!("no admin route {} /admin/{}", req.method, rest.join("/")))),
+        _ => Err(ApiError::not_found(format!(
+            "no admin route {} /admin/{}",
+            req.method,
+            rest.join("/")
+        ))),
     }
 }
 
 fn valid_practice_key(k: &str) -> bool {
-    !k.is_empty() && k.len() <= 40 && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !k.is_empty()
+        && k.len() <= 40
+        && k.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 async fn put_practice<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, key: &str) -> ApiResult {
     if !valid_practice_key(key) {
-        return Err(ApiError::bad_request("a practice key is 1-40 characters of a-z, 0-9 and '-'"));
+        return Err(ApiError::bad_request(
+            "a practice key is 1-40 characters of a-z, 0-9 and '-'",
+        ));
     }
-    let body: Json = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    let body: Json = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
     let name = body
         .get("name")
         .and_then(Json::as_str)
@@ -60,7 +70,14 @@ async fn put_practice<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
         Some(Json::String(s)) if flare_core::reference::is_valid_id(s) => Some(s.clone()),
         Some(_) => return Err(ApiError::bad_request("\"organizationId\" must be a FHIR id")),
     };
-    let p = Practice { key: key.to_string(), name: name.to_string(), organization_id };
+    let p = Practice {
+        key: key.to_string(),
+        name: name.to_string(),
+        organization_id,
+    };
     resources::put_practice(app.shards.for_practice(key), &p, app.platform.now_ms()).await?;
-    Ok(HttpResponse::json(200, &json!({"key": p.key, "name": p.name, "organizationId": p.organization_id})))
+    Ok(HttpResponse::json(
+        200,
+        &json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}),
+    ))
 }

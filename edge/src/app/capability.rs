@@ -10,7 +10,8 @@ use super::error::ApiResult;
 use super::http::{HttpRequest, HttpResponse};
 
 const EXPECTATION: &str = "http://hl7.org/fhir/StructureDefinition/capabilitystatement-expectation";
-const COMBINATION: &str = "http://hl7.org/fhir/StructureDefinition/capabilitystatement-search-parameter-combination";
+const COMBINATION: &str =
+    "http://hl7.org/fhir/StructureDefinition/capabilitystatement-search-parameter-combination";
 
 fn resource_entry(def: &ResourceDef) -> Json {
     let mut params: Vec<Json> = vec![
@@ -31,7 +32,11 @@ fn resource_entry(def: &ResourceDef) -> Json {
         .iter()
         .map(|c| {
             let mut ext = vec![json!({"url": EXPECTATION, "valueCode": c.expectation})];
-            ext.extend(c.params.iter().map(|p| json!({"url": "required", "valueString": p})));
+            ext.extend(
+                c.params
+                    .iter()
+                    .map(|p| json!({"url": "required", "valueString": p})),
+            );
             json!({"url": COMBINATION, "extension": ext})
         })
         .collect();
@@ -97,5 +102,8 @@ pub fn capability_statement(base: &str) -> Json {
 /// Handles `GET /fhir/metadata` (no token needed).
 pub fn handle(req: &HttpRequest) -> ApiResult {
     super::search::check_format(req)?;
-    Ok(HttpResponse::fhir(200, capability_statement(&req.fhir_base()).to_string()))
+    Ok(HttpResponse::fhir(
+        200,
+        capability_statement(&req.fhir_base()).to_string(),
+    ))
 }

@@ -24,7 +24,13 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, issue code and message.
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: Vec::new(), headers: Vec::new() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            headers: Vec::new(),
+        }
     }
     /// 400 `invalid`.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -37,12 +43,17 @@ impl ApiError {
     /// 401 with `WWW-Authenticate`.
     pub fn unauthorized(message: impl Into<String>, www_authenticate: &str) -> Self {
         let mut e = Self::new(401, "login", message);
-        e.headers.push(("www-authenticate".into(), www_authenticate.into()));
+        e.headers
+            .push(("www-authenticate".into(), www_authenticate.into()));
         e
     }
     /// 405 with `Allow`.
     pub fn method_not_allowed(allow: &str) -> Self {
-        let mut e = Self::new(405, "not-supported", format!("this server is read-only here; allowed: {allow}"));
+        let mut e = Self::new(
+            405,
+            "not-supported",
+            format!("this server is read-only here; allowed: {allow}"),
+        );
         e.headers.push(("allow".into(), allow.into()));
         e
     }
@@ -51,7 +62,9 @@ impl ApiError {
     pub fn outcome(&self) -> serde_json::Value {
         let mut issues = vec![json!({"severity": "error", "code": self.code, "diagnostics": self.message})];
         for (loc, msg) in &self.details {
-            issues.push(json!({"severity": "error", "code": self.code, "diagnostics": msg, "expression": [loc]}));
+            issues.push(
+                json!({"severity": "error", "code": self.code, "diagnostics": msg, "expression": [loc]}),
+            );
         }
         json!({"resourceType": "OperationOutcome", "issue": issues})
     }

@@ -42,12 +42,18 @@ impl HttpRequest {
 
     /// The first value of a header.
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The query pairs, decoded.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        self.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+        self.url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
 
     /// The origin and path prefix of the FHIR base (`http://host:port/fhir`).
@@ -70,7 +76,11 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// A response with a body and content type.
     pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        HttpResponse { status, headers: vec![("content-type".into(), content_type.into())], body: body.into() }
+        HttpResponse {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+        }
     }
 
     /// A FHIR JSON response.
@@ -91,7 +101,10 @@ impl HttpResponse {
 
     /// The first value of a header.
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body parsed as JSON (`Null` if it is not JSON).

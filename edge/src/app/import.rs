@@ -48,11 +48,21 @@ pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
         )));
     }
     if req.body.len() > MAX_IMPORT_BYTES {
-        return Err(ApiError::new(413, "too-costly", format!("import bodies are limited to {MAX_IMPORT_BYTES} bytes; split the file")));
+        return Err(ApiError::new(
+            413,
+            "too-costly",
+            format!("import bodies are limited to {MAX_IMPORT_BYTES} bytes; split the file"),
+        ));
     }
-    let ct = req.header_value("content-type").unwrap_or("application/fhir+json");
+    let ct = req
+        .header_value("content-type")
+        .unwrap_or("application/fhir+json");
     let is_ndjson = ct.contains("ndjson");
-    let (items, atomic) = if is_ndjson { (ndjson_items(&req.body)?, false) } else { json_items(app, &req.body)? };
+    let (items, atomic) = if is_ndjson {
+        (ndjson_items(&req.body)?, false)
+    } else {
+        json_items(app, &req.body)?
+    };
     let now = app.platform.now_ms();
     let prepared = prepare(items, now)?;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -100,8 +110,14 @@ fn ndjson_items(body: &[u8]) -> Result<Vec<Item>, ApiError> {
             continue;
         }
         match serde_json::from_str::<Json>(line) {
-            Ok(v) => items.push(Item { resource: v, location: format!("line {}", i + 1) }),
-            Err(e) => errors.push((format!("line {}", i + 1), format!("line {}: invalid JSON: {e}", i + 1))),
+            Ok(v) => items.push(Item {
+                resource: v,
+                location: format!("line {}", i + 1),
+            }),
+            Err(e) => errors.push((
+                format!("line {}", i + 1),
+                format!("line {}: invalid JSON: {e}", i + 1),
+            )),
         }
     }
     reject_if_any(errors)?;
@@ -112,7 +128,11 @@ fn reject_if_any(errors: Vec<(String, String)>) -> Result<(), ApiError> {
     if errors.is_empty() {
         return Ok(());
     }
-    let mut e = ApiError::bad_request(format!("{} invalid entr{}; nothing was imported", errors.len(), if errors.len() == 1 { "y" } else { "ies" }));
+    let mut e = ApiError::bad_request(format!(
+        "{} invalid entr{}; nothing was imported",
+        errors.len(),
+        if errors.len() == 1 { "y" } else { "ies" }
+    ));
     e.details = errors;
     Err(e)
 }
@@ -123,17 +143,39 @@ fn new_id<D, P: Platform>(app: &App<D, P>) -> String {
     b[6] = (b[6] & 0x0f) | 0x40; // UUID v4 layout
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Items of a JSON body, and whether they must be written atomically.
 fn json_items<D, P: Platform>(app: &App<D, P>, body: &[u8]) -> Result<(Vec<Item>, bool), ApiError> {
-    let v: Json = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    let v: Json = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
     if v.get("resourceType").and_then(Json::as_str) != Some("Bundle") {
-        return Ok((vec![Item { resource: v, location: "the resource".into() }], true));
+        return Ok((
+            vec![Item {
+                resource: v,
+                location: "the resource".into(),
+            }],
+            true,
+        ));
     }
-    let btype = v.get("type").and_then(Json::as_str).unwrap_or("collection").to_string();
-    let entries = v.get("entry").and_then(Json::as_array).cloned().unwrap_or_default();
+    let btype = v
+        .get("type")
+        .and_then(Json::as_str)
+        .unwrap_or("collection")
+        .to_string();
+    let entries = v
+        .get("entry")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
     let is_tx = btype == "transaction" || btype == "batch";
     let mut items = Vec::new();
     let mut errors = Vec::new();
@@ -144,7 +186,11 @@ fn json_items<D, P: Platform>(app: &App<D, P>, body: &[u8]) -> Result<(Vec<Item>
             errors.push((loc.clone(), format!("{loc}: has no resource")));
             continue;
         };
-        let rtype = res.get("resourceType").and_then(Json::as_str).unwrap_or("").to_string();
+        let rtype = res
+            .get("resourceType")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
         if btype == "searchset" && rtype == "OperationOutcome" {
             continue; // search outcome messages are not data
         }
@@ -159,34 +205,56 @@ fn json_items<D, P: Platform>(app: &App<D, P>, body: &[u8]) -> Result<(Vec<Item>
                         continue;
                     };
                     if t != rtype || !is_valid_id(id) {
-                        errors.push((loc.clone(), format!("{loc}: PUT url '{url}' does not match the {rtype} resource")));
+                        errors.push((
+                            loc.clone(),
+                            format!("{loc}: PUT url '{url}' does not match the {rtype} resource"),
+                        ));
                         continue;
                     }
                     if res.get("id").is_some_and(|x| x.as_str() != Some(id)) {
-                        errors.push((loc.clone(), format!("{loc}: resource id differs from the PUT url '{url}'")));
+                        errors.push((
+                            loc.clone(),
+                            format!("{loc}: resource id differs from the PUT url '{url}'"),
+                        ));
                         continue;
                     }
                     res["id"] = json!(id);
                 }
                 "POST" => {
                     if path != rtype {
-                        errors.push((loc.clone(), format!("{loc}: POST url '{url}' does not match the {rtype} resource")));
+                        errors.push((
+                            loc.clone(),
+                            format!("{loc}: POST url '{url}' does not match the {rtype} resource"),
+                        ));
                         continue;
                     }
                     res["id"] = json!(new_id(app));
                 }
                 other => {
-                    errors.push((loc.clone(), format!("{loc}: request method '{other}' is not supported for import (PUT or POST)")));
+                    errors.push((
+                        loc.clone(),
+                        format!("{loc}: request method '{other}' is not supported for import (PUT or POST)"),
+                    ));
                     continue;
                 }
             }
         } else if res.get("id").is_none() && rtype_is_valid(&rtype) {
             res["id"] = json!(new_id(app));
         }
-        if let (Some(full), Some(id)) = (e.get("fullUrl").and_then(Json::as_str), res.get("id").and_then(Json::as_str)) {
-            full_urls.insert(full.to_string(), format!("{rtype}/{id}"));
+        if let (Some(full), Some(id)) = (
+            e.get("fullUrl").and_then(Json::as_str),
+            res.get("id").and_then(Json::as_str),
+        ) {
+            // Transactions resolve references to any entry's fullUrl; other Bundles
+            // only their urn: placeholders, so absolute references stay as written.
+            if is_tx || full.starts_with("urn:") {
+                full_urls.insert(full.to_string(), format!("{rtype}/{id}"));
+            }
         }
-        items.push(Item { resource: res, location: loc });
+        items.push(Item {
+            resource: res,
+            location: loc,
+        });
     }
     reject_if_any(errors)?;
     for item in &mut items {
@@ -227,7 +295,9 @@ fn reference_errors(v: &Json, path: &str, out: &mut Vec<String>) {
                 let p = format!("{path}.{k}");
                 if k == "reference" {
                     match child.as_str().map(parse_reference) {
-                        Some(Ok(ParsedReference::Urn(u))) => out.push(format!("{p}: '{u}' does not name an entry of this upload")),
+                        Some(Ok(ParsedReference::Urn(u))) => {
+                            out.push(format!("{p}: '{u}' does not name an entry of this upload"))
+                        }
                         Some(Ok(_)) => {}
                         Some(Err(e)) => out.push(format!("{p}: {}", e.0)),
                         None => out.push(format!("{p}: must be a string")),
@@ -251,20 +321,34 @@ fn prepare(items: Vec<Item>, now: i64) -> Result<Vec<NewResource>, ApiError> {
     let mut out = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     let last_updated = format_instant(now);
-    for Item { mut resource, location } in items {
+    for Item {
+        mut resource,
+        location,
+    } in items
+    {
         let Some(obj) = resource.as_object() else {
             errors.push((location.clone(), format!("{location}: not a JSON object")));
             continue;
         };
-        let rtype = obj.get("resourceType").and_then(Json::as_str).unwrap_or("").to_string();
+        let rtype = obj
+            .get("resourceType")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
         if !registry::is_r4_type(&rtype) {
-            errors.push((location.clone(), format!("{location}: unknown resourceType '{rtype}'")));
+            errors.push((
+                location.clone(),
+                format!("{location}: unknown resourceType '{rtype}'"),
+            ));
             continue;
         }
         let id = match obj.get("id") {
             Some(Json::String(id)) if is_valid_id(id) => id.clone(),
             Some(other) => {
-                errors.push((location.clone(), format!("{location}: id {other} is not a valid FHIR id")));
+                errors.push((
+                    location.clone(),
+                    format!("{location}: id {other} is not a valid FHIR id"),
+                ));
                 continue;
             }
             None => {
@@ -288,8 +372,15 @@ fn prepare(items: Vec<Item>, now: i64) -> Result<Vec<NewResource>, ApiError> {
             m.insert("lastUpdated".into(), json!(last_updated));
             m.remove("versionId");
         }
-        let index = registry::resource(&rtype).map(|def| index::extract(def, &resource)).unwrap_or_default();
-        out.push(NewResource { resource_type: rtype, id, json: resource.to_string(), index });
+        let index = registry::resource(&rtype)
+            .map(|def| index::extract(def, &resource))
+            .unwrap_or_default();
+        out.push(NewResource {
+            resource_type: rtype,
+            id,
+            json: resource.to_string(),
+            index,
+        });
     }
     reject_if_any(errors)?;
     Ok(out)

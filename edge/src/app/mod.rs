@@ -101,9 +101,9 @@ impl<D: Database, P: Platform> App<D, P> {
     /// Authenticates the bearer token. Missing or wrong: 401 with `WWW-Authenticate`.
     pub fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
         let realm = "Bearer realm=\"flare\"";
-        let header = req
-            .header_value("authorization")
-            .ok_or_else(|| ApiError::unauthorized("an access token is required (Authorization: Bearer …)", realm))?;
+        let header = req.header_value("authorization").ok_or_else(|| {
+            ApiError::unauthorized("an access token is required (Authorization: Bearer …)", realm)
+        })?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))

@@ -12,9 +12,17 @@ use super::{App, Platform};
 use crate::store::{resources, Database};
 
 /// Handles a read.
-pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, practice: &str, rtype: &str, id: &str) -> ApiResult {
+pub async fn handle<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    practice: &str,
+    rtype: &str,
+    id: &str,
+) -> ApiResult {
     if !registry::is_r4_type(rtype) {
-        return Err(ApiError::not_found(format!("resource type '{rtype}' is not a FHIR R4 resource type")));
+        return Err(ApiError::not_found(format!(
+            "resource type '{rtype}' is not a FHIR R4 resource type"
+        )));
     }
     if !is_valid_id(id) {
         return Err(ApiError::bad_request(format!("'{id}' is not a valid FHIR id")));
@@ -26,7 +34,11 @@ pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
     let etag = format!("W/\"{}\"", stored.version);
     let if_none_match = req.header_value("if-none-match");
     if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-        return Ok(HttpResponse { status: 304, headers: vec![("etag".into(), etag)], body: Vec::new() });
+        return Ok(HttpResponse {
+            status: 304,
+            headers: vec![("etag".into(), etag)],
+            body: Vec::new(),
+        });
     }
     Ok(HttpResponse::fhir(200, stored.json)
         .with_header("etag", &etag)

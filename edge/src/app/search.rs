@@ -15,18 +15,36 @@ use crate::store::{int, text, Database};
 
 /// Rejects formats other than JSON: `_format` or an `Accept` that only takes XML gives 406.
 pub fn check_format(req: &HttpRequest) -> Result<(), ApiError> {
-    let json_ok = |f: &str| matches!(f.trim(), "json" | "application/json" | "application/fhir+json" | "text/json");
+    let json_ok = |f: &str| {
+        matches!(
+            f.trim(),
+            "json" | "application/json" | "application/fhir+json" | "text/json"
+        )
+    };
     if let Some((_, f)) = req.url.query_pairs().find(|(k, _)| k == "_format") {
         let f = f.split(';').next().unwrap_or("");
         if !json_ok(f) {
-            return Err(ApiError::new(406, "not-supported", format!("_format={f}: this server speaks JSON only (application/fhir+json)")));
+            return Err(ApiError::new(
+                406,
+                "not-supported",
+                format!("_format={f}: this server speaks JSON only (application/fhir+json)"),
+            ));
         }
     }
     if let Some(accept) = req.header_value("accept") {
-        let types: Vec<&str> = accept.split(',').map(|t| t.split(';').next().unwrap_or("").trim()).collect();
-        let acceptable = types.iter().any(|t| json_ok(t) || matches!(*t, "*/*" | "application/*" | "" ));
+        let types: Vec<&str> = accept
+            .split(',')
+            .map(|t| t.split(';').next().unwrap_or("").trim())
+            .collect();
+        let acceptable = types
+            .iter()
+            .any(|t| json_ok(t) || matches!(*t, "*/*" | "application/*" | ""));
         if !acceptable {
-            return Err(ApiError::new(406, "not-supported", format!("Accept: {accept}: this server speaks JSON only (application/fhir+json)")));
+            return Err(ApiError::new(
+                406,
+                "not-supported",
+                format!("Accept: {accept}: this server speaks JSON only (application/fhir+json)"),
+            ));
         }
     }
     Ok(())
@@ -36,14 +54,21 @@ pub fn check_format(req: &HttpRequest) -> Result<(), ApiError> {
 pub fn form_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
     let ct = req.header_value("content-type").unwrap_or("");
     if !req.body.is_empty() && !ct.starts_with("application/x-www-form-urlencoded") {
-        return Err(ApiError::new(415, "not-supported", "POST _search takes an application/x-www-form-urlencoded body"));
+        return Err(ApiError::new(
+            415,
+            "not-supported",
+            "POST _search takes an application/x-www-form-urlencoded body",
+        ));
     }
-    Ok(form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    Ok(form_urlencoded::parse(&req.body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
 }
 
 /// Whether the request asks for lenient handling of unknown parameters.
 fn lenient(req: &HttpRequest) -> bool {
-    req.header_value("prefer").is_some_and(|p| p.split(';').any(|x| x.trim() == "handling=lenient"))
+    req.header_value("prefer")
+        .is_some_and(|p| p.split(';').any(|x| x.trim() == "handling=lenient"))
 }
 
 /// A search on a compartment type needs at least one parameter; the message
@@ -58,7 +83,11 @@ fn check_required(def: &ResourceDef, req: &SearchRequest) -> Result<(), ApiError
         .filter(|c| c.expectation == "SHALL")
         .map(|c| c.params.join("+"))
         .collect();
-    let hint = if combos.is_empty() { "patient".to_string() } else { combos.join(", ") };
+    let hint = if combos.is_empty() {
+        "patient".to_string()
+    } else {
+        combos.join(", ")
+    };
     Err(ApiError::bad_request(format!(
         "a {} search needs a search parameter (supported combinations include: {hint})",
         def.name
@@ -71,16 +100,25 @@ fn link_url(base: &str, rtype: &str, pairs: &[(String, String)]) -> String {
         s.append_pair(k, v);
     }
     let q = s.finish();
-    if q.is_empty() { format!("{base}/{rtype}") } else { format!("{base}/{rtype}?{q}") }
+    if q.is_empty() {
+        format!("{base}/{rtype}")
+    } else {
+        format!("{base}/{rtype}?{q}")
+    }
 }
 
 /// Applies `_elements` / `_summary=text|data` to one resource.
 fn subset(json: &str, req: &SearchRequest) -> String {
     let keep_base = |k: &str| matches!(k, "resourceType" | "id" | "meta");
-    let Ok(Json::Object(mut obj)) = serde_json::from_str::<Json>(json) else { return json.to_string() };
+    let Ok(Json::Object(mut obj)) = serde_json::from_str::<Json>(json) else {
+        return json.to_string();
+    };
     let mut subsetted = false;
     if let Some(els) = &req.elements {
-        obj = obj.into_iter().filter(|(k, _)| keep_base(k) || els.iter().any(|e| e == k)).collect::<Map<_, _>>();
+        obj = obj
+            .into_iter()
+            .filter(|(k, _)| keep_base(k) || els.iter().any(|e| e == k))
+            .collect::<Map<_, _>>();
         subsetted = true;
     }
     match req.summary {
@@ -89,7 +127,10 @@ fn subset(json: &str, req: &SearchRequest) -> String {
             subsetted = true;
         }
         Summary::Text => {
-            obj = obj.into_iter().filter(|(k, _)| keep_base(k) || k == "text").collect();
+            obj = obj
+                .into_iter()
+                .filter(|(k, _)| keep_base(k) || k == "text")
+                .collect();
             subsetted = true;
         }
         _ => {}
@@ -114,13 +155,24 @@ pub async fn handle<D: Database, P: Platform>(
     rtype: &str,
     pairs: Vec<(String, String)>,
 ) -> ApiResult {
-    let def = registry::resource(rtype)
-        .ok_or_else(|| ApiError::not_found(format!("resource type '{rtype}' is not supported by this server")))?;
-    let parsed = search::parse(rtype, &pairs, ParseOptions { lenient: lenient(req) })?;
+    let def = registry::resource(rtype).ok_or_else(|| {
+        ApiError::not_found(format!("resource type '{rtype}' is not supported by this server"))
+    })?;
+    let parsed = search::parse(
+        rtype,
+        &pairs,
+        ParseOptions {
+            lenient: lenient(req),
+        },
+    )?;
     check_required(def, &parsed)?;
-    let scope = Scope { practice: practice.to_string(), patient: None };
+    let scope = Scope {
+        practice: practice.to_string(),
+        patient: None,
+    };
     let want_count = parsed.summary == Summary::Count || parsed.total == Total::Accurate;
-    let compiled = compile(&parsed, &scope, app.platform.now_ms(), want_count).map_err(|e| ApiError::bad_request(e.0))?;
+    let compiled = compile(&parsed, &scope, app.platform.now_ms(), want_count)
+        .map_err(|e| ApiError::bad_request(e.0))?;
     let db = app.shards.for_practice(practice);
     let base = req.fhir_base();
 
@@ -146,7 +198,14 @@ pub async fn handle<D: Database, P: Platform>(
         let json = text(r, 2).unwrap_or("{}");
         let (t, id) = (text(r, 5).unwrap_or_default(), text(r, 6).unwrap_or_default());
         if kind == 0 {
-            matches.push((int(r, 4).unwrap_or_default(), rid, json, r.get(3).cloned().unwrap_or(Json::Null), t, id));
+            matches.push((
+                int(r, 4).unwrap_or_default(),
+                rid,
+                json,
+                r.get(3).cloned().unwrap_or(Json::Null),
+                t,
+                id,
+            ));
         } else if !included.iter().any(|x| x.0 == rid) {
             included.push((rid, json, t, id));
         }
@@ -170,32 +229,59 @@ pub async fn handle<D: Database, P: Platform>(
     if let Some(c) = &parsed.cursor {
         self_link_pairs.push(("_cursor".into(), c.encode()));
     }
-    links.push(format!(r#"{{"relation":"self","url":{}}}"#, Json::String(link_url(&base, rtype, &self_link_pairs))));
+    links.push(format!(
+        r#"{{"relation":"self","url":{}}}"#,
+        Json::String(link_url(&base, rtype, &self_link_pairs))
+    ));
     if has_next {
         if let Some(last) = matches.last() {
             let sort_value = parsed.sort.as_ref().map(|s| match (&s.key, &last.3) {
-                (SortKey::LastUpdated | SortKey::Date(_), v) => v.as_f64().map(|f| (f as i64).to_string()).unwrap_or_default(),
+                (SortKey::LastUpdated | SortKey::Date(_), v) => {
+                    v.as_f64().map(|f| (f as i64).to_string()).unwrap_or_default()
+                }
                 (_, v) => v.as_str().unwrap_or_default().to_string(),
             });
             let mut next = self_pairs.clone();
-            next.push(("_cursor".into(), Cursor { rid: last.1, sort_value }.encode()));
-            links.push(format!(r#"{{"relation":"next","url":{}}}"#, Json::String(link_url(&base, rtype, &next))));
+            next.push((
+                "_cursor".into(),
+                Cursor {
+                    rid: last.1,
+                    sort_value,
+                }
+                .encode(),
+            ));
+            links.push(format!(
+                r#"{{"relation":"next","url":{}}}"#,
+                Json::String(link_url(&base, rtype, &next))
+            ));
         }
     }
 
     // Assemble the Bundle as text: stored JSON is spliced in, not re-parsed,
     // unless _elements/_summary ask for a subset.
     let needs_subset = parsed.elements.is_some() || matches!(parsed.summary, Summary::Data | Summary::Text);
-    let mut body = String::with_capacity(256 + rows.iter().map(|r| text(r, 2).map_or(0, str::len) + 96).sum::<usize>());
+    let mut body = String::with_capacity(
+        256 + rows
+            .iter()
+            .map(|r| text(r, 2).map_or(0, str::len) + 96)
+            .sum::<usize>(),
+    );
     body.push_str(r#"{"resourceType":"Bundle","type":"searchset""#);
-    body.push_str(&format!(r#","meta":{{"lastUpdated":"{}"}}"#, flare_core::datetime::format_instant(app.platform.now_ms())));
+    body.push_str(&format!(
+        r#","meta":{{"lastUpdated":"{}"}}"#,
+        flare_core::datetime::format_instant(app.platform.now_ms())
+    ));
     if let Some(t) = total {
         body.push_str(&format!(r#","total":{t}"#));
     }
     body.push_str(&format!(r#","link":[{}]"#, links.join(",")));
     let mut entries: Vec<String> = Vec::new();
     let entry = |json: &str, mode: &str, t: &str, id: &str| -> String {
-        let resource = if needs_subset && mode == "match" { subset(json, &parsed) } else { json.to_string() };
+        let resource = if needs_subset && mode == "match" {
+            subset(json, &parsed)
+        } else {
+            json.to_string()
+        };
         format!(
             r#"{{"fullUrl":{},"resource":{resource},"search":{{"mode":"{mode}"}}}}"#,
             Json::String(format!("{base}/{t}/{id}"))

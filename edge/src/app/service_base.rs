@@ -45,11 +45,16 @@ pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
         "payloadMimeType": ["application/fhir+json"],
         "address": base,
     });
-    let mut entries = vec![json!({"fullUrl": format!("{base}/Endpoint/{ENDPOINT_ID}"), "resource": endpoint})];
+    let mut entries =
+        vec![json!({"fullUrl": format!("{base}/Endpoint/{ENDPOINT_ID}"), "resource": endpoint})];
     for db in app.shards.all() {
         for p in resources::list_practices(db).await? {
             let org = organization(db, &p).await?;
-            let id = org.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
+            let id = org
+                .get("id")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string();
             entries.push(json!({"fullUrl": format!("{base}/Organization/{id}"), "resource": org}));
         }
     }

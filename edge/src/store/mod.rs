@@ -62,7 +62,10 @@ pub struct Statement {
 impl Statement {
     /// A statement from SQL and parameters.
     pub fn new(sql: impl Into<String>, params: Vec<SqlValue>) -> Self {
-        Statement { sql: sql.into(), params }
+        Statement {
+            sql: sql.into(),
+            params,
+        }
     }
 }
 
@@ -126,5 +129,6 @@ pub fn text(row: &Row, i: usize) -> Option<&str> {
 
 /// Reads column `i` of a row as an integer (D1 returns numbers as floats).
 pub fn int(row: &Row, i: usize) -> Option<i64> {
-    row.get(i).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+    row.get(i)
+        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
 }

@@ -41,7 +41,11 @@ pub struct StoredResource {
 /// Rough byte size of a resource's share of a batch (JSON plus index rows).
 pub fn batch_weight(r: &NewResource) -> usize {
     r.json.len()
-        + 96 * (r.index.tokens.len() + r.index.strings.len() + r.index.dates.len() + r.index.references.len() + r.index.compartment.len())
+        + 96 * (r.index.tokens.len()
+            + r.index.strings.len()
+            + r.index.dates.len()
+            + r.index.references.len()
+            + r.index.compartment.len())
 }
 
 /// Whether `resources` fits in one atomic batch (each bound JSON array under D1's
@@ -57,13 +61,18 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
     // Last write wins inside a batch: keep only the last of each key.
     let mut items: Vec<&NewResource> = Vec::with_capacity(resources.len());
     for (i, r) in resources.iter().enumerate() {
-        let later = resources[i + 1..].iter().any(|o| o.resource_type == r.resource_type && o.id == r.id);
+        let later = resources[i + 1..]
+            .iter()
+            .any(|o| o.resource_type == r.resource_type && o.id == r.id);
         if !later {
             items.push(r);
         }
     }
     let keys: Vec<Json> = items.iter().map(|r| json!([r.resource_type, r.id])).collect();
-    let rows: Vec<Json> = items.iter().map(|r| json!([r.resource_type, r.id, r.json])).collect();
+    let rows: Vec<Json> = items
+        .iter()
+        .map(|r| json!([r.resource_type, r.id, r.json]))
+        .collect();
     let mut tokens = Vec::new();
     let mut strings = Vec::new();
     let mut dates = Vec::new();
@@ -90,7 +99,13 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
     let keys = Json::Array(keys).to_string();
     let p = |s: &str| super::SqlValue::Text(s.to_string());
     let mut stmts = Vec::new();
-    for table in ["idx_token", "idx_string", "idx_date", "idx_reference", "compartment"] {
+    for table in [
+        "idx_token",
+        "idx_string",
+        "idx_date",
+        "idx_reference",
+        "compartment",
+    ] {
         stmts.push(Statement::new(
             format!(
                 "DELETE FROM {table} WHERE rid IN (SELECT r.rid FROM json_each(?2) j \
@@ -106,14 +121,34 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
          ON CONFLICT(practice, type, id) DO UPDATE SET version = resources.version + 1, \
          last_updated = excluded.last_updated, \
          json = json_set(excluded.json, '$.meta.versionId', CAST(resources.version + 1 AS TEXT))",
-        vec![p(practice), p(&Json::Array(rows).to_string()), super::SqlValue::Int(last_updated)],
+        vec![
+            p(practice),
+            p(&Json::Array(rows).to_string()),
+            super::SqlValue::Int(last_updated),
+        ],
     ));
     let join = "FROM json_each(?2) j JOIN resources r ON r.practice = ?1 AND r.type = j.value->>0 AND r.id = j.value->>1";
     let inserts = [
-        ("idx_token (rid, practice, type, param, system, code, text)", "j.value->>2, j.value->>3, j.value->>4, j.value->>5", tokens),
-        ("idx_string (rid, practice, type, param, norm, exact)", "j.value->>2, j.value->>3, j.value->>4", strings),
-        ("idx_date (rid, practice, type, param, start, \"end\")", "j.value->>2, j.value->>3, j.value->>4", dates),
-        ("idx_reference (rid, practice, type, param, target_type, target_id, url)", "j.value->>2, j.value->>3, j.value->>4, j.value->>5", refs),
+        (
+            "idx_token (rid, practice, type, param, system, code, text)",
+            "j.value->>2, j.value->>3, j.value->>4, j.value->>5",
+            tokens,
+        ),
+        (
+            "idx_string (rid, practice, type, param, norm, exact)",
+            "j.value->>2, j.value->>3, j.value->>4",
+            strings,
+        ),
+        (
+            "idx_date (rid, practice, type, param, start, \"end\")",
+            "j.value->>2, j.value->>3, j.value->>4",
+            dates,
+        ),
+        (
+            "idx_reference (rid, practice, type, param, target_type, target_id, url)",
+            "j.value->>2, j.value->>3, j.value->>4, j.value->>5",
+            refs,
+        ),
     ];
     for (table, cols, rows) in inserts {
         if rows.is_empty() {
@@ -134,7 +169,12 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
 }
 
 /// Reads the current version of `type/id` in `practice`.
-pub async fn read<D: Database>(db: &D, practice: &str, resource_type: &str, id: &str) -> Result<Option<StoredResource>, DbError> {
+pub async fn read<D: Database>(
+    db: &D,
+    practice: &str,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<StoredResource>, DbError> {
     let rows = db
         .query(Statement::new(
             "SELECT rid, version, last_updated, json FROM resources WHERE practice = ?1 AND type = ?2 AND id = ?3",
@@ -165,7 +205,12 @@ pub async fn put_practice<D: Database>(db: &D, p: &Practice, now: i64) -> Result
     db.query(Statement::new(
         "INSERT INTO practices (key, name, organization_id, created_at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT(key) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id",
-        vec![p.key.as_str().into(), p.name.as_str().into(), p.organization_id.clone().into(), now.into()],
+        vec![
+            p.key.as_str().into(),
+            p.name.as_str().into(),
+            p.organization_id.clone().into(),
+            now.into(),
+        ],
     ))
     .await?;
     Ok(())
@@ -174,7 +219,10 @@ pub async fn put_practice<D: Database>(db: &D, p: &Practice, now: i64) -> Result
 /// The practices in one database, by key.
 pub async fn list_practices<D: Database>(db: &D) -> Result<Vec<Practice>, DbError> {
     let rows = db
-        .query(Statement::new("SELECT key, name, organization_id FROM practices ORDER BY key", vec![]))
+        .query(Statement::new(
+            "SELECT key, name, organization_id FROM practices ORDER BY key",
+            vec![],
+        ))
         .await?;
     Ok(rows
         .iter()
@@ -189,7 +237,10 @@ pub async fn list_practices<D: Database>(db: &D) -> Result<Vec<Practice>, DbErro
 /// Whether `practice` exists in `db`.
 pub async fn practice_exists<D: Database>(db: &D, practice: &str) -> Result<bool, DbError> {
     let rows = db
-        .query(Statement::new("SELECT 1 FROM practices WHERE key = ?1", vec![practice.into()]))
+        .query(Statement::new(
+            "SELECT 1 FROM practices WHERE key = ?1",
+            vec![practice.into()],
+        ))
         .await?;
     Ok(!rows.is_empty())
 }

@@ -105,15 +105,27 @@ fn value_cond(b: &mut Builder, v: &Value) -> String {
             }
             parts.join(" AND ")
         }
-        Value::TokenText(t) => format!("substr(x.text, 1, {}) = {}", b.bind(t.chars().count() as i64), b.bind(t.as_str())),
+        Value::TokenText(t) => format!(
+            "substr(x.text, 1, {}) = {}",
+            b.bind(t.chars().count() as i64),
+            b.bind(t.as_str())
+        ),
         Value::String(StringMatch::Prefix, s) => {
-            format!("x.norm >= {} AND x.norm < {}", b.bind(s.as_str()), b.bind(format!("{s}{UNICODE_MAX}")))
+            format!(
+                "x.norm >= {} AND x.norm < {}",
+                b.bind(s.as_str()),
+                b.bind(format!("{s}{UNICODE_MAX}"))
+            )
         }
         Value::String(StringMatch::Exact, s) => format!("x.exact = {}", b.bind(s.as_str())),
         Value::String(StringMatch::Contains, s) => format!("instr(x.norm, {}) > 0", b.bind(s.as_str())),
         Value::Date(prefix, r) => date_cond(b, *prefix, *r, "x.start", "x.\"end\""),
         Value::Reference { target_type, id } => match target_type {
-            Some(t) => format!("x.target_id = {} AND x.target_type = {}", b.bind(id.as_str()), b.bind(t.as_str())),
+            Some(t) => format!(
+                "x.target_id = {} AND x.target_type = {}",
+                b.bind(id.as_str()),
+                b.bind(t.as_str())
+            ),
             None => format!("x.target_id = {}", b.bind(id.as_str())),
         },
         Value::ReferenceUrl(u) => format!("x.url = {}", b.bind(u.as_str())),
@@ -137,11 +149,23 @@ fn filter_cond(b: &mut Builder, f: &Filter, r: &str, practice: &str, rtype: &str
         Filter::LastUpdated(vs) => {
             let parts: Vec<String> = vs
                 .iter()
-                .map(|(p, range)| date_cond(b, *p, *range, &format!("{r}.last_updated"), &format!("{r}.last_updated")))
+                .map(|(p, range)| {
+                    date_cond(
+                        b,
+                        *p,
+                        *range,
+                        &format!("{r}.last_updated"),
+                        &format!("{r}.last_updated"),
+                    )
+                })
                 .collect();
             format!("({})", parts.join(" OR "))
         }
-        Filter::Param { param, negate, values } => {
+        Filter::Param {
+            param,
+            negate,
+            values,
+        } => {
             let t = table(param.kind);
             let code = b.bind(param.code);
             let cond = or_values(b, values);
@@ -157,7 +181,10 @@ fn filter_cond(b: &mut Builder, f: &Filter, r: &str, practice: &str, rtype: &str
         Filter::Missing { param, missing } => {
             let t = table(param.kind);
             let not = if *missing { "NOT " } else { "" };
-            format!("{not}EXISTS (SELECT 1 FROM {t} x WHERE x.rid = {r}.rid AND x.param = {})", b.bind(param.code))
+            format!(
+                "{not}EXISTS (SELECT 1 FROM {t} x WHERE x.rid = {r}.rid AND x.param = {})",
+                b.bind(param.code)
+            )
         }
         Filter::Chain { param, target, inner } => {
             let code = b.bind(param.code);
@@ -174,7 +201,10 @@ fn filter_cond(b: &mut Builder, f: &Filter, r: &str, practice: &str, rtype: &str
 /// Driver preference: the most selective index first.
 fn driver_rank(f: &Filter) -> u8 {
     match f {
-        Filter::Param { negate: true, .. } | Filter::Missing { .. } | Filter::Chain { .. } | Filter::LastUpdated(_) => 9,
+        Filter::Param { negate: true, .. }
+        | Filter::Missing { .. }
+        | Filter::Chain { .. }
+        | Filter::LastUpdated(_) => 9,
         Filter::Id(_) => 0,
         Filter::Param { param, .. } => match param.kind {
             ParamKind::Reference => 1,
@@ -223,7 +253,13 @@ fn include_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str) -> S
     )
 }
 
-fn revinclude_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str, scope_patient: Option<&str>) -> String {
+fn revinclude_sql(
+    b: &mut Builder,
+    inc: &Include,
+    practice: &str,
+    count: &str,
+    scope_patient: Option<&str>,
+) -> String {
     let code = b.bind(inc.param.code);
     let src = b.bind(inc.source.name);
     // A revincluded resource outside the patient's compartment stays hidden.
@@ -240,20 +276,34 @@ fn revinclude_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str, s
 
 /// Compiles a search for `scope`. `now_ms` anchors the `ap` prefix; with
 /// `want_count` the page statement also returns the total (a kind-3 row).
-pub fn compile(req: &SearchRequest, scope: &Scope, now_ms: i64, want_count: bool) -> Result<CompiledSearch, TooComplex> {
-    let mut b = Builder { params: Vec::new(), now_ms };
+pub fn compile(
+    req: &SearchRequest,
+    scope: &Scope,
+    now_ms: i64,
+    want_count: bool,
+) -> Result<CompiledSearch, TooComplex> {
+    let mut b = Builder {
+        params: Vec::new(),
+        now_ms,
+    };
     let practice = b.bind(scope.practice.as_str());
     let rtype = b.bind(req.resource.name);
     let patient = scope.patient.as_ref().map(|p| b.bind(p.as_str()));
 
     let mut filters: Vec<&Filter> = req.filters.iter().collect();
     filters.sort_by_key(|f| driver_rank(f)); // stable: keeps the client's order among equals
-    // With a driver, `+` keeps SQLite from scanning the (practice, type) index
-    // instead: the plan must start from the driver's index lookup.
-    // `_id` drives through the (practice, type, id) index itself.
-    let has_driver = patient.is_some() || filters.first().is_some_and(|f| driver_rank(f) < 9 && !matches!(f, Filter::Id(_)));
+                                             // With a driver, `+` keeps SQLite from scanning the (practice, type) index
+                                             // instead: the plan must start from the driver's index lookup.
+                                             // `_id` drives through the (practice, type, id) index itself.
+    let has_driver = patient.is_some()
+        || filters
+            .first()
+            .is_some_and(|f| driver_rank(f) < 9 && !matches!(f, Filter::Id(_)));
     let unary = if has_driver { "+" } else { "" };
-    let mut conds = vec![format!("{unary}r.practice = {practice}"), format!("{unary}r.type = {rtype}")];
+    let mut conds = vec![
+        format!("{unary}r.practice = {practice}"),
+        format!("{unary}r.type = {rtype}"),
+    ];
     if let Some(p) = &patient {
         conds.push(format!(
             "r.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p} AND c.type = {rtype})"
@@ -305,7 +355,9 @@ pub fn compile(req: &SearchRequest, scope: &Scope, now_ms: i64, want_count: bool
         sql.push_str(&s);
     }
     if want_count {
-        sql.push_str(&format!(" UNION ALL SELECT 3, NULL, NULL, ({count_sql}), NULL, NULL, NULL"));
+        sql.push_str(&format!(
+            " UNION ALL SELECT 3, NULL, NULL, ({count_sql}), NULL, NULL, NULL"
+        ));
     }
     if b.params.len() > MAX_BOUND_PARAMS {
         return Err(TooComplex(format!(
@@ -313,5 +365,8 @@ pub fn compile(req: &SearchRequest, scope: &Scope, now_ms: i64, want_count: bool
             b.params.len()
         )));
     }
-    Ok(CompiledSearch { page: Statement::new(sql, b.params), count_only })
+    Ok(CompiledSearch {
+        page: Statement::new(sql, b.params),
+        count_only,
+    })
 }

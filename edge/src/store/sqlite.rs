@@ -30,13 +30,17 @@ impl SqliteDatabase {
         for m in MIGRATIONS {
             conn.execute_batch(m).expect("migration applies");
         }
-        SqliteDatabase { conn: RefCell::new(conn) }
+        SqliteDatabase {
+            conn: RefCell::new(conn),
+        }
     }
 
     /// The query plan of a statement (`EXPLAIN QUERY PLAN`), one line per step.
     pub fn query_plan(&self, stmt: &Statement) -> Vec<String> {
         let conn = self.conn.borrow();
-        let mut s = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", stmt.sql)).expect("explain prepares");
+        let mut s = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", stmt.sql))
+            .expect("explain prepares");
         bind(&mut s, &stmt.params).expect("binds");
         let mut rows = s.raw_query();
         let mut out = Vec::new();
@@ -47,7 +51,9 @@ impl SqliteDatabase {
     }
 
     fn run(conn: &Connection, stmt: &Statement) -> Result<Vec<Row>, DbError> {
-        let mut s = conn.prepare(&stmt.sql).map_err(|e| DbError(format!("{e}: {}", stmt.sql)))?;
+        let mut s = conn
+            .prepare(&stmt.sql)
+            .map_err(|e| DbError(format!("{e}: {}", stmt.sql)))?;
         bind(&mut s, &stmt.params)?;
         let n = s.column_count();
         let mut rows = s.raw_query();

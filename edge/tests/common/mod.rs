@@ -41,11 +41,23 @@ pub type TestApp = App<SqliteDatabase, TestPlatform>;
 pub fn app() -> TestApp {
     let app = App {
         shards: Shards::new(vec![SqliteDatabase::in_memory()], vec![]),
-        platform: TestPlatform { now: Cell::new(NOW), counter: Cell::new(0) },
-        config: Config { admin_token: Some(TOKEN.into()), default_practice: "northside".into() },
+        platform: TestPlatform {
+            now: Cell::new(NOW),
+            counter: Cell::new(0),
+        },
+        config: Config {
+            admin_token: Some(TOKEN.into()),
+            default_practice: "northside".into(),
+        },
     };
-    for (key, name) in [("northside", "Northside Oncology"), ("lakeshore", "Lakeshore Family Medicine")] {
-        let r = call(&app, admin("PUT", &format!("/admin/practices/{key}")).body(format!(r#"{{"name":"{name}"}}"#)));
+    for (key, name) in [
+        ("northside", "Northside Oncology"),
+        ("lakeshore", "Lakeshore Family Medicine"),
+    ] {
+        let r = call(
+            &app,
+            admin("PUT", &format!("/admin/practices/{key}")).body(format!(r#"{{"name":"{name}"}}"#)),
+        );
         assert_eq!(r.status, 200);
     }
     app
@@ -69,7 +81,12 @@ pub fn import(app: &TestApp, practice: &str, body: &Value) -> Value {
             .header("content-type", "application/fhir+json")
             .body(body.to_string()),
     );
-    assert_eq!(r.status, 200, "import failed: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        200,
+        "import failed: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     r.json_body()
 }
 
@@ -92,7 +109,13 @@ pub fn search_ids(app: &TestApp, path: &str) -> Vec<String> {
                 ids.push(e["resource"]["id"].as_str().unwrap_or_default().to_string());
             }
         }
-        next = b["link"].as_array().into_iter().flatten().find(|l| l["relation"] == "next").and_then(|l| l["url"].as_str()).map(str::to_string);
+        next = b["link"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["relation"] == "next")
+            .and_then(|l| l["url"].as_str())
+            .map(str::to_string);
         pages += 1;
         assert!(pages < 1000, "paging does not end");
     }
