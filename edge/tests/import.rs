@@ -217,3 +217,20 @@ fn practices_are_isolated() {
     assert_eq!(orgs, 2);
     assert_eq!(base["entry"][0]["resource"]["address"], "http://flare.test/fhir");
 }
+
+#[test]
+fn oversized_resource_is_rejected_before_writing() {
+    let app = app();
+    let big = "x".repeat(flare_edge::app::import::MAX_RESOURCE_BYTES);
+    let body = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "small"}},
+        {"resource": {"resourceType": "Binary", "id": "big", "contentType": "text/plain", "data": big}}
+    ]});
+    let r = post(&app, &body.to_string(), "application/fhir+json");
+    assert_eq!(r.status, 400);
+    assert!(r.json_body()["issue"][1]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .contains("limit"));
+    assert_eq!(get(&app, "/fhir/Patient/small").status, 404);
+}

@@ -26,6 +26,9 @@ use crate::store::Database;
 /// Largest request body accepted (bytes). Bigger files are split by the
 /// client (`scripts/import.sh` sends ndjson in chunks).
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+/// Largest single resource stored: D1 allows 1 MB per string or row, and a
+/// resource travels inside a bound JSON string.
+pub const MAX_RESOURCE_BYTES: usize = 900_000;
 
 /// One resource to import, with where it came from (for error messages).
 struct Item {
@@ -372,13 +375,25 @@ fn prepare(items: Vec<Item>, now: i64) -> Result<Vec<NewResource>, ApiError> {
             m.insert("lastUpdated".into(), json!(last_updated));
             m.remove("versionId");
         }
+        let json = resource.to_string();
+        if json.len() > MAX_RESOURCE_BYTES {
+            errors.push((
+                location.clone(),
+                format!(
+                    "{location} ({rtype}/{id}): {} bytes is over the {MAX_RESOURCE_BYTES}-byte limit of one \
+                     stored resource; keep large attachments outside (Attachment.url)",
+                    json.len()
+                ),
+            ));
+            continue;
+        }
         let index = registry::resource(&rtype)
             .map(|def| index::extract(def, &resource))
             .unwrap_or_default();
         out.push(NewResource {
             resource_type: rtype,
             id,
-            json: resource.to_string(),
+            json,
             index,
         });
     }
