@@ -16,28 +16,22 @@ pub(crate) const NUCC: &str = "http://nucc.org/provider-taxonomy";
 pub(crate) const NPI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-npi";
 pub(crate) const OBS_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
 pub(crate) const US_CORE_CATEGORY: &str = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category";
-pub(crate) const CONDITION_CATEGORY: &str =
-    "http://terminology.hl7.org/CodeSystem/condition-category";
+pub(crate) const CONDITION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
 pub(crate) const US_CORE_CONDITION_CATEGORY: &str =
     "http://hl7.org/fhir/us/core/CodeSystem/condition-category";
-pub(crate) const CONDITION_CLINICAL: &str =
-    "http://terminology.hl7.org/CodeSystem/condition-clinical";
-pub(crate) const CONDITION_VER_STATUS: &str =
-    "http://terminology.hl7.org/CodeSystem/condition-ver-status";
-pub(crate) const INTERPRETATION: &str =
-    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+pub(crate) const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+pub(crate) const CONDITION_VER_STATUS: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
+pub(crate) const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
 pub(crate) const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
-pub(crate) const PARTICIPATION_TYPE: &str =
-    "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+pub(crate) const PARTICIPATION_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
 pub(crate) const ROLE_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-RoleCode";
 pub(crate) const NULL_FLAVOR: &str = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor";
 pub(crate) const OMB_RACE: &str = "urn:oid:2.16.840.1.113883.6.238";
-pub(crate) const ODH: &str =
-    "http://terminology.hl7.org/CodeSystem/PHOccupationalDataForHealthODH";
+pub(crate) const ODH: &str = "http://terminology.hl7.org/CodeSystem/PHOccupationalDataForHealthODH";
 
 /// The US Core 6.1.0 profile canonical for a profile id.
 pub(crate) fn profile(id: &str) -> String {
-    format!("{US_CORE_SD}{id}")
+    [US_CORE_SD, id].concat()
 }
 
 /// A condition with its SNOMED CT and ICD-10-CM codings.
@@ -442,14 +436,7 @@ pub(crate) const ONCOLOGY_SIDE_EFFECTS: &[CondDef] = &[
         "Neutropenia",
         &[],
     ),
-    cond(
-        "422587007",
-        "Nausea (finding)",
-        "R11.0",
-        "Nausea",
-        "Nausea",
-        &[],
-    ),
+    cond("422587007", "Nausea (finding)", "R11.0", "Nausea", "Nausea", &[]),
     cond(
         "84229001",
         "Fatigue (finding)",
@@ -767,6 +754,7 @@ pub(crate) struct LabDef {
     pub decimals: u32,
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn lab(
     loinc: &'static str,
     display: &'static str,
@@ -891,16 +879,6 @@ pub(crate) const PANELS: &[PanelDef] = &[
                 Some(17.5),
                 14.2,
                 1.2,
-                1,
-            ),
-            lab(
-                "4544-3",
-                "Hematocrit [Volume Fraction] of Blood by Automated count",
-                "%",
-                Some(36.0),
-                Some(50.0),
-                42.0,
-                3.5,
                 1,
             ),
             lab(
@@ -1056,42 +1034,30 @@ pub(crate) fn panel_index(loinc: &str) -> usize {
 /// A vaccine: CVX code and display.
 pub(crate) type Vaccine = (&'static str, &'static str);
 
-pub(crate) const FLU: Vaccine = (
-    "140",
-    "Influenza, seasonal, injectable, preservative free",
-);
-pub(crate) const COVID: Vaccine = (
-    "208",
-    "COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose",
-);
-pub(crate) const TDAP: Vaccine = (
-    "115",
-    "Tdap",
-);
+pub(crate) const FLU: Vaccine = ("140", "Influenza, seasonal, injectable, preservative free");
+pub(crate) const COVID: Vaccine = ("208", "COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose");
+pub(crate) const TDAP: Vaccine = ("115", "Tdap");
 pub(crate) const ZOSTER: Vaccine = ("187", "zoster vaccine recombinant");
-pub(crate) const PCV20: Vaccine = ("216", "Pneumococcal conjugate PCV20, polysaccharide CRM197 conjugate, adjuvant, PF");
+pub(crate) const PCV20: Vaccine = (
+    "216",
+    "Pneumococcal conjugate PCV20, polysaccharide CRM197 conjugate, adjuvant, PF",
+);
 pub(crate) const HPV: Vaccine = ("165", "HPV9");
 
 /// The childhood schedule: age in days at which each vaccine is given.
 pub(crate) const CHILDHOOD_SCHEDULE: &[(i64, Vaccine)] = &[
-    (61, ("20", "DTaP")),
-    (61, ("10", "IPV")),
-    (61, ("49", "Hib (PRP-OMP)")),
+    (61, ("110", "DTaP-hep B-IPV")),
     (61, ("133", "Pneumococcal conjugate PCV 13")),
-    (61, ("116", "rotavirus, pentavalent")),
-    (61, ("08", "Hep B, adolescent or pediatric")),
-    (122, ("20", "DTaP")),
-    (122, ("10", "IPV")),
+    (61, ("49", "Hib (PRP-OMP)")),
+    (122, ("110", "DTaP-hep B-IPV")),
     (122, ("133", "Pneumococcal conjugate PCV 13")),
-    (183, ("20", "DTaP")),
-    (183, ("08", "Hep B, adolescent or pediatric")),
-    (365, ("03", "MMR")),
-    (365, ("21", "varicella")),
+    (183, ("110", "DTaP-hep B-IPV")),
+    (183, ("133", "Pneumococcal conjugate PCV 13")),
+    (365, ("94", "MMRV")),
     (365, ("83", "Hep A, ped/adol, 2 dose")),
     (456, ("20", "DTaP")),
     (548, ("83", "Hep A, ped/adol, 2 dose")),
-    (1461, ("03", "MMR")),
-    (1461, ("21", "varicella")),
+    (1461, ("94", "MMRV")),
 ];
 
 /// An allergy: substance code (SNOMED CT), display, category, type,
@@ -1236,12 +1202,7 @@ pub(crate) const OCCUPATIONS: &[Occupation] = &[
         "722511",
         "Full-service restaurants",
     ),
-    job(
-        "47-2031.00",
-        "Carpenters",
-        "236118",
-        "Residential remodelers",
-    ),
+    job("47-2031.00", "Carpenters", "236118", "Residential remodelers"),
     job(
         "13-2011.00",
         "Accountants and Auditors",
@@ -1276,30 +1237,172 @@ pub(crate) const LANGUAGES: &[((&str, &str), u32)] = &[
 ];
 
 pub(crate) const GIVEN_FEMALE: &[&str] = &[
-    "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan", "Jessica", "Sarah",
-    "Karen", "Lisa", "Nancy", "Betty", "Sandra", "Margaret", "Ashley", "Kimberly", "Emily",
-    "Donna", "Michelle", "Carol", "Amanda", "Melissa", "Deborah", "Stephanie", "Rebecca",
-    "Sharon", "Laura", "Cynthia", "Amy", "Angela", "Maria", "Guadalupe", "Mei", "Aisha", "Priya",
-    "Olivia", "Emma", "Sophia", "Ava", "Isabella", "Mia", "Chloe", "Zoe", "Layla", "Nora",
+    "Mary",
+    "Patricia",
+    "Jennifer",
+    "Linda",
+    "Elizabeth",
+    "Barbara",
+    "Susan",
+    "Jessica",
+    "Sarah",
+    "Karen",
+    "Lisa",
+    "Nancy",
+    "Betty",
+    "Sandra",
+    "Margaret",
+    "Ashley",
+    "Kimberly",
+    "Emily",
+    "Donna",
+    "Michelle",
+    "Carol",
+    "Amanda",
+    "Melissa",
+    "Deborah",
+    "Stephanie",
+    "Rebecca",
+    "Sharon",
+    "Laura",
+    "Cynthia",
+    "Amy",
+    "Angela",
+    "Maria",
+    "Guadalupe",
+    "Mei",
+    "Aisha",
+    "Priya",
+    "Olivia",
+    "Emma",
+    "Sophia",
+    "Ava",
+    "Isabella",
+    "Mia",
+    "Chloe",
+    "Zoe",
+    "Layla",
+    "Nora",
 ];
 
 pub(crate) const GIVEN_MALE: &[&str] = &[
-    "James", "Robert", "John", "Michael", "David", "William", "Richard", "Joseph", "Thomas",
-    "Christopher", "Charles", "Daniel", "Matthew", "Anthony", "Mark", "Donald", "Steven", "Paul",
-    "Andrew", "Joshua", "Kenneth", "Kevin", "Brian", "George", "Timothy", "Ronald", "Jason",
-    "Edward", "Jose", "Luis", "Carlos", "Wei", "Hiroshi", "Omar", "Raj", "Tomasz", "Liam", "Noah",
-    "Elijah", "Lucas", "Mateo", "Ethan", "Henry", "Jackson", "Aiden", "Samuel",
+    "James",
+    "Robert",
+    "John",
+    "Michael",
+    "David",
+    "William",
+    "Richard",
+    "Joseph",
+    "Thomas",
+    "Christopher",
+    "Charles",
+    "Daniel",
+    "Matthew",
+    "Anthony",
+    "Mark",
+    "Donald",
+    "Steven",
+    "Paul",
+    "Andrew",
+    "Joshua",
+    "Kenneth",
+    "Kevin",
+    "Brian",
+    "George",
+    "Timothy",
+    "Ronald",
+    "Jason",
+    "Edward",
+    "Jose",
+    "Luis",
+    "Carlos",
+    "Wei",
+    "Hiroshi",
+    "Omar",
+    "Raj",
+    "Tomasz",
+    "Liam",
+    "Noah",
+    "Elijah",
+    "Lucas",
+    "Mateo",
+    "Ethan",
+    "Henry",
+    "Jackson",
+    "Aiden",
+    "Samuel",
 ];
 
 pub(crate) const FAMILY: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
-    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez",
-    "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
-    "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall",
-    "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Kowalski", "Nowak", "Wisniewski",
-    "Chen", "Wang", "Patel", "Shah", "Kim", "Park", "Okafor", "Washington", "O'Brien", "Murphy",
-    "Sullivan", "Schmidt", "Novak", "Ali", "Khan",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Kowalski",
+    "Nowak",
+    "Wisniewski",
+    "Chen",
+    "Wang",
+    "Patel",
+    "Shah",
+    "Kim",
+    "Park",
+    "Okafor",
+    "Washington",
+    "O'Brien",
+    "Murphy",
+    "Sullivan",
+    "Schmidt",
+    "Novak",
+    "Ali",
+    "Khan",
 ];
 
 pub(crate) const STREETS: &[&str] = &[

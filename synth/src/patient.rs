@@ -22,20 +22,40 @@ pub(crate) fn generate(
 
 // ---------------------------------------------------------------- helpers
 
+/// A JSON object from its entries, allocated once at its final size (the
+/// `json!` macro grows its maps entry by entry, which shows in profiles).
+fn obj<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    let mut m = Map::with_capacity(N);
+    for (k, v) in entries {
+        m.insert(k.to_owned(), v);
+    }
+    Value::Object(m)
+}
+
+fn s(text: &str) -> Value {
+    Value::String(text.to_owned())
+}
+
 fn coding(system: &str, code: &str, display: &str) -> Value {
-    json!({ "system": system, "code": code, "display": display })
+    obj([("system", s(system)), ("code", s(code)), ("display", s(display))])
 }
 
 fn concept(system: &str, code: &str, display: &str, text: &str) -> Value {
-    json!({ "coding": [coding(system, code, display)], "text": text })
+    obj([
+        ("coding", Value::Array(vec![coding(system, code, display)])),
+        ("text", s(text)),
+    ])
 }
 
 fn reference(kind: &str, id: &str) -> Value {
-    json!({ "reference": format!("{kind}/{id}") })
+    obj([("reference", Value::String([kind, "/", id].concat()))])
 }
 
 fn reference_d(kind: &str, id: &str, display: &str) -> Value {
-    json!({ "reference": format!("{kind}/{id}"), "display": display })
+    obj([
+        ("reference", Value::String([kind, "/", id].concat())),
+        ("display", s(display)),
+    ])
 }
 
 fn round(v: f64, decimals: u32) -> Value {
@@ -48,7 +68,12 @@ fn round(v: f64, decimals: u32) -> Value {
 }
 
 fn quantity(v: f64, decimals: u32, unit: &str, code: &str) -> Value {
-    json!({ "value": round(v, decimals), "unit": unit, "system": UCUM, "code": code })
+    obj([
+        ("value", round(v, decimals)),
+        ("unit", s(unit)),
+        ("system", s(UCUM)),
+        ("code", s(code)),
+    ])
 }
 
 fn obs_category(code: &str) -> Value {
@@ -62,7 +87,7 @@ fn obs_category(code: &str) -> Value {
         "exam" => "Exam",
         _ => code,
     };
-    json!({ "coding": [coding(OBS_CATEGORY, code, display)] })
+    obj([("coding", Value::Array(vec![coding(OBS_CATEGORY, code, display)]))])
 }
 
 fn b64(text: &str) -> String {
@@ -70,9 +95,7 @@ fn b64(text: &str) -> String {
 }
 
 fn xhtml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Standard normal cumulative distribution (Abramowitz-Stegun 7.1.26).
@@ -144,6 +167,8 @@ struct Problem {
 /// The encounter that records are attached to.
 struct Enc {
     id: String,
+    /// `{"reference": "Encounter/<id>"}`, built once.
+    reference: Value,
     start: Ts,
     end: Ts,
     provider: usize,
@@ -153,6 +178,17 @@ struct Enc {
     vitals: Option<(i64, i64, i64, f64)>,
     diagnoses: Vec<String>,
     plan: Vec<String>,
+}
+
+/// The parts of a Goal that depend on the patient's main problem.
+#[derive(Default)]
+struct GoalSpec {
+    text: &'static str,
+    snomed: Option<(&'static str, &'static str)>,
+    measure: Option<(&'static str, &'static str)>,
+    detail: Option<Value>,
+    comparator: &'static str,
+    addresses: Option<String>,
 }
 
 /// What the medication[x] of a prescription looks like.
@@ -167,6 +203,8 @@ struct Gen<'a, 's> {
     density: f64,
     num: usize,
     pid: String,
+    /// `{"reference": "Patient/<id>"}`, built once.
+    subject_ref: Value,
     counters: Vec<(&'static str, u32)>,
     // demographics
     female: bool,
@@ -208,8 +246,8 @@ struct Gen<'a, 's> {
     hpv_done: bool,
     flu_seasons: Vec<i64>,
     covid_doses: u32,
-    /// Next position in the childhood schedule (set at the first visit).
-    schedule_pos: Option<usize>,
+    /// Which doses of the childhood schedule are done (set at the first visit).
+    schedule_done: Vec<bool>,
     oral_agent_prescribed: bool,
     infusion_start: Option<i64>,
     last_labs: Option<i64>,
@@ -233,6 +271,7 @@ impl<'a, 's> Gen<'a, 's> {
             density: config.density,
             num,
             pid: patient_id(key, num),
+            subject_ref: reference("Patient", &patient_id(key, num)),
             counters: Vec::with_capacity(24),
             female: false,
             birth: 0,
@@ -270,7 +309,7 @@ impl<'a, 's> Gen<'a, 's> {
             hpv_done: false,
             flu_seasons: Vec::new(),
             covid_doses: 0,
-            schedule_pos: None,
+            schedule_done: Vec::new(),
             oral_agent_prescribed: false,
             infusion_start: None,
             last_labs: None,
@@ -303,20 +342,19 @@ impl<'a, 's> Gen<'a, 's> {
     }
 
     fn subject(&self) -> Value {
-        reference_d("Patient", &self.pid, &self.name)
+        self.subject_ref.clone()
     }
 
     fn practitioner(&self, i: usize) -> Value {
-        let c = &self.p.clinicians[i];
-        reference_d("Practitioner", &c.id, &c.display)
+        self.p.clinician_refs[i].clone()
     }
 
     fn org(&self) -> Value {
-        reference_d("Organization", &self.p.org, &self.p.spec.name)
+        self.p.org_ref.clone()
     }
 
     fn enc_ref(e: &Enc) -> Value {
-        reference("Encounter", &e.id)
+        e.reference.clone()
     }
 
     fn performer_for_vitals(&self, e: &Enc) -> usize {
@@ -340,30 +378,24 @@ impl<'a, 's> Gen<'a, 's> {
         );
         (self.sink)(self.key, resource);
         let id = self.next_id("prov");
-        let prov = json!({
-            "resourceType": "Provenance",
-            "id": id,
-            "meta": { "profile": [profile("us-core-provenance")] },
-            "target": [{ "reference": target }],
-            "recorded": self.ts(recorded),
-            "agent": [{
-                "type": { "coding": [coding(
-                    "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                    "author",
-                    "Author"
-                )] },
-                "who": self.practitioner(author),
-                "onBehalfOf": self.org()
-            }]
-        });
+        let prov = obj([
+            ("resourceType", s("Provenance")),
+            ("id", Value::String(id)),
+            ("meta", self.p.provenance_meta.clone()),
+            (
+                "target",
+                Value::Array(vec![obj([("reference", Value::String(target))])]),
+            ),
+            ("recorded", Value::String(self.ts(recorded))),
+            ("agent", self.p.provenance_agents[author].clone()),
+        ]);
         (self.sink)(self.key, prov);
     }
 
     /// Mostly `final`, sometimes `amended`, rarely `preliminary`.
     fn obs_status(&mut self) -> &'static str {
-        *self
-            .rng
-            .weighted(&[("final", 95u32), ("amended", 4), ("preliminary", 1)])
+        const STATUSES: &[(&str, u32)] = &[("final", 95), ("amended", 4), ("preliminary", 1)];
+        self.rng.weighted::<&str>(STATUSES)
     }
 
     // -------------------------------------------------------- the chart
@@ -374,7 +406,8 @@ impl<'a, 's> Gen<'a, 's> {
         self.first_day = plan[0].0;
         self.choose_problems(&plan);
         let first = Ts::at(self.first_day, 8, self.rng.int(0, 50));
-        self.patient(first.plus(-60 * 24 * self.rng.int(1, 14)));
+        let registered = first.plus(-60 * 24 * self.rng.int(1, 14));
+        self.patient(registered);
         self.related_person(first);
         self.coverage(first);
         self.allergies(first);
@@ -413,7 +446,7 @@ impl<'a, 's> Gen<'a, 's> {
         self.name = format!("{} {}", self.given, self.family);
         let letters: String = self.key.chars().take(2).collect::<String>().to_uppercase();
         self.mrn = format!("{letters}{:07}", self.num);
-        let area = &self.p.spec.phone[..3.min(self.p.spec.phone.len())];
+        let area = self.p.area_code();
         self.phone = format!("{area}-555-{:04}", self.rng.int(100, 199));
         let (city, zip) = if self.p.spec.state == "IL" && self.rng.chance(0.35) {
             let (c, z) = *self.rng.pick(NEARBY_IL);
@@ -423,7 +456,11 @@ impl<'a, 's> Gen<'a, 's> {
         };
         let mut line = format!("{} {}", self.rng.int(100, 9899), self.rng.pick(STREETS));
         if self.rng.chance(0.3) {
-            line.push_str(&format!(", Apt {}{}", self.rng.int(1, 24), ["A", "B", "C", "D"][self.rng.index(4)]));
+            line.push_str(&format!(
+                ", Apt {}{}",
+                self.rng.int(1, 24),
+                ["A", "B", "C", "D"][self.rng.index(4)]
+            ));
         }
         self.address = json!({
             "use": "home", "type": "both", "line": [line], "city": city,
@@ -475,7 +512,7 @@ impl<'a, 's> Gen<'a, 's> {
             let diagnosis = REF_DAY - self.rng.int(45, 8 * 365);
             let consult = weekday(diagnosis + self.rng.int(7, 21)).min(REF_DAY - 2);
             plan.push((consult, Visit::OncConsult));
-            let cycles = ((d * self.rng.float(2.0, 4.5)).round() as u32).max(1);
+            let cycles = ((d * self.rng.float(1.0, 2.6)).round() as u32).max(1);
             let mut day = consult + 14;
             for c in 1..=cycles {
                 if day >= REF_DAY - 1 {
@@ -484,7 +521,7 @@ impl<'a, 's> Gen<'a, 's> {
                 plan.push((weekday(day), Visit::Infusion(c)));
                 day += 21;
             }
-            let follow_ups = ((d * self.rng.float(0.8, 2.6)).round() as u32).max(1);
+            let follow_ups = ((d * self.rng.float(0.5, 1.6)).round() as u32).max(1);
             day += self.rng.int(20, 60);
             for _ in 0..follow_ups {
                 if day >= REF_DAY - 1 {
@@ -500,10 +537,14 @@ impl<'a, 's> Gen<'a, 's> {
                 .map(|a| self.birth + a)
                 .filter(|&day| day < REF_DAY - 1)
                 .collect();
-            let keep = (0.55 * d).min(1.0);
+            let keep = (0.45 * d).min(1.0);
             for (i, &day) in eligible.iter().enumerate() {
                 if i == 0 || i + 1 == eligible.len() || self.rng.chance(keep) {
-                    let kind = if i == 0 { Visit::NewPatient } else { Visit::Wellness };
+                    let kind = if i == 0 {
+                        Visit::NewPatient
+                    } else {
+                        Visit::Wellness
+                    };
                     plan.push((weekday(day).max(self.birth + 3), kind));
                 }
             }
@@ -523,13 +564,12 @@ impl<'a, 's> Gen<'a, 's> {
                 self.rng.float(0.5, 10.0)
             };
             let first = weekday(REF_DAY - (tenure * YEAR) as i64);
-            let rich = self.rng.chance(0.12);
+            // A minority of patients have long histories (charts over time).
+            let rich = self.rng.chance(0.1);
             let base = if rich {
-                6.0 + self.rng.float(0.0, 6.0)
-            } else if child {
-                1.6 + self.rng.float(0.0, 1.6)
+                5.0 + self.rng.float(0.0, 6.0)
             } else {
-                1.8 + self.rng.float(0.0, 1.8)
+                1.4 + self.rng.float(0.0, 1.6)
             };
             let n = ((d * base).round() as usize).max(2);
             let mut days: Vec<i64> = (1..n)
@@ -593,7 +633,9 @@ impl<'a, 's> Gen<'a, 's> {
             if min_day >= last || age_now < c.min_age {
                 continue;
             }
-            if !self.rng.chance(c.rates[band(age_now)]) {
+            // A specialist's problem list carries fewer comorbidities.
+            let scale = if self.oncology() { 0.6 } else { 1.0 };
+            if !self.rng.chance(scale * c.rates[band(age_now)]) {
                 continue;
             }
             if c.flag == Flag::Prediabetes && self.flags.contains(&Flag::Diabetes) {
@@ -606,9 +648,7 @@ impl<'a, 's> Gen<'a, 's> {
                 .find(|&day| day >= onset)
                 .unwrap_or(last);
             let abated = match c.flag {
-                Flag::Depression | Flag::Anxiety | Flag::Obesity | Flag::Migraine
-                    if self.rng.chance(0.2) =>
-                {
+                Flag::Depression | Flag::Anxiety | Flag::Obesity | Flag::Migraine if self.rng.chance(0.2) => {
                     let day = recorded + self.rng.int(120, 900);
                     (day < REF_DAY).then_some(day)
                 }
@@ -788,7 +828,12 @@ impl<'a, 's> Gen<'a, 's> {
                 0 => ("SPS", "spouse", !self.female, self.family),
                 1 => ("DAU", "natural daughter", true, self.family),
                 2 => ("SON", "natural son", false, self.family),
-                _ => ("FRND", "unrelated friend", self.rng.chance(0.5), *self.rng.pick(FAMILY)),
+                _ => (
+                    "FRND",
+                    "unrelated friend",
+                    self.rng.chance(0.5),
+                    *self.rng.pick(FAMILY),
+                ),
             }
         };
         let given = if female {
@@ -798,7 +843,7 @@ impl<'a, 's> Gen<'a, 's> {
         };
         self.related = self.next_id("rp");
         self.related_name = format!("{given} {family}");
-        let area = &self.p.spec.phone[..3.min(self.p.spec.phone.len())];
+        let area = self.p.area_code();
         let rp = json!({
             "resourceType": "RelatedPerson",
             "id": self.related,
@@ -834,19 +879,14 @@ impl<'a, 's> Gen<'a, 's> {
         let (sopt, sopt_display) = match kind {
             PayerKind::Medicare => ("1", "MEDICARE"),
             PayerKind::Medicaid => ("2", "MEDICAID"),
-            PayerKind::Commercial if payer.plan.contains("HMO") => {
-                ("511", "Commercial Managed Care - HMO")
-            }
+            PayerKind::Commercial if payer.plan.contains("HMO") => ("511", "Commercial Managed Care - HMO"),
             PayerKind::Commercial => ("512", "Commercial Managed Care - PPO"),
         };
-        let member = format!("{}{}", &payer.name[..1], self.rng.digits(9));
+        let initial = payer.name.chars().find(char::is_ascii_alphabetic).unwrap_or('M');
+        let member = format!("{initial}{}", self.rng.digits(9));
         let child = age < 18.0;
-        let start = time::date(
-            (self.first_day - self.rng.int(30, 900)).max(self.birth),
-        );
-        let class_coding = |code: &str, display: &str| {
-            json!({ "coding": [coding("http://terminology.hl7.org/CodeSystem/coverage-class", code, display)] })
-        };
+        let start = time::date((self.first_day - self.rng.int(30, 900)).max(self.birth));
+        let class_coding = |code: &str, display: &str| json!({ "coding": [coding("http://terminology.hl7.org/CodeSystem/coverage-class", code, display)] });
         let cov = json!({
             "resourceType": "Coverage",
             "id": self.next_id("cov"),
@@ -931,7 +971,9 @@ impl<'a, 's> Gen<'a, 's> {
         }
         for i in chosen {
             let a = &ALLERGIES[i];
-            let onset = self.rng.int(self.birth + 180, self.first_day.max(self.birth + 181));
+            let onset = self
+                .rng
+                .int(self.birth + 180, self.first_day.max(self.birth + 181));
             let resolved = a.category == "food" && a.kind == "intolerance" && self.rng.chance(0.3);
             let (m_code, m_display) = *self.rng.pick(a.reactions);
             let severity = if m_code == "39579001" {
@@ -1043,6 +1085,7 @@ impl<'a, 's> Gen<'a, 's> {
         if age >= 50.0 && self.rng.chance(0.25) {
             let day = self.first_day - self.rng.int(200, 3000);
             let start = Ts::at(day, 8, 30);
+            let end = start.plus(self.rng.int(25, 50));
             let proc = json!({
                 "resourceType": "Procedure",
                 "id": self.next_id("proc"),
@@ -1056,7 +1099,7 @@ impl<'a, 's> Gen<'a, 's> {
                     "text": "Screening colonoscopy"
                 },
                 "subject": self.subject(),
-                "performedPeriod": { "start": self.ts(start), "end": self.ts(start.plus(self.rng.int(25, 50))) },
+                "performedPeriod": { "start": self.ts(start), "end": self.ts(end) },
                 "note": [{ "text": "Reported by patient at registration; performed outside this practice." }]
             });
             let author = self.provider;
@@ -1091,8 +1134,10 @@ impl<'a, 's> Gen<'a, 's> {
             Visit::Infusion(_) => self.p.site(SiteKind::Infusion).id.clone(),
             _ => self.p.sites[0].id.clone(),
         };
+        let id = self.next_id("enc");
         let mut e = Enc {
-            id: self.next_id("enc"),
+            reference: reference("Encounter", &id),
+            id,
             start,
             end,
             provider,
@@ -1102,12 +1147,16 @@ impl<'a, 's> Gen<'a, 's> {
             diagnoses: Vec::new(),
             plan: Vec::new(),
         };
-        let appointment = match kind {
-            Visit::Sick(_) if self.rng.chance(0.5) => None,
-            _ => {
-                let created = e.start.plus(-1440 * self.rng.int(2, 45));
-                Some(self.appointment(&e, "fulfilled", created))
-            }
+        let booked = match kind {
+            Visit::Sick(_) => 0.1,
+            Visit::NewPatient | Visit::OncConsult => 0.5,
+            _ => 0.3,
+        };
+        let appointment = if self.rng.chance(booked) {
+            let created = e.start.plus(-1440 * self.rng.int(2, 45));
+            Some(self.appointment(&e, "fulfilled", created))
+        } else {
+            None
         };
         self.encounter(&e, appointment.as_deref());
         self.vitals(&mut e);
@@ -1120,7 +1169,8 @@ impl<'a, 's> Gen<'a, 's> {
             Visit::OncFollowUp => self.onc_follow_up(&mut e),
         }
         // Problems first recorded at this visit get their first prescription.
-        if !matches!(kind, Visit::Telehealth(_)) {
+        // (An oncology practice leaves comorbidities to the primary physician.)
+        if !matches!(kind, Visit::Telehealth(_)) && !self.oncology() {
             self.start_chronic_meds(&mut e);
         }
         let note_chance = match kind {
@@ -1172,12 +1222,16 @@ impl<'a, 's> Gen<'a, 's> {
     fn appointment(&mut self, e: &Enc, status: &str, created: Ts) -> String {
         let id = self.next_id("appt");
         let (code, display) = match e.kind {
-            Visit::NewPatient | Visit::Wellness => ("CHECKUP", "A routine check-up, such as an annual physical"),
+            Visit::NewPatient | Visit::Wellness => {
+                ("CHECKUP", "A routine check-up, such as an annual physical")
+            }
             Visit::Sick(_) => ("WALKIN", "A previously unscheduled walk-in visit"),
             Visit::FollowUp(_) | Visit::Telehealth(_) | Visit::OncFollowUp => {
                 ("FOLLOWUP", "A follow up visit from a previous appointment")
             }
-            Visit::OncConsult | Visit::Infusion(_) => ("ROUTINE", "Routine appointment - default if not valued"),
+            Visit::OncConsult | Visit::Infusion(_) => {
+                ("ROUTINE", "Routine appointment - default if not valued")
+            }
         };
         let mut appt = json!({
             "resourceType": "Appointment",
@@ -1220,7 +1274,7 @@ impl<'a, 's> Gen<'a, 's> {
                     "Annual wellness visit".into()
                 }
             }
-            Visit::Sick(i) => format!("Sick visit: {}", ACUTE[i].text.to_lowercase()),
+            Visit::Sick(i) => format!("Sick visit: {}", ACUTE[i].text),
             Visit::FollowUp(i) => format!("Follow-up: {}", self.problems[i].def.text),
             Visit::Telehealth(i) => format!("Video visit: {}", self.problems[i].def.text),
             Visit::OncConsult => "New patient oncology consultation".into(),
@@ -1380,51 +1434,56 @@ impl<'a, 's> Gen<'a, 's> {
         &mut self,
         e: Option<&Enc>,
         profiles: &[&str],
-        category: &[Value],
+        category: Vec<Value>,
         code: Value,
         when: Ts,
         performer: Value,
     ) -> Map<String, Value> {
-        let mut o = Map::new();
-        o.insert("resourceType".into(), json!("Observation"));
-        o.insert("id".into(), json!(self.next_id("obs")));
-        let profiles: Vec<String> = profiles.iter().map(|p| profile(p)).collect();
-        o.insert("meta".into(), json!({ "profile": profiles }));
-        o.insert("status".into(), json!(self.obs_status()));
-        o.insert("category".into(), json!(category));
+        let mut o = Map::with_capacity(18);
+        o.insert("resourceType".into(), s("Observation"));
+        o.insert("id".into(), Value::String(self.next_id("obs")));
+        let profiles: Vec<Value> = profiles.iter().map(|p| Value::String(profile(p))).collect();
+        o.insert("meta".into(), obj([("profile", Value::Array(profiles))]));
+        o.insert("status".into(), s(self.obs_status()));
+        o.insert("category".into(), Value::Array(category));
         o.insert("code".into(), code);
         o.insert("subject".into(), self.subject());
         if let Some(e) = e {
             o.insert("encounter".into(), Self::enc_ref(e));
         }
-        o.insert("effectiveDateTime".into(), json!(self.ts(when)));
-        o.insert(
-            "issued".into(),
-            json!(self.ts(when.plus(self.rng.int(1, 30)))),
-        );
-        o.insert("performer".into(), json!([performer]));
+        o.insert("effectiveDateTime".into(), Value::String(self.ts(when)));
+        let issued = when.plus(self.rng.int(1, 30));
+        o.insert("issued".into(), Value::String(self.ts(issued)));
+        o.insert("performer".into(), Value::Array(vec![performer]));
         o
     }
 
-    fn vital(&mut self, e: &Enc, profile_id: &str, loinc: &[(&str, &str)], text: &str, value: Value) -> String {
+    fn vital(
+        &mut self,
+        e: &Enc,
+        profile_id: &str,
+        loinc: &[(&str, &str)],
+        text: &str,
+        value: Value,
+    ) -> String {
         let codings: Vec<Value> = loinc.iter().map(|(c, d)| coding(LOINC, c, d)).collect();
-        let when = e.start.plus(self.rng.int(3, 12));
+        // Vital signs are taken together at intake.
+        let when = e.start.plus(5);
         let who = self.performer_for_vitals(e);
         let performer = self.practitioner(who);
         let mut o = self.observation(
             Some(e),
             &[profile_id, "us-core-vital-signs"],
-            &[obs_category("vital-signs")],
-            json!({ "coding": codings, "text": text }),
+            vec![obs_category("vital-signs")],
+            obj([("coding", Value::Array(codings)), ("text", s(text))]),
             when,
             performer,
         );
         let id = o["id"].as_str().unwrap_or_default().to_string();
-        if value.get("component").is_some() {
-            o.insert("component".into(), value["component"].clone());
-        } else {
-            o.insert("valueQuantity".into(), value);
-        }
+        match value {
+            Value::Array(components) => o.insert("component".into(), Value::Array(components)),
+            quantity => o.insert("valueQuantity".into(), quantity),
+        };
         self.emit(Value::Object(o), when.plus(15), who);
         id
     }
@@ -1454,7 +1513,7 @@ impl<'a, 's> Gen<'a, 's> {
         let head = if age < 1.0 {
             35.0 + 11.0 * age
         } else {
-            46.0 + 1.5 * (age - 1.0).min(2.0) + 0.3 * (age - 3.0).max(0.0).min(10.0)
+            46.0 + 1.5 * (age - 1.0).min(2.0) + 0.3 * (age - 3.0).clamp(0.0, 10.0)
         };
         (
             height * (1.0 + 0.04 * self.z_height),
@@ -1469,10 +1528,10 @@ impl<'a, 's> Gen<'a, 's> {
         let full = matches!(e.kind, Visit::NewPatient | Visit::Wellness | Visit::OncConsult);
         let (temp_p, rr_p, spo2_p, bp) = match e.kind {
             Visit::Telehealth(_) => return,
-            Visit::Sick(_) => (1.0, 0.8, 0.8, age >= 3.0),
-            Visit::Infusion(_) => (1.0, 0.5, 1.0, true),
-            Visit::FollowUp(_) | Visit::OncFollowUp => (0.3, 0.3, 0.4, age >= 3.0),
-            _ => (0.7, 0.7, 0.7, age >= 3.0),
+            Visit::Sick(_) => (1.0, 0.6, 0.6, age >= 3.0),
+            Visit::Infusion(_) => (0.4, 0.2, 0.35, true),
+            Visit::FollowUp(_) | Visit::OncFollowUp => (0.2, 0.15, 0.25, age >= 3.0),
+            _ => (0.5, 0.45, 0.45, age >= 3.0),
         };
         let resp = self.has(Flag::Copd) || self.has(Flag::Asthma);
         let fever = matches!(e.kind, Visit::Sick(i) if ["43878008", "6142004", "840539006", "10509002"].contains(&ACUTE[i].snomed));
@@ -1499,8 +1558,14 @@ impl<'a, 's> Gen<'a, 's> {
                 let s = 92.0 + 1.3 * age + self.rng.normal(0.0, 6.0);
                 (s, 0.62 * s + self.rng.normal(0.0, 4.0))
             } else {
-                let s = self.sys0 + self.rng.normal(0.0, 7.0)
-                    + if self.has(Flag::Hypertension) && self.problems.iter().any(|p| p.prescribed && p.flag == Some(Flag::Hypertension)) {
+                let s = self.sys0
+                    + self.rng.normal(0.0, 7.0)
+                    + if self.has(Flag::Hypertension)
+                        && self
+                            .problems
+                            .iter()
+                            .any(|p| p.prescribed && p.flag == Some(Flag::Hypertension))
+                    {
                         -9.0
                     } else {
                         0.0
@@ -1514,16 +1579,32 @@ impl<'a, 's> Gen<'a, 's> {
                 "us-core-blood-pressure",
                 &[("85354-9", "Blood pressure panel with all children optional")],
                 "Blood pressure",
-                json!({ "component": [
-                    {
-                        "code": { "coding": [coding(LOINC, "8480-6", "Systolic blood pressure")], "text": "Systolic blood pressure" },
-                        "valueQuantity": quantity(sys as f64, 0, "mmHg", "mm[Hg]")
-                    },
-                    {
-                        "code": { "coding": [coding(LOINC, "8462-4", "Diastolic blood pressure")], "text": "Diastolic blood pressure" },
-                        "valueQuantity": quantity(dia as f64, 0, "mmHg", "mm[Hg]")
-                    }
-                ] }),
+                Value::Array(vec![
+                    obj([
+                        (
+                            "code",
+                            concept(
+                                LOINC,
+                                "8480-6",
+                                "Systolic blood pressure",
+                                "Systolic blood pressure",
+                            ),
+                        ),
+                        ("valueQuantity", quantity(sys as f64, 0, "mmHg", "mm[Hg]")),
+                    ]),
+                    obj([
+                        (
+                            "code",
+                            concept(
+                                LOINC,
+                                "8462-4",
+                                "Diastolic blood pressure",
+                                "Diastolic blood pressure",
+                            ),
+                        ),
+                        ("valueQuantity", quantity(dia as f64, 0, "mmHg", "mm[Hg]")),
+                    ]),
+                ]),
             );
         }
         let hr_base = if age < 1.0 {
@@ -1543,7 +1624,7 @@ impl<'a, 's> Gen<'a, 's> {
             "Heart rate",
             quantity(hr as f64, 0, "beats/minute", "/min"),
         );
-        if self.rng.chance(rr_p) || age < 3.0 {
+        if self.rng.chance(rr_p) {
             let base = if age < 1.0 {
                 34.0
             } else if age < 6.0 {
@@ -1597,13 +1678,17 @@ impl<'a, 's> Gen<'a, 's> {
             "Body weight",
             quantity(weight, 1, "kg", "kg"),
         );
-        if full || age < 3.0 {
+        let measure_height = age < 18.0
+            || matches!(e.kind, Visit::NewPatient | Visit::OncConsult)
+            || (full && self.rng.chance(0.4));
+        if measure_height {
+            let measured = height + self.rng.normal(0.0, 0.3);
             self.vital(
                 e,
                 "us-core-body-height",
                 &[("8302-2", "Body height")],
                 "Body height",
-                quantity(height + self.rng.normal(0.0, 0.3), 1, "cm", "cm"),
+                quantity(measured, 1, "cm", "cm"),
             );
             let bmi = weight / (height / 100.0).powi(2);
             if age >= 2.0 {
@@ -1627,12 +1712,13 @@ impl<'a, 's> Gen<'a, 's> {
             }
             if age < 3.0 {
                 let (_, _, head) = self.child_growth(age);
+                let head = head + self.rng.normal(0.0, 0.2);
                 self.vital(
                     e,
                     "us-core-head-circumference",
                     &[("9843-4", "Head Occipital-frontal circumference")],
                     "Head circumference",
-                    quantity(head + self.rng.normal(0.0, 0.2), 1, "cm", "cm"),
+                    quantity(head, 1, "cm", "cm"),
                 );
                 let z = self.z_head + self.rng.normal(0.0, 0.1);
                 self.vital(
@@ -1675,8 +1761,13 @@ impl<'a, 's> Gen<'a, 's> {
             let mut o = self.observation(
                 Some(e),
                 &["us-core-smokingstatus"],
-                &social,
-                concept(LOINC, "72166-2", "Tobacco smoking status", "Tobacco smoking status"),
+                social.to_vec(),
+                concept(
+                    LOINC,
+                    "72166-2",
+                    "Tobacco smoking status",
+                    "Tobacco smoking status",
+                ),
                 when,
                 self.practitioner(provider),
             );
@@ -1695,7 +1786,7 @@ impl<'a, 's> Gen<'a, 's> {
             let mut o = self.observation(
                 Some(e),
                 &["us-core-observation-occupation"],
-                &social,
+                social.to_vec(),
                 concept(LOINC, "11341-5", "History of Occupation", "Occupation"),
                 when,
                 self.practitioner(provider),
@@ -1705,7 +1796,10 @@ impl<'a, 's> Gen<'a, 's> {
                 "effectivePeriod".into(),
                 json!({ "start": time::date(since.max(self.birth + (18.0 * YEAR) as i64)) }),
             );
-            o.insert("valueCodeableConcept".into(), concept(ODH, job.code, job.display, job.display));
+            o.insert(
+                "valueCodeableConcept".into(),
+                concept(ODH, job.code, job.display, job.display),
+            );
             o.insert(
                 "component".into(),
                 json!([{
@@ -1725,37 +1819,57 @@ impl<'a, 's> Gen<'a, 's> {
         let mut o = self.observation(
             Some(e),
             &["us-core-observation-sexual-orientation"],
-            &social,
+            social.to_vec(),
             concept(LOINC, "76690-7", "Sexual orientation", "Sexual orientation"),
             when,
             self.practitioner(provider),
         );
         o.insert(
             "valueCodeableConcept".into(),
-            concept(orientation.0, orientation.1, orientation.2, orientation.2.trim_end_matches(" (finding)")),
+            concept(
+                orientation.0,
+                orientation.1,
+                orientation.2,
+                orientation.2.trim_end_matches(" (finding)"),
+            ),
         );
         self.emit(Value::Object(o), when.plus(20), provider);
         // simple observation: functional status or a social need
         let (category, code, value): (Value, Value, (&str, Value)) = if age >= 65.0 || self.rng.chance(0.4) {
             (
                 json!({ "coding": [coding(US_CORE_CATEGORY, "functional-status", "Functional Status")] }),
-                concept(LOINC, "75276-6", "Functional status [Interpretation]", "Functional status"),
+                concept(
+                    LOINC,
+                    "75276-6",
+                    "Functional status [Interpretation]",
+                    "Functional status",
+                ),
                 (
                     "valueCodeableConcept",
-                    concept(SNOMED, "129035000", "Independent with dressing (finding)", "Independent with dressing"),
+                    concept(
+                        SNOMED,
+                        "129035000",
+                        "Independent with dressing (finding)",
+                        "Independent with dressing",
+                    ),
                 ),
             )
         } else {
             (
                 json!({ "coding": [coding(US_CORE_CATEGORY, "sdoh", "SDOH")] }),
-                concept(SNOMED, "160695008", "Transport too expensive (finding)", "Transport too expensive"),
+                concept(
+                    SNOMED,
+                    "160695008",
+                    "Transport too expensive (finding)",
+                    "Transport too expensive",
+                ),
                 ("valueBoolean", json!(self.rng.chance(0.12))),
             )
         };
         let mut o = self.observation(
             Some(e),
             &["us-core-simple-observation"],
-            &[category, obs_category("social-history")],
+            vec![category, obs_category("social-history")],
             code,
             when,
             self.practitioner(provider),
@@ -1777,7 +1891,7 @@ impl<'a, 's> Gen<'a, 's> {
         let mut o = self.observation(
             Some(e),
             &["us-core-observation-pregnancystatus"],
-            &social,
+            social.to_vec(),
             concept(LOINC, "82810-3", "Pregnancy status", "Pregnancy status"),
             when,
             self.practitioner(provider),
@@ -1793,16 +1907,33 @@ impl<'a, 's> Gen<'a, 's> {
         self.emit(Value::Object(o), when.plus(20), provider);
         if !pregnant {
             let (code, display) = *self.rng.weighted(&[
-                (("454401000124105", "No desire to become pregnant (finding)"), 55u32),
+                (
+                    ("454401000124105", "No desire to become pregnant (finding)"),
+                    55u32,
+                ),
                 (("454411000124108", "Wants to become pregnant (finding)"), 20),
-                (("454391000124108", "Ambivalent about becoming pregnant (finding)"), 10),
-                (("454381000124105", "Not sure of desire to become pregnant (finding)"), 15),
+                (
+                    ("454391000124108", "Ambivalent about becoming pregnant (finding)"),
+                    10,
+                ),
+                (
+                    (
+                        "454381000124105",
+                        "Not sure of desire to become pregnant (finding)",
+                    ),
+                    15,
+                ),
             ]);
             let mut o = self.observation(
                 Some(e),
                 &["us-core-observation-pregnancyintent"],
-                &social,
-                concept(LOINC, "86645-9", "Pregnancy intention in the next year - Reported", "Pregnancy intent"),
+                social.to_vec(),
+                concept(
+                    LOINC,
+                    "86645-9",
+                    "Pregnancy intention in the next year - Reported",
+                    "Pregnancy intent",
+                ),
                 when,
                 self.practitioner(provider),
             );
@@ -1831,7 +1962,11 @@ impl<'a, 's> Gen<'a, 's> {
         let mut total = 0i64;
         let mut items = Vec::new();
         for (i, (code, text)) in PHQ9_ITEMS.iter().enumerate() {
-            let score = if i == 8 && !depressed { 0 } else { *self.rng.weighted(&weights) };
+            let score = if i == 8 && !depressed {
+                0
+            } else {
+                *self.rng.weighted(&weights)
+            };
             total += score as i64;
             let (a_code, a_display) = PHQ9_ANSWERS[score];
             items.push(json!({
@@ -1871,7 +2006,7 @@ impl<'a, 's> Gen<'a, 's> {
         let mut o = self.observation(
             Some(e),
             &["us-core-observation-screening-assessment"],
-            &survey,
+            survey.to_vec(),
             concept(
                 LOINC,
                 "44261-6",
@@ -1883,13 +2018,16 @@ impl<'a, 's> Gen<'a, 's> {
         );
         let total_id = o["id"].as_str().unwrap_or_default().to_string();
         o.insert("valueInteger".into(), json!(total));
-        o.insert("derivedFrom".into(), json!([reference("QuestionnaireResponse", &qr_id)]));
+        o.insert(
+            "derivedFrom".into(),
+            json!([reference("QuestionnaireResponse", &qr_id)]),
+        );
         o.insert("note".into(), json!([{ "text": severity }]));
         self.emit(Value::Object(o), when.plus(5), provider);
         let mut o = self.observation(
             Some(e),
             &["us-core-observation-screening-assessment"],
-            &survey,
+            survey.to_vec(),
             concept(
                 LOINC,
                 "44249-1",
@@ -1900,7 +2038,10 @@ impl<'a, 's> Gen<'a, 's> {
             self.subject(),
         );
         o.insert("hasMember".into(), json!([reference("Observation", &total_id)]));
-        o.insert("derivedFrom".into(), json!([reference("QuestionnaireResponse", &qr_id)]));
+        o.insert(
+            "derivedFrom".into(),
+            json!([reference("QuestionnaireResponse", &qr_id)]),
+        );
         self.emit(Value::Object(o), when.plus(5), provider);
         if self.rng.chance(0.5) {
             self.procedure(
@@ -1913,7 +2054,9 @@ impl<'a, 's> Gen<'a, 's> {
             );
         }
         if total >= 10 {
-            e.plan.push(format!("PHQ-9 score {total} ({severity}); discussed treatment options."));
+            e.plan.push(format!(
+                "PHQ-9 score {total} ({severity}); discussed treatment options."
+            ));
         }
     }
 
@@ -1929,19 +2072,20 @@ impl<'a, 's> Gen<'a, 's> {
             "4548-4" if self.has(Flag::Diabetes) => (m, s) = (7.6, 0.9),
             "4548-4" if self.has(Flag::Prediabetes) => (m, s) = (6.0, 0.2),
             "2093-3" | "18262-6" if self.has(Flag::Hyperlipidemia) => m += 42.0,
-            "2571-8" if self.has(Flag::Hyperlipidemia) || self.has(Flag::Diabetes) || self.has(Flag::Obesity) => {
+            "2571-8"
+                if self.has(Flag::Hyperlipidemia) || self.has(Flag::Diabetes) || self.has(Flag::Obesity) =>
+            {
                 m += 60.0
             }
             "2085-9" if self.has(Flag::Obesity) || self.has(Flag::Diabetes) => m -= 9.0,
             "2085-9" if self.female => m += 8.0,
             "3016-3" if self.has(Flag::Hypothyroidism) => (m, s) = (5.8, 2.0),
-            "718-7" | "4544-3" => {
-                let scale = if loinc == "718-7" { 1.0 } else { 3.0 };
+            "718-7" => {
                 if self.female {
-                    m -= 1.3 * scale;
+                    m -= 1.3;
                 }
                 if on_chemo {
-                    m -= 1.8 * scale;
+                    m -= 1.8;
                 }
             }
             "6690-2" if on_chemo => (m, s) = (3.6, 1.3),
@@ -2028,7 +2172,13 @@ impl<'a, 's> Gen<'a, 's> {
                 _ => ("N", "Normal"),
             };
             if flag != "N" {
-                abnormal.push(format!("{} {} {} ({})", t.display.split(" [").next().unwrap_or(t.display), v, t.unit, flag_display.to_lowercase()));
+                abnormal.push(format!(
+                    "{} {} {} ({})",
+                    t.display.split(" [").next().unwrap_or(t.display),
+                    v,
+                    t.unit,
+                    flag_display.to_lowercase()
+                ));
             }
             let mut range = Map::new();
             if let Some(lo) = t.low {
@@ -2047,7 +2197,7 @@ impl<'a, 's> Gen<'a, 's> {
             let mut o = self.observation(
                 Some(e),
                 &["us-core-observation-lab"],
-                &[obs_category("laboratory")],
+                vec![obs_category("laboratory")],
                 concept(LOINC, t.loinc, t.display, t.display),
                 collected,
                 self.org(),
@@ -2061,7 +2211,11 @@ impl<'a, 's> Gen<'a, 's> {
             o.insert("referenceRange".into(), json!([Value::Object(range)]));
             o.insert("specimen".into(), reference("Specimen", &spec_id));
             o.insert("basedOn".into(), json!([reference("ServiceRequest", &sr_id)]));
-            results.push(reference_d("Observation", o["id"].as_str().unwrap_or_default(), t.display));
+            results.push(reference_d(
+                "Observation",
+                o["id"].as_str().unwrap_or_default(),
+                t.display,
+            ));
             self.emit(Value::Object(o), resulted, author);
         }
         let dr = json!({
@@ -2135,8 +2289,13 @@ impl<'a, 's> Gen<'a, 's> {
             let mut o = self.observation(
                 Some(e),
                 &["us-core-observation-clinical-result"],
-                &[obs_category("imaging")],
-                concept(LOINC, "10230-1", "Left ventricular Ejection fraction", "LV ejection fraction"),
+                vec![obs_category("imaging")],
+                concept(
+                    LOINC,
+                    "10230-1",
+                    "Left ventricular Ejection fraction",
+                    "LV ejection fraction",
+                ),
                 done,
                 self.practitioner(author),
             );
@@ -2153,7 +2312,7 @@ impl<'a, 's> Gen<'a, 's> {
                 "CT CHEST WITH CONTRAST\nIndication: staging of {site}.\nTechnique: axial images from thoracic inlet to adrenals after IV contrast.\nFindings: no pulmonary nodules larger than 4 mm; no mediastinal or hilar lymphadenopathy; no pleural effusion.\nImpression: no evidence of intrathoracic metastatic disease."
             )
         };
-        let dr = json!({
+        let mut dr = json!({
             "resourceType": "DiagnosticReport",
             "id": self.next_id("dr"),
             "meta": { "profile": [profile("us-core-diagnosticreport-note")] },
@@ -2167,7 +2326,6 @@ impl<'a, 's> Gen<'a, 's> {
             "issued": self.ts(read),
             "performer": [self.org()],
             "resultsInterpreter": [self.practitioner(author)],
-            "result": results,
             "presentedForm": [{
                 "contentType": "text/plain",
                 "language": "en-US",
@@ -2175,6 +2333,9 @@ impl<'a, 's> Gen<'a, 's> {
                 "title": title
             }]
         });
+        if !results.is_empty() {
+            dr["result"] = Value::Array(results);
+        }
         self.emit(dr, read, author);
         e.plan.push(format!("{title} ordered and reviewed."));
     }
@@ -2188,7 +2349,11 @@ impl<'a, 's> Gen<'a, 's> {
             e,
             &[
                 coding(SNOMED, "29303009", "Electrocardiographic procedure (procedure)"),
-                coding(CPT, "93000", "Electrocardiogram, routine ECG with at least 12 leads; with interpretation and report"),
+                coding(
+                    CPT,
+                    "93000",
+                    "Electrocardiogram, routine ECG with at least 12 leads; with interpretation and report",
+                ),
             ],
             "12-lead ECG",
             when,
@@ -2199,7 +2364,7 @@ impl<'a, 's> Gen<'a, 's> {
         let mut o = self.observation(
             Some(e),
             &["us-core-observation-clinical-result"],
-            &[obs_category("procedure")],
+            vec![obs_category("procedure")],
             concept(LOINC, "44973-6", "QRS dur {EKG lead}", "QRS duration"),
             when,
             self.practitioner(author),
@@ -2369,11 +2534,19 @@ impl<'a, 's> Gen<'a, 's> {
 
     fn dispense(&mut self, e: &Enc, med: usize, request: &str, choice: &MedChoice, fill: u32) {
         let m = &MEDS[med];
-        let handed = Ts::at(e.start.day() + self.rng.int(0, 3) + 30 * i64::from(fill), self.rng.int(9, 19), self.rng.int(0, 59));
+        let handed = Ts::at(
+            e.start.day() + self.rng.int(0, 3) + 30 * i64::from(fill),
+            self.rng.int(9, 19),
+            self.rng.int(0, 59),
+        );
         if handed.day() >= REF_DAY {
             return;
         }
-        let (code, display) = if fill == 0 { ("FF", "First Fill") } else { ("RF", "Refill") };
+        let (code, display) = if fill == 0 {
+            ("FF", "First Fill")
+        } else {
+            ("RF", "Refill")
+        };
         let mut md = json!({
             "resourceType": "MedicationDispense",
             "id": self.next_id("mdisp"),
@@ -2428,7 +2601,7 @@ impl<'a, 's> Gen<'a, 's> {
     }
 
     fn med_statement(&mut self, e: &Enc) {
-        let med = codes::med_index(self.rng.pick(OTC));
+        let med = codes::med_index(self.rng.pick::<&str>(OTC));
         let m = &MEDS[med];
         let since = e.start.day() - self.rng.int(30, 1500);
         let st = json!({
@@ -2497,13 +2670,25 @@ impl<'a, 's> Gen<'a, 's> {
                 "Patient declined",
             );
         } else {
-            imm["lotNumber"] = json!(format!("{}{}", ["EL", "FK", "UT", "AB"][self.rng.index(4)], self.rng.digits(4)));
+            imm["lotNumber"] = json!(format!(
+                "{}{}",
+                ["EL", "FK", "UT", "AB"][self.rng.index(4)],
+                self.rng.digits(4)
+            ));
             imm["expirationDate"] = json!(time::date(when.day() + self.rng.int(90, 540)));
             imm["site"] = concept(
                 "http://terminology.hl7.org/CodeSystem/v3-ActSite",
                 if self.age_at(when.day()) < 2.0 { "LT" } else { "LA" },
-                if self.age_at(when.day()) < 2.0 { "left thigh" } else { "left arm" },
-                if self.age_at(when.day()) < 2.0 { "Left thigh" } else { "Left arm" },
+                if self.age_at(when.day()) < 2.0 {
+                    "left thigh"
+                } else {
+                    "left arm"
+                },
+                if self.age_at(when.day()) < 2.0 {
+                    "Left thigh"
+                } else {
+                    "Left arm"
+                },
             );
             imm["route"] = concept(
                 "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration",
@@ -2526,26 +2711,31 @@ impl<'a, 's> Gen<'a, 's> {
         let mut due: Vec<Vaccine> = Vec::new();
         if age < 6.0 {
             // The childhood series: doses due before the first visit here
-            // were given elsewhere; later ones are given when due.
-            let pos = *self.schedule_pos.get_or_insert_with(|| {
-                CHILDHOOD_SCHEDULE
+            // were given elsewhere; later ones are given when due, at most
+            // one dose of each vaccine per visit (the rest catch up later).
+            if self.schedule_done.is_empty() {
+                self.schedule_done = CHILDHOOD_SCHEDULE
                     .iter()
-                    .filter(|(a, _)| self.birth + a < self.first_day)
-                    .count()
-            });
-            let mut next = pos;
-            while next < CHILDHOOD_SCHEDULE.len() && self.birth + CHILDHOOD_SCHEDULE[next].0 <= day {
-                due.push(CHILDHOOD_SCHEDULE[next].1);
-                next += 1;
+                    .map(|(a, _)| self.birth + a < self.first_day)
+                    .collect();
             }
-            self.schedule_pos = Some(next);
+            for (i, (a, v)) in CHILDHOOD_SCHEDULE.iter().enumerate() {
+                if !self.schedule_done[i] && self.birth + a <= day && !due.contains(v) {
+                    self.schedule_done[i] = true;
+                    due.push(*v);
+                }
+            }
             for v in due {
                 self.immunize(e, v);
             }
             return;
         }
         let month = time::month(day);
-        let season = if month >= 8 { time::civil_from_days(day).0 } else { time::civil_from_days(day).0 - 1 };
+        let season = if month >= 8 {
+            time::civil_from_days(day).0
+        } else {
+            time::civil_from_days(day).0 - 1
+        };
         if (month >= 9 || month <= 1) && !self.flu_seasons.contains(&season) && self.rng.chance(0.7) {
             self.flu_seasons.push(season);
             due.push(FLU);
@@ -2613,7 +2803,14 @@ impl<'a, 's> Gen<'a, 's> {
 
     fn encounter_diagnosis(&mut self, e: &mut Enc, def: &'static CondDef, acute: bool) -> String {
         let day = e.start.day();
-        let onset = if acute { day - self.rng.int(1, 6) } else { day };
+        let onset = if acute {
+            day - self.rng.int(1, 6)
+        } else {
+            self.problems
+                .iter()
+                .find(|p| std::ptr::eq(p.def, def))
+                .map_or(day, |p| p.onset.min(day))
+        };
         let abated = if acute {
             let a = day + self.rng.int(5, 21);
             (a < REF_DAY).then_some(a)
@@ -2676,7 +2873,8 @@ impl<'a, 's> Gen<'a, 's> {
                 Some(&cond),
             );
         }
-        e.plan.push("Supportive care discussed; return if symptoms worsen.".into());
+        e.plan
+            .push("Supportive care discussed; return if symptoms worsen.".into());
     }
 
     fn follow_up(&mut self, e: &mut Enc, i: usize) {
@@ -2704,7 +2902,10 @@ impl<'a, 's> Gen<'a, 's> {
         if flag == Some(Flag::AtrialFibrillation) && !self.ecg_done && !telehealth {
             self.ecg(e);
         }
-        e.plan.push(format!("{}: stable on current plan; follow up in 3 to 6 months.", def.text));
+        e.plan.push(format!(
+            "{}: stable on current plan; follow up in 3 to 6 months.",
+            def.text
+        ));
     }
 
     fn cancer_problem(&self) -> (String, &'static CondDef) {
@@ -2721,31 +2922,39 @@ impl<'a, 's> Gen<'a, 's> {
         self.encounter_diagnosis(e, def, false);
         self.social_history(e);
         self.pregnancy(e);
-        if self.rng.chance(0.5) {
+        if self.rng.chance(0.35) {
             self.phq9(e);
         }
         if self.rng.chance(0.4) {
             self.med_statement(e);
         }
-        self.lab_panel(e, PANEL_CBC, Some(cond.clone()));
+        if self.rng.chance(0.5) {
+            self.lab_panel(e, PANEL_CBC, Some(cond.clone()));
+        }
         if let Some(marker) = self.cancer.and_then(|c| c.marker) {
             self.lab_panel(e, panel_index(marker), Some(cond.clone()));
         }
-        self.study(e, false);
-        if !self.echo_done {
+        if self.rng.chance(0.7) {
+            self.study(e, false);
+        }
+        let anthracycline = self.cancer.is_some_and(|c| c.infusion.contains(&"1790099"));
+        if !self.echo_done && (anthracycline || self.rng.chance(0.2)) {
             self.echo_done = true;
             self.study(e, true);
         }
-        e.plan.push(format!("Discussed diagnosis of {} and treatment options; plan chemotherapy.", def.text));
+        e.plan.push(format!(
+            "Discussed diagnosis of {} and treatment options; plan chemotherapy.",
+            def.text
+        ));
     }
 
     fn infusion(&mut self, e: &mut Enc, cycle: u32) {
         let (cond, def) = self.cancer_problem();
         self.infusion_start.get_or_insert(e.start.day());
-        if self.rng.chance(0.5) {
+        if self.rng.chance(0.25) {
             self.encounter_diagnosis(e, def, false);
         }
-        if self.rng.chance(0.8 * self.density.min(1.25)) {
+        if self.rng.chance(0.4 * self.density.min(2.5)) {
             self.lab_panel(e, PANEL_CBC, Some(cond.clone()));
         }
         let regimen = self.cancer.map(|c| c.infusion).unwrap_or(&[]);
@@ -2753,14 +2962,24 @@ impl<'a, 's> Gen<'a, 's> {
             let med = codes::med_index(regimen[(cycle as usize - 1) % regimen.len()]);
             let (mr, choice) = self.prescribe(e, med, Some(&cond), false);
             self.administer(e, med, &mr, &choice, Some(&cond));
-            e.plan.push(format!("Cycle {cycle}: {} administered without complication.", MEDS[med].display));
+            e.plan.push(format!(
+                "Cycle {cycle}: {} administered without complication.",
+                MEDS[med].display
+            ));
+        }
+        if self.rng.chance(0.5) {
+            return;
         }
         let start = e.start.plus(25);
         self.procedure(
             e,
             &[
                 coding(SNOMED, "367336001", "Chemotherapy (procedure)"),
-                coding(CPT, "96413", "Chemotherapy administration, intravenous infusion technique; up to 1 hour"),
+                coding(
+                    CPT,
+                    "96413",
+                    "Chemotherapy administration, intravenous infusion technique; up to 1 hour",
+                ),
             ],
             "Chemotherapy infusion",
             start,
@@ -2771,14 +2990,14 @@ impl<'a, 's> Gen<'a, 's> {
 
     fn onc_follow_up(&mut self, e: &mut Enc) {
         let (cond, def) = self.cancer_problem();
-        if self.rng.chance(0.45) {
+        if self.rng.chance(0.35) {
             let side = self.rng.pick(ONCOLOGY_SIDE_EFFECTS);
             self.encounter_diagnosis(e, side, true);
-        } else {
+        } else if self.rng.chance(0.5) {
             self.encounter_diagnosis(e, def, false);
         }
         if let Some(marker) = self.cancer.and_then(|c| c.marker) {
-            if self.rng.chance(0.6) {
+            if self.rng.chance(0.45) {
                 self.lab_panel(e, panel_index(marker), Some(cond.clone()));
             }
         }
@@ -2794,7 +3013,8 @@ impl<'a, 's> Gen<'a, 's> {
         if self.rng.chance(0.3) {
             self.immunizations(e);
         }
-        e.plan.push("No evidence of progression; continue surveillance.".into());
+        e.plan
+            .push("No evidence of progression; continue surveillance.".into());
     }
 
     fn document(&mut self, e: &Enc) {
@@ -2817,7 +3037,9 @@ impl<'a, 's> Gen<'a, 's> {
         );
         if let Some((s, d, hr, w)) = e.vitals {
             if s > 0 {
-                text.push_str(&format!("Vitals: BP {s}/{d} mmHg, pulse {hr}/min, weight {w} kg\n"));
+                text.push_str(&format!(
+                    "Vitals: BP {s}/{d} mmHg, pulse {hr}/min, weight {w} kg\n"
+                ));
             } else {
                 text.push_str(&format!("Vitals: pulse {hr}/min, weight {w} kg\n"));
             }
@@ -2828,7 +3050,11 @@ impl<'a, 's> Gen<'a, 's> {
         if !e.plan.is_empty() {
             text.push_str(&format!("Plan: {}\n", e.plan.join(" ")));
         }
-        text.push_str(&format!("Electronically signed by {} on {}\n", c.display, e.end.date()));
+        text.push_str(&format!(
+            "Electronically signed by {} on {}\n",
+            c.display,
+            e.end.date()
+        ));
         let signed = e.end.plus(self.rng.int(10, 600));
         let doc = json!({
             "resourceType": "DocumentReference",
@@ -2910,53 +3136,61 @@ impl<'a, 's> Gen<'a, 's> {
                 .iter()
                 .find(|p| matches!(p.flag, Some(Flag::Diabetes | Flag::Hypertension | Flag::Obesity)))
         });
-        let (text, snomed, measure, detail, addresses): (String, Option<(&str, &str)>, Option<(&str, &str)>, Option<Value>, Option<String>) = match main {
-            Some(p) if p.cancer => (
-                "Complete the planned chemotherapy regimen and maintain performance status".into(),
-                None,
-                None,
-                None,
-                Some(p.id.clone()),
-            ),
-            Some(p) if p.flag == Some(Flag::Diabetes) => (
-                "Hemoglobin A1c below 7.0%".into(),
-                None,
-                Some(("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood")),
-                Some(json!({ "detailQuantity": { "value": 7.0, "comparator": "<", "unit": "%", "system": UCUM, "code": "%" } })),
-                Some(p.id.clone()),
-            ),
-            Some(p) if p.flag == Some(Flag::Hypertension) => (
-                "Blood pressure below 130/80 mmHg".into(),
-                None,
-                Some(("85354-9", "Blood pressure panel with all children optional")),
-                None,
-                Some(p.id.clone()),
-            ),
-            Some(p) => (
-                "Lose 5% of body weight".into(),
-                Some(("289169006", "Weight loss (finding)")),
-                Some(("29463-7", "Body weight")),
-                Some(json!({ "detailQuantity": {
-                    "value": ((self.bmi0 * (self.adult_height / 100.0).powi(2)) * 0.95).round(),
-                    "comparator": "<=", "unit": "kg", "system": UCUM, "code": "kg"
-                } })),
-                Some(p.id.clone()),
-            ),
-            None if age < 18.0 => (
-                "Meet age-appropriate growth and developmental milestones".into(),
-                None,
-                None,
-                None,
-                None,
-            ),
-            None => (
-                "Maintain current health and complete recommended preventive care".into(),
-                None,
-                None,
-                None,
-                None,
-            ),
+        let adult = age >= 18.0;
+        let weight_target = ((self.bmi0 * (self.adult_height / 100.0).powi(2)) * 0.95).round();
+        let spec = match main {
+            Some(p) if p.cancer => GoalSpec {
+                text: "Complete the planned chemotherapy regimen and maintain performance status",
+                addresses: Some(p.id.clone()),
+                ..GoalSpec::default()
+            },
+            Some(p) if p.flag == Some(Flag::Diabetes) => GoalSpec {
+                text: "Hemoglobin A1c below 7.0%",
+                measure: Some(("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood")),
+                detail: Some(quantity(7.0, 1, "%", "%")),
+                comparator: "<",
+                addresses: Some(p.id.clone()),
+                ..GoalSpec::default()
+            },
+            Some(p) if p.flag == Some(Flag::Hypertension) => GoalSpec {
+                text: "Blood pressure below 130/80 mmHg",
+                measure: Some(("85354-9", "Blood pressure panel with all children optional")),
+                addresses: Some(p.id.clone()),
+                ..GoalSpec::default()
+            },
+            Some(p) if adult => GoalSpec {
+                text: "Lose 5% of body weight",
+                snomed: Some(("289169006", "Weight loss (finding)")),
+                measure: Some(("29463-7", "Body weight")),
+                detail: Some(quantity(weight_target, 0, "kg", "kg")),
+                comparator: "<=",
+                addresses: Some(p.id.clone()),
+            },
+            Some(p) => GoalSpec {
+                text: "BMI below the 85th percentile for age through healthy eating and activity",
+                measure: Some(("59576-9", "Body mass index (BMI) [Percentile] Per age and sex")),
+                detail: Some(quantity(85.0, 0, "%", "%")),
+                comparator: "<",
+                addresses: Some(p.id.clone()),
+                ..GoalSpec::default()
+            },
+            None if !adult => GoalSpec {
+                text: "Meet age-appropriate growth and developmental milestones",
+                ..GoalSpec::default()
+            },
+            None => GoalSpec {
+                text: "Maintain current health and complete recommended preventive care",
+                ..GoalSpec::default()
+            },
         };
+        let GoalSpec {
+            text,
+            snomed,
+            measure,
+            detail,
+            comparator,
+            addresses,
+        } = spec;
         let due = last + self.rng.int(120, 420);
         let (lifecycle, achievement) = if due < REF_DAY {
             if self.rng.chance(0.65) {
@@ -2977,10 +3211,9 @@ impl<'a, 's> Gen<'a, 's> {
         if let Some((code, display)) = measure {
             target["measure"] = json!({ "coding": [coding(LOINC, code, display)] });
         }
-        if let Some(Value::Object(d)) = detail {
-            for (k, v) in d {
-                target[k] = v;
-            }
+        if let Some(mut q) = detail {
+            q["comparator"] = json!(comparator);
+            target["detailQuantity"] = q;
         }
         let id = self.next_id("goal");
         let mut goal = json!({
@@ -3017,7 +3250,8 @@ impl<'a, 's> Gen<'a, 's> {
             .map(|p| reference_d("Condition", &p.id, p.def.text))
             .collect();
         let summary = if active.is_empty() {
-            "Preventive care: age-appropriate screening, immunizations and healthy lifestyle counseling.".to_string()
+            "Preventive care: age-appropriate screening, immunizations and healthy lifestyle counseling."
+                .to_string()
         } else {
             format!(
                 "Assessment: {}. Plan: {}",
@@ -3124,9 +3358,14 @@ impl<'a, 's> Gen<'a, 's> {
         let day = weekday(REF_DAY + self.rng.int(4, 120));
         let day = if day < REF_DAY { REF_DAY + 1 } else { day };
         let start = Ts::at(day, self.rng.int(8, 16), *self.rng.pick(&[0i64, 30]));
-        let kind = if self.oncology() { Visit::OncFollowUp } else { Visit::Wellness };
+        let kind = if self.oncology() {
+            Visit::OncFollowUp
+        } else {
+            Visit::Wellness
+        };
         let e = Enc {
             id: String::new(),
+            reference: Value::Null,
             start,
             end: start.plus(30),
             provider: self.provider,
@@ -3136,7 +3375,11 @@ impl<'a, 's> Gen<'a, 's> {
             diagnoses: Vec::new(),
             plan: Vec::new(),
         };
-        let status = if self.rng.chance(0.06) { "cancelled" } else { "booked" };
+        let status = if self.rng.chance(0.06) {
+            "cancelled"
+        } else {
+            "booked"
+        };
         let created = Ts::at(REF_DAY - self.rng.int(1, 40), 10, 0);
         self.appointment(&e, status, created);
     }

@@ -88,6 +88,15 @@ pub(crate) struct Practice<'a> {
     pub payers: Vec<Payer>,
     pub sites: Vec<Site>,
     pub clinicians: Vec<Clinician>,
+    /// `{"reference": "Organization/<org>", "display": <name>}`, built once.
+    pub org_ref: Value,
+    /// A reference (with display) to each clinician's Practitioner.
+    pub clinician_refs: Vec<Value>,
+    /// `meta` of every Provenance, built once.
+    pub provenance_meta: Value,
+    /// Per clinician: the `agent` array of a Provenance they authored on
+    /// behalf of the practice, built once.
+    pub provenance_agents: Vec<Value>,
     /// Indices into [`MEDS`] of the stocked formulary.
     pub formulary: Vec<usize>,
     resources: Vec<Value>,
@@ -106,13 +115,17 @@ impl<'a> Practice<'a> {
             spec,
             index,
             seed,
-            org: format!("{key}-org"),
+            org: crate::organization_id(key),
             pharmacy: format!("{key}-pharmacy"),
             endpoint: format!("{key}-endpoint"),
             payers: Vec::new(),
             sites: Vec::new(),
             clinicians: Vec::new(),
             formulary: Vec::new(),
+            org_ref: json!({ "reference": format!("Organization/{key}-org"), "display": spec.name }),
+            clinician_refs: Vec::new(),
+            provenance_meta: json!({ "profile": [profile("us-core-provenance")] }),
+            provenance_agents: Vec::new(),
             resources: Vec::new(),
         };
         p.payers = vec![
@@ -178,6 +191,26 @@ impl<'a> Practice<'a> {
             let c = p.clinician(&mut rng, i + 1, *d);
             p.clinicians.push(c);
         }
+        p.clinician_refs = p
+            .clinicians
+            .iter()
+            .map(|c| json!({ "reference": format!("Practitioner/{}", c.id), "display": c.display }))
+            .collect();
+        p.provenance_agents = p
+            .clinicians
+            .iter()
+            .map(|c| {
+                json!([{
+                    "type": { "coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                        "code": "author",
+                        "display": "Author"
+                    }] },
+                    "who": reference("Practitioner", &c.id),
+                    "onBehalfOf": reference("Organization", &p.org)
+                }])
+            })
+            .collect();
         p.formulary = (0..MEDS.len())
             .filter(|&i| !MEDS[i].oncology_only || spec.specialty == Specialty::Oncology)
             .collect();
@@ -289,18 +322,12 @@ impl<'a> Practice<'a> {
                 "display": "Healthcare Provider"
             }], "text": "Retail pharmacy" }],
             "name": format!("{} Community Pharmacy", spec.city),
-            "telecom": [{ "system": "phone", "value": format!("{}-555-0163", &spec.phone[..3.min(spec.phone.len())]), "use": "work" }],
+            "telecom": [{ "system": "phone", "value": format!("{}-555-0163", self.area_code()), "use": "work" }],
             "address": [self.address(&format!("{} {}", rng.int(100, 2999), codes::STREETS[rng.index(codes::STREETS.len())]))]
         }));
         for payer in &self.payers {
             let (line, city, state, zip, phone) = match payer.kind {
-                PayerKind::Medicare => (
-                    "7500 Security Blvd",
-                    "Baltimore",
-                    "MD",
-                    "21244",
-                    "800-633-4227",
-                ),
+                PayerKind::Medicare => ("7500 Security Blvd", "Baltimore", "MD", "21244", "800-633-4227"),
                 PayerKind::Medicaid => (
                     "201 S Grand Ave E",
                     spec.city.as_str(),
@@ -308,13 +335,7 @@ impl<'a> Practice<'a> {
                     spec.postal_code.as_str(),
                     "800-555-0110",
                 ),
-                PayerKind::Commercial => (
-                    "300 E Randolph St",
-                    "Chicago",
-                    "IL",
-                    "60601",
-                    "800-555-0175",
-                ),
+                PayerKind::Commercial => ("300 E Randolph St", "Chicago", "IL", "60601", "800-555-0175"),
             };
             out.push(json!({
                 "resourceType": "Organization",
@@ -387,7 +408,8 @@ impl<'a> Practice<'a> {
         }
         for c in &self.clinicians {
             let (given, family) = (c.given, c.family);
-            let mut human = json!({ "use": "official", "family": family, "given": [given], "suffix": [c.suffix] });
+            let mut human =
+                json!({ "use": "official", "family": family, "given": [given], "suffix": [c.suffix] });
             if c.suffix == "MD" {
                 human["prefix"] = json!(["Dr."]);
             }
@@ -461,6 +483,23 @@ impl<'a> Practice<'a> {
         self.resources = out;
     }
 
+    /// The first three digits of the practice phone (its area code), for
+    /// the fictional 555-01xx numbers of patients and partners.
+    pub(crate) fn area_code(&self) -> String {
+        let digits: String = self
+            .spec
+            .phone
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(3)
+            .collect();
+        if digits.len() == 3 {
+            digits
+        } else {
+            "312".into()
+        }
+    }
+
     /// The id of the practice's Medication for `MEDS[index]`.
     pub(crate) fn med_id(&self, index: usize) -> String {
         format!("{}-med-{}", self.spec.key, MEDS[index].rxnorm)
@@ -489,7 +528,8 @@ impl<'a> Practice<'a> {
     /// Emits the two Groups once all `patients` of the practice exist.
     pub(crate) fn emit_groups(&self, patients: usize, sink: &mut dyn FnMut(&str, Value)) {
         let key = &self.spec.key;
-        let groups: [(&str, &str, fn(usize) -> bool); 2] = [
+        type Membership = fn(usize) -> bool;
+        let groups: [(&str, &str, Membership); 2] = [
             ("all", "All patients", |_| true),
             ("third", "Every third patient (sample cohort)", |n| n % 3 == 1),
         ];
