@@ -109,7 +109,7 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
         stmts.push(Statement::new(
             format!(
                 "DELETE FROM {table} WHERE rid IN (SELECT r.rid FROM json_each(?2) j \
-                 JOIN resources r ON r.practice = ?1 AND r.type = j.value->>0 AND r.id = j.value->>1)"
+                 CROSS JOIN resources r ON r.practice = ?1 AND r.type = j.value->>0 AND r.id = j.value->>1)"
             ),
             vec![p(practice), p(&keys)],
         ));
@@ -127,7 +127,7 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
             super::SqlValue::Int(last_updated),
         ],
     ));
-    let join = "FROM json_each(?2) j JOIN resources r ON r.practice = ?1 AND r.type = j.value->>0 AND r.id = j.value->>1";
+    let join = "FROM json_each(?2) j CROSS JOIN resources r ON r.practice = ?1 AND r.type = j.value->>0 AND r.id = j.value->>1";
     let inserts = [
         (
             "idx_token (rid, practice, type, param, system, code, text)",

@@ -1,0 +1,56 @@
+//! Times an ndjson import through the application natively (SQLite), to
+//! separate the application's own cost from D1's: `cargo run --release -p
+//! flare-edge --example native_import -- FILE.ndjson`.
+
+use std::cell::Cell;
+use std::time::Instant;
+
+use flare_edge::app::http::HttpRequest;
+use flare_edge::app::{App, Config, Platform};
+use flare_edge::store::sqlite::SqliteDatabase;
+use flare_edge::store::Shards;
+
+struct Clock(Cell<u8>);
+impl Platform for Clock {
+    fn now_ms(&self) -> i64 {
+        1_767_225_600_000
+    }
+    fn random_bytes(&self, buf: &mut [u8]) {
+        for b in buf {
+            self.0.set(self.0.get().wrapping_add(1));
+            *b = self.0.get();
+        }
+    }
+}
+
+fn main() {
+    let path = std::env::args().nth(1).expect("usage: native_import FILE.ndjson");
+    let data = std::fs::read_to_string(&path).expect("readable file");
+    let app = App {
+        shards: Shards::new(vec![SqliteDatabase::in_memory()], vec![]),
+        platform: Clock(Cell::new(0)),
+        config: Config {
+            admin_token: Some("t".into()),
+            default_practice: "p".into(),
+        },
+    };
+    let auth = |r: HttpRequest| r.header("authorization", "Bearer t");
+    let put = auth(HttpRequest::new("PUT", "http://x/admin/practices/p")).body(r#"{"name":"P"}"#);
+    assert_eq!(pollster::block_on(app.handle(put)).status, 200);
+    let lines: Vec<&str> = data.lines().collect();
+    let started = Instant::now();
+    for chunk in lines.chunks(2000) {
+        let body = chunk.join("\n");
+        let req = auth(HttpRequest::new("POST", "http://x/admin/import"))
+            .header("content-type", "application/fhir+ndjson")
+            .body(body);
+        let r = pollster::block_on(app.handle(req));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let s = started.elapsed().as_secs_f64();
+    println!(
+        "{} resources in {s:.2} s: {:.0} resources/s",
+        lines.len(),
+        lines.len() as f64 / s
+    );
+}
