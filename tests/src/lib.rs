@@ -1,1 +1,24 @@
+//! End-to-end test support for Flare: starts a real `wrangler dev` (workerd
+//! with local D1) and talks to it over HTTP.
+//!
+//! The suite itself is the `e2e` test target (`tests/e2e/`, a libtest-mimic
+//! harness): `cargo test -p flare-tests --test e2e`. This library holds what
+//! the trials share:
+//!
+//! - [`server`]: finds the repository, applies the D1 migrations to a fresh
+//!   state directory, starts and always stops `wrangler dev`.
+//! - [`http`]: a small blocking client (`ureq`) with the admin token and the
+//!   practice header.
+//! - [`fhir`]: Bundle helpers (entries, `next` links, paging to the end) and
+//!   comparisons that ignore server-managed metadata.
+//! - [`fixtures`]: the US Core example resources in `shared/fixtures`.
+//! - [`uscore`]: the US Core 6.1.0 search requirements and a small evaluator of
+//!   the SearchParameter expressions, to derive search values from a resource.
+//! - [`mod@check`]: counted assertions, so the suite can say how much it checked.
 
+pub mod check;
+pub mod fhir;
+pub mod fixtures;
+pub mod http;
+pub mod server;
+pub mod uscore;

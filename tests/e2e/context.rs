@@ -1,0 +1,75 @@
+//! What the trials share: the client, the reference data, data sets loaded
+//! once for several trials, and summary lines printed at the end.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use flare_tests::http::{excerpt, Client};
+
+use crate::read_back::FixtureImport;
+use crate::us_core_search::UsCoreSearches;
+
+/// The practice the US Core fixtures go to (the edge's default practice).
+pub const NORTHSIDE: &str = "northside";
+/// The practice for the trials' own small data sets.
+pub const LAKESHORE: &str = "lakeshore";
+
+/// Shared state of one run.
+pub struct Ctx {
+    /// Client with the admin token.
+    pub client: Client,
+    /// `shared/` (fixtures and reference).
+    pub shared: PathBuf,
+    /// The US Core fixtures, imported once.
+    pub fixtures: OnceLock<FixtureImport>,
+    /// The US Core SHALL searches, run once by GET.
+    pub us_core: OnceLock<UsCoreSearches>,
+    /// The search-semantics data set, imported once into lakeshore.
+    pub semantics: OnceLock<()>,
+    notes: Mutex<Vec<String>>,
+}
+
+impl Ctx {
+    /// Connects to the edge and creates the practices `northside` and `lakeshore`.
+    pub fn new(origin: &str, token: &str, shared: PathBuf) -> Result<Ctx, String> {
+        let client = Client::new(origin, token);
+        for (key, name) in [
+            (NORTHSIDE, "Northside Family Practice"),
+            (LAKESHORE, "Lakeshore Clinic"),
+        ] {
+            let body = serde_json::json!({ "name": name });
+            let r = client
+                .put_json(&format!("/admin/practices/{key}"), &body)
+                .try_send()?;
+            if r.status != 200 {
+                return Err(format!(
+                    "{} answered {}: {}",
+                    r.request,
+                    r.status,
+                    excerpt(&r.body)
+                ));
+            }
+        }
+        Ok(Ctx {
+            client,
+            shared,
+            fixtures: OnceLock::new(),
+            us_core: OnceLock::new(),
+            semantics: OnceLock::new(),
+            notes: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Records a line for the end-of-run summary (and prints it now).
+    pub fn note(&self, line: String) {
+        eprintln!("{line}");
+        if let Ok(mut n) = self.notes.lock() {
+            n.push(line);
+        }
+    }
+
+    /// The recorded summary lines.
+    pub fn summary(&self) -> String {
+        self.notes.lock().map(|n| n.join("\n")).unwrap_or_default()
+    }
+}
