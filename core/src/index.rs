@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::datetime::{parse_range, MAX_MS, MIN_MS};
-use crate::reference::{parse_reference, ParsedReference};
+use crate::reference::{local_target, parse_reference};
 use crate::registry::{ParamKind, Path, ResourceDef, Step};
 use crate::text::normalize;
 
@@ -128,8 +128,10 @@ fn push_flat<'a>(out: &mut Vec<&'a Value>, v: Option<&'a Value>) {
     }
 }
 
-/// Computes the index rows of `resource` (already validated to be of `def`'s type).
-pub fn extract(def: &ResourceDef, resource: &Value) -> IndexRows {
+/// Computes the index rows of `resource` (already validated to be of `def`'s
+/// type). `local_base` is this server's FHIR base: absolute references to it
+/// index like relative ones; references to other servers only by their URL.
+pub fn extract(def: &ResourceDef, resource: &Value, local_base: Option<&str>) -> IndexRows {
     let mut rows = IndexRows::default();
     for param in def.params {
         if param.code == "_id" {
@@ -141,7 +143,7 @@ pub fn extract(def: &ResourceDef, resource: &Value) -> IndexRows {
                     ParamKind::Token => tokens(param.code, node, &mut rows.tokens),
                     ParamKind::String => strings(param.code, node, &mut rows.strings),
                     ParamKind::Date => dates(param.code, node, &mut rows.dates),
-                    ParamKind::Reference => references(param.code, node, &mut rows.references),
+                    ParamKind::Reference => references(param.code, node, local_base, &mut rows.references),
                 }
             }
         }
@@ -157,12 +159,11 @@ pub fn extract(def: &ResourceDef, resource: &Value) -> IndexRows {
     }
     for path in def.compartment {
         for node in eval_path(resource, path) {
-            if let Some(ParsedReference::Local {
-                resource_type, id, ..
-            }) = node
+            if let Some((resource_type, id)) = node
                 .get("reference")
                 .and_then(Value::as_str)
                 .and_then(|r| parse_reference(r).ok())
+                .and_then(|r| local_target(&r, local_base))
             {
                 if resource_type == "Patient" && !rows.compartment.contains(&id) {
                     rows.compartment.push(id);
@@ -305,7 +306,7 @@ fn dates(param: &'static str, node: &Value, out: &mut Vec<DateRow>) {
     }
 }
 
-fn references(param: &'static str, node: &Value, out: &mut Vec<ReferenceRow>) {
+fn references(param: &'static str, node: &Value, local_base: Option<&str>, out: &mut Vec<ReferenceRow>) {
     // A Reference object, or a canonical/uri string.
     let raw = match node {
         Value::String(s) => s.as_str(),
@@ -315,14 +316,12 @@ fn references(param: &'static str, node: &Value, out: &mut Vec<ReferenceRow>) {
         },
         _ => return,
     };
-    let (target_type, target_id) = match parse_reference(raw) {
-        Ok(ParsedReference::Local {
-            resource_type, id, ..
-        }) => (Some(resource_type), Some(id)),
-        Ok(ParsedReference::Absolute {
-            resource_type, id, ..
-        }) => (resource_type, id),
-        _ => (None, None),
+    let (target_type, target_id) = match parse_reference(raw)
+        .ok()
+        .and_then(|r| local_target(&r, local_base))
+    {
+        Some((t, id)) => (Some(t), Some(id)),
+        None => (None, None),
     };
     out.push(ReferenceRow {
         param,
@@ -348,7 +347,7 @@ mod tests {
             "performer": [{"reference": "Patient/p2"}, {"reference": "Practitioner/x"}],
             "effectiveDateTime": "2021-05-06"
         });
-        let rows = extract(resource("Observation").unwrap(), &obs);
+        let rows = extract(resource("Observation").unwrap(), &obs, None);
         assert!(rows.tokens.iter().any(|t| t.param == "code"
             && t.code.as_deref() == Some("8867-4")
             && t.text.as_deref() == Some("heart rate")));
@@ -372,7 +371,7 @@ mod tests {
     fn patient_names_and_period_dates() {
         let p = json!({"resourceType": "Patient", "id": "x", "name": [{"family": "Núñez", "given": ["Ana", "María"]}],
                        "birthDate": "1980", "gender": "female"});
-        let rows = extract(resource("Patient").unwrap(), &p);
+        let rows = extract(resource("Patient").unwrap(), &p, None);
         let names: Vec<_> = rows
             .strings
             .iter()
@@ -382,14 +381,14 @@ mod tests {
         assert_eq!(names, vec!["nunez", "ana", "maria"]);
         assert_eq!(rows.compartment, vec!["x".to_string()]);
         let e = json!({"resourceType": "Encounter", "id": "e", "period": {"start": "2020-01-01"}, "subject": {"reference": "Patient/x"}});
-        let rows = extract(resource("Encounter").unwrap(), &e);
+        let rows = extract(resource("Encounter").unwrap(), &e, None);
         assert_eq!(rows.dates[0].end, MAX_MS);
     }
 
     #[test]
     fn resolve_is_filters_by_type() {
         let o = json!({"resourceType": "Observation", "id": "o", "subject": {"reference": "Group/g"}});
-        let rows = extract(resource("Observation").unwrap(), &o);
+        let rows = extract(resource("Observation").unwrap(), &o, None);
         assert!(!rows.references.iter().any(|r| r.param == "patient"));
         assert!(rows.compartment.is_empty());
     }

@@ -9,6 +9,25 @@ pub fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
+/// The target `(type, id)` of a reference to a resource on this server: a
+/// relative reference, or an absolute one whose base is `local_base` (the
+/// server's FHIR base). References to other servers have none.
+pub fn local_target(parsed: &ParsedReference, local_base: Option<&str>) -> Option<(String, String)> {
+    match parsed {
+        ParsedReference::Local {
+            resource_type, id, ..
+        } => Some((resource_type.clone(), id.clone())),
+        ParsedReference::Absolute {
+            base: Some(b),
+            resource_type: Some(t),
+            id: Some(i),
+        } if local_base.is_some_and(|l| l.trim_end_matches('/') == b.trim_end_matches('/')) => {
+            Some((t.clone(), i.clone()))
+        }
+        _ => None,
+    }
+}
+
 /// Whether `name` has the shape of a FHIR resource type name.
 pub fn is_type_name(name: &str) -> bool {
     name.len() <= 64

@@ -6,7 +6,7 @@
 //! edge compiles the result into one SQL statement; nothing here knows SQL.
 
 use crate::datetime::{parse_range, DateRange};
-use crate::reference::{is_valid_id, parse_reference, ParsedReference};
+use crate::reference::{is_valid_id, local_target, parse_reference, ParsedReference};
 use crate::registry::{self, ParamKind, ResourceDef, SearchParamDef};
 use crate::text::normalize;
 
@@ -206,7 +206,7 @@ pub struct SearchRequest {
     pub summary: Summary,
     /// `_total`.
     pub total: Total,
-    /// `_elements`, if asked.
+    /// `_elements`, if asked (`effective[x]` given as `effective`).
     pub elements: Option<Vec<String>>,
     /// `_include`s.
     pub includes: Vec<Include>,
@@ -249,10 +249,13 @@ impl Cursor {
 }
 
 /// Options from the request that change parsing.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ParseOptions {
     /// `Prefer: handling=lenient`: ignore unknown parameters instead of failing.
     pub lenient: bool,
+    /// This server's FHIR base: absolute reference values under it name local
+    /// resources; other absolute URLs match references written exactly so.
+    pub base: Option<String>,
 }
 
 /// Splits a parameter value on unescaped commas and unescapes `\,` `\|` `\$` `\\`.
@@ -325,6 +328,7 @@ fn value(
     modifier: Option<&str>,
     raw: &str,
     name: &str,
+    base: Option<&str>,
 ) -> Result<Value, SearchError> {
     if raw.is_empty() {
         return Err(SearchError(format!("{name}: empty value")));
@@ -386,15 +390,14 @@ fn value(
                     id: raw.to_string(),
                 });
             }
-            match parse_reference(raw) {
-                Ok(ParsedReference::Local {
-                    resource_type, id, ..
-                })
-                | Ok(ParsedReference::Absolute {
-                    resource_type: Some(resource_type),
-                    id: Some(id),
-                    ..
-                }) => {
+            let bad = || {
+                SearchError(format!(
+                    "{name}: '{raw}' is not an id, Type/id or an absolute URL"
+                ))
+            };
+            let parsed = parse_reference(raw).map_err(|_| bad())?;
+            match (local_target(&parsed, base), &parsed) {
+                (Some((resource_type, id)), _) => {
                     check_type(&resource_type)?;
                     if let Some(t) = type_modifier {
                         if t != resource_type {
@@ -406,10 +409,9 @@ fn value(
                         id,
                     })
                 }
-                Ok(ParsedReference::Absolute { .. }) => Ok(Value::ReferenceUrl(raw.to_string())),
-                _ => Err(SearchError(format!(
-                    "{name}: '{raw}' is not an id, Type/id or an absolute URL"
-                ))),
+                // Another server's resource: matches references written exactly so.
+                (None, ParsedReference::Absolute { .. }) => Ok(Value::ReferenceUrl(raw.to_string())),
+                _ => Err(bad()),
             }
         }
     }
@@ -426,7 +428,12 @@ fn allowed_modifier(param: &SearchParamDef, m: &str) -> bool {
 }
 
 /// Parses one `name[:modifier]=value` pair (not a result parameter) into a filter.
-fn filter(def: &'static ResourceDef, name: &str, raw: &str) -> Result<Filter, SearchError> {
+fn filter(
+    def: &'static ResourceDef,
+    name: &str,
+    raw: &str,
+    base: Option<&str>,
+) -> Result<Filter, SearchError> {
     // Chained: ref[:Type].param
     if let Some((head, chained)) = name.split_once('.') {
         let (ref_code, type_mod) = match head.split_once(':') {
@@ -461,7 +468,7 @@ fn filter(def: &'static ResourceDef, name: &str, raw: &str) -> Result<Filter, Se
                 "{name}: only one level of chaining is supported"
             )));
         }
-        let inner = filter(target, chained, raw)?;
+        let inner = filter(target, chained, raw, base)?;
         return Ok(Filter::Chain {
             param,
             target,
@@ -525,7 +532,7 @@ fn filter(def: &'static ResourceDef, name: &str, raw: &str) -> Result<Filter, Se
     }
     let parsed = values
         .iter()
-        .map(|v| value(param, modifier, v, name))
+        .map(|v| value(param, modifier, v, name, base))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Filter::Param {
         param,
@@ -608,6 +615,9 @@ pub fn parse(
         canonical_query: Vec::new(),
     };
     for (name, raw) in pairs {
+        if raw.is_empty() {
+            continue; // "Empty parameters are not an error - they are just ignored" (R4 §3.1.1.3)
+        }
         let keep = |req: &mut SearchRequest| req.canonical_query.push((name.clone(), raw.clone()));
         match name.as_str() {
             "_count" => {
@@ -675,7 +685,7 @@ pub fn parse(
             "_elements" => {
                 let els: Vec<String> = raw
                     .split(',')
-                    .map(|s| s.trim().to_string())
+                    .map(|s| s.trim().trim_end_matches("[x]").to_string())
                     .filter(|s| !s.is_empty())
                     .collect();
                 if els.iter().any(|e| !e.bytes().all(|b| b.is_ascii_alphanumeric())) {
@@ -701,7 +711,7 @@ pub fn parse(
                     Err(e) => return Err(e),
                 }
             }
-            _ => match filter(def, name, raw) {
+            _ => match filter(def, name, raw, opts.base.as_deref()) {
                 Ok(f) => {
                     req.filters.push(f);
                     keep(&mut req);
@@ -792,7 +802,21 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(&r.filters[0], Filter::Chain { target, .. } if target.name == "Practitioner"));
-        let r = parse_obs(&[("patient", "https://other.example/fhir/Patient/5")]).unwrap();
+        let other = "https://other.example/fhir/Patient/5";
+        let r = parse_obs(&[("patient", other)]).unwrap();
+        assert!(
+            matches!(&r.filters[0], Filter::Param { values, .. } if values[0] == Value::ReferenceUrl(other.into()))
+        );
+        let opts = ParseOptions {
+            lenient: false,
+            base: Some("https://flare.example/fhir".into()),
+        };
+        let r = parse(
+            "Observation",
+            &q(&[("patient", "https://flare.example/fhir/Patient/5")]),
+            opts,
+        )
+        .unwrap();
         assert!(
             matches!(&r.filters[0], Filter::Param { values, .. } if values[0] == Value::Reference { target_type: Some("Patient".into()), id: "5".into() })
         );
@@ -801,7 +825,15 @@ mod tests {
     #[test]
     fn unknown_and_lenient() {
         assert!(parse_obs(&[("foo", "1")]).is_err());
-        let r = parse("Observation", &q(&[("foo", "1")]), ParseOptions { lenient: true }).unwrap();
+        let r = parse(
+            "Observation",
+            &q(&[("foo", "1")]),
+            ParseOptions {
+                lenient: true,
+                base: None,
+            },
+        )
+        .unwrap();
         assert_eq!(r.ignored.len(), 1);
         assert!(parse_obs(&[("date", "gt2020-13")]).is_err());
         assert!(parse_obs(&[("_count", "-1")]).is_err());

@@ -106,7 +106,7 @@ fn fixtures_import_read_back_and_are_found_by_every_indexed_value() {
         let Some(def) = registry::resource(t) else {
             continue;
         };
-        let rows = index::extract(def, r);
+        let rows = index::extract(def, r, Some("http://flare.test/fhir"));
         let mut queries: Vec<String> = Vec::new();
         for x in &rows.tokens {
             match (&x.system, &x.code, &x.text) {

@@ -234,3 +234,28 @@ fn oversized_resource_is_rejected_before_writing() {
         .contains("limit"));
     assert_eq!(get(&app, "/fhir/Patient/small").status, 404);
 }
+
+#[test]
+fn resources_over_one_d1_string_are_stored_in_parts() {
+    let app = app();
+    let data = "QUJD".repeat(400_000); // 1.6 MB of base64
+    let doc = json!({"resourceType": "DocumentReference", "id": "big-doc", "status": "current",
+        "subject": {"reference": "Patient/p1"}, "meta": {"profile": ["x"]},
+        "content": [{"attachment": {"contentType": "application/pdf", "data": data}}]});
+    import(&app, "northside", &doc);
+    import(&app, "northside", &doc); // an update keeps one set of parts
+    let read = get(&app, "/fhir/DocumentReference/big-doc").json_body();
+    assert_eq!(
+        read["content"][0]["attachment"]["data"].as_str().map(str::len),
+        Some(1_600_000)
+    );
+    assert_eq!(read["meta"]["versionId"], "2");
+    let found = get(&app, "/fhir/DocumentReference?patient=p1").json_body();
+    assert_eq!(
+        found["entry"][0]["resource"]["content"][0]["attachment"]["data"]
+            .as_str()
+            .map(str::len),
+        Some(1_600_000)
+    );
+    assert_eq!(found["entry"][0]["resource"]["meta"]["versionId"], "2");
+}

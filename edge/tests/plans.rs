@@ -122,6 +122,7 @@ fn import_statements_start_from_the_batch() {
             &serde_json::json!({
                 "resourceType": "Patient", "id": "p1", "name": [{"family": "X"}], "gender": "male", "birthDate": "2000"
             }),
+            None,
         ),
     };
     for stmt in upsert_statements("p", 0, &[r]) {

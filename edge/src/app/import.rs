@@ -26,9 +26,10 @@ use crate::store::Database;
 /// Largest request body accepted (bytes). Bigger files are split by the
 /// client (`scripts/import.sh` sends ndjson in chunks).
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
-/// Largest single resource stored: D1 allows 1 MB per string or row, and a
-/// resource travels inside a bound JSON string.
-pub const MAX_RESOURCE_BYTES: usize = 900_000;
+/// Largest single resource stored. Resources over one D1 string (1 MB) are
+/// stored in parts (`resource_parts`); past this size, attachments belong
+/// outside the resource (Attachment.url).
+pub const MAX_RESOURCE_BYTES: usize = 8 * 1024 * 1024;
 
 /// One resource to import, with where it came from (for error messages).
 struct Item {
@@ -67,7 +68,7 @@ pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
         json_items(app, &req.body)?
     };
     let now = app.platform.now_ms();
-    let prepared = prepare(items, now)?;
+    let prepared = prepare(items, now, &req.fhir_base())?;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for r in &prepared {
         *counts.entry(r.resource_type.clone()).or_default() += 1;
@@ -320,7 +321,7 @@ fn reference_errors(v: &Json, path: &str, out: &mut Vec<String>) {
 }
 
 /// Validates items and turns them into rows. Any invalid item rejects all.
-fn prepare(items: Vec<Item>, now: i64) -> Result<Vec<NewResource>, ApiError> {
+fn prepare(items: Vec<Item>, now: i64, base: &str) -> Result<Vec<NewResource>, ApiError> {
     let mut out = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     let last_updated = format_instant(now);
@@ -388,7 +389,7 @@ fn prepare(items: Vec<Item>, now: i64) -> Result<Vec<NewResource>, ApiError> {
             continue;
         }
         let index = registry::resource(&rtype)
-            .map(|def| index::extract(def, &resource))
+            .map(|def| index::extract(def, &resource, Some(base)))
             .unwrap_or_default();
         out.push(NewResource {
             resource_type: rtype,

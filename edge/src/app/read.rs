@@ -32,8 +32,10 @@ pub async fn handle<D: Database, P: Platform>(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{rtype}/{id} is not known")))?;
     let etag = format!("W/\"{}\"", stored.version);
-    let if_none_match = req.header_value("if-none-match");
-    if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+    if req
+        .header_value("if-none-match")
+        .is_some_and(|v| etag_matches(v, stored.version))
+    {
         return Ok(HttpResponse {
             status: 304,
             headers: vec![("etag".into(), etag)],
@@ -43,4 +45,14 @@ pub async fn handle<D: Database, P: Platform>(
     Ok(HttpResponse::fhir(200, stored.json)
         .with_header("etag", &etag)
         .with_header("last-modified", &format_http_date(stored.last_updated)))
+}
+
+/// `If-None-Match` uses the weak comparison (RFC 7232 §3.2): `W/"3"` and `"3"`
+/// both name version 3; `*` matches any.
+fn etag_matches(header: &str, version: i64) -> bool {
+    let want = version.to_string();
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == want)
 }

@@ -11,7 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::http::{HttpRequest, HttpResponse};
 use super::{App, Platform};
 use crate::store::search_sql::{compile, Scope};
-use crate::store::{int, text, Database};
+use crate::store::{int, resources, text, Database};
 
 /// Rejects formats other than JSON: `_format` or an `Accept` that only takes XML gives 406.
 pub fn check_format(req: &HttpRequest) -> Result<(), ApiError> {
@@ -107,6 +107,15 @@ fn link_url(base: &str, rtype: &str, pairs: &[(String, String)]) -> String {
     }
 }
 
+/// Whether JSON key `key` is the element `name`, or one of its choice-type
+/// forms (`effective` selects `effectiveDateTime` and `effectivePeriod`).
+fn element_matches(key: &str, name: &str) -> bool {
+    key == name
+        || (key.len() > name.len()
+            && key.starts_with(name)
+            && key.as_bytes()[name.len()].is_ascii_uppercase())
+}
+
 /// Applies `_elements` / `_summary=text|data` to one resource.
 fn subset(json: &str, req: &SearchRequest) -> String {
     let keep_base = |k: &str| matches!(k, "resourceType" | "id" | "meta");
@@ -117,7 +126,7 @@ fn subset(json: &str, req: &SearchRequest) -> String {
     if let Some(els) = &req.elements {
         obj = obj
             .into_iter()
-            .filter(|(k, _)| keep_base(k) || els.iter().any(|e| e == k))
+            .filter(|(k, _)| keep_base(k) || els.iter().any(|e| element_matches(k, e)))
             .collect::<Map<_, _>>();
         subsetted = true;
     }
@@ -163,6 +172,7 @@ pub async fn handle<D: Database, P: Platform>(
         &pairs,
         ParseOptions {
             lenient: lenient(req),
+            base: Some(req.fhir_base()),
         },
     )?;
     check_required(def, &parsed)?;
@@ -185,6 +195,18 @@ pub async fn handle<D: Database, P: Platform>(
         db.query(compiled.page).await?
     };
 
+    // Resources stored in parts come back as ''; fetch them in one more query.
+    let split: Vec<i64> = rows
+        .iter()
+        .filter(|r| int(r, 0).is_some_and(|k| k < 3) && text(r, 2) == Some(""))
+        .filter_map(|r| int(r, 1))
+        .collect();
+    let assembled = if split.is_empty() {
+        Vec::new()
+    } else {
+        resources::assemble_parts(db, &split).await?
+    };
+
     // Split matches and includes; matches come back ranked by `pos`.
     let mut matches: Vec<(i64, i64, &str, Json, &str, &str)> = Vec::new(); // pos, rid, json, sort key, type, id
     let mut included: Vec<(i64, &str, &str, &str)> = Vec::new();
@@ -195,7 +217,13 @@ pub async fn handle<D: Database, P: Platform>(
             continue;
         }
         let rid = int(r, 1).unwrap_or_default();
-        let json = text(r, 2).unwrap_or("{}");
+        let json = match text(r, 2) {
+            Some("") => assembled
+                .iter()
+                .find(|(x, _)| *x == rid)
+                .map_or("{}", |(_, j)| j.as_str()),
+            other => other.unwrap_or("{}"),
+        };
         let (t, id) = (text(r, 5).unwrap_or_default(), text(r, 6).unwrap_or_default());
         if kind == 0 {
             matches.push((

@@ -38,9 +38,33 @@ pub struct StoredResource {
     pub json: String,
 }
 
+/// Resources longer than this are stored in parts of this size (D1 allows
+/// 1,000,000 bytes per string; a part travels as one bound parameter).
+pub const PART_BYTES: usize = 700_000;
+
+fn is_split(r: &NewResource) -> bool {
+    r.json.len() > PART_BYTES
+}
+
+/// Splits text into parts of at most `PART_BYTES`, on character boundaries.
+fn split_parts(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(PART_BYTES);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        parts.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    parts
+}
+
 /// Rough byte size of a resource's share of a batch (JSON plus index rows).
 pub fn batch_weight(r: &NewResource) -> usize {
-    r.json.len()
+    let inline = if is_split(r) { 0 } else { r.json.len() };
+    inline
         + 96 * (r.index.tokens.len()
             + r.index.strings.len()
             + r.index.dates.len()
@@ -105,6 +129,7 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
         "idx_date",
         "idx_reference",
         "compartment",
+        "resource_parts",
     ] {
         stmts.push(Statement::new(
             format!(
@@ -116,11 +141,13 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
     }
     stmts.push(Statement::new(
         "INSERT INTO resources (practice, type, id, version, last_updated, json) \
-         SELECT ?1, j.value->>0, j.value->>1, 1, ?3, json_set(j.value->>2, '$.meta.versionId', '1') \
+         SELECT ?1, j.value->>0, j.value->>1, 1, ?3, \
+         CASE WHEN j.value->>2 = '' THEN '' ELSE json_set(j.value->>2, '$.meta.versionId', '1') END \
          FROM json_each(?2) j WHERE true \
          ON CONFLICT(practice, type, id) DO UPDATE SET version = resources.version + 1, \
          last_updated = excluded.last_updated, \
-         json = json_set(excluded.json, '$.meta.versionId', CAST(resources.version + 1 AS TEXT))",
+         json = CASE WHEN excluded.json = '' THEN '' \
+         ELSE json_set(excluded.json, '$.meta.versionId', CAST(resources.version + 1 AS TEXT)) END",
         vec![
             p(practice),
             p(&Json::Array(rows).to_string()),
@@ -159,6 +186,21 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
             vec![p(practice), p(&Json::Array(rows).to_string())],
         ));
     }
+    for r in items.iter().filter(|r| is_split(r)) {
+        for (seq, part) in split_parts(&r.json).into_iter().enumerate() {
+            stmts.push(Statement::new(
+                "INSERT INTO resource_parts (rid, seq, part) \
+                 SELECT rid, ?4, ?5 FROM resources WHERE practice = ?1 AND type = ?2 AND id = ?3",
+                vec![
+                    p(practice),
+                    p(&r.resource_type),
+                    p(&r.id),
+                    super::SqlValue::Int(seq as i64),
+                    p(part),
+                ],
+            ));
+        }
+    }
     if !comps.is_empty() {
         stmts.push(Statement::new(
             format!("INSERT INTO compartment (rid, practice, patient_id, type) SELECT r.rid, ?1, j.value->>2, r.type {join}"),
@@ -181,12 +223,61 @@ pub async fn read<D: Database>(
             vec![practice.into(), resource_type.into(), id.into()],
         ))
         .await?;
-    Ok(rows.first().map(|r| StoredResource {
+    let Some(r) = rows.first() else { return Ok(None) };
+    let mut stored = StoredResource {
         rid: int(r, 0).unwrap_or_default(),
         version: int(r, 1).unwrap_or_default(),
         last_updated: int(r, 2).unwrap_or_default(),
         json: text(r, 3).unwrap_or_default().to_string(),
-    }))
+    };
+    if stored.json.is_empty() {
+        stored.json = assemble_parts(db, &[stored.rid])
+            .await?
+            .pop()
+            .map(|(_, j)| j)
+            .unwrap_or_default();
+    }
+    Ok(Some(stored))
+}
+
+/// The JSON of split resources (stored as '' inline), reassembled from their
+/// parts with `meta.versionId` set, by rid.
+pub async fn assemble_parts<D: Database>(db: &D, rids: &[i64]) -> Result<Vec<(i64, String)>, DbError> {
+    let list = Json::Array(rids.iter().map(|r| json!(r)).collect()).to_string();
+    let rows = db
+        .query(Statement::new(
+            "SELECT r.rid, r.version, p.part FROM json_each(?1) j CROSS JOIN resources r ON r.rid = j.value \
+             CROSS JOIN resource_parts p ON p.rid = r.rid ORDER BY r.rid, p.seq",
+            vec![list.into()],
+        ))
+        .await?;
+    let mut out: Vec<(i64, i64, String)> = Vec::new();
+    for row in &rows {
+        let (rid, version, part) = (
+            int(row, 0).unwrap_or_default(),
+            int(row, 1).unwrap_or_default(),
+            text(row, 2).unwrap_or_default(),
+        );
+        match out.last_mut() {
+            Some(last) if last.0 == rid => last.2.push_str(part),
+            _ => out.push((rid, version, part.to_string())),
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(rid, version, text)| {
+            let json = match serde_json::from_str::<Json>(&text) {
+                Ok(mut v) => {
+                    if let Some(meta) = v.get_mut("meta").and_then(Json::as_object_mut) {
+                        meta.insert("versionId".into(), json!(version.to_string()));
+                    }
+                    v.to_string()
+                }
+                Err(_) => text,
+            };
+            (rid, json)
+        })
+        .collect())
 }
 
 /// A practice (tenant).

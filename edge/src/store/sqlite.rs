@@ -9,7 +9,10 @@ use serde_json::Value as Json;
 use super::{Database, DbError, Row, SqlValue, Statement, MAX_BOUND_PARAMS};
 
 /// The migrations in `edge/migrations/`, in order.
-pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_fhir_resources.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_fhir_resources.sql"),
+    include_str!("../../migrations/0002_resource_parts.sql"),
+];
 
 /// An in-memory (or file) SQLite database with the migrations applied.
 pub struct SqliteDatabase {
