@@ -10,15 +10,17 @@ migrate() {
 }
 
 # start_edge STATE_DIR PORT LOGFILE: starts wrangler dev in its own process
-# group, waits until it answers, prints the group id.
+# group, waits until it answers, and sets EDGE_PID to the group id. (Not
+# printed: a command substitution would wait on the pipe the server inherits.)
 start_edge() {
   local state=$1 port=$2 log=$3
   (cd "$FLARE_ROOT/edge" && setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port "$port" \
       --persist-to "$state" --log-level warn --show-interactive-dev-session=false >"$log" 2>&1 < /dev/null &
    echo $! > "$state.pid")
   local pid; pid=$(cat "$state.pid")
-  for _ in $(seq 1 600); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$port/"; then echo "$pid"; return 0; fi
+  EDGE_PID=$pid
+  for _ in $(seq 1 1200); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$port/"; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then echo "wrangler dev exited; log:" >&2; tail -40 "$log" >&2; return 1; fi
     sleep 0.5
   done

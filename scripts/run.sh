@@ -16,7 +16,8 @@ mkdir -p "$state"
 migrate "$state"
 
 echo "building and starting the edge (the first build takes a few minutes)..." >&2
-pid=$(start_edge "$state" "$port" "$FLARE_ROOT/.flare/wrangler.log")
+start_edge "$state" "$port" "$FLARE_ROOT/.flare/wrangler.log"
+pid=$EDGE_PID
 trap 'stop_edge "$pid"' EXIT INT TERM
 base="http://127.0.0.1:$port"
 token=$(sed -n 's/^ADMIN_TOKEN=//p' edge/.dev.vars)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmarks the edge on real workerd + local D1 (wrangler dev), loopback only:
+#   scripts/bench.sh [--patients N] [--duration SECONDS] [--keep-data]
+# 1. generates N patients (default 10,000) with flare-synth,
+# 2. imports them through POST /admin/import (2 uploaders) and reports resources/s,
+# 3. runs wrk (Debian's package) at concurrency 1 and 8 against, side by side:
+#    the two floors (a route doing nothing, a route running one D1 SELECT 1),
+#    reads, and every US Core 6.1.0 SHALL search shape (+ declared includes),
+#    with paths built from the generated data (scripts/bench/queries.py).
+# Results: bench-out/results.md (a table) and bench-out/results.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+patients=10000 duration=5 keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --patients) patients=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --keep-data) keep=1; shift ;;
+    *) echo "usage: scripts/bench.sh [--patients N] [--duration S] [--keep-data]" >&2; exit 2 ;;
+  esac
+done
+bash scripts/setup.sh
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+port=${FLARE_BENCH_PORT:-8790}
+base=http://127.0.0.1:$port
+out=$FLARE_ROOT/bench-out
+data=$FLARE_ROOT/.flare/bench-data-$patients
+state=$FLARE_ROOT/.flare/bench-state-$patients
+mkdir -p "$out"
+token=$(sed -n 's/^ADMIN_TOKEN=//p' edge/.dev.vars)
+
+if [ ! -f "$data/practices.json" ]; then
+  echo "generating $patients patients..." >&2
+  cargo run --release -q -p flare-synth -- --patients "$patients" --out "$data"
+fi
+fresh=1
+if [ "$keep" = 1 ] && [ -d "$state" ]; then fresh=0; else rm -rf "$state"; mkdir -p "$state"; migrate "$state"; fi
+start_edge "$state" "$port" "$out/wrangler.log"
+pid=$EDGE_PID
+trap 'stop_edge "$pid"' EXIT INT TERM
+
+resources=$(cat "$data"/*.ndjson | wc -l)
+import_seconds=0
+if [ "$fresh" = 1 ]; then
+  for key in northside lakeshore; do
+    curl -sf -X PUT -H "Authorization: Bearer $token" --data "{\"name\":\"$key\",\"organizationId\":\"$key-org\"}" \
+      "$base/admin/practices/$key" >/dev/null
+  done
+  echo "importing $resources resources..." >&2
+  start=$(date +%s.%N)
+  FLARE_URL=$base bash scripts/import.sh --practice northside "$data/northside.ndjson" >&2 &
+  a=$!
+  FLARE_URL=$base bash scripts/import.sh --practice lakeshore "$data/lakeshore.ndjson" >&2 &
+  b=$!
+  wait $a; wait $b
+  import_seconds=$(echo "$(date +%s.%N) - $start" | bc)
+fi
+
+python3 scripts/bench/queries.py "$data/northside.ndjson" ../shared/reference/us-core-6.1.0-search-requirements.txt "$out/queries"
+printf '/admin/bench/noop\n' > "$out/queries/floor-noop.txt"
+printf '/admin/bench/select1\n' > "$out/queries/floor-select1.txt"
+
+results="$out/results.tsv"
+: > "$results"
+run() { # run NAME CONNECTIONS
+  local file="$out/queries/$1.txt" threads=$(( $2 > 1 ? 2 : 1 ))
+  local line
+  line=$(wrk -t"$threads" -c"$2" -d"${duration}s" --latency -s scripts/bench/paths.lua "$base" -- "$file" "$token" | grep '^RESULT')
+  printf '%s\t%s\t%s\n' "$1" "$2" "$line" | tee -a "$results" >&2
+}
+# Warm up the isolate and SQLite's page cache once.
+wrk -t1 -c1 -d2s -s scripts/bench/paths.lua "$base" -- "$out/queries/read-Patient.txt" "$token" >/dev/null
+for name in floor-noop floor-select1 $(cd "$out/queries" && ls | grep -v '^floor-' | sed 's/\.txt$//' | sort); do
+  for c in 1 8; do run "$name" "$c"; done
+done
+python3 scripts/bench/report.py "$results" "$resources" "$import_seconds" "$patients" > "$out/results.md"
+cat "$out/results.md"
