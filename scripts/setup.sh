@@ -14,13 +14,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $NF}')" != "$wb_version" ]; then
   log "installing wasm-bindgen-cli $wb_version (the wasm-bindgen version in Cargo.lock)"
   cargo install wasm-bindgen-cli --version "$wb_version" --force
 fi
 
 worker_build_version=0.8.7
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$worker_build_version" ]; then
+if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$worker_build_version" ]; then
   log "installing worker-build $worker_build_version"
   cargo install worker-build --version "$worker_build_version" --locked --force
 fi
