@@ -7,4 +7,5 @@ pub mod index;
 pub mod reference;
 pub mod registry;
 pub mod search;
+pub mod smart;
 pub mod text;
