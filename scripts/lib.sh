@@ -14,9 +14,17 @@ migrate() {
 # printed: a command substitution would wait on the pipe the server inherits.)
 start_edge() {
   local state=$1 port=$2 log=$3
-  (cd "$FLARE_ROOT/edge" && setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port "$port" \
-      --persist-to "$state" --log-level warn --show-interactive-dev-session=false >"$log" 2>&1 < /dev/null &
-   echo $! > "$state.pid")
+  if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+    echo "port $port is already in use: stop the server there first" >&2
+    return 1
+  fi
+  rm -f "$state.pid"
+  # The inner bash becomes the session and group leader (setsid), records its
+  # pid, then becomes wrangler: that pid is the group of wrangler and workerd.
+  (cd "$FLARE_ROOT/edge" && setsid bash -c 'echo $$ > "$0"; exec "$@"' "$state.pid" \
+      "$WRANGLER" dev --local --ip 127.0.0.1 --port "$port" --persist-to "$state" --log-level warn \
+      --show-interactive-dev-session=false >"$log" 2>&1 < /dev/null &)
+  for _ in $(seq 1 100); do [ -s "$state.pid" ] && break; sleep 0.1; done
   local pid; pid=$(cat "$state.pid")
   EDGE_PID=$pid
   for _ in $(seq 1 1200); do
