@@ -208,8 +208,11 @@ fn driver_rank(f: &Filter) -> u8 {
         Filter::Id(_) => 0,
         Filter::Param { param, .. } => match param.kind {
             ParamKind::Reference => 1,
-            ParamKind::Token => 3,
-            ParamKind::String => 4,
+            // Identifiers and codes pick few rows; a name prefix fewer than a
+            // status, gender or category, whose value sets are tiny.
+            ParamKind::Token if matches!(param.code, "identifier" | "code" | "type") => 2,
+            ParamKind::String => 3,
+            ParamKind::Token => 4,
             ParamKind::Date => 5,
         },
     }
