@@ -45,7 +45,7 @@ Flare is running.
   Service base:     $base/fhir   (Endpoint + Organization per practice, no token)
   Admin token:      $token   (edge/.dev.vars; also a system-level read token)
   Practices:        $(curl -sf -H "Authorization: Bearer $token" "$base/admin/practices")
-  Try:              curl -H 'Authorization: Bearer $token' '$base/fhir/Patient?name=a&_count=5'
+  Try:              curl -H 'Authorization: Bearer $token' '$base/fhir/Patient?_count=5'
   Logs:             .flare/wrangler.log      Stop: Ctrl-C      Wipe: scripts/reset.sh
 INFO
 while kill -0 "$pid" 2>/dev/null; do sleep 1; done
