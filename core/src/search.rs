@@ -260,24 +260,25 @@ pub struct ParseOptions {
 
 /// Splits a parameter value on unescaped commas and unescapes `\,` `\|` `\$` `\\`.
 fn split_or(value: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut current = String::new();
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
-                Some(n @ (',' | '$' | '\\')) => out.last_mut().unwrap_or(&mut String::new()).push(n),
-                Some('|') => out.last_mut().unwrap_or(&mut String::new()).push_str("\\|"),
+                Some(n @ (',' | '$' | '\\')) => current.push(n),
+                // `\|` stays escaped: the token parser splits on unescaped pipes.
                 Some(n) => {
-                    let last = out.last_mut().expect("out is never empty");
-                    last.push('\\');
-                    last.push(n);
+                    current.push('\\');
+                    current.push(n);
                 }
-                None => out.last_mut().expect("out is never empty").push('\\'),
+                None => current.push('\\'),
             },
-            ',' => out.push(String::new()),
-            c => out.last_mut().expect("out is never empty").push(c),
+            ',' => out.push(std::mem::take(&mut current)),
+            c => current.push(c),
         }
     }
+    out.push(current);
     out
 }
 

@@ -35,15 +35,22 @@ fn main() {
         },
     };
     let auth = |r: HttpRequest| r.header("authorization", "Bearer t");
-    let put = auth(HttpRequest::new("PUT", "http://x/admin/practices/p")).body(r#"{"name":"P"}"#);
+    let put = auth(HttpRequest::new(
+        "PUT",
+        flare_edge::app::http::Url::parse("http://x/admin/practices/p").unwrap(),
+    ))
+    .body(r#"{"name":"P"}"#);
     assert_eq!(pollster::block_on(app.handle(put)).status, 200);
     let lines: Vec<&str> = data.lines().collect();
     let started = Instant::now();
     for chunk in lines.chunks(2000) {
         let body = chunk.join("\n");
-        let req = auth(HttpRequest::new("POST", "http://x/admin/import"))
-            .header("content-type", "application/fhir+ndjson")
-            .body(body);
+        let req = auth(HttpRequest::new(
+            "POST",
+            flare_edge::app::http::Url::parse("http://x/admin/import").unwrap(),
+        ))
+        .header("content-type", "application/fhir+ndjson")
+        .body(body);
         let r = pollster::block_on(app.handle(req));
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }

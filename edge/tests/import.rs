@@ -127,15 +127,21 @@ fn client_errors_are_operation_outcomes() {
         (
             call(
                 &app,
-                flare_edge::app::http::HttpRequest::new("GET", &format!("{BASE}/fhir/Patient/p1")),
+                flare_edge::app::http::HttpRequest::new(
+                    "GET",
+                    flare_edge::app::http::Url::parse(&format!("{BASE}/fhir/Patient/p1")).unwrap(),
+                ),
             ),
             401,
         ),
         (
             call(
                 &app,
-                flare_edge::app::http::HttpRequest::new("GET", &format!("{BASE}/fhir/Patient/p1"))
-                    .header("authorization", "Bearer wrong"),
+                flare_edge::app::http::HttpRequest::new(
+                    "GET",
+                    flare_edge::app::http::Url::parse(&format!("{BASE}/fhir/Patient/p1")).unwrap(),
+                )
+                .header("authorization", "Bearer wrong"),
             ),
             401,
         ),
@@ -205,7 +211,10 @@ fn practices_are_isolated() {
     assert_eq!(r.status, 200);
     let base: Value = call(
         &app,
-        flare_edge::app::http::HttpRequest::new("GET", &format!("{BASE}/fhir")),
+        flare_edge::app::http::HttpRequest::new(
+            "GET",
+            flare_edge::app::http::Url::parse(&format!("{BASE}/fhir")).unwrap(),
+        ),
     )
     .json_body();
     let orgs = base["entry"]

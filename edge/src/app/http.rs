@@ -2,7 +2,7 @@
 //! converts to and from `worker::Request`/`Response`, native tests build them
 //! directly.
 
-use url::Url;
+pub use url::Url;
 
 /// An HTTP request as the application sees it.
 #[derive(Debug, Clone)]
@@ -19,10 +19,10 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     /// A request without body or headers.
-    pub fn new(method: &str, url: &str) -> Self {
+    pub fn new(method: &str, url: Url) -> Self {
         HttpRequest {
             method: method.to_string(),
-            url: Url::parse(url).expect("valid URL in test or adapter"),
+            url,
             headers: Vec::new(),
             body: Vec::new(),
         }

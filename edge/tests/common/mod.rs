@@ -65,7 +65,11 @@ pub fn app() -> TestApp {
 
 /// A request with the admin token.
 pub fn admin(method: &str, path: &str) -> HttpRequest {
-    HttpRequest::new(method, &format!("{BASE}{path}")).header("authorization", &format!("Bearer {TOKEN}"))
+    HttpRequest::new(
+        method,
+        flare_edge::app::http::Url::parse(&format!("{BASE}{path}")).unwrap(),
+    )
+    .header("authorization", &format!("Bearer {TOKEN}"))
 }
 
 /// Runs a request to completion.
