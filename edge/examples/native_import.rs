@@ -27,7 +27,7 @@ fn main() {
     let path = std::env::args().nth(1).expect("usage: native_import FILE.ndjson");
     let data = std::fs::read_to_string(&path).expect("readable file");
     let app = App {
-        shards: Shards::new(vec![SqliteDatabase::in_memory()], vec![]),
+        shards: Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
         platform: Clock(Cell::new(0)),
         config: Config {
             admin_token: Some("t".into()),

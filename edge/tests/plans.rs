@@ -39,7 +39,7 @@ fn full_scans(plan: &[String]) -> Vec<String> {
 
 #[test]
 fn every_combination_starts_from_an_index() {
-    let db = SqliteDatabase::in_memory();
+    let db = SqliteDatabase::in_memory().unwrap();
     let scope = Scope {
         practice: "p".into(),
         patient: None,
@@ -72,7 +72,7 @@ fn every_combination_starts_from_an_index() {
                 let req = search::parse(def.name, &pairs, ParseOptions::default())
                     .unwrap_or_else(|e| panic!("{} {:?}: {}", def.name, pairs, e.0));
                 let compiled = compile(&req, &scope, 0, true).expect("compiles");
-                let plan = db.query_plan(&compiled.page);
+                let plan = db.query_plan(&compiled.page).unwrap();
                 let scans = full_scans(&plan);
                 if !scans.is_empty() {
                     failures.push(format!(
@@ -98,21 +98,23 @@ fn every_combination_starts_from_an_index() {
 
 #[test]
 fn patient_scoped_search_starts_from_the_compartment() {
-    let db = SqliteDatabase::in_memory();
+    let db = SqliteDatabase::in_memory().unwrap();
     let scope = Scope {
         practice: "p".into(),
         patient: Some("p1".into()),
     };
     let pairs = vec![("category".to_string(), "laboratory".to_string())];
     let req = search::parse("Observation", &pairs, ParseOptions::default()).unwrap();
-    let plan = db.query_plan(&compile(&req, &scope, 0, false).unwrap().page);
+    let plan = db
+        .query_plan(&compile(&req, &scope, 0, false).unwrap().page)
+        .unwrap();
     assert!(full_scans(&plan).is_empty(), "{plan:#?}");
 }
 
 #[test]
 fn import_statements_start_from_the_batch() {
     use flare_edge::store::resources::{upsert_statements, NewResource};
-    let db = SqliteDatabase::in_memory();
+    let db = SqliteDatabase::in_memory().unwrap();
     let r = NewResource {
         resource_type: "Patient".into(),
         id: "p1".into(),
@@ -126,7 +128,7 @@ fn import_statements_start_from_the_batch() {
         ),
     };
     for stmt in upsert_statements("p", 0, &[r]) {
-        let plan = db.query_plan(&stmt);
+        let plan = db.query_plan(&stmt).unwrap();
         let scans = full_scans(&plan);
         assert!(scans.is_empty(), "{}\n{plan:#?}", stmt.sql);
     }

@@ -21,36 +21,35 @@ pub struct SqliteDatabase {
 
 impl SqliteDatabase {
     /// A fresh in-memory database with every migration applied.
-    pub fn in_memory() -> Self {
-        let conn = Connection::open_in_memory().expect("in-memory SQLite opens");
-        Self::with_connection(conn)
+    pub fn in_memory() -> Result<Self, DbError> {
+        Self::with_connection(Connection::open_in_memory().map_err(db_err)?)
     }
 
     /// Wraps a connection, applying the migrations and D1's limits.
-    pub fn with_connection(conn: Connection) -> Self {
+    pub fn with_connection(conn: Connection) -> Result<Self, DbError> {
         conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMS as i32)
-            .expect("limit set");
+            .map_err(db_err)?;
         for m in MIGRATIONS {
-            conn.execute_batch(m).expect("migration applies");
+            conn.execute_batch(m).map_err(db_err)?;
         }
-        SqliteDatabase {
+        Ok(SqliteDatabase {
             conn: RefCell::new(conn),
-        }
+        })
     }
 
     /// The query plan of a statement (`EXPLAIN QUERY PLAN`), one line per step.
-    pub fn query_plan(&self, stmt: &Statement) -> Vec<String> {
+    pub fn query_plan(&self, stmt: &Statement) -> Result<Vec<String>, DbError> {
         let conn = self.conn.borrow();
         let mut s = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", stmt.sql))
-            .expect("explain prepares");
-        bind(&mut s, &stmt.params).expect("binds");
+            .map_err(db_err)?;
+        bind(&mut s, &stmt.params)?;
         let mut rows = s.raw_query();
         let mut out = Vec::new();
-        while let Some(r) = rows.next().expect("plan row") {
-            out.push(r.get::<_, String>(3).expect("detail"));
+        while let Some(r) = rows.next().map_err(db_err)? {
+            out.push(r.get::<_, String>(3).map_err(db_err)?);
         }
-        out
+        Ok(out)
     }
 
     fn run(conn: &Connection, stmt: &Statement) -> Result<Vec<Row>, DbError> {
@@ -76,6 +75,10 @@ impl SqliteDatabase {
         }
         Ok(out)
     }
+}
+
+fn db_err(e: rusqlite::Error) -> DbError {
+    DbError(e.to_string())
 }
 
 fn bind(s: &mut rusqlite::Statement<'_>, params: &[SqlValue]) -> Result<(), DbError> {

@@ -40,7 +40,7 @@ pub type TestApp = App<SqliteDatabase, TestPlatform>;
 /// An app with practices `northside` (default) and `lakeshore`.
 pub fn app() -> TestApp {
     let app = App {
-        shards: Shards::new(vec![SqliteDatabase::in_memory()], vec![]),
+        shards: Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
         platform: TestPlatform {
             now: Cell::new(NOW),
             counter: Cell::new(0),
