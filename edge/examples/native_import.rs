@@ -2,33 +2,20 @@
 //! separate the application's own cost from D1's: `cargo run --release -p
 //! flare-edge --example native_import -- FILE.ndjson`.
 
-use std::cell::Cell;
 use std::time::Instant;
 
 use flare_edge::app::http::HttpRequest;
-use flare_edge::app::{App, Config, Platform};
+use flare_edge::app::{App, Config};
+use flare_edge::native::NativePlatform;
 use flare_edge::store::sqlite::SqliteDatabase;
 use flare_edge::store::Shards;
-
-struct Clock(Cell<u8>);
-impl Platform for Clock {
-    fn now_ms(&self) -> i64 {
-        1_767_225_600_000
-    }
-    fn random_bytes(&self, buf: &mut [u8]) {
-        for b in buf {
-            self.0.set(self.0.get().wrapping_add(1));
-            *b = self.0.get();
-        }
-    }
-}
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: native_import FILE.ndjson");
     let data = std::fs::read_to_string(&path).expect("readable file");
     let app = App {
         shards: Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
-        platform: Clock(Cell::new(0)),
+        platform: NativePlatform::at(1_767_225_600_000),
         config: Config {
             admin_token: Some("t".into()),
             default_practice: "p".into(),

@@ -3,11 +3,12 @@
 //! builds the [`App`] from the Worker's bindings, and converts requests and
 //! responses. Everything else is runtime-neutral.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{event, Context, D1Database, Env, Request, Response};
 
 use crate::app::http::{HttpRequest, HttpResponse};
-use crate::app::{App, Config, Platform};
+use crate::app::oauth::jws::Alg;
+use crate::app::{App, Config, Limiter, Platform};
 use crate::store::{Database, DbError, Row, Shards, SqlValue, Statement};
 
 /// D1 behind the [`Database`] trait.
@@ -46,8 +47,111 @@ impl Database for D1 {
     }
 }
 
-/// Clock and CSPRNG from the JS runtime.
-struct JsPlatform;
+/// Clock, CSPRNG, WebCrypto and the rate-limit bindings of the JS runtime.
+struct JsPlatform {
+    /// `SIGNING_KEY`: base64 of the PKCS#8 DER of the RSA key that signs id_tokens.
+    signing_key: Option<String>,
+    client_limiter: Option<worker::RateLimiter>,
+    ip_limiter: Option<worker::RateLimiter>,
+}
+
+thread_local! {
+    /// The imported signing key, per isolate: `(secret it came from, CryptoKey, public JWK)`.
+    static SIGNING_KEY: std::cell::RefCell<Option<(String, JsValue, serde_json::Value)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn js_err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn subtle() -> Result<JsValue, String> {
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(js_err)?;
+    js_sys::Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(js_err)
+}
+
+/// Calls `crypto.subtle[method](...args)` and awaits its promise.
+async fn subtle_call(method: &str, args: &[JsValue]) -> Result<JsValue, String> {
+    let subtle = subtle()?;
+    let f: js_sys::Function = js_sys::Reflect::get(&subtle, &JsValue::from_str(method))
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| format!("crypto.subtle.{method} is not a function"))?;
+    let array = js_sys::Array::new();
+    for a in args {
+        array.push(a);
+    }
+    let promise: js_sys::Promise = f
+        .apply(&subtle, &array)
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| format!("crypto.subtle.{method} did not return a promise"))?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(js_err)
+}
+
+fn js_json(v: &serde_json::Value) -> Result<JsValue, String> {
+    js_sys::JSON::parse(&v.to_string()).map_err(js_err)
+}
+
+fn bytes(b: &[u8]) -> JsValue {
+    js_sys::Uint8Array::from(b).into()
+}
+
+fn buffer_bytes(v: &JsValue) -> Vec<u8> {
+    js_sys::Uint8Array::new(v).to_vec()
+}
+
+impl JsPlatform {
+    /// The imported signing key and its public JWK (imported once per isolate).
+    async fn signing_key(&self) -> Result<(JsValue, serde_json::Value), String> {
+        let secret = self
+            .signing_key
+            .clone()
+            .ok_or("the SIGNING_KEY secret is not set (see README: Deploy)")?;
+        let cached = SIGNING_KEY.with(|k| {
+            k.borrow()
+                .as_ref()
+                .filter(|(s, _, _)| *s == secret)
+                .map(|(_, key, jwk)| (key.clone(), jwk.clone()))
+        });
+        if let Some(c) = cached {
+            return Ok(c);
+        }
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(secret.trim())
+            .map_err(|e| format!("SIGNING_KEY is not base64: {e}"))?;
+        let algorithm = js_json(&serde_json::json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-256"}))?;
+        let usages = js_json(&serde_json::json!(["sign"]))?;
+        let key = subtle_call(
+            "importKey",
+            &[
+                JsValue::from_str("pkcs8"),
+                bytes(&der),
+                algorithm,
+                JsValue::TRUE,
+                usages,
+            ],
+        )
+        .await?;
+        let exported = subtle_call("exportKey", &[JsValue::from_str("jwk"), key.clone()]).await?;
+        let text = js_sys::JSON::stringify(&exported).map_err(js_err)?;
+        let full: serde_json::Value =
+            serde_json::from_str(&String::from(text)).map_err(|e| format!("exported JWK: {e}"))?;
+        // Only the public members ever leave this function.
+        let public = serde_json::json!({"kty": "RSA", "n": full.get("n"), "e": full.get("e")});
+        SIGNING_KEY.with(|k| *k.borrow_mut() = Some((secret, key.clone(), public.clone())));
+        Ok((key, public))
+    }
+}
 
 impl Platform for JsPlatform {
     fn now_ms(&self) -> i64 {
@@ -60,12 +164,105 @@ impl Platform for JsPlatform {
         let get = crypto
             .as_ref()
             .and_then(|c| js_sys::Reflect::get(c, &JsValue::from_str("getRandomValues")).ok())
-            .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
         if let (Some(c), Some(f)) = (crypto, get) {
-            // getRandomValues only fails for buffers over 64 KiB; ids are 16 bytes.
+            // getRandomValues only fails for buffers over 64 KiB; ours are tokens.
             let _ = f.call1(&c, &array);
         }
         array.copy_to(buf);
+    }
+
+    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, String> {
+        let base = subtle_call(
+            "importKey",
+            &[
+                JsValue::from_str("raw"),
+                bytes(password),
+                JsValue::from_str("PBKDF2"),
+                JsValue::FALSE,
+                js_json(&serde_json::json!(["deriveBits"]))?,
+            ],
+        )
+        .await?;
+        let params =
+            js_json(&serde_json::json!({"name": "PBKDF2", "hash": "SHA-256", "iterations": iterations}))?;
+        js_sys::Reflect::set(&params, &JsValue::from_str("salt"), &bytes(salt)).map_err(js_err)?;
+        let bits = subtle_call("deriveBits", &[params, base, JsValue::from_f64(256.0)]).await?;
+        Ok(buffer_bytes(&bits))
+    }
+
+    async fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let (key, _) = self.signing_key().await?;
+        let sig = subtle_call(
+            "sign",
+            &[JsValue::from_str("RSASSA-PKCS1-v1_5"), key, bytes(message)],
+        )
+        .await?;
+        Ok(buffer_bytes(&sig))
+    }
+
+    async fn signing_public_jwk(&self) -> Result<serde_json::Value, String> {
+        Ok(self.signing_key().await?.1)
+    }
+
+    async fn verify_signature(
+        &self,
+        alg: Alg,
+        jwk: &serde_json::Value,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String> {
+        let g = |k: &str| jwk.get(k).cloned().unwrap_or(serde_json::Value::Null);
+        let (public, import_alg, verify_alg) = match alg {
+            Alg::Rs384 => (
+                serde_json::json!({"kty": "RSA", "n": g("n"), "e": g("e")}),
+                serde_json::json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-384"}),
+                serde_json::json!({"name": "RSASSA-PKCS1-v1_5"}),
+            ),
+            Alg::Es384 => (
+                serde_json::json!({"kty": "EC", "crv": "P-384", "x": g("x"), "y": g("y")}),
+                serde_json::json!({"name": "ECDSA", "namedCurve": "P-384"}),
+                serde_json::json!({"name": "ECDSA", "hash": "SHA-384"}),
+            ),
+        };
+        let key = subtle_call(
+            "importKey",
+            &[
+                JsValue::from_str("jwk"),
+                js_json(&public)?,
+                js_json(&import_alg)?,
+                JsValue::FALSE,
+                js_json(&serde_json::json!(["verify"]))?,
+            ],
+        )
+        .await?;
+        let ok = subtle_call(
+            "verify",
+            &[js_json(&verify_alg)?, key, bytes(signature), bytes(message)],
+        )
+        .await?;
+        Ok(ok.as_bool() == Some(true))
+    }
+
+    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String> {
+        let url = worker::Url::parse(url).map_err(|e| e.to_string())?;
+        let mut resp = worker::Fetch::Url(url).send().await.map_err(|e| e.to_string())?;
+        if resp.status_code() != 200 {
+            return Err(format!("HTTP {}", resp.status_code()));
+        }
+        resp.json().await.map_err(|e| e.to_string())
+    }
+
+    async fn allow(&self, limiter: Limiter, key: &str) -> bool {
+        let binding = match limiter {
+            Limiter::Client => &self.client_limiter,
+            Limiter::Ip => &self.ip_limiter,
+        };
+        match binding {
+            // A limiter that fails open: throttling protects capacity, not data.
+            Some(l) => l.limit(key.to_string()).await.map(|o| o.success).unwrap_or(true),
+            None => true,
+        }
     }
 }
 
@@ -77,7 +274,8 @@ fn var(env: &Env, name: &str) -> Option<String> {
 }
 
 /// Builds the application from the Worker's bindings: `DB_0` … `DB_{SHARD_COUNT-1}`,
-/// `PRACTICE_SHARDS` (JSON object practice → shard), `DEFAULT_PRACTICE`, `ADMIN_TOKEN`.
+/// `PRACTICE_SHARDS` (JSON object practice → shard), `DEFAULT_PRACTICE`, `ADMIN_TOKEN`,
+/// `SIGNING_KEY`, and the `CLIENT_LIMITER` / `IP_LIMITER` rate limits.
 fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
     let shard_count: usize = var(env, "SHARD_COUNT")
         .and_then(|v| v.parse().ok())
@@ -97,7 +295,11 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
         .unwrap_or_default();
     Ok(App {
         shards: Shards::new(dbs, directory),
-        platform: JsPlatform,
+        platform: JsPlatform {
+            signing_key: var(env, "SIGNING_KEY").filter(|k| !k.is_empty()),
+            client_limiter: env.rate_limiter("CLIENT_LIMITER").ok(),
+            ip_limiter: env.rate_limiter("IP_LIMITER").ok(),
+        },
         config: Config {
             admin_token: var(env, "ADMIN_TOKEN").filter(|t| !t.is_empty()),
             default_practice: var(env, "DEFAULT_PRACTICE").unwrap_or_else(|| "default".into()),

@@ -43,6 +43,7 @@ fn every_combination_starts_from_an_index() {
     let scope = Scope {
         practice: "p".into(),
         patient: None,
+        ..Scope::default()
     };
     let mut checked = 0;
     let mut failures = Vec::new();
@@ -102,13 +103,60 @@ fn patient_scoped_search_starts_from_the_compartment() {
     let scope = Scope {
         practice: "p".into(),
         patient: Some("p1".into()),
+        ..Scope::default()
     };
-    let pairs = vec![("category".to_string(), "laboratory".to_string())];
-    let req = search::parse("Observation", &pairs, ParseOptions::default()).unwrap();
-    let plan = db
-        .query_plan(&compile(&req, &scope, 0, false).unwrap().page)
-        .unwrap();
-    assert!(full_scans(&plan).is_empty(), "{plan:#?}");
+    let restriction = search::parse(
+        "Observation",
+        &[("category".to_string(), "vital-signs".to_string())],
+        ParseOptions::default(),
+    )
+    .unwrap()
+    .filters;
+    let restricted = Scope {
+        restrictions: vec![restriction],
+        include_types: Some(vec!["Practitioner", "Patient"]),
+        ..scope.clone()
+    };
+    let restricted_mr = Scope {
+        restrictions: vec![
+            search::parse(
+                "MedicationRequest",
+                &[("status".to_string(), "active".to_string())],
+                ParseOptions::default(),
+            )
+            .unwrap()
+            .filters,
+        ],
+        include_types: Some(vec!["Medication", "Provenance"]),
+        ..scope.clone()
+    };
+    let cases: &[(&str, &[(&str, &str)], &Scope)] = &[
+        ("Observation", &[("category", "laboratory")], &scope),
+        ("Observation", &[], &restricted),
+        (
+            "MedicationRequest",
+            &[
+                ("intent", "order"),
+                ("_include", "MedicationRequest:medication"),
+                ("_revinclude", "Provenance:target"),
+            ],
+            &restricted_mr,
+        ),
+        // Outside the compartment: what the patient's records reference.
+        ("Practitioner", &[], &scope),
+        ("Medication", &[("code", "123")], &scope),
+    ];
+    for (rtype, pairs, scope) in cases {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let req = search::parse(rtype, &pairs, ParseOptions::default()).unwrap();
+        let plan = db
+            .query_plan(&compile(&req, scope, 0, false).unwrap().page)
+            .unwrap();
+        assert!(full_scans(&plan).is_empty(), "{rtype} {pairs:?}: {plan:#?}");
+    }
 }
 
 #[test]

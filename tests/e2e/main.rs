@@ -28,6 +28,7 @@ mod paging;
 mod read_back;
 mod semantics;
 mod service_base;
+mod smart;
 mod us_core_search;
 
 use std::process::ExitCode;
@@ -74,6 +75,7 @@ fn trials() -> Vec<(&'static str, TrialFn)> {
     all.extend(errors::TRIALS.iter().copied());
     all.extend(import::TRIALS.iter().copied());
     all.extend(semantics::TRIALS.iter().copied());
+    all.extend(smart::trials());
     all
 }
 

@@ -97,6 +97,11 @@ impl Client {
             .body(body.to_string())
     }
 
+    /// `OPTIONS` (a CORS preflight).
+    pub fn options(&self, path: &str) -> Req<'_> {
+        self.req("OPTIONS", path).no_auth()
+    }
+
     /// `DELETE`.
     pub fn delete(&self, path: &str) -> Req<'_> {
         self.req("DELETE", path)

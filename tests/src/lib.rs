@@ -14,11 +14,14 @@
 //! - [`fixtures`]: the US Core example resources in `shared/fixtures`.
 //! - [`uscore`]: the US Core 6.1.0 search requirements and a small evaluator of
 //!   the SearchParameter expressions, to derive search values from a resource.
+//! - [`oauth`]: SMART/OAuth client pieces: PKCE, cookies, forms, a browser,
+//!   JWT client assertions, JWKS, id_token verification.
 //! - [`mod@check`]: counted assertions, so the suite can say how much it checked.
 
 pub mod check;
 pub mod fhir;
 pub mod fixtures;
 pub mod http;
+pub mod oauth;
 pub mod server;
 pub mod uscore;

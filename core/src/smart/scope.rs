@@ -300,18 +300,31 @@ impl fmt::Display for Scope {
                     _ => p.letters(),
                 };
                 write!(f, "{}/{t}.{perms}", r.context.as_str())?;
-                if !r.query.is_empty() {
-                    let mut q = form_urlencoded::Serializer::new(String::new());
-                    for (k, v) in &r.query {
-                        q.append_pair(k, v);
-                    }
-                    write!(f, "?{}", q.finish())?;
+                for (i, (k, v)) in r.query.iter().enumerate() {
+                    let sep = if i == 0 { '?' } else { '&' };
+                    write!(f, "{sep}{}={}", encode_query_part(k), encode_query_part(v))?;
                 }
                 return Ok(());
             }
         };
         f.write_str(fixed)
     }
+}
+
+/// Percent-encodes what would break a scope token or its query (space, `&`,
+/// `=`, `%`, `+`, `#`, controls, non-ASCII) and keeps `:/|,` readable, as the
+/// SMART examples spell them (`category=http://…|laboratory`).
+fn encode_query_part(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => out.push(b as char),
+            b'-' | b'.' | b'_' | b'~' | b':' | b'/' | b'|' | b',' | b'@' | b'!' | b'$' | b'\'' | b'('
+            | b')' | b'*' | b';' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -353,10 +366,17 @@ mod tests {
             )]
         );
         assert_eq!(
+            Scope::Resource(r.clone()).to_string(),
+            s,
+            "canonical form keeps :/| readable"
+        );
+        assert_eq!(
             Scope::parse(&Scope::Resource(r.clone()).to_string()).unwrap(),
             Scope::Resource(r)
         );
         assert!(Scope::parse("patient/Observation.read?category=x").is_err());
+        let odd = Scope::parse("patient/Observation.rs?code=a%20b%26c").unwrap();
+        assert_eq!(odd.to_string(), "patient/Observation.rs?code=a%20b%26c");
     }
 
     #[test]

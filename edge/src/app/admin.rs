@@ -4,6 +4,8 @@
 //! - `PUT /admin/practices/{key}` `{"name": …, "organizationId": …}` creates or updates a practice.
 //! - `GET /admin/practices` lists practices.
 //! - `POST /admin/import[?practice=key]` imports FHIR data (see [`super::import`]).
+//! - `/admin/clients/…`, `POST /admin/users`, `POST /admin/launch`,
+//!   `GET /admin/audit`: the authorization server (see [`manage`]).
 //! - `GET /admin/bench/noop` does nothing; `GET /admin/bench/select1` runs one
 //!   D1 `SELECT 1`: the floors the benchmark compares FHIR routes with.
 
@@ -11,6 +13,7 @@ use serde_json::{json, Value as Json};
 
 use super::error::{ApiError, ApiResult};
 use super::http::{HttpRequest, HttpResponse};
+use super::oauth::manage;
 use super::{import, App, Platform};
 use crate::store::resources::{self, Practice};
 use crate::store::{Database, Statement};
@@ -19,6 +22,10 @@ use crate::store::{Database, Statement};
 pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
     match (req.method.as_str(), rest) {
         ("POST", ["import"]) => import::handle(app, req).await,
+        (_, ["clients", rest @ ..]) => manage::clients(app, req, rest).await,
+        ("POST", ["users"]) => manage::create_user(app, req).await,
+        ("POST", ["launch"]) => manage::create_launch(app, req).await,
+        ("GET", ["audit"]) => manage::audit(app, req).await,
         ("PUT", ["practices", key]) => put_practice(app, req, key).await,
         ("GET", ["practices"]) => {
             let mut all = Vec::new();

@@ -94,6 +94,7 @@ pub fn capability_statement(base: &str) -> Json {
         "rest": [{
             "mode": "server",
             "documentation": "Read and search only. Other resource types of FHIR R4 can be read by id when imported but are not searchable.",
+            "security": super::oauth::discovery::capability_security(base),
             "resource": resources,
         }],
     })

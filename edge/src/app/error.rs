@@ -1,5 +1,6 @@
-//! Client-visible errors, turned into OperationOutcome responses in exactly
-//! one place ([`ApiError::into_response`]).
+//! Client-visible errors, turned into responses in exactly one place
+//! ([`ApiError::into_response`]): an OperationOutcome on FHIR routes, OAuth
+//! error JSON on OAuth endpoints, an HTML page on the browser pages.
 
 use serde_json::json;
 
@@ -19,6 +20,20 @@ pub struct ApiError {
     pub details: Vec<(String, String)>,
     /// Extra headers (`WWW-Authenticate`, `Allow`).
     pub headers: Vec<(String, String)>,
+    /// How the error is written.
+    pub body: ErrorBody,
+}
+
+/// The shape of an error response.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ErrorBody {
+    /// A FHIR OperationOutcome.
+    #[default]
+    OperationOutcome,
+    /// An OAuth error (RFC 6749 §5.2): `{"error": code, "error_description": message}`.
+    OAuth(&'static str),
+    /// A server-rendered HTML page (authorize and portal pages).
+    Page,
 }
 
 impl ApiError {
@@ -30,7 +45,44 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             headers: Vec::new(),
+            body: ErrorBody::OperationOutcome,
         }
+    }
+    /// An OAuth error JSON with `Cache-Control: no-store`.
+    pub fn oauth(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        let mut e = Self::new(status, "security", description);
+        e.body = ErrorBody::OAuth(error);
+        e
+    }
+    /// An HTML error page.
+    pub fn page(status: u16, message: impl Into<String>) -> Self {
+        let mut e = Self::new(status, "security", message);
+        e.body = ErrorBody::Page;
+        e
+    }
+    /// 403 `forbidden` with `WWW-Authenticate: Bearer error="insufficient_scope"`.
+    pub fn insufficient_scope(message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut e = Self::new(403, "forbidden", message.clone());
+        e.headers.push((
+            "www-authenticate".into(),
+            format!(
+                "Bearer realm=\"flare\", error=\"insufficient_scope\", error_description=\"{}\"",
+                message.replace(['"', '\\'], "'")
+            ),
+        ));
+        e
+    }
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(retry_after_s: i64, body: ErrorBody) -> Self {
+        let mut e = Self::new(
+            429,
+            "throttled",
+            format!("too many requests; retry after {retry_after_s} s"),
+        );
+        e.headers.push(("retry-after".into(), retry_after_s.to_string()));
+        e.body = body;
+        e
     }
     /// 400 `invalid`.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -58,6 +110,12 @@ impl ApiError {
         e
     }
 
+    /// Adds a header (builder style).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// The OperationOutcome body.
     pub fn outcome(&self) -> serde_json::Value {
         let mut issues = vec![json!({"severity": "error", "code": self.code, "diagnostics": self.message})];
@@ -69,9 +127,25 @@ impl ApiError {
         json!({"resourceType": "OperationOutcome", "issue": issues})
     }
 
-    /// The response: status, OperationOutcome, headers.
+    /// The response: status, body in its shape, headers.
     pub fn into_response(self) -> HttpResponse {
-        let mut r = HttpResponse::fhir(self.status, self.outcome().to_string());
+        let mut r = match &self.body {
+            ErrorBody::OperationOutcome => HttpResponse::fhir(self.status, self.outcome().to_string()),
+            ErrorBody::OAuth(code) => {
+                let error = if self.status == 429 {
+                    "temporarily_unavailable"
+                } else {
+                    code
+                };
+                HttpResponse::json(
+                    self.status,
+                    &json!({"error": error, "error_description": self.message}),
+                )
+                .with_header("cache-control", "no-store")
+                .with_header("pragma", "no-cache")
+            }
+            ErrorBody::Page => super::pages::error_page(self.status, &self.message),
+        };
         r.headers.extend(self.headers);
         r
     }

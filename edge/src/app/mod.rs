@@ -2,11 +2,16 @@
 //! written against [`Database`] and [`Platform`] so that the same code runs
 //! in workerd (D1) and in native tests (SQLite).
 
+pub mod access;
 pub mod admin;
 pub mod capability;
+pub mod cors;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod oauth;
+pub mod pages;
+pub mod portal;
 pub mod read;
 pub mod search;
 pub mod service_base;
@@ -16,12 +21,49 @@ use http::{HttpRequest, HttpResponse};
 
 use crate::store::{Database, Shards};
 
-/// What the runtime provides besides storage.
+/// What the runtime provides besides storage: clock, randomness, WebCrypto
+/// and the rate limiters. The Worker adapter implements it with the JS
+/// runtime; native tests with deterministic doubles.
+#[allow(async_fn_in_trait)] // single-threaded runtimes only: futures need not be Send
 pub trait Platform {
     /// Milliseconds since the epoch.
     fn now_ms(&self) -> i64;
     /// Fills `buf` from a CSPRNG.
     fn random_bytes(&self, buf: &mut [u8]);
+    /// PBKDF2-HMAC-SHA256, 32 bytes.
+    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, String>;
+    /// RS256 signature with the server's private key (never leaves WebCrypto).
+    async fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, String>;
+    /// The public JWK of the signing key (`kty`, `n`, `e`).
+    async fn signing_public_jwk(&self) -> Result<serde_json::Value, String>;
+    /// Verifies a client-assertion signature with a public JWK.
+    async fn verify_signature(
+        &self,
+        alg: oauth::jws::Alg,
+        jwk: &serde_json::Value,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String>;
+    /// GETs a JSON document (a client's `jwks_uri`).
+    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String>;
+    /// Counts one request against a limiter; `false` once the key is over its limit.
+    async fn allow(&self, limiter: Limiter, key: &str) -> bool;
+}
+
+/// The rate limiters (`[[ratelimits]]` in wrangler.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limiter {
+    /// FHIR requests per client.
+    Client,
+    /// Authorization-server and page requests per IP.
+    Ip,
+}
+
+impl Limiter {
+    /// The limiter's period in seconds: the `Retry-After` a throttled caller gets.
+    pub fn period_s(self) -> i64 {
+        60
+    }
 }
 
 /// Deployment configuration (Worker vars and secrets).
@@ -38,13 +80,15 @@ pub struct Config {
 pub enum Caller {
     /// The operator, with `ADMIN_TOKEN`: everything, in the practice it names.
     Admin,
+    /// An app, with an access token the authorization server issued.
+    App(access::Access),
 }
 
 /// The application.
 pub struct App<D, P> {
-    /// Practice → database directory.
+    /// Practice → database directory. Shard 0 also holds the authorization server.
     pub shards: Shards<D>,
-    /// Clock and randomness.
+    /// Clock, randomness, WebCrypto, rate limiters.
     pub platform: P,
     /// Configuration.
     pub config: Config,
@@ -55,12 +99,22 @@ pub const PRACTICE_HEADER: &str = "x-flare-practice";
 
 impl<D: Database, P: Platform> App<D, P> {
     /// Handles one request. Never panics on client input; every error becomes
-    /// an OperationOutcome.
+    /// an OperationOutcome, an OAuth error or an error page. CORS headers are
+    /// added here, for answers and errors alike.
     pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
-        match self.route(&req).await {
+        if req.method == "OPTIONS" {
+            return cors::preflight(self, &req).await;
+        }
+        let resp = match self.route(&req).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
-        }
+        };
+        cors::decorate(self, &req, resp).await
+    }
+
+    /// The database of the authorization server (shard 0, the directory shard).
+    pub fn auth_db(&self) -> &D {
+        self.shards.directory_db()
     }
 
     async fn route(&self, req: &HttpRequest) -> ApiResult {
@@ -70,24 +124,40 @@ impl<D: Database, P: Platform> App<D, P> {
         match segs.as_slice() {
             ["fhir"] if method == "GET" => service_base::handle(self, req).await,
             ["fhir", "metadata"] if method == "GET" => capability::handle(req),
-            ["fhir", ..] => {
-                search::check_format(req)?;
-                let caller = self.authenticate(req)?;
-                let practice = self.practice_for(&caller, req)?;
-                match (method, &segs[1..]) {
-                    ("GET", [t]) => search::handle(self, req, &practice, t, req.query_pairs()).await,
-                    ("POST", [t, "_search"]) => {
-                        let mut pairs = req.query_pairs();
-                        pairs.extend(search::form_pairs(req)?);
-                        search::handle(self, req, &practice, t, pairs).await
+            [".well-known", doc] | ["fhir", ".well-known", doc] if method == "GET" => {
+                oauth::discovery::handle(self, req, doc).await
+            }
+            ["smart-style", "default.json"] if method == "GET" => Ok(oauth::discovery::style()),
+            ["fhir", ..] => self.fhir(req, &path, &segs[1..]).await,
+            ["authorize", ..] | ["token"] | ["introspect"] | ["revoke"] | ["register"] | ["portal", ..] => {
+                self.throttle_ip(req, &segs).await?;
+                match (method, segs.as_slice()) {
+                    ("GET" | "POST", ["authorize"]) => oauth::authorize::start(self, req).await,
+                    ("POST", ["authorize", "signin"]) => oauth::authorize::signin(self, req).await,
+                    ("GET", ["authorize", "continue"]) => oauth::authorize::resume(self, req).await,
+                    ("POST", ["authorize", "patient"]) => oauth::authorize::pick_patient(self, req).await,
+                    ("POST", ["authorize", "consent"]) => oauth::authorize::consent(self, req).await,
+                    ("POST", ["token"]) => oauth::token::handle(self, req).await,
+                    ("POST", ["introspect"]) => oauth::introspect::introspect(self, req).await,
+                    ("POST", ["revoke"]) => oauth::introspect::revoke(self, req).await,
+                    ("POST", ["register"]) => oauth::register::register(self, req).await,
+                    ("GET", ["portal"]) => portal::home(self, req).await,
+                    ("POST", ["portal", "signin"]) => portal::signin(self, req).await,
+                    ("POST", ["portal", "revoke"]) => portal::revoke(self, req).await,
+                    ("POST", ["portal", "signout"]) => portal::signout(self, req).await,
+                    (_, ["token"] | ["introspect"] | ["revoke"] | ["register"]) => {
+                        Err(
+                            ApiError::oauth(405, "invalid_request", format!("{path} accepts POST only"))
+                                .with_header("allow", "POST"),
+                        )
                     }
-                    ("GET", [t, id]) => read::handle(self, req, &practice, t, id).await,
-                    ("GET", _) => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
-                    _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search")),
+                    _ => Err(ApiError::page(404, format!("no page at {method} {path}"))),
                 }
             }
             ["admin", rest @ ..] => {
-                self.authenticate(req)?;
+                if self.authenticate(req).await? != Caller::Admin {
+                    return Err(ApiError::new(403, "forbidden", "the admin API needs ADMIN_TOKEN"));
+                }
                 admin::route(self, req, rest).await
             }
             [""] | [] => Ok(HttpResponse::json(
@@ -98,8 +168,44 @@ impl<D: Database, P: Platform> App<D, P> {
         }
     }
 
-    /// Authenticates the bearer token. Missing or wrong: 401 with `WWW-Authenticate`.
-    pub fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
+    /// The FHIR API: authenticate, throttle, authorize per interaction, audit.
+    async fn fhir(&self, req: &HttpRequest, path: &str, segs: &[&str]) -> ApiResult {
+        search::check_format(req)?;
+        let caller = self.authenticate(req).await?;
+        if let Caller::App(a) = &caller {
+            if !self.platform.allow(Limiter::Client, &a.token.client_id).await {
+                return Err(ApiError::too_many_requests(
+                    Limiter::Client.period_s(),
+                    error::ErrorBody::OperationOutcome,
+                ));
+            }
+        }
+        let practice = self.practice_for(&caller, req)?;
+        let method = req.method.as_str();
+        let result = match (method, segs) {
+            ("GET", [t]) => search::handle(self, req, &caller, &practice, t, req.query_pairs()).await,
+            ("POST", [t, "_search"]) => {
+                let mut pairs = req.query_pairs();
+                pairs.extend(search::form_pairs(req)?);
+                search::handle(self, req, &caller, &practice, t, pairs).await
+            }
+            ("GET", [t, id]) => read::handle(self, req, &caller, &practice, t, id).await,
+            ("GET", _) => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
+            _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search")),
+        };
+        if let Caller::App(a) = &caller {
+            let status = match &result {
+                Ok(r) => r.status,
+                Err(e) => e.status,
+            };
+            access::audit_fhir(self, a, req, segs, status).await;
+        }
+        result
+    }
+
+    /// Authenticates the bearer token: `ADMIN_TOKEN` or a live access token.
+    /// Missing, unknown, expired or revoked: 401 with `WWW-Authenticate`.
+    pub async fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
         let realm = "Bearer realm=\"flare\"";
         let header = req.header_value("authorization").ok_or_else(|| {
             ApiError::unauthorized("an access token is required (Authorization: Bearer …)", realm)
@@ -109,30 +215,49 @@ impl<D: Database, P: Platform> App<D, P> {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or_else(|| ApiError::unauthorized("Authorization must use the Bearer scheme", realm))?;
-        match &self.config.admin_token {
-            Some(admin) if constant_time_eq(admin.as_bytes(), token.as_bytes()) => Ok(Caller::Admin),
-            _ => Err(ApiError::unauthorized(
-                "the access token is not valid",
-                "Bearer realm=\"flare\", error=\"invalid_token\", error_description=\"the access token is not valid\"",
-            )),
+        if let Some(admin) = &self.config.admin_token {
+            if oauth::crypto::constant_time_eq(admin.as_bytes(), token.as_bytes()) {
+                return Ok(Caller::Admin);
+            }
         }
+        let invalid = || {
+            ApiError::unauthorized(
+                "the access token is not valid (unknown, expired or revoked)",
+                "Bearer realm=\"flare\", error=\"invalid_token\", error_description=\"the access token is not valid\"",
+            )
+        };
+        if token.is_empty() || token.len() > 200 {
+            return Err(invalid());
+        }
+        let hash = oauth::crypto::sha256_b64(token);
+        let found = crate::store::auth::access_token(self.auth_db(), &hash, self.platform.now_ms()).await?;
+        found
+            .map(|t| Caller::App(access::Access::new(t)))
+            .ok_or_else(invalid)
     }
 
-    /// The practice a request acts in.
+    /// The practice a request acts in: the token's, or for the operator the
+    /// one named by [`PRACTICE_HEADER`].
     fn practice_for(&self, caller: &Caller, req: &HttpRequest) -> Result<String, ApiError> {
         match caller {
             Caller::Admin => Ok(req
                 .header_value(PRACTICE_HEADER)
                 .map(str::to_string)
                 .unwrap_or_else(|| self.config.default_practice.clone())),
+            Caller::App(a) => Ok(a.token.practice.clone()),
         }
     }
-}
 
-/// Compares secrets without leaking where they differ through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+    /// Per-IP throttling of the authorization server and its pages.
+    async fn throttle_ip(&self, req: &HttpRequest, segs: &[&str]) -> Result<(), ApiError> {
+        let ip = req.header_value("cf-connecting-ip").unwrap_or("unknown");
+        if self.platform.allow(Limiter::Ip, ip).await {
+            return Ok(());
+        }
+        let body = match segs.first() {
+            Some(&"authorize") | Some(&"portal") => error::ErrorBody::Page,
+            _ => error::ErrorBody::OAuth("temporarily_unavailable"),
+        };
+        Err(ApiError::too_many_requests(Limiter::Ip.period_s(), body))
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -7,10 +7,13 @@ use serde_json::{json, Map, Value as Json};
 use flare_core::registry::{self, ResourceDef};
 use flare_core::search::{self, Cursor, ParseOptions, SearchRequest, SortKey, Summary, Total};
 
+use flare_core::smart::access::Interaction;
+
+use super::access::visibility;
 use super::error::{ApiError, ApiResult};
 use super::http::{HttpRequest, HttpResponse};
-use super::{App, Platform};
-use crate::store::search_sql::{compile, Scope};
+use super::{App, Caller, Platform};
+use crate::store::search_sql::compile;
 use crate::store::{int, resources, text, Database};
 
 /// Rejects formats other than JSON: `_format` or an `Accept` that only takes XML gives 406.
@@ -160,6 +163,7 @@ fn subset(json: &str, req: &SearchRequest) -> String {
 pub async fn handle<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
+    caller: &Caller,
     practice: &str,
     rtype: &str,
     pairs: Vec<(String, String)>,
@@ -167,6 +171,7 @@ pub async fn handle<D: Database, P: Platform>(
     let def = registry::resource(rtype).ok_or_else(|| {
         ApiError::not_found(format!("resource type '{rtype}' is not supported by this server"))
     })?;
+    let visible = visibility(caller, rtype, Interaction::Search)?;
     let parsed = search::parse(
         rtype,
         &pairs,
@@ -175,11 +180,11 @@ pub async fn handle<D: Database, P: Platform>(
             base: Some(req.fhir_base()),
         },
     )?;
-    check_required(def, &parsed)?;
-    let scope = Scope {
-        practice: practice.to_string(),
-        patient: None,
-    };
+    if visible.patient.is_none() {
+        // A patient-level token implies the patient; others must name one.
+        check_required(def, &parsed)?;
+    }
+    let scope = visible.scope(practice);
     let want_count = parsed.summary == Summary::Count || parsed.total == Total::Accurate;
     let compiled = compile(&parsed, &scope, app.platform.now_ms(), want_count)
         .map_err(|e| ApiError::bad_request(e.0))?;

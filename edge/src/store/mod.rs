@@ -5,6 +5,7 @@
 //! tests with rusqlite ([`sqlite::SqliteDatabase`]), so the same SQL runs in
 //! both. Practices are sharded across databases by [`Shards`].
 
+pub mod auth;
 pub mod resources;
 pub mod search_sql;
 #[cfg(not(target_arch = "wasm32"))]
@@ -114,6 +115,11 @@ impl<D: Database> Shards<D> {
             .find(|(p, _)| p == practice)
             .map_or(0, |(_, i)| *i);
         self.dbs.get(i).unwrap_or(&self.dbs[0])
+    }
+
+    /// Shard 0: the directory shard, which also holds the authorization server.
+    pub fn directory_db(&self) -> &D {
+        &self.dbs[0]
     }
 
     /// Every database, for the few queries that span practices (the practice list).

@@ -335,3 +335,40 @@ pub async fn practice_exists<D: Database>(db: &D, practice: &str) -> Result<bool
         .await?;
     Ok(!rows.is_empty())
 }
+
+/// Whether one of `patient`'s records references `rtype/id` (through an
+/// indexed reference): what a patient-level token may see outside its compartment.
+pub async fn referenced_by_patient<D: Database>(
+    db: &D,
+    practice: &str,
+    patient: &str,
+    rtype: &str,
+    id: &str,
+) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT 1 FROM compartment c CROSS JOIN idx_reference x ON x.rid = c.rid \
+             WHERE c.practice = ?1 AND c.patient_id = ?2 AND x.target_type = ?3 AND x.target_id = ?4 LIMIT 1",
+            vec![practice.into(), patient.into(), rtype.into(), id.into()],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// The id of the most recently updated `rtype` in `patient`'s compartment
+/// (the standalone launch's encounter in context).
+pub async fn latest_in_compartment<D: Database>(
+    db: &D,
+    practice: &str,
+    patient: &str,
+    rtype: &str,
+) -> Result<Option<String>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT r.id FROM compartment c CROSS JOIN resources r ON r.rid = c.rid \
+             WHERE c.practice = ?1 AND c.patient_id = ?2 AND c.type = ?3 ORDER BY r.last_updated DESC, r.rid DESC LIMIT 1",
+            vec![practice.into(), patient.into(), rtype.into()],
+        ))
+        .await?;
+    Ok(rows.first().and_then(|r| text(r, 0)).map(str::to_string))
+}

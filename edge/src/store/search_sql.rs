@@ -15,13 +15,58 @@ use flare_core::search::{
 
 use super::{SqlValue, Statement, MAX_BOUND_PARAMS};
 
-/// Who may see what: the practice, and optionally one patient's compartment.
-#[derive(Debug, Clone, PartialEq)]
+/// Who may see what: the practice, optionally one patient's records, query
+/// restrictions from SMART v2 scopes, and which types includes may return.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Scope {
     /// The practice searched.
     pub practice: String,
-    /// When set, only resources in this patient's compartment match.
+    /// When set, only this patient's compartment matches, plus (for types
+    /// outside the compartment) the resources its records reference.
     pub patient: Option<String>,
+    /// Query-restricted scopes: a match must satisfy every filter of at
+    /// least one group. Empty: unrestricted.
+    pub restrictions: Vec<Vec<Filter>>,
+    /// Types `_include`/`_revinclude` may return; `None`: any.
+    pub include_types: Option<Vec<&'static str>>,
+}
+
+impl Scope {
+    /// The whole practice, unrestricted (the operator).
+    pub fn practice(practice: &str) -> Scope {
+        Scope {
+            practice: practice.to_string(),
+            ..Scope::default()
+        }
+    }
+}
+
+/// SQL that keeps include targets `t` visible to the patient: in its
+/// compartment, or in no compartment at all (referenced from its records).
+fn patient_include_guard(practice: &str, patient: &str) -> String {
+    format!(
+        " AND (t.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {patient}) \
+         OR NOT EXISTS (SELECT 1 FROM compartment c2 WHERE c2.rid = t.rid))"
+    )
+}
+
+/// `AND t.type IN ('A','B')` for the allowed include types (registry names: safe to inline).
+fn include_type_guard(alias: &str, types: &Option<Vec<&'static str>>) -> String {
+    match types {
+        None => String::new(),
+        Some(list) => {
+            let names: Vec<String> = list
+                .iter()
+                .filter(|t| t.bytes().all(|b| b.is_ascii_alphabetic()))
+                .map(|t| format!("'{t}'"))
+                .collect();
+            if names.is_empty() {
+                " AND 0".to_string()
+            } else {
+                format!(" AND {alias}.type IN ({})", names.join(","))
+            }
+        }
+    }
 }
 
 /// The compiled search.
@@ -244,7 +289,7 @@ fn sort_expr(b: &mut Builder, key: &SortKey, descending: bool) -> String {
 
 // Includes join from the page outwards (CROSS JOIN fixes that order): each
 // page row's reference rows by (rid, param), then targets by primary key.
-fn include_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str) -> String {
+fn include_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str, guard: &str) -> String {
     let code = b.bind(inc.param.code);
     let target = match inc.target_type {
         Some(t) => format!(" AND x.target_type = {}", b.bind(t)),
@@ -252,7 +297,7 @@ fn include_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str) -> S
     };
     format!(
         "SELECT 1, t.rid, t.json, NULL, NULL, t.type, t.id FROM ranked p CROSS JOIN idx_reference x ON x.rid = p.rid AND x.param = {code}{target} \
-         CROSS JOIN resources t ON t.practice = {practice} AND t.type = x.target_type AND t.id = x.target_id WHERE p.pos <= {count}"
+         CROSS JOIN resources t ON t.practice = {practice} AND t.type = x.target_type AND t.id = x.target_id WHERE p.pos <= {count}{guard}"
     )
 }
 
@@ -262,6 +307,7 @@ fn revinclude_sql(
     practice: &str,
     count: &str,
     scope_patient: Option<&str>,
+    type_guard: &str,
 ) -> String {
     let code = b.bind(inc.param.code);
     let src = b.bind(inc.source.name);
@@ -273,7 +319,7 @@ fn revinclude_sql(
     format!(
         "SELECT 2, s.rid, s.json, NULL, NULL, s.type, s.id FROM ranked p CROSS JOIN resources pr ON pr.rid = p.rid \
          CROSS JOIN idx_reference x ON x.practice = {practice} AND x.type = {src} AND x.param = {code} AND x.target_id = pr.id AND x.target_type = pr.type \
-         CROSS JOIN resources s ON s.rid = x.rid WHERE p.pos <= {count}{restrict}"
+         CROSS JOIN resources s ON s.rid = x.rid WHERE p.pos <= {count}{restrict}{type_guard}"
     )
 }
 
@@ -308,13 +354,40 @@ pub fn compile(
         format!("{unary}r.type = {rtype}"),
     ];
     if let Some(p) = &patient {
-        conds.push(format!(
-            "r.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p} AND c.type = {rtype})"
-        ));
+        if req.resource.in_patient_compartment() {
+            conds.push(format!(
+                "r.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p} AND c.type = {rtype})"
+            ));
+        } else {
+            // Outside the compartment: what the patient's records reference.
+            conds.push(format!(
+                "r.rid IN (SELECT t.rid FROM compartment c CROSS JOIN idx_reference x ON x.rid = c.rid \
+                 CROSS JOIN resources t ON t.practice = {practice} AND t.type = x.target_type AND t.id = x.target_id \
+                 WHERE c.practice = {practice} AND c.patient_id = {p} AND x.target_type = {rtype})"
+            ));
+        }
     }
     for (i, f) in filters.iter().enumerate() {
         let driver = i == 0 && patient.is_none() && driver_rank(f) < 9;
         conds.push(filter_cond(&mut b, f, "r", &practice, &rtype, driver));
+    }
+    if !scope.restrictions.is_empty() {
+        let groups: Vec<String> = scope
+            .restrictions
+            .iter()
+            .map(|group| {
+                let parts: Vec<String> = group
+                    .iter()
+                    .map(|f| filter_cond(&mut b, f, "r", &practice, &rtype, false))
+                    .collect();
+                if parts.is_empty() {
+                    "1".to_string()
+                } else {
+                    format!("({})", parts.join(" AND "))
+                }
+            })
+            .collect();
+        conds.push(format!("({})", groups.join(" OR ")));
     }
     let where_sql = conds.join(" AND ");
     let count_sql = format!("SELECT COUNT(*) FROM resources r WHERE {where_sql}");
@@ -347,14 +420,26 @@ pub fn compile(
          ranked AS (SELECT rid, type, id, json, sk, row_number() OVER (ORDER BY sk {dir}, rid ASC) AS pos FROM page) \
          SELECT 0, rid, json, sk, pos, type, id FROM ranked"
     );
+    let mut include_guard = include_type_guard("t", &scope.include_types);
+    if let Some(p) = &patient {
+        include_guard.push_str(&patient_include_guard(&practice, p));
+    }
+    let revinclude_guard = include_type_guard("s", &scope.include_types);
     for inc in &req.includes {
         sql.push_str(" UNION ALL ");
-        let s = include_sql(&mut b, inc, &practice, &count);
+        let s = include_sql(&mut b, inc, &practice, &count, &include_guard);
         sql.push_str(&s);
     }
     for inc in &req.revincludes {
         sql.push_str(" UNION ALL ");
-        let s = revinclude_sql(&mut b, inc, &practice, &count, patient.as_deref());
+        let s = revinclude_sql(
+            &mut b,
+            inc,
+            &practice,
+            &count,
+            patient.as_deref(),
+            &revinclude_guard,
+        );
         sql.push_str(&s);
     }
     if want_count {

@@ -12,6 +12,7 @@ use super::{Database, DbError, Row, SqlValue, Statement, MAX_BOUND_PARAMS};
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_fhir_resources.sql"),
     include_str!("../../migrations/0002_resource_parts.sql"),
+    include_str!("../../migrations/0003_authorization.sql"),
 ];
 
 /// An in-memory (or file) SQLite database with the migrations applied.

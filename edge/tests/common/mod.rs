@@ -4,10 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a subset
 
-use std::cell::Cell;
-
 use flare_edge::app::http::{HttpRequest, HttpResponse};
-use flare_edge::app::{App, Config, Platform};
+use flare_edge::app::{App, Config};
 use flare_edge::store::sqlite::SqliteDatabase;
 use flare_edge::store::Shards;
 use serde_json::Value;
@@ -17,23 +15,7 @@ pub const BASE: &str = "http://flare.test";
 /// 2026-01-01T00:00:00Z
 pub const NOW: i64 = 1_767_225_600_000;
 
-/// Fixed clock; counter-based "random" bytes.
-pub struct TestPlatform {
-    pub now: Cell<i64>,
-    counter: Cell<u8>,
-}
-
-impl Platform for TestPlatform {
-    fn now_ms(&self) -> i64 {
-        self.now.get()
-    }
-    fn random_bytes(&self, buf: &mut [u8]) {
-        for b in buf.iter_mut() {
-            self.counter.set(self.counter.get().wrapping_add(1));
-            *b = self.counter.get();
-        }
-    }
-}
+pub use flare_edge::native::NativePlatform as TestPlatform;
 
 pub type TestApp = App<SqliteDatabase, TestPlatform>;
 
@@ -41,10 +23,7 @@ pub type TestApp = App<SqliteDatabase, TestPlatform>;
 pub fn app() -> TestApp {
     let app = App {
         shards: Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
-        platform: TestPlatform {
-            now: Cell::new(NOW),
-            counter: Cell::new(0),
-        },
+        platform: TestPlatform::at(NOW),
         config: Config {
             admin_token: Some(TOKEN.into()),
             default_practice: "northside".into(),

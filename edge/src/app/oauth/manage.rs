@@ -1,0 +1,363 @@
+//! The operator's side of the authorization server (`/admin/…`, bearer
+//! `ADMIN_TOKEN`): approving and managing registered apps, creating users,
+//! creating EHR launch contexts, and reading the audit trail.
+//!
+//! - `GET /admin/clients[?practice=&status=]`
+//! - `GET /admin/clients/{id}`
+//! - `POST /admin/clients/{id}/approve | reject | disable | enable` (`{"reason": …}` optional)
+//! - `POST /admin/clients/{id}/rotate-secret` → `{"client_secret": …}` (shown once)
+//! - `PUT /admin/clients/{id}/jwks` `{"jwks": …}` or `{"jwks_uri": …}`
+//! - `POST /admin/clients/{id}/scope-change` `{"scope": …}` → pending until
+//!   `POST /admin/clients/{id}/scope-change/approve` (or `/reject`)
+//! - `POST /admin/users` `{username, password, practice, fhirUser, name}`
+//! - `POST /admin/launch` `{username, patient, encounter, need_patient_banner, smart_style_url, fhirContext}`
+//! - `GET /admin/audit?practice=&patient=&limit=`
+
+use serde_json::{json, Value as Json};
+
+use super::crypto::{check_password_rule, hash_password, random_token, sha256_b64};
+use super::discovery::Endpoints;
+use super::register::{canonical_scope, check_jwks, client_json, origin_of};
+use super::LAUNCH_TTL_MS;
+use crate::app::error::{ApiError, ApiResult};
+use crate::app::http::{HttpRequest, HttpResponse};
+use crate::app::{App, Platform};
+use crate::store::auth::{self as store, ClientColumn, User};
+use crate::store::{resources, Database};
+use flare_core::reference::{is_valid_id, parse_reference, ParsedReference};
+
+/// `Type/id` of a relative reference without version.
+fn local_ref(s: &str) -> Option<(String, String)> {
+    match parse_reference(s).ok()? {
+        ParsedReference::Local {
+            resource_type,
+            id,
+            version: None,
+        } => Some((resource_type, id)),
+        _ => None,
+    }
+}
+
+fn body(req: &HttpRequest) -> Result<Json, ApiError> {
+    if req.body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+}
+
+async fn load_client<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> Result<store::Client, ApiError> {
+    store::client(app.auth_db(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no client {id}")))
+}
+
+/// Routes `/admin/clients/…`.
+pub async fn clients<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    rest: &[&str],
+) -> ApiResult {
+    let now = app.platform.now_ms();
+    let db = app.auth_db();
+    match (req.method.as_str(), rest) {
+        ("GET", []) => {
+            let q = req.query_pairs();
+            let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+            let list = store::list_clients(db, get("practice"), get("status")).await?;
+            Ok(HttpResponse::json(
+                200,
+                &json!({"clients": list.iter().map(client_json).collect::<Vec<_>>()}),
+            ))
+        }
+        ("GET", [id]) => Ok(HttpResponse::json(
+            200,
+            &client_json(&load_client(app, id).await?),
+        )),
+        ("POST", [id, action @ ("approve" | "reject" | "disable" | "enable")]) => {
+            let client = load_client(app, id).await?;
+            let reason = body(req)?
+                .get("reason")
+                .and_then(Json::as_str)
+                .map(str::to_string);
+            let status = match *action {
+                "approve" | "enable" => "approved",
+                "reject" => "rejected",
+                _ => "disabled",
+            };
+            if *action == "enable" && client.status != "disabled" {
+                return Err(ApiError::new(
+                    409,
+                    "conflict",
+                    format!("client {id} is {}, not disabled", client.status),
+                ));
+            }
+            let origins: Vec<String> = client.redirect_uris.iter().filter_map(|u| origin_of(u)).collect();
+            store::set_client_status(db, id, status, reason.as_deref(), &origins, now).await?;
+            Ok(HttpResponse::json(
+                200,
+                &json!({"client_id": id, "status": status, "reason": reason}),
+            ))
+        }
+        ("POST", [id, "rotate-secret"]) => {
+            let client = load_client(app, id).await?;
+            if client.auth_method != "client_secret_basic" {
+                return Err(ApiError::bad_request(
+                    "only client_secret_basic clients have a secret",
+                ));
+            }
+            let secret = random_token(&app.platform, 32);
+            store::update_client(db, id, ClientColumn::SecretHash, Some(sha256_b64(&secret)), now).await?;
+            Ok(
+                HttpResponse::json(200, &json!({"client_id": id, "client_secret": secret}))
+                    .with_header("cache-control", "no-store"),
+            )
+        }
+        ("PUT", [id, "jwks"]) => {
+            let client = load_client(app, id).await?;
+            if client.auth_method != "private_key_jwt" {
+                return Err(ApiError::bad_request("only private_key_jwt clients have keys"));
+            }
+            let b = body(req)?;
+            match (b.get("jwks"), b.get("jwks_uri").and_then(Json::as_str)) {
+                (Some(j), None) => {
+                    check_jwks(j).map_err(|e| ApiError::bad_request(e.message))?;
+                    store::update_client(db, id, ClientColumn::Jwks, Some(j.to_string()), now).await?;
+                    store::update_client(db, id, ClientColumn::JwksUri, None, now).await?;
+                }
+                (None, Some(u)) => {
+                    url::Url::parse(u)
+                        .map_err(|_| ApiError::bad_request("jwks_uri must be an absolute URL"))?;
+                    store::update_client(db, id, ClientColumn::JwksUri, Some(u.to_string()), now).await?;
+                    store::update_client(db, id, ClientColumn::Jwks, None, now).await?;
+                }
+                _ => return Err(ApiError::bad_request("send either jwks or jwks_uri")),
+            }
+            Ok(HttpResponse::json(
+                200,
+                &client_json(&load_client(app, id).await?),
+            ))
+        }
+        ("POST", [id, "scope-change"]) => {
+            load_client(app, id).await?;
+            let scope = body(req)?
+                .get("scope")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::bad_request("scope is required"))?;
+            let scope = canonical_scope(&scope).map_err(|e| ApiError::bad_request(e.message))?;
+            store::update_client(db, id, ClientColumn::PendingScope, Some(scope.clone()), now).await?;
+            Ok(HttpResponse::json(
+                202,
+                &json!({"client_id": id, "pending_scope": scope}),
+            ))
+        }
+        ("POST", [id, "scope-change", decision @ ("approve" | "reject")]) => {
+            let client = load_client(app, id).await?;
+            let pending = client.pending_scope.ok_or_else(|| {
+                ApiError::new(
+                    409,
+                    "conflict",
+                    format!("client {id} has no pending scope change"),
+                )
+            })?;
+            if *decision == "approve" {
+                store::update_client(db, id, ClientColumn::Scope, Some(pending), now).await?;
+            }
+            store::update_client(db, id, ClientColumn::PendingScope, None, now).await?;
+            Ok(HttpResponse::json(
+                200,
+                &client_json(&load_client(app, id).await?),
+            ))
+        }
+        _ => Err(ApiError::not_found(format!(
+            "no admin route {} /admin/clients/{}",
+            req.method,
+            rest.join("/")
+        ))),
+    }
+}
+
+/// `POST /admin/users`.
+pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let b = body(req)?;
+    let s = |k: &str| {
+        b.get(k)
+            .and_then(Json::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let username = s("username").ok_or_else(|| ApiError::bad_request("username is required"))?;
+    if username.chars().count() > 64 || username.chars().any(char::is_whitespace) {
+        return Err(ApiError::bad_request(
+            "a username is 1-64 characters without spaces",
+        ));
+    }
+    let password = b
+        .get("password")
+        .and_then(Json::as_str)
+        .ok_or_else(|| ApiError::bad_request("password is required"))?;
+    check_password_rule(password).map_err(ApiError::bad_request)?;
+    let practice = s("practice").unwrap_or(&app.config.default_practice).to_string();
+    let fhir_user = s("fhirUser")
+        .ok_or_else(|| ApiError::bad_request("fhirUser is required (Patient/… or Practitioner/…)"))?;
+    let (target_type, target_id) = local_ref(fhir_user)
+        .filter(|(t, _)| matches!(t.as_str(), "Patient" | "Practitioner"))
+        .ok_or_else(|| {
+            ApiError::bad_request("fhirUser must be a relative Patient/… or Practitioner/… reference")
+        })?;
+    let db = app.shards.for_practice(&practice);
+    if !resources::list_practices(db)
+        .await?
+        .iter()
+        .any(|p| p.key == practice)
+    {
+        return Err(ApiError::bad_request(format!(
+            "practice {practice} does not exist"
+        )));
+    }
+    if resources::read(db, &practice, &target_type, &target_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::bad_request(format!(
+            "{target_type}/{target_id} does not exist in {practice}"
+        )));
+    }
+    let hash = hash_password(&app.platform, password)
+        .await
+        .map_err(|e| ApiError::new(500, "exception", e))?;
+    let user = User {
+        user_id: random_token(&app.platform, 12),
+        username: username.to_string(),
+        practice: practice.clone(),
+        fhir_user: format!("{target_type}/{target_id}"),
+        display_name: s("name").map(str::to_string),
+        password_hash: hash,
+        failed_signins: 0,
+        locked_until: 0,
+    };
+    if !store::insert_user(app.auth_db(), &user, app.platform.now_ms()).await? {
+        return Err(ApiError::new(
+            409,
+            "duplicate",
+            format!("username {username} is taken"),
+        ));
+    }
+    Ok(HttpResponse::json(
+        201,
+        &json!({"user_id": user.user_id, "username": user.username, "practice": practice, "fhirUser": user.fhir_user, "name": user.display_name}),
+    ))
+}
+
+/// `POST /admin/launch`: an EHR launch context for a signed-in practitioner.
+pub async fn create_launch<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let b = body(req)?;
+    let username = b
+        .get("username")
+        .and_then(Json::as_str)
+        .ok_or_else(|| ApiError::bad_request("username is required"))?;
+    let user = store::user_by_name(app.auth_db(), username)
+        .await?
+        .ok_or_else(|| ApiError::bad_request(format!("no user {username}")))?;
+    let (launch, expires_in) = new_launch(app, req, &user, &b).await?;
+    Ok(HttpResponse::json(
+        201,
+        &json!({"launch": launch, "expires_in": expires_in}),
+    ))
+}
+
+/// Validates a launch context request and stores it; returns the opaque
+/// `launch` value and its lifetime in seconds. Shared by the admin API and the
+/// EHR simulator page.
+pub async fn new_launch<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    user: &User,
+    b: &Json,
+) -> Result<(String, i64), ApiError> {
+    let db = app.shards.for_practice(&user.practice);
+    let mut context = serde_json::Map::new();
+    for (key, rtype) in [("patient", "Patient"), ("encounter", "Encounter")] {
+        if let Some(id) = b.get(key).and_then(Json::as_str).filter(|v| !v.is_empty()) {
+            let id = id.rsplit('/').next().unwrap_or(id);
+            if !is_valid_id(id) || resources::read(db, &user.practice, rtype, id).await?.is_none() {
+                return Err(ApiError::bad_request(format!(
+                    "{rtype}/{id} does not exist in {}",
+                    user.practice
+                )));
+            }
+            context.insert(key.into(), json!(id));
+        }
+    }
+    let banner = b
+        .get("need_patient_banner")
+        .and_then(Json::as_bool)
+        .unwrap_or(true);
+    context.insert("need_patient_banner".into(), json!(banner));
+    match b.get("smart_style_url") {
+        Some(Json::Bool(true)) => {
+            context.insert("smart_style_url".into(), json!(Endpoints::of(req).style));
+        }
+        Some(Json::String(u)) if url::Url::parse(u).is_ok() => {
+            context.insert("smart_style_url".into(), json!(u));
+        }
+        None | Some(Json::Bool(false)) | Some(Json::Null) => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "smart_style_url is true, false or an absolute URL",
+            ))
+        }
+    }
+    if let Some(list) = b.get("fhirContext").and_then(Json::as_array) {
+        let mut refs = Vec::new();
+        for item in list {
+            let (t, id) = item
+                .as_str()
+                .or_else(|| item.get("reference").and_then(Json::as_str))
+                .and_then(local_ref)
+                .ok_or_else(|| {
+                    ApiError::bad_request("fhirContext items are relative references such as Encounter/1")
+                })?;
+            refs.push(json!({"reference": format!("{t}/{id}")}));
+        }
+        context.insert("fhirContext".into(), Json::Array(refs));
+    }
+    let launch = random_token(&app.platform, 24);
+    let now = app.platform.now_ms();
+    store::insert_launch(
+        app.auth_db(),
+        &sha256_b64(&launch),
+        &user.user_id,
+        &user.practice,
+        &Json::Object(context),
+        now + LAUNCH_TTL_MS,
+    )
+    .await?;
+    Ok((launch, LAUNCH_TTL_MS / 1000))
+}
+
+/// `GET /admin/audit?practice=&patient=&limit=`.
+pub async fn audit<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let q = req.query_pairs();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let practice = get("practice").unwrap_or_else(|| app.config.default_practice.clone());
+    let limit = get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(200i64)
+        .clamp(1, 1000);
+    let events = store::audit_events(
+        app.shards.for_practice(&practice),
+        &practice,
+        get("patient").as_deref(),
+        limit,
+    )
+    .await?;
+    let list: Vec<Json> = events
+        .iter()
+        .map(|e| {
+            json!({"at": flare_core::datetime::format_instant(e.at), "client_id": e.client_id, "user_id": e.user_id,
+                   "patient": e.patient, "action": e.action, "what": e.what, "status": e.status})
+        })
+        .collect();
+    Ok(HttpResponse::json(200, &json!({"events": list})))
+}

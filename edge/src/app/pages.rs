@@ -1,0 +1,85 @@
+//! Server-rendered HTML for the browser pages (authorize, portal): one
+//! layout, escaping of every interpolated value, no JavaScript needed.
+//!
+//! Pages never embed anything the user cannot see except the hidden form
+//! fields `request` and `csrf`; stable field names (`username`, `password`,
+//! `patient`, `scope`, `decision`) let scripts and assistive tech drive them.
+
+use super::http::HttpResponse;
+
+/// Escapes text content.
+pub fn esc(s: &str) -> String {
+    html_escape::encode_text(s).into_owned()
+}
+
+/// Escapes a double-quoted attribute value.
+pub fn attr(s: &str) -> String {
+    html_escape::encode_double_quoted_attribute(s).into_owned()
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f6f8;color:#1b1f24}\
+main{max-width:40rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0002}\
+h1{font-size:1.4rem;margin-top:0}label{display:block;margin:.75rem 0 .25rem;font-weight:600}\
+input[type=text],input[type=password],input[type=search]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #6b7785;border-radius:4px;font-size:1rem}\
+button{font-size:1rem;padding:.6rem 1.2rem;border-radius:4px;border:1px solid #0b57d0;background:#0b57d0;color:#fff;margin:.75rem .5rem 0 0;cursor:pointer}\
+button.secondary{background:#fff;color:#0b57d0}button:focus,input:focus{outline:3px solid #f2a900;outline-offset:2px}\
+.error{background:#fde8e8;border:1px solid #b3261e;color:#8c1d18;padding:.6rem;border-radius:4px}\
+.muted{color:#4a5561}fieldset{border:1px solid #c9d1d9;border-radius:6px;margin:.75rem 0;padding:.5rem 1rem}\
+.scope{display:flex;gap:.5rem;align-items:flex-start;margin:.4rem 0;font-weight:400}.granular{margin-left:1.75rem}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #dde3e9;vertical-align:top}\
+code{font-size:.85em;word-break:break-all}";
+
+/// A complete page.
+pub fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · Flare</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+        esc(title)
+    )
+}
+
+/// An HTML response that is never cached or framed by other origins.
+pub fn html(status: u16, title: &str, body: &str) -> HttpResponse {
+    HttpResponse::new(status, "text/html; charset=utf-8", layout(title, body))
+        .with_header("cache-control", "no-store")
+        .with_header("x-content-type-options", "nosniff")
+        .with_header("referrer-policy", "no-referrer")
+        .with_header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors *",
+        )
+}
+
+/// An error page (no redirect: the client or redirect URI could not be trusted).
+pub fn error_page(status: u16, message: &str) -> HttpResponse {
+    html(
+        status,
+        "Something went wrong",
+        &format!(
+            "<h1>Something went wrong</h1><p class=\"error\" role=\"alert\">{}</p>",
+            esc(message)
+        ),
+    )
+}
+
+/// The hidden fields every form carries.
+pub fn hidden(name: &str, value: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        attr(name),
+        attr(value)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        assert_eq!(esc("<script>&"), "&lt;script&gt;&amp;");
+        assert_eq!(attr("\"><x"), "&quot;&gt;&lt;x");
+        assert!(hidden("a", "\"onload=").contains("&quot;onload="));
+    }
+}

@@ -1,0 +1,261 @@
+//! The patient portal (`/portal`): a patient signs in, sees the apps they
+//! authorized (scopes, when, last use) and the access history of their
+//! record, and revokes an app. Revocation is one UPDATE of the grant in the
+//! consistent primary that every token lookup joins, so the app's access and
+//! refresh tokens fail on their next use.
+//!
+//! Forms double-submit the `flare_csrf` cookie; pages work without JavaScript.
+
+use std::collections::BTreeMap;
+
+use flare_core::datetime::format_instant;
+
+use super::error::{ApiError, ApiResult};
+use super::http::{HttpRequest, HttpResponse};
+use super::oauth::authorize::{sign_in, SignInError};
+use super::oauth::crypto::{constant_time_eq, random_token, sha256_b64};
+use super::oauth::{cookie, field, form, set_cookie, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_MS};
+use super::pages::{attr, esc, hidden, html};
+use super::{App, Platform};
+use crate::store::auth::{self as store, User};
+use crate::store::Database;
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse {
+        status: 303,
+        headers: vec![
+            ("location".into(), location.into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: Vec::new(),
+    }
+}
+
+async fn session_user<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+) -> Result<Option<User>, ApiError> {
+    Ok(match cookie(req, SESSION_COOKIE) {
+        Some(s) => store::session_user(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?,
+        None => None,
+    })
+}
+
+/// The browser's CSRF token, and whether it must be set as a cookie.
+fn csrf_token<P: Platform>(platform: &P, req: &HttpRequest) -> (String, bool) {
+    match cookie(req, CSRF_COOKIE).filter(|c| c.len() >= 22) {
+        Some(c) => (c.to_string(), false),
+        None => (random_token(platform, 24), true),
+    }
+}
+
+fn check_csrf(req: &HttpRequest, pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let form_token = field(pairs, "csrf").ok().flatten();
+    let ok = matches!((form_token, cookie(req, CSRF_COOKIE)), (Some(f), Some(c)) if constant_time_eq(f.as_bytes(), c.as_bytes()));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::page(403, "this form was not submitted from the portal (CSRF check failed); reload the portal and try again"))
+    }
+}
+
+fn signin_form(csrf: &str, error: Option<&str>) -> String {
+    let err = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    format!(
+        "<h1>Patient portal</h1><p class=\"muted\">Sign in to see and manage the apps that can read your health record.</p>{err}\
+         <form method=\"post\" action=\"/portal/signin\">{}\
+         <label for=\"username\">Username</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\">Sign in</button></form>",
+        hidden("csrf", csrf)
+    )
+}
+
+/// `GET /portal`.
+pub async fn home<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let (csrf, fresh) = csrf_token(&app.platform, req);
+    let page = match session_user(app, req).await? {
+        None => html(200, "Patient portal", &signin_form(&csrf, None)),
+        Some(user) => connected_apps(app, &user, &csrf).await?,
+    };
+    Ok(if fresh {
+        page.with_header(
+            "set-cookie",
+            &set_cookie(req, CSRF_COOKIE, &csrf, SESSION_TTL_MS / 1000),
+        )
+    } else {
+        page
+    })
+}
+
+async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, csrf: &str) -> ApiResult {
+    let signout = format!(
+        "<form method=\"post\" action=\"/portal/signout\">{}<button type=\"submit\" class=\"secondary\">Sign out</button></form>",
+        hidden("csrf", csrf)
+    );
+    let Some(patient) = user.fhir_user.strip_prefix("Patient/") else {
+        return Ok(html(
+            200,
+            "Patient portal",
+            &format!(
+                "<h1>Patient portal</h1><p>The portal is for patients; you are signed in as {}.</p>{signout}",
+                esc(&user.username)
+            ),
+        ));
+    };
+    let grants = store::grants_for_patient(app.auth_db(), &user.practice, patient).await?;
+    let events = store::audit_events(
+        app.shards.for_practice(&user.practice),
+        &user.practice,
+        Some(patient),
+        200,
+    )
+    .await?;
+    let mut app_names: BTreeMap<String, String> = BTreeMap::new();
+    for (g, name) in &grants {
+        app_names.insert(g.client_id.clone(), name.clone());
+    }
+    let mut rows = String::new();
+    for (g, name) in &grants {
+        let last = events
+            .iter()
+            .find(|e| e.client_id.as_deref() == Some(g.client_id.as_str()))
+            .map(|e| format_instant(e.at))
+            .unwrap_or_else(|| "not yet".into());
+        rows.push_str(&format!(
+            "<tr><td><strong>{}</strong></td><td><code>{}</code></td><td>{}</td><td>{}</td>\
+             <td><form method=\"post\" action=\"/portal/revoke\">{}{}<button type=\"submit\" aria-label=\"Revoke {}\">Revoke</button></form></td></tr>",
+            esc(name),
+            esc(&g.scope),
+            esc(&format_instant(g.created_at)),
+            esc(&last),
+            hidden("csrf", csrf),
+            hidden("grant", &g.grant_id),
+            attr(name),
+        ));
+    }
+    let apps = if grants.is_empty() {
+        "<p>No apps can read your record.</p>".to_string()
+    } else {
+        format!("<table><caption class=\"muted\">Apps you allowed</caption><thead><tr><th>App</th><th>Access</th><th>Allowed</th><th>Last used</th><th></th></tr></thead><tbody>{rows}</tbody></table>")
+    };
+    let mut history = String::new();
+    for e in events.iter().take(50) {
+        let who = e
+            .client_id
+            .as_ref()
+            .map(|c| app_names.get(c).cloned().unwrap_or_else(|| c.clone()))
+            .unwrap_or_default();
+        history.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(&format_instant(e.at)),
+            esc(&who),
+            esc(&e.action),
+            esc(&e.what),
+            e.status
+        ));
+    }
+    let history = if history.is_empty() {
+        "<p>No app has read your record yet.</p>".into()
+    } else {
+        format!("<table><thead><tr><th>When</th><th>App</th><th>Action</th><th>What</th><th>Result</th></tr></thead><tbody>{history}</tbody></table>")
+    };
+    Ok(html(
+        200,
+        "Connected apps",
+        &format!(
+            "<h1>Connected apps</h1><p class=\"muted\">Signed in as {}.</p>{apps}<h2>Access history</h2>{history}{signout}",
+            esc(user.display_name.as_deref().unwrap_or(&user.username))
+        ),
+    ))
+}
+
+/// `POST /portal/signin`.
+pub async fn signin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let pairs = form(req);
+    check_csrf(req, &pairs)?;
+    let csrf = field(&pairs, "csrf")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_string();
+    let username = field(&pairs, "username").ok().flatten().unwrap_or_default();
+    let password = field(&pairs, "password").ok().flatten().unwrap_or_default();
+    match sign_in(app, username, password).await {
+        Ok(user) => {
+            let session = random_token(&app.platform, 32);
+            let now = app.platform.now_ms();
+            store::insert_session(
+                app.auth_db(),
+                &sha256_b64(&session),
+                &user.user_id,
+                now,
+                now + SESSION_TTL_MS,
+            )
+            .await?;
+            Ok(see_other("/portal").with_header(
+                "set-cookie",
+                &set_cookie(req, SESSION_COOKIE, &session, SESSION_TTL_MS / 1000),
+            ))
+        }
+        Err(SignInError::Wrong) => Ok(html(
+            401,
+            "Patient portal",
+            &signin_form(&csrf, Some("The username or password is not right.")),
+        )),
+        Err(SignInError::Throttled(s)) => Ok(html(
+            429,
+            "Patient portal",
+            &signin_form(
+                &csrf,
+                Some(&format!("Too many failed attempts. Try again in {s} seconds.")),
+            ),
+        )
+        .with_header("retry-after", &s.to_string())),
+    }
+}
+
+/// `POST /portal/revoke`: revokes one of the signed-in patient's grants.
+pub async fn revoke<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let pairs = form(req);
+    check_csrf(req, &pairs)?;
+    let user = session_user(app, req)
+        .await?
+        .ok_or_else(|| ApiError::page(401, "sign in to the portal first"))?;
+    let grant_id = field(&pairs, "grant")
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError::page(400, "which app?"))?;
+    let grant = store::grant(app.auth_db(), grant_id)
+        .await?
+        .filter(|g| {
+            g.practice == user.practice && g.patient.as_deref() == user.fhir_user.strip_prefix("Patient/")
+        })
+        .ok_or_else(|| ApiError::page(404, "no such app connection"))?;
+    let now = app.platform.now_ms();
+    store::revoke_grant(app.auth_db(), grant_id, now).await?;
+    let event = store::AuditEvent {
+        at: now,
+        practice: user.practice.clone(),
+        client_id: Some(grant.client_id.clone()),
+        user_id: Some(user.user_id.clone()),
+        patient: user.fhir_user.strip_prefix("Patient/").map(str::to_string),
+        action: "revoke".into(),
+        what: format!("grant {grant_id}"),
+        status: 200,
+    };
+    store::insert_audit(app.shards.for_practice(&user.practice), &event).await?;
+    Ok(see_other("/portal"))
+}
+
+/// `POST /portal/signout`.
+pub async fn signout<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let pairs = form(req);
+    check_csrf(req, &pairs)?;
+    if let Some(s) = cookie(req, SESSION_COOKIE) {
+        store::end_session(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?;
+    }
+    Ok(see_other("/portal").with_header("set-cookie", &set_cookie(req, SESSION_COOKIE, "", 0)))
+}

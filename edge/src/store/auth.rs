@@ -1,0 +1,1103 @@
+//! SQL of the authorization server: clients, users, sessions, launch
+//! contexts, authorize requests, grants, codes, refresh-token families,
+//! access tokens, assertion `jti`s and audit events (see
+//! `migrations/0003_authorization.sql`). Secrets arrive here already hashed.
+//!
+//! Single use and rotation are decided by one conditional `UPDATE … RETURNING`
+//! each, so two concurrent requests can never both consume the same code.
+
+use serde_json::Value as Json;
+
+use super::{int, text, Database, DbError, Row, SqlValue, Statement};
+
+/// A registered app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Client {
+    /// The `client_id`.
+    pub client_id: String,
+    /// The practice it serves.
+    pub practice: String,
+    /// `client_name`.
+    pub name: String,
+    /// `none`, `client_secret_basic` or `private_key_jwt`.
+    pub auth_method: String,
+    /// SHA-256 of the client secret.
+    pub secret_hash: Option<String>,
+    /// Inline JWKS.
+    pub jwks: Option<Json>,
+    /// JWKS URL.
+    pub jwks_uri: Option<String>,
+    /// Registered redirect URIs (exact match).
+    pub redirect_uris: Vec<String>,
+    /// Registered grant types.
+    pub grant_types: Vec<String>,
+    /// Allowed scopes (canonical, space-separated).
+    pub scope: String,
+    /// A scope change awaiting approval.
+    pub pending_scope: Option<String>,
+    /// `launch_uri`.
+    pub launch_uri: Option<String>,
+    /// `pending`, `approved`, `rejected` or `disabled`.
+    pub status: String,
+    /// Why it was rejected or disabled.
+    pub status_reason: Option<String>,
+    /// The registration request (JSON), for the metadata echo.
+    pub metadata: Json,
+    /// Access-token lifetime in seconds.
+    pub access_token_lifetime: i64,
+    /// Registered at (ms).
+    pub created_at: i64,
+}
+
+const CLIENT_COLS: &str = "client_id, practice, name, auth_method, secret_hash, jwks, jwks_uri, redirect_uris, grant_types, scope, pending_scope, launch_uri, status, status_reason, metadata, created_at";
+
+fn json_col(row: &Row, i: usize) -> Option<Json> {
+    text(row, i).and_then(|s| serde_json::from_str(s).ok())
+}
+
+fn strings(v: Option<Json>) -> Vec<String> {
+    v.and_then(|j| serde_json::from_value(j).ok()).unwrap_or_default()
+}
+
+fn client_from(row: &Row) -> Client {
+    let metadata = json_col(row, 14).unwrap_or(Json::Null);
+    Client {
+        client_id: text(row, 0).unwrap_or_default().to_string(),
+        practice: text(row, 1).unwrap_or_default().to_string(),
+        name: text(row, 2).unwrap_or_default().to_string(),
+        auth_method: text(row, 3).unwrap_or_default().to_string(),
+        secret_hash: text(row, 4).map(str::to_string),
+        jwks: json_col(row, 5),
+        jwks_uri: text(row, 6).map(str::to_string),
+        redirect_uris: strings(json_col(row, 7)),
+        grant_types: strings(json_col(row, 8)),
+        scope: text(row, 9).unwrap_or_default().to_string(),
+        pending_scope: text(row, 10).map(str::to_string),
+        launch_uri: text(row, 11).map(str::to_string),
+        status: text(row, 12).unwrap_or_default().to_string(),
+        status_reason: text(row, 13).map(str::to_string),
+        access_token_lifetime: metadata
+            .get("access_token_lifetime")
+            .and_then(Json::as_i64)
+            .unwrap_or(3600),
+        metadata,
+        created_at: int(row, 15).unwrap_or_default(),
+    }
+}
+
+fn opt(s: &Option<String>) -> SqlValue {
+    s.clone().into()
+}
+
+/// Stores a new registration.
+pub async fn insert_client<D: Database>(db: &D, c: &Client) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        format!("INSERT INTO clients ({CLIENT_COLS}, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16)"),
+        vec![
+            c.client_id.as_str().into(),
+            c.practice.as_str().into(),
+            c.name.as_str().into(),
+            c.auth_method.as_str().into(),
+            opt(&c.secret_hash),
+            c.jwks.as_ref().map(Json::to_string).into(),
+            opt(&c.jwks_uri),
+            Json::from(c.redirect_uris.clone()).to_string().into(),
+            Json::from(c.grant_types.clone()).to_string().into(),
+            c.scope.as_str().into(),
+            opt(&c.pending_scope),
+            opt(&c.launch_uri),
+            c.status.as_str().into(),
+            opt(&c.status_reason),
+            c.metadata.to_string().into(),
+            c.created_at.into(),
+        ],
+    )])
+    .await
+}
+
+/// A client by id.
+pub async fn client<D: Database>(db: &D, client_id: &str) -> Result<Option<Client>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!("SELECT {CLIENT_COLS} FROM clients WHERE client_id = ?1"),
+            vec![client_id.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(client_from))
+}
+
+/// Clients, optionally of one practice and status, newest first.
+pub async fn list_clients<D: Database>(
+    db: &D,
+    practice: Option<&str>,
+    status: Option<&str>,
+) -> Result<Vec<Client>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!(
+                "SELECT {CLIENT_COLS} FROM clients WHERE (?1 IS NULL OR practice = ?1) AND (?2 IS NULL OR status = ?2) \
+                 ORDER BY created_at DESC LIMIT 500"
+            ),
+            vec![practice.map(str::to_string).into(), status.map(str::to_string).into()],
+        ))
+        .await?;
+    Ok(rows.iter().map(client_from).collect())
+}
+
+/// Sets a client's status; approving publishes its redirect origins for CORS,
+/// anything else withdraws them. One atomic batch.
+pub async fn set_client_status<D: Database>(
+    db: &D,
+    client_id: &str,
+    status: &str,
+    reason: Option<&str>,
+    origins: &[String],
+    now: i64,
+) -> Result<(), DbError> {
+    let mut stmts = vec![
+        Statement::new(
+            "UPDATE clients SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE client_id = ?1",
+            vec![
+                client_id.into(),
+                status.into(),
+                reason.map(str::to_string).into(),
+                now.into(),
+            ],
+        ),
+        Statement::new(
+            "DELETE FROM client_origins WHERE client_id = ?1",
+            vec![client_id.into()],
+        ),
+    ];
+    if status == "approved" {
+        for o in origins {
+            stmts.push(Statement::new(
+                "INSERT OR IGNORE INTO client_origins (origin, client_id) VALUES (?1, ?2)",
+                vec![o.as_str().into(), client_id.into()],
+            ));
+        }
+    }
+    db.batch(stmts).await
+}
+
+/// Updates one credential or scope column of a client.
+pub async fn update_client<D: Database>(
+    db: &D,
+    client_id: &str,
+    column: ClientColumn,
+    value: Option<String>,
+    now: i64,
+) -> Result<(), DbError> {
+    let col = match column {
+        ClientColumn::SecretHash => "secret_hash",
+        ClientColumn::Jwks => "jwks",
+        ClientColumn::JwksUri => "jwks_uri",
+        ClientColumn::Scope => "scope",
+        ClientColumn::PendingScope => "pending_scope",
+    };
+    db.batch(vec![Statement::new(
+        format!("UPDATE clients SET {col} = ?2, updated_at = ?3 WHERE client_id = ?1"),
+        vec![client_id.into(), value.into(), now.into()],
+    )])
+    .await
+}
+
+/// The client columns [`update_client`] may change.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientColumn {
+    /// `secret_hash`.
+    SecretHash,
+    /// `jwks`.
+    Jwks,
+    /// `jwks_uri`.
+    JwksUri,
+    /// `scope`.
+    Scope,
+    /// `pending_scope`.
+    PendingScope,
+}
+
+/// Whether an approved client redirects to `origin` (the CORS allow-list).
+pub async fn origin_allowed<D: Database>(db: &D, origin: &str) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT 1 FROM client_origins WHERE origin = ?1 LIMIT 1",
+            vec![origin.into()],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// A person who signs in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Opaque id (the id_token `sub`).
+    pub user_id: String,
+    /// Sign-in name.
+    pub username: String,
+    /// The practice.
+    pub practice: String,
+    /// `Patient/…` or `Practitioner/…`.
+    pub fhir_user: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// `pbkdf2-sha256$…`.
+    pub password_hash: String,
+    /// Consecutive failed sign-ins.
+    pub failed_signins: i64,
+    /// Refused until (ms).
+    pub locked_until: i64,
+}
+
+const USER_COLS: &str =
+    "user_id, username, practice, fhir_user, display_name, password_hash, failed_signins, locked_until";
+
+fn user_from(row: &Row) -> User {
+    User {
+        user_id: text(row, 0).unwrap_or_default().to_string(),
+        username: text(row, 1).unwrap_or_default().to_string(),
+        practice: text(row, 2).unwrap_or_default().to_string(),
+        fhir_user: text(row, 3).unwrap_or_default().to_string(),
+        display_name: text(row, 4).map(str::to_string),
+        password_hash: text(row, 5).unwrap_or_default().to_string(),
+        failed_signins: int(row, 6).unwrap_or_default(),
+        locked_until: int(row, 7).unwrap_or_default(),
+    }
+}
+
+/// Creates a user; `false` if the username is taken.
+pub async fn insert_user<D: Database>(db: &D, u: &User, now: i64) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "INSERT INTO users (user_id, username, practice, fhir_user, display_name, password_hash, created_at) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(username) DO NOTHING RETURNING user_id",
+            vec![
+                u.user_id.as_str().into(),
+                u.username.as_str().into(),
+                u.practice.as_str().into(),
+                u.fhir_user.as_str().into(),
+                opt(&u.display_name),
+                u.password_hash.as_str().into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// A user by sign-in name (case-insensitive).
+pub async fn user_by_name<D: Database>(db: &D, username: &str) -> Result<Option<User>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!("SELECT {USER_COLS} FROM users WHERE username = ?1"),
+            vec![username.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(user_from))
+}
+
+/// A user by id.
+pub async fn user<D: Database>(db: &D, user_id: &str) -> Result<Option<User>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!("SELECT {USER_COLS} FROM users WHERE user_id = ?1"),
+            vec![user_id.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(user_from))
+}
+
+/// Records the outcome of a sign-in attempt.
+pub async fn set_signin_state<D: Database>(
+    db: &D,
+    user_id: &str,
+    failed: i64,
+    locked_until: i64,
+) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "UPDATE users SET failed_signins = ?2, locked_until = ?3 WHERE user_id = ?1",
+        vec![user_id.into(), failed.into(), locked_until.into()],
+    )])
+    .await
+}
+
+/// Starts a browser session.
+pub async fn insert_session<D: Database>(
+    db: &D,
+    session_hash: &str,
+    user_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "INSERT INTO sessions (session_hash, user_id, created_at, expires_at) VALUES (?1,?2,?3,?4)",
+        vec![session_hash.into(), user_id.into(), now.into(), expires_at.into()],
+    )])
+    .await
+}
+
+/// The user of a live session.
+pub async fn session_user<D: Database>(
+    db: &D,
+    session_hash: &str,
+    now: i64,
+) -> Result<Option<User>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!(
+                "SELECT {} FROM sessions s JOIN users u ON u.user_id = s.user_id \
+                 WHERE s.session_hash = ?1 AND s.ended_at IS NULL AND s.expires_at > ?2",
+                USER_COLS
+                    .split(", ")
+                    .map(|c| format!("u.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            vec![session_hash.into(), now.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(user_from))
+}
+
+/// Ends a session (sign-out); its online_access refresh tokens stop working.
+pub async fn end_session<D: Database>(db: &D, session_hash: &str, now: i64) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "UPDATE sessions SET ended_at = ?2 WHERE session_hash = ?1 AND ended_at IS NULL",
+        vec![session_hash.into(), now.into()],
+    )])
+    .await
+}
+
+/// Stores a launch context.
+pub async fn insert_launch<D: Database>(
+    db: &D,
+    launch_hash: &str,
+    user_id: &str,
+    practice: &str,
+    context: &Json,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "INSERT INTO launches (launch_hash, user_id, practice, context, expires_at) VALUES (?1,?2,?3,?4,?5)",
+        vec![
+            launch_hash.into(),
+            user_id.into(),
+            practice.into(),
+            context.to_string().into(),
+            expires_at.into(),
+        ],
+    )])
+    .await
+}
+
+/// A live launch context: `(user_id, practice, context)`.
+pub async fn launch<D: Database>(
+    db: &D,
+    launch_hash: &str,
+    now: i64,
+) -> Result<Option<(String, String, Json)>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT user_id, practice, context FROM launches WHERE launch_hash = ?1 AND expires_at > ?2",
+            vec![launch_hash.into(), now.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(|r| {
+        (
+            text(r, 0).unwrap_or_default().to_string(),
+            text(r, 1).unwrap_or_default().to_string(),
+            json_col(r, 2).unwrap_or(Json::Null),
+        )
+    }))
+}
+
+/// An `/authorize` request in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizeRequest {
+    /// Opaque id carried by the pages' forms.
+    pub request_id: String,
+    /// The CSRF token the forms must echo (and the cookie must hold).
+    pub csrf: String,
+    /// The client.
+    pub client_id: String,
+    /// Validated parameters and launch context (JSON).
+    pub params: Json,
+    /// The signed-in user, once known.
+    pub user_id: Option<String>,
+    /// The patient in context, once known.
+    pub patient: Option<String>,
+    /// Whether a code or an error was already sent.
+    pub done: bool,
+}
+
+/// Stores a new authorize request.
+pub async fn insert_authorize_request<D: Database>(
+    db: &D,
+    r: &AuthorizeRequest,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "INSERT INTO authorize_requests (request_id, csrf, client_id, params, user_id, patient, created_at, expires_at) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        vec![
+            r.request_id.as_str().into(),
+            r.csrf.as_str().into(),
+            r.client_id.as_str().into(),
+            r.params.to_string().into(),
+            opt(&r.user_id),
+            opt(&r.patient),
+            now.into(),
+            expires_at.into(),
+        ],
+    )])
+    .await
+}
+
+/// A live authorize request.
+pub async fn authorize_request<D: Database>(
+    db: &D,
+    request_id: &str,
+    now: i64,
+) -> Result<Option<AuthorizeRequest>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT request_id, csrf, client_id, params, user_id, patient, done FROM authorize_requests \
+             WHERE request_id = ?1 AND expires_at > ?2",
+            vec![request_id.into(), now.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(|r| AuthorizeRequest {
+        request_id: text(r, 0).unwrap_or_default().to_string(),
+        csrf: text(r, 1).unwrap_or_default().to_string(),
+        client_id: text(r, 2).unwrap_or_default().to_string(),
+        params: json_col(r, 3).unwrap_or(Json::Null),
+        user_id: text(r, 4).map(str::to_string),
+        patient: text(r, 5).map(str::to_string),
+        done: int(r, 6) == Some(1),
+    }))
+}
+
+/// Records the signed-in user and/or chosen patient of a request.
+pub async fn update_authorize_request<D: Database>(
+    db: &D,
+    request_id: &str,
+    user_id: Option<&str>,
+    patient: Option<&str>,
+) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "UPDATE authorize_requests SET user_id = COALESCE(?2, user_id), patient = COALESCE(?3, patient) WHERE request_id = ?1",
+        vec![
+            request_id.into(),
+            user_id.map(str::to_string).into(),
+            patient.map(str::to_string).into(),
+        ],
+    )])
+    .await
+}
+
+/// Marks a request finished; `false` if it already was (a double submit).
+pub async fn finish_authorize_request<D: Database>(db: &D, request_id: &str) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "UPDATE authorize_requests SET done = 1 WHERE request_id = ?1 AND done = 0 RETURNING request_id",
+            vec![request_id.into()],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// What a user approved for an app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    /// Opaque id.
+    pub grant_id: String,
+    /// The practice.
+    pub practice: String,
+    /// The app.
+    pub client_id: String,
+    /// Who approved (none for backend services).
+    pub user_id: Option<String>,
+    /// The patient in context.
+    pub patient: Option<String>,
+    /// Granted scopes, canonical.
+    pub scope: String,
+    /// Launch context echoed in token responses (JSON object).
+    pub context: Json,
+    /// The sign-in session an online_access grant is tied to.
+    pub session_hash: Option<String>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last token use (ms).
+    pub last_used_at: Option<i64>,
+    /// Revoked (ms).
+    pub revoked_at: Option<i64>,
+}
+
+const GRANT_COLS: &str =
+    "grant_id, practice, client_id, user_id, patient, scope, context, session_hash, created_at, last_used_at, revoked_at";
+
+fn grant_from(r: &Row) -> Grant {
+    Grant {
+        grant_id: text(r, 0).unwrap_or_default().to_string(),
+        practice: text(r, 1).unwrap_or_default().to_string(),
+        client_id: text(r, 2).unwrap_or_default().to_string(),
+        user_id: text(r, 3).map(str::to_string),
+        patient: text(r, 4).map(str::to_string),
+        scope: text(r, 5).unwrap_or_default().to_string(),
+        context: json_col(r, 6).unwrap_or(Json::Null),
+        session_hash: text(r, 7).map(str::to_string),
+        created_at: int(r, 8).unwrap_or_default(),
+        last_used_at: int(r, 9),
+        revoked_at: int(r, 10),
+    }
+}
+
+fn insert_grant_stmt(g: &Grant) -> Statement {
+    Statement::new(
+        format!("INSERT INTO grants ({GRANT_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,NULL,NULL)"),
+        vec![
+            g.grant_id.as_str().into(),
+            g.practice.as_str().into(),
+            g.client_id.as_str().into(),
+            opt(&g.user_id),
+            opt(&g.patient),
+            g.scope.as_str().into(),
+            g.context.to_string().into(),
+            opt(&g.session_hash),
+            g.created_at.into(),
+        ],
+    )
+}
+
+/// A grant by id.
+pub async fn grant<D: Database>(db: &D, grant_id: &str) -> Result<Option<Grant>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!("SELECT {GRANT_COLS} FROM grants WHERE grant_id = ?1"),
+            vec![grant_id.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(grant_from))
+}
+
+/// The live grants whose patient is `patient` in `practice`, newest first,
+/// with the app's name.
+pub async fn grants_for_patient<D: Database>(
+    db: &D,
+    practice: &str,
+    patient: &str,
+) -> Result<Vec<(Grant, String)>, DbError> {
+    let cols: Vec<String> = GRANT_COLS.split(", ").map(|c| format!("g.{c}")).collect();
+    let rows = db
+        .query(Statement::new(
+            format!(
+                "SELECT {}, c.name FROM grants g JOIN clients c ON c.client_id = g.client_id \
+                 WHERE g.practice = ?1 AND g.patient = ?2 AND g.revoked_at IS NULL ORDER BY g.created_at DESC LIMIT 200",
+                cols.join(", ")
+            ),
+            vec![practice.into(), patient.into()],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (grant_from(r), text(r, 11).unwrap_or_default().to_string()))
+        .collect())
+}
+
+/// Revokes a grant: its codes, refresh tokens and access tokens fail at once
+/// (every token lookup joins the grant).
+pub async fn revoke_grant<D: Database>(db: &D, grant_id: &str, now: i64) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "UPDATE grants SET revoked_at = ?2 WHERE grant_id = ?1 AND revoked_at IS NULL",
+        vec![grant_id.into(), now.into()],
+    )])
+    .await
+}
+
+/// Notes that a grant's token was used (for the portal's "last used").
+pub async fn touch_grant<D: Database>(db: &D, grant_id: &str, now: i64) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "UPDATE grants SET last_used_at = ?2 WHERE grant_id = ?1",
+        vec![grant_id.into(), now.into()],
+    )])
+    .await
+}
+
+/// An authorization code to store with its grant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Code {
+    /// SHA-256 of the code.
+    pub code_hash: String,
+    /// The grant it redeems.
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI of the request.
+    pub redirect_uri: String,
+    /// The PKCE challenge (S256), if sent.
+    pub code_challenge: Option<String>,
+    /// The OpenID `nonce`, if sent.
+    pub nonce: Option<String>,
+    /// Expiry (ms).
+    pub expires_at: i64,
+}
+
+/// Stores a grant and its code in one atomic batch.
+pub async fn insert_grant_and_code<D: Database>(db: &D, g: &Grant, c: &Code) -> Result<(), DbError> {
+    db.batch(vec![
+        insert_grant_stmt(g),
+        Statement::new(
+            "INSERT INTO codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            vec![
+                c.code_hash.as_str().into(),
+                c.grant_id.as_str().into(),
+                c.client_id.as_str().into(),
+                c.redirect_uri.as_str().into(),
+                opt(&c.code_challenge),
+                opt(&c.nonce),
+                c.expires_at.into(),
+            ],
+        ),
+    ])
+    .await
+}
+
+/// Stores a grant on its own (backend services).
+pub async fn insert_grant<D: Database>(db: &D, g: &Grant) -> Result<(), DbError> {
+    db.batch(vec![insert_grant_stmt(g)]).await
+}
+
+/// What consuming a code found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeUse {
+    /// First use: the code.
+    Fresh(Code),
+    /// Already used: the grant it belonged to (to revoke).
+    Replayed(String),
+    /// Unknown.
+    Unknown,
+}
+
+/// Consumes a code atomically: only one caller ever gets [`CodeUse::Fresh`].
+pub async fn consume_code<D: Database>(db: &D, code_hash: &str, now: i64) -> Result<CodeUse, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "UPDATE codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL \
+             RETURNING code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at",
+            vec![code_hash.into(), now.into()],
+        ))
+        .await?;
+    if let Some(r) = rows.first() {
+        return Ok(CodeUse::Fresh(Code {
+            code_hash: text(r, 0).unwrap_or_default().to_string(),
+            grant_id: text(r, 1).unwrap_or_default().to_string(),
+            client_id: text(r, 2).unwrap_or_default().to_string(),
+            redirect_uri: text(r, 3).unwrap_or_default().to_string(),
+            code_challenge: text(r, 4).map(str::to_string),
+            nonce: text(r, 5).map(str::to_string),
+            expires_at: int(r, 6).unwrap_or_default(),
+        }));
+    }
+    let rows = db
+        .query(Statement::new(
+            "SELECT grant_id FROM codes WHERE code_hash = ?1",
+            vec![code_hash.into()],
+        ))
+        .await?;
+    Ok(match rows.first().and_then(|r| text(r, 0)) {
+        Some(g) => CodeUse::Replayed(g.to_string()),
+        None => CodeUse::Unknown,
+    })
+}
+
+/// A new access token row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAccessToken {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// The app.
+    pub client_id: String,
+    /// The grant (none for backend services).
+    pub grant_id: Option<String>,
+    /// The refresh family it came from.
+    pub family_id: Option<String>,
+    /// The practice.
+    pub practice: String,
+    /// The user.
+    pub user_id: Option<String>,
+    /// The patient in context.
+    pub patient: Option<String>,
+    /// Granted scopes.
+    pub scope: String,
+    /// Issued (ms).
+    pub issued_at: i64,
+    /// Expiry (ms).
+    pub expires_at: i64,
+}
+
+/// A new refresh token row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRefreshToken {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// Its rotation family.
+    pub family_id: String,
+    /// The grant.
+    pub grant_id: String,
+    /// The app.
+    pub client_id: String,
+    /// Scopes it may refresh to.
+    pub scope: String,
+    /// `offline_access` (outlives the session).
+    pub offline: bool,
+    /// Issued (ms).
+    pub issued_at: i64,
+    /// Expiry (ms).
+    pub expires_at: i64,
+}
+
+fn access_stmt(t: &NewAccessToken) -> Statement {
+    Statement::new(
+        "INSERT INTO access_tokens (token_hash, client_id, grant_id, family_id, practice, user_id, patient, scope, issued_at, expires_at) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+        vec![
+            t.token_hash.as_str().into(),
+            t.client_id.as_str().into(),
+            opt(&t.grant_id),
+            opt(&t.family_id),
+            t.practice.as_str().into(),
+            opt(&t.user_id),
+            opt(&t.patient),
+            t.scope.as_str().into(),
+            t.issued_at.into(),
+            t.expires_at.into(),
+        ],
+    )
+}
+
+fn refresh_stmt(t: &NewRefreshToken) -> Statement {
+    Statement::new(
+        "INSERT INTO refresh_tokens (token_hash, family_id, grant_id, client_id, scope, offline, issued_at, expires_at) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        vec![
+            t.token_hash.as_str().into(),
+            t.family_id.as_str().into(),
+            t.grant_id.as_str().into(),
+            t.client_id.as_str().into(),
+            t.scope.as_str().into(),
+            i64::from(t.offline).into(),
+            t.issued_at.into(),
+            t.expires_at.into(),
+        ],
+    )
+}
+
+/// Stores the tokens of one response atomically; `new_family` starts a
+/// refresh family for the refresh token.
+pub async fn insert_tokens<D: Database>(
+    db: &D,
+    access: &NewAccessToken,
+    refresh: Option<&NewRefreshToken>,
+    new_family: bool,
+) -> Result<(), DbError> {
+    let mut stmts = Vec::new();
+    if let (Some(r), true) = (refresh, new_family) {
+        stmts.push(Statement::new(
+            "INSERT INTO refresh_families (family_id, grant_id) VALUES (?1, ?2)",
+            vec![r.family_id.as_str().into(), r.grant_id.as_str().into()],
+        ));
+    }
+    stmts.push(access_stmt(access));
+    if let Some(r) = refresh {
+        stmts.push(refresh_stmt(r));
+    }
+    db.batch(stmts).await
+}
+
+/// A stored refresh token, with its grant's and family's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    /// Its family.
+    pub family_id: String,
+    /// Its grant.
+    pub grant_id: String,
+    /// The app.
+    pub client_id: String,
+    /// Scopes it may refresh to.
+    pub scope: String,
+    /// `offline_access`.
+    pub offline: bool,
+    /// Expiry (ms).
+    pub expires_at: i64,
+    /// When it was rotated (ms), if it was.
+    pub rotated_at: Option<i64>,
+}
+
+/// Marks a refresh token rotated. Returns it with `rotated_at` as it was
+/// before this call (`None`: this caller rotated it first).
+pub async fn rotate_refresh<D: Database>(
+    db: &D,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<RefreshToken>, DbError> {
+    const COLS: &str = "family_id, grant_id, client_id, scope, offline, expires_at";
+    let from = |r: &Row, rotated: Option<i64>| RefreshToken {
+        family_id: text(r, 0).unwrap_or_default().to_string(),
+        grant_id: text(r, 1).unwrap_or_default().to_string(),
+        client_id: text(r, 2).unwrap_or_default().to_string(),
+        scope: text(r, 3).unwrap_or_default().to_string(),
+        offline: int(r, 4) == Some(1),
+        expires_at: int(r, 5).unwrap_or_default(),
+        rotated_at: rotated,
+    };
+    let rows = db
+        .query(Statement::new(
+            format!("UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1 AND rotated_at IS NULL RETURNING {COLS}"),
+            vec![token_hash.into(), now.into()],
+        ))
+        .await?;
+    if let Some(r) = rows.first() {
+        return Ok(Some(from(r, None)));
+    }
+    let rows = db
+        .query(Statement::new(
+            format!("SELECT {COLS}, rotated_at FROM refresh_tokens WHERE token_hash = ?1"),
+            vec![token_hash.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(|r| from(r, int(r, 6))))
+}
+
+/// Whether a refresh family is still live (not revoked; grant not revoked).
+pub async fn family_live<D: Database>(db: &D, family_id: &str) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT 1 FROM refresh_families f JOIN grants g ON g.grant_id = f.grant_id \
+             WHERE f.family_id = ?1 AND f.revoked_at IS NULL AND g.revoked_at IS NULL",
+            vec![family_id.into()],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Revokes a refresh family and with it every access token it issued.
+pub async fn revoke_family<D: Database>(db: &D, family_id: &str, now: i64) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "UPDATE refresh_families SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
+        vec![family_id.into(), now.into()],
+    )])
+    .await
+}
+
+/// The family of a refresh token, by hash.
+pub async fn refresh_family_of<D: Database>(
+    db: &D,
+    token_hash: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT family_id, client_id FROM refresh_tokens WHERE token_hash = ?1",
+            vec![token_hash.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(|r| {
+        (
+            text(r, 0).unwrap_or_default().to_string(),
+            text(r, 1).unwrap_or_default().to_string(),
+        )
+    }))
+}
+
+/// A live access token as the FHIR API and introspection see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessToken {
+    /// The app.
+    pub client_id: String,
+    /// The grant.
+    pub grant_id: Option<String>,
+    /// The practice.
+    pub practice: String,
+    /// The user.
+    pub user_id: Option<String>,
+    /// The patient in context.
+    pub patient: Option<String>,
+    /// Granted scopes.
+    pub scope: String,
+    /// Issued (ms).
+    pub issued_at: i64,
+    /// Expiry (ms).
+    pub expires_at: i64,
+    /// The user's `fhirUser`.
+    pub fhir_user: Option<String>,
+}
+
+/// Looks up a live access token: not expired or revoked, client approved,
+/// grant and refresh family not revoked. One query, in the consistent primary.
+pub async fn access_token<D: Database>(
+    db: &D,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<AccessToken>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT t.client_id, t.grant_id, t.practice, t.user_id, t.patient, t.scope, t.issued_at, t.expires_at, u.fhir_user \
+             FROM access_tokens t JOIN clients c ON c.client_id = t.client_id \
+             LEFT JOIN grants g ON g.grant_id = t.grant_id \
+             LEFT JOIN refresh_families f ON f.family_id = t.family_id \
+             LEFT JOIN users u ON u.user_id = t.user_id \
+             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND c.status = 'approved' \
+             AND (t.grant_id IS NULL OR g.revoked_at IS NULL) AND (t.family_id IS NULL OR f.revoked_at IS NULL)",
+            vec![token_hash.into(), now.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(|r| AccessToken {
+        client_id: text(r, 0).unwrap_or_default().to_string(),
+        grant_id: text(r, 1).map(str::to_string),
+        practice: text(r, 2).unwrap_or_default().to_string(),
+        user_id: text(r, 3).map(str::to_string),
+        patient: text(r, 4).map(str::to_string),
+        scope: text(r, 5).unwrap_or_default().to_string(),
+        issued_at: int(r, 6).unwrap_or_default(),
+        expires_at: int(r, 7).unwrap_or_default(),
+        fhir_user: text(r, 8).map(str::to_string),
+    }))
+}
+
+/// Revokes one access token; returns its client if it existed.
+pub async fn revoke_access_token<D: Database>(
+    db: &D,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<String>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE token_hash = ?1 RETURNING client_id",
+            vec![token_hash.into(), now.into()],
+        ))
+        .await?;
+    Ok(rows.first().and_then(|r| text(r, 0)).map(str::to_string))
+}
+
+/// Records a client assertion's `jti`; `false` if it was seen before (a replay).
+pub async fn record_jti<D: Database>(
+    db: &D,
+    client_id: &str,
+    jti: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<bool, DbError> {
+    db.batch(vec![Statement::new(
+        "DELETE FROM assertion_jtis WHERE expires_at < ?1",
+        vec![now.into()],
+    )])
+    .await?;
+    let rows = db
+        .query(Statement::new(
+            "INSERT INTO assertion_jtis (client_id, jti, expires_at) VALUES (?1,?2,?3) \
+             ON CONFLICT(client_id, jti) DO NOTHING RETURNING jti",
+            vec![client_id.into(), jti.into(), expires_at.into()],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// When (ms).
+    pub at: i64,
+    /// The practice.
+    pub practice: String,
+    /// The app.
+    pub client_id: Option<String>,
+    /// The user.
+    pub user_id: Option<String>,
+    /// Whose record.
+    pub patient: Option<String>,
+    /// `token`, `refresh`, `read`, `search`, `revoke`, …
+    pub action: String,
+    /// What (`Observation?category=…`, `Patient/85`).
+    pub what: String,
+    /// HTTP status of the answer.
+    pub status: i64,
+}
+
+/// Records an audit event.
+pub async fn insert_audit<D: Database>(db: &D, e: &AuditEvent) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "INSERT INTO audit_events (at, practice, client_id, user_id, patient, action, what, status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        vec![
+            e.at.into(),
+            e.practice.as_str().into(),
+            opt(&e.client_id),
+            opt(&e.user_id),
+            opt(&e.patient),
+            e.action.as_str().into(),
+            e.what.as_str().into(),
+            e.status.into(),
+        ],
+    )])
+    .await
+}
+
+/// Audit events of a practice (optionally one patient's), newest first.
+pub async fn audit_events<D: Database>(
+    db: &D,
+    practice: &str,
+    patient: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT at, practice, client_id, user_id, patient, action, what, status FROM audit_events \
+             WHERE practice = ?1 AND (?2 IS NULL OR patient = ?2) ORDER BY at DESC, event_id DESC LIMIT ?3",
+            vec![practice.into(), patient.map(str::to_string).into(), limit.into()],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AuditEvent {
+            at: int(r, 0).unwrap_or_default(),
+            practice: text(r, 1).unwrap_or_default().to_string(),
+            client_id: text(r, 2).map(str::to_string),
+            user_id: text(r, 3).map(str::to_string),
+            patient: text(r, 4).map(str::to_string),
+            action: text(r, 5).unwrap_or_default().to_string(),
+            what: text(r, 6).unwrap_or_default().to_string(),
+            status: int(r, 7).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Patients of a practice for the picker: `(id, json)`, optionally by name prefix.
+pub async fn patients_for_picker<D: Database>(
+    db: &D,
+    practice: &str,
+    name_norm: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(String, String)>, DbError> {
+    let stmt = match name_norm {
+        Some(n) if !n.is_empty() => Statement::new(
+            "SELECT r.id, r.json FROM resources r WHERE r.rid IN (SELECT s.rid FROM idx_string s WHERE s.practice = ?1 \
+             AND s.type = 'Patient' AND s.param = 'name' AND s.norm >= ?2 AND s.norm < ?2 || char(1114111)) \
+             ORDER BY r.id LIMIT ?3",
+            vec![practice.into(), n.into(), limit.into()],
+        ),
+        _ => Statement::new(
+            "SELECT r.id, r.json FROM resources r WHERE r.practice = ?1 AND r.type = 'Patient' ORDER BY r.rid LIMIT ?2",
+            vec![practice.into(), limit.into()],
+        ),
+    };
+    let rows = db.query(stmt).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                text(r, 0).unwrap_or_default().to_string(),
+                text(r, 1).unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
