@@ -36,3 +36,13 @@ if [ ! -f edge/.dev.vars ]; then
   log "creating edge/.dev.vars (local secrets) from edge/.dev.vars.example"
   cp edge/.dev.vars.example edge/.dev.vars
 fi
+if ! command -v openssl >/dev/null; then
+  log "installing openssl (generates the local signing key)"
+  apt-get install -y openssl >&2
+fi
+if ! grep -q '^SIGNING_KEY=' edge/.dev.vars; then
+  # The RSA key that signs id_tokens: PKCS#8 DER, base64 on one line.
+  log "generating a local id_token signing key in edge/.dev.vars"
+  printf 'SIGNING_KEY=%s\n' "$(openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null \
+    | openssl pkcs8 -topk8 -nocrypt -outform DER | base64 -w0)" >> edge/.dev.vars
+fi

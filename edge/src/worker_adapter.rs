@@ -51,8 +51,11 @@ impl Database for D1 {
 struct JsPlatform {
     /// `SIGNING_KEY`: base64 of the PKCS#8 DER of the RSA key that signs id_tokens.
     signing_key: Option<String>,
-    client_limiter: Option<worker::RateLimiter>,
-    ip_limiter: Option<worker::RateLimiter>,
+    /// The `[[ratelimits]]` bindings, called through JS directly: the
+    /// `worker` crate's typed getter checks a constructor name that local
+    /// workerd spells differently.
+    client_limiter: Option<JsValue>,
+    ip_limiter: Option<JsValue>,
 }
 
 thread_local! {
@@ -258,12 +261,38 @@ impl Platform for JsPlatform {
             Limiter::Client => &self.client_limiter,
             Limiter::Ip => &self.ip_limiter,
         };
-        match binding {
-            // A limiter that fails open: throttling protects capacity, not data.
-            Some(l) => l.limit(key.to_string()).await.map(|o| o.success).unwrap_or(true),
-            None => true,
-        }
+        let Some(binding) = binding else {
+            return true;
+        };
+        // A limiter that fails open: throttling protects capacity, not data.
+        let outcome = async {
+            let f: js_sys::Function = js_sys::Reflect::get(binding, &JsValue::from_str("limit"))
+                .map_err(js_err)?
+                .dyn_into()
+                .map_err(|_| "limit is not a function".to_string())?;
+            let arg = js_json(&serde_json::json!({ "key": key }))?;
+            let promise: js_sys::Promise = f
+                .call1(binding, &arg)
+                .map_err(js_err)?
+                .dyn_into()
+                .map_err(|_| "limit did not return a promise".to_string())?;
+            let result = wasm_bindgen_futures::JsFuture::from(promise)
+                .await
+                .map_err(js_err)?;
+            js_sys::Reflect::get(&result, &JsValue::from_str("success"))
+                .map(|v| v.as_bool() != Some(false))
+                .map_err(js_err)
+        };
+        outcome.await.unwrap_or(true)
     }
+}
+
+/// A binding as a plain JS value, if the Worker has it.
+fn binding(env: &Env, name: &str) -> Option<JsValue> {
+    let env: &JsValue = env.as_ref();
+    js_sys::Reflect::get(env, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -297,8 +326,8 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
         shards: Shards::new(dbs, directory),
         platform: JsPlatform {
             signing_key: var(env, "SIGNING_KEY").filter(|k| !k.is_empty()),
-            client_limiter: env.rate_limiter("CLIENT_LIMITER").ok(),
-            ip_limiter: env.rate_limiter("IP_LIMITER").ok(),
+            client_limiter: binding(env, "CLIENT_LIMITER"),
+            ip_limiter: binding(env, "IP_LIMITER"),
         },
         config: Config {
             admin_token: var(env, "ADMIN_TOKEN").filter(|t| !t.is_empty()),
