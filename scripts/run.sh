@@ -38,12 +38,25 @@ if [ "$practices" = '{"practices":[]}' ]; then
   done
 fi
 
+clients=$(curl -sf -H "Authorization: Bearer $token" "$base/admin/clients")
+if [ "$clients" = '{"clients":[]}' ] || [ ! -f "$FLARE_ROOT/.flare/demo-apps.json" ]; then
+  echo "seeding demo users and apps..." >&2
+  node scripts/seed-auth.mjs "$base" "$token" "$FLARE_ROOT/.flare/demo-apps.json"
+fi
+
 cat <<INFO
 
 Flare is running.
   FHIR base:        $base/fhir   (CapabilityStatement: $base/fhir/metadata)
   Service base:     $base/fhir   (Endpoint + Organization per practice, no token)
   Admin token:      $token   (edge/.dev.vars; also a system-level read token)
+  SMART discovery:  $base/fhir/.well-known/smart-configuration
+  Demo sign-ins:    northside-clinician, northside-patient1, northside-patient2 (and lakeshore-…),
+                    password Flare-demo-2026
+  Demo apps:        flare-demo-patient-app (public), flare-demo-confidential-app (secret),
+                    flare-demo-asymmetric-app (ES384 key), flare-demo-backend-service (RS384 key);
+                    secrets and private keys in .flare/demo-apps.json
+  Patient portal:   $base/portal
   Practices:        $(curl -sf -H "Authorization: Bearer $token" "$base/admin/practices")
   Try:              curl -H 'Authorization: Bearer $token' '$base/fhir/Patient?_count=5'
   Logs:             .flare/wrangler.log      Stop: Ctrl-C      Wipe: scripts/reset.sh

@@ -4,8 +4,9 @@
 //! (`POST /admin/clients/{id}/approve`).
 //!
 //! Flare extensions to the client metadata: `practice` (the practice the app
-//! serves; default `DEFAULT_PRACTICE`) and `access_token_lifetime` (seconds,
-//! 1 to 3600; default 3600).
+//! serves; default `DEFAULT_PRACTICE`), `access_token_lifetime` (seconds,
+//! 1 to 3600; default 3600), and `client_id` (the operator may choose a
+//! stable id, 8-64 characters of `A-Za-z0-9._-`; otherwise a random one).
 
 use serde_json::{json, Map, Value as Json};
 use url::Url;
@@ -298,7 +299,21 @@ pub async fn register<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
     if !practices.iter().any(|p| p.key == client.practice) {
         return Err(meta_error(format!("practice {} does not exist", client.practice)));
     }
-    client.client_id = random_token(&app.platform, 16);
+    client.client_id = match meta.get("client_id") {
+        None | Some(Json::Null) => random_token(&app.platform, 16),
+        Some(Json::String(id))
+            if (8..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) =>
+        {
+            if store::client(app.auth_db(), id).await?.is_some() {
+                return Err(meta_error(format!("client_id {id} is taken")));
+            }
+            id.clone()
+        }
+        Some(_) => return Err(meta_error("client_id must be 8-64 characters of A-Za-z0-9._-")),
+    };
     let secret = (client.auth_method == "client_secret_basic").then(|| random_token(&app.platform, 32));
     client.secret_hash = secret.as_deref().map(sha256_b64);
     store::insert_client(app.auth_db(), &client).await?;
