@@ -152,6 +152,7 @@ pub fn extract(def: &ResourceDef, resource: &Value, local_base: Option<&str>) ->
     dedup(&mut rows.strings);
     dedup(&mut rows.dates);
     dedup(&mut rows.references);
+    other_references(resource, local_base, &mut rows.references);
     if def.name == "Patient" {
         if let Some(id) = resource.get("id").and_then(Value::as_str) {
             rows.compartment.push(id.to_string());
@@ -306,6 +307,48 @@ fn dates(param: &'static str, node: &Value, out: &mut Vec<DateRow>) {
     }
 }
 
+/// The pseudo-parameter of reference rows that no search parameter covers:
+/// every local reference to a resource outside the Patient compartment
+/// (Practitioner, Organization, Location, Medication, Device, …), so that a
+/// patient-level token can see what its records reference. Never searchable.
+pub const OTHER_REFERENCE: &str = "_ref";
+
+fn other_references(node: &Value, local_base: Option<&str>, out: &mut Vec<ReferenceRow>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::String(raw)) = map.get("reference") {
+                let target = parse_reference(raw)
+                    .ok()
+                    .and_then(|r| local_target(&r, local_base));
+                if let Some((t, id)) = target {
+                    let outside = crate::registry::resource(&t).is_none_or(|d| !d.in_patient_compartment());
+                    let known = out.iter().any(|r| {
+                        r.target_type.as_deref() == Some(t.as_str())
+                            && r.target_id.as_deref() == Some(id.as_str())
+                    });
+                    if outside && !known {
+                        out.push(ReferenceRow {
+                            param: OTHER_REFERENCE,
+                            target_type: Some(t),
+                            target_id: Some(id),
+                            url: raw.clone(),
+                        });
+                    }
+                }
+            }
+            for v in map.values() {
+                other_references(v, local_base, out);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                other_references(v, local_base, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn references(param: &'static str, node: &Value, local_base: Option<&str>, out: &mut Vec<ReferenceRow>) {
     // A Reference object, or a canonical/uri string.
     let raw = match node {
@@ -391,5 +434,28 @@ mod tests {
         let rows = extract(resource("Observation").unwrap(), &o, None);
         assert!(!rows.references.iter().any(|r| r.param == "patient"));
         assert!(rows.compartment.is_empty());
+    }
+
+    #[test]
+    fn references_outside_the_compartment_are_kept_for_patient_tokens() {
+        let def = crate::registry::resource("Observation").unwrap();
+        let obs = serde_json::json!({"resourceType": "Observation", "id": "o", "subject": {"reference": "Patient/p"},
+            "performer": [{"reference": "Practitioner/doc"}, {"reference": "Patient/p"}],
+            "hasMember": [{"reference": "Observation/o2"}], "device": {"reference": "#contained"},
+            "extension": [{"valueReference": {"reference": "Location/loc"}}]});
+        let rows = extract(def, &obs, None);
+        let other: Vec<(String, String)> = rows
+            .references
+            .iter()
+            .filter(|r| r.param == OTHER_REFERENCE)
+            .map(|r| (r.target_type.clone().unwrap(), r.target_id.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            other,
+            vec![
+                ("Practitioner".to_string(), "doc".to_string()),
+                ("Location".to_string(), "loc".to_string())
+            ]
+        );
     }
 }

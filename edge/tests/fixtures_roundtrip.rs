@@ -133,7 +133,11 @@ fn fixtures_import_read_back_and_are_found_by_every_indexed_value() {
                 p = x.param
             ));
         }
-        for x in &rows.references {
+        for x in rows
+            .references
+            .iter()
+            .filter(|x| x.param != flare_core::index::OTHER_REFERENCE)
+        {
             if let (Some(tt), Some(tid)) = (&x.target_type, &x.target_id) {
                 let param = def.param(x.param).expect("indexed param exists");
                 if param.targets.contains(&tt.as_str()) {

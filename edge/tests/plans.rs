@@ -130,7 +130,8 @@ fn patient_scoped_search_starts_from_the_compartment() {
         include_types: Some(vec!["Medication", "Provenance"]),
         ..scope.clone()
     };
-    let cases: &[(&str, &[(&str, &str)], &Scope)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a Scope);
+    let cases: &[Case] = &[
         ("Observation", &[("category", "laboratory")], &scope),
         ("Observation", &[], &restricted),
         (

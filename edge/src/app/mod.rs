@@ -81,7 +81,7 @@ pub enum Caller {
     /// The operator, with `ADMIN_TOKEN`: everything, in the practice it names.
     Admin,
     /// An app, with an access token the authorization server issued.
-    App(access::Access),
+    App(Box<access::Access>),
 }
 
 /// The application.
@@ -232,7 +232,7 @@ impl<D: Database, P: Platform> App<D, P> {
         let hash = oauth::crypto::sha256_b64(token);
         let found = crate::store::auth::access_token(self.auth_db(), &hash, self.platform.now_ms()).await?;
         found
-            .map(|t| Caller::App(access::Access::new(t)))
+            .map(|t| Caller::App(Box::new(access::Access::new(t))))
             .ok_or_else(invalid)
     }
 

@@ -311,9 +311,14 @@ fn revinclude_sql(
 ) -> String {
     let code = b.bind(inc.param.code);
     let src = b.bind(inc.source.name);
-    // A revincluded resource outside the patient's compartment stays hidden.
+    // A revincluded resource in another patient's compartment stays hidden;
+    // one in no compartment (a Provenance whose target is an Observation)
+    // is shown, since it references a row of this patient's page.
     let restrict = match scope_patient {
-        Some(p) => format!(" AND s.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p})"),
+        Some(p) => format!(
+            " AND (s.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p}) \
+             OR NOT EXISTS (SELECT 1 FROM compartment c2 WHERE c2.rid = s.rid))"
+        ),
         None => String::new(),
     };
     format!(

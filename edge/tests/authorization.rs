@@ -1,0 +1,1300 @@
+//! The authorization server and its enforcement, natively: the same
+//! application code as in workerd, driven through its pages and endpoints
+//! with a cookie-keeping "browser" and a movable clock. Signatures (id_token,
+//! client assertions) need WebCrypto and are tested end to end instead.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{admin, app, call, import, TestApp, BASE, NOW};
+use flare_edge::app::http::{HttpRequest, HttpResponse, Url};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const PASSWORD: &str = "Flare-demo-2026";
+const REDIRECT: &str = "http://127.0.0.1:9000/cb";
+
+fn request(method: &str, path: &str) -> HttpRequest {
+    let url = if path.starts_with("http") {
+        path.to_string()
+    } else {
+        format!("{BASE}{path}")
+    };
+    HttpRequest::new(method, Url::parse(&url).unwrap())
+}
+
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+fn body_text(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+/// Keeps cookies like a browser.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Browser {
+            app,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn send(&mut self, mut req: HttpRequest) -> HttpResponse {
+        if !self.cookies.is_empty() {
+            let c: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header("cookie", &c.join("; "));
+        }
+        let r = call(self.app, req);
+        for (k, v) in &r.headers {
+            if k == "set-cookie" {
+                let pair = v.split(';').next().unwrap_or_default();
+                if let Some((n, val)) = pair.split_once('=') {
+                    if val.is_empty() {
+                        self.cookies.remove(n);
+                    } else {
+                        self.cookies.insert(n.to_string(), val.to_string());
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    fn get(&mut self, path: &str) -> HttpResponse {
+        self.send(request("GET", path))
+    }
+
+    fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> HttpResponse {
+        self.send(
+            request("POST", path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_body(pairs)),
+        )
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// `name="x" value="y"` pairs of hidden inputs.
+fn hidden(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
+        let (name, rest) = part.split_once('"').unwrap();
+        let value = rest.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
+        out.push((name.to_string(), unescape(value)));
+    }
+    out
+}
+
+/// The consent checkboxes: `(scope, checked)`.
+fn checkboxes(html: &str) -> Vec<(String, bool)> {
+    html.split("name=\"scope\" value=\"")
+        .skip(1)
+        .map(|part| {
+            let (v, rest) = part.split_once('"').unwrap();
+            (unescape(v), rest.starts_with(" checked"))
+        })
+        .collect()
+}
+
+fn location(r: &HttpResponse) -> String {
+    r.header_value("location").unwrap_or_default().to_string()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn challenge(verifier: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+const VERIFIER: &str = "a-perfectly-fine-code-verifier-of-enough-length-0123456789";
+
+fn obs(id: &str, patient: &str, category: &str) -> Value {
+    json!({"resourceType": "Observation", "id": id, "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
+        "code": {"text": "test"}, "subject": {"reference": format!("Patient/{patient}")},
+        "performer": [{"reference": "Practitioner/doc"}]})
+}
+
+fn entry(resource: Value) -> Value {
+    let url = format!(
+        "{}/{}",
+        resource["resourceType"].as_str().unwrap(),
+        resource["id"].as_str().unwrap()
+    );
+    json!({"resource": resource, "request": {"method": "PUT", "url": url}})
+}
+
+/// Two patients with records in northside, one in lakeshore, users and an approved public app.
+fn world() -> TestApp {
+    let app = app();
+    let resources = vec![
+        json!({"resourceType": "Patient", "id": "a", "name": [{"family": "Alpha", "given": ["Ann"]}]}),
+        json!({"resourceType": "Patient", "id": "b", "name": [{"family": "Beta", "given": ["Bob"]}]}),
+        json!({"resourceType": "Practitioner", "id": "doc", "name": [{"family": "Doc"}]}),
+        json!({"resourceType": "Practitioner", "id": "other", "name": [{"family": "Other"}]}),
+        obs("a-lab", "a", "laboratory"),
+        obs("a-vs", "a", "vital-signs"),
+        obs("b-lab", "b", "laboratory"),
+        json!({"resourceType": "Provenance", "id": "prov-a", "target": [{"reference": "Observation/a-lab"}], "recorded": "2026-01-01T00:00:00Z",
+            "patient": {"reference": "Patient/a"}, "agent": [{"who": {"reference": "Practitioner/doc"}}]}),
+        json!({"resourceType": "Provenance", "id": "prov-b", "target": [{"reference": "Observation/b-lab"}], "recorded": "2026-01-01T00:00:00Z",
+            "patient": {"reference": "Patient/b"}, "agent": [{"who": {"reference": "Practitioner/doc"}}]}),
+        json!({"resourceType": "Encounter", "id": "enc-a", "status": "finished", "class": {"code": "AMB"}, "subject": {"reference": "Patient/a"}}),
+    ];
+    import(
+        &app,
+        "northside",
+        &json!({"resourceType": "Bundle", "type": "transaction", "entry": resources.into_iter().map(entry).collect::<Vec<_>>()}),
+    );
+    import(
+        &app,
+        "lakeshore",
+        &json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry(json!({"resourceType": "Patient", "id": "c", "name": [{"family": "Gamma"}]})),
+            entry(obs("c-lab", "c", "laboratory")),
+        ]}),
+    );
+    for (username, practice, fhir_user) in [
+        ("ann", "northside", "Patient/a"),
+        ("bob", "northside", "Patient/b"),
+        ("doc", "northside", "Practitioner/doc"),
+        ("cat", "lakeshore", "Patient/c"),
+    ] {
+        let r = call(
+            &app,
+            admin("POST", "/admin/users")
+                .body(json!({"username": username, "password": PASSWORD, "practice": practice, "fhirUser": fhir_user}).to_string()),
+        );
+        assert_eq!(r.status, 201, "{}", body_text(&r));
+    }
+    register(
+        &app,
+        json!({"client_id": "public-app", "client_name": "Public <app>", "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "launch launch/patient offline_access online_access patient/*.rs user/*.rs"}),
+    );
+    app
+}
+
+/// Registers and approves a client; returns the registration response.
+fn register(app: &TestApp, meta: Value) -> Value {
+    let r = call(app, admin("POST", "/register").body(meta.to_string()));
+    assert_eq!(r.status, 201, "{}", body_text(&r));
+    let body = r.json_body();
+    let id = body["client_id"].as_str().unwrap();
+    assert_eq!(
+        call(app, admin("POST", &format!("/admin/clients/{id}/approve"))).status,
+        200
+    );
+    body
+}
+
+fn authorize_url(client_id: &str, scope: &str, extra: &[(&str, &str)]) -> String {
+    let fhir = format!("{BASE}/fhir");
+    let ch = challenge(VERIFIER);
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", scope),
+        ("state", "st-1"),
+        ("aud", fhir.as_str()),
+        ("code_challenge", ch.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    for (k, v) in extra {
+        pairs.retain(|(n, _)| n != k);
+        if !v.is_empty() {
+            pairs.push((k, v));
+        }
+    }
+    format!("/authorize?{}", form_body(&pairs))
+}
+
+/// Drives sign-in, the picker (if shown) and consent; `ticked` None keeps the defaults.
+fn consent_flow(
+    b: &mut Browser,
+    url: &str,
+    user: &str,
+    pick: Option<&str>,
+    ticked: Option<&[&str]>,
+) -> HttpResponse {
+    let mut page = b.get(url);
+    if body_text(&page).contains("action=\"/authorize/signin\"") {
+        let mut f = hidden(&body_text(&page));
+        f.push(("username".into(), user.into()));
+        f.push(("password".into(), PASSWORD.into()));
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = b.post("/authorize/signin", &pairs);
+        assert_eq!(r.status, 303, "{}", body_text(&r));
+        page = b.get(&location(&r));
+    }
+    if body_text(&page).contains("action=\"/authorize/patient\"") {
+        let html = body_text(&page);
+        let form = html.split("action=\"/authorize/patient\"").nth(1).unwrap();
+        let mut f = hidden(form);
+        f.push(("patient".into(), pick.expect("the picker was shown").into()));
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = b.post("/authorize/patient", &pairs);
+        assert_eq!(r.status, 303, "{}", body_text(&r));
+        page = b.get(&location(&r));
+    }
+    let html = body_text(&page);
+    assert!(
+        html.contains("action=\"/authorize/consent\""),
+        "expected consent, got {}: {html}",
+        page.status
+    );
+    let mut f: Vec<(String, String)> = hidden(&html);
+    match ticked {
+        None => f.extend(
+            checkboxes(&html)
+                .into_iter()
+                .filter(|(_, c)| *c)
+                .map(|(s, _)| ("scope".to_string(), s)),
+        ),
+        Some(list) => f.extend(list.iter().map(|s| ("scope".to_string(), s.to_string()))),
+    }
+    f.push(("decision".into(), "allow".into()));
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    b.post("/authorize/consent", &pairs)
+}
+
+fn token(app: &TestApp, pairs: &[(&str, &str)]) -> HttpResponse {
+    call(
+        app,
+        request("POST", "/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(pairs)),
+    )
+}
+
+fn exchange(app: &TestApp, client_id: &str, code: &str) -> HttpResponse {
+    token(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+}
+
+/// A full patient standalone launch; returns the token response.
+fn patient_token(app: &TestApp, user: &str, scope: &str, ticked: Option<&[&str]>) -> Value {
+    let mut b = Browser::new(app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", scope, &[]),
+        user,
+        None,
+        ticked,
+    );
+    assert_eq!(r.status, 302, "{}", body_text(&r));
+    let loc = location(&r);
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("st-1"));
+    let code = query_param(&loc, "code").expect("a code");
+    let t = exchange(app, "public-app", &code);
+    assert_eq!(t.status, 200, "{}", body_text(&t));
+    assert_eq!(t.header_value("cache-control"), Some("no-store"));
+    t.json_body()
+}
+
+fn fhir(app: &TestApp, token: &str, path: &str) -> HttpResponse {
+    call(
+        app,
+        request("GET", path).header("authorization", &format!("Bearer {token}")),
+    )
+}
+
+fn ids(r: &HttpResponse) -> Vec<String> {
+    let b = r.json_body();
+    b["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["resource"]["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn patient_token_sees_only_its_patient() {
+    let app = world();
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs offline_access", None);
+    assert_eq!(t["patient"], "a");
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["need_patient_banner"], true);
+    let at = t["access_token"].as_str().unwrap();
+    let ok = |p: &str| {
+        let r = fhir(&app, at, p);
+        assert_eq!(r.status, 200, "{p}: {}", body_text(&r));
+        ids(&r)
+    };
+    let status = |p: &str| fhir(&app, at, p).status;
+    assert_eq!(status("/fhir/Patient/a"), 200);
+    assert_eq!(status("/fhir/Observation/a-lab"), 200);
+    // Attacks: B by id, by search parameter, by _id, by includes, by chain; another practice.
+    assert_eq!(status("/fhir/Patient/b"), 404);
+    assert_eq!(status("/fhir/Observation/b-lab"), 404);
+    assert_eq!(status("/fhir/Patient/c"), 404);
+    assert_eq!(status("/fhir/Observation/c-lab"), 404);
+    assert!(ok("/fhir/Observation?patient=b").is_empty());
+    assert!(ok("/fhir/Observation?patient=Patient/b").is_empty());
+    assert!(ok(&format!("/fhir/Observation?patient={BASE}/fhir/Patient/b")).is_empty());
+    assert!(ok("/fhir/Observation?_id=b-lab").is_empty());
+    assert!(ok("/fhir/Patient?_id=b").is_empty());
+    assert!(ok("/fhir/Patient?name=Beta").is_empty());
+    assert!(ok("/fhir/Observation?patient.name=Beta").is_empty());
+    assert_eq!(ok("/fhir/Observation?patient.name=Alpha").len(), 2);
+    let mut own = ok("/fhir/Observation?category=laboratory");
+    own.sort();
+    assert_eq!(
+        own,
+        vec!["a-lab"],
+        "no patient parameter: the token's patient is implied"
+    );
+    let with_prov = ok("/fhir/Observation?patient=a&_revinclude=Provenance:target");
+    assert!(with_prov.contains(&"prov-a".to_string()) && !with_prov.contains(&"prov-b".to_string()));
+    assert!(ok("/fhir/Provenance?_id=prov-b").is_empty());
+    let pats = ok("/fhir/Patient?_revinclude=Provenance:target");
+    assert!(
+        !pats.contains(&"b".to_string()) && !pats.contains(&"prov-b".to_string()),
+        "{pats:?}"
+    );
+    // Non-compartment resources: only what the patient's records reference.
+    assert_eq!(status("/fhir/Practitioner/doc"), 200);
+    assert_eq!(status("/fhir/Practitioner/other"), 404);
+    assert_eq!(ok("/fhir/Practitioner"), vec!["doc"]);
+    // The audit trail records who read what.
+    let audit = call(&app, admin("GET", "/admin/audit?practice=northside&patient=a")).json_body();
+    let events = audit["events"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["action"] == "read" && e["what"] == "Patient/a" && e["client_id"] == "public-app"));
+    assert!(events.iter().any(|e| e["action"] == "token"));
+}
+
+#[test]
+fn user_token_with_picker_sees_its_practice_only() {
+    let app = world();
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", "launch/patient user/*.rs", &[]),
+        "doc",
+        Some("b"),
+        None,
+    );
+    let code = query_param(&location(&r), "code").expect("code");
+    let t = exchange(&app, "public-app", &code).json_body();
+    assert_eq!(t["patient"], "b", "the picked patient is in context");
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at, "/fhir/Observation/a-lab").status, 200);
+    assert_eq!(fhir(&app, at, "/fhir/Observation/b-lab").status, 200);
+    assert_eq!(
+        fhir(&app, at, "/fhir/Observation/c-lab").status,
+        404,
+        "another practice"
+    );
+    assert!(ids(&fhir(&app, at, "/fhir/Observation?patient=c")).is_empty());
+    // A picked patient outside the practice is refused.
+    let mut b = Browser::new(&app);
+    let page = b.get(&authorize_url("public-app", "launch/patient user/*.rs", &[]));
+    let mut f = hidden(&body_text(&page));
+    f.extend([
+        ("username".to_string(), "doc".to_string()),
+        ("password".to_string(), PASSWORD.to_string()),
+    ]);
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = b.post("/authorize/signin", &pairs);
+    let picker = body_text(&b.get(&location(&r)));
+    assert!(
+        picker.contains("value=\"a\"") && picker.contains("value=\"b\"") && !picker.contains("value=\"c\"")
+    );
+    let form = picker.split("action=\"/authorize/patient\"").nth(1).unwrap();
+    let mut f = hidden(form);
+    f.push(("patient".into(), "c".into()));
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(b.post("/authorize/patient", &pairs).status, 400);
+}
+
+#[test]
+fn granular_scopes_filter_search_and_read() {
+    let app = world();
+    let lab = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
+    let t = patient_token(
+        &app,
+        "ann",
+        "launch/patient patient/Observation.rs patient/Patient.rs",
+        Some(&[lab, "patient/Patient.rs"]),
+    );
+    assert_eq!(t["scope"], format!("launch/patient {lab} patient/Patient.rs"));
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(ids(&fhir(&app, at, "/fhir/Observation?patient=a")), vec!["a-lab"]);
+    assert_eq!(fhir(&app, at, "/fhir/Observation/a-lab").status, 200);
+    let denied = fhir(&app, at, "/fhir/Observation/a-vs");
+    assert_eq!(denied.status, 403);
+    assert!(denied
+        .header_value("www-authenticate")
+        .unwrap()
+        .contains("insufficient_scope"));
+    assert_eq!(denied.json_body()["resourceType"], "OperationOutcome");
+    let cond = fhir(&app, at, "/fhir/Condition?patient=a");
+    assert_eq!(cond.status, 403, "unticked type");
+    assert_eq!(fhir(&app, at, "/fhir/Encounter/enc-a").status, 403);
+    assert!(ids(&fhir(
+        &app,
+        at,
+        "/fhir/Observation?patient=a&category=vital-signs"
+    ))
+    .is_empty());
+}
+
+#[test]
+fn codes_are_single_use_and_pkce_is_enforced() {
+    let app = world();
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", "launch/patient patient/*.rs offline_access", &[]),
+        "ann",
+        None,
+        None,
+    );
+    let code = query_param(&location(&r), "code").unwrap();
+    let tok = |v: Option<&str>| {
+        let mut p = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", "public-app"),
+        ];
+        if let Some(v) = v {
+            p.push(("code_verifier", v));
+        }
+        token(&app, &p)
+    };
+    let ch = challenge(VERIFIER);
+    // Failed PKCE attempts burn the code (single use), so try them on fresh codes.
+    for bad in [
+        None,
+        Some(""),
+        Some("wrong-verifier-wrong-verifier-wrong-verifier-0"),
+        Some(ch.as_str()),
+    ] {
+        let mut b = Browser::new(&app);
+        let r = consent_flow(
+            &mut b,
+            &authorize_url("public-app", "launch/patient patient/*.rs", &[]),
+            "ann",
+            None,
+            None,
+        );
+        let c = query_param(&location(&r), "code").unwrap();
+        let mut p = vec![
+            ("grant_type", "authorization_code"),
+            ("code", c.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", "public-app"),
+        ];
+        if let Some(v) = bad {
+            p.push(("code_verifier", v));
+        }
+        let r = token(&app, &p);
+        assert_eq!(r.status, 400, "verifier {bad:?}");
+        assert_eq!(r.json_body()["error"], "invalid_grant");
+    }
+    let first = tok(Some(VERIFIER));
+    assert_eq!(first.status, 200);
+    let at = first.json_body()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(fhir(&app, &at, "/fhir/Patient/a").status, 200);
+    let replay = tok(Some(VERIFIER));
+    assert_eq!(
+        (replay.status, replay.json_body()["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
+    assert_eq!(
+        fhir(&app, &at, "/fhir/Patient/a").status,
+        401,
+        "a replayed code revokes its tokens"
+    );
+    // Unknown code, wrong redirect_uri, expired code.
+    assert_eq!(
+        token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "nope"),
+                ("redirect_uri", REDIRECT),
+                ("client_id", "public-app"),
+                ("code_verifier", VERIFIER)
+            ]
+        )
+        .json_body()["error"],
+        "invalid_grant"
+    );
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", "launch/patient patient/*.rs", &[]),
+        "ann",
+        None,
+        None,
+    );
+    let c = query_param(&location(&r), "code").unwrap();
+    let r = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &c),
+            ("redirect_uri", "http://127.0.0.1:9000/cb/"),
+            ("client_id", "public-app"),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(r.json_body()["error"], "invalid_grant");
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", "launch/patient patient/*.rs", &[]),
+        "ann",
+        None,
+        None,
+    );
+    let c = query_param(&location(&r), "code").unwrap();
+    app.platform.now.set(NOW + 61_000);
+    assert_eq!(
+        exchange(&app, "public-app", &c).json_body()["error"],
+        "invalid_grant",
+        "codes live a minute"
+    );
+}
+
+#[test]
+fn authorize_errors_redirect_only_to_registered_uris() {
+    let app = world();
+    let mut b = Browser::new(&app);
+    for variant in [
+        "http://127.0.0.1:9000/cb/",
+        "http://127.0.0.1:9001/cb",
+        "http://127.0.0.1:9000/cb?x=1",
+        "http://127.0.0.1:9000/CB",
+        "https://127.0.0.1:9000/cb",
+        "http://evil.example/cb",
+    ] {
+        let r = b.get(&authorize_url(
+            "public-app",
+            "patient/*.rs",
+            &[("redirect_uri", variant)],
+        ));
+        assert_eq!(r.status, 400, "{variant}");
+        assert!(r.header_value("location").is_none());
+        assert!(body_text(&r).contains("redirect_uri"));
+    }
+    let r = b.get(&authorize_url("nobody", "patient/*.rs", &[]));
+    assert_eq!((r.status, r.header_value("location")), (400, None));
+    for (extra, error) in [
+        (("aud", "http://evil.example/fhir"), "invalid_request"),
+        (("aud", ""), "invalid_request"),
+        (("code_challenge_method", "plain"), "invalid_request"),
+        (("code_challenge_method", ""), "invalid_request"),
+        (("code_challenge", ""), "invalid_request"),
+        (("response_type", "token"), "unsupported_response_type"),
+        (("scope", "system/*.rs"), "invalid_scope"),
+        (("launch", "forged"), "invalid_request"),
+    ] {
+        let r = b.get(&authorize_url(
+            "public-app",
+            "launch/patient patient/*.rs",
+            &[extra],
+        ));
+        assert_eq!(r.status, 302, "{extra:?}: {}", body_text(&r));
+        let loc = location(&r);
+        assert!(loc.starts_with(REDIRECT), "{loc}");
+        assert_eq!(query_param(&loc, "error").as_deref(), Some(error), "{extra:?}");
+        assert_eq!(query_param(&loc, "state").as_deref(), Some("st-1"));
+        assert!(query_param(&loc, "code").is_none());
+    }
+    // Pending and disabled clients are refused before any redirect.
+    register_pending(&app);
+    let r = b.get(&authorize_url("pending-app", "patient/*.rs", &[]));
+    assert_eq!((r.status, r.header_value("location")), (400, None));
+}
+
+fn register_pending(app: &TestApp) {
+    let r = call(
+        app,
+        admin("POST", "/register").body(
+            json!({"client_id": "pending-app", "client_name": "Pending",
+        "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
+            .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json_body()["status"], "pending");
+}
+
+#[test]
+fn consent_forms_need_the_csrf_token_and_cookie() {
+    let app = world();
+    let mut b = Browser::new(&app);
+    let page = b.get(&authorize_url("public-app", "launch/patient patient/*.rs", &[]));
+    let f = hidden(&body_text(&page));
+    let request_id = f.iter().find(|(k, _)| k == "request").unwrap().1.clone();
+    let csrf = f.iter().find(|(k, _)| k == "csrf").unwrap().1.clone();
+    // Sign-in from another browser (no cookie), or with a wrong token: refused.
+    let mut other = Browser::new(&app);
+    let r = other.post(
+        "/authorize/signin",
+        &[
+            ("request", &request_id),
+            ("csrf", &csrf),
+            ("username", "ann"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    let r = b.post(
+        "/authorize/signin",
+        &[
+            ("request", &request_id),
+            ("csrf", "forged-forged-forged-forged"),
+            ("username", "ann"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    let r = b.post(
+        "/authorize/signin",
+        &[
+            ("request", &request_id),
+            ("csrf", &csrf),
+            ("username", "ann"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    // A forged consent from a page the attacker controls (no cookie) gets no code.
+    let r = other.post(
+        "/authorize/consent",
+        &[
+            ("request", &request_id),
+            ("csrf", &csrf),
+            ("scope", "patient/*.rs"),
+            ("decision", "allow"),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.header_value("location").is_none());
+    let r = b.post(
+        "/authorize/consent",
+        &[("request", &request_id), ("csrf", &csrf), ("decision", "deny")],
+    );
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("access_denied")
+    );
+    let again = b.post(
+        "/authorize/consent",
+        &[("request", &request_id), ("csrf", &csrf), ("decision", "allow")],
+    );
+    assert_eq!(again.status, 400, "a finished request cannot be replayed");
+}
+
+#[test]
+fn pages_escape_what_they_show() {
+    let app = world();
+    let mut b = Browser::new(&app);
+    let page = body_text(&b.get(&authorize_url("public-app", "patient/*.rs", &[])));
+    assert!(page.contains("Public &lt;app&gt;") && !page.contains("Public <app>"));
+    let r = b.get("/authorize?client_id=%3Cscript%3E");
+    assert!(!body_text(&r).contains("<script>"));
+}
+
+#[test]
+fn refresh_rotates_with_a_reuse_window_and_never_widens() {
+    let app = world();
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs offline_access", None);
+    let rt1 = t["refresh_token"].as_str().unwrap().to_string();
+    let refresh = |rt: &str, scope: Option<&str>| {
+        let mut p = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", "public-app"),
+        ];
+        if let Some(s) = scope {
+            p.push(("scope", s));
+        }
+        token(&app, &p)
+    };
+    let wide = refresh(&rt1, Some("patient/*.rs user/*.rs"));
+    assert_eq!(
+        (wide.status, wide.json_body()["error"].clone()),
+        (400, json!("invalid_scope"))
+    );
+    let narrow = refresh(&rt1, Some("patient/Observation.rs"));
+    assert_eq!(narrow.status, 200, "{}", body_text(&narrow));
+    let n = narrow.json_body();
+    assert_eq!(n["scope"], "patient/Observation.rs");
+    assert_eq!(
+        fhir(&app, n["access_token"].as_str().unwrap(), "/fhir/Patient/a").status,
+        403
+    );
+    // rt1 was rotated; within the window a concurrent twin still works.
+    let twin = refresh(&rt1, None);
+    assert_eq!(twin.status, 200);
+    let rt2 = n["refresh_token"].as_str().unwrap().to_string();
+    let widened_back = refresh(&rt2, None);
+    assert_eq!(
+        widened_back.json_body()["scope"],
+        "launch/patient patient/*.rs offline_access",
+        "back to the grant, never beyond"
+    );
+    let rt3 = widened_back.json_body()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let at3 = widened_back.json_body()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Past the window, reuse of rt1 (stolen) revokes the whole family.
+    app.platform.now.set(NOW + 31_000);
+    let stolen = refresh(&rt1, None);
+    assert_eq!(
+        (stolen.status, stolen.json_body()["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
+    assert_eq!(refresh(&rt3, None).json_body()["error"], "invalid_grant");
+    assert_eq!(fhir(&app, &at3, "/fhir/Patient/a").status, 401);
+    assert_eq!(refresh("random-token", None).status, 400);
+}
+
+#[test]
+fn online_access_ends_with_the_session_and_tokens_expire() {
+    let app = world();
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", "launch/patient patient/*.rs online_access", &[]),
+        "ann",
+        None,
+        None,
+    );
+    let code = query_param(&location(&r), "code").unwrap();
+    let t = exchange(&app, "public-app", &code).json_body();
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    let ok = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", "public-app"),
+        ],
+    );
+    assert_eq!(ok.status, 200);
+    let rt2 = ok.json_body()["refresh_token"].as_str().unwrap().to_string();
+    // Signing out of the portal ends the session.
+    let portal = body_text(&b.get("/portal"));
+    let f = hidden(&portal);
+    let csrf = f.iter().find(|(k, _)| k == "csrf").unwrap().1.clone();
+    assert_eq!(b.post("/portal/signout", &[("csrf", &csrf)]).status, 303);
+    let after = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt2),
+            ("client_id", "public-app"),
+        ],
+    );
+    assert_eq!(after.json_body()["error"], "invalid_grant");
+    // Access tokens expire.
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    app.platform.now.set(NOW + 3_601_000);
+    let expired = fhir(&app, at, "/fhir/Patient/a");
+    assert_eq!(expired.status, 401);
+    assert!(expired
+        .header_value("www-authenticate")
+        .unwrap()
+        .contains("invalid_token"));
+}
+
+#[test]
+fn portal_revocation_stops_tokens_at_once() {
+    let app = world();
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs offline_access", None);
+    let at = t["access_token"].as_str().unwrap();
+    let rt = t["refresh_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    let mut b = Browser::new(&app);
+    let page = body_text(&b.get("/portal"));
+    let csrf = hidden(&page).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
+    let r = b.post(
+        "/portal/signin",
+        &[("csrf", &csrf), ("username", "ann"), ("password", PASSWORD)],
+    );
+    assert_eq!(r.status, 303);
+    let list = body_text(&b.get("/portal"));
+    assert!(
+        list.contains("Public &lt;app&gt;") && list.contains("Revoke"),
+        "{list}"
+    );
+    assert!(list.contains("Patient/a"), "the access history lists the read");
+    let grant = list
+        .split("name=\"grant\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    // Bob cannot revoke Ann's grant.
+    let mut bob = Browser::new(&app);
+    let bp = body_text(&bob.get("/portal"));
+    let bcsrf = hidden(&bp).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
+    bob.post(
+        "/portal/signin",
+        &[("csrf", &bcsrf), ("username", "bob"), ("password", PASSWORD)],
+    );
+    assert_eq!(
+        bob.post("/portal/revoke", &[("csrf", &bcsrf), ("grant", &grant)])
+            .status,
+        404
+    );
+    assert_eq!(
+        b.post(
+            "/portal/revoke",
+            &[("csrf", "wrong-wrong-wrong-wrong-wrong"), ("grant", &grant)]
+        )
+        .status,
+        403
+    );
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    assert_eq!(
+        b.post("/portal/revoke", &[("csrf", &csrf), ("grant", &grant)])
+            .status,
+        303
+    );
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 401);
+    let r = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", "public-app"),
+        ],
+    );
+    assert_eq!(r.json_body()["error"], "invalid_grant");
+    assert!(!body_text(&b.get("/portal")).contains("name=\"grant\""));
+}
+
+#[test]
+fn disabled_clients_and_unknown_tokens_get_401() {
+    let app = world();
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs", None);
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        call(&app, admin("POST", "/admin/clients/public-app/disable")).status,
+        200
+    );
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 401);
+    assert_eq!(
+        call(&app, admin("POST", "/admin/clients/public-app/enable")).status,
+        200
+    );
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    for bad in ["", "x", &"y".repeat(300)] {
+        assert_eq!(fhir(&app, bad, "/fhir/Patient/a").status, 401);
+    }
+    let none = call(&app, request("GET", "/fhir/Patient/a"));
+    assert_eq!(none.status, 401);
+    assert!(none.header_value("www-authenticate").is_some());
+    assert_eq!(none.json_body()["resourceType"], "OperationOutcome");
+    // An app token is not an admin token.
+    let r = call(
+        &app,
+        request("GET", "/admin/practices").header("authorization", &format!("Bearer {at}")),
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn ehr_launch_carries_its_context() {
+    let app = world();
+    let launch = call(
+        &app,
+        admin("POST", "/admin/launch").body(
+            json!({"username": "doc", "patient": "a", "encounter": "enc-a",
+        "need_patient_banner": false, "smart_style_url": true, "fhirContext": ["Encounter/enc-a"]})
+            .to_string(),
+        ),
+    );
+    assert_eq!(launch.status, 201, "{}", body_text(&launch));
+    let l = launch.json_body();
+    assert_eq!(l["expires_in"], 300);
+    let value = l["launch"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    // Signing in as someone else than the launch's user is refused.
+    let page = b.get(&authorize_url(
+        "public-app",
+        "launch user/*.rs",
+        &[("launch", value)],
+    ));
+    let mut f = hidden(&body_text(&page));
+    f.extend([
+        ("username".to_string(), "ann".to_string()),
+        ("password".to_string(), PASSWORD.to_string()),
+    ]);
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(b.post("/authorize/signin", &pairs).status, 403);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", "launch user/*.rs", &[("launch", value)]),
+        "doc",
+        None,
+        None,
+    );
+    let code = query_param(&location(&r), "code").expect("code");
+    let t = exchange(&app, "public-app", &code).json_body();
+    assert_eq!(t["patient"], "a");
+    assert_eq!(t["encounter"], "enc-a");
+    assert_eq!(t["need_patient_banner"], false);
+    assert_eq!(t["smart_style_url"], format!("{BASE}/smart-style/default.json"));
+    assert_eq!(t["fhirContext"], json!([{"reference": "Encounter/enc-a"}]));
+    // Launch contexts expire after five minutes.
+    app.platform.now.set(NOW + 301_000);
+    let r = b.get(&authorize_url(
+        "public-app",
+        "launch user/*.rs",
+        &[("launch", value)],
+    ));
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("invalid_request")
+    );
+}
+
+#[test]
+fn confidential_clients_authenticate_with_basic_and_rotate_secrets() {
+    let app = world();
+    let reg = register(
+        &app,
+        json!({"client_id": "secret-app", "client_name": "Secret", "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "client_secret_basic", "grant_types": ["authorization_code"], "scope": "launch/patient patient/*.rs"}),
+    );
+    let secret = reg["client_secret"].as_str().unwrap().to_string();
+    let basic = |s: &str| {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("secret-app:{s}"))
+        )
+    };
+    let mut b = Browser::new(&app);
+    // No PKCE needed for a confidential client.
+    let url = authorize_url(
+        "secret-app",
+        "launch/patient patient/*.rs",
+        &[("code_challenge", ""), ("code_challenge_method", "")],
+    );
+    let r = consent_flow(&mut b, &url, "ann", None, None);
+    let code = query_param(&location(&r), "code").unwrap();
+    let send = |auth: &str, code: &str| {
+        call(
+            &app,
+            request("POST", "/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", auth)
+                .body(form_body(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", REDIRECT),
+                ])),
+        )
+    };
+    let wrong = send(&basic("wrong"), &code);
+    assert_eq!(
+        (wrong.status, wrong.json_body()["error"].clone()),
+        (401, json!("invalid_client"))
+    );
+    assert!(wrong.header_value("www-authenticate").is_some());
+    // Only the client id, no secret: refused.
+    let r = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", "secret-app"),
+        ],
+    );
+    assert_eq!(r.status, 401);
+    let ok = send(&basic(&secret), &code);
+    assert_eq!(ok.status, 200, "{}", body_text(&ok));
+    let at = ok.json_body()["access_token"].as_str().unwrap().to_string();
+    // Introspection by the client itself.
+    let intro = |tok: &str, auth: &str| {
+        call(
+            &app,
+            request("POST", "/introspect")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", auth)
+                .body(form_body(&[("token", tok)])),
+        )
+        .json_body()
+    };
+    let i = intro(&at, &basic(&secret));
+    assert_eq!(
+        (i["active"].clone(), i["client_id"].clone(), i["patient"].clone()),
+        (json!(true), json!("secret-app"), json!("a"))
+    );
+    assert!(i["exp"].as_i64().unwrap() > NOW / 1000);
+    assert_eq!(intro("garbage", &basic(&secret)), json!({"active": false}));
+    let unauth = call(
+        &app,
+        request("POST", "/introspect")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[("token", &at)])),
+    );
+    assert_eq!(unauth.status, 401);
+    // Rotation: the old secret stops working.
+    let rotated = call(&app, admin("POST", "/admin/clients/secret-app/rotate-secret")).json_body();
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert_eq!(
+        intro(&at, &basic(&secret))["active"],
+        json!(null),
+        "old secret refused"
+    );
+    assert_eq!(intro(&at, &basic(new_secret))["active"], true);
+    // Revocation (RFC 7009).
+    let rev = call(
+        &app,
+        request("POST", "/revoke")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", &basic(new_secret))
+            .body(form_body(&[("token", &at)])),
+    );
+    assert_eq!(rev.status, 200);
+    assert_eq!(intro(&at, &basic(new_secret)), json!({"active": false}));
+    assert_eq!(fhir(&app, &at, "/fhir/Patient/a").status, 401);
+}
+
+#[test]
+fn token_endpoint_errors_are_oauth_json() {
+    let app = world();
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec![], 400, "invalid_request"),
+        (vec![("grant_type", "password")], 400, "unsupported_grant_type"),
+        (
+            vec![("grant_type", "authorization_code"), ("code", "x")],
+            401,
+            "invalid_client",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", "nobody"),
+                ("code", "x"),
+            ],
+            401,
+            "invalid_client",
+        ),
+        (
+            vec![("grant_type", "authorization_code"), ("client_id", "public-app")],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "client_credentials"), ("client_id", "public-app")],
+            400,
+            "unauthorized_client",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", "urn:bogus"),
+                ("client_assertion", "x"),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", "not.a.jwt"),
+            ],
+            401,
+            "invalid_client",
+        ),
+    ];
+    for (pairs, status, error) in cases {
+        let r = token(&app, &pairs);
+        assert_eq!(r.status, status, "{pairs:?}: {}", body_text(&r));
+        assert_eq!(r.json_body()["error"], error, "{pairs:?}");
+        assert_eq!(r.header_value("cache-control"), Some("no-store"));
+    }
+    let json_body = call(
+        &app,
+        request("POST", "/token")
+            .header("content-type", "application/json")
+            .body("{}"),
+    );
+    assert_eq!(json_body.status, 400);
+    assert_eq!(call(&app, request("GET", "/token")).status, 405);
+}
+
+#[test]
+fn sign_in_slows_down_then_locks() {
+    let app = world();
+    let attempt = |password: &str| {
+        let mut b = Browser::new(&app);
+        let page = b.get(&authorize_url("public-app", "launch/patient patient/*.rs", &[]));
+        let mut f = hidden(&body_text(&page));
+        f.extend([
+            ("username".to_string(), "bob".to_string()),
+            ("password".to_string(), password.to_string()),
+        ]);
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        b.post("/authorize/signin", &pairs).status
+    };
+    assert_eq!(attempt("nope"), 401);
+    assert_eq!(attempt("nope"), 401);
+    assert_eq!(attempt("nope"), 401);
+    assert_eq!(
+        attempt(PASSWORD),
+        429,
+        "slowed down: even the right password waits"
+    );
+    app.platform.now.set(NOW + 1_100);
+    assert_eq!(
+        attempt(PASSWORD),
+        303,
+        "after the wait the right password works and resets"
+    );
+    for i in 0..10 {
+        let now = app.platform.now.get();
+        app.platform.now.set(now + 600_000);
+        assert_eq!(attempt("nope"), 401, "failure {i}");
+    }
+    app.platform.now.set(app.platform.now.get() + 600_000);
+    assert_eq!(attempt(PASSWORD), 429, "locked for 15 minutes");
+    app.platform.now.set(app.platform.now.get() + 15 * 60_000);
+    assert_eq!(attempt(PASSWORD), 303);
+}
+
+#[test]
+fn registration_is_pending_until_approved_and_scope_changes_need_approval() {
+    let app = world();
+    let r = call(
+        &app,
+        request("POST", "/register")
+            .body(json!({"client_name": "x", "redirect_uris": [REDIRECT]}).to_string()),
+    );
+    assert_eq!(r.status, 401, "the initial access token is required");
+    register_pending(&app);
+    let r = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", "pending-app"),
+        ],
+    );
+    assert_eq!(r.json_body()["error"], "invalid_client");
+    let pending = call(&app, admin("GET", "/admin/clients?status=pending")).json_body();
+    assert_eq!(pending["clients"][0]["client_id"], "pending-app");
+    // A scope change waits for approval; the old scope keeps working.
+    let r = call(
+        &app,
+        admin("POST", "/admin/clients/public-app/scope-change")
+            .body(r#"{"scope":"launch/patient patient/Patient.rs"}"#),
+    );
+    assert_eq!(r.status, 202);
+    let t = patient_token(&app, "ann", "launch/patient patient/Observation.rs", None);
+    assert_eq!(t["scope"], "launch/patient patient/Observation.rs");
+    assert_eq!(
+        call(
+            &app,
+            admin("POST", "/admin/clients/public-app/scope-change/approve")
+        )
+        .status,
+        200
+    );
+    let mut b = Browser::new(&app);
+    let r = b.get(&authorize_url(
+        "public-app",
+        "launch/patient patient/Observation.rs",
+        &[],
+    ));
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("invalid_scope")
+    );
+}
+
+#[test]
+fn cors_allows_registered_origins_only() {
+    let app = world();
+    let pre = |origin: &str, path: &str| {
+        call(
+            &app,
+            request("OPTIONS", path)
+                .header("origin", origin)
+                .header("access-control-request-method", "GET"),
+        )
+    };
+    let ok = pre("http://127.0.0.1:9000", "/fhir/Patient/a");
+    assert_eq!(ok.status, 204);
+    assert_eq!(
+        ok.header_value("access-control-allow-origin"),
+        Some("http://127.0.0.1:9000")
+    );
+    let evil = pre("http://evil.example", "/fhir/Patient/a");
+    assert_eq!(evil.header_value("access-control-allow-origin"), None);
+    let disc = call(
+        &app,
+        request("GET", "/fhir/metadata").header("origin", "http://evil.example"),
+    );
+    assert_eq!(disc.header_value("access-control-allow-origin"), Some("*"));
+    let tok = call(
+        &app,
+        request("POST", "/token").header("origin", "http://127.0.0.1:9000"),
+    );
+    assert_eq!(
+        tok.header_value("access-control-allow-origin"),
+        Some("http://127.0.0.1:9000")
+    );
+}
