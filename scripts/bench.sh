@@ -6,7 +6,9 @@
 # 3. runs wrk (Debian's package) at concurrency 1 and 8 against, side by side:
 #    the two floors (a route doing nothing, a route running one D1 SELECT 1),
 #    reads, and every US Core 6.1.0 SHALL search shape (+ declared includes),
-#    with paths built from the generated data (scripts/bench/queries.py).
+#    with paths built from the generated data (scripts/bench/queries.py),
+# 4. repeats three shapes with a backend-services access token (token lookup
+#    and audit write included) next to the same shapes with ADMIN_TOKEN.
 # Results: bench-out/results.md (a table) and bench-out/results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,6 +87,20 @@ for name in floor-noop floor-select1 $(cd "$out/queries" && ls | grep -v '^floor
   fi
   for c in 1 8; do run "$name" "$c"; done
   runs=$((runs + 2))
+done
+# The same shapes with an app's access token instead of ADMIN_TOKEN: adds the
+# token lookup (token ⋈ client ⋈ grant ⋈ family) and the audit write per request.
+node scripts/seed-auth.mjs "$base" "$token" "$out/demo-apps.json" 2>/dev/null
+stop_edge "$pid"; start_edge "$state" "$port" "$out/wrangler.log"; pid=$EDGE_PID
+for name in read-Patient search-Observation-patient+category search-MedicationRequest-patient+intent+_include; do
+  app_token=$(FLARE_DEMO_APPS="$out/demo-apps.json" node scripts/backend-token.mjs "$base" flare-demo-backend-service 'system/*.rs' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  for c in 1 8; do
+    sleep 61 # let the per-client rate limit window (3,000 requests / 60 s) pass
+    line=$(wrk -t$(( c > 1 ? 2 : 1 )) -c"$c" -d"${duration}s" --latency -s scripts/bench/paths.lua "$base" -- \
+      "$out/queries/$name.txt" "$app_token" | grep '^RESULT')
+    printf '%s\t%s\t%s\n' "app-token:$name" "$c" "$line" | tee -a "$results" >&2
+  done
 done
 python3 scripts/bench/report.py "$results" "$resources" "$import_seconds" "$patients" > "$out/results.md"
 cat "$out/results.md"

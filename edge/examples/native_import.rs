@@ -13,14 +13,14 @@ use flare_edge::store::Shards;
 fn main() {
     let path = std::env::args().nth(1).expect("usage: native_import FILE.ndjson");
     let data = std::fs::read_to_string(&path).expect("readable file");
-    let app = App {
-        shards: Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
-        platform: NativePlatform::at(1_767_225_600_000),
-        config: Config {
+    let app = App::new(
+        Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
+        NativePlatform::at(1_767_225_600_000),
+        Config {
             admin_token: Some("t".into()),
             default_practice: "p".into(),
         },
-    };
+    );
     let auth = |r: HttpRequest| r.header("authorization", "Bearer t");
     let put = auth(HttpRequest::new(
         "PUT",

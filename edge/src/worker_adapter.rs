@@ -322,18 +322,18 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(App {
-        shards: Shards::new(dbs, directory),
-        platform: JsPlatform {
+    Ok(App::new(
+        Shards::new(dbs, directory),
+        JsPlatform {
             signing_key: var(env, "SIGNING_KEY").filter(|k| !k.is_empty()),
             client_limiter: binding(env, "CLIENT_LIMITER"),
             ip_limiter: binding(env, "IP_LIMITER"),
         },
-        config: Config {
+        Config {
             admin_token: var(env, "ADMIN_TOKEN").filter(|t| !t.is_empty()),
             default_practice: var(env, "DEFAULT_PRACTICE").unwrap_or_else(|| "default".into()),
         },
-    })
+    ))
 }
 
 async fn to_http(mut req: Request) -> worker::Result<HttpRequest> {
@@ -364,8 +364,11 @@ fn to_worker(resp: HttpResponse) -> worker::Result<Response> {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let app = build_app(&env)?;
     let http = to_http(req).await?;
-    to_worker(app.handle(http).await)
+    let resp = app.respond(http).await;
+    // Audit events are written after the response, inside the invocation.
+    ctx.wait_until(async move { app.flush_deferred().await });
+    to_worker(resp)
 }

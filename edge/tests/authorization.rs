@@ -764,7 +764,7 @@ fn refresh_rotates_with_a_reuse_window_and_never_widens() {
     let n = narrow.json_body();
     assert_eq!(n["scope"], "patient/Observation.rs");
     assert_eq!(
-        fhir(&app, n["access_token"].as_str().unwrap(), "/fhir/Patient/a").status,
+        fhir(&app, n["access_token"].as_str().unwrap(), "/fhir/Encounter/enc-a").status,
         403
     );
     // rt1 was rotated; within the window a concurrent twin still works.
@@ -1297,4 +1297,38 @@ fn cors_allows_registered_origins_only() {
         tok.header_value("access-control-allow-origin"),
         Some("http://127.0.0.1:9000")
     );
+}
+
+#[test]
+fn user_scopes_of_a_patient_user_stay_in_its_record() {
+    let app = world();
+    let t = patient_token(&app, "ann", "user/*.rs", None);
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    assert_eq!(fhir(&app, at, "/fhir/Patient/b").status, 404);
+    assert!(ids(&fhir(&app, at, "/fhir/Observation?patient=b")).is_empty());
+    assert_eq!(ids(&fhir(&app, at, "/fhir/Patient")), vec!["a"]);
+}
+
+#[test]
+fn the_fhir_user_is_readable_with_the_token() {
+    let app = world();
+    // A practitioner with patient-level scopes still reads its own Practitioner resource.
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url(
+            "public-app",
+            "launch/patient patient/Observation.rs fhirUser",
+            &[],
+        ),
+        "doc",
+        Some("a"),
+        None,
+    );
+    let code = query_param(&location(&r), "code").expect("code");
+    let t = exchange(&app, "public-app", &code).json_body();
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at, "/fhir/Practitioner/doc").status, 200);
+    assert_eq!(fhir(&app, at, "/fhir/Practitioner/other").status, 403);
 }

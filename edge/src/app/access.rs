@@ -11,7 +11,7 @@ use flare_core::smart::scope::{Context, Scope};
 use super::error::ApiError;
 use super::http::HttpRequest;
 use super::{App, Caller, Platform};
-use crate::store::auth::{self as auth_store, AccessToken, AuditEvent};
+use crate::store::auth::{AccessToken, AuditEvent};
 use crate::store::search_sql;
 use crate::store::Database;
 
@@ -81,7 +81,14 @@ pub fn visibility(caller: &Caller, rtype: &str, interaction: Interaction) -> Res
         Context::Patient => Some(access.token.patient.clone().ok_or_else(|| {
             ApiError::insufficient_scope("patient/ scopes need a patient in context, and this token has none")
         })?),
-        Context::User | Context::System => None,
+        // A patient signed in as the user sees only their own record.
+        Context::User => access
+            .token
+            .fhir_user
+            .as_deref()
+            .and_then(|f| f.strip_prefix("Patient/"))
+            .map(str::to_string),
+        Context::System => None,
     };
     let mut restrictions = Vec::new();
     for query in &granted.queries {
@@ -108,9 +115,9 @@ pub fn visibility(caller: &Caller, rtype: &str, interaction: Interaction) -> Res
     })
 }
 
-/// Records a FHIR access for the patient's access history. A failure to
-/// record is logged, not shown to the caller (the data was already read).
-pub async fn audit_fhir<D: Database, P: Platform>(
+/// Records a FHIR access for the patient's access history (written after
+/// the response: see [`App::flush_deferred`]).
+pub fn audit_fhir<D: Database, P: Platform>(
     app: &App<D, P>,
     access: &Access,
     req: &HttpRequest,
@@ -144,10 +151,7 @@ pub async fn audit_fhir<D: Database, P: Platform>(
         what,
         status: status.into(),
     };
-    let db = app.shards.for_practice(&access.token.practice);
-    if let Err(e) = auth_store::insert_audit(db, &event).await {
-        log(&format!("audit event not recorded: {e}"));
-    }
+    app.defer_audit(event);
 }
 
 /// Writes to the operator's log (the Worker's console; stderr natively).

@@ -92,16 +92,53 @@ pub struct App<D, P> {
     pub platform: P,
     /// Configuration.
     pub config: Config,
+    /// Audit events of this request, written after the response is sent.
+    deferred: std::cell::RefCell<Vec<crate::store::auth::AuditEvent>>,
 }
 
 /// Header an admin caller uses to pick the practice it reads.
 pub const PRACTICE_HEADER: &str = "x-flare-practice";
 
 impl<D: Database, P: Platform> App<D, P> {
-    /// Handles one request. Never panics on client input; every error becomes
+    /// The application over its databases, platform and configuration.
+    pub fn new(shards: Shards<D>, platform: P, config: Config) -> Self {
+        App {
+            shards,
+            platform,
+            config,
+            deferred: Default::default(),
+        }
+    }
+
+    /// Handles one request and then writes its audit events (natively and in
+    /// tests; the Worker uses [`App::respond`] and writes them after responding).
+    pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
+        let resp = self.respond(req).await;
+        self.flush_deferred().await;
+        resp
+    }
+
+    /// Records an audit event to write after the response.
+    pub fn defer_audit(&self, event: crate::store::auth::AuditEvent) {
+        self.deferred.borrow_mut().push(event);
+    }
+
+    /// Writes the deferred audit events, each to its practice's shard. A
+    /// failure is logged: the answer was already given.
+    pub async fn flush_deferred(&self) {
+        let events: Vec<_> = self.deferred.borrow_mut().drain(..).collect();
+        for e in events {
+            let db = self.shards.for_practice(&e.practice);
+            if let Err(err) = crate::store::auth::insert_audit(db, &e).await {
+                access::log(&format!("audit event not recorded: {err}"));
+            }
+        }
+    }
+
+    /// Answers one request. Never panics on client input; every error becomes
     /// an OperationOutcome, an OAuth error or an error page. CORS headers are
     /// added here, for answers and errors alike.
-    pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
+    pub async fn respond(&self, req: HttpRequest) -> HttpResponse {
         if req.method == "OPTIONS" {
             return cors::preflight(self, &req).await;
         }
@@ -198,7 +235,7 @@ impl<D: Database, P: Platform> App<D, P> {
                 Ok(r) => r.status,
                 Err(e) => e.status,
             };
-            access::audit_fhir(self, a, req, segs, status).await;
+            access::audit_fhir(self, a, req, segs, status);
         }
         result
     }

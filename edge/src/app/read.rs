@@ -33,7 +33,14 @@ pub async fn handle<D: Database, P: Platform>(
     if !is_valid_id(id) {
         return Err(ApiError::bad_request(format!("'{id}' is not a valid FHIR id")));
     }
-    let visible = visibility(caller, rtype, Interaction::Read)?;
+    // The signed-in user's own resource (the id_token's fhirUser) is readable
+    // with the access token, whatever the resource scopes.
+    let own_user = matches!(caller, Caller::App(a) if a.token.fhir_user.as_deref() == Some(format!("{rtype}/{id}").as_str()));
+    let visible = if own_user {
+        Visibility::default()
+    } else {
+        visibility(caller, rtype, Interaction::Read)?
+    };
     if visible.is_restricted() {
         check_visible(app, &visible, practice, rtype, id).await?;
     }

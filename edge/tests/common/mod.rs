@@ -21,14 +21,14 @@ pub type TestApp = App<SqliteDatabase, TestPlatform>;
 
 /// An app with practices `northside` (default) and `lakeshore`.
 pub fn app() -> TestApp {
-    let app = App {
-        shards: Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
-        platform: TestPlatform::at(NOW),
-        config: Config {
+    let app = App::new(
+        Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
+        TestPlatform::at(NOW),
+        Config {
             admin_token: Some(TOKEN.into()),
             default_practice: "northside".into(),
         },
-    };
+    );
     for (key, name) in [
         ("northside", "Northside Oncology"),
         ("lakeshore", "Lakeshore Family Medicine"),
