@@ -1332,3 +1332,19 @@ fn the_fhir_user_is_readable_with_the_token() {
     assert_eq!(fhir(&app, at, "/fhir/Practitioner/doc").status, 200);
     assert_eq!(fhir(&app, at, "/fhir/Practitioner/other").status, 403);
 }
+
+#[test]
+fn authorize_accepts_a_form_post() {
+    let app = world();
+    let mut b = Browser::new(&app);
+    let url = authorize_url("public-app", "launch/patient patient/*.rs", &[]);
+    let query = url.strip_prefix("/authorize?").unwrap().to_string();
+    let r = b.send(
+        request("POST", "/authorize")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(query),
+    );
+    assert_eq!(r.status, 200);
+    assert!(body_text(&r).contains("action=\"/authorize/signin\""));
+    assert!(r.header_value("set-cookie").unwrap().starts_with("flare_csrf="));
+}
