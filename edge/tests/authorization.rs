@@ -383,6 +383,13 @@ fn patient_token_sees_only_its_patient() {
     let with_prov = ok("/fhir/Observation?patient=a&_revinclude=Provenance:target");
     assert!(with_prov.contains(&"prov-a".to_string()) && !with_prov.contains(&"prov-b".to_string()));
     assert!(ok("/fhir/Provenance?_id=prov-b").is_empty());
+    assert_eq!(
+        ok("/fhir/Provenance"),
+        vec!["prov-a"],
+        "a Provenance of the patient's record is the patient's"
+    );
+    assert_eq!(status("/fhir/Provenance/prov-a"), 200);
+    assert_eq!(status("/fhir/Provenance/prov-b"), 404);
     let pats = ok("/fhir/Patient?_revinclude=Provenance:target");
     assert!(
         !pats.contains(&"b".to_string()) && !pats.contains(&"prov-b".to_string()),
@@ -1347,4 +1354,50 @@ fn authorize_accepts_a_form_post() {
     assert_eq!(r.status, 200);
     assert!(body_text(&r).contains("action=\"/authorize/signin\""));
     assert!(r.header_value("set-cookie").unwrap().starts_with("flare_csrf="));
+}
+
+#[test]
+fn consent_needs_the_browser_signed_in_as_the_requests_user() {
+    let app = world();
+    let mut alice = Browser::new(&app);
+    let page = alice.get(&authorize_url("public-app", "launch/patient patient/*.rs", &[]));
+    let f = hidden(&body_text(&page));
+    let get = |k: &str| f.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let (request_id, csrf) = (get("request"), get("csrf"));
+    let r = alice.post(
+        "/authorize/signin",
+        &[
+            ("request", &request_id),
+            ("csrf", &csrf),
+            ("username", "ann"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    // Bob, signed in himself, somehow holding Alice's CSRF cookie and request id.
+    let mut bob = Browser::new(&app);
+    let bp = bob.get(&authorize_url("public-app", "launch/patient patient/*.rs", &[]));
+    let bf = hidden(&body_text(&bp));
+    let bget = |k: &str| bf.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    bob.post(
+        "/authorize/signin",
+        &[
+            ("request", &bget("request")),
+            ("csrf", &bget("csrf")),
+            ("username", "bob"),
+            ("password", PASSWORD),
+        ],
+    );
+    bob.cookies.insert("flare_csrf".into(), csrf.clone());
+    let r = bob.post(
+        "/authorize/consent",
+        &[("request", &request_id), ("csrf", &csrf), ("decision", "allow")],
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.header_value("location").is_none());
+    // The pages may be framed by this origin only.
+    assert!(page
+        .header_value("content-security-policy")
+        .unwrap()
+        .contains("frame-ancestors 'self'"));
 }

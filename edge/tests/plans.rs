@@ -145,6 +145,7 @@ fn patient_scoped_search_starts_from_the_compartment() {
         ),
         // Outside the compartment: what the patient's records reference.
         ("Practitioner", &[], &scope),
+        ("Provenance", &[], &scope),
         ("Medication", &[("code", "123")], &scope),
     ];
     for (rtype, pairs, scope) in cases {

@@ -45,9 +45,12 @@ pub fn html(status: u16, title: &str, body: &str) -> HttpResponse {
         .with_header("cache-control", "no-store")
         .with_header("x-content-type-options", "nosniff")
         .with_header("referrer-policy", "no-referrer")
+        // Framing only by this origin (the EHR page that launches apps in an
+        // iframe): no other site can overlay the consent page (clickjacking).
+        .with_header("x-frame-options", "SAMEORIGIN")
         .with_header(
             "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors *",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'self'",
         )
 }
 

@@ -117,6 +117,17 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
     for (g, name) in &grants {
         app_names.insert(g.client_id.clone(), name.clone());
     }
+    // Apps whose access was revoked still appear in the history by name.
+    for e in &events {
+        if let Some(c) = &e.client_id {
+            if !app_names.contains_key(c) {
+                let name = store::client(app.auth_db(), c)
+                    .await?
+                    .map_or_else(|| c.clone(), |cl| cl.name);
+                app_names.insert(c.clone(), name);
+            }
+        }
+    }
     let mut rows = String::new();
     for (g, name) in &grants {
         let last = events

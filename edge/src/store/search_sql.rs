@@ -359,7 +359,16 @@ pub fn compile(
         format!("{unary}r.type = {rtype}"),
     ];
     if let Some(p) = &patient {
-        if req.resource.in_patient_compartment() {
+        if req.resource.name == "Provenance" {
+            // A Provenance is the patient's when it is in the compartment or
+            // its target is one of the patient's records (an Observation).
+            conds.push(format!(
+                "(r.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p} AND c.type = {rtype}) \
+                 OR r.rid IN (SELECT x.rid FROM compartment c CROSS JOIN resources t ON t.rid = c.rid \
+                 CROSS JOIN idx_reference x ON x.practice = {practice} AND x.type = 'Provenance' AND x.param = 'target' \
+                 AND x.target_id = t.id AND x.target_type = t.type WHERE c.practice = {practice} AND c.patient_id = {p}))"
+            ));
+        } else if req.resource.in_patient_compartment() {
             conds.push(format!(
                 "r.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p} AND c.type = {rtype})"
             ));

@@ -44,7 +44,7 @@ fn patient_scopes(ctx: &Ctx) {
         format!("/fhir/Condition/{}", a.condition),
         format!("/fhir/Encounter/{}", a.encounter),
         format!("/fhir/MedicationRequest/{}", a.med_request),
-        format!("/fhir/Provenance/{}", a.provenance),
+        format!("/fhir/CareTeam/{}", a.care_team),
         format!("/fhir/Practitioner/{}", w.practitioner),
         format!("/fhir/Organization/{}", w.organization),
         format!("/fhir/Medication/{}", w.medication),
@@ -101,8 +101,22 @@ fn patient_scopes(ctx: &Ctx) {
         vec![format!("Provenance/{}", a.provenance)],
         "_revinclude Provenance"
     );
-    let prov = search_all(&c, None, "Provenance", &[], Method::Get);
-    check_eq!(prov.id_set(), set(&[&a.provenance]), "Provenance search");
+    let ct = search_all(
+        &c,
+        None,
+        "CareTeam",
+        &pairs(&[
+            ("patient", &a.id),
+            ("_include", "CareTeam:participant:Practitioner"),
+        ]),
+        Method::Get,
+    );
+    check_eq!(ct.id_set(), set(&[&a.care_team]));
+    check_eq!(
+        ct.includes,
+        vec![format!("Practitioner/{}", w.practitioner)],
+        "_include CareTeam:participant:Practitioner"
+    );
 
     // No token, a garbage token, a token with a wrong scheme: 401.
     expect_401(&w.client.get(&format!("/fhir/Patient/{}", a.id)).no_auth().send());
@@ -140,12 +154,14 @@ fn patient_scopes(ctx: &Ctx) {
     expect_403_scope(&w.fhir(at1, &format!("/fhir/Condition/{}", a.condition)));
 
     // The audit log names the token and the reads.
-    let audit = w
-        .client
-        .get(&format!("/admin/audit?practice={}&patient={}", w.key, a.id))
-        .send()
-        .expect_status(200)
-        .json();
+    let has_all = |events: &[serde_json::Value]| {
+        ["token", "read", "search"].iter().all(|action| {
+            events
+                .iter()
+                .any(|e| e["action"] == *action && e["client_id"] == app.client_id.as_str())
+        })
+    };
+    let audit = super::audit_until(&w, &a.id, &has_all);
     let events = audit["events"].as_array().cloned().unwrap_or_default();
     for action in ["token", "read", "search"] {
         check!(
@@ -168,6 +184,13 @@ fn patient_scopes(ctx: &Ctx) {
     let mut sorted = times.clone();
     sorted.sort_by(|x, y| y.cmp(x));
     check_eq!(times, sorted, "audit events are not newest first");
+
+    // The Provenance of A's record (found by _revinclude above) can be read
+    // and searched, as the US Core kit does with the patient's token.
+    let prov = search_all(&c, None, "Provenance", &[], Method::Get);
+    check_eq!(prov.id_set(), set(&[&a.provenance]), "Provenance search");
+    w.fhir(&at, &format!("/fhir/Provenance/{}", a.provenance))
+        .expect_status(200);
 }
 
 /// Types not granted: 403 insufficient_scope on read and search; includes
@@ -231,13 +254,13 @@ fn not_granted(ctx: &Ctx) {
     let inc = search_all(
         &c,
         None,
-        "Observation",
-        &pairs(&[("patient", &a.id), ("_include", "Observation:performer")]),
+        "MedicationRequest",
+        &pairs(&[("_include", "MedicationRequest:medication")]),
         Method::Get,
     );
     check!(
         inc.includes.is_empty(),
-        "Practitioner included without its scope: {:?}",
+        "Medication included without its scope: {:?}",
         inc.includes
     );
 }

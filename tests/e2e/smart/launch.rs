@@ -37,7 +37,8 @@ pub const TRIALS: &[(&str, TrialFn)] = &[
 /// What the patient apps request.
 pub const PATIENT_SCOPE: &str = "launch/patient openid fhirUser offline_access patient/Patient.rs \
     patient/Observation.rs patient/Condition.rs patient/Encounter.rs patient/MedicationRequest.rs \
-    patient/Medication.rs patient/Practitioner.rs patient/Organization.rs patient/Provenance.rs";
+    patient/Medication.rs patient/Practitioner.rs patient/Organization.rs patient/Provenance.rs \
+    patient/CareTeam.rs";
 
 /// What the test apps may ask for (registered scope).
 pub fn registered_scope() -> String {
@@ -343,14 +344,6 @@ fn provider_standalone(ctx: &Ctx) {
     let t = token_ok(&w.exchange(&app, &code, None));
     check_eq!(t["patient"], w.b.id.as_str(), "picked patient: {t}");
     let access = t["access_token"].as_str().unwrap_or_default();
-    check_id_token(
-        &w,
-        &app,
-        t["id_token"].as_str().unwrap_or_default(),
-        None,
-        &w.doctor.fhir_user,
-        access,
-    );
     w.fhir(access, &format!("/fhir/Patient/{}", w.b.id))
         .expect_status(200);
     flare_tests::fhir::expect_outcome(&w.fhir(access, &format!("/fhir/Patient/{}", w.a.id)), 404);
@@ -359,6 +352,15 @@ fn provider_standalone(ctx: &Ctx) {
         obs.id_set(),
         [w.b.obs_lab.clone(), w.b.obs_vital.clone()].into_iter().collect(),
         "Observation search with patient B in context"
+    );
+    // The id_token's fhirUser (the practitioner) is readable with the token.
+    check_id_token(
+        &w,
+        &app,
+        t["id_token"].as_str().unwrap_or_default(),
+        None,
+        &w.doctor.fhir_user,
+        access,
     );
 }
 

@@ -95,6 +95,8 @@ pub struct PatientData {
     pub med_request: String,
     /// Provenance whose target is `obs_lab`.
     pub provenance: String,
+    /// CareTeam (only A's has one: its participants are B and the practitioner).
+    pub care_team: String,
 }
 
 /// A registered, approved app.
@@ -165,6 +167,7 @@ fn patient_data(k: &str, p: &str, family: &str) -> PatientData {
         encounter: format!("{k}-{p}-enc"),
         med_request: format!("{k}-{p}-mr"),
         provenance: format!("{k}-{p}-prov"),
+        care_team: format!("{k}-{p}-ct"),
     }
 }
 
@@ -249,6 +252,14 @@ impl World {
                        "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "860975"}]}})),
         ];
         entries.extend(patient_entries(&a, "Ann", &org, &pr, &med));
+        // A's care team names B (a relative, say) and the practitioner: a
+        // reference from A's records into B's compartment.
+        entries.push(put(
+            json!({"resourceType": "CareTeam", "id": a.care_team, "status": "active",
+            "subject": {"reference": format!("Patient/{}", a.id)},
+            "participant": [{"member": {"reference": format!("Patient/{}", b.id)}},
+                            {"member": {"reference": format!("Practitioner/{pr}")}}]}),
+        ));
         entries.extend(patient_entries(&b, "Ben", &org, &pr2, &med));
         let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
         c.import_ok(key, &tx);
@@ -510,6 +521,25 @@ impl World {
             pairs.push(("scope", s));
         }
         self.oauth("/token", &pairs, &app.auth())
+    }
+}
+
+/// The audit events of patient `patient` in `w`'s practice, polled for up
+/// to 5 s until `want` holds (audit rows are written after the response).
+pub fn audit_until(w: &World, patient: &str, want: &dyn Fn(&[Value]) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let audit = w
+            .client
+            .get(&format!("/admin/audit?practice={}&patient={patient}", w.key))
+            .send()
+            .expect_status(200)
+            .json();
+        let events = audit["events"].as_array().cloned().unwrap_or_default();
+        if want(&events) || std::time::Instant::now() > deadline {
+            return audit;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
     }
 }
 

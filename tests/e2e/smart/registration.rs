@@ -151,7 +151,6 @@ fn register_and_validate(ctx: &Ctx) {
         body["client_id_issued_at"].is_u64(),
         "client_id_issued_at: {body}"
     );
-    check_eq!(body["client_secret_expires_at"], 0);
     check_eq!(body["client_name"], "regapp");
     check_eq!(body["redirect_uris"], good["redirect_uris"]);
     check_eq!(body["token_endpoint_auth_method"], "none");
@@ -163,6 +162,7 @@ fn register_and_validate(ctx: &Ctx) {
     let conf = r.json();
     let secret = conf["client_secret"].as_str().unwrap_or_default().to_string();
     check!(secret.len() >= 20, "client_secret too short or missing: {conf}");
+    check_eq!(conf["client_secret_expires_at"], 0, "{conf}");
     check!(
         conf["client_id"] != body["client_id"],
         "two registrations, one client_id"

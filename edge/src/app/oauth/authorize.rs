@@ -426,7 +426,7 @@ pub async fn pick_patient<D: Database, P: Platform>(app: &App<D, P>, req: &HttpR
     let pairs = form(req);
     let get = |k: &str| field(&pairs, k).map_err(|e| ApiError::page(400, e.message));
     let (areq, client) = load_checked(app, req, get("request")?, get("csrf")?).await?;
-    let user = signed_in_user(app, &areq).await?;
+    let user = signed_in_user(app, req, &areq).await?;
     if !user.fhir_user.starts_with("Practitioner/") {
         return Err(ApiError::page(403, "only practitioners choose a patient"));
     }
@@ -443,17 +443,27 @@ pub async fn pick_patient<D: Database, P: Platform>(app: &App<D, P>, req: &HttpR
     Ok(continue_to(&areq))
 }
 
+/// The request's user, who must also be the browser's signed-in session.
 async fn signed_in_user<D: Database, P: Platform>(
     app: &App<D, P>,
+    req: &HttpRequest,
     areq: &AuthorizeRequest,
 ) -> Result<User, ApiError> {
     let id = areq
         .user_id
         .as_deref()
         .ok_or_else(|| ApiError::page(400, "sign in first"))?;
-    store::user(app.auth_db(), id)
-        .await?
-        .ok_or_else(|| ApiError::page(400, "the account no longer exists"))
+    let session = match cookie(req, SESSION_COOKIE) {
+        Some(s) => store::session_user(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?,
+        None => None,
+    };
+    match session {
+        Some(u) if u.user_id == id => Ok(u),
+        _ => Err(ApiError::page(
+            403,
+            "this browser is not signed in as the user of this request; start again from the app",
+        )),
+    }
 }
 
 fn wants_patient(areq: &AuthorizeRequest) -> bool {
@@ -485,7 +495,7 @@ async fn next_step<D: Database, P: Platform>(
             _ => return Ok(signin_page(200, &areq, client, None)),
         }
     }
-    let user = signed_in_user(app, &areq).await?;
+    let user = signed_in_user(app, req, &areq).await?;
     if areq.patient.is_none() {
         let from_launch = launch_context(&areq)
             .and_then(|c| c.get("patient"))
@@ -749,7 +759,7 @@ pub async fn consent<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReques
     let pairs = form(req);
     let get = |k: &str| field(&pairs, k).map_err(|e| ApiError::page(400, e.message));
     let (areq, client) = load_checked(app, req, get("request")?, get("csrf")?).await?;
-    let user = signed_in_user(app, &areq).await?;
+    let user = signed_in_user(app, req, &areq).await?;
     if areq.patient.is_none() && wants_patient(&areq) && user.fhir_user.starts_with("Practitioner/") {
         return Err(ApiError::page(400, "choose a patient first"));
     }

@@ -303,19 +303,21 @@ pub async fn verify_assertion<D: Database, P: Platform>(
         .claim_str("jti")
         .filter(|j| !j.is_empty() && j.len() <= 256)
         .ok_or_else(|| bad("client_assertion needs a jti".into()))?;
-    let kid = jws.header.get("kid").and_then(Json::as_str);
+    // SMART Backend Services: the header names the key (`kid`); it is required.
+    let kid = jws
+        .header
+        .get("kid")
+        .and_then(Json::as_str)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| bad("client_assertion header needs the kid of a registered key".into()))?;
     let keys = client_keys(&app.platform, &client).await?;
     let candidates: Vec<&Json> = keys
         .iter()
-        .filter(|k| kid.is_none() || k.get("kid").and_then(Json::as_str) == kid)
+        .filter(|k| k.get("kid").and_then(Json::as_str) == Some(kid))
         .filter(|k| alg.fits(k))
         .collect();
     if candidates.is_empty() {
-        return Err(bad(format!(
-            "no registered {} key{}",
-            alg.name(),
-            kid.map(|k| format!(" with kid {k}")).unwrap_or_default()
-        )));
+        return Err(bad(format!("no registered {} key with kid {kid}", alg.name())));
     }
     let mut verified = false;
     for key in candidates {
