@@ -97,11 +97,14 @@ const apps = [
 ];
 
 for (const { key, ...app } of apps) {
-  if (saved.apps[app.client_id]) continue;
+  // The server is the truth: details on file for a client it lacks (a wiped
+  // state) are stale, and a client it has but we have no details of stays.
+  const existing = await call("GET", `/admin/clients/${app.client_id}`);
+  if (existing.status === 200) continue;
+  delete saved.apps[app.client_id];
   const keys = key ? jwk(key) : null;
   const body = { ...app, practice, ...(keys ? { jwks: { keys: [keys.public] } } : {}) };
   const r = await call("POST", "/register", body);
-  if (r.status === 400 && /taken/.test(r.text)) continue; // registered before, details not on file
   if (r.status !== 201) throw new Error(`POST /register ${app.client_id}: ${r.status} ${r.text}`);
   const approved = await call("POST", `/admin/clients/${app.client_id}/approve`);
   if (approved.status !== 200) throw new Error(`approve ${app.client_id}: ${approved.status} ${approved.text}`);

@@ -16,10 +16,7 @@ fn main() {
     let app = App::new(
         Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
         NativePlatform::at(1_767_225_600_000),
-        Config {
-            admin_token: Some("t".into()),
-            default_practice: "p".into(),
-        },
+        Config::new(Some("t".into()), "p"),
     );
     let auth = |r: HttpRequest| r.header("authorization", "Bearer t");
     let put = auth(HttpRequest::new(

@@ -1,9 +1,10 @@
 //! A deterministic [`Platform`] for native runs (tests, examples): a settable
 //! clock, counter-based "random" bytes, a fast stand-in KDF, no signing key,
-//! no network, no throttling. The real primitives are WebCrypto's and are
+//! no network, no throttling, an in-memory blob store and export queue. The real primitives are WebCrypto's and are
 //! exercised end to end under `wrangler dev`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -17,6 +18,8 @@ pub struct NativePlatform {
     /// The clock (ms since the epoch); tests move it.
     pub now: Cell<i64>,
     counter: Cell<u8>,
+    objects: RefCell<BTreeMap<String, String>>,
+    queue: RefCell<Vec<(String, String)>>,
 }
 
 impl NativePlatform {
@@ -25,7 +28,34 @@ impl NativePlatform {
         NativePlatform {
             now: Cell::new(now_ms),
             counter: Cell::new(0),
+            objects: RefCell::default(),
+            queue: RefCell::default(),
         }
+    }
+
+    /// Takes the queued export runs `(practice, job)`, oldest first.
+    pub fn take_queue(&self) -> Vec<(String, String)> {
+        self.queue.borrow_mut().drain(..).collect()
+    }
+
+    /// How many export runs are queued.
+    pub fn queue_len(&self) -> usize {
+        self.queue.borrow().len()
+    }
+
+    /// An object of the blob store.
+    pub fn object(&self, key: &str) -> Option<String> {
+        self.objects.borrow().get(key).cloned()
+    }
+
+    /// The keys of the objects under `prefix`.
+    pub fn objects_under(&self, prefix: &str) -> Vec<String> {
+        self.objects
+            .borrow()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }
 
@@ -60,5 +90,19 @@ impl Platform for NativePlatform {
     }
     async fn allow(&self, _: Limiter, _: &str) -> bool {
         true
+    }
+    async fn put_object(&self, key: &str, body: String) -> Result<(), String> {
+        self.objects.borrow_mut().insert(key.to_string(), body);
+        Ok(())
+    }
+    async fn delete_objects(&self, prefix: &str) -> Result<(), String> {
+        self.objects.borrow_mut().retain(|k, _| !k.starts_with(prefix));
+        Ok(())
+    }
+    async fn enqueue_export(&self, practice: &str, job_id: &str) -> Result<(), String> {
+        self.queue
+            .borrow_mut()
+            .push((practice.to_string(), job_id.to_string()));
+        Ok(())
     }
 }

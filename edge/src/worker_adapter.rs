@@ -56,6 +56,10 @@ struct JsPlatform {
     /// workerd spells differently.
     client_limiter: Option<JsValue>,
     ip_limiter: Option<JsValue>,
+    /// `EXPORTS`: the R2 bucket of Bulk Data output files.
+    exports: Option<worker::Bucket>,
+    /// `EXPORT_QUEUE`: runs of export jobs.
+    export_queue: Option<worker::Queue>,
 }
 
 thread_local! {
@@ -285,6 +289,50 @@ impl Platform for JsPlatform {
         };
         outcome.await.unwrap_or(true)
     }
+
+    async fn put_object(&self, key: &str, body: String) -> Result<(), String> {
+        let bucket = self.exports.as_ref().ok_or("the EXPORTS bucket is not bound")?;
+        bucket
+            .put(key, body.into_bytes())
+            .execute()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn delete_objects(&self, prefix: &str) -> Result<(), String> {
+        let bucket = self.exports.as_ref().ok_or("the EXPORTS bucket is not bound")?;
+        loop {
+            let list = bucket
+                .list()
+                .prefix(prefix)
+                .execute()
+                .await
+                .map_err(|e| e.to_string())?;
+            let keys: Vec<String> = list.objects().iter().map(|o| o.key()).collect();
+            if keys.is_empty() {
+                return Ok(());
+            }
+            for k in keys {
+                bucket.delete(k).await.map_err(|e| e.to_string())?;
+            }
+            if !list.truncated() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn enqueue_export(&self, practice: &str, job_id: &str) -> Result<(), String> {
+        let queue = self
+            .export_queue
+            .as_ref()
+            .ok_or("the EXPORT_QUEUE queue is not bound")?;
+        // Sent as JSON text: a plain string survives every serializer.
+        queue
+            .send(serde_json::json!({"practice": practice, "job": job_id}).to_string())
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// A binding as a plain JS value, if the Worker has it.
@@ -328,11 +376,13 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
             signing_key: var(env, "SIGNING_KEY").filter(|k| !k.is_empty()),
             client_limiter: binding(env, "CLIENT_LIMITER"),
             ip_limiter: binding(env, "IP_LIMITER"),
+            exports: env.bucket("EXPORTS").ok(),
+            export_queue: env.queue("EXPORT_QUEUE").ok(),
         },
-        Config {
-            admin_token: var(env, "ADMIN_TOKEN").filter(|t| !t.is_empty()),
-            default_practice: var(env, "DEFAULT_PRACTICE").unwrap_or_else(|| "default".into()),
-        },
+        Config::new(
+            var(env, "ADMIN_TOKEN").filter(|t| !t.is_empty()),
+            &var(env, "DEFAULT_PRACTICE").unwrap_or_else(|| "default".into()),
+        ),
     ))
 }
 
@@ -354,8 +404,22 @@ async fn to_http(mut req: Request) -> worker::Result<HttpRequest> {
     })
 }
 
-fn to_worker(resp: HttpResponse) -> worker::Result<Response> {
-    let mut out = Response::from_bytes(resp.body)?.with_status(resp.status);
+async fn to_worker(env: &Env, resp: HttpResponse) -> worker::Result<Response> {
+    let mut out = match &resp.object {
+        // An export file: streamed from R2, never held in memory whole.
+        Some(key) => {
+            let object = env.bucket("EXPORTS")?.get(key.as_str()).execute().await?;
+            match object.as_ref().and_then(|o| o.body()) {
+                Some(body) => Response::from_stream(body.stream()?)?.with_status(resp.status),
+                None => {
+                    let missing =
+                        crate::app::error::ApiError::not_found(format!("{key} is gone")).into_response();
+                    return Box::pin(to_worker(env, missing)).await;
+                }
+            }
+        }
+        None => Response::from_bytes(resp.body)?.with_status(resp.status),
+    };
     let headers = out.headers_mut();
     for (k, v) in &resp.headers {
         headers.set(k, v)?;
@@ -370,5 +434,20 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let resp = app.respond(http).await;
     // Audit events are written after the response, inside the invocation.
     ctx.wait_until(async move { app.flush_deferred().await });
-    to_worker(resp)
+    to_worker(&env, resp).await
+}
+
+/// Runs Bulk Data export jobs, one bounded stretch per message.
+#[event(queue)]
+async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+    let app = build_app(&env)?;
+    for message in batch.messages()? {
+        let body: serde_json::Value = serde_json::from_str(message.body()).unwrap_or_default();
+        match (body["practice"].as_str(), body["job"].as_str()) {
+            (Some(practice), Some(job)) => crate::app::bulk::run(&app, practice, job).await,
+            _ => crate::app::access::log(&format!("export queue: unreadable message {}", message.body())),
+        }
+    }
+    batch.ack_all();
+    Ok(())
 }

@@ -167,7 +167,7 @@ fn web_log(message: &str) {
     use wasm_bindgen::JsValue;
     let console = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("console")).ok();
     if let Some(c) = console {
-        if let Ok(f) = js_sys::Reflect::get(&c, &JsValue::from_str("log")) {
+        if let Ok(f) = js_sys::Reflect::get(&c, &JsValue::from_str("warn")) {
             if let Ok(f) = wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f) {
                 let _ = f.call1(&c, &JsValue::from_str(message));
             }

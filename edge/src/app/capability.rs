@@ -62,6 +62,23 @@ fn resource_entry(def: &ResourceDef) -> Json {
     if !combos.is_empty() {
         entry["extension"] = json!(combos);
     }
+    // Bulk Data export operations (FHIR Bulk Data Access STU 2).
+    let export = |name: &str, definition: &str| json!({"name": name, "definition": definition});
+    match def.name {
+        "Group" => {
+            entry["operation"] = json!([export(
+                "export",
+                "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
+            )])
+        }
+        "Patient" => {
+            entry["operation"] = json!([export(
+                "export",
+                "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
+            )])
+        }
+        _ => {}
+    }
     if def.in_patient_compartment() && def.name != "Patient" {
         entry["documentation"] = json!("A search needs at least one search parameter (typically patient); a search without any returns 400.");
     }
@@ -84,7 +101,10 @@ pub fn capability_statement(base: &str) -> Json {
         "kind": "instance",
         "software": {"name": "Flare", "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "Flare read-only FHIR R4 API (US Core 4.0.0 / 6.1.0)", "url": base},
-        "instantiates": ["http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server"],
+        "instantiates": [
+            "http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server",
+            "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+        ],
         "implementationGuide": [
             "http://hl7.org/fhir/us/core/ImplementationGuide/hl7.fhir.us.core|6.1.0",
             "http://hl7.org/fhir/us/core/ImplementationGuide/hl7.fhir.us.core|4.0.0"
@@ -96,6 +116,7 @@ pub fn capability_statement(base: &str) -> Json {
             "documentation": "Read and search only. Other resource types of FHIR R4 can be read by id when imported but are not searchable.",
             "security": super::oauth::discovery::capability_security(base),
             "resource": resources,
+            "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
         }],
     })
 }

@@ -82,6 +82,7 @@ pub async fn preflight<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequ
         status: 204,
         headers: vec![("vary".into(), "Origin".into())],
         body: Vec::new(),
+        object: None,
     };
     if let Some(origin) = allowed_origin(app, req).await {
         let requested = req

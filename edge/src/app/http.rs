@@ -68,6 +68,9 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// When set, the body is this object of the blob store (an export
+    /// file), streamed by the runtime adapter instead of `body`.
+    pub object: Option<String>,
 }
 
 impl HttpResponse {
@@ -77,6 +80,7 @@ impl HttpResponse {
             status,
             headers: vec![("content-type".into(), content_type.into())],
             body: body.into(),
+            object: None,
         }
     }
 
@@ -99,6 +103,22 @@ impl HttpResponse {
     /// The first value of a header.
     pub fn header_value(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
+    }
+
+    /// Replaces the body (builder style).
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// A body-less response with a status and headers.
+    pub fn empty(status: u16, headers: Vec<(String, String)>) -> Self {
+        HttpResponse {
+            status,
+            headers,
+            body: Vec::new(),
+            object: None,
+        }
     }
 
     /// The body parsed as JSON (`Null` if it is not JSON).

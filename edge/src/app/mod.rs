@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod bulk;
 pub mod capability;
 pub mod cors;
 pub mod error;
@@ -48,6 +49,13 @@ pub trait Platform {
     async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String>;
     /// Counts one request against a limiter; `false` once the key is over its limit.
     async fn allow(&self, limiter: Limiter, key: &str) -> bool;
+    /// Stores an object in the blob store (R2), replacing one of the same key.
+    async fn put_object(&self, key: &str, body: String) -> Result<(), String>;
+    /// Deletes every object whose key starts with `prefix`.
+    async fn delete_objects(&self, prefix: &str) -> Result<(), String>;
+    /// Queues one run of an export job (the Worker's queue consumer calls
+    /// [`bulk::run`]).
+    async fn enqueue_export(&self, practice: &str, job_id: &str) -> Result<(), String>;
 }
 
 /// The rate limiters (`[[ratelimits]]` in wrangler.toml).
@@ -73,6 +81,22 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// The practice used when a request names none.
     pub default_practice: String,
+    /// Most resources per Bulk Data output file.
+    pub export_file_resources: i64,
+    /// Patients whose compartments one export query reads.
+    pub export_member_window: usize,
+}
+
+impl Config {
+    /// A configuration with the documented defaults.
+    pub fn new(admin_token: Option<String>, default_practice: &str) -> Config {
+        Config {
+            admin_token,
+            default_practice: default_practice.to_string(),
+            export_file_resources: bulk::FILE_MAX_RESOURCES,
+            export_member_window: bulk::MEMBER_WINDOW,
+        }
+    }
 }
 
 /// Who is calling, decided once per request before any handler runs.
@@ -207,7 +231,10 @@ impl<D: Database, P: Platform> App<D, P> {
 
     /// The FHIR API: authenticate, throttle, authorize per interaction, audit.
     async fn fhir(&self, req: &HttpRequest, path: &str, segs: &[&str]) -> ApiResult {
-        search::check_format(req)?;
+        if segs.first() != Some(&"$export-file") {
+            // Export files are ndjson; everything else speaks JSON only.
+            search::check_format(req)?;
+        }
         let caller = self.authenticate(req).await?;
         if let Caller::App(a) = &caller {
             if !self.platform.allow(Limiter::Client, &a.token.client_id).await {
@@ -220,6 +247,18 @@ impl<D: Database, P: Platform> App<D, P> {
         let practice = self.practice_for(&caller, req)?;
         let method = req.method.as_str();
         let result = match (method, segs) {
+            ("GET" | "POST", ["Group", id, "$export"]) => {
+                bulk::kick_off(self, req, &caller, &practice, bulk::Level::Group(id.to_string())).await
+            }
+            ("GET" | "POST", ["Patient", "$export"]) => {
+                bulk::kick_off(self, req, &caller, &practice, bulk::Level::Patient).await
+            }
+            ("GET" | "POST", ["$export"]) => {
+                bulk::kick_off(self, req, &caller, &practice, bulk::Level::System).await
+            }
+            ("GET", ["$export-status", job]) => bulk::status(self, req, &caller, &practice, job).await,
+            ("DELETE", ["$export-status", job]) => bulk::cancel(self, &caller, &practice, job).await,
+            ("GET", ["$export-file", job, name]) => bulk::file(self, &caller, &practice, job, name).await,
             ("GET", [t]) => search::handle(self, req, &caller, &practice, t, req.query_pairs()).await,
             ("POST", [t, "_search"]) => {
                 let mut pairs = req.query_pairs();
@@ -228,7 +267,7 @@ impl<D: Database, P: Platform> App<D, P> {
             }
             ("GET", [t, id]) => read::handle(self, req, &caller, &practice, t, id).await,
             ("GET", _) => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
-            _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search")),
+            _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search, $export")),
         };
         if let Caller::App(a) = &caller {
             let status = match &result {

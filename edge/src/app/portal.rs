@@ -28,6 +28,7 @@ fn see_other(location: &str) -> HttpResponse {
             ("cache-control".into(), "no-store".into()),
         ],
         body: Vec::new(),
+        object: None,
     }
 }
 

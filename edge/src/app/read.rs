@@ -57,6 +57,7 @@ pub async fn handle<D: Database, P: Platform>(
             status: 304,
             headers: vec![("etag".into(), etag)],
             body: Vec::new(),
+            object: None,
         });
     }
     Ok(HttpResponse::fhir(200, stored.json)

@@ -83,14 +83,28 @@ pub struct CompiledSearch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TooComplex(pub String);
 
-struct Builder {
+/// Binds values and hands out their placeholders (`?1`, `?2`, …).
+pub(crate) struct Builder {
     params: Vec<SqlValue>,
     now_ms: i64,
 }
 
 impl Builder {
+    /// A builder whose `ap` date prefix is anchored at `now_ms`.
+    pub(crate) fn new(now_ms: i64) -> Self {
+        Builder {
+            params: Vec::new(),
+            now_ms,
+        }
+    }
+
+    /// The bound values, in placeholder order.
+    pub(crate) fn into_params(self) -> Vec<SqlValue> {
+        self.params
+    }
+
     /// Binds a value, returning its placeholder.
-    fn bind(&mut self, v: impl Into<SqlValue>) -> String {
+    pub(crate) fn bind(&mut self, v: impl Into<SqlValue>) -> String {
         self.params.push(v.into());
         format!("?{}", self.params.len())
     }
@@ -185,7 +199,14 @@ fn or_values(b: &mut Builder, values: &[Value]) -> String {
 /// Compiles one filter into a condition on resource alias `r`. The driver form
 /// (`r.rid IN (…)`) starts the plan from an index; the check form is a
 /// correlated EXISTS.
-fn filter_cond(b: &mut Builder, f: &Filter, r: &str, practice: &str, rtype: &str, driver: bool) -> String {
+pub(crate) fn filter_cond(
+    b: &mut Builder,
+    f: &Filter,
+    r: &str,
+    practice: &str,
+    rtype: &str,
+    driver: bool,
+) -> String {
     match f {
         Filter::Id(ids) => {
             let list: Vec<String> = ids.iter().map(|i| b.bind(i.as_str())).collect();

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_fhir_resources.sql"),
     include_str!("../../migrations/0002_resource_parts.sql"),
     include_str!("../../migrations/0003_authorization.sql"),
+    include_str!("../../migrations/0004_bulk_export.sql"),
 ];
 
 /// An in-memory (or file) SQLite database with the migrations applied.

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // each test file uses a subset
 
-use flare_edge::app::http::{HttpRequest, HttpResponse};
+pub use flare_edge::app::http::{HttpRequest, HttpResponse};
 use flare_edge::app::{App, Config};
 use flare_edge::store::sqlite::SqliteDatabase;
 use flare_edge::store::Shards;
@@ -24,10 +24,7 @@ pub fn app() -> TestApp {
     let app = App::new(
         Shards::new(vec![SqliteDatabase::in_memory().unwrap()], vec![]),
         TestPlatform::at(NOW),
-        Config {
-            admin_token: Some(TOKEN.into()),
-            default_practice: "northside".into(),
-        },
+        Config::new(Some(TOKEN.into()), "northside"),
     );
     for (key, name) in [
         ("northside", "Northside Oncology"),
@@ -40,6 +37,14 @@ pub fn app() -> TestApp {
         assert_eq!(r.status, 200);
     }
     app
+}
+
+/// A request without credentials.
+pub fn request(method: &str, path: &str) -> HttpRequest {
+    HttpRequest::new(
+        method,
+        flare_edge::app::http::Url::parse(&format!("{BASE}{path}")).unwrap(),
+    )
 }
 
 /// A request with the admin token.

@@ -1,4 +1,4 @@
-//! `flare-synth --patients N [--seed S] [--density D] [--out DIR]`
+//! `flare-synth --patients N [--seed S] [--density D] [--practices 1|2] [--out DIR]`
 //!
 //! Writes the demo configuration's synthetic data as `DIR/<practice>.ndjson`
 //! (one resource per line, practice-level resources first, Groups last) and
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-const USAGE: &str = "usage: flare-synth --patients N [--seed S] [--density D] [--out DIR]
+const USAGE: &str = "usage: flare-synth --patients N [--seed S] [--density D] [--practices 1|2] [--out DIR]
 
 Generates deterministic synthetic US Core 6.1.0 data for the two demo
 practices (northside, lakeshore) and writes DIR/<practice>.ndjson and
@@ -23,6 +23,7 @@ DIR/practices.json (key, name and Organization id of each practice).
   --patients N   number of patients across all practices (required)
   --seed S       random seed (default 42)
   --density D    scales visits per patient, 0.1 to 10 (default 1.0)
+  --practices K  only the first K demo practices (1: all patients in northside; default 2)
   --out DIR      output directory, created if missing (default ./synth-out)";
 
 /// Parsed command line.
@@ -31,6 +32,7 @@ struct Args {
     patients: usize,
     seed: u64,
     density: f64,
+    practices: usize,
     out: PathBuf,
 }
 
@@ -47,6 +49,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     let mut patients = None;
     let mut seed = 42;
     let mut density = 1.0;
+    let mut practices = 2;
     let mut out = PathBuf::from("synth-out");
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -76,6 +79,14 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 let v = value()?;
                 density = v.parse().map_err(|_| format!("--density: not a number: {v}"))?;
             }
+            "--practices" => {
+                let v = value()?;
+                practices = v
+                    .parse()
+                    .ok()
+                    .filter(|k| (1..=2).contains(k))
+                    .ok_or_else(|| format!("--practices: 1 or 2, not {v}"))?;
+            }
             "--out" | "-o" => out = PathBuf::from(value()?),
             other => return Err(format!("unknown argument: {other}")),
         }
@@ -84,6 +95,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         patients: patients.ok_or("--patients is required")?,
         seed,
         density,
+        practices,
         out,
     }))
 }
@@ -131,6 +143,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut config = Config::demo(args.patients);
     config.seed = args.seed;
     config.density = args.density;
+    config.practices.truncate(args.practices);
     let generator = Generator::new(&config).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let keys: Vec<String> = config.practices.iter().map(|p| p.key.clone()).collect();
@@ -271,11 +284,22 @@ mod tests {
     #[test]
     fn parses_flags_and_defaults() {
         assert_eq!(
-            parse(&["--patients", "10", "--seed=7", "--out", "/tmp/x", "-d", "0.5"]),
+            parse(&[
+                "--patients",
+                "10",
+                "--seed=7",
+                "--out",
+                "/tmp/x",
+                "-d",
+                "0.5",
+                "--practices",
+                "1"
+            ]),
             Ok(Command::Run(Args {
                 patients: 10,
                 seed: 7,
                 density: 0.5,
+                practices: 1,
                 out: PathBuf::from("/tmp/x"),
             }))
         );
@@ -285,6 +309,7 @@ mod tests {
                 patients: 3,
                 seed: 42,
                 density: 1.0,
+                practices: 2,
                 out: PathBuf::from("synth-out"),
             }))
         );
@@ -297,5 +322,6 @@ mod tests {
         assert!(parse(&["--patients"]).is_err());
         assert!(parse(&["--patients", "many"]).is_err());
         assert!(parse(&["--patients", "1", "--colour"]).is_err());
+        assert!(parse(&["--patients", "1", "--practices", "3"]).is_err());
     }
 }

@@ -105,6 +105,7 @@ pub fn redirect_to(uri: &str, params: &[(&str, Option<&str>)]) -> HttpResponse {
             ("cache-control".into(), "no-store".into()),
         ],
         body: Vec::new(),
+        object: None,
     }
 }
 
@@ -348,6 +349,7 @@ fn continue_to(areq: &AuthorizeRequest) -> HttpResponse {
             ("cache-control".into(), "no-store".into()),
         ],
         body: Vec::new(),
+        object: None,
     }
 }
 

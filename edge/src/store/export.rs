@@ -1,0 +1,424 @@
+//! SQL of Bulk Data export: jobs (`export_jobs`), the references a group's
+//! records make (`export_refs`), and the chunk queries that read one bounded
+//! slice of a job's output in `rid` order.
+//!
+//! A chunk's commit (`save_chunk`) is one `UPDATE … WHERE version = ?`: if two
+//! runners ever process the same chunk, only one commit wins, and both wrote
+//! the same file name with the same content, so no line is lost or doubled.
+
+use flare_core::search::Filter;
+use serde_json::Value as Json;
+
+use super::search_sql::{filter_cond, Builder};
+use super::{int, resources, text, Database, DbError, Row, SqlValue, Statement};
+
+/// The types a group export adds when the members' records reference them.
+pub const REFERENCED_TYPES: &[&str] = &[
+    "Medication",
+    "Location",
+    "Organization",
+    "Practitioner",
+    "PractitionerRole",
+];
+
+/// One export job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportJob {
+    /// Opaque id (in the status URL).
+    pub job_id: String,
+    /// The practice exported.
+    pub practice: String,
+    /// The client that asked (`""`: the operator).
+    pub client_id: String,
+    /// The kick-off URL.
+    pub request: String,
+    /// `group`, `patient` or `system`.
+    pub kind: String,
+    /// Parameters (JSON object).
+    pub params: Json,
+    /// Patient ids whose compartments are exported.
+    pub members: Vec<String>,
+    /// The export's point in time (ms): nothing changed later is exported.
+    pub transaction_time: i64,
+    /// `running`, `done`, `failed` or `cancelled`.
+    pub status: String,
+    /// The cursor of the next chunk (JSON object).
+    pub state: Json,
+    /// Bumped by every commit.
+    pub version: i64,
+    /// A runner holds the job until then (ms).
+    pub lease_until: i64,
+    /// Output files: `[{type, name, count}]`.
+    pub output: Json,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+    /// Deleted after (ms).
+    pub expires_at: Option<i64>,
+}
+
+const COLS: &str = "job_id, practice, client_id, request, kind, params, members, transaction_time, status, state, version, lease_until, output, error, created_at, updated_at, expires_at";
+
+fn json_col(row: &Row, i: usize) -> Json {
+    text(row, i)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or(Json::Null)
+}
+
+fn job_from(r: &Row) -> ExportJob {
+    ExportJob {
+        job_id: text(r, 0).unwrap_or_default().to_string(),
+        practice: text(r, 1).unwrap_or_default().to_string(),
+        client_id: text(r, 2).unwrap_or_default().to_string(),
+        request: text(r, 3).unwrap_or_default().to_string(),
+        kind: text(r, 4).unwrap_or_default().to_string(),
+        params: json_col(r, 5),
+        members: serde_json::from_value(json_col(r, 6)).unwrap_or_default(),
+        transaction_time: int(r, 7).unwrap_or_default(),
+        status: text(r, 8).unwrap_or_default().to_string(),
+        state: json_col(r, 9),
+        version: int(r, 10).unwrap_or_default(),
+        lease_until: int(r, 11).unwrap_or_default(),
+        output: json_col(r, 12),
+        error: text(r, 13).map(str::to_string),
+        created_at: int(r, 14).unwrap_or_default(),
+        updated_at: int(r, 15).unwrap_or_default(),
+        expires_at: int(r, 16),
+    }
+}
+
+/// Stores a new job.
+pub async fn insert_job<D: Database>(db: &D, j: &ExportJob) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        format!("INSERT INTO export_jobs ({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"),
+        vec![
+            j.job_id.as_str().into(),
+            j.practice.as_str().into(),
+            j.client_id.as_str().into(),
+            j.request.as_str().into(),
+            j.kind.as_str().into(),
+            j.params.to_string().into(),
+            Json::from(j.members.clone()).to_string().into(),
+            j.transaction_time.into(),
+            j.status.as_str().into(),
+            j.state.to_string().into(),
+            j.version.into(),
+            j.lease_until.into(),
+            j.output.to_string().into(),
+            j.error.clone().into(),
+            j.created_at.into(),
+            j.updated_at.into(),
+            j.expires_at.map_or(SqlValue::Null, SqlValue::Int),
+        ],
+    )])
+    .await
+}
+
+/// A job of a practice.
+pub async fn job<D: Database>(db: &D, practice: &str, job_id: &str) -> Result<Option<ExportJob>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!("SELECT {COLS} FROM export_jobs WHERE practice = ?1 AND job_id = ?2"),
+            vec![practice.into(), job_id.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(job_from))
+}
+
+/// How many exports a client has running.
+pub async fn running_count<D: Database>(db: &D, practice: &str, client_id: &str) -> Result<i64, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT COUNT(*) FROM export_jobs WHERE practice = ?1 AND client_id = ?2 AND status = 'running'",
+            vec![practice.into(), client_id.into()],
+        ))
+        .await?;
+    Ok(rows.first().and_then(|r| int(r, 0)).unwrap_or_default())
+}
+
+/// Takes the job for a runner until `lease_until` if nobody holds it;
+/// returns the job as claimed (its new version), or `None`.
+pub async fn claim<D: Database>(
+    db: &D,
+    practice: &str,
+    job_id: &str,
+    now: i64,
+    lease_until: i64,
+) -> Result<Option<ExportJob>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!(
+                "UPDATE export_jobs SET lease_until = ?3, version = version + 1 \
+                 WHERE practice = ?1 AND job_id = ?2 AND status = 'running' AND lease_until < ?4 RETURNING {COLS}"
+            ),
+            vec![practice.into(), job_id.into(), lease_until.into(), now.into()],
+        ))
+        .await?;
+    Ok(rows.first().map(job_from))
+}
+
+/// Commits a chunk: new cursor, output list, status; only if `version`
+/// is still the claimed one. `false`: someone else moved the job on (or it
+/// was cancelled).
+#[allow(clippy::too_many_arguments)]
+pub async fn save_chunk<D: Database>(
+    db: &D,
+    job_id: &str,
+    version: i64,
+    state: &Json,
+    output: &Json,
+    status: &str,
+    lease_until: i64,
+    now: i64,
+    expires_at: Option<i64>,
+) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "UPDATE export_jobs SET state = ?3, output = ?4, status = ?5, lease_until = ?6, updated_at = ?7, \
+             expires_at = ?8, version = version + 1 \
+             WHERE job_id = ?1 AND version = ?2 AND status = 'running' RETURNING version",
+            vec![
+                job_id.into(),
+                version.into(),
+                state.to_string().into(),
+                output.to_string().into(),
+                status.into(),
+                lease_until.into(),
+                now.into(),
+                expires_at.map_or(SqlValue::Null, SqlValue::Int),
+            ],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Releases a runner's hold on a job (it handed over to a queued run).
+pub async fn release<D: Database>(db: &D, job_id: &str) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "UPDATE export_jobs SET lease_until = 0 WHERE job_id = ?1 AND status = 'running'",
+        vec![job_id.into()],
+    )])
+    .await
+}
+
+/// Marks a job failed (with its reason) or cancelled, from any running state.
+pub async fn finish<D: Database>(
+    db: &D,
+    job_id: &str,
+    status: &str,
+    error: Option<&str>,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    db.batch(vec![Statement::new(
+        "UPDATE export_jobs SET status = ?2, error = ?3, updated_at = ?4, expires_at = ?5, version = version + 1 \
+         WHERE job_id = ?1 AND status = 'running'",
+        vec![
+            job_id.into(),
+            status.into(),
+            error.map(str::to_string).into(),
+            now.into(),
+            expires_at.into(),
+        ],
+    )])
+    .await
+}
+
+/// Deletes a job and its reference list (its files are deleted by the caller).
+pub async fn delete_job<D: Database>(db: &D, job_id: &str) -> Result<(), DbError> {
+    db.batch(vec![
+        Statement::new("DELETE FROM export_refs WHERE job_id = ?1", vec![job_id.into()]),
+        Statement::new("DELETE FROM export_jobs WHERE job_id = ?1", vec![job_id.into()]),
+    ])
+    .await
+}
+
+/// Jobs of a practice whose files are due for deletion.
+pub async fn expired_jobs<D: Database>(db: &D, practice: &str, now: i64) -> Result<Vec<String>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT job_id FROM export_jobs WHERE practice = ?1 AND expires_at IS NOT NULL AND expires_at < ?2 LIMIT 20",
+            vec![practice.into(), now.into()],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| text(r, 0))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Records the referenced non-compartment resources of some members' records.
+pub async fn collect_refs<D: Database>(
+    db: &D,
+    job_id: &str,
+    practice: &str,
+    members: &[String],
+) -> Result<(), DbError> {
+    let types: Vec<String> = REFERENCED_TYPES.iter().map(|t| format!("'{t}'")).collect();
+    db.batch(vec![Statement::new(
+        format!(
+            "INSERT OR IGNORE INTO export_refs (job_id, type, id) \
+             SELECT DISTINCT ?1, x.target_type, x.target_id FROM compartment c CROSS JOIN idx_reference x ON x.rid = c.rid \
+             WHERE c.practice = ?2 AND c.patient_id IN (SELECT value FROM json_each(?3)) \
+             AND x.target_type IN ({}) AND x.target_id IS NOT NULL",
+            types.join(",")
+        ),
+        vec![job_id.into(), practice.into(), Json::from(members.to_vec()).to_string().into()],
+    )])
+    .await
+}
+
+/// Which rows a chunk query reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source<'a> {
+    /// `rtype` rows in the compartments of `members`, except those also in
+    /// the compartment of one of `earlier` (already exported with them).
+    Compartment {
+        /// This window of members.
+        members: &'a [String],
+        /// The members of earlier windows.
+        earlier: &'a [String],
+    },
+    /// `rtype` rows the job recorded in `export_refs`.
+    Referenced(&'a str),
+    /// Every `rtype` row of the practice.
+    All,
+}
+
+/// One slice of an export: `(rid, json)` of up to `limit` `rtype` resources
+/// after `after_rid`, changed at or before `until` (and after `since`),
+/// matching one of `filters` (OR of AND-groups; empty: all) and one of
+/// `restrictions` (the token's query-restricted scopes), in `rid` order.
+#[allow(clippy::too_many_arguments)]
+pub async fn chunk_rows<D: Database>(
+    db: &D,
+    practice: &str,
+    rtype: &str,
+    source: &Source<'_>,
+    after_rid: i64,
+    limit: i64,
+    since: Option<i64>,
+    until: i64,
+    filters: &[Vec<Filter>],
+    restrictions: &[Vec<Filter>],
+) -> Result<Vec<(i64, String)>, DbError> {
+    let mut b = Builder::new(0);
+    let p = b.bind(practice);
+    let t = b.bind(rtype);
+    let after = b.bind(after_rid);
+    let until = b.bind(until);
+    let (from, mut conds) = match source {
+        Source::Compartment { members, earlier } => {
+            let m = b.bind(Json::from(members.to_vec()).to_string());
+            let mut conds = vec![
+                format!("c.practice = {p}"),
+                format!("c.patient_id IN (SELECT value FROM json_each({m}))"),
+                format!("c.type = {t}"),
+                format!("c.rid > {after}"),
+            ];
+            if !earlier.is_empty() {
+                // A resource in several members' compartments (a Group, a
+                // shared record) goes out once, with the first of them.
+                let e = b.bind(Json::from(earlier.to_vec()).to_string());
+                conds.push(format!(
+                    "NOT EXISTS (SELECT 1 FROM compartment c2 WHERE c2.rid = r.rid AND c2.patient_id <> c.patient_id \
+                     AND c2.patient_id IN (SELECT value FROM json_each({e})))"
+                ));
+            }
+            (
+                "compartment c CROSS JOIN resources r ON r.rid = c.rid".to_string(),
+                conds,
+            )
+        }
+        Source::Referenced(job_id) => {
+            let j = b.bind(*job_id);
+            (
+                format!("export_refs e CROSS JOIN resources r ON r.practice = {p} AND r.type = e.type AND r.id = e.id"),
+                vec![format!("e.job_id = {j}"), format!("e.type = {t}"), format!("r.rid > {after}")],
+            )
+        }
+        Source::All => (
+            "resources r".to_string(),
+            vec![
+                format!("r.practice = {p}"),
+                format!("r.type = {t}"),
+                format!("r.rid > {after}"),
+            ],
+        ),
+    };
+    conds.push(format!("r.last_updated <= {until}"));
+    if let Some(s) = since {
+        let s = b.bind(s);
+        conds.push(format!("r.last_updated > {s}"));
+    }
+    for groups in [filters, restrictions] {
+        if groups.is_empty() {
+            continue;
+        }
+        let ors: Vec<String> = groups
+            .iter()
+            .map(|g| {
+                let ands: Vec<String> = g
+                    .iter()
+                    .map(|f| filter_cond(&mut b, f, "r", &p, &t, false))
+                    .collect();
+                if ands.is_empty() {
+                    "1".to_string()
+                } else {
+                    format!("({})", ands.join(" AND "))
+                }
+            })
+            .collect();
+        conds.push(format!("({})", ors.join(" OR ")));
+    }
+    let lim = b.bind(limit);
+    let sql = format!(
+        "SELECT r.rid, r.json FROM {from} WHERE {} GROUP BY r.rid ORDER BY r.rid LIMIT {lim}",
+        conds.join(" AND ")
+    );
+    let rows = db.query(Statement::new(sql, b.into_params())).await?;
+    let mut out: Vec<(i64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                int(r, 0).unwrap_or_default(),
+                text(r, 1).unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let split: Vec<i64> = out
+        .iter()
+        .filter(|(_, j)| j.is_empty())
+        .map(|(rid, _)| *rid)
+        .collect();
+    if !split.is_empty() {
+        let whole = resources::assemble_parts(db, &split).await?;
+        for (rid, json) in out.iter_mut() {
+            if json.is_empty() {
+                if let Some((_, w)) = whole.iter().find(|(x, _)| x == rid) {
+                    *json = w.clone();
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The ids of every Patient of a practice (a Patient-level export's members).
+pub async fn patient_ids<D: Database>(db: &D, practice: &str) -> Result<Vec<String>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT id FROM resources WHERE practice = ?1 AND type = 'Patient' ORDER BY rid",
+            vec![practice.into()],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| text(r, 0))
+        .map(str::to_string)
+        .collect())
+}
