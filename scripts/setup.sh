@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Flare needs, from the package registries only, idempotently:
 # the wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock,
-# worker-build, and the npm tools from package-lock.json (wrangler, esbuild).
+# worker-build, the npm tools from package-lock.json (wrangler, esbuild, and for
+# the SDK: typescript, playwright-core), and Debian's chromium + chromium-driver
+# for the browser tests.
 # Nothing downloads binaries from anywhere else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,14 @@ worker_build_version=0.8.7
 if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$worker_build_version" ]; then
   log "installing worker-build $worker_build_version"
   cargo install worker-build --version "$worker_build_version" --locked --force
+fi
+
+# The SDK's browser tests: wasm-bindgen-test-runner drives chromedriver, the
+# end-to-end launch drives chromium through playwright-core.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  log "installing chromium and chromium-driver (Debian)"
+  apt-get update >&2
+  apt-get install -y chromium chromium-driver >&2
 fi
 
 stamp=node_modules/.flare-npm-ci

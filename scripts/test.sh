@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Flare test: formatting and lints, the registry check against
-# ../shared/reference, native tests (core, edge over SQLite, synth), and the
-# end-to-end suite against a real `wrangler dev` (workerd + local D1).
+# ../shared/reference, native tests (core, edge over SQLite, sdk, synth), the
+# SDK build and its browser-glue tests in headless Chromium, and the
+# end-to-end suites against a real `wrangler dev` (workerd + local D1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,9 +22,20 @@ cargo fmt --all -- --check
 step "clippy (native and wasm32)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p flare-edge --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p flare-sdk --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 step "native tests"
 cargo test --workspace --exclude flare-tests
 
+step "SDK: build pkg/ (scripts/build-sdk.sh)"
+scripts/build-sdk.sh
+
+step "SDK: browser glue in headless Chromium (wasm-bindgen-test)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
+  WASM_BINDGEN_TEST_TIMEOUT=120 cargo test -p flare-sdk --target wasm32-unknown-unknown --test browser
+
 step "end-to-end tests against wrangler dev"
 cargo test -p flare-tests --test e2e
+
+step "SDK end-to-end: launch against wrangler dev in Chromium, npm pack + tsc + vite"
+cargo test -p flare-tests --test sdk

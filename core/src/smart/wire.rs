@@ -47,3 +47,28 @@ pub struct OAuthError {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_description: Option<String>,
 }
+
+/// What a client reads from a server's `.well-known/smart-configuration`
+/// (<https://hl7.org/fhir/smart-app-launch/conformance.html#metadata>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmartConfiguration {
+    /// The issuer of id_tokens (required when `sso-openid-connect` is listed).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub issuer: Option<String>,
+    /// The JWKS that verifies id_tokens.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub jwks_uri: Option<String>,
+    /// The OAuth authorization endpoint.
+    pub authorization_endpoint: String,
+    /// The OAuth token endpoint.
+    pub token_endpoint: String,
+    /// The RFC 7009 revocation endpoint.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub revocation_endpoint: Option<String>,
+    /// PKCE methods; SMART 2 servers list `S256`.
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// SMART capabilities (`launch-ehr`, `client-public`, `context-standalone-patient` …).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}

@@ -1,0 +1,65 @@
+//! `application/x-www-form-urlencoded` helpers: token request bodies, URL
+//! query strings, and the compact records the SDK keeps in storage.
+
+/// Encodes pairs as a form/query string.
+pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    ser.finish()
+}
+
+/// Decodes a form/query string into pairs.
+pub fn decode(text: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(text.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The first value of `name` among `pairs`.
+pub fn first(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+/// The query string of a URL (between `?` and `#`), empty when none.
+pub fn query_of(url: &str) -> &str {
+    let no_fragment = url.split('#').next().unwrap_or("");
+    no_fragment.split_once('?').map(|(_, q)| q).unwrap_or("")
+}
+
+/// `url` with `pairs` appended to its query.
+pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    if pairs.is_empty() {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{}", encode(pairs.iter().copied()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_round_trip() {
+        let q = encode([
+            ("scope", "patient/*.rs openid"),
+            ("redirect_uri", "http://a/b?c=d"),
+        ]);
+        assert_eq!(
+            q,
+            "scope=patient%2F*.rs+openid&redirect_uri=http%3A%2F%2Fa%2Fb%3Fc%3Dd"
+        );
+        let pairs = decode(&q);
+        assert_eq!(first(&pairs, "scope").as_deref(), Some("patient/*.rs openid"));
+    }
+
+    #[test]
+    fn query_of_ignores_fragment() {
+        assert_eq!(query_of("http://a/?x=1#y=2"), "x=1");
+        assert_eq!(query_of("http://a/#y=2"), "");
+        assert_eq!(with_query("http://a/p", &[("a", "1")]), "http://a/p?a=1");
+        assert_eq!(with_query("http://a/p?z=0", &[("a", "1")]), "http://a/p?z=0&a=1");
+    }
+}

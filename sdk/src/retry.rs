@@ -1,0 +1,110 @@
+//! When to retry a request: 429 (throttled) and 503 (unavailable), honouring
+//! `Retry-After` (seconds or an HTTP date), else exponential backoff with
+//! jitter; always bounded in attempts and in each wait.
+
+use flare_core::datetime::parse_range;
+
+/// Limits of the retry loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff delay without `Retry-After` (ms).
+    pub base_delay_ms: f64,
+    /// Longest single wait (ms). A `Retry-After` beyond it is not waited for:
+    /// the error reports it to the app instead.
+    pub max_delay_ms: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base_delay_ms: 500.0,
+            max_delay_ms: 10_000.0,
+        }
+    }
+}
+
+/// Whether a status may be retried.
+pub fn is_retryable(status: u16) -> bool {
+    status == 429 || status == 503
+}
+
+/// `Retry-After` in milliseconds from now: delta-seconds or an IMF-fixdate.
+pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<f64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds as f64 * 1000.0);
+    }
+    // "Sun, 06 Nov 1994 08:49:37 GMT" → "1994-11-06T08:49:37Z"
+    let mut it = value.split_ascii_whitespace().skip(1);
+    let (day, month, year, time) = (it.next()?, it.next()?, it.next()?, it.next()?);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = MONTHS.iter().position(|x| *x == month)? + 1;
+    let iso = format!("{year}-{m:02}-{day:0>2}T{time}Z");
+    let at = parse_range(&iso)?.start as f64;
+    Some((at - now_ms).max(0.0))
+}
+
+/// How long to wait before retry number `attempt` (0-based) after `status`,
+/// or `None` to report the error now. `jitter` is a random number in [0, 1).
+pub fn delay_ms(
+    policy: &RetryPolicy,
+    status: u16,
+    retry_after: Option<&str>,
+    attempt: u32,
+    now_ms: f64,
+    jitter: f64,
+) -> Option<f64> {
+    if !is_retryable(status) || attempt >= policy.max_retries {
+        return None;
+    }
+    match retry_after.and_then(|v| retry_after_ms(v, now_ms)) {
+        Some(wait) if wait > policy.max_delay_ms => None,
+        Some(wait) => Some(wait),
+        None => {
+            let backoff = policy.base_delay_ms * f64::from(1u32 << attempt.min(16));
+            Some((backoff * (0.5 + jitter / 2.0)).min(policy.max_delay_ms))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_retry_after_forms() {
+        assert_eq!(retry_after_ms("7", 0.0), Some(7000.0));
+        let now = 784_111_777_000.0 - 2000.0;
+        assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(2000.0));
+        assert_eq!(
+            retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now + 5000.0),
+            Some(0.0)
+        );
+        assert_eq!(retry_after_ms("soon", 0.0), None);
+    }
+
+    #[test]
+    fn retries_only_throttling_and_unavailability_a_bounded_number_of_times() {
+        let p = RetryPolicy::default();
+        assert_eq!(delay_ms(&p, 429, Some("2"), 0, 0.0, 0.0), Some(2000.0));
+        assert_eq!(delay_ms(&p, 503, None, 0, 0.0, 0.0), Some(250.0));
+        let near_max = delay_ms(&p, 503, None, 2, 0.0, 0.999_999).unwrap();
+        assert!((near_max - 1999.999).abs() < 1e-6, "{near_max}");
+        assert_eq!(delay_ms(&p, 429, None, 3, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, 500, None, 0, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, 401, Some("1"), 0, 0.0, 0.0), None);
+        // A server asking for a minute is not waited for: the app decides.
+        assert_eq!(delay_ms(&p, 429, Some("60"), 0, 0.0, 0.0), None);
+        let tight = RetryPolicy {
+            max_retries: 10,
+            base_delay_ms: 500.0,
+            max_delay_ms: 3000.0,
+        };
+        assert_eq!(delay_ms(&tight, 503, None, 9, 0.0, 0.999), Some(3000.0));
+    }
+}

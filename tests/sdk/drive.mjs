@@ -1,0 +1,58 @@
+// Drives headless Chromium (playwright-core, Debian's /usr/bin/chromium) through
+// a standalone launch of the test page against the edge: sign-in and consent
+// are the edge's server-rendered forms. Prints one JSON object on stdout.
+// Environment: APP_URL, LAUNCH_QUERY (`?iss=…&launch=…` for an EHR launch, else
+// empty: a standalone launch against ISS), ISS, CLIENT_ID, SCOPE, USERNAME,
+// PASSWORD, SCREENSHOT.
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
+const page = await browser.newPage();
+const log = [];
+page.on("console", (m) => log.push(`[console.${m.type()}] ${m.text()}`));
+page.on("pageerror", (e) => log.push(`[pageerror] ${e.message}`));
+const steps = [];
+try {
+  const ehr = Boolean(process.env.LAUNCH_QUERY);
+  await page.goto(env("APP_URL") + (process.env.LAUNCH_QUERY || ""));
+  await page.waitForFunction(() => typeof window.startLaunch === "function", null, { timeout: 20000 });
+  steps.push("page loaded");
+  // An EHR launch passes no iss: the SDK reads iss and launch from the page URL.
+  const options = { clientId: env("CLIENT_ID"), scope: env("SCOPE"), redirectUri: env("APP_URL") };
+  if (!ehr) options.iss = env("ISS");
+  await page.evaluate((o) => window.startLaunch(o), options);
+  await page.waitForSelector("input[name=username]", { timeout: 20000 });
+  steps.push(`sign-in page ${page.url().split("?")[0]}`);
+  const authorizeUrl = new URL(page.url());
+  await page.fill("input[name=username]", env("USERNAME"));
+  await page.fill("input[name=password]", env("PASSWORD"));
+  await Promise.all([page.waitForNavigation(), page.click("form button[type=submit]")]);
+  await page.waitForSelector("button[name=decision][value=allow]", { timeout: 20000 });
+  steps.push("consent page");
+  await Promise.all([page.waitForURL((u) => u.href.startsWith(env("APP_URL")), { timeout: 20000 }),
+    page.click("button[name=decision][value=allow]")]);
+  steps.push("redirected back");
+  await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 20000 });
+  const result = await page.evaluate(() => window.__result);
+  steps.push("ready() done");
+  await page.reload();
+  await page.waitForFunction(() => typeof window.__restore === "function", null, { timeout: 20000 });
+  result.restored = await page.evaluate(() => window.__restore());
+  result.authorizeParams = Object.fromEntries(authorizeUrl.searchParams);
+  result.steps = steps;
+  console.log(JSON.stringify(result));
+} catch (e) {
+  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true }).catch(() => {});
+  console.log(JSON.stringify({ ok: false, driverError: String(e), steps, url: page.url(), log }));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,463 @@
+//! End-to-end tests of the browser SDK (`@flare/smart`, built into `pkg/` by
+//! `scripts/build-sdk.sh`):
+//!
+//! - `sdk::standalone_launch_against_the_edge`: a real `wrangler dev`, a
+//!   practice, patient, user and an approved public client of its own, the
+//!   test page served from a second origin, and headless Chromium
+//!   (`drive.mjs`, playwright-core) doing the launch through the edge's
+//!   sign-in and consent pages, then typed searches, paging, includes,
+//!   reference resolution, errors, refresh and a reload.
+//! - `sdk::ehr_launch_against_the_edge`: an EHR launch (`?iss=…&launch=…`
+//!   from `POST /admin/launch`) of the same page: the launch context
+//!   (patient, encounter, banner, style, `fhirContext`) reaches the client.
+//! - `sdk::packed_tarball_type_checks_and_builds_with_vite`: `npm pack`, the
+//!   tarball installed into a scratch app, `tsc` over a typed usage file
+//!   (and a misspelt parameter that must not compile), and `vite build`.
+//!
+//! `cargo test -p flare-tests --test sdk`. Needs `pkg/dist` (scripts/build-sdk.sh),
+//! `/usr/bin/chromium` and the npm devDependencies (scripts/setup.sh); the package trial
+//! installs Vite into its scratch app from the npm registry.
+
+mod static_server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use flare_tests::http::Client;
+use flare_tests::server::{self, Edge};
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::{json, Value};
+
+use static_server::StaticServer;
+
+const LAUNCH_TRIAL: &str = "sdk::standalone_launch_against_the_edge";
+const EHR_TRIAL: &str = "sdk::ehr_launch_against_the_edge";
+const PACKAGE_TRIAL: &str = "sdk::packed_tarball_type_checks_and_builds_with_vite";
+const PRACTICE: &str = "sdkp";
+const PASSWORD: &str = "Sdk-e2e-2026!";
+
+fn fail(message: impl Into<String>) -> Failed {
+    Failed::from(message.into())
+}
+
+fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<(), Failed> {
+    if ok {
+        Ok(())
+    } else {
+        Err(fail(message()))
+    }
+}
+
+fn built(root: &Path) -> Result<(), Failed> {
+    ensure(root.join("pkg/dist/flare_sdk_bg.wasm").is_file(), || {
+        "pkg/dist is not built: run scripts/build-sdk.sh".to_string()
+    })
+}
+
+fn put(resource: Value) -> Value {
+    let url = format!(
+        "{}/{}",
+        resource["resourceType"].as_str().unwrap_or(""),
+        resource["id"].as_str().unwrap_or("")
+    );
+    json!({"request": {"method": "PUT", "url": url}, "resource": resource})
+}
+
+/// The practice's data: one patient with three lab results (one with a
+/// Provenance), a medication order, and another patient.
+fn seed(admin: &Client) {
+    admin
+        .put_json(
+            &format!("/admin/practices/{PRACTICE}"),
+            &json!({"name": "SDK practice"}),
+        )
+        .send()
+        .expect_status(200);
+    let subject = json!({"reference": "Patient/sdk-pat"});
+    let lab = |id: &str, day: &str| {
+        put(json!({"resourceType": "Observation", "id": id, "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}], "text": "HbA1c"},
+            "subject": subject, "effectiveDateTime": format!("2024-05-{day}T10:00:00Z"),
+            "valueQuantity": {"value": 6.5, "unit": "%"}}))
+    };
+    let entries = vec![
+        put(
+            json!({"resourceType": "Patient", "id": "sdk-pat", "name": [{"family": "Sdkfamily", "given": ["Ada"]}],
+            "gender": "female", "birthDate": "1970-02-03"}),
+        ),
+        put(json!({"resourceType": "Patient", "id": "someone-else", "name": [{"family": "Other"}]})),
+        put(
+            json!({"resourceType": "Encounter", "id": "sdk-enc", "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": subject, "period": {"start": "2024-05-03T09:00:00Z"}}),
+        ),
+        put(json!({"resourceType": "Medication", "id": "sdk-med",
+            "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "860975"}]}})),
+        put(
+            json!({"resourceType": "MedicationRequest", "id": "sdk-mr", "status": "active", "intent": "order",
+            "subject": subject, "authoredOn": "2024-05-01", "medicationReference": {"reference": "Medication/sdk-med"}}),
+        ),
+        lab("sdk-lab-1", "01"),
+        lab("sdk-lab-2", "02"),
+        lab("sdk-lab-3", "03"),
+        put(
+            json!({"resourceType": "Provenance", "id": "sdk-prov", "recorded": "2024-05-01T10:00:00Z",
+            "target": [{"reference": "Observation/sdk-lab-1"}], "agent": [{"who": {"reference": "Patient/sdk-pat"}}]}),
+        ),
+    ];
+    admin.import_ok(
+        PRACTICE,
+        &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+    );
+    // Both launch trials seed; whichever comes second finds the user (409).
+    let created = admin
+        .post(
+            "/admin/users",
+            "application/json",
+            json!({"username": "sdk-patient", "password": PASSWORD, "practice": PRACTICE,
+                   "fhirUser": "Patient/sdk-pat", "name": "Ada"})
+            .to_string(),
+        )
+        .send();
+    assert!(
+        matches!(created.status, 201 | 409),
+        "POST /admin/users answered {}: {}",
+        created.status,
+        created.body
+    );
+}
+
+/// Registers and approves a public client redirecting to `redirect_uri`.
+fn register(admin: &Client, redirect_uri: &str, scope: &str) -> String {
+    let r = admin
+        .post(
+            "/register",
+            "application/json",
+            json!({"client_name": "SDK e2e", "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none",
+                   "grant_types": ["authorization_code", "refresh_token"], "scope": scope, "practice": PRACTICE})
+            .to_string(),
+        )
+        .send()
+        .expect_status(201);
+    let client_id = r.json()["client_id"].as_str().expect("client_id").to_string();
+    admin
+        .post(
+            &format!("/admin/clients/{client_id}/approve"),
+            "application/json",
+            "{}",
+        )
+        .send()
+        .expect_status(200);
+    client_id
+}
+
+/// Runs `drive.mjs` against the test page at `app_url` (with `query`
+/// appended for an EHR launch) and returns the page's summary.
+fn drive(
+    root: &Path,
+    app_url: &str,
+    iss: &str,
+    client_id: &str,
+    scope: &str,
+    query: &str,
+) -> Result<Value, Failed> {
+    let screenshot = root.join(format!("target/sdk-e2e-failure-{client_id}.png"));
+    let out = Command::new("node")
+        .arg(root.join("tests/sdk/drive.mjs"))
+        .current_dir(root)
+        .env("APP_URL", app_url)
+        .env("LAUNCH_QUERY", query)
+        .env("ISS", iss)
+        .env("CLIENT_ID", client_id)
+        .env("SCOPE", scope)
+        .env("USERNAME", "sdk-patient")
+        .env("PASSWORD", PASSWORD)
+        .env("SCREENSHOT", &screenshot)
+        .output()
+        .map_err(|e| fail(format!("cannot run node: {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).map_err(|e| {
+        fail(format!(
+            "driver output is not JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })?;
+    ensure(r["ok"] == true, || {
+        format!("launch failed (screenshot {}): {r:#}", screenshot.display())
+    })?;
+    Ok(r)
+}
+
+fn launch_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
+    built(root)?;
+    let edge = edge
+        .as_ref()
+        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
+    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    seed(&admin);
+    let app = StaticServer::start(root).map_err(fail)?;
+    let app_url = format!("{}/", app.origin);
+    let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
+    let client_id = register(&admin, &app_url, scope);
+    let iss = format!("{}/fhir", edge.origin);
+    let r = drive(root, &app_url, &iss, &client_id, scope, "")?;
+    let checks: Vec<(&str, bool)> = vec![
+        (
+            "code and state stripped from the address bar",
+            r["addressBar"] == app_url.as_str(),
+        ),
+        (
+            "PKCE S256 sent",
+            r["authorizeParams"]["code_challenge_method"] == "S256",
+        ),
+        (
+            "aud is the FHIR base",
+            r["authorizeParams"]["aud"] == iss.as_str(),
+        ),
+        ("patient in context", r["patient"] == "sdk-pat"),
+        ("user from the verified id_token", r["user"] == "Patient/sdk-pat"),
+        (
+            "fhirUser is an absolute URL",
+            r["fhirUser"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/fhir/Patient/sdk-pat")),
+        ),
+        (
+            "openid granted",
+            r["scopes"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|x| x == "openid")),
+        ),
+        ("refresh token granted", r["canRefresh"] == true),
+        ("read", r["patientFamily"] == "Sdkfamily"),
+        (
+            "sorted first page",
+            r["firstLabPage"] == json!(["sdk-lab-3", "sdk-lab-2"]),
+        ),
+        ("first page links to the next", r["labsHasNext"] == true),
+        (
+            "searchAll follows next",
+            r["allLabs"].as_array().map(Vec::len) == Some(3),
+        ),
+        ("pages iterates", r["labPageSizes"] == json!([2, 1])),
+        ("_include attached", r["includedMedication"] == "sdk-med"),
+        ("attachments hidden from JSON", r["includeHiddenFromJson"] == true),
+        (
+            "_revinclude attached",
+            r["revincluded"] == json!(["sdk-lab-1<-sdk-prov"]),
+        ),
+        (
+            "references resolved from the server",
+            r["resolvedMedication"] == "sdk-med" && r["resolved"] == 2,
+        ),
+        (
+            "unknown parameter is a typed 400",
+            r["unknownParam"]["kind"] == "fhir" && r["unknownParam"]["status"] == 400,
+        ),
+        (
+            "another patient is a typed 404",
+            r["otherPatient"]["status"] == 404,
+        ),
+        (
+            "refresh gives a new token",
+            r["refreshedToken"] == true && r["afterRefresh"] == "sdk-pat",
+        ),
+        (
+            "a reload restores the session",
+            r["restored"]["patient"] == "sdk-pat",
+        ),
+    ];
+    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
+    ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
+}
+
+fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
+    built(root)?;
+    let edge = edge
+        .as_ref()
+        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
+    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    seed(&admin);
+    let app = StaticServer::start(root).map_err(fail)?;
+    let app_url = format!("{}/", app.origin);
+    // The app asks without `launch`: the SDK adds it for an EHR launch.
+    let registered = "launch openid fhirUser offline_access patient/*.rs";
+    let requested = "openid fhirUser patient/*.rs";
+    let client_id = register(&admin, &app_url, registered);
+    let launch = admin
+        .post(
+            "/admin/launch",
+            "application/json",
+            json!({"username": "sdk-patient", "patient": "sdk-pat", "encounter": "sdk-enc",
+                   "need_patient_banner": false, "smart_style_url": true, "fhirContext": ["Encounter/sdk-enc"]})
+            .to_string(),
+        )
+        .send()
+        .expect_status(201)
+        .json();
+    let launch_id = launch["launch"]
+        .as_str()
+        .ok_or_else(|| fail(format!("no launch id: {launch}")))?;
+    let iss = format!("{}/fhir", edge.origin);
+    let query = format!(
+        "?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("iss", &iss)
+            .append_pair("launch", launch_id)
+            .finish()
+    );
+    let r = drive(root, &app_url, "", &client_id, requested, &query)?;
+    let checks: Vec<(&str, bool)> = vec![
+        ("launch id sent", r["authorizeParams"]["launch"] == launch_id),
+        (
+            "launch scope added",
+            r["authorizeParams"]["scope"]
+                .as_str()
+                .is_some_and(|s| s.split(' ').any(|x| x == "launch")),
+        ),
+        (
+            "aud is the iss of the launch URL",
+            r["authorizeParams"]["aud"] == iss.as_str(),
+        ),
+        ("patient from the launch", r["patient"] == "sdk-pat"),
+        ("encounter from the launch", r["encounter"] == "sdk-enc"),
+        ("no banner needed", r["needPatientBanner"] == false),
+        (
+            "style URL given",
+            r["smartStyleUrl"].as_str().is_some_and(|u| u.starts_with("http")),
+        ),
+        (
+            "fhirContext passed through",
+            r["fhirContext"] == json!([{"reference": "Encounter/sdk-enc"}]),
+        ),
+        ("address bar clean", r["addressBar"] == app_url.as_str()),
+        (
+            "typed searches work",
+            r["firstLabPage"] == json!(["sdk-lab-3", "sdk-lab-2"]),
+        ),
+        (
+            "no refresh token without offline_access",
+            r["canRefresh"] == false && r["refreshedToken"] == "oauth",
+        ),
+    ];
+    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
+    ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
+}
+
+fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(bool, String), Failed> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| fail(format!("cannot run {}: {e}", program.display())))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.success(), text))
+}
+
+fn package_trial(root: &Path) -> Result<(), Failed> {
+    built(root)?;
+    let work = root.join("target/sdk-package-test");
+    let _ = std::fs::remove_dir_all(&work);
+    let app = work.join("app");
+    std::fs::create_dir_all(&app).map_err(|e| fail(e.to_string()))?;
+    let npm = PathBuf::from("npm");
+    let dest = work.to_string_lossy().to_string();
+    let (ok, text) = run(&root.join("pkg"), &npm, &["pack", "--pack-destination", &dest])?;
+    ensure(ok, || format!("npm pack failed: {text}"))?;
+    let tarball = std::fs::read_dir(&work)
+        .map_err(|e| fail(e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .ok_or_else(|| fail("npm pack wrote no tarball"))?;
+    let write =
+        |name: &str, text: &str| std::fs::write(app.join(name), text).map_err(|e| fail(e.to_string()));
+    // Vite comes from the registry here, not from the root lock file: its
+    // rollup platform packages for other systems are not on this machine's
+    // registry mirror, which would break `npm ci` of the repository.
+    write(
+        "package.json",
+        r#"{"name": "scratch-vite-app", "private": true, "type": "module", "devDependencies": {"vite": "7.3.8"}}"#,
+    )?;
+    write(
+        "index.html",
+        "<!doctype html><title>scratch</title><script type=\"module\" src=\"/main.js\"></script>\n",
+    )?;
+    write(
+        "main.js",
+        "import { authorize, ready, storageAvailable } from \"@flare/smart\";\n\
+         document.title = storageAvailable() ? \"storage\" : \"no storage\";\n\
+         ready().catch(() => authorize({ iss: \"https://ehr.example/fhir\", clientId: \"app\", scope: \"patient/*.rs\", noRedirect: true }));\n",
+    )?;
+    let tgz = tarball.to_string_lossy().to_string();
+    let (ok, text) = run(&app, &npm, &["install", "--no-audit", "--no-fund", &tgz])?;
+    ensure(ok, || format!("npm install of the tarball failed: {text}"))?;
+    for f in ["usage.ts", "bad.ts", "tsconfig.json", "tsconfig.bad.json"] {
+        std::fs::copy(root.join("tests/sdk/types").join(f), app.join(f)).map_err(|e| fail(e.to_string()))?;
+    }
+    let tsc = root.join("node_modules/.bin/tsc");
+    let (ok, text) = run(&app, &tsc, &["-p", "tsconfig.json"])?;
+    ensure(ok, || format!("tsc rejected the typed usage: {text}"))?;
+    let (ok, text) = run(&app, &tsc, &["-p", "tsconfig.bad.json"])?;
+    ensure(
+        !ok && text.contains("'colour' does not exist in type 'ObservationSearchParams'"),
+        || format!("a misspelt search parameter compiled, or failed for another reason: {text}"),
+    )?;
+    let (ok, text) = run(
+        &app,
+        &app.join("node_modules/.bin/vite"),
+        &["build", "--logLevel", "warn"],
+    )?;
+    ensure(ok, || format!("vite build failed: {text}"))?;
+    let assets: Vec<String> = std::fs::read_dir(app.join("dist/assets"))
+        .map_err(|e| fail(format!("vite wrote no dist/assets: {e}")))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+        .collect();
+    ensure(
+        assets.iter().any(|a| a.ends_with(".wasm")) && assets.iter().any(|a| a.ends_with(".js")),
+        || format!("vite output lacks the wasm or the JS: {assets:?}"),
+    )
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    server::install_signal_handler();
+    let root = server::repo_root();
+    let selected = |name: &str| {
+        args.filter
+            .as_deref()
+            .is_none_or(|f| if args.exact { f == name } else { name.contains(f) })
+            && !args.skip.iter().any(|s| name.contains(s.as_str()))
+    };
+    let wants_edge = !args.list && (selected(LAUNCH_TRIAL) || selected(EHR_TRIAL));
+    let edge = if wants_edge {
+        Edge::start(&root)
+    } else {
+        Err("not started".to_string())
+    };
+    let edge = std::sync::Arc::new(edge);
+    let (r1, r2, r3, e1, e3) = (
+        root.clone(),
+        root.clone(),
+        root.clone(),
+        edge.clone(),
+        edge.clone(),
+    );
+    let trials = vec![
+        Trial::test(LAUNCH_TRIAL, move || launch_trial(&r1, &e1)),
+        Trial::test(EHR_TRIAL, move || ehr_trial(&r3, &e3)),
+        Trial::test(PACKAGE_TRIAL, move || package_trial(&r2)),
+    ];
+    let conclusion = libtest_mimic::run(&args, trials);
+    let failed = conclusion.has_failed();
+    if let Ok(mut edge) = std::sync::Arc::try_unwrap(edge) {
+        if let Ok(e) = edge.as_mut() {
+            e.stop(failed);
+        }
+    }
+    conclusion.exit_code()
+}

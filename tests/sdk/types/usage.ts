@@ -1,0 +1,52 @@
+// Compiled with `tsc --noEmit` against the packed @flare/smart: the calls
+// below must type-check, and each @ts-expect-error line must be an error
+// (tsc fails if an expected error does not occur).
+import { authorize, client, ready, type Client, type FlareError, type Observation, type SearchPage } from "@flare/smart";
+
+export async function standalone(): Promise<void> {
+  await authorize({ iss: "https://ehr.example/fhir", clientId: "app", scope: "openid fhirUser patient/*.rs" });
+  await authorize([{ iss: "https://a.example/fhir", clientId: "a", scope: "patient/*.rs" }]);
+  // @ts-expect-error clientId is required
+  await authorize({ iss: "https://ehr.example/fhir", scope: "patient/*.rs" });
+}
+
+export async function queries(c: Client): Promise<void> {
+  const page: SearchPage<Observation> = await c.search("Observation", {
+    patient: c.patient ?? "",
+    category: ["laboratory"],
+    date: ["ge2024-01-01", "lt2025"],
+    "code:text": "glucose",
+    _sort: "-date",
+    _count: 50,
+    _revinclude: "Provenance:target",
+  });
+  const first: Observation | undefined = page.resources[0];
+  const status: string | undefined = first?.status;
+  void status;
+  await c.search("PractitionerRole", { "practitioner.name": "smith" });
+  await c.search("MedicationRequest", { patient: "p1", _include: "MedicationRequest:medication" });
+  const all = await c.searchAll("Condition", { patient: "p1" }, { limit: 100 });
+  void all.length;
+  for await (const p of c.pages("Encounter", { patient: "p1" })) void p.next;
+  // @ts-expect-error colour is not an Observation search parameter
+  await c.search("Observation", { patient: "p1", colour: "red" });
+  // @ts-expect-error Observation has no such _include
+  await c.search("Observation", { patient: "p1", _include: "Observation:nope" });
+  // @ts-expect-error Spaceship is not a searchable type
+  await c.search("Spaceship", {});
+  // @ts-expect-error _sort only takes the type's date and string parameters
+  await c.search("Observation", { patient: "p1", _sort: "status" });
+}
+
+export async function context(): Promise<string | undefined> {
+  const c = await ready();
+  const other = client({ serverUrl: "https://x/fhir", accessToken: "t" });
+  void other.scopes;
+  try {
+    await c.read("Patient", "1");
+  } catch (e) {
+    const err = e as FlareError;
+    if (err.kind === "fhir") return err.issues[0]?.diagnostics;
+  }
+  return c.fhirUser;
+}
