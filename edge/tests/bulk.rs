@@ -47,6 +47,12 @@ fn world() -> TestApp {
         }
         resources.push(obs(&format!("{p}-vs"), p, "vital-signs"));
     }
+    for (id, target) in [("prov-p1", "Observation/p1-vs"), ("prov-p4", "Observation/p4-vs")] {
+        resources.push(
+            json!({"resourceType": "Provenance", "id": id, "recorded": "2026-01-01T00:00:00Z",
+            "target": [{"reference": target}], "agent": [{"who": {"reference": "Practitioner/doc"}}]}),
+        );
+    }
     resources.push(
         json!({"resourceType": "MedicationRequest", "id": "p2-mr", "status": "active", "intent": "order",
         "subject": {"reference": "Patient/p2"}, "medicationReference": {"reference": "Medication/med"}}),
@@ -164,6 +170,12 @@ fn group_export_is_exactly_the_members_records_and_what_they_reference() {
         "no duplicates, nothing lost, nothing of p4/p5 or lakeshore"
     );
     assert_eq!(got["MedicationRequest"], ids(&["p2-mr"]));
+    assert_eq!(
+        got.get("Provenance"),
+        Some(&ids(&["prov-p1"])),
+        "Provenance of members' records, not of others': {:?}",
+        got.keys().collect::<Vec<_>>()
+    );
     assert_eq!(got["Practitioner"], ids(&["doc"]), "referenced only");
     assert_eq!(got["Medication"], ids(&["med"]));
     assert_eq!(

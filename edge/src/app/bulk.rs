@@ -743,9 +743,14 @@ async fn step<D: Database, P: Platform>(app: &App<D, P>, job: &ExportJob) -> Res
                     (Source::All, false)
                 } else {
                     let end = (off + window).min(job.members.len());
-                    let source = Source::Compartment {
-                        members: job.members.get(off..end).unwrap_or_default(),
-                        earlier: job.members.get(..off).unwrap_or_default(),
+                    let members = job.members.get(off..end).unwrap_or_default();
+                    let source = if rtype == "Provenance" {
+                        Source::ProvenanceOf(members)
+                    } else {
+                        Source::Compartment {
+                            members,
+                            earlier: job.members.get(..off).unwrap_or_default(),
+                        }
                     };
                     (source, true)
                 };

@@ -283,6 +283,9 @@ pub enum Source<'a> {
         /// The members of earlier windows.
         earlier: &'a [String],
     },
+    /// Provenance of these patients: in their compartments (target is the
+    /// Patient) or targeting one of their compartment's records.
+    ProvenanceOf(&'a [String]),
     /// `rtype` rows the job recorded in `export_refs`.
     Referenced(&'a str),
     /// Every `rtype` row of the practice.
@@ -332,6 +335,21 @@ pub async fn chunk_rows<D: Database>(
             (
                 "compartment c CROSS JOIN resources r ON r.rid = c.rid".to_string(),
                 conds,
+            )
+        }
+        Source::ProvenanceOf(members) => {
+            let m = b.bind(Json::from(members.to_vec()).to_string());
+            (
+                format!(
+                    "(SELECT x.rid AS rid FROM compartment c CROSS JOIN resources t ON t.rid = c.rid \
+                     CROSS JOIN idx_reference x ON x.practice = {p} AND x.type = 'Provenance' AND x.param = 'target' \
+                     AND x.target_id = t.id AND x.target_type = t.type \
+                     WHERE c.practice = {p} AND c.patient_id IN (SELECT value FROM json_each({m})) \
+                     UNION SELECT c.rid FROM compartment c WHERE c.practice = {p} \
+                     AND c.patient_id IN (SELECT value FROM json_each({m})) AND c.type = 'Provenance') k \
+                     CROSS JOIN resources r ON r.rid = k.rid"
+                ),
+                vec![format!("r.type = {t}"), format!("r.rid > {after}")],
             )
         }
         Source::Referenced(job_id) => {
