@@ -35,7 +35,7 @@ pub const MEMBER_WINDOW: usize = 200;
 /// A runner's hold on a job; renewed by every chunk.
 pub const LEASE_MS: i64 = 20_000;
 /// How long one invocation keeps running chunks before handing over.
-pub const INVOCATION_BUDGET_MS: i64 = 10_000;
+pub const INVOCATION_BUDGET_MS: i64 = 2_000;
 /// Finished (or failed) exports and their files are deleted after a day.
 pub const EXPIRY_MS: i64 = 24 * 3600 * 1000;
 /// Exports one client may have running at once.
