@@ -2,9 +2,10 @@
 //! once for several trials, and summary lines printed at the end.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use flare_tests::http::{excerpt, Client};
+use flare_tests::server::Edge;
 
 use crate::read_back::FixtureImport;
 use crate::us_core_search::UsCoreSearches;
@@ -26,6 +27,9 @@ pub struct Ctx {
     pub us_core: OnceLock<UsCoreSearches>,
     /// The search-semantics data set, imported once into lakeshore.
     pub semantics: OnceLock<()>,
+    /// The running edge, for the trials that restart it (they run alone,
+    /// after every other trial: see `exclusive_trials` in `main.rs`).
+    pub edge: OnceLock<Arc<Mutex<Edge>>>,
     notes: Mutex<Vec<String>>,
 }
 
@@ -56,6 +60,7 @@ impl Ctx {
             fixtures: OnceLock::new(),
             us_core: OnceLock::new(),
             semantics: OnceLock::new(),
+            edge: OnceLock::new(),
             notes: Mutex::new(Vec::new()),
         })
     }
@@ -66,6 +71,14 @@ impl Ctx {
         if let Ok(mut n) = self.notes.lock() {
             n.push(line);
         }
+    }
+
+    /// Restarts `wrangler dev` on the same state and port (only for
+    /// exclusive trials: every other request fails meanwhile).
+    pub fn restart_edge(&self) -> Result<(), String> {
+        let edge = self.edge.get().ok_or("no edge handle")?;
+        let mut edge = edge.lock().map_err(|_| "the edge lock is poisoned")?;
+        edge.restart()
     }
 
     /// The recorded summary lines.

@@ -13,6 +13,11 @@
 //! own; trials that share data (the US Core fixtures, the search-semantics
 //! set) load it once through [`Ctx`].
 //!
+//! Trials that restart `wrangler dev` ([`exclusive_trials`]) cannot share
+//! the server with anything else: they run in a second libtest-mimic pass
+//! on one thread, after every other trial has finished (so the run prints
+//! two `test result:` lines).
+//!
 //! Environment: `FLARE_E2E_PORT` (default: first free of 8791-8799),
 //! `FLARE_E2E_START_TIMEOUT` (seconds to wait for `wrangler dev`, which
 //! builds the Worker on its first start; default 1200), `FLARE_SHARED` (the
@@ -20,6 +25,7 @@
 //! (full panic reports). On failure the wrangler log is kept at
 //! `target/e2e-state-<pid>.log`.
 
+mod bulk;
 mod context;
 mod errors;
 mod import;
@@ -32,7 +38,7 @@ mod smart;
 mod us_core_search;
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -76,7 +82,13 @@ fn trials() -> Vec<(&'static str, TrialFn)> {
     all.extend(import::TRIALS.iter().copied());
     all.extend(semantics::TRIALS.iter().copied());
     all.extend(smart::trials());
+    all.extend(bulk::TRIALS.iter().copied());
     all
+}
+
+/// Trials that restart the edge: run alone, after all of [`trials`].
+fn exclusive_trials() -> Vec<(&'static str, TrialFn)> {
+    bulk::EXCLUSIVE.to_vec()
 }
 
 /// One line per panic (the failure summary repeats the message); set
@@ -101,9 +113,11 @@ fn quiet_panics() {
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let list = trials();
+    let exclusive = exclusive_trials();
     if args.list {
         let trials = list
             .into_iter()
+            .chain(exclusive)
             .map(|(name, _)| Trial::test(name, || Ok(())))
             .collect();
         return libtest_mimic::run(&args, trials).exit_code();
@@ -119,30 +133,45 @@ fn main() -> ExitCode {
         let ctx = Ctx::new(&edge.origin, &token, shared.clone())?;
         Ok((edge, ctx))
     });
-    let (mut edge, ctx) = match setup {
-        Ok((edge, ctx)) => (Some(edge), Ok(Arc::new(ctx))),
+    let (edge, ctx) = match setup {
+        Ok((edge, ctx)) => {
+            let edge = Arc::new(Mutex::new(edge));
+            let _ = ctx.edge.set(edge.clone());
+            (Some(edge), Ok(Arc::new(ctx)))
+        }
         Err(e) => {
             eprintln!("\nE2E SET-UP FAILED: the edge could not be started or prepared:\n{e}\n");
             (None, Err(e))
         }
     };
 
-    let trials = list
-        .into_iter()
-        .map(|(name, f)| {
-            let ctx = ctx.clone();
-            Trial::test(name, move || match &ctx {
-                Ok(ctx) => {
-                    f(ctx);
-                    Ok(())
-                }
-                Err(e) => Err(Failed::from(format!("the edge did not start: {e}"))),
+    let to_trials = |list: Vec<(&'static str, TrialFn)>| -> Vec<Trial> {
+        list.into_iter()
+            .map(|(name, f)| {
+                let ctx = ctx.clone();
+                Trial::test(name, move || match &ctx {
+                    Ok(ctx) => {
+                        f(ctx);
+                        Ok(())
+                    }
+                    Err(e) => Err(Failed::from(format!("the edge did not start: {e}"))),
+                })
             })
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&args, trials);
+            .collect()
+    };
+    let mut conclusion = libtest_mimic::run(&args, to_trials(list));
+    // The exclusive pass: nothing else runs while these trials restart the edge.
+    let mut alone = args.clone();
+    alone.test_threads = Some(1);
+    let second = libtest_mimic::run(&alone, to_trials(exclusive));
+    conclusion.num_passed += second.num_passed;
+    conclusion.num_failed += second.num_failed;
+    conclusion.num_filtered_out += second.num_filtered_out;
 
     if let Ok(ctx) = &ctx {
+        if let Some(line) = bulk::summary() {
+            ctx.note(line);
+        }
         eprintln!("{}", ctx.summary());
     }
     eprintln!(
@@ -150,8 +179,10 @@ fn main() -> ExitCode {
         flare_tests::check::total(),
         started.elapsed()
     );
-    if let Some(edge) = edge.as_mut() {
-        edge.stop(conclusion.has_failed());
+    if let Some(edge) = &edge {
+        if let Ok(mut edge) = edge.lock() {
+            edge.stop(conclusion.has_failed());
+        }
     }
     conclusion.exit_code()
 }

@@ -120,6 +120,9 @@ pub struct Edge {
     state: PathBuf,
     log: PathBuf,
     stopped: bool,
+    wrangler: PathBuf,
+    edge_dir: PathBuf,
+    port: u16,
 }
 
 impl Edge {
@@ -164,21 +167,7 @@ impl Edge {
                 .map_err(|_| format!("FLARE_E2E_PORT={p} is not a port"))?,
             Err(_) => free_port(PORTS).ok_or("no free port in 8791-8799 (set FLARE_E2E_PORT)")?,
         };
-        let inspector = free_port(9300..9400).ok_or("no free inspector port in 9300-9399")?;
-        let log_file = fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let child = Command::new(&wrangler)
-            .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &inspector.to_string(), "--persist-to"])
-            .arg(&state)
-            .args(["--log-level", "warn", "--show-interactive-dev-session=false"])
-            .current_dir(&edge_dir)
-            .envs(WRANGLER_ENV)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start wrangler dev: {e}"))?;
+        let child = spawn_dev(&wrangler, &edge_dir, port, &state, &log, false)?;
         let pgid = child.id();
         if let Ok(mut g) = RUNNING.lock() {
             *g = Some((pgid, state.clone()));
@@ -190,6 +179,9 @@ impl Edge {
             state,
             log,
             stopped: false,
+            wrangler,
+            edge_dir,
+            port,
         };
         edge.wait_ready()?;
         Ok(edge)
@@ -240,6 +232,40 @@ impl Edge {
         }
     }
 
+    /// Restarts `wrangler dev` on the same state directory and port: stops
+    /// the process group (TERM, then KILL), waits until the port is free,
+    /// starts it again (appending to the same log) and waits until it
+    /// answers. Requests made meanwhile fail (connection refused), so a
+    /// caller must make sure nothing else is running (the e2e harness runs
+    /// such trials alone, after all others).
+    pub fn restart(&mut self) -> Result<(), String> {
+        if self.stopped {
+            return Err("the edge was stopped".into());
+        }
+        stop_group(self.pgid);
+        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while free_port([self.port]).is_none() {
+            if Instant::now() > deadline {
+                return Err(format!("port {} still busy 20 s after the stop", self.port));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child = spawn_dev(
+            &self.wrangler,
+            &self.edge_dir,
+            self.port,
+            &self.state,
+            &self.log,
+            true,
+        )?;
+        self.pgid = self.child.id();
+        if let Ok(mut g) = RUNNING.lock() {
+            *g = Some((self.pgid, self.state.clone()));
+        }
+        self.wait_ready()
+    }
+
     /// The last `n` lines of wrangler's output.
     pub fn log_tail(&self, n: usize) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
@@ -266,6 +292,39 @@ impl Edge {
             let _ = fs::remove_file(&self.log);
         }
     }
+}
+
+/// Starts `wrangler dev` on `port` with state `state` in its own process
+/// group, its output going to `log` (appended with `append`).
+fn spawn_dev(
+    wrangler: &Path,
+    edge_dir: &Path,
+    port: u16,
+    state: &Path,
+    log: &Path,
+    append: bool,
+) -> Result<Child, String> {
+    let inspector = free_port(9300..9400).ok_or("no free inspector port in 9300-9399")?;
+    let log_file = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(log)
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    Command::new(wrangler)
+        .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--inspector-port", &inspector.to_string(), "--persist-to"])
+        .arg(state)
+        .args(["--log-level", "warn", "--show-interactive-dev-session=false"])
+        .current_dir(edge_dir)
+        .envs(WRANGLER_ENV)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start wrangler dev: {e}"))
 }
 
 impl Drop for Edge {

@@ -217,13 +217,16 @@ pub async fn kick_off<D: Database, P: Platform>(
     let now = app.platform.now_ms();
     purge_expired(app, practice).await;
     let client_id = client_of(caller);
-    if !client_id.is_empty()
-        && store::running_count(db, practice, &client_id).await? >= MAX_RUNNING_PER_CLIENT
-    {
+    let over_cap = || {
         let mut e = ApiError::too_many_requests(60, super::error::ErrorBody::OperationOutcome);
         e.message =
             format!("at most {MAX_RUNNING_PER_CLIENT} exports may run at once per client; retry later");
-        return Err(e);
+        e
+    };
+    if !client_id.is_empty()
+        && store::running_count(db, practice, &client_id).await? >= MAX_RUNNING_PER_CLIENT
+    {
+        return Err(over_cap());
     }
     let (kind, members) = match &level {
         Level::Group(id) => {
@@ -305,7 +308,12 @@ pub async fn kick_off<D: Database, P: Platform>(
         updated_at: now,
         expires_at: None,
     };
-    store::insert_job(db, &job).await?;
+    if job.client_id.is_empty() {
+        store::insert_job(db, &job).await?;
+    } else if !store::insert_job_capped(db, &job, MAX_RUNNING_PER_CLIENT).await? {
+        // Simultaneous kick-offs: the count above was read before another's insert.
+        return Err(over_cap());
+    }
     app.platform
         .enqueue_export(practice, &job.job_id)
         .await

@@ -92,7 +92,11 @@ fn job_from(r: &Row) -> ExportJob {
 
 /// Stores a new job.
 pub async fn insert_job<D: Database>(db: &D, j: &ExportJob) -> Result<(), DbError> {
-    db.batch(vec![Statement::new(
+    db.batch(vec![insert_statement(j)]).await
+}
+
+fn insert_statement(j: &ExportJob) -> Statement {
+    Statement::new(
         format!("INSERT INTO export_jobs ({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"),
         vec![
             j.job_id.as_str().into(),
@@ -113,8 +117,26 @@ pub async fn insert_job<D: Database>(db: &D, j: &ExportJob) -> Result<(), DbErro
             j.updated_at.into(),
             j.expires_at.map_or(SqlValue::Null, SqlValue::Int),
         ],
-    )])
-    .await
+    )
+}
+
+/// Stores a new job unless its client already has `max_running` exports
+/// running; one statement, so simultaneous kick-offs cannot all slip under
+/// the cap. `false`: over the cap, nothing stored.
+pub async fn insert_job_capped<D: Database>(
+    db: &D,
+    j: &ExportJob,
+    max_running: i64,
+) -> Result<bool, DbError> {
+    let placeholders: Vec<String> = (1..=17).map(|i| format!("?{i}")).collect();
+    let mut stmt = insert_statement(j);
+    stmt.sql = format!(
+        "INSERT INTO export_jobs ({COLS}) SELECT {} WHERE (SELECT COUNT(*) FROM export_jobs \
+         WHERE practice = ?2 AND client_id = ?3 AND status = 'running') < ?18 RETURNING job_id",
+        placeholders.join(",")
+    );
+    stmt.params.push(max_running.into());
+    Ok(!db.query(stmt).await?.is_empty())
 }
 
 /// A job of a practice.
