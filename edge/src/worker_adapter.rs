@@ -451,3 +451,13 @@ async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> 
     batch.ack_all();
     Ok(())
 }
+
+/// Hourly (`[triggers] crons`): deletes expired Bulk Data exports and their
+/// files in every practice.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    match build_app(&env) {
+        Ok(app) => crate::app::bulk::purge_all_expired(&app).await,
+        Err(e) => crate::app::access::log(&format!("scheduled purge: {e}")),
+    }
+}

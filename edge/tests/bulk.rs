@@ -437,3 +437,17 @@ fn exports_need_a_system_token_export_only_granted_types_and_are_capped() {
     assert_eq!(third.status, 429);
     assert!(third.header_value("retry-after").is_some());
 }
+
+#[test]
+fn finished_exports_expire_and_their_files_are_deleted() {
+    let app = world();
+    let k = kick_off(&app, "/fhir/Group/g/$export");
+    let status = status_path(&k);
+    drain(&app);
+    assert_eq!(call(&app, admin("GET", &status)).status, 200);
+    assert!(!app.platform.objects_under("exports/").is_empty());
+    app.platform.now.set(NOW + bulk::EXPIRY_MS + 1);
+    pollster::block_on(bulk::purge_all_expired(&app));
+    assert!(app.platform.objects_under("exports/").is_empty(), "files deleted");
+    assert_eq!(call(&app, admin("GET", &status)).status, 404);
+}

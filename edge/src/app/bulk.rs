@@ -386,6 +386,7 @@ pub async fn status<D: Database, P: Platform>(
     practice: &str,
     job_id: &str,
 ) -> ApiResult {
+    purge_expired(app, practice).await;
     let job = own_job(app, caller, practice, job_id).await?;
     let now = app.platform.now_ms();
     let base = req.fhir_base();
@@ -498,6 +499,20 @@ pub async fn purge_expired<D: Database, P: Platform>(app: &App<D, P>, practice: 
             if let Err(e) = delete_files(app, practice, &id).await {
                 super::access::log(&format!("expired export {id} not purged: {}", e.message));
             }
+        }
+    }
+}
+
+/// Deletes expired exports in every practice (the hourly cron).
+pub async fn purge_all_expired<D: Database, P: Platform>(app: &App<D, P>) {
+    for db in app.shards.all() {
+        match resources::list_practices(db).await {
+            Ok(practices) => {
+                for p in practices {
+                    purge_expired(app, &p.key).await;
+                }
+            }
+            Err(e) => super::access::log(&format!("purge: {e}")),
         }
     }
 }
