@@ -197,20 +197,8 @@ pub async fn signin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
     let password = field(&pairs, "password").ok().flatten().unwrap_or_default();
     match sign_in(app, username, password).await {
         Ok(user) => {
-            let session = random_token(&app.platform, 32);
-            let now = app.platform.now_ms();
-            store::insert_session(
-                app.auth_db(),
-                &sha256_b64(&session),
-                &user.user_id,
-                now,
-                now + SESSION_TTL_MS,
-            )
-            .await?;
-            Ok(see_other("/portal").with_header(
-                "set-cookie",
-                &set_cookie(req, SESSION_COOKIE, &session, SESSION_TTL_MS / 1000),
-            ))
+            let cookie = super::oauth::start_session(app, req, &user.user_id).await?;
+            Ok(see_other("/portal").with_header("set-cookie", &cookie))
         }
         Err(SignInError::Wrong) => Ok(html(
             401,

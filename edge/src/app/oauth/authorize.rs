@@ -20,7 +20,6 @@ use super::crypto::{hash_password, random_token, sha256_b64, verify_password};
 use super::discovery::Endpoints;
 use super::{
     cookie, field, form, set_cookie, AUTHORIZE_REQUEST_TTL_MS, CODE_TTL_MS, CSRF_COOKIE, SESSION_COOKIE,
-    SESSION_TTL_MS,
 };
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::http::{HttpRequest, HttpResponse};
@@ -396,21 +395,9 @@ pub async fn signin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
             Some("This launch was started in the EHR by another user. Sign in as that user."),
         ));
     }
-    let session = random_token(&app.platform, 32);
-    let now = app.platform.now_ms();
-    store::insert_session(
-        app.auth_db(),
-        &sha256_b64(&session),
-        &user.user_id,
-        now,
-        now + SESSION_TTL_MS,
-    )
-    .await?;
+    let cookie = super::start_session(app, req, &user.user_id).await?;
     store::update_authorize_request(app.auth_db(), &areq.request_id, Some(&user.user_id), None).await?;
-    Ok(continue_to(&areq).with_header(
-        "set-cookie",
-        &set_cookie(req, SESSION_COOKIE, &session, SESSION_TTL_MS / 1000),
-    ))
+    Ok(continue_to(&areq).with_header("set-cookie", &cookie))
 }
 
 /// Handles `GET /authorize/continue?request=…[&name=…]`: the next page.

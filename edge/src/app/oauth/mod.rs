@@ -115,6 +115,26 @@ pub fn set_cookie(req: &HttpRequest, name: &str, value: &str, max_age_s: i64) ->
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}")
 }
 
+/// Starts a browser sign-in session for `user_id`; returns the `Set-Cookie`
+/// value that carries it (only the session id's hash is stored).
+pub async fn start_session<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    user_id: &str,
+) -> Result<String, ApiError> {
+    let session = crypto::random_token(&app.platform, 32);
+    let now = app.platform.now_ms();
+    store::insert_session(
+        app.auth_db(),
+        &sha256_b64(&session),
+        user_id,
+        now,
+        now + SESSION_TTL_MS,
+    )
+    .await?;
+    Ok(set_cookie(req, SESSION_COOKIE, &session, SESSION_TTL_MS / 1000))
+}
+
 /// How a client proved who it is at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
