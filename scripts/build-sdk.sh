@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the npm package in pkg/: the SDK crate for wasm32 (profile `sdk`:
-# opt-level z, LTO, one codegen unit, panic=abort), wasm-bindgen (--target web,
-# name section removed) into pkg/dist, then the TypeScript declarations of the
+# Builds the npm package in pkg/: the SDK crate's sans-IO core for wasm32
+# (profile `sdk`: opt-level z, LTO, one codegen unit, panic=abort),
+# wasm-bindgen (--target web, name section removed) into pkg/dist (the glue
+# pkg/index.js imports), then the TypeScript declarations of the API, the
 # search parameters (from the registry) and resources (from the US Core
 # examples). Uses only tools scripts/setup.sh installs from the registries.
 #   scripts/build-sdk.sh            build pkg/dist
@@ -24,13 +25,11 @@ wasm-bindgen --target web --out-dir "$out" --remove-name-section --remove-produc
 
 # No wasm-opt: measured with npm binaryen@132 -Oz it shrinks the raw wasm by 12 %
 # but the gzip transfer grows by 2 % (see /work/notes/sdk-bench.md).
-rm -f "$out/flare_sdk_bg.wasm.d.ts"
-# wasm-bindgen declares `[Symbol.dispose]()` on classes: make the declaration
-# file load the lib that defines it, so apps compiling with an ES2022 lib and
-# without skipLibCheck still type-check.
-sed -i '1i /// <reference lib="esnext.disposable" />' "$out/flare_sdk.d.ts"
+# The glue's own declarations are internal (index.js is the API; its types
+# are dist/smart.d.ts, written below).
+rm -f "$out/flare_sdk_bg.wasm.d.ts" "$out/flare_sdk.d.ts"
 
-log "TypeScript declarations (flare-sdk-dts)"
+log "TypeScript declarations (flare-sdk-dts): API, search parameters, resources"
 cargo run --quiet -p flare-sdk --bin flare-sdk-dts -- "$out"
 
 wasm_gz=$(gzip -9c "$out/flare_sdk_bg.wasm" | wc -c)

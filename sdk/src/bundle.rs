@@ -88,7 +88,7 @@ pub fn checked_next(next: Option<&str>, base: &str) -> Result<Option<String>, Sd
     match next {
         Some(url) if !is_under_base(url, base) => Err(SdkError::new(
             ErrorKind::Protocol,
-            format!("next link {url} is not under the FHIR base {base}; not sending the token there"),
+            ["next link ", url, " is not under the FHIR base ", base, "; not sending the token there"].concat(),
         )),
         other => Ok(other.map(str::to_string)),
     }
@@ -104,7 +104,7 @@ pub fn reference_key(reference: &str, base: &str) -> Option<String> {
         ParsedReference::Contained(_) => None,
         ParsedReference::Urn(u) => Some(u.clone()),
         _ => match local_target(&parsed, Some(base)) {
-            Some((t, id)) => Some(format!("{t}/{id}")),
+            Some((t, id)) => Some([t.as_str(), "/", id.as_str()].concat()),
             None => Some(reference.split('#').next().unwrap_or(reference).to_string()),
         },
     }
@@ -112,19 +112,37 @@ pub fn reference_key(reference: &str, base: &str) -> Option<String> {
 
 /// The keys an entry answers to: `Type/id` and its `fullUrl` key.
 pub fn entry_keys<J: Json>(entry: &Entry<J>, base: &str) -> Vec<String> {
+    keys_of(
+        text_at(&entry.resource, "resourceType").as_deref(),
+        text_at(&entry.resource, "id").as_deref(),
+        entry.full_url().as_deref(),
+        base,
+    )
+}
+
+/// The keys of a resource with this type, id and entry `fullUrl`.
+pub fn keys_of(resource_type: Option<&str>, id: Option<&str>, full_url: Option<&str>, base: &str) -> Vec<String> {
     let mut keys = Vec::with_capacity(2);
-    if let (Some(t), Some(id)) = (
-        text_at(&entry.resource, "resourceType"),
-        text_at(&entry.resource, "id"),
-    ) {
-        keys.push(format!("{t}/{id}"));
+    if let (Some(t), Some(id)) = (resource_type, id) {
+        keys.push([t, "/", id].concat());
     }
-    if let Some(key) = entry.full_url().and_then(|u| reference_key(&u, base)) {
+    if let Some(key) = full_url.and_then(|u| reference_key(u, base)) {
         if !keys.contains(&key) {
             keys.push(key);
         }
     }
     keys
+}
+
+/// What attachment planning needs of one entry: the keys it answers to and
+/// the references it makes (the browser layer collects both from the JS
+/// objects; [`attachments`] from any [`Json`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntryRefs {
+    /// `Type/id` and the `fullUrl` key ([`keys_of`]).
+    pub keys: Vec<String>,
+    /// The `reference` strings of the resource ([`references`]).
+    pub references: Vec<String>,
 }
 
 /// Every `reference` string in a resource, in document order, outside its
@@ -161,6 +179,8 @@ pub enum Attachment {
         of: usize,
         /// The reference as written in the match.
         reference: String,
+        /// Its position among the match's references.
+        reference_index: usize,
         /// The resolved resource.
         target: Target,
     },
@@ -186,42 +206,60 @@ pub enum Target {
 /// Links the page's resources. Nothing to do (and no walk of the resources)
 /// when the page has no included entries.
 pub fn attachments<J: Json>(page: &Page<J>, base: &str) -> Vec<Attachment> {
-    let mut out = Vec::new();
     if page.included.is_empty() {
+        return Vec::new();
+    }
+    let refs = |entries: &[Entry<J>]| -> Vec<EntryRefs> {
+        entries
+            .iter()
+            .map(|e| EntryRefs {
+                keys: entry_keys(e, base),
+                references: references(&e.resource),
+            })
+            .collect()
+    };
+    plan_attachments(&refs(&page.included), &refs(&page.matches), base)
+}
+
+/// The attachment plan of a page from its entries' keys and references.
+pub fn plan_attachments(included: &[EntryRefs], matches: &[EntryRefs], base: &str) -> Vec<Attachment> {
+    let mut out = Vec::new();
+    if included.is_empty() {
         return out;
     }
     // Included resources first: they win over a match with the same key.
     let mut keyed: Vec<(String, Target)> = Vec::new();
-    for (i, e) in page.included.iter().enumerate() {
-        keyed.extend(entry_keys(e, base).into_iter().map(|k| (k, Target::Included(i))));
+    for (i, e) in included.iter().enumerate() {
+        keyed.extend(e.keys.iter().map(|k| (k.clone(), Target::Included(i))));
     }
     let mut match_keys: Vec<(String, usize)> = Vec::new();
-    for (i, e) in page.matches.iter().enumerate() {
-        for k in entry_keys(e, base) {
+    for (i, e) in matches.iter().enumerate() {
+        for k in &e.keys {
             match_keys.push((k.clone(), i));
-            keyed.push((k, Target::Match(i)));
+            keyed.push((k.clone(), Target::Match(i)));
         }
     }
     let by_key = KeyIndex::new(keyed);
     let match_by_key = KeyIndex::new(match_keys);
-    for (i, e) in page.matches.iter().enumerate() {
-        for reference in references(&e.resource) {
-            let Some(target) = reference_key(&reference, base).and_then(|k| by_key.get(&k).copied()) else {
+    for (i, e) in matches.iter().enumerate() {
+        for (n, reference) in e.references.iter().enumerate() {
+            let Some(target) = reference_key(reference, base).and_then(|k| by_key.get(&k).copied()) else {
                 continue;
             };
             if target != Target::Match(i) {
                 out.push(Attachment::Reference {
                     of: i,
-                    reference,
+                    reference: reference.clone(),
+                    reference_index: n,
                     target,
                 });
             }
         }
     }
-    for (j, e) in page.included.iter().enumerate() {
+    for (j, e) in included.iter().enumerate() {
         let mut seen = Vec::new();
-        for reference in references(&e.resource) {
-            if let Some(&of) = reference_key(&reference, base).and_then(|k| match_by_key.get(&k)) {
+        for reference in &e.references {
+            if let Some(&of) = reference_key(reference, base).and_then(|k| match_by_key.get(&k)) {
                 if !seen.contains(&of) {
                     seen.push(of);
                     out.push(Attachment::Reverse { of, included: j });
@@ -290,6 +328,7 @@ mod tests {
                         of: o,
                         reference,
                         target,
+                        ..
                     } if *o == of => Some((reference.clone(), *target)),
                     _ => None,
                 })

@@ -9,7 +9,7 @@ use crate::json::{text_at, texts_at, Json};
 
 /// The discovery URL of a FHIR base (`iss`).
 pub fn discovery_url(iss: &str) -> String {
-    format!("{}/.well-known/smart-configuration", iss.trim_end_matches('/'))
+    [iss.trim_end_matches('/'), "/.well-known/smart-configuration"].concat()
 }
 
 /// Reads a discovery document. Fails when an endpoint is missing, or when the
@@ -17,7 +17,7 @@ pub fn discovery_url(iss: &str) -> String {
 /// never silently falls back to a launch without it.
 pub fn parse<J: Json>(doc: &J) -> Result<SmartConfiguration, SdkError> {
     let endpoint = |name: &str| {
-        text_at(doc, name).ok_or_else(|| SdkError::launch(format!("smart-configuration has no {name}")))
+        text_at(doc, name).ok_or_else(|| SdkError::launch(["smart-configuration has no ", name].concat()))
     };
     let config = SmartConfiguration {
         issuer: text_at(doc, "issuer"),
@@ -30,10 +30,14 @@ pub fn parse<J: Json>(doc: &J) -> Result<SmartConfiguration, SdkError> {
     };
     let methods = &config.code_challenge_methods_supported;
     if !methods.is_empty() && !methods.iter().any(|m| m == "S256") {
-        return Err(SdkError::launch(format!(
-            "the server offers PKCE {} but not S256; refusing to launch without PKCE S256",
-            methods.join(", ")
-        )));
+        return Err(SdkError::launch(
+            [
+                "the server offers PKCE ",
+                &methods.join(", "),
+                " but not S256; refusing to launch without PKCE S256",
+            ]
+            .concat(),
+        ));
     }
     Ok(config)
 }

@@ -33,8 +33,27 @@ pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     if pairs.is_empty() {
         return url.to_string();
     }
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{}", encode(pairs.iter().copied()))
+    let sep = if url.contains('?') { "&" } else { "?" };
+    [url, sep, &encode(pairs.iter().copied())].concat()
+}
+
+/// An integral number as decimal text (fractions dropped), without
+/// `core::fmt`, which the wasm build avoids.
+pub fn integer(value: f64) -> String {
+    let mut n = value as i64;
+    let negative = n < 0;
+    let mut digits = Vec::with_capacity(20);
+    loop {
+        digits.push(b'0' + (n % 10).unsigned_abs() as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        digits.push(b'-');
+    }
+    digits.iter().rev().map(|&b| b as char).collect()
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub fn split(token: &str) -> Result<JwsParts, SdkError> {
             .ok_or_else(|| bad("id_token part is not base64url JSON"))
     };
     Ok(JwsParts {
-        signing_input: format!("{h}.{p}"),
+        signing_input: [h, ".", p].concat(),
         header_json: text(h)?,
         payload_json: text(p)?,
         signature: base64url::decode(s).ok_or_else(|| bad("id_token signature is not base64url"))?,
@@ -51,10 +51,7 @@ pub fn split(token: &str) -> Result<JwsParts, SdkError> {
 pub fn check_header<J: Json>(header: &J) -> Result<Option<String>, SdkError> {
     match text_at(header, "alg").as_deref() {
         Some("RS256") => Ok(text_at(header, "kid")),
-        other => Err(bad(format!(
-            "id_token alg {} is not RS256",
-            other.unwrap_or("(none)")
-        ))),
+        other => Err(bad(["id_token alg ", other.unwrap_or("(none)"), " is not RS256"].concat())),
     }
 }
 
@@ -63,9 +60,15 @@ pub fn check_header<J: Json>(header: &J) -> Result<Option<String>, SdkError> {
 /// key matches.
 pub fn select_key<J: Json>(jwks: &J, kid: Option<&str>) -> Result<J, SdkError> {
     let keys = jwks.member("keys").map(|k| k.elements()).unwrap_or_default();
-    let usable: Vec<J> = keys
-        .into_iter()
-        .filter(|k| {
+    let i = select_key_index(&keys, kid)?;
+    Ok(keys[i].clone())
+}
+
+/// [`select_key`] over the JWKS's `keys`: the index of the key to verify with.
+pub fn select_key_index<J: Json>(keys: &[J], kid: Option<&str>) -> Result<usize, SdkError> {
+    let usable: Vec<usize> = (0..keys.len())
+        .filter(|&i| {
+            let k = &keys[i];
             text_at(k, "kty").as_deref() == Some("RSA")
                 && text_at(k, "use").is_none_or(|u| u == "sig")
                 && text_at(k, "alg").is_none_or(|a| a == "RS256")
@@ -74,15 +77,17 @@ pub fn select_key<J: Json>(jwks: &J, kid: Option<&str>) -> Result<J, SdkError> {
     let found = match kid {
         Some(kid) => usable
             .into_iter()
-            .find(|k| text_at(k, "kid").as_deref() == Some(kid)),
-        None if usable.len() == 1 => usable.into_iter().next(),
+            .find(|&i| text_at(&keys[i], "kid").as_deref() == Some(kid)),
+        None if usable.len() == 1 => usable.first().copied(),
         None => None,
     };
     found.ok_or_else(|| {
-        bad(format!(
-            "no RS256 key {} in the server's JWKS",
-            kid.unwrap_or("(without kid)")
-        ))
+        bad([
+            "no RS256 key ",
+            kid.unwrap_or("(without kid)"),
+            " in the server's JWKS",
+        ]
+        .concat())
     })
 }
 
@@ -113,7 +118,7 @@ pub fn validate<J: Json>(claims: &J, expected: &Expected<'_>) -> Result<IdTokenC
     let iss = text_at(claims, "iss").ok_or_else(|| bad("id_token has no iss"))?;
     let trim = |s: &str| s.trim_end_matches('/').to_string();
     if !expected.issuers.iter().any(|i| trim(i) == trim(&iss)) {
-        return Err(bad(format!("id_token iss {iss} is not the server's")));
+        return Err(bad(["id_token iss ", &iss, " is not the server's"].concat()));
     }
     let aud = match text_at(claims, "aud") {
         Some(a) => vec![a],

@@ -23,12 +23,12 @@ pub const PENDING_TTL_MS: f64 = 30.0 * 60.0 * 1000.0;
 
 /// Storage key of the pending launch with this `state`.
 pub fn launch_key(state: &str) -> String {
-    format!("flare-smart:launch:{state}")
+    ["flare-smart:launch:", state].concat()
 }
 
 /// Storage key of the session completed from the launch with this `state`.
 pub fn session_key(state: &str) -> String {
-    format!("flare-smart:session:{state}")
+    ["flare-smart:session:", state].concat()
 }
 
 /// Storage key naming the tab's most recent session (for a page reload).
@@ -122,9 +122,7 @@ pub fn plan(options: &[LaunchOptions], url: &UrlParams) -> Result<LaunchPlan, Sd
                     .find(|o| o.iss.as_deref().is_some_and(|i| same_base(i, iss))),
             };
             let entry = entry.ok_or_else(|| {
-                SdkError::launch(format!(
-                    "iss {iss} is not one of the servers this app is configured for"
-                ))
+                SdkError::launch(["iss ", iss, " is not one of the servers this app is configured for"].concat())
             })?;
             (
                 entry,
@@ -152,7 +150,7 @@ pub fn plan(options: &[LaunchOptions], url: &UrlParams) -> Result<LaunchPlan, Sd
         scope = if scope.is_empty() {
             "launch".into()
         } else {
-            format!("launch {scope}")
+            ["launch ", &scope].concat()
         };
     }
     Ok(LaunchPlan {
@@ -172,7 +170,7 @@ pub fn check_scopes(scope: &str) -> Result<(), SdkError> {
             .iter()
             .any(|p| token.starts_with(p));
         if resource_like {
-            Scope::parse(token).map_err(|e| SdkError::launch(format!("bad scope: {e}")))?;
+            Scope::parse(token).map_err(|e| SdkError::launch(["bad scope: ", &e.0].concat()))?;
         }
     }
     Ok(())
@@ -277,7 +275,7 @@ impl PendingLaunch {
 
     /// The storage form.
     pub fn encode(&self) -> String {
-        let expires = (self.expires_at_ms as i64).to_string();
+        let expires = crate::form::integer(self.expires_at_ms);
         let mut pairs = vec![
             ("state", self.state.as_str()),
             ("server", self.server.as_str()),

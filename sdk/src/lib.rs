@@ -5,18 +5,24 @@
 //! refresh timing, the 401 rule), [`id_token`] (claims and key choice),
 //! [`search`] (URLs, registry-checked parameters), [`bundle`] (pages,
 //! `_include`/`_revinclude` attachment), [`resolve`] (reference resolution
-//! plans), [`retry`] (429/503 backoff) and [`error`] (typed errors). All of it
-//! reads JSON through the [`json::Json`] view, so the same code runs over
-//! `serde_json` values natively and over JS objects in the browser.
+//! plans), [`retry`] (429/503 backoff) and [`error`] (typed errors). It reads
+//! JSON through the [`json::Json`] view: `serde_json` values natively,
+//! [`flat::Flat`] forms in the browser.
 //!
-//! The browser glue ([`browser`], wasm32 only) is the thin layer that does
-//! I/O: `fetch`, storage, `location`/`history`, WebCrypto, timers, and the
-//! wasm-bindgen API the npm package `@flare/smart` exposes.
+//! [`bridge`] is the sans-IO API the npm package `@flare/smart` calls from its
+//! thin JavaScript layer (`pkg/index.js`): synchronous functions over strings
+//! and numbers, so the wasm links no futures, no JS object walking, no JSON
+//! parser and no `core::fmt` of its own. The JS layer does the I/O (`fetch`,
+//! storage, `location`/`history`, WebCrypto, windows and frames) and acts on
+//! what these functions decide. Rust programs use the same modules directly,
+//! with their own HTTP client.
 
 pub mod base64url;
+pub mod bridge;
 pub mod bundle;
 pub mod discovery;
 pub mod error;
+pub mod flat;
 pub mod form;
 pub mod id_token;
 pub mod json;
@@ -29,7 +35,5 @@ pub mod search;
 pub mod session;
 pub mod typescript;
 
-#[cfg(target_arch = "wasm32")]
-pub mod browser;
 
 pub use error::{ErrorKind, SdkError};

@@ -74,32 +74,56 @@ pub fn references_at<J: Json>(resource: &J, path: &str) -> Vec<String> {
     nodes.iter().flat_map(|n| references(n)).collect()
 }
 
+/// What resolution planning needs of one resource: its references (under
+/// the requested paths) and the ids of its `contained` resources.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResourceRefs {
+    /// The references, in document order (duplicates allowed).
+    pub references: Vec<String>,
+    /// `contained[i].id` for each contained resource.
+    pub contained_ids: Vec<Option<String>>,
+}
+
 /// Plans the resolution of the references under `paths` (all when empty) of
 /// `resources`; `at_hand` holds the keys of resources already loaded.
 pub fn plan<J: Json>(resources: &[J], paths: &[String], at_hand: &dyn Fn(&str) -> bool, base: &str) -> Plan {
+    let refs: Vec<ResourceRefs> = resources
+        .iter()
+        .map(|resource| ResourceRefs {
+            references: if paths.is_empty() {
+                references(resource)
+            } else {
+                paths.iter().flat_map(|p| references_at(resource, p)).collect()
+            },
+            contained_ids: resource
+                .member("contained")
+                .map(|c| c.elements())
+                .unwrap_or_default()
+                .iter()
+                .map(|c| text_at(c, "id"))
+                .collect(),
+        })
+        .collect();
+    plan_refs(&refs, at_hand, base)
+}
+
+/// [`plan`] over references already collected.
+pub fn plan_refs(resources: &[ResourceRefs], at_hand: &dyn Fn(&str) -> bool, base: &str) -> Plan {
     let mut out = Plan::default();
     let mut queued: Vec<String> = Vec::new();
     for (i, resource) in resources.iter().enumerate() {
-        let found: Vec<String> = if paths.is_empty() {
-            references(resource)
-        } else {
-            paths.iter().flat_map(|p| references_at(resource, p)).collect()
-        };
         let mut seen: Vec<&str> = Vec::new();
-        for reference in &found {
+        for reference in &resource.references {
             if seen.contains(&reference.as_str()) {
                 continue;
             }
             seen.push(reference);
             let reference = reference.clone();
             let source = if let Some(local) = reference.strip_prefix('#') {
-                let contained = resource
-                    .member("contained")
-                    .map(|c| c.elements())
-                    .unwrap_or_default();
-                contained
+                resource
+                    .contained_ids
                     .iter()
-                    .position(|c| text_at(c, "id").as_deref() == Some(local))
+                    .position(|id| id.as_deref() == Some(local))
                     .map(Source::Contained)
             } else {
                 match reference_key(&reference, base) {

@@ -2,8 +2,6 @@
 //! `Retry-After` (seconds or an HTTP date), else exponential backoff with
 //! jitter; always bounded in attempts and in each wait.
 
-use flare_core::datetime::parse_range;
-
 /// Limits of the retry loop.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
@@ -37,16 +35,33 @@ pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<f64> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(seconds as f64 * 1000.0);
     }
-    // "Sun, 06 Nov 1994 08:49:37 GMT" → "1994-11-06T08:49:37Z"
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
     let mut it = value.split_ascii_whitespace().skip(1);
-    let (day, month, year, time) = (it.next()?, it.next()?, it.next()?, it.next()?);
+    let (day, month, year, time, zone) = (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let m = MONTHS.iter().position(|x| *x == month)? + 1;
-    let iso = format!("{year}-{m:02}-{day:0>2}T{time}Z");
-    let at = parse_range(&iso)?.start as f64;
+    let month = MONTHS.iter().position(|x| *x == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    let valid = zone == "GMT" && (1..=31).contains(&day) && h < 24 && m < 60 && sec < 61 && hms.next().is_none();
+    if !valid {
+        return None;
+    }
+    let at = (days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec) as f64 * 1000.0;
     Some((at - now_ms).max(0.0))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// How long to wait before retry number `attempt` (0-based) after `status`,

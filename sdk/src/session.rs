@@ -18,13 +18,13 @@ pub const REFRESH_MARGIN_FRACTION: f64 = 0.1;
 pub fn token_response<J: Json>(body: &J) -> Result<TokenResponse, SdkError> {
     let required = |name: &str| {
         text_at(body, name)
-            .ok_or_else(|| SdkError::new(ErrorKind::Protocol, format!("token response has no {name}")))
+            .ok_or_else(|| SdkError::new(ErrorKind::Protocol, ["token response has no ", name].concat()))
     };
     let token_type = required("token_type")?;
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(SdkError::new(
             ErrorKind::Protocol,
-            format!("token_type {token_type} is not Bearer"),
+            ["token_type ", &token_type, " is not Bearer"].concat(),
         ));
     }
     Ok(TokenResponse {
@@ -174,8 +174,8 @@ impl Session {
     /// The storage form (the tab's session; cleared with the tab).
     pub fn encode(&self) -> String {
         // Whole milliseconds: integer formatting keeps float printing out of the wasm.
-        let expires = self.expires_at_ms.map(|e| (e as i64).to_string());
-        let lifetime = self.lifetime_ms.map(|e| (e as i64).to_string());
+        let expires = self.expires_at_ms.map(form::integer);
+        let lifetime = self.lifetime_ms.map(form::integer);
         let banner = self
             .need_patient_banner
             .map(|b| if b { "true" } else { "false" }.to_string());

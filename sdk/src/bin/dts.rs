@@ -1,5 +1,6 @@
 //! `flare-sdk-dts OUT_DIR [EXAMPLES_DIR]`: writes `search-params.d.ts` (from
-//! the registry) and `resources.d.ts` (from the example instances, default
+//! the registry), `smart.d.ts` (the package's API) and `resources.d.ts` (from
+//! the example instances, default
 //! `$FLARE_SHARED/fixtures/us-core-examples` or `../shared/fixtures/us-core-examples`
 //! beside the repository) into OUT_DIR.
 
@@ -57,5 +58,6 @@ fn run(out: &std::path::Path, examples_dir: &std::path::Path) -> Result<usize, S
         |name: &str, text: String| std::fs::write(out.join(name), text).map_err(|e| format!("{name}: {e}"));
     write("search-params.d.ts", typescript::search_params())?;
     write("resources.d.ts", typescript::resources(&examples))?;
+    write("smart.d.ts", typescript::api())?;
     Ok(examples.len())
 }

@@ -1,0 +1,743 @@
+//! The synchronous functions the npm package's JavaScript layer calls: every
+//! protocol decision of a launch, a session and a search, with strings and
+//! numbers in and out (no JS objects, no futures, no `core::fmt`).
+//!
+//! The JS layer (`pkg/index.js`) does the I/O (`fetch`, storage, WebCrypto,
+//! `history`, windows and frames) and walks the objects `JSON.parse`
+//! returns; it hands Rust what it read and acts on what Rust decides.
+//!
+//! Conventions across the boundary:
+//! - records (launch plans, pending launches, sessions, token responses,
+//!   flat JSON objects) are `application/x-www-form-urlencoded` text (see
+//!   [`crate::flat`]);
+//! - lists are joined with [`FIELD`] between the fields of an item and
+//!   [`ITEM`] between items (the JS layer drops strings containing either);
+//! - a failure is returned as `"\u{1}{kind}\u{1}{message}"` (see [`failure`]),
+//!   which the JS layer throws as a `FlareError` of that `kind`.
+//!
+//! Each function is also plain Rust and tested natively below.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen::prelude::*;
+
+use crate::bundle::{self, Attachment, EntryRefs, Target};
+use crate::discovery;
+use crate::error::SdkError;
+use crate::flat::{pairs, Flat, Pairs};
+use crate::form;
+use crate::id_token;
+use crate::json::text_at;
+use crate::launch::{self, LaunchOptions, LaunchPlan, PendingLaunch, Redirect};
+use crate::pkce;
+use crate::resolve::{self, ResourceRefs, Source};
+use crate::retry::{self, RetryPolicy};
+use crate::search;
+use crate::session::{self, AuthRetry, Session};
+use flare_core::smart::wire::{SmartConfiguration, TokenResponse};
+
+/// Separates the fields of one list item.
+pub const FIELD: char = '\u{0}';
+/// Separates list items.
+pub const ITEM: char = '\u{1}';
+
+/// The text of a failure: `\u{1}kind\u{1}message`.
+pub fn failure(e: &SdkError) -> String {
+    ["\u{1}", e.kind.as_str(), "\u{1}", &e.message].concat()
+}
+
+fn done(result: Result<String, SdkError>) -> String {
+    result.unwrap_or_else(|e| failure(&e))
+}
+
+fn get(pairs: &[(String, String)], name: &str) -> Option<String> {
+    form::first(pairs, name)
+}
+
+fn opt<'a>(pairs: &mut Vec<(&'a str, &'a str)>, name: &'a str, value: &'a Option<String>) {
+    if let Some(v) = value {
+        pairs.push((name, v.as_str()));
+    }
+}
+
+fn random(bytes: &[u8]) -> Result<[u8; pkce::RANDOM_BYTES], SdkError> {
+    bytes
+        .try_into()
+        .map_err(|_| SdkError::launch("32 random bytes are required"))
+}
+
+fn plan_of(text: &str) -> Option<LaunchPlan> {
+    let p = pairs(text);
+    Some(LaunchPlan {
+        server: get(&p, "server")?,
+        launch: get(&p, "launch"),
+        client_id: get(&p, "client_id")?,
+        scope: get(&p, "scope")?,
+        redirect_uri: get(&p, "redirect_uri")?,
+    })
+}
+
+/// Chooses the server of a launch ([`launch::plan`]). `entries`: one form per
+/// configured server (`client_id`, `scope`, `redirect_uri`, `iss`,
+/// `launch`) joined with [`ITEM`]; `page`: the page URL. Returns the plan
+/// (`server`, `launch`, `client_id`, `scope`, `redirect_uri`).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = plan))]
+pub fn launch_plan(entries: &str, page: &str) -> String {
+    let options: Vec<LaunchOptions> = entries
+        .split(ITEM)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let p = pairs(e);
+            LaunchOptions {
+                client_id: get(&p, "client_id").unwrap_or_default(),
+                scope: get(&p, "scope").unwrap_or_default(),
+                redirect_uri: get(&p, "redirect_uri").unwrap_or_default(),
+                iss: get(&p, "iss").filter(|s| !s.is_empty()),
+                launch: get(&p, "launch").filter(|s| !s.is_empty()),
+            }
+        })
+        .collect();
+    done(launch::plan(&options, &launch::url_params(page)).map(|plan| {
+        let mut out = vec![
+            ("server", plan.server.as_str()),
+            ("client_id", plan.client_id.as_str()),
+            ("scope", plan.scope.as_str()),
+            ("redirect_uri", plan.redirect_uri.as_str()),
+        ];
+        opt(&mut out, "launch", &plan.launch);
+        form::encode(out)
+    }))
+}
+
+/// The discovery URL of a FHIR base.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = discoveryUrl))]
+pub fn discovery_url(iss: &str) -> String {
+    discovery::discovery_url(iss)
+}
+
+/// Starts the launch record ([`PendingLaunch::new`]) from the plan, the flat
+/// discovery document (checked by [`discovery::parse`]: endpoints present,
+/// PKCE S256 offered) and three times 32 random bytes (`state`, the PKCE
+/// verifier, the nonce). Returns the record's storage form, which carries the
+/// `state` and the `code_verifier` the JS layer hashes for [`authorize_url`].
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = pending))]
+pub fn pending_launch(plan: &str, config: &str, state: &[u8], verifier: &[u8], nonce: &[u8], now_ms: f64) -> String {
+    done((|| {
+        let plan = plan_of(plan).ok_or_else(|| SdkError::launch("bad launch plan"))?;
+        let doc = pairs(config);
+        let config = discovery::parse(&Flat::of(&doc))?;
+        let pending = PendingLaunch::new(
+            &plan,
+            &config,
+            pkce::random_token(&random(state)?),
+            pkce::verifier(&random(verifier)?),
+            Some(pkce::random_token(&random(nonce)?)),
+            now_ms,
+        );
+        let mut out = pairs(&pending.encode());
+        out.push(("authorization_endpoint".into(), config.authorization_endpoint));
+        if let Some(l) = plan.launch {
+            out.push(("launch".into(), l));
+        }
+        Ok(form::encode(out.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+    })())
+}
+
+/// The authorization URL of a pending launch, given SHA-256 of its verifier
+/// (computed by WebCrypto) and the EHR launch id, if any.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = authorizeUrl))]
+pub fn authorize_url(record: &str, digest: &[u8]) -> String {
+    let p = pairs(record);
+    match (PendingLaunch::decode(record), get(&p, "authorization_endpoint")) {
+        (Some(pending), Some(endpoint)) => {
+            let launch = get(&p, "launch");
+            pending.authorize_url(&endpoint, &pkce::challenge(digest), launch.as_deref())
+        }
+        _ => failure(&SdkError::launch("bad launch record")),
+    }
+}
+
+/// What the page URL says to `ready()`: `""` for a plain page load, else a
+/// form with `code` and `state`, or with `error`, `state` and `message`
+/// (the OAuth error the redirect carried, as the error's message).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = redirect))]
+pub fn redirect(page: &str) -> String {
+    match launch::redirect(&launch::url_params(page)) {
+        Redirect::None => String::new(),
+        Redirect::Code { code, state } => form::encode([("code", code.as_str()), ("state", state.as_str())]),
+        Redirect::Error {
+            state,
+            error,
+            description,
+        } => {
+            let e = launch::redirect_error(&error, description.as_deref());
+            let mut out = vec![("error", error.as_str()), ("message", e.message.as_str())];
+            opt(&mut out, "state", &state);
+            form::encode(out)
+        }
+    }
+}
+
+/// The page URL without the OAuth redirect parameters.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = stripRedirect))]
+pub fn strip_redirect(url: &str) -> String {
+    launch::strip_redirect_params(url)
+}
+
+/// The code exchange body for the stored launch `record`, if the record is
+/// still live at `now_ms`.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = tokenRequest))]
+pub fn token_request(record: &str, code: &str, now_ms: f64) -> String {
+    match PendingLaunch::decode(record) {
+        None => failure(&SdkError::launch("bad launch record")),
+        Some(p) if !p.is_live(now_ms) => failure(&SdkError::launch("the launch expired; start it again")),
+        Some(p) => p.token_request(code),
+    }
+}
+
+fn token_of(text: &str) -> Result<TokenResponse, SdkError> {
+    let p = pairs(text);
+    session::token_response(&Flat::of(&p))
+}
+
+/// A new session from a checked token response (the flat token response
+/// body; see [`session::token_response`]). `fhir_context` is the JSON text of
+/// `fhirContext`, `fhir_user` the verified id_token's `fhirUser`.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = session))]
+pub fn new_session(
+    server: &str,
+    client_id: &str,
+    token_endpoint: &str,
+    token: &str,
+    fhir_context: Option<String>,
+    fhir_user: Option<String>,
+    now_ms: f64,
+) -> String {
+    done(token_of(token).map(|response| {
+        Session::new(
+            server.trim_end_matches('/'),
+            client_id,
+            token_endpoint,
+            &response,
+            fhir_context,
+            fhir_user,
+            now_ms,
+        )
+        .encode()
+    }))
+}
+
+fn session_of(text: &str) -> Result<Session, SdkError> {
+    Session::decode(text).ok_or_else(|| SdkError::launch("bad session record"))
+}
+
+/// The session after a refresh (token response checked; refresh token kept
+/// unless rotated; context kept).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = applyToken))]
+pub fn apply_token(session: &str, token: &str, now_ms: f64) -> String {
+    done((|| {
+        let mut s = session_of(session)?;
+        s.apply(&token_of(token)?, now_ms);
+        Ok(s.encode())
+    })())
+}
+
+/// Refresh timing at `now_ms`: bit 1 when the token is due for refresh
+/// ([`Session::needs_refresh`]), bit 2 when it has expired.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = due))]
+pub fn due(session: &str, now_ms: f64) -> u32 {
+    match Session::decode(session) {
+        Some(s) => u32::from(s.needs_refresh(now_ms)) | (u32::from(s.is_expired(now_ms)) << 1),
+        None => 0,
+    }
+}
+
+/// What to do after a 401 answered `token_sent`: 0 give up, 1 retry with the
+/// current token (another request refreshed), 2 refresh then retry.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = after401))]
+pub fn after_401(session: &str, token_sent: &str, retried: bool) -> u32 {
+    match Session::decode(session).map(|s| s.after_unauthorized(token_sent, retried)) {
+        Some(AuthRetry::RetryWithCurrentToken) => 1,
+        Some(AuthRetry::RefreshThenRetry) => 2,
+        _ => 0,
+    }
+}
+
+/// The refresh request body, or a failure when the session cannot refresh.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = refreshRequest))]
+pub fn refresh_request(session: &str) -> String {
+    let body = Session::decode(session).and_then(|s| s.refresh_request().filter(|_| !s.token_endpoint.is_empty()));
+    body.unwrap_or_else(|| {
+        failure(&SdkError::oauth(
+            "no_refresh_token",
+            Some("the session has no refresh token"),
+            None,
+        ))
+    })
+}
+
+/// The header and payload JSON of a compact JWS, joined by [`FIELD`].
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = jwsParts))]
+pub fn jws_parts(token: &str) -> String {
+    done(id_token::split(token).map(|p| [p.header_json.as_str(), "\u{0}", &p.payload_json].concat()))
+}
+
+/// Base64url bytes (a JWS signature), or nothing if it is not base64url.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = base64url))]
+pub fn base64url(text: &str) -> Option<Vec<u8>> {
+    crate::base64url::decode(text)
+}
+
+/// The index of the JWKS key that verifies an id_token with this (flat)
+/// header: `alg` must be RS256, the key RSA for signing, chosen by `kid`
+/// ([`id_token::check_header`], [`id_token::select_key_index`]). `keys`: the
+/// flat keys joined by [`ITEM`]. Returns the index as text.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = pickKey))]
+pub fn pick_key(header: &str, keys: &str) -> String {
+    done((|| {
+        let h = pairs(header);
+        let kid = id_token::check_header(&Flat::of(&h))?;
+        // Empty items stay: the index must match the JWKS's `keys`.
+        let decoded: Vec<Pairs> = keys.split(ITEM).map(pairs).collect();
+        let views: Vec<Flat<'_>> = decoded.iter().map(|p| Flat::of(p)).collect();
+        let i = id_token::select_key_index(&views, kid.as_deref())?;
+        Ok(form::integer(i as f64))
+    })())
+}
+
+/// Checks the (flat) claims of a signature-verified id_token against the
+/// launch `record` ([`id_token::validate`]: `iss`, `aud`/`azp`, `exp`,
+/// `iat`, `nonce`). Returns a form with `fhir_user` when the token names one.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = checkClaims))]
+pub fn check_claims(claims: &str, record: &str, now_ms: f64) -> String {
+    done((|| {
+        let pending = PendingLaunch::decode(record).ok_or_else(|| SdkError::launch("bad launch record"))?;
+        let mut issuers = vec![pending.server.as_str()];
+        if let Some(i) = pending.issuer.as_deref() {
+            issuers.push(i);
+        }
+        let expected = id_token::Expected {
+            issuers,
+            client_id: &pending.client_id,
+            nonce: pending.nonce.as_deref(),
+            now_s: now_ms / 1000.0,
+        };
+        let c = pairs(claims);
+        let verified = id_token::validate(&Flat::of(&c), &expected)?;
+        Ok(verified
+            .fhir_user
+            .map(|u| form::encode([("fhir_user", u.as_str())]))
+            .unwrap_or_default())
+    })())
+}
+
+/// The signed-in user as a relative reference (`Practitioner/1`) when
+/// `fhir_user` is on this server.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = userReference))]
+pub fn user_reference(fhir_user: &str, base: &str) -> Option<String> {
+    bundle::reference_key(fhir_user, base).filter(|k| !k.contains(':'))
+}
+
+/// Whether the access token may be sent to `url` (under the FHIR base).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = underBase))]
+pub fn under_base(url: &str, base: &str) -> bool {
+    bundle::is_under_base(url, base)
+}
+
+/// The wait before retry `attempt` after `status` (ms), or -1 to report the
+/// answer now ([`retry::delay_ms`] with the default policy).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = retryDelay))]
+pub fn retry_delay(status: u16, retry_after: Option<String>, attempt: u32, now_ms: f64, jitter: f64) -> f64 {
+    retry::delay_ms(
+        &RetryPolicy::default(),
+        status,
+        retry_after.as_deref(),
+        attempt,
+        now_ms,
+        jitter,
+    )
+    .unwrap_or(-1.0)
+}
+
+/// `Retry-After` in seconds from now, or -1 when absent or unreadable.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = retryAfterSeconds))]
+pub fn retry_after_seconds(value: &str, now_ms: f64) -> f64 {
+    retry::retry_after_ms(value, now_ms).map_or(-1.0, |ms| ms / 1000.0)
+}
+
+/// `{base}/{type}/{id}`, type and id checked.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = readUrl))]
+pub fn read_url(base: &str, resource_type: &str, id: &str) -> String {
+    done(search::read_url(base, resource_type, id))
+}
+
+/// `{base}/{type}?{params}`, type checked; `params` is the form of the
+/// search parameters (arrays repeated, as the JS layer encodes them).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = searchUrl))]
+pub fn search_url(base: &str, resource_type: &str, params: &str) -> String {
+    done(search::search_url(base, resource_type, &pairs(params)))
+}
+
+/// An absolute URL for a path relative to the FHIR base.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = absoluteUrl))]
+pub fn absolute_url(base: &str, path: &str) -> String {
+    search::absolute_url(base, path)
+}
+
+fn entry_refs(text: &str, base: &str) -> Vec<EntryRefs> {
+    text.split(ITEM)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let mut fields = e.split(FIELD);
+            let mut next = || fields.next().filter(|f| !f.is_empty());
+            let (t, id, full_url) = (next(), next(), next());
+            EntryRefs {
+                keys: bundle::keys_of(t, id, full_url, base),
+                references: fields.map(str::to_string).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Plans `_include`/`_revinclude` attachment on a page
+/// ([`bundle::plan_attachments`]). `included` and `matches`: per entry
+/// `resourceType`, `id`, `fullUrl` and then its references, as fields
+/// ([`FIELD`]) of items ([`ITEM`]). Returns quadruples: `(0, match, target
+/// match, reference index)` and `(1, match, included, reference index)` for
+/// `match.$refs[reference] = target`, `(2, match, included, 0)` for
+/// `match.$revincluded.push(included)`.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = planAttachments))]
+pub fn plan_attachments(base: &str, included: &str, matches: &str) -> Vec<u32> {
+    let plan = bundle::plan_attachments(&entry_refs(included, base), &entry_refs(matches, base), base);
+    let mut out = Vec::with_capacity(plan.len() * 4);
+    for a in plan {
+        let quad = match a {
+            Attachment::Reference {
+                of,
+                reference_index,
+                target: Target::Match(t),
+                ..
+            } => [0, of, t, reference_index],
+            Attachment::Reference {
+                of,
+                reference_index,
+                target: Target::Included(t),
+                ..
+            } => [1, of, t, reference_index],
+            Attachment::Reverse { of, included } => [2, of, included, 0],
+        };
+        out.extend(quad.iter().map(|&n| n as u32));
+    }
+    out
+}
+
+/// Plans reference resolution ([`resolve::plan_refs`]). `resources`: per
+/// resource an item whose fields are its references, then an empty field,
+/// then its contained resources' ids; `at_hand`: the keys of resources
+/// already loaded, as fields. Returns items of fields:
+/// `c, resource, reference index, contained index` /
+/// `h, resource, reference index, key` (at hand) /
+/// `s, resource, reference index, key` (from the server) /
+/// `u, URL` (one batched server search).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = planResolution))]
+pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
+    let refs: Vec<ResourceRefs> = resources
+        .split(ITEM)
+        .map(|r| {
+            let (references, contained) = r.split_once("\u{0}\u{0}").unwrap_or((r, ""));
+            let list = |s: &str| -> Vec<String> { s.split(FIELD).filter(|f| !f.is_empty()).map(str::to_string).collect() };
+            ResourceRefs {
+                references: list(references),
+                contained_ids: contained
+                    .split(FIELD)
+                    .map(|id| Some(id.to_string()).filter(|i| !i.is_empty()))
+                    .collect(),
+            }
+        })
+        .collect();
+    let mut hand: Vec<&str> = at_hand.split(FIELD).filter(|k| !k.is_empty()).collect();
+    hand.sort_unstable();
+    let plan = resolve::plan_refs(&refs, &|k: &str| hand.binary_search(&k).is_ok(), base);
+    let mut items: Vec<String> = Vec::new();
+    for r in &plan.resolutions {
+        let index = refs[r.resource]
+            .references
+            .iter()
+            .position(|x| *x == r.reference)
+            .unwrap_or(0);
+        let (tag, payload) = match &r.source {
+            Source::Contained(i) => ("c", form::integer(*i as f64)),
+            Source::AtHand(key) => ("h", key.clone()),
+            Source::Server(key) => ("s", key.clone()),
+        };
+        items.push(
+            [
+                tag,
+                "\u{0}",
+                &form::integer(r.resource as f64),
+                "\u{0}",
+                &form::integer(index as f64),
+                "\u{0}",
+                &payload,
+            ]
+            .concat(),
+        );
+    }
+    for batch in &plan.batches {
+        let params = vec![
+            ("_id".to_string(), batch.ids.join(",")),
+            ("_count".to_string(), form::integer(batch.ids.len() as f64)),
+        ];
+        if let Ok(url) = search::search_url(base, &batch.resource_type, &params) {
+            items.push(["u\u{0}", &url].concat());
+        }
+    }
+    items.join("\u{1}")
+}
+
+/// The flat form of a discovery document's checked endpoints, for Rust
+/// callers that hold a [`SmartConfiguration`].
+pub fn config_form(config: &SmartConfiguration) -> String {
+    let mut out = vec![
+        ("authorization_endpoint", config.authorization_endpoint.as_str()),
+        ("token_endpoint", config.token_endpoint.as_str()),
+    ];
+    opt(&mut out, "issuer", &config.issuer);
+    opt(&mut out, "jwks_uri", &config.jwks_uri);
+    for m in &config.code_challenge_methods_supported {
+        out.push(("code_challenge_methods_supported", m));
+    }
+    form::encode(out)
+}
+
+/// The flat token response of a [`TokenResponse`] (tests and Rust callers).
+pub fn token_form(t: &TokenResponse) -> String {
+    let expires = form::integer(t.expires_in as f64);
+    let mut out = vec![
+        ("access_token", t.access_token.as_str()),
+        ("token_type", t.token_type.as_str()),
+        ("expires_in", expires.as_str()),
+        ("scope", t.scope.as_str()),
+    ];
+    opt(&mut out, "refresh_token", &t.refresh_token);
+    opt(&mut out, "patient", &t.patient);
+    opt(&mut out, "encounter", &t.encounter);
+    opt(&mut out, "smart_style_url", &t.smart_style_url);
+    let banner = t.need_patient_banner.map(|b| if b { "true" } else { "false" }.to_string());
+    opt(&mut out, "need_patient_banner", &banner);
+    form::encode(out)
+}
+
+/// Reads a flat object member (for the tests' convenience).
+pub fn member(form_text: &str, name: &str) -> Option<String> {
+    let p = pairs(form_text);
+    text_at(&Flat::of(&p), name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    const BASE: &str = "http://ehr/fhir";
+
+    fn is_failure(text: &str, kind: &str, needle: &str) -> bool {
+        let mut parts = text.strip_prefix('\u{1}').unwrap_or("").splitn(2, '\u{1}');
+        parts.next() == Some(kind) && parts.next().is_some_and(|m| m.contains(needle))
+    }
+
+    fn config() -> String {
+        form::encode([
+            ("issuer", BASE),
+            ("jwks_uri", "http://ehr/jwks"),
+            ("authorization_endpoint", "http://ehr/authorize"),
+            ("token_endpoint", "http://ehr/token"),
+            ("code_challenge_methods_supported", "S256"),
+        ])
+    }
+
+    fn entry(iss: Option<&str>, scope: &str) -> String {
+        let mut p = vec![("client_id", "app"), ("scope", scope), ("redirect_uri", "http://app/")];
+        if let Some(i) = iss {
+            p.push(("iss", i));
+        }
+        form::encode(p)
+    }
+
+    fn launch_record(page: &str, scope: &str) -> String {
+        let plan = launch_plan(&entry(None, scope), page);
+        pending_launch(&plan, &config(), &[1; 32], &[2; 32], &[3; 32], 1000.0)
+    }
+
+    #[test]
+    fn a_launch_goes_from_plan_to_authorize_url_to_token_request() {
+        let record = launch_record("http://app/?iss=http%3A%2F%2Fehr%2Ffhir&launch=L1", "openid patient/*.rs");
+        let verifier = member(&record, "code_verifier").unwrap();
+        let state = member(&record, "state").unwrap();
+        assert_eq!(state.len(), 43);
+        assert_ne!(state, verifier);
+        let url = authorize_url(&record, &Sha256::digest(verifier.as_bytes()));
+        let q = form::decode(form::query_of(&url));
+        let get = |n: &str| form::first(&q, n).unwrap();
+        assert!(url.starts_with("http://ehr/authorize?response_type=code&"));
+        assert_eq!(get("launch"), "L1");
+        assert_eq!(get("scope"), "launch openid patient/*.rs");
+        assert_eq!(get("state"), state);
+        assert_eq!(get("aud"), BASE);
+        assert_eq!(get("code_challenge"), pkce::challenge(&Sha256::digest(verifier.as_bytes())));
+        assert_eq!(get("nonce"), member(&record, "nonce").unwrap());
+        let body = token_request(&record, "c1", 2000.0);
+        assert_eq!(member(&body, "code_verifier").as_deref(), Some(verifier.as_str()));
+        assert!(is_failure(&token_request(&record, "c1", 1000.0 + launch::PENDING_TTL_MS), "launch", "expired"));
+        assert!(is_failure(&authorize_url("state=x", &[0; 32]), "launch", "record"));
+    }
+
+    #[test]
+    fn launches_fail_with_typed_messages() {
+        assert!(is_failure(&launch_plan(&entry(None, "openid"), "http://app/"), "launch", "standalone"));
+        assert!(is_failure(
+            &launch_plan(&entry(Some(BASE), "patient/Observation.reed"), "http://app/"),
+            "launch",
+            "bad scope"
+        ));
+        let two = [entry(Some("http://a/fhir"), "openid"), entry(Some("http://b/fhir"), "openid")].join("\u{1}");
+        assert!(is_failure(
+            &launch_plan(&two, "http://app/?iss=http%3A%2F%2Fevil&launch=x"),
+            "launch",
+            "not one of the servers"
+        ));
+        let plan = launch_plan(&two, "http://app/?iss=http%3A%2F%2Fb%2Ffhir&launch=x");
+        assert_eq!(member(&plan, "server").as_deref(), Some("http://b/fhir"));
+        let plain = form::encode([("authorization_endpoint", "a"), ("token_endpoint", "t"), ("code_challenge_methods_supported", "plain")]);
+        assert!(is_failure(&pending_launch(&plan, &plain, &[1; 32], &[2; 32], &[3; 32], 0.0), "launch", "S256"));
+        assert!(is_failure(&pending_launch(&plan, &config(), &[1; 31], &[2; 32], &[3; 32], 0.0), "launch", "random"));
+    }
+
+    #[test]
+    fn redirects_are_read_and_stripped() {
+        assert_eq!(redirect("http://app/"), "");
+        let r = redirect("http://app/?code=c&state=s");
+        assert_eq!((member(&r, "code").unwrap(), member(&r, "state").unwrap()), ("c".into(), "s".into()));
+        let r = redirect("http://app/?error=access_denied&error_description=no&state=s");
+        assert_eq!(member(&r, "message").as_deref(), Some("access_denied: no"));
+        assert_eq!(strip_redirect("http://app/?a=1&code=c&state=s"), "http://app/?a=1");
+    }
+
+    #[test]
+    fn sessions_refresh_before_expiry_and_once_per_401() {
+        let token = form::encode([("access_token", "a1"), ("token_type", "bearer"), ("expires_in", "60"), ("refresh_token", "r1"), ("scope", "openid patient/*.rs"), ("need_patient_banner", "false")]);
+        let s = new_session("http://ehr/fhir/", "app", "http://ehr/token", &token, Some("[]".into()), None, 0.0);
+        let session = Session::decode(&s).unwrap();
+        assert_eq!(session.server, BASE);
+        assert_eq!(session.need_patient_banner, Some(false));
+        assert_eq!(due(&s, 53_999.0), 0);
+        assert_eq!(due(&s, 54_000.0), 1);
+        assert_eq!(due(&s, 60_000.0), 3);
+        assert_eq!(after_401(&s, "a1", false), 2);
+        assert_eq!(after_401(&s, "old", false), 1);
+        assert_eq!(after_401(&s, "a1", true), 0);
+        assert_eq!(member(&refresh_request(&s), "refresh_token").as_deref(), Some("r1"));
+        let refreshed = form::encode([("access_token", "a2"), ("token_type", "Bearer"), ("expires_in", "120")]);
+        let s2 = apply_token(&s, &refreshed, 50_000.0);
+        let session = Session::decode(&s2).unwrap();
+        assert_eq!((session.access_token.as_str(), session.refresh_token.as_deref()), ("a2", Some("r1")));
+        assert_eq!(session.expires_at_ms, Some(170_000.0));
+        assert!(is_failure(&apply_token(&s, "token_type=mac&access_token=x", 0.0), "protocol", "Bearer"));
+        let no_refresh = new_session(BASE, "app", "", "access_token=a&token_type=Bearer", None, None, 0.0);
+        assert!(is_failure(&refresh_request(&no_refresh), "oauth", "no_refresh_token"));
+        assert_eq!(due(&no_refresh, 1e15), 0);
+    }
+
+    #[test]
+    fn id_tokens_pick_rs256_keys_and_check_claims() {
+        let keys = [
+            form::encode([("kty", "EC"), ("kid", "k1")]),
+            form::encode([("kty", "RSA"), ("kid", "k1"), ("use", "sig"), ("n", "x"), ("e", "AQAB")]),
+        ]
+        .join("\u{1}");
+        assert_eq!(pick_key("alg=RS256&kid=k1", &keys), "1");
+        assert!(is_failure(&pick_key("alg=none&kid=k1", &keys), "id_token", "alg"));
+        assert!(is_failure(&pick_key("alg=RS256&kid=k9", &keys), "id_token", "k9"));
+        let plan = launch_plan(&entry(Some(BASE), "openid fhirUser patient/*.rs"), "http://app/");
+        let record = pending_launch(&plan, &config(), &[1; 32], &[2; 32], &[3; 32], 0.0);
+        let nonce = member(&record, "nonce").unwrap();
+        let claims = |aud: &str, nonce: &str, exp: &str| {
+            form::encode([("iss", "http://ehr/fhir"), ("aud", aud), ("sub", "u"), ("exp", exp), ("iat", "990"), ("nonce", nonce), ("fhirUser", "http://ehr/fhir/Patient/1")])
+        };
+        let ok = check_claims(&claims("app", &nonce, "1100"), &record, 1_000_000.0);
+        assert_eq!(member(&ok, "fhir_user").as_deref(), Some("http://ehr/fhir/Patient/1"));
+        assert!(is_failure(&check_claims(&claims("other", &nonce, "1100"), &record, 1_000_000.0), "id_token", "aud"));
+        assert!(is_failure(&check_claims(&claims("app", "n2", "1100"), &record, 1_000_000.0), "id_token", "nonce"));
+        assert!(is_failure(&check_claims(&claims("app", &nonce, "900"), &record, 1_000_000.0), "id_token", "expired"));
+        let two_aud = claims("app", &nonce, "1100") + "&aud=other";
+        assert!(is_failure(&check_claims(&two_aud, &record, 1_000_000.0), "id_token", "azp"));
+        assert!(is_failure(&jws_parts("a.b"), "id_token", "three parts"));
+        assert_eq!(base64url("AQAB"), Some(vec![1, 0, 1]));
+        assert_eq!(user_reference("http://ehr/fhir/Practitioner/7", BASE).as_deref(), Some("Practitioner/7"));
+        assert_eq!(user_reference("http://other/fhir/Practitioner/7", BASE), None);
+    }
+
+    #[test]
+    fn urls_retries_and_the_token_boundary() {
+        assert_eq!(read_url(BASE, "Patient", "p1"), "http://ehr/fhir/Patient/p1");
+        assert!(is_failure(&read_url(BASE, "Patient", "a/b"), "launch", "not a resource type and id"));
+        assert_eq!(search_url("http://ehr/fhir/", "Observation", "patient=p1&code=a&code=b"), "http://ehr/fhir/Observation?patient=p1&code=a&code=b");
+        assert_eq!(absolute_url(BASE, "/metadata"), "http://ehr/fhir/metadata");
+        assert!(under_base("http://ehr/fhir/Patient?x", BASE));
+        assert!(!under_base("http://ehr/fhirx/Patient", BASE));
+        assert_eq!(retry_delay(429, Some("2".into()), 0, 0.0, 0.0), 2000.0);
+        assert_eq!(retry_delay(500, None, 0, 0.0, 0.0), -1.0);
+        assert_eq!(retry_delay(503, Some("60".into()), 0, 0.0, 0.0), -1.0);
+        assert_eq!(retry_after_seconds("60", 0.0), 60.0);
+        assert_eq!(retry_after_seconds("soon", 0.0), -1.0);
+    }
+
+    #[test]
+    fn includes_are_planned_from_keys_and_references() {
+        let f = |fields: &[&str]| fields.join("\u{0}");
+        let matches = [
+            f(&["MedicationRequest", "m1", "http://ehr/fhir/MedicationRequest/m1", "Medication/med1", "Patient/p1"]),
+            f(&["MedicationRequest", "m2", "", "http://ehr/fhir/Medication/med1", "MedicationRequest/m1"]),
+        ]
+        .join("\u{1}");
+        let included = [
+            f(&["Medication", "med1", "http://ehr/fhir/Medication/med1"]),
+            f(&["Provenance", "pv", "", "MedicationRequest/m1", "MedicationRequest/m1", "MedicationRequest/m2"]),
+        ]
+        .join("\u{1}");
+        assert_eq!(
+            plan_attachments(BASE, &included, &matches),
+            vec![1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1, 2, 0, 1, 0, 2, 1, 1, 0]
+        );
+        assert!(plan_attachments(BASE, "", &matches).is_empty());
+    }
+
+    #[test]
+    fn references_resolve_contained_then_at_hand_then_in_batches() {
+        let resources = [
+            "#m\u{0}Patient/p\u{0}Practitioner/d1\u{0}http://other/x/Practitioner/1\u{0}#missing\u{0}\u{0}m",
+            "Patient/p\u{0}http://ehr/fhir/Practitioner/d2",
+        ]
+        .join("\u{1}");
+        let plan = plan_resolution(BASE, &resources, "Patient/p");
+        let items: Vec<&str> = plan.split('\u{1}').collect();
+        assert_eq!(
+            items,
+            vec![
+                "c\u{0}0\u{0}0\u{0}0",
+                "h\u{0}0\u{0}1\u{0}Patient/p",
+                "s\u{0}0\u{0}2\u{0}Practitioner/d1",
+                "h\u{0}1\u{0}0\u{0}Patient/p",
+                "s\u{0}1\u{0}1\u{0}Practitioner/d2",
+                "u\u{0}http://ehr/fhir/Practitioner?_id=d1%2Cd2&_count=2",
+            ]
+        );
+    }
+
+    #[test]
+    fn integers_print_without_fmt() {
+        assert_eq!(form::integer(0.0), "0");
+        assert_eq!(form::integer(1_700_000_000_123.0), "1700000000123");
+        assert_eq!(form::integer(-42.9), "-42");
+    }
+}
