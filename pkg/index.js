@@ -16,7 +16,7 @@ const PREFIX = "flare-smart:";
 const CURRENT = PREFIX + "current";
 const PROBE = PREFIX + "probe";
 /** The sign-in popup's window name starts with this; its ready() hands the redirect to the opener. */
-const POPUP = PREFIX + "popup:";
+const POPUP = "flare-smart-popup:";
 const MESSAGE = PREFIX + "redirect";
 const FHIR_JSON = "application/fhir+json";
 
@@ -246,7 +246,7 @@ export async function authorize(options) {
   if (popup) {
     const w = open(url, POPUP + state, "popup,width=520,height=720");
     if (!w) throw fail("popup", "the popup was blocked: call authorize() from a click handler");
-    return complete(store, await popupRedirect(w, state));
+    return complete(store, await popupRedirect(w, state), false);
   }
   if (!open(url, target)) throw fail("popup", "cannot open the launch in " + target);
   return url;
@@ -278,7 +278,9 @@ function popupRedirect(popup, state) {
 
 function cleanAddressBar(page) {
   const clean = core.stripRedirect(page);
-  if (clean !== page) history.replaceState(null, "", clean);
+  try {
+    if (clean !== page) history.replaceState(null, "", clean);
+  } catch {}
 }
 
 export async function ready(options) {
@@ -317,8 +319,8 @@ export async function ready(options) {
   throw fail("launch", "no launch to complete and no session to restore: call authorize() first");
 }
 
-/** Exchanges the code of redirect URL `page` once per state, even if ready() runs twice. */
-function complete(store, page) {
+/** Exchanges the code of redirect URL `page` once per state, even if ready() runs twice; `page` is this document's address unless a popup posted it. */
+function complete(store, page, here = true) {
   const { code, state } = record(core.redirect(page));
   if (code === undefined) throw fail("launch", "the redirect carries no code");
   let running = exchanging.get(state);
@@ -326,7 +328,7 @@ function complete(store, page) {
     running = exchange(store, state, code).finally(() => exchanging.delete(state));
     exchanging.set(state, running);
     latest = state;
-    cleanAddressBar(page);
+    if (here) cleanAddressBar(page);
   }
   return finish(store, state, running);
 }

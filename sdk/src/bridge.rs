@@ -120,7 +120,14 @@ pub fn discovery_url(iss: &str) -> String {
 /// verifier, the nonce). Returns the record's storage form, which carries the
 /// `state` and the `code_verifier` the JS layer hashes for [`authorize_url`].
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = pending))]
-pub fn pending_launch(plan: &str, config: &str, state: &[u8], verifier: &[u8], nonce: &[u8], now_ms: f64) -> String {
+pub fn pending_launch(
+    plan: &str,
+    config: &str,
+    state: &[u8],
+    verifier: &[u8],
+    nonce: &[u8],
+    now_ms: f64,
+) -> String {
     done((|| {
         let plan = plan_of(plan).ok_or_else(|| SdkError::launch("bad launch plan"))?;
         let doc = pairs(config);
@@ -266,7 +273,8 @@ pub fn after_401(session: &str, token_sent: &str, retried: bool) -> u32 {
 /// The refresh request body, or a failure when the session cannot refresh.
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = refreshRequest))]
 pub fn refresh_request(session: &str) -> String {
-    let body = Session::decode(session).and_then(|s| s.refresh_request().filter(|_| !s.token_endpoint.is_empty()));
+    let body =
+        Session::decode(session).and_then(|s| s.refresh_request().filter(|_| !s.token_endpoint.is_empty()));
     body.unwrap_or_else(|| {
         failure(&SdkError::oauth(
             "no_refresh_token",
@@ -445,7 +453,12 @@ pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
         .split(ITEM)
         .map(|r| {
             let (references, contained) = r.split_once("\u{0}\u{0}").unwrap_or((r, ""));
-            let list = |s: &str| -> Vec<String> { s.split(FIELD).filter(|f| !f.is_empty()).map(str::to_string).collect() };
+            let list = |s: &str| -> Vec<String> {
+                s.split(FIELD)
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            };
             ResourceRefs {
                 references: list(references),
                 contained_ids: contained
@@ -523,7 +536,9 @@ pub fn token_form(t: &TokenResponse) -> String {
     opt(&mut out, "patient", &t.patient);
     opt(&mut out, "encounter", &t.encounter);
     opt(&mut out, "smart_style_url", &t.smart_style_url);
-    let banner = t.need_patient_banner.map(|b| if b { "true" } else { "false" }.to_string());
+    let banner = t
+        .need_patient_banner
+        .map(|b| if b { "true" } else { "false" }.to_string());
     opt(&mut out, "need_patient_banner", &banner);
     form::encode(out)
 }
@@ -557,7 +572,11 @@ mod tests {
     }
 
     fn entry(iss: Option<&str>, scope: &str) -> String {
-        let mut p = vec![("client_id", "app"), ("scope", scope), ("redirect_uri", "http://app/")];
+        let mut p = vec![
+            ("client_id", "app"),
+            ("scope", scope),
+            ("redirect_uri", "http://app/"),
+        ];
         if let Some(i) = iss {
             p.push(("iss", i));
         }
@@ -571,7 +590,10 @@ mod tests {
 
     #[test]
     fn a_launch_goes_from_plan_to_authorize_url_to_token_request() {
-        let record = launch_record("http://app/?iss=http%3A%2F%2Fehr%2Ffhir&launch=L1", "openid patient/*.rs");
+        let record = launch_record(
+            "http://app/?iss=http%3A%2F%2Fehr%2Ffhir&launch=L1",
+            "openid patient/*.rs",
+        );
         let verifier = member(&record, "code_verifier").unwrap();
         let state = member(&record, "state").unwrap();
         assert_eq!(state.len(), 43);
@@ -584,23 +606,42 @@ mod tests {
         assert_eq!(get("scope"), "launch openid patient/*.rs");
         assert_eq!(get("state"), state);
         assert_eq!(get("aud"), BASE);
-        assert_eq!(get("code_challenge"), pkce::challenge(&Sha256::digest(verifier.as_bytes())));
+        assert_eq!(
+            get("code_challenge"),
+            pkce::challenge(&Sha256::digest(verifier.as_bytes()))
+        );
         assert_eq!(get("nonce"), member(&record, "nonce").unwrap());
         let body = token_request(&record, "c1", 2000.0);
         assert_eq!(member(&body, "code_verifier").as_deref(), Some(verifier.as_str()));
-        assert!(is_failure(&token_request(&record, "c1", 1000.0 + launch::PENDING_TTL_MS), "launch", "expired"));
-        assert!(is_failure(&authorize_url("state=x", &[0; 32]), "launch", "record"));
+        assert!(is_failure(
+            &token_request(&record, "c1", 1000.0 + launch::PENDING_TTL_MS),
+            "launch",
+            "expired"
+        ));
+        assert!(is_failure(
+            &authorize_url("state=x", &[0; 32]),
+            "launch",
+            "record"
+        ));
     }
 
     #[test]
     fn launches_fail_with_typed_messages() {
-        assert!(is_failure(&launch_plan(&entry(None, "openid"), "http://app/"), "launch", "standalone"));
+        assert!(is_failure(
+            &launch_plan(&entry(None, "openid"), "http://app/"),
+            "launch",
+            "standalone"
+        ));
         assert!(is_failure(
             &launch_plan(&entry(Some(BASE), "patient/Observation.reed"), "http://app/"),
             "launch",
             "bad scope"
         ));
-        let two = [entry(Some("http://a/fhir"), "openid"), entry(Some("http://b/fhir"), "openid")].join("\u{1}");
+        let two = [
+            entry(Some("http://a/fhir"), "openid"),
+            entry(Some("http://b/fhir"), "openid"),
+        ]
+        .join("\u{1}");
         assert!(is_failure(
             &launch_plan(&two, "http://app/?iss=http%3A%2F%2Fevil&launch=x"),
             "launch",
@@ -608,25 +649,58 @@ mod tests {
         ));
         let plan = launch_plan(&two, "http://app/?iss=http%3A%2F%2Fb%2Ffhir&launch=x");
         assert_eq!(member(&plan, "server").as_deref(), Some("http://b/fhir"));
-        let plain = form::encode([("authorization_endpoint", "a"), ("token_endpoint", "t"), ("code_challenge_methods_supported", "plain")]);
-        assert!(is_failure(&pending_launch(&plan, &plain, &[1; 32], &[2; 32], &[3; 32], 0.0), "launch", "S256"));
-        assert!(is_failure(&pending_launch(&plan, &config(), &[1; 31], &[2; 32], &[3; 32], 0.0), "launch", "random"));
+        let plain = form::encode([
+            ("authorization_endpoint", "a"),
+            ("token_endpoint", "t"),
+            ("code_challenge_methods_supported", "plain"),
+        ]);
+        assert!(is_failure(
+            &pending_launch(&plan, &plain, &[1; 32], &[2; 32], &[3; 32], 0.0),
+            "launch",
+            "S256"
+        ));
+        assert!(is_failure(
+            &pending_launch(&plan, &config(), &[1; 31], &[2; 32], &[3; 32], 0.0),
+            "launch",
+            "random"
+        ));
     }
 
     #[test]
     fn redirects_are_read_and_stripped() {
         assert_eq!(redirect("http://app/"), "");
         let r = redirect("http://app/?code=c&state=s");
-        assert_eq!((member(&r, "code").unwrap(), member(&r, "state").unwrap()), ("c".into(), "s".into()));
+        assert_eq!(
+            (member(&r, "code").unwrap(), member(&r, "state").unwrap()),
+            ("c".into(), "s".into())
+        );
         let r = redirect("http://app/?error=access_denied&error_description=no&state=s");
         assert_eq!(member(&r, "message").as_deref(), Some("access_denied: no"));
-        assert_eq!(strip_redirect("http://app/?a=1&code=c&state=s"), "http://app/?a=1");
+        assert_eq!(
+            strip_redirect("http://app/?a=1&code=c&state=s"),
+            "http://app/?a=1"
+        );
     }
 
     #[test]
     fn sessions_refresh_before_expiry_and_once_per_401() {
-        let token = form::encode([("access_token", "a1"), ("token_type", "bearer"), ("expires_in", "60"), ("refresh_token", "r1"), ("scope", "openid patient/*.rs"), ("need_patient_banner", "false")]);
-        let s = new_session("http://ehr/fhir/", "app", "http://ehr/token", &token, Some("[]".into()), None, 0.0);
+        let token = form::encode([
+            ("access_token", "a1"),
+            ("token_type", "bearer"),
+            ("expires_in", "60"),
+            ("refresh_token", "r1"),
+            ("scope", "openid patient/*.rs"),
+            ("need_patient_banner", "false"),
+        ]);
+        let s = new_session(
+            "http://ehr/fhir/",
+            "app",
+            "http://ehr/token",
+            &token,
+            Some("[]".into()),
+            None,
+            0.0,
+        );
         let session = Session::decode(&s).unwrap();
         assert_eq!(session.server, BASE);
         assert_eq!(session.need_patient_banner, Some(false));
@@ -636,15 +710,41 @@ mod tests {
         assert_eq!(after_401(&s, "a1", false), 2);
         assert_eq!(after_401(&s, "old", false), 1);
         assert_eq!(after_401(&s, "a1", true), 0);
-        assert_eq!(member(&refresh_request(&s), "refresh_token").as_deref(), Some("r1"));
-        let refreshed = form::encode([("access_token", "a2"), ("token_type", "Bearer"), ("expires_in", "120")]);
+        assert_eq!(
+            member(&refresh_request(&s), "refresh_token").as_deref(),
+            Some("r1")
+        );
+        let refreshed = form::encode([
+            ("access_token", "a2"),
+            ("token_type", "Bearer"),
+            ("expires_in", "120"),
+        ]);
         let s2 = apply_token(&s, &refreshed, 50_000.0);
         let session = Session::decode(&s2).unwrap();
-        assert_eq!((session.access_token.as_str(), session.refresh_token.as_deref()), ("a2", Some("r1")));
+        assert_eq!(
+            (session.access_token.as_str(), session.refresh_token.as_deref()),
+            ("a2", Some("r1"))
+        );
         assert_eq!(session.expires_at_ms, Some(170_000.0));
-        assert!(is_failure(&apply_token(&s, "token_type=mac&access_token=x", 0.0), "protocol", "Bearer"));
-        let no_refresh = new_session(BASE, "app", "", "access_token=a&token_type=Bearer", None, None, 0.0);
-        assert!(is_failure(&refresh_request(&no_refresh), "oauth", "no_refresh_token"));
+        assert!(is_failure(
+            &apply_token(&s, "token_type=mac&access_token=x", 0.0),
+            "protocol",
+            "Bearer"
+        ));
+        let no_refresh = new_session(
+            BASE,
+            "app",
+            "",
+            "access_token=a&token_type=Bearer",
+            None,
+            None,
+            0.0,
+        );
+        assert!(is_failure(
+            &refresh_request(&no_refresh),
+            "oauth",
+            "no_refresh_token"
+        ));
         assert_eq!(due(&no_refresh, 1e15), 0);
     }
 
@@ -652,7 +752,13 @@ mod tests {
     fn id_tokens_pick_rs256_keys_and_check_claims() {
         let keys = [
             form::encode([("kty", "EC"), ("kid", "k1")]),
-            form::encode([("kty", "RSA"), ("kid", "k1"), ("use", "sig"), ("n", "x"), ("e", "AQAB")]),
+            form::encode([
+                ("kty", "RSA"),
+                ("kid", "k1"),
+                ("use", "sig"),
+                ("n", "x"),
+                ("e", "AQAB"),
+            ]),
         ]
         .join("\u{1}");
         assert_eq!(pick_key("alg=RS256&kid=k1", &keys), "1");
@@ -662,26 +768,63 @@ mod tests {
         let record = pending_launch(&plan, &config(), &[1; 32], &[2; 32], &[3; 32], 0.0);
         let nonce = member(&record, "nonce").unwrap();
         let claims = |aud: &str, nonce: &str, exp: &str| {
-            form::encode([("iss", "http://ehr/fhir"), ("aud", aud), ("sub", "u"), ("exp", exp), ("iat", "990"), ("nonce", nonce), ("fhirUser", "http://ehr/fhir/Patient/1")])
+            form::encode([
+                ("iss", "http://ehr/fhir"),
+                ("aud", aud),
+                ("sub", "u"),
+                ("exp", exp),
+                ("iat", "990"),
+                ("nonce", nonce),
+                ("fhirUser", "http://ehr/fhir/Patient/1"),
+            ])
         };
         let ok = check_claims(&claims("app", &nonce, "1100"), &record, 1_000_000.0);
-        assert_eq!(member(&ok, "fhir_user").as_deref(), Some("http://ehr/fhir/Patient/1"));
-        assert!(is_failure(&check_claims(&claims("other", &nonce, "1100"), &record, 1_000_000.0), "id_token", "aud"));
-        assert!(is_failure(&check_claims(&claims("app", "n2", "1100"), &record, 1_000_000.0), "id_token", "nonce"));
-        assert!(is_failure(&check_claims(&claims("app", &nonce, "900"), &record, 1_000_000.0), "id_token", "expired"));
+        assert_eq!(
+            member(&ok, "fhir_user").as_deref(),
+            Some("http://ehr/fhir/Patient/1")
+        );
+        assert!(is_failure(
+            &check_claims(&claims("other", &nonce, "1100"), &record, 1_000_000.0),
+            "id_token",
+            "aud"
+        ));
+        assert!(is_failure(
+            &check_claims(&claims("app", "n2", "1100"), &record, 1_000_000.0),
+            "id_token",
+            "nonce"
+        ));
+        assert!(is_failure(
+            &check_claims(&claims("app", &nonce, "900"), &record, 1_000_000.0),
+            "id_token",
+            "expired"
+        ));
         let two_aud = claims("app", &nonce, "1100") + "&aud=other";
-        assert!(is_failure(&check_claims(&two_aud, &record, 1_000_000.0), "id_token", "azp"));
+        assert!(is_failure(
+            &check_claims(&two_aud, &record, 1_000_000.0),
+            "id_token",
+            "azp"
+        ));
         assert!(is_failure(&jws_parts("a.b"), "id_token", "three parts"));
         assert_eq!(base64url("AQAB"), Some(vec![1, 0, 1]));
-        assert_eq!(user_reference("http://ehr/fhir/Practitioner/7", BASE).as_deref(), Some("Practitioner/7"));
+        assert_eq!(
+            user_reference("http://ehr/fhir/Practitioner/7", BASE).as_deref(),
+            Some("Practitioner/7")
+        );
         assert_eq!(user_reference("http://other/fhir/Practitioner/7", BASE), None);
     }
 
     #[test]
     fn urls_retries_and_the_token_boundary() {
         assert_eq!(read_url(BASE, "Patient", "p1"), "http://ehr/fhir/Patient/p1");
-        assert!(is_failure(&read_url(BASE, "Patient", "a/b"), "launch", "not a resource type and id"));
-        assert_eq!(search_url("http://ehr/fhir/", "Observation", "patient=p1&code=a&code=b"), "http://ehr/fhir/Observation?patient=p1&code=a&code=b");
+        assert!(is_failure(
+            &read_url(BASE, "Patient", "a/b"),
+            "launch",
+            "not a resource type and id"
+        ));
+        assert_eq!(
+            search_url("http://ehr/fhir/", "Observation", "patient=p1&code=a&code=b"),
+            "http://ehr/fhir/Observation?patient=p1&code=a&code=b"
+        );
         assert_eq!(absolute_url(BASE, "/metadata"), "http://ehr/fhir/metadata");
         assert!(under_base("http://ehr/fhir/Patient?x", BASE));
         assert!(!under_base("http://ehr/fhirx/Patient", BASE));
@@ -696,13 +839,32 @@ mod tests {
     fn includes_are_planned_from_keys_and_references() {
         let f = |fields: &[&str]| fields.join("\u{0}");
         let matches = [
-            f(&["MedicationRequest", "m1", "http://ehr/fhir/MedicationRequest/m1", "Medication/med1", "Patient/p1"]),
-            f(&["MedicationRequest", "m2", "", "http://ehr/fhir/Medication/med1", "MedicationRequest/m1"]),
+            f(&[
+                "MedicationRequest",
+                "m1",
+                "http://ehr/fhir/MedicationRequest/m1",
+                "Medication/med1",
+                "Patient/p1",
+            ]),
+            f(&[
+                "MedicationRequest",
+                "m2",
+                "",
+                "http://ehr/fhir/Medication/med1",
+                "MedicationRequest/m1",
+            ]),
         ]
         .join("\u{1}");
         let included = [
             f(&["Medication", "med1", "http://ehr/fhir/Medication/med1"]),
-            f(&["Provenance", "pv", "", "MedicationRequest/m1", "MedicationRequest/m1", "MedicationRequest/m2"]),
+            f(&[
+                "Provenance",
+                "pv",
+                "",
+                "MedicationRequest/m1",
+                "MedicationRequest/m1",
+                "MedicationRequest/m2",
+            ]),
         ]
         .join("\u{1}");
         assert_eq!(

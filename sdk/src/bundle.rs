@@ -88,7 +88,14 @@ pub fn checked_next(next: Option<&str>, base: &str) -> Result<Option<String>, Sd
     match next {
         Some(url) if !is_under_base(url, base) => Err(SdkError::new(
             ErrorKind::Protocol,
-            ["next link ", url, " is not under the FHIR base ", base, "; not sending the token there"].concat(),
+            [
+                "next link ",
+                url,
+                " is not under the FHIR base ",
+                base,
+                "; not sending the token there",
+            ]
+            .concat(),
         )),
         other => Ok(other.map(str::to_string)),
     }
@@ -121,7 +128,12 @@ pub fn entry_keys<J: Json>(entry: &Entry<J>, base: &str) -> Vec<String> {
 }
 
 /// The keys of a resource with this type, id and entry `fullUrl`.
-pub fn keys_of(resource_type: Option<&str>, id: Option<&str>, full_url: Option<&str>, base: &str) -> Vec<String> {
+pub fn keys_of(
+    resource_type: Option<&str>,
+    id: Option<&str>,
+    full_url: Option<&str>,
+    base: &str,
+) -> Vec<String> {
     let mut keys = Vec::with_capacity(2);
     if let (Some(t), Some(id)) = (resource_type, id) {
         keys.push([t, "/", id].concat());

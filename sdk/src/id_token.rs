@@ -51,7 +51,9 @@ pub fn split(token: &str) -> Result<JwsParts, SdkError> {
 pub fn check_header<J: Json>(header: &J) -> Result<Option<String>, SdkError> {
     match text_at(header, "alg").as_deref() {
         Some("RS256") => Ok(text_at(header, "kid")),
-        other => Err(bad(["id_token alg ", other.unwrap_or("(none)"), " is not RS256"].concat())),
+        other => Err(bad(
+            ["id_token alg ", other.unwrap_or("(none)"), " is not RS256"].concat()
+        )),
     }
 }
 

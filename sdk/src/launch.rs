@@ -122,7 +122,14 @@ pub fn plan(options: &[LaunchOptions], url: &UrlParams) -> Result<LaunchPlan, Sd
                     .find(|o| o.iss.as_deref().is_some_and(|i| same_base(i, iss))),
             };
             let entry = entry.ok_or_else(|| {
-                SdkError::launch(["iss ", iss, " is not one of the servers this app is configured for"].concat())
+                SdkError::launch(
+                    [
+                        "iss ",
+                        iss,
+                        " is not one of the servers this app is configured for",
+                    ]
+                    .concat(),
+                )
             })?;
             (
                 entry,

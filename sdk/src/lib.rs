@@ -35,5 +35,4 @@ pub mod search;
 pub mod session;
 pub mod typescript;
 
-
 pub use error::{ErrorKind, SdkError};

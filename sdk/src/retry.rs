@@ -45,7 +45,8 @@ pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<f64> {
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
     let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    let valid = zone == "GMT" && (1..=31).contains(&day) && h < 24 && m < 60 && sec < 61 && hms.next().is_none();
+    let valid =
+        zone == "GMT" && (1..=31).contains(&day) && h < 24 && m < 60 && sec < 61 && hms.next().is_none();
     if !valid {
         return None;
     }

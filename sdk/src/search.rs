@@ -51,7 +51,12 @@ pub fn absolute_url(base: &str, path_or_url: &str) -> String {
     if path_or_url.starts_with("https://") || path_or_url.starts_with("http://") {
         path_or_url.to_string()
     } else {
-        [base.trim_end_matches('/'), "/", path_or_url.trim_start_matches('/')].concat()
+        [
+            base.trim_end_matches('/'),
+            "/",
+            path_or_url.trim_start_matches('/'),
+        ]
+        .concat()
     }
 }
 

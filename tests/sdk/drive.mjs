@@ -3,7 +3,7 @@
 // are the edge's server-rendered forms. Prints one JSON object on stdout.
 // Environment: APP_URL, LAUNCH_QUERY (`?iss=…&launch=…` for an EHR launch, else
 // empty: a standalone launch against ISS), ISS, CLIENT_ID, SCOPE, USERNAME,
-// PASSWORD, SCREENSHOT.
+// PASSWORD, SCREENSHOT (failure), SHOTS (a directory for the key screens on success).
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -32,17 +32,22 @@ try {
   await page.waitForSelector("input[name=username]", { timeout: 20000 });
   steps.push(`sign-in page ${page.url().split("?")[0]}`);
   const authorizeUrl = new URL(page.url());
+  const shot = async (name) => process.env.SHOTS && page.screenshot({ path: `${process.env.SHOTS}/${name}.png`, fullPage: true });
+  await shot("1-sign-in");
   await page.fill("input[name=username]", env("USERNAME"));
   await page.fill("input[name=password]", env("PASSWORD"));
   await Promise.all([page.waitForNavigation(), page.click("form button[type=submit]")]);
   await page.waitForSelector("button[name=decision][value=allow]", { timeout: 20000 });
   steps.push("consent page");
+  await shot("2-consent");
   await Promise.all([page.waitForURL((u) => u.href.startsWith(env("APP_URL")), { timeout: 20000 }),
     page.click("button[name=decision][value=allow]")]);
   steps.push("redirected back");
   await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 20000 });
   const result = await page.evaluate(() => window.__result);
   steps.push("ready() done");
+  await page.waitForFunction(() => document.getElementById("out")?.textContent.startsWith("{"), null, { timeout: 5000 }).catch(() => {});
+  await shot("3-app-after-launch");
   await page.reload();
   await page.waitForFunction(() => typeof window.__restore === "function", null, { timeout: 20000 });
   result.restored = await page.evaluate(() => window.__restore());

@@ -12,7 +12,13 @@
 //!   (patient, encounter, banner, style, `fhirContext`) reaches the client.
 //! - `sdk::packed_tarball_type_checks_and_builds_with_vite`: `npm pack`, the
 //!   tarball installed into a scratch app, `tsc` over a typed usage file
-//!   (and a misspelt parameter that must not compile), and `vite build`.
+//!   (and a misspelt parameter that must not compile), `vite build`, and the
+//!   built app served and run through the same standalone launch.
+//! - `sdk::js_layer_in_chromium`: the package's JS layer over its wasm core
+//!   in headless Chromium (`unit/tests.js`, `unit.mjs`), with `fetch`
+//!   stubbed: includes, retries, typed errors, the shared refresh, launches
+//!   (PKCE, id_token verification, StrictMode double `ready()`, two launches
+//!   in a tab), blocked storage, popups, paging, reference resolution.
 //!
 //! `cargo test -p flare-tests --test sdk`. Needs `pkg/dist` (scripts/build-sdk.sh),
 //! `/usr/bin/chromium` and the npm devDependencies (scripts/setup.sh); the package trial
@@ -33,6 +39,7 @@ use static_server::StaticServer;
 const LAUNCH_TRIAL: &str = "sdk::standalone_launch_against_the_edge";
 const EHR_TRIAL: &str = "sdk::ehr_launch_against_the_edge";
 const PACKAGE_TRIAL: &str = "sdk::packed_tarball_type_checks_and_builds_with_vite";
+const UNIT_TRIAL: &str = "sdk::js_layer_in_chromium";
 const PRACTICE: &str = "sdkp";
 const PASSWORD: &str = "Sdk-e2e-2026!";
 
@@ -161,8 +168,11 @@ fn drive(
     client_id: &str,
     scope: &str,
     query: &str,
+    shots: &str,
 ) -> Result<Value, Failed> {
     let screenshot = root.join(format!("target/sdk-e2e-failure-{client_id}.png"));
+    let shots = root.join("target/screenshots/sdk").join(shots);
+    std::fs::create_dir_all(&shots).map_err(|e| fail(e.to_string()))?;
     let out = Command::new("node")
         .arg(root.join("tests/sdk/drive.mjs"))
         .current_dir(root)
@@ -174,6 +184,7 @@ fn drive(
         .env("USERNAME", "sdk-patient")
         .env("PASSWORD", PASSWORD)
         .env("SCREENSHOT", &screenshot)
+        .env("SHOTS", &shots)
         .output()
         .map_err(|e| fail(format!("cannot run node: {e}")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -201,20 +212,22 @@ fn launch_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> 
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
     let client_id = register(&admin, &app_url, scope);
     let iss = format!("{}/fhir", edge.origin);
-    let r = drive(root, &app_url, &iss, &client_id, scope, "")?;
+    let r = drive(root, &app_url, &iss, &client_id, scope, "", "standalone")?;
+    standalone_checks(&r, &app_url, &iss)
+}
+
+/// What a standalone launch of the test app must show.
+fn standalone_checks(r: &Value, app_url: &str, iss: &str) -> Result<(), Failed> {
     let checks: Vec<(&str, bool)> = vec![
         (
             "code and state stripped from the address bar",
-            r["addressBar"] == app_url.as_str(),
+            r["addressBar"] == app_url,
         ),
         (
             "PKCE S256 sent",
             r["authorizeParams"]["code_challenge_method"] == "S256",
         ),
-        (
-            "aud is the FHIR base",
-            r["authorizeParams"]["aud"] == iss.as_str(),
-        ),
+        ("aud is the FHIR base", r["authorizeParams"]["aud"] == iss),
         ("patient in context", r["patient"] == "sdk-pat"),
         ("user from the verified id_token", r["user"] == "Patient/sdk-pat"),
         (
@@ -307,7 +320,7 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
             .append_pair("launch", launch_id)
             .finish()
     );
-    let r = drive(root, &app_url, "", &client_id, requested, &query)?;
+    let r = drive(root, &app_url, "", &client_id, requested, &query, "ehr")?;
     let checks: Vec<(&str, bool)> = vec![
         ("launch id sent", r["authorizeParams"]["launch"] == launch_id),
         (
@@ -359,7 +372,7 @@ fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(bool, String), Fail
     Ok((out.status.success(), text))
 }
 
-fn package_trial(root: &Path) -> Result<(), Failed> {
+fn package_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     built(root)?;
     let work = root.join("target/sdk-package-test");
     let _ = std::fs::remove_dir_all(&work);
@@ -385,14 +398,17 @@ fn package_trial(root: &Path) -> Result<(), Failed> {
     )?;
     write(
         "index.html",
-        "<!doctype html><title>scratch</title><script type=\"module\" src=\"/main.js\"></script>\n",
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>scratch</title>\
+         <script type=\"module\" src=\"/main.js\"></script><pre id=\"out\">loading</pre></html>\n",
     )?;
-    write(
-        "main.js",
-        "import { authorize, ready, storageAvailable } from \"@flare/smart\";\n\
-         document.title = storageAvailable() ? \"storage\" : \"no storage\";\n\
-         ready().catch(() => authorize({ iss: \"https://ehr.example/fhir\", clientId: \"app\", scope: \"patient/*.rs\", noRedirect: true }));\n",
-    )?;
+    // The e2e test page's script, importing the installed package by name.
+    let app_js =
+        std::fs::read_to_string(root.join("tests/sdk/page/app.js")).map_err(|e| fail(e.to_string()))?;
+    let main_js = app_js.replace("from \"/pkg/index.js\"", "from \"@flare/smart\"");
+    ensure(main_js != app_js, || {
+        "tests/sdk/page/app.js no longer imports /pkg/index.js".into()
+    })?;
+    write("main.js", &main_js)?;
     let tgz = tarball.to_string_lossy().to_string();
     let (ok, text) = run(&app, &npm, &["install", "--no-audit", "--no-fund", &tgz])?;
     ensure(ok, || format!("npm install of the tarball failed: {text}"))?;
@@ -420,6 +436,46 @@ fn package_trial(root: &Path) -> Result<(), Failed> {
     ensure(
         assets.iter().any(|a| a.ends_with(".wasm")) && assets.iter().any(|a| a.ends_with(".js")),
         || format!("vite output lacks the wasm or the JS: {assets:?}"),
+    )?;
+    // The built app runs the same standalone launch against the edge.
+    let edge = edge
+        .as_ref()
+        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
+    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    seed(&admin);
+    let served = StaticServer::start_dir(&app.join("dist")).map_err(fail)?;
+    let app_url = format!("{}/", served.origin);
+    let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
+    let client_id = register(&admin, &app_url, scope);
+    let iss = format!("{}/fhir", edge.origin);
+    let r = drive(root, &app_url, &iss, &client_id, scope, "", "vite-app")?;
+    standalone_checks(&r, &app_url, &iss)
+}
+
+fn unit_trial(root: &Path) -> Result<(), Failed> {
+    built(root)?;
+    let app = StaticServer::start(root).map_err(fail)?;
+    let shots = root.join("target/screenshots/sdk");
+    std::fs::create_dir_all(&shots).map_err(|e| fail(e.to_string()))?;
+    let out = Command::new("node")
+        .arg(root.join("tests/sdk/unit.mjs"))
+        .current_dir(root)
+        .env("APP_URL", &app.origin)
+        .env("SCREENSHOT", shots.join("js-layer.png"))
+        .output()
+        .map_err(|e| fail(format!("cannot run node: {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).map_err(|e| {
+        fail(format!(
+            "unit driver output is not JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })?;
+    let results = r["results"].as_array().cloned().unwrap_or_default();
+    let failed: Vec<&Value> = results.iter().filter(|t| t["ok"] != true).collect();
+    ensure(
+        r["ok"] == true && results.len() >= 12 && failed.is_empty(),
+        || format!("JS-layer tests failed: {failed:#?}\n{r:#}"),
     )
 }
 
@@ -433,24 +489,27 @@ fn main() -> ExitCode {
             .is_none_or(|f| if args.exact { f == name } else { name.contains(f) })
             && !args.skip.iter().any(|s| name.contains(s.as_str()))
     };
-    let wants_edge = !args.list && (selected(LAUNCH_TRIAL) || selected(EHR_TRIAL));
+    let wants_edge = !args.list && (selected(LAUNCH_TRIAL) || selected(EHR_TRIAL) || selected(PACKAGE_TRIAL));
     let edge = if wants_edge {
         Edge::start(&root)
     } else {
         Err("not started".to_string())
     };
     let edge = std::sync::Arc::new(edge);
-    let (r1, r2, r3, e1, e3) = (
+    let (r1, r2, r3, r4, e1, e2, e3) = (
         root.clone(),
         root.clone(),
         root.clone(),
+        root.clone(),
+        edge.clone(),
         edge.clone(),
         edge.clone(),
     );
     let trials = vec![
         Trial::test(LAUNCH_TRIAL, move || launch_trial(&r1, &e1)),
         Trial::test(EHR_TRIAL, move || ehr_trial(&r3, &e3)),
-        Trial::test(PACKAGE_TRIAL, move || package_trial(&r2)),
+        Trial::test(PACKAGE_TRIAL, move || package_trial(&r2, &e2)),
+        Trial::test(UNIT_TRIAL, move || unit_trial(&r4)),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     let failed = conclusion.has_failed();

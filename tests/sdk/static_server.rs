@@ -1,6 +1,8 @@
 //! A static file server on a free 127.0.0.1 port for the app origin of the
-//! SDK tests: `/` and `/app.js` from `tests/sdk/page/`, `/pkg/…` from the
-//! built npm package `pkg/`. A thread per connection, one request each.
+//! SDK tests: `/` and `/app.js` from `tests/sdk/page/`, `/unit/…` from
+//! `tests/sdk/unit/` (the JS-layer tests), `/pkg/…` from the built npm
+//! package `pkg/`; or one directory (a Vite build). A thread per connection,
+//! one request each.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -22,13 +24,27 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// What is served.
+#[derive(Clone)]
+enum Layout {
+    /// The repository's test pages and `pkg/`.
+    Repo(PathBuf),
+    /// One directory, `/` being its `index.html`.
+    Dir(PathBuf),
+}
+
 /// Maps a request path to a file, refusing `..`.
-fn resolve(root: &Path, request_path: &str) -> Option<PathBuf> {
+fn resolve(layout: &Layout, request_path: &str) -> Option<PathBuf> {
     let path = request_path.split(['?', '#']).next().unwrap_or("/");
-    let (base, rest) = match path {
-        "/" => (root.join("tests/sdk/page"), "index.html"),
-        "/app.js" => (root.join("tests/sdk/page"), "app.js"),
-        p => (root.join("pkg"), p.strip_prefix("/pkg/")?),
+    let (base, rest) = match (layout, path) {
+        (Layout::Dir(dir), "/") => (dir.clone(), "index.html"),
+        (Layout::Dir(dir), p) => (dir.clone(), p.strip_prefix('/')?),
+        (Layout::Repo(root), "/") => (root.join("tests/sdk/page"), "index.html"),
+        (Layout::Repo(root), "/app.js") => (root.join("tests/sdk/page"), "app.js"),
+        (Layout::Repo(root), p) if p.starts_with("/unit/") => {
+            (root.join("tests/sdk/unit"), p.strip_prefix("/unit/")?)
+        }
+        (Layout::Repo(root), p) => (root.join("pkg"), p.strip_prefix("/pkg/")?),
     };
     let rel = Path::new(rest);
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
@@ -37,7 +53,7 @@ fn resolve(root: &Path, request_path: &str) -> Option<PathBuf> {
     Some(base.join(rel))
 }
 
-fn serve(root: &Path, stream: std::net::TcpStream) {
+fn serve(layout: &Layout, stream: std::net::TcpStream) {
     let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(30)));
     let Ok(read_half) = stream.try_clone() else { return };
     let mut reader = BufReader::new(read_half);
@@ -50,7 +66,7 @@ fn serve(root: &Path, stream: std::net::TcpStream) {
         header.clear();
     }
     let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let file = resolve(root, &target);
+    let file = resolve(layout, &target);
     let (status, ctype, body) = match file.as_ref().and_then(|f| std::fs::read(f).ok().map(|b| (f, b))) {
         Some((f, b)) => ("200 OK", content_type(f), b),
         None => ("404 Not Found", "text/plain", b"not found".to_vec()),
@@ -68,14 +84,22 @@ fn serve(root: &Path, stream: std::net::TcpStream) {
 impl StaticServer {
     /// Starts serving the repository at `root`.
     pub fn start(root: &Path) -> Result<StaticServer, String> {
+        StaticServer::serve(Layout::Repo(root.to_path_buf()))
+    }
+
+    /// Starts serving the directory `dir`.
+    pub fn start_dir(dir: &Path) -> Result<StaticServer, String> {
+        StaticServer::serve(Layout::Dir(dir.to_path_buf()))
+    }
+
+    fn serve(layout: Layout) -> Result<StaticServer, String> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("static server: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let root = root.to_path_buf();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 // A thread per connection: browsers open idle speculative connections.
-                let root = root.clone();
-                std::thread::spawn(move || serve(&root, stream));
+                let layout = layout.clone();
+                std::thread::spawn(move || serve(&layout, stream));
             }
         });
         Ok(StaticServer {

@@ -1,0 +1,374 @@
+// The npm package's JS layer (pkg/index.js) over its wasm core, in headless
+// Chromium: real fetch (answered by a stub on window.fetch), real
+// sessionStorage, history, WebCrypto (an RSA key made here signs the
+// id_tokens), timers and windows. Each test throws on a failed check;
+// window.__unit holds [{ name, ok, error }] when all have run.
+import { authorize, ready, client, storageAvailable } from "/pkg/index.js";
+
+const BASE = "https://ehr.test/fhir";
+const out = document.getElementById("out");
+let key = null;
+const b64u = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const enc = (obj) => b64u(new TextEncoder().encode(JSON.stringify(obj)));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function assert(ok, message) {
+  if (!ok) throw new Error(message);
+}
+function eq(actual, expected, what) {
+  const a = JSON.stringify(actual), e = JSON.stringify(expected);
+  assert(a === e, `${what}: expected ${e}, got ${a}`);
+}
+async function rejects(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
+
+/** Routes: [{ match, status, body, headers, times, delay }]; every call is recorded. */
+function installFetch(routes) {
+  const calls = [];
+  window.fetch = async (url, init = {}) => {
+    url = String(url);
+    const headers = Object.fromEntries(Object.entries(init.headers || {}));
+    calls.push({ url, method: init.method || "GET", headers, body: init.body ?? null });
+    if (init.signal && init.signal.aborted) throw new DOMException("aborted", "AbortError");
+    const route = routes.find((r) => url.includes(r.match) && (r.times === undefined || r.times > 0));
+    if (!route) return new Response(JSON.stringify({ resourceType: "OperationOutcome", issue: [{ severity: "error", code: "not-found", diagnostics: "no route " + url }] }), { status: 404 });
+    if (route.times !== undefined) route.times -= 1;
+    if (route.delay) await sleep(route.delay);
+    let body = typeof route.body === "function" ? await route.body(url, init) : route.body;
+    if (typeof body !== "string") body = JSON.stringify(body);
+    const status = typeof route.status === "function" ? route.status(url, init) : route.status || 200;
+    return new Response(body, { status, headers: route.headers || {} });
+  };
+  return calls;
+}
+const route = (match, status, body, extra) => ({ match, status, body, ...extra });
+
+const discovery = () => ({ issuer: BASE, jwks_uri: "https://ehr.test/jwks", authorization_endpoint: "https://ehr.test/authorize",
+  token_endpoint: "https://ehr.test/token", code_challenge_methods_supported: ["S256"] });
+
+async function jwks() {
+  key = key || await crypto.subtle.generateKey({ name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, true, ["sign", "verify"]);
+  const jwk = await crypto.subtle.exportKey("jwk", key.publicKey);
+  return { keys: [{ kty: "EC", kid: "k1" }, { kty: "RSA", kid: "k1", alg: "RS256", use: "sig", n: jwk.n, e: jwk.e }] };
+}
+
+async function idToken(claims, tamper) {
+  await jwks();
+  const input = enc({ alg: "RS256", kid: "k1", typ: "JWT" }) + "." + enc(claims);
+  const sig = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key.privateKey, new TextEncoder().encode(input));
+  return tamper ? enc({ alg: "RS256", kid: "k1" }) + "." + enc({ ...claims, sub: "someone-else" }) + "." + b64u(sig) : input + "." + b64u(sig);
+}
+
+const setUrl = (url) => history.replaceState(null, "", url);
+const query = (url, name) => new URL(url).searchParams.get(name);
+let savedStorage = null;
+function blockStorage() {
+  savedStorage = Object.getOwnPropertyDescriptor(window, "sessionStorage") || null;
+  Object.defineProperty(window, "sessionStorage", { configurable: true, get() { throw new DOMException("blocked", "SecurityError"); } });
+}
+function restoreStorage() {
+  if (savedStorage) Object.defineProperty(window, "sessionStorage", savedStorage);
+}
+const bundle = (entry, next) => ({ resourceType: "Bundle", type: "searchset", link: next ? [{ relation: "next", url: next }] : [], entry });
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const tokenClient = (expiresIn, refresh) =>
+  client({ serverUrl: BASE, accessToken: "t1", tokenEndpoint: "https://ehr.test/token", clientId: "app", expiresIn, ...(refresh ? { refreshToken: "r1" } : {}) });
+
+function watchPopups() {
+  window.__popups = [];
+  if (!window.__realOpen) window.__realOpen = window.open.bind(window);
+  window.open = (url, name, features) => {
+    const w = window.__realOpen("about:blank", name, features);
+    window.__popups.push({ w, url: String(url), name: String(name) });
+    return w;
+  };
+}
+async function openedPopup() {
+  for (let i = 0; i < 200; i++) {
+    if (window.__popups[0]) return window.__popups[0];
+    await sleep(10);
+  }
+  throw new Error("authorize() opened no popup");
+}
+const postRedirect = (url) =>
+  window.dispatchEvent(new MessageEvent("message", { data: { type: "flare-smart:redirect", url }, origin: location.origin }));
+
+const startLaunch = (scope, storage) =>
+  authorize({ iss: BASE, clientId: "app", scope, redirectUri: "https://app.test/cb", noRedirect: true, ...(storage ? { storage } : {}) });
+
+function memoryStore() {
+  const m = new Map();
+  return { map: m, getItem: async (k) => (m.has(k) ? m.get(k) : null), setItem: async (k, v) => void m.set(k, v), removeItem: (k) => void m.delete(k) };
+}
+
+const tests = {
+  async "search attaches includes and sends the token only to the server"() {
+    const entries = [
+      { fullUrl: BASE + "/MedicationRequest/m1", search: { mode: "match" }, resource: { resourceType: "MedicationRequest", id: "m1", medicationReference: { reference: "Medication/x" } } },
+      { fullUrl: BASE + "/Medication/x", search: { mode: "include" }, resource: { resourceType: "Medication", id: "x" } },
+      { search: { mode: "include" }, resource: { resourceType: "Provenance", id: "p", target: [{ reference: "MedicationRequest/m1" }] } },
+      { search: { mode: "outcome" }, resource: { resourceType: "OperationOutcome" } },
+    ];
+    const calls = installFetch([route("/MedicationRequest?", 200, { ...bundle(entries, "https://evil.test/fhir/next"), total: 1 })]);
+    const c = tokenClient(3600, false);
+    const page = await c.search("MedicationRequest", { patient: "p1", _include: ["MedicationRequest:medication"], status: ["active", "completed"], _count: 5 });
+    eq(calls[0].url, BASE + "/MedicationRequest?patient=p1&_include=MedicationRequest%3Amedication&status=active&status=completed&_count=5", "search URL");
+    eq(calls[0].headers.Authorization, "Bearer t1", "bearer token");
+    eq([page.resources.length, page.included.length, page.outcomes.length, page.total], [1, 2, 1, 1], "page parts");
+    const rx = page.resources[0];
+    eq(rx.$refs["Medication/x"].id, "x", "_include attached");
+    eq(rx.$revincluded[0].resourceType, "Provenance", "_revinclude attached");
+    assert(!JSON.stringify(rx).includes("$refs"), "attachments are hidden from JSON");
+    const e = await rejects(c.nextPage(page));
+    eq(e.kind, "protocol", "a next link to another host is refused");
+    eq(calls.length, 1, "no request to the other host");
+    eq(await c.nextPage({ next: null }), null, "no next page");
+  },
+
+  async "throttling is retried after Retry-After and errors are typed"() {
+    const outcome = { resourceType: "OperationOutcome", issue: [{ severity: "error", code: "throttled", diagnostics: "slow down" }] };
+    const calls = installFetch([
+      route("/Patient/1", 429, outcome, { times: 1, headers: { "Retry-After": "0" } }),
+      route("/Patient/1", 200, { resourceType: "Patient", id: "1" }),
+      route("/Patient/2", 404, { resourceType: "OperationOutcome", issue: [{ severity: "error", code: "not-found", diagnostics: "Patient/2 is not known", expression: ["id"] }] }),
+      route("/Patient/3", 503, outcome, { headers: { "Retry-After": "120" } }),
+    ]);
+    const c = tokenClient(3600, false);
+    eq((await c.read("Patient", "1")).id, "1", "read after a 429");
+    eq(calls.length, 2, "one retry");
+    const e = await rejects(c.read("Patient", "2"));
+    eq([e.name, e.kind, e.status, e.issues[0].diagnostics, e.issues[0].expression], ["FlareError", "fhir", 404, "Patient/2 is not known", ["id"]], "typed FHIR error");
+    assert(e instanceof Error && e.message.includes("Patient/2 is not known"), "message carries diagnostics");
+    const long = await rejects(c.read("Patient", "3"));
+    eq([long.status, long.retryAfter], [503, 120], "a long Retry-After is reported, not waited for");
+    const c2 = new AbortController();
+    c2.abort();
+    eq((await rejects(c.read("Patient", "1", { signal: c2.signal }))).kind, "aborted", "AbortSignal");
+    eq((await rejects(c.read("Patient", "a/b"))).kind, "launch", "bad ids never leave");
+  },
+
+  async "concurrent 401s share one refresh"() {
+    const unauthorized = { resourceType: "OperationOutcome", issue: [{ severity: "error", code: "login", diagnostics: "expired" }] };
+    // The stub answers 401 to t1 and 200 to t2.
+    const fresh = (url, init) => init.headers.Authorization === "Bearer t2";
+    const calls = installFetch([
+      route("/token", 200, { access_token: "t2", token_type: "Bearer", expires_in: 3600, scope: "patient/*.rs" }, { delay: 50 }),
+      route("/Patient/1", (u, i) => (fresh(u, i) ? 200 : 401), (u, i) => (fresh(u, i) ? { resourceType: "Patient", id: "1" } : unauthorized)),
+    ]);
+    const c = tokenClient(3600, true);
+    const reads = await Promise.all([1, 2, 3].map(() => c.read("Patient", "1")));
+    eq(reads.map((r) => r.id), ["1", "1", "1"], "all reads succeed");
+    const refreshes = calls.filter((x) => x.url.endsWith("/token"));
+    eq(refreshes.length, 1, "one refresh for three 401s");
+    eq(c.accessToken, "t2", "new token");
+    assert(refreshes[0].body.includes("grant_type=refresh_token&refresh_token=r1&client_id=app"), "refresh body: " + refreshes[0].body);
+    assert(c.canRefresh, "the unrotated refresh token is kept");
+    const noRefresh = tokenClient(3600, false);
+    const e = await rejects(noRefresh.refresh());
+    eq([e.kind, e.oauthError], ["oauth", "no_refresh_token"], "refresh without a refresh token");
+  },
+
+  async "expiring tokens refresh before the request"() {
+    const calls = installFetch([
+      route("/token", 200, { access_token: "t2", token_type: "Bearer", expires_in: 3600 }),
+      route("/Patient/1", 200, { resourceType: "Patient", id: "1" }),
+    ]);
+    const c = tokenClient(1, true);
+    await sleep(950); // inside the last tenth of the lifetime: refresh first
+    await c.read("Patient", "1");
+    assert(calls[0].url.endsWith("/token"), "refreshed first");
+    eq(calls[1].headers.Authorization, "Bearer t2", "with the new token");
+    assert(c.expiresAt > Date.now() + 3000 * 1000, "expiresAt moved");
+  },
+
+  async "standalone launch completes once and verifies the id_token"() {
+    sessionStorage.clear();
+    const original = location.href;
+    const page = original.split(/[?#]/)[0];
+    const disc = route("/.well-known/smart-configuration", 200, discovery());
+    installFetch([disc]);
+    const url = await startLaunch("openid fhirUser launch/patient patient/*.rs");
+    eq([query(url, "code_challenge_method"), query(url, "aud"), query(url, "response_type")], ["S256", BASE, "code"], "authorize URL");
+    const state = query(url, "state");
+    eq(state.length, 43, "256-bit state");
+    const claims = { iss: BASE, aud: "app", sub: "u1", nonce: query(url, "nonce"), fhirUser: BASE + "/Patient/p1", exp: nowSeconds() + 300 };
+    const response = { access_token: "a1", token_type: "Bearer", expires_in: 3600, scope: "openid fhirUser patient/*.rs", patient: "p1",
+      need_patient_banner: false, fhirContext: [{ reference: "Encounter/e1" }], id_token: await idToken(claims, false) };
+    const calls = installFetch([disc, route("/token", 200, response, { delay: 30 }), route("/jwks", 200, await jwks())]);
+    setUrl(`${page}?keep=1&code=c1&state=${state}`);
+    // Two ready() calls (React StrictMode): one code exchange.
+    const [a, b] = await Promise.all([ready(), ready()]);
+    eq([a.patient, b.accessToken, a.user, a.fhirUser, a.needPatientBanner, a.fhirContext, a.scopes, a.serverUrl],
+      ["p1", "a1", "Patient/p1", BASE + "/Patient/p1", false, [{ reference: "Encounter/e1" }], ["openid", "fhirUser", "patient/*.rs"], BASE], "client context");
+    const exchanges = calls.filter((c) => c.url.endsWith("/token"));
+    eq(exchanges.length, 1, "one code exchange");
+    const body = new URLSearchParams(exchanges[0].body);
+    eq([body.get("code"), body.get("redirect_uri"), body.get("client_id")], ["c1", "https://app.test/cb", "app"], "exchange body");
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body.get("code_verifier")));
+    eq(b64u(digest), query(url, "code_challenge"), "the verifier matches the S256 challenge");
+    eq(location.href, `${page}?keep=1`, "code and state gone from the address bar");
+    const stored = Object.keys(sessionStorage).filter((k) => k.startsWith("flare-smart:"));
+    assert(!stored.some((k) => k.includes(":launch:")), "the launch record is consumed");
+    const restored = await ready();
+    eq(restored.accessToken, "a1", "a reload restores the session");
+    eq((await ready({ state })).patient, "p1", "ready({ state }) restores that launch");
+    setUrl(original);
+  },
+
+  async "two launches in one tab keep their own state"() {
+    sessionStorage.clear();
+    const page = location.href.split(/[?#]/)[0];
+    const disc = route("/.well-known/smart-configuration", 200, discovery());
+    installFetch([disc]);
+    const first = query(await startLaunch("patient/*.rs"), "state");
+    const second = query(await startLaunch("user/*.rs"), "state");
+    assert(first !== second, "distinct states");
+    installFetch([disc, route("/token", 200, (u, init) => ({ access_token: "tok-" + new URLSearchParams(init.body).get("code"), token_type: "Bearer" }))]);
+    setUrl(`${page}?code=A&state=${first}`);
+    const a = await ready();
+    setUrl(`${page}?code=B&state=${second}`);
+    const b = await ready();
+    eq([a.accessToken, b.accessToken], ["tok-A", "tok-B"], "each launch completes with its own record");
+    eq([(await ready({ state: first })).accessToken, (await ready({ state: second })).accessToken], ["tok-A", "tok-B"], "both sessions restorable");
+    setUrl(page);
+  },
+
+  async "a forged id_token fails and unknown states fail fast"() {
+    sessionStorage.clear();
+    const page = location.href.split(/[?#]/)[0];
+    const store = memoryStore();
+    const disc = route("/.well-known/smart-configuration", 200, discovery());
+    installFetch([disc]);
+    const url = await startLaunch("openid fhirUser patient/*.rs", store);
+    const state = query(url, "state");
+    const forged = await idToken({ iss: BASE, aud: "app", sub: "u1", exp: 9999999999, nonce: query(url, "nonce") }, true);
+    installFetch([disc, route("/token", 200, { access_token: "a1", token_type: "Bearer", expires_in: 3600, id_token: forged }), route("/jwks", 200, await jwks())]);
+    setUrl(`${page}?code=c1&state=${state}`);
+    const e = await rejects(ready({ storage: store }));
+    eq(e.kind, "id_token", "forged signature: " + e.message);
+    setUrl(`${page}?code=c1&state=${state}x`);
+    eq((await rejects(ready({ storage: store }))).kind, "storage_unavailable", "unknown state fails at once");
+    setUrl(`${page}?error=access_denied&error_description=denied&state=${state}`);
+    const denied = await rejects(ready());
+    eq([denied.kind, denied.oauthError, denied.message], ["oauth", "access_denied", "access_denied: denied"], "an error redirect");
+    eq(location.href, page, "error parameters removed");
+    // A wrong nonce fails the claim checks in the core.
+    const url2 = await startLaunch("openid fhirUser patient/*.rs", store);
+    const bad = await idToken({ iss: BASE, aud: "app", sub: "u1", exp: 9999999999, nonce: "not-it" }, false);
+    installFetch([disc, route("/token", 200, { access_token: "a1", token_type: "Bearer", id_token: bad }), route("/jwks", 200, await jwks())]);
+    setUrl(`${page}?code=c2&state=${query(url2, "state")}`);
+    const n = await rejects(ready({ storage: store }));
+    assert(n.kind === "id_token" && n.message.includes("nonce"), "nonce mismatch: " + n.message);
+    setUrl(page);
+  },
+
+  async "blocked storage fails before leaving the page"() {
+    installFetch([route("/.well-known/smart-configuration", 200, discovery())]);
+    blockStorage();
+    let result, available;
+    try {
+      result = await rejects(authorize({ iss: BASE, clientId: "app", scope: "patient/*.rs", redirectUri: "https://app.test/cb" }));
+      available = storageAvailable();
+    } finally {
+      restoreStorage();
+    }
+    eq(result.kind, "storage_unavailable", "kind");
+    assert(result.message.includes("popup"), "the message names the fallback");
+    eq([available, storageAvailable()], [false, true], "storageAvailable()");
+    const e = await rejects(authorize({ iss: BASE, clientId: "app", scope: "patient/Observation.reed", redirectUri: "/" }));
+    assert(e.kind === "launch" && e.message.includes("bad scope"), "malformed scopes fail before the redirect: " + e.message);
+    const plain = { ...discovery(), code_challenge_methods_supported: ["plain"] };
+    installFetch([route("/.well-known/smart-configuration", 200, plain)]);
+    const p = await rejects(startLaunch("patient/*.rs"));
+    assert(p.kind === "launch" && p.message.includes("S256"), "no launch without PKCE S256");
+  },
+
+  async "pages iterate until the last next link"() {
+    const p1 = bundle([{ resource: { resourceType: "Patient", id: "1" } }, { resource: { resourceType: "Patient", id: "2" } }], BASE + "/Patient?_cursor=2");
+    const p2 = bundle([{ resource: { resourceType: "Patient", id: "3" } }]);
+    installFetch([route("_cursor=2", 200, p2), route("/Patient?", 200, p1)]);
+    const c = tokenClient(3600, false);
+    eq((await c.searchAll("Patient", { name: "a" })).map((p) => p.id), ["1", "2", "3"], "searchAll");
+    eq((await c.searchAll("Patient", { name: "a" }, { limit: 2 })).length, 2, "limit");
+    eq((await c.searchAll("Patient", { name: "a" }, { maxPages: 1 })).length, 2, "maxPages");
+    const sizes = [];
+    for await (const page of c.pages("Patient", { name: "a" })) sizes.push(page.resources.length);
+    eq(sizes, [2, 1], "for await over pages");
+    eq(await c.request("Patient?_cursor=2").then((b) => b.entry.length), 1, "raw request under the base");
+  },
+
+  async "references resolve from contained, the page, then batched server searches"() {
+    const calls = installFetch([route("/Practitioner?", 200, bundle([{ resource: { resourceType: "Practitioner", id: "d1" } }, { resource: { resourceType: "Practitioner", id: "d2" } }]))]);
+    const c = tokenClient(3600, false);
+    const a = { resourceType: "MedicationRequest", id: "1", contained: [{ resourceType: "Medication", id: "m" }], medicationReference: { reference: "#m" },
+      subject: { reference: "Patient/p" }, requester: { reference: BASE + "/Practitioner/d1" }, recorder: { reference: "http://other/fhir/Practitioner/x" } };
+    const b = { resourceType: "MedicationRequest", id: "2", subject: { reference: "Patient/p" }, requester: { reference: "Practitioner/d2" } };
+    const page = { resources: [], included: [{ resourceType: "Patient", id: "p" }] };
+    eq(await c.resolveReferences([a, b], { page }), 5, "resolved count");
+    eq([a.$refs["#m"].id, a.$refs["Patient/p"].id, a.$refs[BASE + "/Practitioner/d1"].id, b.$refs["Practitioner/d2"].id], ["m", "p", "d1", "d2"], "targets");
+    eq(calls.length, 1, "one batched search");
+    eq(new URL(calls[0].url).searchParams.get("_id"), "d1,d2", "batched ids");
+    const only = { resourceType: "Observation", id: "o", subject: { reference: "Patient/p" }, performer: [{ reference: "Practitioner/d1" }] };
+    eq(await c.resolveReferences(only, { page, paths: ["subject"] }), 1, "paths limit the references");
+  },
+
+  async "popup launch completes in the opener without storage"() {
+    const calls = installFetch([route("/.well-known/smart-configuration", 200, discovery()),
+      route("/token", 200, { access_token: "pop1", token_type: "Bearer", expires_in: 3600, patient: "p9" })]);
+    watchPopups();
+    blockStorage(); // as in an EHR iframe that blocks third-party storage
+    let launch, popup;
+    try {
+      launch = authorize({ iss: BASE, clientId: "app", scope: "patient/*.rs", redirectUri: "https://app.test/cb", target: "popup" });
+      popup = await openedPopup();
+      const state = query(popup.url, "state");
+      eq(popup.name, "flare-smart-popup:" + state, "popup name");
+      postRedirect("https://app.test/cb?code=wrong&state=other"); // another launch's: ignored
+      postRedirect(`https://app.test/cb?code=c9&state=${state}`);
+      const c = await launch;
+      eq([c.accessToken, c.patient], ["pop1", "p9"], "the client of the popup launch");
+    } finally {
+      restoreStorage();
+      popup?.w.close();
+    }
+    assert(calls.find((c) => c.url.endsWith("/token")).body.includes("code=c9"), "exchanged our code");
+  },
+
+  async "a closed popup rejects instead of hanging"() {
+    installFetch([route("/.well-known/smart-configuration", 200, discovery())]);
+    watchPopups();
+    const launch = authorize({ iss: BASE, clientId: "app", scope: "patient/*.rs", redirectUri: "https://app.test/cb", target: "popup" });
+    (await openedPopup()).w.close();
+    const e = await rejects(launch);
+    assert(e.kind === "popup" && e.message.includes("closed"), "popup closed: " + e.message);
+  },
+
+  async "custom storage and noRedirect"() {
+    const store = memoryStore();
+    installFetch([route("/.well-known/smart-configuration", 200, discovery())]);
+    const url = await startLaunch("patient/*.rs", store);
+    assert(url.startsWith("https://ehr.test/authorize?"), "noRedirect returns the URL");
+    const keys = [...store.map.keys()];
+    eq(keys, ["flare-smart:launch:" + query(url, "state")], "the launch record lives in the app's store");
+    const rec = new URLSearchParams(store.map.get(keys[0]));
+    assert(!rec.has("access_token") && rec.has("code_verifier"), "only what a public client needs");
+  },
+};
+
+const results = [];
+for (const [name, test] of Object.entries(tests)) {
+  try {
+    await test();
+    results.push({ name, ok: true });
+  } catch (e) {
+    results.push({ name, ok: false, error: String(e && e.stack || e) });
+  }
+}
+out.textContent = results.map((r) => (r.ok ? "ok   " : "FAIL ") + r.name + (r.ok ? "" : "\n     " + r.error)).join("\n");
+window.__unit = results;
