@@ -104,7 +104,7 @@ pub fn launch_plan(entries: &str, page: &str) -> String {
             ("redirect_uri", plan.redirect_uri.as_str()),
         ];
         opt(&mut out, "launch", &plan.launch);
-        form::encode(out)
+        form::encode(&out)
     }))
 }
 
@@ -145,7 +145,8 @@ pub fn pending_launch(
         if let Some(l) = plan.launch {
             out.push(("launch".into(), l));
         }
-        Ok(form::encode(out.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+        let out: Vec<(&str, &str)> = out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Ok(form::encode(&out))
     })())
 }
 
@@ -170,7 +171,7 @@ pub fn authorize_url(record: &str, digest: &[u8]) -> String {
 pub fn redirect(page: &str) -> String {
     match launch::redirect(&launch::url_params(page)) {
         Redirect::None => String::new(),
-        Redirect::Code { code, state } => form::encode([("code", code.as_str()), ("state", state.as_str())]),
+        Redirect::Code { code, state } => form::encode(&[("code", code.as_str()), ("state", state.as_str())]),
         Redirect::Error {
             state,
             error,
@@ -179,7 +180,7 @@ pub fn redirect(page: &str) -> String {
             let e = launch::redirect_error(&error, description.as_deref());
             let mut out = vec![("error", error.as_str()), ("message", e.message.as_str())];
             opt(&mut out, "state", &state);
-            form::encode(out)
+            form::encode(&out)
         }
     }
 }
@@ -334,7 +335,7 @@ pub fn check_claims(claims: &str, record: &str, now_ms: f64) -> String {
         let verified = id_token::validate(&Flat::of(&c), &expected)?;
         Ok(verified
             .fhir_user
-            .map(|u| form::encode([("fhir_user", u.as_str())]))
+            .map(|u| form::encode(&[("fhir_user", u.as_str())]))
             .unwrap_or_default())
     })())
 }
@@ -468,9 +469,14 @@ pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
             }
         })
         .collect();
-    let mut hand: Vec<&str> = at_hand.split(FIELD).filter(|k| !k.is_empty()).collect();
-    hand.sort_unstable();
-    let plan = resolve::plan_refs(&refs, &|k: &str| hand.binary_search(&k).is_ok(), base);
+    let hand = crate::keys::KeyIndex::new(
+        at_hand
+            .split(FIELD)
+            .filter(|k| !k.is_empty())
+            .map(|k| (k.to_string(), ()))
+            .collect(),
+    );
+    let plan = resolve::plan_refs(&refs, &|k: &str| hand.contains(k), base);
     let mut items: Vec<String> = Vec::new();
     for r in &plan.resolutions {
         let index = refs[r.resource]
@@ -520,7 +526,7 @@ pub fn config_form(config: &SmartConfiguration) -> String {
     for m in &config.code_challenge_methods_supported {
         out.push(("code_challenge_methods_supported", m));
     }
-    form::encode(out)
+    form::encode(&out)
 }
 
 /// The flat token response of a [`TokenResponse`] (tests and Rust callers).
@@ -540,7 +546,7 @@ pub fn token_form(t: &TokenResponse) -> String {
         .need_patient_banner
         .map(|b| if b { "true" } else { "false" }.to_string());
     opt(&mut out, "need_patient_banner", &banner);
-    form::encode(out)
+    form::encode(&out)
 }
 
 /// Reads a flat object member (for the tests' convenience).
@@ -562,7 +568,7 @@ mod tests {
     }
 
     fn config() -> String {
-        form::encode([
+        form::encode(&[
             ("issuer", BASE),
             ("jwks_uri", "http://ehr/jwks"),
             ("authorization_endpoint", "http://ehr/authorize"),
@@ -580,7 +586,7 @@ mod tests {
         if let Some(i) = iss {
             p.push(("iss", i));
         }
-        form::encode(p)
+        form::encode(&p)
     }
 
     fn launch_record(page: &str, scope: &str) -> String {
@@ -649,7 +655,7 @@ mod tests {
         ));
         let plan = launch_plan(&two, "http://app/?iss=http%3A%2F%2Fb%2Ffhir&launch=x");
         assert_eq!(member(&plan, "server").as_deref(), Some("http://b/fhir"));
-        let plain = form::encode([
+        let plain = form::encode(&[
             ("authorization_endpoint", "a"),
             ("token_endpoint", "t"),
             ("code_challenge_methods_supported", "plain"),
@@ -684,7 +690,7 @@ mod tests {
 
     #[test]
     fn sessions_refresh_before_expiry_and_once_per_401() {
-        let token = form::encode([
+        let token = form::encode(&[
             ("access_token", "a1"),
             ("token_type", "bearer"),
             ("expires_in", "60"),
@@ -714,7 +720,7 @@ mod tests {
             member(&refresh_request(&s), "refresh_token").as_deref(),
             Some("r1")
         );
-        let refreshed = form::encode([
+        let refreshed = form::encode(&[
             ("access_token", "a2"),
             ("token_type", "Bearer"),
             ("expires_in", "120"),
@@ -751,8 +757,8 @@ mod tests {
     #[test]
     fn id_tokens_pick_rs256_keys_and_check_claims() {
         let keys = [
-            form::encode([("kty", "EC"), ("kid", "k1")]),
-            form::encode([
+            form::encode(&[("kty", "EC"), ("kid", "k1")]),
+            form::encode(&[
                 ("kty", "RSA"),
                 ("kid", "k1"),
                 ("use", "sig"),
@@ -768,7 +774,7 @@ mod tests {
         let record = pending_launch(&plan, &config(), &[1; 32], &[2; 32], &[3; 32], 0.0);
         let nonce = member(&record, "nonce").unwrap();
         let claims = |aud: &str, nonce: &str, exp: &str| {
-            form::encode([
+            form::encode(&[
                 ("iss", "http://ehr/fhir"),
                 ("aud", aud),
                 ("sub", "u"),

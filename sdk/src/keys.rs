@@ -19,11 +19,10 @@ impl<T> Default for KeyIndex<T> {
 impl<T> KeyIndex<T> {
     /// Builds the index; for repeated keys the earliest entry is kept.
     pub fn new(entries: Vec<(String, T)>) -> KeyIndex<T> {
-        let mut numbered: Vec<(usize, (String, T))> = entries.into_iter().enumerate().collect();
-        numbered.sort_unstable_by(|a, b| a.1 .0.cmp(&b.1 .0).then(a.0.cmp(&b.0)));
-        numbered.dedup_by(|later, earlier| later.1 .0 == earlier.1 .0);
+        let order = first_of_each_sorted(&entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>());
+        let mut slots: Vec<Option<(String, T)>> = entries.into_iter().map(Some).collect();
         KeyIndex {
-            entries: numbered.into_iter().map(|(_, e)| e).collect(),
+            entries: order.iter().filter_map(|&i| slots[i].take()).collect(),
         }
     }
 
@@ -44,6 +43,19 @@ impl<T> KeyIndex<T> {
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(k, _)| k.as_str())
     }
+}
+
+/// The positions of the first occurrence of each distinct key, in key
+/// order. One non-generic routine (binary insertion) instead of a sort per
+/// element type: the wasm build carries one copy.
+pub fn first_of_each_sorted(keys: &[&str]) -> Vec<usize> {
+    let mut order: Vec<usize> = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        if let Err(at) = order.binary_search_by(|&j| keys[j].cmp(key)) {
+            order.insert(at, i);
+        }
+    }
+    order
 }
 
 #[cfg(test)]

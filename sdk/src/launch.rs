@@ -266,7 +266,7 @@ impl PendingLaunch {
 
     /// The body of the code exchange (`POST token_endpoint`, public client).
     pub fn token_request(&self, code: &str) -> String {
-        form::encode([
+        form::encode(&[
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", self.redirect_uri.as_str()),
@@ -302,7 +302,7 @@ impl PendingLaunch {
                 pairs.push((k, v.as_str()));
             }
         }
-        form::encode(pairs)
+        form::encode(&pairs)
     }
 
     /// Reads the storage form; `None` if it is not one.

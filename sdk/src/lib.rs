@@ -17,6 +17,13 @@
 //! what these functions decide. Rust programs use the same modules directly,
 //! with their own HTTP client.
 
+/// The wasm build's allocator (the page's JS is single-threaded).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: wasm32-unknown-unknown without atomics runs one thread.
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
 pub mod base64url;
 pub mod bridge;
 pub mod bundle;

@@ -145,9 +145,12 @@ pub fn plan_refs(resources: &[ResourceRefs], at_hand: &dyn Fn(&str) -> bool, bas
             }
         }
     }
-    queued.sort_unstable();
-    queued.dedup();
-    for key in &queued {
+    let queued: Vec<&String> =
+        crate::keys::first_of_each_sorted(&queued.iter().map(String::as_str).collect::<Vec<_>>())
+            .into_iter()
+            .map(|i| &queued[i])
+            .collect();
+    for key in queued {
         let (t, id) = key.split_once('/').unwrap_or_default();
         match out
             .batches

@@ -151,7 +151,7 @@ impl Session {
     /// The refresh request body (public client), if a refresh token exists.
     pub fn refresh_request(&self) -> Option<String> {
         let token = self.refresh_token.as_deref()?;
-        Some(form::encode([
+        Some(form::encode(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", token),
             ("client_id", self.client_id.as_str()),
@@ -198,7 +198,7 @@ impl Session {
             ("scope", self.scope.as_str()),
         ];
         pairs.extend(optional.iter().filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))));
-        form::encode(pairs)
+        form::encode(&pairs)
     }
 
     /// Reads the storage form.

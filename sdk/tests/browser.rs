@@ -21,14 +21,14 @@ fn failure_kind(text: &str) -> Option<&str> {
 
 #[wasm_bindgen_test]
 fn a_launch_record_carries_pkce_and_state_and_expires() {
-    let entry = form::encode([
+    let entry = form::encode(&[
         ("client_id", "app"),
         ("scope", "openid patient/*.rs"),
         ("redirect_uri", "https://app/"),
         ("iss", BASE),
     ]);
     let plan = bridge::launch_plan(&entry, "https://app/");
-    let config = form::encode([
+    let config = form::encode(&[
         ("authorization_endpoint", "https://ehr.test/authorize"),
         ("token_endpoint", "https://ehr.test/token"),
         ("code_challenge_methods_supported", "S256"),
