@@ -8,9 +8,49 @@
 // reference-resolution plans. This file is the I/O around it: fetch, storage,
 // WebCrypto, history, windows and frames, and walking the objects JSON.parse
 // returns. Records cross the boundary as form text, lists joined by \0 and \1.
-import init, * as core from "./dist/flare_sdk.js";
+import init, { call } from "./dist/flare_sdk.js";
 
 await init({ module_or_path: new URL("./dist/flare_sdk_bg.wasm", import.meta.url) });
+
+/** Argument text: absent as "", bytes as chars U+0000..U+00FF, numbers as JS prints them. */
+const arg = (v) => (v == null ? "" : v instanceof Uint8Array ? String.fromCharCode(...v) : String(v));
+/** Operation `op` of the core (bridge::Op), its string result passed through `out`. */
+const op =
+  (n, out = (r) => r) =>
+  (...args) => {
+    const a = args.map(arg);
+    while (a.length < 7) a.push("");
+    return out(call(n, ...a));
+  };
+const ms = (r) => (r === "" ? -1 : +r);
+/** The core's decisions (sdk/src/bridge.rs). */
+const core = {
+  plan: op(0),
+  discoveryUrl: op(1),
+  pending: op(2),
+  authorizeUrl: op(3),
+  redirect: op(4),
+  stripRedirect: op(5),
+  tokenRequest: op(6),
+  session: op(7),
+  applyToken: op(8),
+  due: op(9, Number),
+  after401: op(10, Number),
+  refreshRequest: op(11),
+  jwsParts: op(12),
+  base64url: op(13, (r) => Uint8Array.from(check(r), (c) => c.charCodeAt(0))),
+  pickKey: op(14),
+  checkClaims: op(15),
+  userReference: op(16, (r) => r || undefined),
+  underBase: op(17, Boolean),
+  retryDelay: op(18, ms),
+  retryAfterSeconds: op(19, (r) => (r === "" ? -1 : r / 1000)),
+  readUrl: op(20),
+  searchUrl: op(21),
+  absoluteUrl: op(22),
+  planAttachments: op(23, (r) => (r ? r.split(",").map(Number) : [])),
+  planResolution: op(24),
+};
 
 const PREFIX = "flare-smart:";
 const CURRENT = PREFIX + "current";
@@ -451,7 +491,7 @@ async function authorized(st, url, method, body, contentType, signal) {
     if (contentType) headers["Content-Type"] = contentType;
     const a = await send(url, { method, headers, body }, signal);
     if (a.status === 401) {
-      const next = core.after401(st.t, token, retried);
+      const next = core.after401(st.t, token, retried ? "1" : "");
       if (next === 1) continue;
       if (next === 2) {
         await refreshShared(st);
@@ -521,7 +561,7 @@ function searchPage(bundle, base) {
       );
     const plan = core.planAttachments(base, describe(includeEntries), describe(matchEntries, refs));
     for (let i = 0; i < plan.length; i += 4) {
-      const [kind, of, target, n] = plan.subarray(i, i + 4);
+      const [kind, of, target, n] = plan.slice(i, i + 4);
       const m = resources[of];
       if (kind === 2) hidden(m, "$revincluded", []).push(included[target]);
       else hidden(m, "$refs", {})[refs[of][n]] = kind ? included[target] : resources[target];

@@ -6,6 +6,11 @@
 //! `history`, windows and frames) and walks the objects `JSON.parse`
 //! returns; it hands Rust what it read and acts on what Rust decides.
 //!
+//! The wasm exports one function, `call` ([`dispatch`]): operation number
+//! `op` (see [`Op`]) and seven string arguments; it returns a string.
+//! One export instead of one per function keeps wasm-bindgen's per-export
+//! shims (about 370 bytes of wasm and 300 of JS each) out of the download.
+//!
 //! Conventions across the boundary:
 //! - records (launch plans, pending launches, sessions, token responses,
 //!   flat JSON objects) are `application/x-www-form-urlencoded` text (see
@@ -13,7 +18,10 @@
 //! - lists are joined with [`FIELD`] between the fields of an item and
 //!   [`ITEM`] between items (the JS layer drops strings containing either);
 //! - a failure is returned as `"\u{1}{kind}\u{1}{message}"` (see [`failure`]),
-//!   which the JS layer throws as a `FlareError` of that `kind`.
+//!   which the JS layer throws as a `FlareError` of that `kind`;
+//! - numbers cross as decimal text (read by [`crate::flat::number`], written
+//!   by [`form::integer`]), byte arrays as strings of chars U+0000 to U+00FF,
+//!   an absent value as the empty string.
 //!
 //! Each function is also plain Rust and tested natively below.
 
@@ -80,7 +88,6 @@ fn plan_of(text: &str) -> Option<LaunchPlan> {
 /// configured server (`client_id`, `scope`, `redirect_uri`, `iss`,
 /// `launch`) joined with [`ITEM`]; `page`: the page URL. Returns the plan
 /// (`server`, `launch`, `client_id`, `scope`, `redirect_uri`).
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = plan))]
 pub fn launch_plan(entries: &str, page: &str) -> String {
     let options: Vec<LaunchOptions> = entries
         .split(ITEM)
@@ -109,7 +116,6 @@ pub fn launch_plan(entries: &str, page: &str) -> String {
 }
 
 /// The discovery URL of a FHIR base.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = discoveryUrl))]
 pub fn discovery_url(iss: &str) -> String {
     discovery::discovery_url(iss)
 }
@@ -119,7 +125,6 @@ pub fn discovery_url(iss: &str) -> String {
 /// PKCE S256 offered) and three times 32 random bytes (`state`, the PKCE
 /// verifier, the nonce). Returns the record's storage form, which carries the
 /// `state` and the `code_verifier` the JS layer hashes for [`authorize_url`].
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = pending))]
 pub fn pending_launch(
     plan: &str,
     config: &str,
@@ -152,7 +157,6 @@ pub fn pending_launch(
 
 /// The authorization URL of a pending launch, given SHA-256 of its verifier
 /// (computed by WebCrypto) and the EHR launch id, if any.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = authorizeUrl))]
 pub fn authorize_url(record: &str, digest: &[u8]) -> String {
     let p = pairs(record);
     match (PendingLaunch::decode(record), get(&p, "authorization_endpoint")) {
@@ -167,7 +171,6 @@ pub fn authorize_url(record: &str, digest: &[u8]) -> String {
 /// What the page URL says to `ready()`: `""` for a plain page load, else a
 /// form with `code` and `state`, or with `error`, `state` and `message`
 /// (the OAuth error the redirect carried, as the error's message).
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = redirect))]
 pub fn redirect(page: &str) -> String {
     match launch::redirect(&launch::url_params(page)) {
         Redirect::None => String::new(),
@@ -186,14 +189,12 @@ pub fn redirect(page: &str) -> String {
 }
 
 /// The page URL without the OAuth redirect parameters.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = stripRedirect))]
 pub fn strip_redirect(url: &str) -> String {
     launch::strip_redirect_params(url)
 }
 
 /// The code exchange body for the stored launch `record`, if the record is
 /// still live at `now_ms`.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = tokenRequest))]
 pub fn token_request(record: &str, code: &str, now_ms: f64) -> String {
     match PendingLaunch::decode(record) {
         None => failure(&SdkError::launch("bad launch record")),
@@ -211,7 +212,6 @@ fn token_of(text: &str) -> Result<TokenResponse, SdkError> {
 /// body; see [`session::token_response`]). `fhir_context` is the JSON text of
 /// `fhirContext`, `fhir_user` the verified id_token's `fhirUser`.
 #[allow(clippy::too_many_arguments)]
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = session))]
 pub fn new_session(
     server: &str,
     client_id: &str,
@@ -241,7 +241,6 @@ fn session_of(text: &str) -> Result<Session, SdkError> {
 
 /// The session after a refresh (token response checked; refresh token kept
 /// unless rotated; context kept).
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = applyToken))]
 pub fn apply_token(session: &str, token: &str, now_ms: f64) -> String {
     done((|| {
         let mut s = session_of(session)?;
@@ -252,7 +251,6 @@ pub fn apply_token(session: &str, token: &str, now_ms: f64) -> String {
 
 /// Refresh timing at `now_ms`: bit 1 when the token is due for refresh
 /// ([`Session::needs_refresh`]), bit 2 when it has expired.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = due))]
 pub fn due(session: &str, now_ms: f64) -> u32 {
     match Session::decode(session) {
         Some(s) => u32::from(s.needs_refresh(now_ms)) | (u32::from(s.is_expired(now_ms)) << 1),
@@ -262,7 +260,6 @@ pub fn due(session: &str, now_ms: f64) -> u32 {
 
 /// What to do after a 401 answered `token_sent`: 0 give up, 1 retry with the
 /// current token (another request refreshed), 2 refresh then retry.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = after401))]
 pub fn after_401(session: &str, token_sent: &str, retried: bool) -> u32 {
     match Session::decode(session).map(|s| s.after_unauthorized(token_sent, retried)) {
         Some(AuthRetry::RetryWithCurrentToken) => 1,
@@ -272,7 +269,6 @@ pub fn after_401(session: &str, token_sent: &str, retried: bool) -> u32 {
 }
 
 /// The refresh request body, or a failure when the session cannot refresh.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = refreshRequest))]
 pub fn refresh_request(session: &str) -> String {
     let body =
         Session::decode(session).and_then(|s| s.refresh_request().filter(|_| !s.token_endpoint.is_empty()));
@@ -286,13 +282,11 @@ pub fn refresh_request(session: &str) -> String {
 }
 
 /// The header and payload JSON of a compact JWS, joined by [`FIELD`].
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = jwsParts))]
 pub fn jws_parts(token: &str) -> String {
     done(id_token::split(token).map(|p| [p.header_json.as_str(), "\u{0}", &p.payload_json].concat()))
 }
 
 /// Base64url bytes (a JWS signature), or nothing if it is not base64url.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = base64url))]
 pub fn base64url(text: &str) -> Option<Vec<u8>> {
     crate::base64url::decode(text)
 }
@@ -301,7 +295,6 @@ pub fn base64url(text: &str) -> Option<Vec<u8>> {
 /// header: `alg` must be RS256, the key RSA for signing, chosen by `kid`
 /// ([`id_token::check_header`], [`id_token::select_key_index`]). `keys`: the
 /// flat keys joined by [`ITEM`]. Returns the index as text.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = pickKey))]
 pub fn pick_key(header: &str, keys: &str) -> String {
     done((|| {
         let h = pairs(header);
@@ -317,7 +310,6 @@ pub fn pick_key(header: &str, keys: &str) -> String {
 /// Checks the (flat) claims of a signature-verified id_token against the
 /// launch `record` ([`id_token::validate`]: `iss`, `aud`/`azp`, `exp`,
 /// `iat`, `nonce`). Returns a form with `fhir_user` when the token names one.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = checkClaims))]
 pub fn check_claims(claims: &str, record: &str, now_ms: f64) -> String {
     done((|| {
         let pending = PendingLaunch::decode(record).ok_or_else(|| SdkError::launch("bad launch record"))?;
@@ -342,20 +334,17 @@ pub fn check_claims(claims: &str, record: &str, now_ms: f64) -> String {
 
 /// The signed-in user as a relative reference (`Practitioner/1`) when
 /// `fhir_user` is on this server.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = userReference))]
 pub fn user_reference(fhir_user: &str, base: &str) -> Option<String> {
     bundle::reference_key(fhir_user, base).filter(|k| !k.contains(':'))
 }
 
 /// Whether the access token may be sent to `url` (under the FHIR base).
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = underBase))]
 pub fn under_base(url: &str, base: &str) -> bool {
     bundle::is_under_base(url, base)
 }
 
 /// The wait before retry `attempt` after `status` (ms), or -1 to report the
 /// answer now ([`retry::delay_ms`] with the default policy).
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = retryDelay))]
 pub fn retry_delay(status: u16, retry_after: Option<String>, attempt: u32, now_ms: f64, jitter: f64) -> f64 {
     retry::delay_ms(
         &RetryPolicy::default(),
@@ -369,26 +358,22 @@ pub fn retry_delay(status: u16, retry_after: Option<String>, attempt: u32, now_m
 }
 
 /// `Retry-After` in seconds from now, or -1 when absent or unreadable.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = retryAfterSeconds))]
 pub fn retry_after_seconds(value: &str, now_ms: f64) -> f64 {
     retry::retry_after_ms(value, now_ms).map_or(-1.0, |ms| ms / 1000.0)
 }
 
 /// `{base}/{type}/{id}`, type and id checked.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = readUrl))]
 pub fn read_url(base: &str, resource_type: &str, id: &str) -> String {
     done(search::read_url(base, resource_type, id))
 }
 
 /// `{base}/{type}?{params}`, type checked; `params` is the form of the
 /// search parameters (arrays repeated, as the JS layer encodes them).
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = searchUrl))]
 pub fn search_url(base: &str, resource_type: &str, params: &str) -> String {
     done(search::search_url(base, resource_type, &pairs(params)))
 }
 
 /// An absolute URL for a path relative to the FHIR base.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = absoluteUrl))]
 pub fn absolute_url(base: &str, path: &str) -> String {
     search::absolute_url(base, path)
 }
@@ -415,7 +400,6 @@ fn entry_refs(text: &str, base: &str) -> Vec<EntryRefs> {
 /// match, reference index)` and `(1, match, included, reference index)` for
 /// `match.$refs[reference] = target`, `(2, match, included, 0)` for
 /// `match.$revincluded.push(included)`.
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = planAttachments))]
 pub fn plan_attachments(base: &str, included: &str, matches: &str) -> Vec<u32> {
     let plan = bundle::plan_attachments(&entry_refs(included, base), &entry_refs(matches, base), base);
     let mut out = Vec::with_capacity(plan.len() * 4);
@@ -448,7 +432,6 @@ pub fn plan_attachments(base: &str, included: &str, matches: &str) -> Vec<u32> {
 /// `h, resource, reference index, key` (at hand) /
 /// `s, resource, reference index, key` (from the server) /
 /// `u, URL` (one batched server search).
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = planResolution))]
 pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
     let refs: Vec<ResourceRefs> = resources
         .split(ITEM)
@@ -512,6 +495,133 @@ pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
         }
     }
     items.join("\u{1}")
+}
+
+/// The operations of [`dispatch`], numbered as `pkg/index.js` calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Op {
+    /// [`launch_plan`]`(entries, page)`.
+    Plan = 0,
+    /// [`discovery_url`]`(iss)`.
+    DiscoveryUrl,
+    /// [`pending_launch`]`(plan, config, state bytes, verifier bytes, nonce bytes, now)`.
+    Pending,
+    /// [`authorize_url`]`(record, digest bytes)`.
+    AuthorizeUrl,
+    /// [`redirect`]`(page)`.
+    Redirect,
+    /// [`strip_redirect`]`(url)`.
+    StripRedirect,
+    /// [`token_request`]`(record, code, now)`.
+    TokenRequest,
+    /// [`new_session`]`(server, client_id, token_endpoint, token, fhir_context, fhir_user, now)`.
+    Session,
+    /// [`apply_token`]`(session, token, now)`.
+    ApplyToken,
+    /// [`due`]`(session, now)`.
+    Due,
+    /// [`after_401`]`(session, token_sent, retried "1" or "")`.
+    After401,
+    /// [`refresh_request`]`(session)`.
+    RefreshRequest,
+    /// [`jws_parts`]`(token)`.
+    JwsParts,
+    /// [`base64url`]`(text)`: the bytes, or a failure.
+    Base64url,
+    /// [`pick_key`]`(header, keys)`.
+    PickKey,
+    /// [`check_claims`]`(claims, record, now)`.
+    CheckClaims,
+    /// [`user_reference`]`(fhir_user, base)`.
+    UserReference,
+    /// [`under_base`]`(url, base)`: `"1"` or `""`.
+    UnderBase,
+    /// [`retry_delay`]`(status, retry_after, attempt, now, jitter)`: whole ms, or `""`.
+    RetryDelay,
+    /// [`retry_after_seconds`]`(value, now)`, in whole ms, or `""`.
+    RetryAfter,
+    /// [`read_url`]`(base, type, id)`.
+    ReadUrl,
+    /// [`search_url`]`(base, type, params)`.
+    SearchUrl,
+    /// [`absolute_url`]`(base, path)`.
+    AbsoluteUrl,
+    /// [`plan_attachments`]`(base, included, matches)`: the numbers comma-separated.
+    PlanAttachments,
+    /// [`plan_resolution`]`(base, resources, at_hand)`.
+    PlanResolution,
+}
+
+/// The wasm export: [`dispatch`].
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn call(op: u32, a: &str, b: &str, c: &str, d: &str, e: &str, f: &str, g: &str) -> String {
+    dispatch(op, [a, b, c, d, e, f, g])
+}
+
+fn bytes(text: &str) -> Vec<u8> {
+    text.chars().map(|c| c as u32 as u8).collect()
+}
+
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+fn whole(ms: f64) -> String {
+    if ms < 0.0 {
+        String::new()
+    } else {
+        form::integer(ms)
+    }
+}
+
+/// Runs operation `op` ([`Op`] as a number) on string arguments.
+pub fn dispatch(op: u32, x: [&str; 7]) -> String {
+    let num = |s: &str| crate::flat::number(s).unwrap_or(0.0);
+    let opt = |s: &str| Some(s.to_string()).filter(|v| !v.is_empty());
+    let flag = |b: bool| if b { "1" } else { "" }.to_string();
+    match op {
+        0 => launch_plan(x[0], x[1]),
+        1 => discovery_url(x[0]),
+        2 => pending_launch(x[0], x[1], &bytes(x[2]), &bytes(x[3]), &bytes(x[4]), num(x[5])),
+        3 => authorize_url(x[0], &bytes(x[1])),
+        4 => redirect(x[0]),
+        5 => strip_redirect(x[0]),
+        6 => token_request(x[0], x[1], num(x[2])),
+        7 => new_session(x[0], x[1], x[2], x[3], opt(x[4]), opt(x[5]), num(x[6])),
+        8 => apply_token(x[0], x[1], num(x[2])),
+        9 => form::integer(f64::from(due(x[0], num(x[1])))),
+        10 => form::integer(f64::from(after_401(x[0], x[1], !x[2].is_empty()))),
+        11 => refresh_request(x[0]),
+        12 => jws_parts(x[0]),
+        13 => base64url(x[0])
+            .map(|b| latin1(&b))
+            .unwrap_or_else(|| failure(&SdkError::new(crate::ErrorKind::IdToken, "not base64url"))),
+        14 => pick_key(x[0], x[1]),
+        15 => check_claims(x[0], x[1], num(x[2])),
+        16 => user_reference(x[0], x[1]).unwrap_or_default(),
+        17 => flag(under_base(x[0], x[1])),
+        18 => whole(retry_delay(
+            num(x[0]) as u16,
+            opt(x[1]),
+            num(x[2]) as u32,
+            num(x[3]),
+            num(x[4]),
+        )),
+        19 => whole(retry::retry_after_ms(x[0], num(x[1])).unwrap_or(-1.0)),
+        20 => read_url(x[0], x[1], x[2]),
+        21 => search_url(x[0], x[1], x[2]),
+        22 => absolute_url(x[0], x[1]),
+        23 => plan_attachments(x[0], x[1], x[2])
+            .iter()
+            .map(|&n| form::integer(f64::from(n)))
+            .collect::<Vec<_>>()
+            .join(","),
+        24 => plan_resolution(x[0], x[1], x[2]),
+        _ => failure(&SdkError::launch("unknown core operation")),
+    }
 }
 
 /// The flat form of a discovery document's checked endpoints, for Rust
@@ -900,6 +1010,68 @@ mod tests {
                 "u\u{0}http://ehr/fhir/Practitioner?_id=d1%2Cd2&_count=2",
             ]
         );
+    }
+
+    #[test]
+    fn dispatch_numbers_operations_as_the_js_layer_does() {
+        let d = |op: Op, args: &[&str]| {
+            let mut x = [""; 7];
+            x[..args.len()].copy_from_slice(args);
+            dispatch(op as u32, x)
+        };
+        assert_eq!(
+            d(Op::DiscoveryUrl, &["http://ehr/fhir/"]),
+            "http://ehr/fhir/.well-known/smart-configuration"
+        );
+        assert_eq!(d(Op::UnderBase, &["http://ehr/fhir/Patient", BASE]), "1");
+        assert_eq!(d(Op::UnderBase, &["http://evil/fhir", BASE]), "");
+        assert_eq!(d(Op::RetryDelay, &["429", "2", "0", "0", "0.5"]), "2000");
+        assert_eq!(d(Op::RetryDelay, &["500", "", "0", "0", "0.5"]), "");
+        assert_eq!(d(Op::RetryDelay, &["503", "", "1", "0", "0.5"]), "750");
+        assert_eq!(d(Op::RetryAfter, &["3", "0"]), "3000");
+        assert_eq!(d(Op::Base64url, &["AQAB"]), "\u{1}\u{0}\u{1}");
+        assert!(d(Op::Base64url, &["A+B"]).starts_with('\u{1}'));
+        let token = "access_token=a&token_type=Bearer&expires_in=60&refresh_token=r";
+        let s = d(
+            Op::Session,
+            &[BASE, "app", "http://ehr/token", token, "", "", "1000"],
+        );
+        assert_eq!(Session::decode(&s).map(|s| s.expires_at_ms), Some(Some(61_000.0)));
+        assert_eq!(d(Op::Due, &[&s, "55000"]), "1");
+        assert_eq!(d(Op::After401, &[&s, "a", "1"]), "0");
+        assert_eq!(d(Op::After401, &[&s, "a", ""]), "2");
+        let state = latin1(&[1; 32]);
+        let plan = d(
+            Op::Plan,
+            &[
+                &form::encode(&[
+                    ("client_id", "c"),
+                    ("scope", "openid"),
+                    ("redirect_uri", "http://app/"),
+                    ("iss", BASE),
+                ]),
+                "http://app/",
+            ],
+        );
+        let record = d(
+            Op::Pending,
+            &[
+                &plan,
+                &config(),
+                &state,
+                &latin1(&[2; 32]),
+                &latin1(&[200; 32]),
+                "0",
+            ],
+        );
+        assert_eq!(member(&record, "state"), Some(pkce::random_token(&[1; 32])));
+        assert_eq!(member(&record, "nonce"), Some(pkce::random_token(&[200; 32])));
+        let matches = "Observation\u{0}o\u{0}\u{0}Patient/p";
+        assert_eq!(
+            d(Op::PlanAttachments, &[BASE, "Patient\u{0}p", matches]),
+            "1,0,0,0"
+        );
+        assert!(dispatch(99, [""; 7]).starts_with('\u{1}'));
     }
 
     #[test]
