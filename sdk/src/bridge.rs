@@ -50,7 +50,7 @@ pub const ITEM: char = '\u{1}';
 
 /// The text of a failure: `\u{1}kind\u{1}message`.
 pub fn failure(e: &SdkError) -> String {
-    ["\u{1}", e.kind.as_str(), "\u{1}", &e.message].concat()
+    crate::form::cat(&["\u{1}", e.kind.as_str(), "\u{1}", &e.message])
 }
 
 fn done(result: Result<String, SdkError>) -> String {
@@ -283,7 +283,9 @@ pub fn refresh_request(session: &str) -> String {
 
 /// The header and payload JSON of a compact JWS, joined by [`FIELD`].
 pub fn jws_parts(token: &str) -> String {
-    done(id_token::split(token).map(|p| [p.header_json.as_str(), "\u{0}", &p.payload_json].concat()))
+    done(
+        id_token::split(token).map(|p| crate::form::cat(&[p.header_json.as_str(), "\u{0}", &p.payload_json])),
+    )
 }
 
 /// Base64url bytes (a JWS signature), or nothing if it is not base64url.
@@ -472,29 +474,29 @@ pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
             Source::AtHand(key) => ("h", key.clone()),
             Source::Server(key) => ("s", key.clone()),
         };
-        items.push(
-            [
-                tag,
-                "\u{0}",
-                &form::integer(r.resource as f64),
-                "\u{0}",
-                &form::integer(index as f64),
-                "\u{0}",
-                &payload,
-            ]
-            .concat(),
-        );
+        items.push(crate::form::cat(&[
+            tag,
+            "\u{0}",
+            &form::integer(r.resource as f64),
+            "\u{0}",
+            &form::integer(index as f64),
+            "\u{0}",
+            &payload,
+        ]));
     }
     for batch in &plan.batches {
         let params = vec![
-            ("_id".to_string(), batch.ids.join(",")),
+            (
+                "_id".to_string(),
+                form::join(&batch.ids.iter().map(String::as_str).collect::<Vec<_>>(), ","),
+            ),
             ("_count".to_string(), form::integer(batch.ids.len() as f64)),
         ];
         if let Ok(url) = search::search_url(base, &batch.resource_type, &params) {
-            items.push(["u\u{0}", &url].concat());
+            items.push(crate::form::cat(&["u\u{0}", &url]));
         }
     }
-    items.join("\u{1}")
+    form::join(&items.iter().map(String::as_str).collect::<Vec<_>>(), "\u{1}")
 }
 
 /// The operations of [`dispatch`], numbered as `pkg/index.js` calls them.
@@ -614,11 +616,16 @@ pub fn dispatch(op: u32, x: [&str; 7]) -> String {
         20 => read_url(x[0], x[1], x[2]),
         21 => search_url(x[0], x[1], x[2]),
         22 => absolute_url(x[0], x[1]),
-        23 => plan_attachments(x[0], x[1], x[2])
-            .iter()
-            .map(|&n| form::integer(f64::from(n)))
-            .collect::<Vec<_>>()
-            .join(","),
+        23 => {
+            let mut out = String::new();
+            for (i, n) in plan_attachments(x[0], x[1], x[2]).iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&form::integer(f64::from(*n)));
+            }
+            out
+        }
         24 => plan_resolution(x[0], x[1], x[2]),
         _ => failure(&SdkError::launch("unknown core operation")),
     }

@@ -88,14 +88,13 @@ pub fn checked_next(next: Option<&str>, base: &str) -> Result<Option<String>, Sd
     match next {
         Some(url) if !is_under_base(url, base) => Err(SdkError::new(
             ErrorKind::Protocol,
-            [
+            crate::form::cat(&[
                 "next link ",
                 url,
                 " is not under the FHIR base ",
                 base,
                 "; not sending the token there",
-            ]
-            .concat(),
+            ]),
         )),
         other => Ok(other.map(str::to_string)),
     }
@@ -111,7 +110,7 @@ pub fn reference_key(reference: &str, base: &str) -> Option<String> {
         ParsedReference::Contained(_) => None,
         ParsedReference::Urn(u) => Some(u.clone()),
         _ => match local_target(&parsed, Some(base)) {
-            Some((t, id)) => Some([t.as_str(), "/", id.as_str()].concat()),
+            Some((t, id)) => Some(crate::form::cat(&[t.as_str(), "/", id.as_str()])),
             None => Some(reference.split('#').next().unwrap_or(reference).to_string()),
         },
     }
@@ -136,7 +135,7 @@ pub fn keys_of(
 ) -> Vec<String> {
     let mut keys = Vec::with_capacity(2);
     if let (Some(t), Some(id)) = (resource_type, id) {
-        keys.push([t, "/", id].concat());
+        keys.push(crate::form::cat(&[t, "/", id]));
     }
     if let Some(key) = full_url.and_then(|u| reference_key(u, base)) {
         if !keys.contains(&key) {

@@ -9,7 +9,7 @@ use crate::json::{text_at, texts_at, Json};
 
 /// The discovery URL of a FHIR base (`iss`).
 pub fn discovery_url(iss: &str) -> String {
-    [iss.trim_end_matches('/'), "/.well-known/smart-configuration"].concat()
+    crate::form::cat(&[iss.trim_end_matches('/'), "/.well-known/smart-configuration"])
 }
 
 /// Reads a discovery document. Fails when an endpoint is missing, or when the
@@ -17,7 +17,8 @@ pub fn discovery_url(iss: &str) -> String {
 /// never silently falls back to a launch without it.
 pub fn parse<J: Json>(doc: &J) -> Result<SmartConfiguration, SdkError> {
     let endpoint = |name: &str| {
-        text_at(doc, name).ok_or_else(|| SdkError::launch(["smart-configuration has no ", name].concat()))
+        text_at(doc, name)
+            .ok_or_else(|| SdkError::launch(crate::form::cat(&["smart-configuration has no ", name])))
     };
     let config = SmartConfiguration {
         issuer: text_at(doc, "issuer"),
@@ -30,14 +31,11 @@ pub fn parse<J: Json>(doc: &J) -> Result<SmartConfiguration, SdkError> {
     };
     let methods = &config.code_challenge_methods_supported;
     if !methods.is_empty() && !methods.iter().any(|m| m == "S256") {
-        return Err(SdkError::launch(
-            [
-                "the server offers PKCE ",
-                &methods.join(", "),
-                " but not S256; refusing to launch without PKCE S256",
-            ]
-            .concat(),
-        ));
+        return Err(SdkError::launch(crate::form::cat(&[
+            "the server offers PKCE ",
+            &crate::form::join(&methods.iter().map(String::as_str).collect::<Vec<_>>(), ", "),
+            " but not S256; refusing to launch without PKCE S256",
+        ])));
     }
     Ok(config)
 }

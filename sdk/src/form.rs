@@ -34,7 +34,29 @@ pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
         return url.to_string();
     }
     let sep = if url.contains('?') { "&" } else { "?" };
-    [url, sep, &encode(pairs)].concat()
+    cat(&[url, sep, &encode(pairs)])
+}
+
+/// The concatenation of `parts`: one non-generic routine for the crate's
+/// messages and URLs, instead of `concat()`/`format!` per call site.
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
+/// `parts` joined with `sep`.
+pub fn join(parts: &[&str], sep: &str) -> String {
+    let mut out = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(p);
+    }
+    out
 }
 
 /// An integral number as decimal text (fractions dropped), without

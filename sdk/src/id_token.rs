@@ -39,7 +39,7 @@ pub fn split(token: &str) -> Result<JwsParts, SdkError> {
             .ok_or_else(|| bad("id_token part is not base64url JSON"))
     };
     Ok(JwsParts {
-        signing_input: [h, ".", p].concat(),
+        signing_input: crate::form::cat(&[h, ".", p]),
         header_json: text(h)?,
         payload_json: text(p)?,
         signature: base64url::decode(s).ok_or_else(|| bad("id_token signature is not base64url"))?,
@@ -51,9 +51,11 @@ pub fn split(token: &str) -> Result<JwsParts, SdkError> {
 pub fn check_header<J: Json>(header: &J) -> Result<Option<String>, SdkError> {
     match text_at(header, "alg").as_deref() {
         Some("RS256") => Ok(text_at(header, "kid")),
-        other => Err(bad(
-            ["id_token alg ", other.unwrap_or("(none)"), " is not RS256"].concat()
-        )),
+        other => Err(bad(crate::form::cat(&[
+            "id_token alg ",
+            other.unwrap_or("(none)"),
+            " is not RS256",
+        ]))),
     }
 }
 
@@ -84,12 +86,11 @@ pub fn select_key_index<J: Json>(keys: &[J], kid: Option<&str>) -> Result<usize,
         None => None,
     };
     found.ok_or_else(|| {
-        bad([
+        bad(crate::form::cat(&[
             "no RS256 key ",
             kid.unwrap_or("(without kid)"),
             " in the server's JWKS",
-        ]
-        .concat())
+        ]))
     })
 }
 
@@ -120,7 +121,11 @@ pub fn validate<J: Json>(claims: &J, expected: &Expected<'_>) -> Result<IdTokenC
     let iss = text_at(claims, "iss").ok_or_else(|| bad("id_token has no iss"))?;
     let trim = |s: &str| s.trim_end_matches('/').to_string();
     if !expected.issuers.iter().any(|i| trim(i) == trim(&iss)) {
-        return Err(bad(["id_token iss ", &iss, " is not the server's"].concat()));
+        return Err(bad(crate::form::cat(&[
+            "id_token iss ",
+            &iss,
+            " is not the server's",
+        ])));
     }
     let aud = match text_at(claims, "aud") {
         Some(a) => vec![a],

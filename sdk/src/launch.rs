@@ -23,12 +23,12 @@ pub const PENDING_TTL_MS: f64 = 30.0 * 60.0 * 1000.0;
 
 /// Storage key of the pending launch with this `state`.
 pub fn launch_key(state: &str) -> String {
-    ["flare-smart:launch:", state].concat()
+    crate::form::cat(&["flare-smart:launch:", state])
 }
 
 /// Storage key of the session completed from the launch with this `state`.
 pub fn session_key(state: &str) -> String {
-    ["flare-smart:session:", state].concat()
+    crate::form::cat(&["flare-smart:session:", state])
 }
 
 /// Storage key naming the tab's most recent session (for a page reload).
@@ -122,14 +122,11 @@ pub fn plan(options: &[LaunchOptions], url: &UrlParams) -> Result<LaunchPlan, Sd
                     .find(|o| o.iss.as_deref().is_some_and(|i| same_base(i, iss))),
             };
             let entry = entry.ok_or_else(|| {
-                SdkError::launch(
-                    [
-                        "iss ",
-                        iss,
-                        " is not one of the servers this app is configured for",
-                    ]
-                    .concat(),
-                )
+                SdkError::launch(crate::form::cat(&[
+                    "iss ",
+                    iss,
+                    " is not one of the servers this app is configured for",
+                ]))
             })?;
             (
                 entry,
@@ -152,12 +149,12 @@ pub fn plan(options: &[LaunchOptions], url: &UrlParams) -> Result<LaunchPlan, Sd
         return Err(SdkError::launch("redirectUri is required"));
     }
     check_scopes(&entry.scope)?;
-    let mut scope = entry.scope.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
+    let mut scope = form::join(&entry.scope.split_ascii_whitespace().collect::<Vec<_>>(), " ");
     if launch.is_some() && !scope.split(' ').any(|s| s == "launch") {
         scope = if scope.is_empty() {
             "launch".into()
         } else {
-            ["launch ", &scope].concat()
+            crate::form::cat(&["launch ", &scope])
         };
     }
     Ok(LaunchPlan {
@@ -177,7 +174,7 @@ pub fn check_scopes(scope: &str) -> Result<(), SdkError> {
             .iter()
             .any(|p| token.starts_with(p));
         if resource_like {
-            Scope::parse(token).map_err(|e| SdkError::launch(["bad scope: ", &e.0].concat()))?;
+            Scope::parse(token).map_err(|e| SdkError::launch(crate::form::cat(&["bad scope: ", &e.0])))?;
         }
     }
     Ok(())
@@ -404,7 +401,7 @@ pub fn strip_redirect_params(url: &str) -> String {
     let mut out = path.to_string();
     if !kept.is_empty() {
         out.push('?');
-        out.push_str(&kept.join("&"));
+        out.push_str(&form::join(&kept, "&"));
     }
     if let Some(f) = fragment {
         out.push('#');

@@ -27,20 +27,32 @@ fn bad_request(message: String) -> SdkError {
 /// `{base}/{type}/{id}`, with the type and id checked.
 pub fn read_url(base: &str, resource_type: &str, id: &str) -> Result<String, SdkError> {
     if !is_type_name(resource_type) || !is_valid_id(id) {
-        return Err(bad_request(
-            [resource_type, "/", id, " is not a resource type and id"].concat(),
-        ));
+        return Err(bad_request(crate::form::cat(&[
+            resource_type,
+            "/",
+            id,
+            " is not a resource type and id",
+        ])));
     }
-    Ok([base.trim_end_matches('/'), "/", resource_type, "/", id].concat())
+    Ok(crate::form::cat(&[
+        base.trim_end_matches('/'),
+        "/",
+        resource_type,
+        "/",
+        id,
+    ]))
 }
 
 /// `{base}/{type}?{params}` (repeated names are ANDed by the server; commas
 /// inside one value are ORs).
 pub fn search_url(base: &str, resource_type: &str, params: &[(String, String)]) -> Result<String, SdkError> {
     if !is_type_name(resource_type) {
-        return Err(bad_request([resource_type, " is not a resource type"].concat()));
+        return Err(bad_request(crate::form::cat(&[
+            resource_type,
+            " is not a resource type",
+        ])));
     }
-    let url = [base.trim_end_matches('/'), "/", resource_type].concat();
+    let url = crate::form::cat(&[base.trim_end_matches('/'), "/", resource_type]);
     let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     Ok(form::with_query(&url, &pairs))
 }
@@ -51,12 +63,11 @@ pub fn absolute_url(base: &str, path_or_url: &str) -> String {
     if path_or_url.starts_with("https://") || path_or_url.starts_with("http://") {
         path_or_url.to_string()
     } else {
-        [
+        crate::form::cat(&[
             base.trim_end_matches('/'),
             "/",
             path_or_url.trim_start_matches('/'),
-        ]
-        .concat()
+        ])
     }
 }
 

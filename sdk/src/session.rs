@@ -17,14 +17,18 @@ pub const REFRESH_MARGIN_FRACTION: f64 = 0.1;
 /// it as the raw JSON it came as (it is returned to the app untouched).
 pub fn token_response<J: Json>(body: &J) -> Result<TokenResponse, SdkError> {
     let required = |name: &str| {
-        text_at(body, name)
-            .ok_or_else(|| SdkError::new(ErrorKind::Protocol, ["token response has no ", name].concat()))
+        text_at(body, name).ok_or_else(|| {
+            SdkError::new(
+                ErrorKind::Protocol,
+                crate::form::cat(&["token response has no ", name]),
+            )
+        })
     };
     let token_type = required("token_type")?;
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(SdkError::new(
             ErrorKind::Protocol,
-            ["token_type ", &token_type, " is not Bearer"].concat(),
+            crate::form::cat(&["token_type ", &token_type, " is not Bearer"]),
         ));
     }
     Ok(TokenResponse {
