@@ -381,18 +381,18 @@ pub fn absolute_url(base: &str, path: &str) -> String {
 }
 
 fn entry_refs(text: &str, base: &str) -> Vec<EntryRefs> {
-    text.split(ITEM)
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            let mut fields = e.split(FIELD);
-            let mut next = || fields.next().filter(|f| !f.is_empty());
-            let (t, id, full_url) = (next(), next(), next());
-            EntryRefs {
-                keys: bundle::keys_of(t, id, full_url, base),
-                references: fields.map(str::to_string).collect(),
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for e in text.split(ITEM).filter(|e| !e.is_empty()) {
+        let mut fields = list(e, true);
+        fields.resize(fields.len().max(3), String::new());
+        let references = fields.split_off(3);
+        let field = |i: usize| Some(fields[i].as_str()).filter(|f| !f.is_empty());
+        out.push(EntryRefs {
+            keys: bundle::keys_of(field(0), field(1), field(2), base),
+            references,
+        });
+    }
+    out
 }
 
 /// Plans `_include`/`_revinclude` attachment on a page
@@ -435,34 +435,32 @@ pub fn plan_attachments(base: &str, included: &str, matches: &str) -> Vec<u32> {
 /// `s, resource, reference index, key` (from the server) /
 /// `u, URL` (one batched server search).
 pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
-    let refs: Vec<ResourceRefs> = resources
-        .split(ITEM)
-        .map(|r| {
-            let (references, contained) = r.split_once("\u{0}\u{0}").unwrap_or((r, ""));
-            let list = |s: &str| -> Vec<String> {
-                s.split(FIELD)
-                    .filter(|f| !f.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            };
-            ResourceRefs {
-                references: list(references),
-                contained_ids: contained
-                    .split(FIELD)
-                    .map(|id| Some(id.to_string()).filter(|i| !i.is_empty()))
-                    .collect(),
-            }
-        })
-        .collect();
-    let hand = crate::keys::KeyIndex::new(
-        at_hand
-            .split(FIELD)
-            .filter(|k| !k.is_empty())
-            .map(|k| (k.to_string(), ()))
-            .collect(),
-    );
+    let mut refs: Vec<ResourceRefs> = Vec::new();
+    for r in resources.split(ITEM) {
+        let (references, contained) = r.split_once("\u{0}\u{0}").unwrap_or((r, ""));
+        refs.push(ResourceRefs {
+            references: list(references, false),
+            contained_ids: list(contained, true),
+        });
+    }
+    let mut hand = Vec::new();
+    for key in list(at_hand, false) {
+        hand.push((key, 0));
+    }
+    let hand = crate::keys::KeyIndex::new(hand);
     let plan = resolve::plan_refs(&refs, &|k: &str| hand.contains(k), base);
-    let mut items: Vec<String> = Vec::new();
+    let mut out = String::new();
+    let mut item = |parts: &[&str]| {
+        if !out.is_empty() {
+            out.push(ITEM);
+        }
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(FIELD);
+            }
+            out.push_str(p);
+        }
+    };
     for r in &plan.resolutions {
         let index = refs[r.resource]
             .references
@@ -474,29 +472,35 @@ pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
             Source::AtHand(key) => ("h", key.clone()),
             Source::Server(key) => ("s", key.clone()),
         };
-        items.push(crate::form::cat(&[
+        item(&[
             tag,
-            "\u{0}",
             &form::integer(r.resource as f64),
-            "\u{0}",
             &form::integer(index as f64),
-            "\u{0}",
             &payload,
-        ]));
+        ]);
     }
     for batch in &plan.batches {
+        let ids: Vec<&str> = batch.ids.iter().map(String::as_str).collect();
         let params = vec![
-            (
-                "_id".to_string(),
-                form::join(&batch.ids.iter().map(String::as_str).collect::<Vec<_>>(), ","),
-            ),
-            ("_count".to_string(), form::integer(batch.ids.len() as f64)),
+            ("_id".to_string(), form::join(&ids, ",")),
+            ("_count".to_string(), form::integer(ids.len() as f64)),
         ];
         if let Ok(url) = search::search_url(base, &batch.resource_type, &params) {
-            items.push(crate::form::cat(&["u\u{0}", &url]));
+            item(&["u", &url]);
         }
     }
-    form::join(&items.iter().map(String::as_str).collect::<Vec<_>>(), "\u{1}")
+    out
+}
+
+/// The fields of `text` separated by [`FIELD`], empty ones kept or dropped.
+fn list(text: &str, keep_empty: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in text.split(FIELD) {
+        if keep_empty || !f.is_empty() {
+            out.push(f.to_string());
+        }
+    }
+    out
 }
 
 /// The operations of [`dispatch`], numbered as `pkg/index.js` calls them.

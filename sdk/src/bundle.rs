@@ -239,22 +239,34 @@ pub fn plan_attachments(included: &[EntryRefs], matches: &[EntryRefs], base: &st
         return out;
     }
     // Included resources first: they win over a match with the same key.
-    let mut keyed: Vec<(String, Target)> = Vec::new();
+    // Targets as numbers for the (non-generic) index: 2i a match, 2i+1 an include.
+    let mut keyed: Vec<(String, u32)> = Vec::new();
     for (i, e) in included.iter().enumerate() {
-        keyed.extend(e.keys.iter().map(|k| (k.clone(), Target::Included(i))));
+        keyed.extend(e.keys.iter().map(|k| (k.clone(), (i as u32) << 1 | 1)));
     }
-    let mut match_keys: Vec<(String, usize)> = Vec::new();
+    let mut match_keys: Vec<(String, u32)> = Vec::new();
     for (i, e) in matches.iter().enumerate() {
         for k in &e.keys {
-            match_keys.push((k.clone(), i));
-            keyed.push((k.clone(), Target::Match(i)));
+            match_keys.push((k.clone(), i as u32));
+            keyed.push((k.clone(), (i as u32) << 1));
         }
     }
     let by_key = KeyIndex::new(keyed);
     let match_by_key = KeyIndex::new(match_keys);
+    let target_of = |code: u32| {
+        let i = (code >> 1) as usize;
+        if code & 1 == 1 {
+            Target::Included(i)
+        } else {
+            Target::Match(i)
+        }
+    };
     for (i, e) in matches.iter().enumerate() {
         for (n, reference) in e.references.iter().enumerate() {
-            let Some(target) = reference_key(reference, base).and_then(|k| by_key.get(&k).copied()) else {
+            let Some(target) = reference_key(reference, base)
+                .and_then(|k| by_key.get(&k))
+                .map(target_of)
+            else {
                 continue;
             };
             if target != Target::Match(i) {
@@ -270,7 +282,8 @@ pub fn plan_attachments(included: &[EntryRefs], matches: &[EntryRefs], base: &st
     for (j, e) in included.iter().enumerate() {
         let mut seen = Vec::new();
         for reference in &e.references {
-            if let Some(&of) = reference_key(reference, base).and_then(|k| match_by_key.get(&k)) {
+            if let Some(of) = reference_key(reference, base).and_then(|k| match_by_key.get(&k)) {
+                let of = of as usize;
                 if !seen.contains(&of) {
                     seen.push(of);
                     out.push(Attachment::Reverse { of, included: j });

@@ -3,35 +3,28 @@
 //! without hashbrown and a random hasher, and pages are at most a few
 //! thousand entries.
 
-/// An immutable map from string keys to values; the first value given for
-/// a key wins.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyIndex<T> {
-    entries: Vec<(String, T)>,
+/// An immutable map from string keys to small numbers (indices); the first
+/// value given for a key wins. Not generic, so the wasm carries one copy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyIndex {
+    entries: Vec<(String, u32)>,
 }
 
-impl<T> Default for KeyIndex<T> {
-    fn default() -> Self {
-        KeyIndex { entries: Vec::new() }
-    }
-}
-
-impl<T> KeyIndex<T> {
+impl KeyIndex {
     /// Builds the index; for repeated keys the earliest entry is kept.
-    pub fn new(entries: Vec<(String, T)>) -> KeyIndex<T> {
+    pub fn new(entries: Vec<(String, u32)>) -> KeyIndex {
         let order = first_of_each_sorted(&entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>());
-        let mut slots: Vec<Option<(String, T)>> = entries.into_iter().map(Some).collect();
         KeyIndex {
-            entries: order.iter().filter_map(|&i| slots[i].take()).collect(),
+            entries: order.iter().map(|&i| entries[i].clone()).collect(),
         }
     }
 
     /// The value for `key`.
-    pub fn get(&self, key: &str) -> Option<&T> {
+    pub fn get(&self, key: &str) -> Option<u32> {
         self.entries
             .binary_search_by(|(k, _)| k.as_str().cmp(key))
             .ok()
-            .map(|i| &self.entries[i].1)
+            .map(|i| self.entries[i].1)
     }
 
     /// Whether `key` is present.
@@ -70,12 +63,12 @@ mod tests {
             ("b".into(), 3),
             ("c".into(), 4),
         ]);
-        assert_eq!(idx.get("b"), Some(&1));
-        assert_eq!(idx.get("a"), Some(&2));
-        assert_eq!(idx.get("c"), Some(&4));
+        assert_eq!(idx.get("b"), Some(1));
+        assert_eq!(idx.get("a"), Some(2));
+        assert_eq!(idx.get("c"), Some(4));
         assert_eq!(idx.get("d"), None);
         assert!(idx.contains("a") && !idx.contains(""));
         assert_eq!(idx.keys().collect::<Vec<_>>(), vec!["a", "b", "c"]);
-        assert_eq!(KeyIndex::<u8>::default().get("a"), None);
+        assert_eq!(KeyIndex::default().get("a"), None);
     }
 }

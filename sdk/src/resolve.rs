@@ -81,7 +81,7 @@ pub struct ResourceRefs {
     /// The references, in document order (duplicates allowed).
     pub references: Vec<String>,
     /// `contained[i].id` for each contained resource.
-    pub contained_ids: Vec<Option<String>>,
+    pub contained_ids: Vec<String>,
 }
 
 /// Plans the resolution of the references under `paths` (all when empty) of
@@ -100,7 +100,7 @@ pub fn plan<J: Json>(resources: &[J], paths: &[String], at_hand: &dyn Fn(&str) -
                 .map(|c| c.elements())
                 .unwrap_or_default()
                 .iter()
-                .map(|c| text_at(c, "id"))
+                .map(|c| text_at(c, "id").unwrap_or_default())
                 .collect(),
         })
         .collect();
@@ -123,7 +123,7 @@ pub fn plan_refs(resources: &[ResourceRefs], at_hand: &dyn Fn(&str) -> bool, bas
                 resource
                     .contained_ids
                     .iter()
-                    .position(|id| id.as_deref() == Some(local))
+                    .position(|id| !id.is_empty() && id == local)
                     .map(Source::Contained)
             } else {
                 match reference_key(&reference, base) {
