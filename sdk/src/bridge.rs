@@ -89,20 +89,19 @@ fn plan_of(text: &str) -> Option<LaunchPlan> {
 /// `launch`) joined with [`ITEM`]; `page`: the page URL. Returns the plan
 /// (`server`, `launch`, `client_id`, `scope`, `redirect_uri`).
 pub fn launch_plan(entries: &str, page: &str) -> String {
-    let options: Vec<LaunchOptions> = entries
-        .split(ITEM)
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            let p = pairs(e);
-            LaunchOptions {
-                client_id: get(&p, "client_id").unwrap_or_default(),
-                scope: get(&p, "scope").unwrap_or_default(),
-                redirect_uri: get(&p, "redirect_uri").unwrap_or_default(),
-                iss: get(&p, "iss").filter(|s| !s.is_empty()),
-                launch: get(&p, "launch").filter(|s| !s.is_empty()),
-            }
-        })
-        .collect();
+    let mut options: Vec<LaunchOptions> = Vec::new();
+    for e in entries.split(ITEM).filter(|e| !e.is_empty()) {
+        let p = pairs(e);
+        let text = |name: &str| get(&p, name).unwrap_or_default();
+        let given = |name: &str| get(&p, name).filter(|s| !s.is_empty());
+        options.push(LaunchOptions {
+            client_id: text("client_id"),
+            scope: text("scope"),
+            redirect_uri: text("redirect_uri"),
+            iss: given("iss"),
+            launch: given("launch"),
+        });
+    }
     done(launch::plan(&options, &launch::url_params(page)).map(|plan| {
         let mut out = vec![
             ("server", plan.server.as_str()),
@@ -302,8 +301,14 @@ pub fn pick_key(header: &str, keys: &str) -> String {
         let h = pairs(header);
         let kid = id_token::check_header(&Flat::of(&h))?;
         // Empty items stay: the index must match the JWKS's `keys`.
-        let decoded: Vec<Pairs> = keys.split(ITEM).map(pairs).collect();
-        let views: Vec<Flat<'_>> = decoded.iter().map(|p| Flat::of(p)).collect();
+        let mut decoded: Vec<Pairs> = Vec::new();
+        for k in keys.split(ITEM) {
+            decoded.push(pairs(k));
+        }
+        let mut views = Vec::with_capacity(decoded.len());
+        for p in &decoded {
+            views.push(Flat::of(p));
+        }
         let i = id_token::select_key_index(&views, kid.as_deref())?;
         Ok(form::integer(i as f64))
     })())

@@ -79,8 +79,10 @@ pub fn read_page<J: Json>(bundle: &J) -> Result<Page<J>, SdkError> {
 /// receives the token.
 pub fn is_under_base(url: &str, base: &str) -> bool {
     let base = base.trim_end_matches('/');
-    url.strip_prefix(base)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+    match url.strip_prefix(base) {
+        Some(rest) => matches!(rest.as_bytes().first(), None | Some(b'/' | b'?')),
+        None => false,
+    }
 }
 
 /// The `next` link, checked to be under `base`.

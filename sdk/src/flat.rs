@@ -63,11 +63,12 @@ impl Json for Flat<'_> {
     fn member(&self, key: &str) -> Option<Self> {
         match self {
             Flat::Object(pairs) => {
-                let values: Vec<&str> = pairs
-                    .iter()
-                    .filter(|(k, _)| k == key)
-                    .map(|(_, v)| v.as_str())
-                    .collect();
+                let mut values = Vec::new();
+                for (k, v) in pairs.iter() {
+                    if k == key {
+                        values.push(v.as_str());
+                    }
+                }
                 (!values.is_empty()).then_some(Flat::Values(values))
             }
             Flat::Values(_) => None,

@@ -3,11 +3,16 @@
 
 /// Encodes pairs as a form/query string.
 pub fn encode(pairs: &[(&str, &str)]) -> String {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        ser.append_pair(k, v);
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.extend(form_urlencoded::byte_serialize(k.as_bytes()));
+        out.push('=');
+        out.extend(form_urlencoded::byte_serialize(v.as_bytes()));
     }
-    ser.finish()
+    out
 }
 
 /// Decodes a form/query string into pairs.
@@ -57,6 +62,20 @@ pub fn join(parts: &[&str], sep: &str) -> String {
         out.push_str(p);
     }
     out
+}
+
+/// A non-negative decimal integer (ASCII digits only, at most 15 so it is
+/// exact as an `f64`), or `None`: one small parser instead of `str::parse`
+/// per integer type.
+pub fn digits(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 15 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut n = 0i64;
+    for b in text.bytes() {
+        n = n * 10 + i64::from(b - b'0');
+    }
+    Some(n)
 }
 
 /// An integral number as decimal text (fractions dropped), without

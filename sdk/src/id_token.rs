@@ -70,21 +70,29 @@ pub fn select_key<J: Json>(jwks: &J, kid: Option<&str>) -> Result<J, SdkError> {
 
 /// [`select_key`] over the JWKS's `keys`: the index of the key to verify with.
 pub fn select_key_index<J: Json>(keys: &[J], kid: Option<&str>) -> Result<usize, SdkError> {
-    let usable: Vec<usize> = (0..keys.len())
-        .filter(|&i| {
-            let k = &keys[i];
-            text_at(k, "kty").as_deref() == Some("RSA")
-                && text_at(k, "use").is_none_or(|u| u == "sig")
-                && text_at(k, "alg").is_none_or(|a| a == "RS256")
-        })
-        .collect();
-    let found = match kid {
-        Some(kid) => usable
-            .into_iter()
-            .find(|&i| text_at(&keys[i], "kid").as_deref() == Some(kid)),
-        None if usable.len() == 1 => usable.first().copied(),
-        None => None,
+    let is = |k: &J, name: &str, wanted: &str, absent_ok: bool| match text_at(k, name) {
+        Some(v) => v == wanted,
+        None => absent_ok,
     };
+    let mut found = None;
+    let mut usable = 0;
+    for (i, k) in keys.iter().enumerate() {
+        if !(is(k, "kty", "RSA", false) && is(k, "use", "sig", true) && is(k, "alg", "RS256", true)) {
+            continue;
+        }
+        usable += 1;
+        let chosen = match kid {
+            Some(kid) => found.is_none() && is(k, "kid", kid, false),
+            None => true,
+        };
+        if chosen {
+            found = Some(i);
+        }
+    }
+    // Without a kid, only a JWKS with exactly one usable key matches.
+    if kid.is_none() && usable != 1 {
+        found = None;
+    }
     found.ok_or_else(|| {
         bad(crate::form::cat(&[
             "no RS256 key ",

@@ -31,10 +31,15 @@ pub fn text_at<J: Json>(value: &J, key: &str) -> Option<String> {
 
 /// The string elements of the array member `key` (non-strings skipped).
 pub fn texts_at<J: Json>(value: &J, key: &str) -> Vec<String> {
-    value
-        .member(key)
-        .map(|v| v.elements().iter().filter_map(Json::text).collect())
-        .unwrap_or_default()
+    let mut out = Vec::new();
+    if let Some(v) = value.member(key) {
+        for e in v.elements() {
+            if let Some(t) = e.text() {
+                out.push(t);
+            }
+        }
+    }
+    out
 }
 
 impl Json for &serde_json::Value {

@@ -317,7 +317,7 @@ impl PendingLaunch {
             token_endpoint: get("token_endpoint")?,
             jwks_uri: get("jwks_uri"),
             issuer: get("issuer"),
-            expires_at_ms: get("expires_at_ms")?.parse::<i64>().ok()? as f64,
+            expires_at_ms: form::digits(&get("expires_at_ms")?)? as f64,
         })
     }
 }
@@ -391,17 +391,16 @@ pub fn strip_redirect_params(url: &str) -> String {
         None => return url.to_string(),
     };
     const DROP: [&str; 5] = ["code", "state", "error", "error_description", "error_uri"];
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|part| {
-            let name = part.split('=').next().unwrap_or("");
-            !part.is_empty() && !DROP.contains(&name)
-        })
-        .collect();
     let mut out = path.to_string();
-    if !kept.is_empty() {
-        out.push('?');
-        out.push_str(&form::join(&kept, "&"));
+    let mut first = true;
+    for part in query.split('&') {
+        let name = part.split('=').next().unwrap_or("");
+        if part.is_empty() || DROP.contains(&name) {
+            continue;
+        }
+        out.push(if first { '?' } else { '&' });
+        first = false;
+        out.push_str(part);
     }
     if let Some(f) = fragment {
         out.push('#');

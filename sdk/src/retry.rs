@@ -32,8 +32,10 @@ pub fn is_retryable(status: u16) -> bool {
 /// `Retry-After` in milliseconds from now: delta-seconds or an IMF-fixdate.
 pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<f64> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(seconds as f64 * 1000.0);
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Longer than `digits` reads: a wait far beyond any bound.
+        let seconds = crate::form::digits(value).map_or(1e15, |s| s as f64);
+        return Some(seconds * 1000.0);
     }
     // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
     let mut it = value.split_ascii_whitespace().skip(1);
@@ -42,8 +44,8 @@ pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<f64> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let month = MONTHS.iter().position(|x| *x == month)? as i64 + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (day, year) = (crate::form::digits(day)?, crate::form::digits(year)?);
+    let mut hms = time.split(':').map(crate::form::digits);
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
     let valid =
         zone == "GMT" && (1..=31).contains(&day) && h < 24 && m < 60 && sec < 61 && hms.next().is_none();
@@ -102,6 +104,18 @@ mod tests {
             Some(0.0)
         );
         assert_eq!(retry_after_ms("soon", 0.0), None);
+        assert_eq!(retry_after_ms("99999999999999999999", 0.0), Some(1e18));
+        assert_eq!(
+            delay_ms(
+                &RetryPolicy::default(),
+                429,
+                Some("99999999999999999999"),
+                0,
+                0.0,
+                0.0
+            ),
+            None
+        );
     }
 
     #[test]

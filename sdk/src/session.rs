@@ -216,10 +216,10 @@ impl Session {
             access_token: get("access_token")?,
             refresh_token: get("refresh_token"),
             expires_at_ms: get("expires_at_ms")
-                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| form::digits(&v))
                 .map(|v| v as f64),
             lifetime_ms: get("lifetime_ms")
-                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| form::digits(&v))
                 .map(|v| v as f64),
             scope: get("scope").unwrap_or_default(),
             patient: get("patient"),
