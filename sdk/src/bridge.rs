@@ -442,7 +442,12 @@ pub fn plan_attachments(base: &str, included: &str, matches: &str) -> Vec<u32> {
 pub fn plan_resolution(base: &str, resources: &str, at_hand: &str) -> String {
     let mut refs: Vec<ResourceRefs> = Vec::new();
     for r in resources.split(ITEM) {
-        let (references, contained) = r.split_once("\u{0}\u{0}").unwrap_or((r, ""));
+        // References, an empty field, then contained ids ("\0\0" parts them).
+        let cut = r.as_bytes().windows(2).position(|w| w == [0, 0]);
+        let (references, contained) = match cut {
+            Some(i) => (&r[..i], &r[i + 2..]),
+            None => (r, ""),
+        };
         refs.push(ResourceRefs {
             references: list(references, false),
             contained_ids: list(contained, true),
