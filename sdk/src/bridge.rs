@@ -144,13 +144,10 @@ pub fn pending_launch(
             Some(pkce::random_token(&random(nonce)?)),
             now_ms,
         );
-        let mut out = pairs(&pending.encode());
-        out.push(("authorization_endpoint".into(), config.authorization_endpoint));
-        if let Some(l) = plan.launch {
-            out.push(("launch".into(), l));
-        }
-        let out: Vec<(&str, &str)> = out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        Ok(form::encode(&out))
+        // The record plus what the authorization URL needs besides it.
+        let mut extra = vec![("authorization_endpoint", config.authorization_endpoint.as_str())];
+        opt(&mut extra, "launch", &plan.launch);
+        Ok(form::cat(&[&pending.encode(), "&", &form::encode(&extra)]))
     })())
 }
 
