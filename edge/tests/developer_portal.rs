@@ -309,7 +309,7 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     let r = dana.post("/developer/apps", &registration("patient", "My <app>", "000000"));
     assert_eq!(r.status, 400);
     let html = text(&r);
-    assert!(html.contains("the PIN is not right for practice northside"), "{html}");
+    assert!(html.contains("The PIN is not right for practice northside"), "{html}");
     assert!(html.contains("value=\"My &lt;app&gt;\""), "input kept and escaped");
     assert!(html.contains(REDIRECT));
 
@@ -336,7 +336,7 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     let mut unknown_scope = registration("patient", "Scopes", "north-123456");
     unknown_scope.retain(|(k, _)| *k != "scope");
     unknown_scope.push(("scope", "patient/*.rs bogus/scope"));
-    assert!(dup_post(&mut dana, &unknown_scope).contains("unknown scopes"));
+    assert!(dup_post(&mut dana, &unknown_scope).contains("Unknown scopes"));
 
     // The right PIN: a pending app owned by Dana, with no secret yet.
     let id = register(&mut dana, &registration("patient", "Good app", "north-123456"));

@@ -38,7 +38,8 @@ textarea:focus,select:focus,a:focus{outline:3px solid #f2a900;outline-offset:2px
 .status-rejected,.status-disabled{background:#fde8e8;color:#8c1d18;border-color:#b3261e}\
 .secret{background:#e3f4e6;border:1px solid #2e7d3c;padding:.6rem;border-radius:4px}.inline{display:inline}\
 .rule li{list-style:none}.rule li.ok::before{content:\"\\2713  \";color:#1e5b2a}.rule li.missing::before{content:\"\\2717  \";color:#8c1d18}\
-nav{display:flex;gap:1rem;flex-wrap:wrap;align-items:center;margin-bottom:1rem}\
+nav{display:flex;gap:1rem;flex-wrap:wrap;align-items:center;margin-bottom:1rem}nav button{margin:0}\
+h2{font-size:1.15rem;margin-top:1.5rem}h3{font-size:1rem}dt{font-weight:600;margin-top:.5rem}dd{margin-left:1rem}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #dde3e9;vertical-align:top}\
 code{font-size:.85em;word-break:break-all}";
 
@@ -128,7 +129,21 @@ pub fn check_csrf(req: &HttpRequest, pairs: &[(String, String)]) -> Result<(), A
 /// An alert paragraph for a form error (empty without one).
 pub fn alert(error: Option<&str>) -> String {
     error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
+        .map(|e| {
+            // Messages shared with the JSON API start in lower case; a
+            // leading identifier (`jwks.keys[0]`, `client_name`) stays as is.
+            let first_word = e.split(' ').next().unwrap_or_default();
+            let sentence = if first_word.chars().all(|c| c.is_ascii_lowercase()) {
+                let mut chars = e.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default()
+            } else {
+                e.to_string()
+            };
+            format!("<p class=\"error\" role=\"alert\">{}</p>", esc(&sentence))
+        })
         .unwrap_or_default()
 }
 

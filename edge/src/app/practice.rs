@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use flare_core::datetime::format_instant;
 
 use super::developer::pages::status_badge;
-use super::developer::use_case_label;
+use super::developer::{auth_label, use_case_label};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::http::{HttpRequest, HttpResponse};
 use super::oauth::authorize::{sign_in, SignInError};
@@ -234,7 +234,7 @@ async fn dashboard<D: Database, P: Platform>(
                 esc(&c.name),
                 esc(&developer_email(app, c).await?),
                 esc(use_case),
-                esc(&c.auth_method),
+                esc(auth_label(&c.auth_method)),
                 codes(&c.redirect_uris),
                 c.launch_uri.as_deref().map_or_else(|| "<span class=\"muted\">none</span>".into(), |u| format!("<code>{}</code>", esc(u))),
                 esc(&c.scope),

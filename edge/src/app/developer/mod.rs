@@ -257,6 +257,16 @@ pub fn use_case_label(use_case: &str) -> &'static str {
         .map_or("App", |(_, l)| l)
 }
 
+/// How an app authenticates, in words.
+pub fn auth_label(method: &str) -> &'static str {
+    match method {
+        "none" => "Public (no secret)",
+        "client_secret_basic" => "Client secret",
+        "private_key_jwt" => "Private key JWT",
+        _ => "Unknown",
+    }
+}
+
 fn registration_error(message: impl Into<String>) -> ApiError {
     ApiError::oauth(400, "invalid_client_metadata", message)
 }

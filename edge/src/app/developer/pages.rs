@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value as Json};
 use flare_core::datetime::format_instant;
 
 use super::{
-    change_password, issue_secret, new_credential, offer_transfer, owned_app, register_app, request_scope,
+    auth_label, change_password, issue_secret, new_credential, offer_transfer, owned_app, register_app, request_scope,
     session_developer, settle_transfer, sign_in, sign_up, use_case_label, visible_app, Refusal, DEV_SESSION_COOKIE,
     USE_CASES,
 };
@@ -625,11 +625,7 @@ async fn app_page<D: Database, P: Platform>(
         ("pending", _) => "<p>The practice reviews your registration. Its credentials work once it is approved.</p>".into(),
         _ => String::new(),
     };
-    let auth = match c.auth_method.as_str() {
-        "none" => "Public (no secret)",
-        "client_secret_basic" => "Client secret",
-        _ => "Private key JWT",
-    };
+    let auth = auth_label(&c.auth_method);
     let keys = match (&c.jwks_uri, &c.jwks) {
         (Some(u), _) => format!("<dt>JWKS URL</dt><dd><code>{}</code></dd>", esc(u)),
         (None, Some(j)) => format!(
