@@ -110,10 +110,16 @@ fn world() -> TestApp {
             .iter()
             .map(|id| json!({"resourceType": "Patient", "id": id, "name": [{"family": id.to_uppercase()}]}))
             .chain([json!({"resourceType": "Practitioner", "id": format!("{practice}-doc")})])
-            .chain([json!({"resourceType": "Observation", "id": format!("{}-obs", ids[0]), "status": "final",
-                "code": {"text": "x"}, "subject": {"reference": format!("Patient/{}", ids[0])}})])
+            .chain([
+                json!({"resourceType": "Observation", "id": format!("{}-obs", ids[0]), "status": "final",
+                "code": {"text": "x"}, "subject": {"reference": format!("Patient/{}", ids[0])}}),
+            ])
             .map(|r| {
-                let url = format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap());
+                let url = format!(
+                    "{}/{}",
+                    r["resourceType"].as_str().unwrap(),
+                    r["id"].as_str().unwrap()
+                );
                 json!({"resource": r, "request": {"method": "PUT", "url": url}})
             })
             .collect();
@@ -127,9 +133,19 @@ fn world() -> TestApp {
         ("ann", "northside", "Patient/a", "member"),
         ("bob", "northside", "Patient/b", "member"),
         ("doc", "northside", "Practitioner/northside-doc", "member"),
-        ("north-admin", "northside", "Practitioner/northside-doc", "practice_admin"),
+        (
+            "north-admin",
+            "northside",
+            "Practitioner/northside-doc",
+            "practice_admin",
+        ),
         ("cat", "lakeshore", "Patient/c", "member"),
-        ("lake-admin", "lakeshore", "Practitioner/lakeshore-doc", "practice_admin"),
+        (
+            "lake-admin",
+            "lakeshore",
+            "Practitioner/lakeshore-doc",
+            "practice_admin",
+        ),
     ] {
         let r = call(
             &app,
@@ -167,7 +183,10 @@ fn signed_up<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
 fn practice_admin<'a>(app: &'a TestApp, username: &str) -> Browser<'a> {
     let mut b = Browser::new(app);
     b.get("/practice");
-    let r = b.post("/practice/signin", &[("username", username), ("password", PASSWORD)]);
+    let r = b.post(
+        "/practice/signin",
+        &[("username", username), ("password", PASSWORD)],
+    );
     assert_eq!(r.status, 303, "{}", text(&r));
     b
 }
@@ -205,13 +224,23 @@ fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
     assert!(page.contains("data-check=\"symbol\""));
     let weak = b.post(
         "/developer/signup",
-        &[("email", "dana@example.com"), ("name", "Dana <Dev>"), ("password", "password1")],
+        &[
+            ("email", "dana@example.com"),
+            ("name", "Dana <Dev>"),
+            ("password", "password1"),
+        ],
     );
     assert_eq!(weak.status, 400);
     let html = text(&weak);
-    assert!(html.contains("an upper-case letter") && html.contains("a symbol"), "{html}");
+    assert!(
+        html.contains("an upper-case letter") && html.contains("a symbol"),
+        "{html}"
+    );
     assert!(html.contains("value=\"dana@example.com\""), "the e-mail is kept");
-    assert!(html.contains("value=\"Dana &lt;Dev&gt;\""), "the name is kept, escaped");
+    assert!(
+        html.contains("value=\"Dana &lt;Dev&gt;\""),
+        "the name is kept, escaped"
+    );
     assert!(!html.contains("password1"), "the password is not echoed");
     let csp = weak.header_value("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline'; script"));
@@ -222,37 +251,63 @@ fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
     let mut dana = signed_up(&app, "dana@example.com");
     let again = Browser::new(&app).post_raw(
         "/developer/signup",
-        &[("email", "DANA@example.com"), ("name", "x"), ("password", DEV_PASSWORD)],
+        &[
+            ("email", "DANA@example.com"),
+            ("name", "x"),
+            ("password", DEV_PASSWORD),
+        ],
     );
     assert_eq!(again.status, 403, "no CSRF token");
     let mut other = Browser::new(&app);
     let again = other.post(
         "/developer/signup",
-        &[("email", "DANA@example.com"), ("name", "x"), ("password", DEV_PASSWORD)],
+        &[
+            ("email", "DANA@example.com"),
+            ("name", "x"),
+            ("password", DEV_PASSWORD),
+        ],
     );
-    assert_eq!(again.status, 409, "e-mail addresses are unique, case-insensitively");
+    assert_eq!(
+        again.status, 409,
+        "e-mail addresses are unique, case-insensitively"
+    );
 
     // Sign out, sign in; wrong passwords slow down, then lock.
     assert_eq!(dana.post("/developer/signout", &[]).status, 303);
     assert!(text(&dana.get("/developer")).contains("action=\"/developer/signin\""));
     let mut b = Browser::new(&app);
     for i in 1..=3 {
-        let r = b.post("/developer/signin", &[("email", "dana@example.com"), ("password", "Wrong-pass-1")]);
+        let r = b.post(
+            "/developer/signin",
+            &[("email", "dana@example.com"), ("password", "Wrong-pass-1")],
+        );
         assert_eq!(r.status, 401, "attempt {i}");
     }
-    let r = b.post("/developer/signin", &[("email", "dana@example.com"), ("password", DEV_PASSWORD)]);
+    let r = b.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
+    );
     assert_eq!(r.status, 429, "slowed down after 3 failures: {}", text(&r));
     assert!(r.header_value("retry-after").is_some());
     app.platform.now.set(app.platform.now.get() + 60_000);
     for _ in 0..7 {
-        let r = b.post("/developer/signin", &[("email", "dana@example.com"), ("password", "Wrong-pass-1")]);
+        let r = b.post(
+            "/developer/signin",
+            &[("email", "dana@example.com"), ("password", "Wrong-pass-1")],
+        );
         assert_eq!(r.status, 401);
         app.platform.now.set(app.platform.now.get() + 120_000);
     }
-    let r = b.post("/developer/signin", &[("email", "dana@example.com"), ("password", DEV_PASSWORD)]);
+    let r = b.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
+    );
     assert_eq!(r.status, 429, "locked after 10 failures");
     app.platform.now.set(app.platform.now.get() + 16 * 60_000);
-    let r = b.post("/developer/signin", &[("email", "dana@example.com"), ("password", DEV_PASSWORD)]);
+    let r = b.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
+    );
     assert_eq!(r.status, 303, "the lock ends: {}", text(&r));
 
     // Password change: the current one is checked, the new one must pass the rule.
@@ -268,14 +323,26 @@ fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
     assert_eq!(weak.status, 400);
     let ok = b.post(
         "/developer/password",
-        &[("current_password", DEV_PASSWORD), ("new_password", "New-pass-2026!")],
+        &[
+            ("current_password", DEV_PASSWORD),
+            ("new_password", "New-pass-2026!"),
+        ],
     );
     assert_eq!(ok.status, 200, "{}", text(&ok));
-    assert!(text(&b.get("/developer")).contains("Your apps"), "this session goes on");
+    assert!(
+        text(&b.get("/developer")).contains("Your apps"),
+        "this session goes on"
+    );
     let mut fresh = Browser::new(&app);
-    let r = fresh.post("/developer/signin", &[("email", "dana@example.com"), ("password", DEV_PASSWORD)]);
+    let r = fresh.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
+    );
     assert_eq!(r.status, 401, "the old password is gone");
-    let r = fresh.post("/developer/signin", &[("email", "dana@example.com"), ("password", "New-pass-2026!")]);
+    let r = fresh.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", "New-pass-2026!")],
+    );
     assert_eq!(r.status, 303);
 }
 
@@ -289,7 +356,11 @@ fn forms_need_the_csrf_token_of_this_browser() {
     assert!(text(&r).contains("CSRF"));
     let mut wrong = pairs.clone();
     wrong.push(("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
-    assert_eq!(dana.post_raw("/developer/apps", &wrong).status, 403, "wrong token");
+    assert_eq!(
+        dana.post_raw("/developer/apps", &wrong).status,
+        403,
+        "wrong token"
+    );
     let mut admin_b = practice_admin(&app, "north-admin");
     assert_eq!(admin_b.post_raw("/practice/signout", &[]).status, 403);
     assert_eq!(
@@ -309,8 +380,14 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     let r = dana.post("/developer/apps", &registration("patient", "My <app>", "000000"));
     assert_eq!(r.status, 400);
     let html = text(&r);
-    assert!(html.contains("The PIN is not right for practice northside"), "{html}");
-    assert!(html.contains("value=\"My &lt;app&gt;\""), "input kept and escaped");
+    assert!(
+        html.contains("The PIN is not right for practice northside"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"My &lt;app&gt;\""),
+        "input kept and escaped"
+    );
     assert!(html.contains(REDIRECT));
 
     let mut dup = registration("patient", "Dup", "north-123456");
@@ -327,7 +404,9 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     bad_json.push(("jwks", "{not json"));
     assert!(dup_post(&mut dana, &bad_json).contains("The pasted JWKS is not JSON"));
     let mut private = pk.clone();
-    let private_jwks = json!({"keys": [{"kty": "EC", "crv": "P-384", "x": "x", "y": "y", "d": "secret", "kid": "k"}]}).to_string();
+    let private_jwks =
+        json!({"keys": [{"kty": "EC", "crv": "P-384", "x": "x", "y": "y", "d": "secret", "kid": "k"}]})
+            .to_string();
     private.push(("jwks", &private_jwks));
     assert!(dup_post(&mut dana, &private).contains("contains private key material"));
     let mut unreachable = pk.clone();
@@ -351,14 +430,27 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     for _ in 0..3 {
         dana.post("/developer/apps", &registration("patient", "Guess", "111111"));
     }
-    let r = dana.post("/developer/apps", &registration("patient", "Now right", "north-123456"));
+    let r = dana.post(
+        "/developer/apps",
+        &registration("patient", "Now right", "north-123456"),
+    );
     assert_eq!(r.status, 429, "{}", text(&r));
-    assert!(text(&r).contains("too many wrong practice PINs"));
+    assert!(text(&r).contains("Too many wrong practice PINs"));
     app.platform.now.set(app.platform.now.get() + 60_000);
-    assert_eq!(dana.post("/developer/apps", &registration("patient", "Later", "north-123456")).status, 303);
+    assert_eq!(
+        dana.post(
+            "/developer/apps",
+            &registration("patient", "Later", "north-123456")
+        )
+        .status,
+        303
+    );
 
     // A practice without a PIN takes no registrations; a bad PIN value is refused by the admin API.
-    let r = call(&app, admin("PUT", "/admin/practices/northside/pin").body(r#"{"pin":"12"}"#));
+    let r = call(
+        &app,
+        admin("PUT", "/admin/practices/northside/pin").body(r#"{"pin":"12"}"#),
+    );
     assert_eq!(r.status, 400);
     let r = call(&app, admin("PUT", "/admin/practices/nowhere/pin").body("{}"));
     assert_eq!(r.status, 404);
@@ -366,10 +458,17 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     let generated = r.json_body()["pin"].as_str().unwrap().to_string();
     assert_eq!(generated.len(), 8);
     assert!(generated.bytes().all(|b| b.is_ascii_digit()));
-    let r = dana.post("/developer/apps", &registration("patient", "Old PIN", "north-123456"));
+    let r = dana.post(
+        "/developer/apps",
+        &registration("patient", "Old PIN", "north-123456"),
+    );
     assert_eq!(r.status, 400, "the rotated PIN replaces the old one");
     app.platform.now.set(app.platform.now.get() + 60_000);
-    assert_eq!(dana.post("/developer/apps", &registration("patient", "New PIN", &generated)).status, 303);
+    assert_eq!(
+        dana.post("/developer/apps", &registration("patient", "New PIN", &generated))
+            .status,
+        303
+    );
 }
 
 fn dup_post(b: &mut Browser, pairs: &[(&str, &str)]) -> String {
@@ -382,7 +481,10 @@ fn dup_post(b: &mut Browser, pairs: &[(&str, &str)]) -> String {
 fn practice_admins_decide_only_for_their_practice() {
     let app = world();
     let mut dana = signed_up(&app, "dana@example.com");
-    let north = register(&mut dana, &registration("patient", "North <b>app</b>", "north-123456"));
+    let north = register(
+        &mut dana,
+        &registration("patient", "North <b>app</b>", "north-123456"),
+    );
     let mut lake_form = registration("patient", "Lake app", "lake-654321");
     lake_form.retain(|(k, _)| *k != "practice");
     lake_form.push(("practice", "lakeshore"));
@@ -413,10 +515,16 @@ fn practice_admins_decide_only_for_their_practice() {
     let page = text(&nadmin.get("/practice"));
     assert!(page.contains("North &lt;b&gt;app&lt;/b&gt;"), "{page}");
     assert!(page.contains("Dana Dev &lt;dana@example.com&gt;"));
-    assert!(!page.contains("Lake app"), "another practice's registration is not shown");
+    assert!(
+        !page.contains("Lake app"),
+        "another practice's registration is not shown"
+    );
     // Deciding another practice's app is refused as if it did not exist.
     for decision in ["approve", "reject"] {
-        let r = nadmin.post(&format!("/practice/clients/{lake}/decide"), &[("decision", decision)]);
+        let r = nadmin.post(
+            &format!("/practice/clients/{lake}/decide"),
+            &[("decision", decision)],
+        );
         assert_eq!(r.status, 404);
     }
     assert_eq!(client(&app, &lake)["status"], "pending");
@@ -424,7 +532,10 @@ fn practice_admins_decide_only_for_their_practice() {
     let mut patient = Browser::new(&app);
     patient.get("/portal");
     patient.post("/portal/signin", &[("username", "ann"), ("password", PASSWORD)]);
-    let r = patient.post(&format!("/practice/clients/{north}/decide"), &[("decision", "approve")]);
+    let r = patient.post(
+        &format!("/practice/clients/{north}/decide"),
+        &[("decision", "approve")],
+    );
     assert_eq!(r.status, 401);
 
     let r = nadmin.post(
@@ -433,20 +544,45 @@ fn practice_admins_decide_only_for_their_practice() {
     );
     assert_eq!(r.status, 303);
     let c = client(&app, &north);
-    assert_eq!((c["status"].as_str(), c["status_reason"].as_str()), (Some("rejected"), Some("Needs a <privacy> policy")));
+    assert_eq!(
+        (c["status"].as_str(), c["status_reason"].as_str()),
+        (Some("rejected"), Some("Needs a <privacy> policy"))
+    );
     let page = text(&dana.get(&format!("/developer/apps/{north}")));
     assert!(page.contains("Rejected") && page.contains("Needs a &lt;privacy&gt; policy"));
-    let r = nadmin.post(&format!("/practice/clients/{north}/decide"), &[("decision", "approve")]);
+    let r = nadmin.post(
+        &format!("/practice/clients/{north}/decide"),
+        &[("decision", "approve")],
+    );
     assert_eq!(r.status, 409, "only pending registrations are approved");
 
     let mut ladmin = practice_admin(&app, "lake-admin");
     assert!(text(&ladmin.get("/practice")).contains("Lake app"));
-    assert_eq!(ladmin.post(&format!("/practice/clients/{lake}/decide"), &[("decision", "approve")]).status, 303);
+    assert_eq!(
+        ladmin
+            .post(
+                &format!("/practice/clients/{lake}/decide"),
+                &[("decision", "approve")]
+            )
+            .status,
+        303
+    );
     assert_eq!(client(&app, &lake)["status"], "approved");
-    let r = ladmin.post(&format!("/practice/clients/{lake}/decide"), &[("decision", "disable"), ("reason", "paused")]);
+    let r = ladmin.post(
+        &format!("/practice/clients/{lake}/decide"),
+        &[("decision", "disable"), ("reason", "paused")],
+    );
     assert_eq!(r.status, 303);
     assert_eq!(client(&app, &lake)["status"], "disabled");
-    assert_eq!(ladmin.post(&format!("/practice/clients/{lake}/decide"), &[("decision", "enable")]).status, 303);
+    assert_eq!(
+        ladmin
+            .post(
+                &format!("/practice/clients/{lake}/decide"),
+                &[("decision", "enable")]
+            )
+            .status,
+        303
+    );
     assert_eq!(client(&app, &lake)["status"], "approved");
 }
 
@@ -490,7 +626,15 @@ fn the_client_secret_is_shown_once_then_only_rotated() {
     let r = dana.post(&format!("/developer/apps/{id}/secret"), &[]);
     assert_eq!(r.status, 409, "no secret before approval");
     let mut nadmin = practice_admin(&app, "north-admin");
-    assert_eq!(nadmin.post(&format!("/practice/clients/{id}/decide"), &[("decision", "approve")]).status, 303);
+    assert_eq!(
+        nadmin
+            .post(
+                &format!("/practice/clients/{id}/decide"),
+                &[("decision", "approve")]
+            )
+            .status,
+        303
+    );
     let page = text(&dana.get(&format!("/developer/apps/{id}")));
     assert!(page.contains("Show the client secret") && !page.contains("client-secret"));
 
@@ -515,7 +659,11 @@ fn the_client_secret_is_shown_once_then_only_rotated() {
     // Another developer cannot see or touch the app.
     let mut eve = signed_up(&app, "eve@example.com");
     assert_eq!(eve.get(&format!("/developer/apps/{id}")).status, 404);
-    assert_eq!(eve.post(&format!("/developer/apps/{id}/secret"), &[("rotate", "1")]).status, 404);
+    assert_eq!(
+        eve.post(&format!("/developer/apps/{id}/secret"), &[("rotate", "1")])
+            .status,
+        404
+    );
     assert!(client_authenticates(&app, &id, &second));
 }
 
@@ -586,13 +734,20 @@ fn hidden(html: &str) -> Vec<(String, String)> {
     for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
         let (name, rest) = part.split_once('"').unwrap();
         let value = rest.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
-        out.push((name.to_string(), value.replace("&quot;", "\"").replace("&amp;", "&")));
+        out.push((
+            name.to_string(),
+            value.replace("&quot;", "\"").replace("&amp;", "&"),
+        ));
     }
     out
 }
 
 fn read(app: &TestApp, token: &str, path: &str) -> u16 {
-    call(app, request("GET", path).header("authorization", &format!("Bearer {token}"))).status
+    call(
+        app,
+        request("GET", path).header("authorization", &format!("Bearer {token}")),
+    )
+    .status
 }
 
 #[test]
@@ -603,36 +758,73 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     form.retain(|(k, _)| *k != "scope" && *k != "offline_access");
     form.push(("scope", "launch/patient patient/Patient.rs"));
     let id = register(&mut dana, &form);
-    let r = dana.post(&format!("/developer/apps/{id}/scope"), &[("scope", "patient/*.rs")]);
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "patient/*.rs")],
+    );
     assert_eq!(r.status, 409, "only approved apps change scopes");
     let mut nadmin = practice_admin(&app, "north-admin");
-    nadmin.post(&format!("/practice/clients/{id}/decide"), &[("decision", "approve")]);
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
 
     let mut patient = Browser::new(&app);
-    let token = authorize(&mut patient, &id, "launch/patient patient/Patient.rs patient/Observation.rs");
+    let token = authorize(
+        &mut patient,
+        &id,
+        "launch/patient patient/Patient.rs patient/Observation.rs",
+    );
     assert_eq!(read(&app, &token, "/fhir/Patient/a"), 200);
     assert_eq!(read(&app, &token, "/fhir/Observation/a-obs"), 403, "not granted");
 
     let r = dana.post(
         &format!("/developer/apps/{id}/scope"),
-        &[("scope", "launch/patient patient/Patient.rs patient/Observation.rs"), ("offline_access", "1")],
+        &[
+            (
+                "scope",
+                "launch/patient patient/Patient.rs patient/Observation.rs",
+            ),
+            ("offline_access", "1"),
+        ],
     );
     assert_eq!(r.status, 303, "{}", text(&r));
     let c = client(&app, &id);
     assert_eq!(c["scope"], "launch/patient patient/Patient.rs");
-    assert_eq!(c["pending_scope"], "launch/patient patient/Patient.rs patient/Observation.rs offline_access");
-    assert_eq!(read(&app, &token, "/fhir/Patient/a"), 200, "the old grant keeps working");
+    assert_eq!(
+        c["pending_scope"],
+        "launch/patient patient/Patient.rs patient/Observation.rs offline_access"
+    );
+    assert_eq!(
+        read(&app, &token, "/fhir/Patient/a"),
+        200,
+        "the old grant keeps working"
+    );
     assert!(text(&dana.get(&format!("/developer/apps/{id}"))).contains("pending review"));
     assert!(text(&nadmin.get("/practice")).contains("patient/Observation.rs"));
     // Lakeshore's admin cannot approve it.
     let mut ladmin = practice_admin(&app, "lake-admin");
-    assert_eq!(ladmin.post(&format!("/practice/clients/{id}/scope"), &[("decision", "approve")]).status, 404);
+    assert_eq!(
+        ladmin
+            .post(
+                &format!("/practice/clients/{id}/scope"),
+                &[("decision", "approve")]
+            )
+            .status,
+        404
+    );
 
     // A backend-only rule still applies to requested scopes.
-    let r = dana.post(&format!("/developer/apps/{id}/scope"), &[("scope", "patient/*.rs nonsense")]);
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "patient/*.rs nonsense")],
+    );
     assert_eq!(r.status, 400);
 
-    let r = nadmin.post(&format!("/practice/clients/{id}/scope"), &[("decision", "reject"), ("reason", "too broad")]);
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[("decision", "reject"), ("reason", "too broad")],
+    );
     assert_eq!(r.status, 303);
     let c = client(&app, &id);
     assert!(c.get("pending_scope").is_none());
@@ -640,22 +832,53 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
 
     dana.post(
         &format!("/developer/apps/{id}/scope"),
-        &[("scope", "launch/patient patient/Patient.rs patient/Observation.rs"), ("offline_access", "1")],
+        &[
+            (
+                "scope",
+                "launch/patient patient/Patient.rs patient/Observation.rs",
+            ),
+            ("offline_access", "1"),
+        ],
     );
-    assert_eq!(nadmin.post(&format!("/practice/clients/{id}/scope"), &[("decision", "approve")]).status, 303);
-    assert_eq!(client(&app, &id)["scope"], "launch/patient patient/Patient.rs patient/Observation.rs offline_access");
+    assert_eq!(
+        nadmin
+            .post(
+                &format!("/practice/clients/{id}/scope"),
+                &[("decision", "approve")]
+            )
+            .status,
+        303
+    );
+    assert_eq!(
+        client(&app, &id)["scope"],
+        "launch/patient patient/Patient.rs patient/Observation.rs offline_access"
+    );
     let mut patient = Browser::new(&app);
-    let wider = authorize(&mut patient, &id, "launch/patient offline_access patient/Patient.rs patient/Observation.rs");
+    let wider = authorize(
+        &mut patient,
+        &id,
+        "launch/patient offline_access patient/Patient.rs patient/Observation.rs",
+    );
     assert_eq!(read(&app, &wider, "/fhir/Observation/a-obs"), 200);
-    assert_eq!(read(&app, &token, "/fhir/Patient/a"), 200, "the earlier token still holds its own scope");
+    assert_eq!(
+        read(&app, &token, "/fhir/Patient/a"),
+        200,
+        "the earlier token still holds its own scope"
+    );
 
     // The practice disables the app: every token stops at once.
-    nadmin.post(&format!("/practice/clients/{id}/decide"), &[("decision", "disable"), ("reason", "stop")]);
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "disable"), ("reason", "stop")],
+    );
     assert_eq!(read(&app, &wider, "/fhir/Patient/a"), 401);
     assert_eq!(read(&app, &token, "/fhir/Patient/a"), 401);
 
     // Approved apps list the practice's test patients (not another practice's).
-    nadmin.post(&format!("/practice/clients/{id}/decide"), &[("decision", "enable")]);
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "enable")],
+    );
     let page = text(&dana.get(&format!("/developer/apps/{id}")));
     let table = page.split("id=\"test-patients\"").nth(1).unwrap();
     assert!(table.contains(">ann<") && table.contains(">bob<") && table.contains("Patient/a"));
@@ -670,25 +893,77 @@ fn ownership_moves_only_when_both_developers_agree() {
     let mut eve = signed_up(&app, "eve@example.com");
     let id = register(&mut dana, &registration("patient", "Handed over", "north-123456"));
 
-    assert_eq!(fred.post(&format!("/developer/apps/{id}/transfer"), &[("to", "eve@example.com")]).status, 404);
-    let r = dana.post(&format!("/developer/apps/{id}/transfer"), &[("to", "nobody@example.com")]);
+    assert_eq!(
+        fred.post(
+            &format!("/developer/apps/{id}/transfer"),
+            &[("to", "eve@example.com")]
+        )
+        .status,
+        404
+    );
+    let r = dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "nobody@example.com")],
+    );
     assert_eq!(r.status, 400);
-    let r = dana.post(&format!("/developer/apps/{id}/transfer"), &[("to", "fred@example.com")]);
+    let r = dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "fred@example.com")],
+    );
     assert_eq!(r.status, 303);
-    assert!(text(&dana.get(&format!("/developer/apps/{id}"))).contains("Waiting for <strong>fred@example.com</strong>"));
+    assert!(text(&dana.get(&format!("/developer/apps/{id}")))
+        .contains("Waiting for <strong>fred@example.com</strong>"));
     assert!(text(&fred.get("/developer")).contains("Apps offered to you"));
     // Someone else cannot accept it; the owner cannot accept for the recipient.
-    assert_eq!(eve.post(&format!("/developer/apps/{id}/transfer/accept"), &[]).status, 409);
-    assert_eq!(dana.post(&format!("/developer/apps/{id}/transfer/accept"), &[]).status, 409);
+    assert_eq!(
+        eve.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        409
+    );
+    assert_eq!(
+        dana.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        409
+    );
     // The recipient declines; the owner offers again and cancels; then again and accepted.
-    assert_eq!(fred.post(&format!("/developer/apps/{id}/transfer/cancel"), &[]).status, 303);
-    assert_eq!(fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[]).status, 409);
-    dana.post(&format!("/developer/apps/{id}/transfer"), &[("to", "fred@example.com")]);
-    assert_eq!(dana.post(&format!("/developer/apps/{id}/transfer/cancel"), &[]).status, 303);
-    assert_eq!(fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[]).status, 409);
-    dana.post(&format!("/developer/apps/{id}/transfer"), &[("to", "fred@example.com")]);
-    assert_eq!(fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[]).status, 303);
-    assert_eq!(dana.get(&format!("/developer/apps/{id}")).status, 404, "Dana no longer owns it");
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/cancel"), &[])
+            .status,
+        303
+    );
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        409
+    );
+    dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "fred@example.com")],
+    );
+    assert_eq!(
+        dana.post(&format!("/developer/apps/{id}/transfer/cancel"), &[])
+            .status,
+        303
+    );
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        409
+    );
+    dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "fred@example.com")],
+    );
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        303
+    );
+    assert_eq!(
+        dana.get(&format!("/developer/apps/{id}")).status,
+        404,
+        "Dana no longer owns it"
+    );
     let page = text(&fred.get(&format!("/developer/apps/{id}")));
     assert!(page.contains("Handed over") && page.contains("Offer the transfer"));
 }
@@ -703,14 +978,30 @@ fn the_json_api_does_what_the_pages_do() {
         }
         call(&app, r)
     };
-    let r = post("/developer/api/signup", None, json!({"email": "api@example.com", "name": "Api", "password": "weak"}));
+    let r = post(
+        "/developer/api/signup",
+        None,
+        json!({"email": "api@example.com", "name": "Api", "password": "weak"}),
+    );
     assert_eq!(r.status, 400);
     assert_eq!(r.json_body()["error"], "invalid_request");
-    let r = post("/developer/api/signup", None, json!({"email": "api@example.com", "name": "Api", "password": DEV_PASSWORD}));
+    let r = post(
+        "/developer/api/signup",
+        None,
+        json!({"email": "api@example.com", "name": "Api", "password": DEV_PASSWORD}),
+    );
     assert_eq!(r.status, 201, "{}", text(&r));
-    let r = post("/developer/api/token", None, json!({"email": "api@example.com", "password": "Wrong-1!x"}));
+    let r = post(
+        "/developer/api/token",
+        None,
+        json!({"email": "api@example.com", "password": "Wrong-1!x"}),
+    );
     assert_eq!(r.status, 401);
-    let r = post("/developer/api/token", None, json!({"email": "api@example.com", "password": DEV_PASSWORD}));
+    let r = post(
+        "/developer/api/token",
+        None,
+        json!({"email": "api@example.com", "password": DEV_PASSWORD}),
+    );
     assert_eq!(r.status, 200);
     let token = r.json_body()["access_token"].as_str().unwrap().to_string();
     assert!(token.starts_with("fdt_"));
@@ -729,27 +1020,61 @@ fn the_json_api_does_what_the_pages_do() {
     assert_eq!(r.status, 201, "{}", text(&r));
     let body = r.json_body();
     assert_eq!(body["status"], "pending");
-    assert!(body.get("client_secret").is_none(), "the secret comes after approval");
+    assert!(
+        body.get("client_secret").is_none(),
+        "the secret comes after approval"
+    );
     let id = body["client_id"].as_str().unwrap().to_string();
     assert_eq!(body["registration_client_uri"], format!("{BASE}/register/{id}"));
 
-    let get = |path: &str, auth: &str| call(&app, request("GET", path).header("authorization", &format!("Bearer {auth}")));
-    assert_eq!(get(&format!("/register/{id}"), &token).json_body()["status"], "pending");
+    let get = |path: &str, auth: &str| {
+        call(
+            &app,
+            request("GET", path).header("authorization", &format!("Bearer {auth}")),
+        )
+    };
+    assert_eq!(
+        get(&format!("/register/{id}"), &token).json_body()["status"],
+        "pending"
+    );
     assert_eq!(get(&format!("/register/{id}"), "fdt_other").status, 401);
     let listed = get("/developer/api/apps", &token).json_body();
     assert_eq!(listed["apps"][0]["client_id"], id.as_str());
 
     // The practice side through the admin API.
-    let pending = call(&app, admin("GET", "/admin/clients?practice=northside&status=pending")).json_body();
+    let pending = call(
+        &app,
+        admin("GET", "/admin/clients?practice=northside&status=pending"),
+    )
+    .json_body();
     assert_eq!(pending["clients"][0]["client_id"], id.as_str());
-    assert_eq!(call(&app, admin("POST", &format!("/admin/clients/{id}/approve"))).status, 200);
+    assert_eq!(
+        call(&app, admin("POST", &format!("/admin/clients/{id}/approve"))).status,
+        200
+    );
 
-    let r = post(&format!("/developer/api/apps/{id}/secret"), Some(&token), json!({}));
+    let r = post(
+        &format!("/developer/api/apps/{id}/secret"),
+        Some(&token),
+        json!({}),
+    );
     assert_eq!(r.status, 200);
     let secret = r.json_body()["client_secret"].as_str().unwrap().to_string();
     assert!(client_authenticates(&app, &id, &secret));
-    assert_eq!(post(&format!("/developer/api/apps/{id}/secret"), Some(&token), json!({})).status, 409);
-    let r = post(&format!("/developer/api/apps/{id}/secret"), Some(&token), json!({"rotate": true}));
+    assert_eq!(
+        post(
+            &format!("/developer/api/apps/{id}/secret"),
+            Some(&token),
+            json!({})
+        )
+        .status,
+        409
+    );
+    let r = post(
+        &format!("/developer/api/apps/{id}/secret"),
+        Some(&token),
+        json!({"rotate": true}),
+    );
     assert_eq!(r.status, 200);
     assert!(!client_authenticates(&app, &id, &secret));
 
@@ -764,25 +1089,65 @@ fn the_json_api_does_what_the_pages_do() {
     };
     let r = put(json!({"client_id": id, "redirect_uris": ["http://evil.example/cb"]}));
     assert_eq!(r.status, 400);
-    let r = put(json!({"client_id": id, "client_name": "API app", "scope": "launch/patient patient/*.rs offline_access"}));
+    let r = put(
+        json!({"client_id": id, "client_name": "API app", "scope": "launch/patient patient/*.rs offline_access"}),
+    );
     assert_eq!(r.status, 200, "{}", text(&r));
     let b = r.json_body();
     assert_eq!(b["scope"], "launch/patient patient/*.rs");
     assert_eq!(b["pending_scope"], "launch/patient patient/*.rs offline_access");
     assert_eq!(b["test_patients"].as_array().map(Vec::len), Some(2));
-    assert_eq!(call(&app, admin("POST", &format!("/admin/clients/{id}/scope-change/approve"))).status, 200);
-    assert_eq!(get(&format!("/register/{id}"), &token).json_body()["scope"], "launch/patient patient/*.rs offline_access");
+    assert_eq!(
+        call(
+            &app,
+            admin("POST", &format!("/admin/clients/{id}/scope-change/approve"))
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(&format!("/register/{id}"), &token).json_body()["scope"],
+        "launch/patient patient/*.rs offline_access"
+    );
 
     // Transfer by JSON, then the password change ends the old token.
-    post("/developer/api/signup", None, json!({"email": "b@example.com", "name": "B", "password": DEV_PASSWORD}));
-    let other = post("/developer/api/token", None, json!({"email": "b@example.com", "password": DEV_PASSWORD})).json_body()["access_token"]
+    post(
+        "/developer/api/signup",
+        None,
+        json!({"email": "b@example.com", "name": "B", "password": DEV_PASSWORD}),
+    );
+    let other = post(
+        "/developer/api/token",
+        None,
+        json!({"email": "b@example.com", "password": DEV_PASSWORD}),
+    )
+    .json_body()["access_token"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(post(&format!("/developer/api/apps/{id}/transfer"), Some(&token), json!({"to": "b@example.com"})).status, 202);
-    assert_eq!(post(&format!("/developer/api/apps/{id}/transfer/accept"), Some(&other), json!({})).status, 200);
+    assert_eq!(
+        post(
+            &format!("/developer/api/apps/{id}/transfer"),
+            Some(&token),
+            json!({"to": "b@example.com"})
+        )
+        .status,
+        202
+    );
+    assert_eq!(
+        post(
+            &format!("/developer/api/apps/{id}/transfer/accept"),
+            Some(&other),
+            json!({})
+        )
+        .status,
+        200
+    );
     assert_eq!(get(&format!("/register/{id}"), &token).status, 404);
-    assert_eq!(get(&format!("/register/{id}"), &other).json_body()["owner"], "b@example.com");
+    assert_eq!(
+        get(&format!("/register/{id}"), &other).json_body()["owner"],
+        "b@example.com"
+    );
     let r = call(
         &app,
         request("DELETE", &format!("/register/{id}")).header("authorization", &format!("Bearer {other}")),
@@ -790,7 +1155,12 @@ fn the_json_api_does_what_the_pages_do() {
     assert_eq!(r.status, 204);
     assert_eq!(client(&app, &id)["status"], "disabled");
 
-    let second = post("/developer/api/token", None, json!({"email": "api@example.com", "password": DEV_PASSWORD})).json_body()["access_token"]
+    let second = post(
+        "/developer/api/token",
+        None,
+        json!({"email": "api@example.com", "password": DEV_PASSWORD}),
+    )
+    .json_body()["access_token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -800,6 +1170,10 @@ fn the_json_api_does_what_the_pages_do() {
         json!({"current_password": DEV_PASSWORD, "new_password": "Another-2026!"}),
     );
     assert_eq!(r.status, 200, "{}", text(&r));
-    assert_eq!(get("/developer/api/apps", &token).status, 401, "other tokens end with a password change");
+    assert_eq!(
+        get("/developer/api/apps", &token).status,
+        401,
+        "other tokens end with a password change"
+    );
     assert_eq!(get("/developer/api/apps", &second).status, 200);
 }

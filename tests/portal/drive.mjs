@@ -9,7 +9,7 @@
 // ADMIN_USER, OTHER_ADMIN_USER, PASSWORD (of the practice users), RUN (a
 // unique suffix for e-mail addresses).
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
@@ -27,6 +27,9 @@ await new Promise((ok) => callbackServer.listen(0, "127.0.0.1", ok));
 const REDIRECT = `http://127.0.0.1:${callbackServer.address().port}/callback`;
 const DEV_PASSWORD = "Portal-dev-2026!";
 mkdirSync(SHOTS, { recursive: true });
+// Screenshots of an earlier run of this mode would mislead: start clean.
+for (const f of readdirSync(SHOTS)) if (f.startsWith(`${MODE}-`)) rmSync(`${SHOTS}/${f}`);
+let shots = 0;
 
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
@@ -50,7 +53,8 @@ async function newPage(options = {}) {
 }
 
 async function shot(page, name) {
-  await page.screenshot({ path: `${SHOTS}/${MODE}-${String(Object.keys(facts).length).padStart(2, "0")}-${name}.png`, fullPage: true });
+  shots += 1;
+  await page.screenshot({ path: `${SHOTS}/${MODE}-${String(shots).padStart(2, "0")}-${name}.png`, fullPage: true });
   facts[`shot:${name}`] = true;
 }
 

@@ -69,7 +69,11 @@ fn seed(admin: &Client) {
         );
         for (username, fhir_user, role) in [
             (format!("{key}-patient"), format!("Patient/{key}-pat"), "member"),
-            (format!("{key}-admin"), format!("Practitioner/{key}-doc"), "practice_admin"),
+            (
+                format!("{key}-admin"),
+                format!("Practitioner/{key}-doc"),
+                "practice_admin",
+            ),
         ] {
             let r = admin
                 .post(
@@ -148,7 +152,11 @@ fn journey(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
     let id = r["facts"]["clientId"].as_str().unwrap_or_default();
     // What the pages did is what the admin API sees.
-    let client = admin.get(&format!("/admin/clients/{id}")).send().expect_status(200).json();
+    let client = admin
+        .get(&format!("/admin/clients/{id}"))
+        .send()
+        .expect_status(200)
+        .json();
     let expected = [
         ("status", json!("disabled")),
         ("status_reason", json!("Paused for review")),
@@ -161,7 +169,10 @@ fn journey(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     ];
     for (k, v) in expected {
         if client[k] != v {
-            return Err(fail(format!("client {k} is {} (expected {v}): {client:#}", client[k])));
+            return Err(fail(format!(
+                "client {k} is {} (expected {v}): {client:#}",
+                client[k]
+            )));
         }
     }
     if r["facts"]["firstRead"] != 200 || r["facts"]["afterDisable"] != 401 {
@@ -175,9 +186,15 @@ fn errors(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let edge = edge.as_ref().map_err(|e| fail(e.clone()))?;
     let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
     let id = r["facts"]["clientId"].as_str().unwrap_or_default();
-    let client = admin.get(&format!("/admin/clients/{id}")).send().expect_status(200).json();
+    let client = admin
+        .get(&format!("/admin/clients/{id}"))
+        .send()
+        .expect_status(200)
+        .json();
     if client["status"] != "pending" {
-        return Err(fail(format!("the other practice's admin changed the app: {client:#}")));
+        return Err(fail(format!(
+            "the other practice's admin changed the app: {client:#}"
+        )));
     }
     // The refused forms registered nothing.
     let listed = admin

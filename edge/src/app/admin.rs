@@ -118,5 +118,6 @@ async fn put_pin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, k
         Some(_) => return Err(ApiError::bad_request("\"pin\" must be a string")),
     };
     super::developer::set_practice_pin(app, key, &pin).await?;
-    Ok(HttpResponse::json(200, &json!({"practice": key, "pin": pin})).with_header("cache-control", "no-store"))
+    Ok(HttpResponse::json(200, &json!({"practice": key, "pin": pin}))
+        .with_header("cache-control", "no-store"))
 }

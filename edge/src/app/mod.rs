@@ -345,8 +345,12 @@ impl<D: Database, P: Platform> App<D, P> {
             return Ok(());
         }
         let body = match segs.first() {
-            Some(&"developer") if segs.get(1) == Some(&"api") => error::ErrorBody::OAuth("temporarily_unavailable"),
-            Some(&"authorize") | Some(&"portal") | Some(&"developer") | Some(&"practice") => error::ErrorBody::Page,
+            Some(&"developer") if segs.get(1) == Some(&"api") => {
+                error::ErrorBody::OAuth("temporarily_unavailable")
+            }
+            Some(&"authorize") | Some(&"portal") | Some(&"developer") | Some(&"practice") => {
+                error::ErrorBody::Page
+            }
             _ => error::ErrorBody::OAuth("temporarily_unavailable"),
         };
         Err(ApiError::too_many_requests(Limiter::Ip.period_s(), body))

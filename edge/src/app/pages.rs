@@ -41,7 +41,8 @@ textarea:focus,select:focus,a:focus{outline:3px solid #f2a900;outline-offset:2px
 nav{display:flex;gap:1rem;flex-wrap:wrap;align-items:center;margin-bottom:1rem}nav button{margin:0}\
 h2{font-size:1.15rem;margin-top:1.5rem}h3{font-size:1rem}dt{font-weight:600;margin-top:.5rem}dd{margin-left:1rem}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #dde3e9;vertical-align:top}\
-code{font-size:.85em;word-break:break-all}";
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85em;word-break:break-all}\
+code.scopes{word-break:normal;overflow-wrap:anywhere}";
 
 /// A complete page.
 pub fn layout(title: &str, body: &str) -> String {

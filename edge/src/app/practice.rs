@@ -34,7 +34,10 @@ pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest,
     handle(app, req, rest).await.map_err(as_page)
 }
 
-async fn admin_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> Result<Option<User>, ApiError> {
+async fn admin_user<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+) -> Result<Option<User>, ApiError> {
     Ok(match cookie(req, SESSION_COOKIE) {
         Some(s) => store::session_user(app.auth_db(), &sha256_b64(s), app.platform.now_ms())
             .await?
@@ -92,7 +95,10 @@ async fn post<D: Database, P: Platform>(
             Err(SignInError::Throttled(s)) => Ok(html(
                 429,
                 "Practice administration",
-                &signin_form(csrf, Some(&format!("Too many failed attempts. Try again in {s} seconds."))),
+                &signin_form(
+                    csrf,
+                    Some(&format!("Too many failed attempts. Try again in {s} seconds.")),
+                ),
             )
             .with_header("retry-after", &s.to_string())),
         },
@@ -103,9 +109,9 @@ async fn post<D: Database, P: Platform>(
             Ok(see_other("/practice").with_header("set-cookie", &set_cookie(req, SESSION_COOKIE, "", 0)))
         }
         ["clients", id, what] => {
-            let user = admin_user(app, req)
-                .await?
-                .ok_or_else(|| ApiError::page(401, "sign in as a practice administrator first (/practice)"))?;
+            let user = admin_user(app, req).await?.ok_or_else(|| {
+                ApiError::page(401, "sign in as a practice administrator first (/practice)")
+            })?;
             // Another practice's app is not found, as if it did not exist.
             let client = store::client(app.auth_db(), id)
                 .await?
@@ -129,7 +135,10 @@ async fn post<D: Database, P: Platform>(
                 _ => Err(ApiError::new(
                     409,
                     "conflict",
-                    format!("{} cannot be {decision}d now: it is {}", client.name, client.status),
+                    format!(
+                        "{} cannot be {decision}d now: it is {}",
+                        client.name, client.status
+                    ),
                 )),
             };
             match outcome {
@@ -169,7 +178,13 @@ fn codes(items: &[String]) -> String {
         .join("<br>")
 }
 
-fn decision_form(c: &Client, csrf: &str, what: &str, buttons: &[(&str, &str, bool)], with_reason: bool) -> String {
+fn decision_form(
+    c: &Client,
+    csrf: &str,
+    what: &str,
+    buttons: &[(&str, &str, bool)],
+    with_reason: bool,
+) -> String {
     let reason_id = format!("reason-{what}-{}", c.client_id);
     let reason = if with_reason {
         format!(
@@ -229,7 +244,7 @@ async fn dashboard<D: Database, P: Platform>(
                 "<section class=\"registration\" aria-labelledby=\"reg-{id}\"><h3 id=\"reg-{id}\">{}</h3>\
                  <table><tbody><tr><th scope=\"row\">Developer</th><td>{}</td></tr><tr><th scope=\"row\">Use case</th><td>{}</td></tr>\
                  <tr><th scope=\"row\">Client authentication</th><td>{}</td></tr><tr><th scope=\"row\">Redirect URIs</th><td>{}</td></tr>\
-                 <tr><th scope=\"row\">Launch URI</th><td>{}</td></tr><tr><th scope=\"row\">Requested scopes</th><td><code>{}</code></td></tr>\
+                 <tr><th scope=\"row\">Launch URI</th><td>{}</td></tr><tr><th scope=\"row\">Requested scopes</th><td><code class=\"scopes\">{}</code></td></tr>\
                  <tr><th scope=\"row\">Registered</th><td>{}</td></tr></tbody></table>{}</section>",
                 esc(&c.name),
                 esc(&developer_email(app, c).await?),
@@ -246,7 +261,7 @@ async fn dashboard<D: Database, P: Platform>(
         }
         if let Some(p) = &c.pending_scope {
             scope_changes.push_str(&format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+                "<tr><td>{}</td><td><code class=\"scopes\">{}</code></td><td><code class=\"scopes\">{}</code></td><td>{}</td></tr>",
                 esc(&c.name),
                 esc(&c.scope),
                 esc(p),
@@ -259,7 +274,7 @@ async fn dashboard<D: Database, P: Platform>(
             _ => String::new(),
         };
         others.push_str(&format!(
-            "<tr><td>{}<br><code>{}</code></td><td>{}</td><td>{}{}</td><td><code>{}</code></td><td>{action}</td></tr>",
+            "<tr><td>{}<br><code>{}</code></td><td>{}</td><td>{}{}</td><td><code class=\"scopes\">{}</code></td><td>{action}</td></tr>",
             esc(&c.name),
             esc(&c.client_id),
             esc(&developer_email(app, c).await?),

@@ -209,7 +209,12 @@ pub async fn end_credential<D: Database>(db: &D, hash: &str, now: i64) -> Result
 }
 
 /// Sets (or replaces) a practice's registration PIN hash.
-pub async fn set_practice_pin<D: Database>(db: &D, practice: &str, pin_hash: &str, now: i64) -> Result<(), DbError> {
+pub async fn set_practice_pin<D: Database>(
+    db: &D,
+    practice: &str,
+    pin_hash: &str,
+    now: i64,
+) -> Result<(), DbError> {
     db.batch(vec![Statement::new(
         "INSERT INTO practice_pins (practice, pin_hash, updated_at) VALUES (?1,?2,?3) \
          ON CONFLICT(practice) DO UPDATE SET pin_hash = excluded.pin_hash, updated_at = excluded.updated_at",
@@ -278,7 +283,12 @@ pub async fn set_transfer<D: Database>(
 
 /// The recipient accepts a transfer: they become the owner. `false` if no
 /// transfer to them is pending.
-pub async fn accept_transfer<D: Database>(db: &D, client_id: &str, recipient: &str, now: i64) -> Result<bool, DbError> {
+pub async fn accept_transfer<D: Database>(
+    db: &D,
+    client_id: &str,
+    recipient: &str,
+    now: i64,
+) -> Result<bool, DbError> {
     let rows = db
         .query(Statement::new(
             "UPDATE clients SET owner_developer = transfer_to, transfer_to = NULL, updated_at = ?3 \
@@ -291,7 +301,12 @@ pub async fn accept_transfer<D: Database>(db: &D, client_id: &str, recipient: &s
 
 /// Stores the first client secret of an approved developer-owned app;
 /// `false` if one was already shown (then only a rotation gives a new one).
-pub async fn issue_first_secret<D: Database>(db: &D, client_id: &str, secret_hash: &str, now: i64) -> Result<bool, DbError> {
+pub async fn issue_first_secret<D: Database>(
+    db: &D,
+    client_id: &str,
+    secret_hash: &str,
+    now: i64,
+) -> Result<bool, DbError> {
     let rows = db
         .query(Statement::new(
             "UPDATE clients SET secret_hash = ?2, secret_issued_at = ?3, updated_at = ?3 \
@@ -303,7 +318,12 @@ pub async fn issue_first_secret<D: Database>(db: &D, client_id: &str, secret_has
 }
 
 /// Replaces the secret of a client whose first secret was shown.
-pub async fn rotate_secret<D: Database>(db: &D, client_id: &str, secret_hash: &str, now: i64) -> Result<(), DbError> {
+pub async fn rotate_secret<D: Database>(
+    db: &D,
+    client_id: &str,
+    secret_hash: &str,
+    now: i64,
+) -> Result<(), DbError> {
     db.batch(vec![Statement::new(
         "UPDATE clients SET secret_hash = ?2, secret_issued_at = COALESCE(secret_issued_at, ?3), updated_at = ?3 WHERE client_id = ?1",
         vec![client_id.into(), secret_hash.into(), now.into()],
@@ -313,7 +333,10 @@ pub async fn rotate_secret<D: Database>(db: &D, client_id: &str, secret_hash: &s
 
 /// A practice's test patients: users whose `fhirUser` is a Patient there,
 /// as `(username, display name, Patient/id)`.
-pub async fn test_patients<D: Database>(db: &D, practice: &str) -> Result<Vec<(String, Option<String>, String)>, DbError> {
+pub async fn test_patients<D: Database>(
+    db: &D,
+    practice: &str,
+) -> Result<Vec<(String, Option<String>, String)>, DbError> {
     let rows = db
         .query(Statement::new(
             "SELECT username, display_name, fhir_user FROM users WHERE practice = ?1 AND fhir_user LIKE 'Patient/%' \

@@ -18,8 +18,8 @@
 use serde_json::{json, Value as Json};
 
 use super::{
-    app_json, change_password, issue_secret, new_credential, offer_transfer, owned_app, register_app, request_scope,
-    settle_transfer, sign_in, sign_up, token_developer, visible_app, Refusal,
+    app_json, change_password, issue_secret, new_credential, offer_transfer, owned_app, register_app,
+    request_scope, settle_transfer, sign_in, sign_up, token_developer, visible_app, Refusal,
 };
 use crate::app::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::http::{HttpRequest, HttpResponse};
@@ -95,9 +95,14 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
     match (req.method.as_str(), rest) {
         ("POST", ["signup"]) => {
             let b = body(req)?;
-            let dev = sign_up(app, str_field(&b, "email"), str_field(&b, "name"), str_field(&b, "password"))
-                .await?
-                .map_err(refusal)?;
+            let dev = sign_up(
+                app,
+                str_field(&b, "email"),
+                str_field(&b, "name"),
+                str_field(&b, "password"),
+            )
+            .await?
+            .map_err(refusal)?;
             Ok(HttpResponse::json(
                 201,
                 &json!({"developer_id": dev.developer_id, "email": dev.email, "name": dev.display_name}),
@@ -149,10 +154,7 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
         ("POST", ["apps", id, "secret"]) => {
             let dev = developer_or_401(app, req).await?;
             let client = owned_app(app, &dev, id).await?;
-            let rotate = body(req)?
-                .get("rotate")
-                .and_then(Json::as_bool)
-                .unwrap_or(false);
+            let rotate = body(req)?.get("rotate").and_then(Json::as_bool).unwrap_or(false);
             let secret = issue_secret(app, &client, rotate).await?;
             Ok(HttpResponse::json(
                 200,
@@ -193,9 +195,18 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
 }
 
 /// `POST /register` with a developer API token (RFC 7591 §3).
-pub async fn register<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, dev: &Developer) -> ApiResult {
-    let meta: Json = serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::oauth(400, "invalid_client_metadata", format!("the body is not JSON: {e}")))?;
+pub async fn register<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    dev: &Developer,
+) -> ApiResult {
+    let meta: Json = serde_json::from_slice(&req.body).map_err(|e| {
+        ApiError::oauth(
+            400,
+            "invalid_client_metadata",
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
     let client = register_app(app, dev, &meta).await?;
     let mut out = app_json(app, &client).await?;
     if let Some(o) = out.as_object_mut() {
@@ -212,7 +223,11 @@ pub async fn register<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
 }
 
 /// `GET | PUT | DELETE /register/{id}` (RFC 7592 §2) with the owner's developer token.
-pub async fn configuration<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, id: &str) -> ApiResult {
+pub async fn configuration<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    id: &str,
+) -> ApiResult {
     configure(app, req, id).await.map_err(|e| match e.body {
         ErrorBody::OAuth(_) => e,
         _ => as_json_error(e),
@@ -223,14 +238,21 @@ async fn configure<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest,
     let dev = developer_or_401(app, req).await?;
     let client = owned_app(app, &dev, id).await?;
     match req.method.as_str() {
-        "GET" => Ok(HttpResponse::json(200, &app_json(app, &client).await?).with_header("cache-control", "no-store")),
+        "GET" => {
+            Ok(HttpResponse::json(200, &app_json(app, &client).await?)
+                .with_header("cache-control", "no-store"))
+        }
         "PUT" => {
             let b = body(req)?;
-            let b = b
-                .as_object()
-                .ok_or_else(|| ApiError::oauth(400, "invalid_client_metadata", "the body must be a JSON object"))?;
+            let b = b.as_object().ok_or_else(|| {
+                ApiError::oauth(400, "invalid_client_metadata", "the body must be a JSON object")
+            })?;
             if b.get("client_id").and_then(Json::as_str).is_some_and(|c| c != id) {
-                return Err(ApiError::oauth(400, "invalid_request", "client_id does not match the URL"));
+                return Err(ApiError::oauth(
+                    400,
+                    "invalid_request",
+                    "client_id does not match the URL",
+                ));
             }
             // Only the scope changes this way (through the practice's
             // approval); any other member must restate the current value.

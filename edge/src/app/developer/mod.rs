@@ -88,7 +88,15 @@ pub async fn new_credential<D: Database, P: Platform>(
         ),
     };
     let now = app.platform.now_ms();
-    store::insert_credential(app.auth_db(), &sha256_b64(&secret), developer_id, kind, now, now + ttl).await?;
+    store::insert_credential(
+        app.auth_db(),
+        &sha256_b64(&secret),
+        developer_id,
+        kind,
+        now,
+        now + ttl,
+    )
+    .await?;
     Ok(secret)
 }
 
@@ -192,20 +200,22 @@ pub async fn sign_in<D: Database, P: Platform>(
         .as_ref()
         .map(|d| (d.password_hash.as_str(), d.failed_signins, d.locked_until));
     let wrong = || Refusal::Wrong("The e-mail address or password is not right.".into());
-    Ok(match (check_password(&app.platform, account, password, now).await, dev) {
-        (PasswordCheck::Right { reset }, Some(dev)) => {
-            if reset {
-                store::set_developer_signin_state(db, &dev.developer_id, 0, 0).await?;
+    Ok(
+        match (check_password(&app.platform, account, password, now).await, dev) {
+            (PasswordCheck::Right { reset }, Some(dev)) => {
+                if reset {
+                    store::set_developer_signin_state(db, &dev.developer_id, 0, 0).await?;
+                }
+                Ok(dev)
             }
-            Ok(dev)
-        }
-        (PasswordCheck::Throttled(s), _) => Err(Refusal::Throttled(s)),
-        (PasswordCheck::Wrong { failed, locked_until }, Some(dev)) => {
-            store::set_developer_signin_state(db, &dev.developer_id, failed, locked_until).await?;
-            Err(wrong())
-        }
-        _ => Err(wrong()),
-    })
+            (PasswordCheck::Throttled(s), _) => Err(Refusal::Throttled(s)),
+            (PasswordCheck::Wrong { failed, locked_until }, Some(dev)) => {
+                store::set_developer_signin_state(db, &dev.developer_id, failed, locked_until).await?;
+                Err(wrong())
+            }
+            _ => Err(wrong()),
+        },
+    )
 }
 
 /// Changes a developer's password (the current one is checked like a
@@ -303,7 +313,11 @@ pub async fn register_app<D: Database, P: Platform>(
         .ok_or_else(|| registration_error("the registration must be a JSON object"))?;
     let pin = match meta.remove("practice_pin") {
         Some(Json::String(p)) if !p.is_empty() => p,
-        _ => return Err(registration_error("practice_pin is required (ask the practice for it)")),
+        _ => {
+            return Err(registration_error(
+                "practice_pin is required (ask the practice for it)",
+            ))
+        }
     };
     if !meta.get("practice").is_some_and(Json::is_string) {
         return Err(registration_error("practice is required"));
@@ -332,7 +346,10 @@ pub async fn register_app<D: Database, P: Platform>(
             client.practice
         )));
     };
-    if verify_password(&app.platform, &pin, &pin_hash).await.unwrap_or(false) {
+    if verify_password(&app.platform, &pin, &pin_hash)
+        .await
+        .unwrap_or(false)
+    {
         if dev.failed_pins != 0 || dev.pin_locked_until != 0 {
             store::set_pin_state(db, &dev.developer_id, 0, 0).await?;
         }
@@ -447,7 +464,10 @@ pub async fn request_scope<D: Database, P: Platform>(
         return Err(ApiError::new(
             409,
             "conflict",
-            format!("the app is {}: scope changes are for approved apps", client.status),
+            format!(
+                "the app is {}: scope changes are for approved apps",
+                client.status
+            ),
         ));
     }
     manage::request_scope_change(app, client, scope).await

@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value as Json};
 use flare_core::datetime::format_instant;
 
 use super::{
-    auth_label, change_password, issue_secret, new_credential, offer_transfer, owned_app, register_app, request_scope,
-    session_developer, settle_transfer, sign_in, sign_up, use_case_label, visible_app, Refusal, DEV_SESSION_COOKIE,
-    USE_CASES,
+    auth_label, change_password, issue_secret, new_credential, offer_transfer, owned_app, register_app,
+    request_scope, session_developer, settle_transfer, sign_in, sign_up, use_case_label, visible_app,
+    Refusal, DEV_SESSION_COOKIE, USE_CASES,
 };
 use crate::app::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::http::{HttpRequest, HttpResponse};
@@ -84,7 +84,10 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
     Ok(with_csrf_cookie(page, req, &csrf, fresh))
 }
 
-async fn signed_in<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> Result<Developer, ApiError> {
+async fn signed_in<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+) -> Result<Developer, ApiError> {
     session_developer(app, req)
         .await?
         .ok_or_else(|| ApiError::page(401, "sign in to the developer portal first (/developer)"))
@@ -136,7 +139,10 @@ async fn post<D: Database, P: Platform>(
             if let Some(s) = cookie(req, DEV_SESSION_COOKIE) {
                 store::end_credential(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?;
             }
-            Ok(see_other("/developer").with_header("set-cookie", &set_cookie(req, DEV_SESSION_COOKIE, "", 0)))
+            Ok(
+                see_other("/developer")
+                    .with_header("set-cookie", &set_cookie(req, DEV_SESSION_COOKIE, "", 0)),
+            )
         }
         _ => {
             let dev = signed_in(app, req).await?;
@@ -155,7 +161,9 @@ async fn post_signed_in<D: Database, P: Platform>(
 ) -> ApiResult {
     match rest {
         ["password"] => {
-            let keep = cookie(req, DEV_SESSION_COOKIE).map(sha256_b64).unwrap_or_default();
+            let keep = cookie(req, DEV_SESSION_COOKIE)
+                .map(sha256_b64)
+                .unwrap_or_default();
             match change_password(app, dev, get(pairs, "current_password"), get(pairs, "new_password"), &keep).await? {
                 Ok(()) => Ok(password_page(200, dev, csrf, Some(Ok("Your password was changed. Other sessions and API tokens of your account were signed out.")))),
                 Err(r) => Ok(password_page(r.status(), dev, csrf, Some(Err(&r.message())))),
@@ -209,19 +217,24 @@ async fn post_signed_in<D: Database, P: Platform>(
                     );
                     Ok(html(200, "Client secret", &body))
                 }
-                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message)).await.map(|p| p.with_status(e.status)),
+                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
+                    .await
+                    .map(|p| p.with_status(e.status)),
                 Err(e) => Err(e),
             }
         }
         ["apps", id, "scope"] => {
             let client = owned_app(app, dev, id).await?;
             let mut scope = get(pairs, "scope").to_string();
-            if get(pairs, "offline_access") == "1" && !scope.split_whitespace().any(|s| s == "offline_access") {
+            if get(pairs, "offline_access") == "1" && !scope.split_whitespace().any(|s| s == "offline_access")
+            {
                 scope.push_str(" offline_access");
             }
             match request_scope(app, &client, &scope).await {
                 Ok(_) => Ok(see_other(&format!("/developer/apps/{id}"))),
-                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message)).await.map(|p| p.with_status(e.status)),
+                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
+                    .await
+                    .map(|p| p.with_status(e.status)),
                 Err(e) => Err(e),
             }
         }
@@ -229,7 +242,9 @@ async fn post_signed_in<D: Database, P: Platform>(
             let client = owned_app(app, dev, id).await?;
             match offer_transfer(app, dev, &client, get(pairs, "to")).await {
                 Ok(_) => Ok(see_other(&format!("/developer/apps/{id}"))),
-                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message)).await.map(|p| p.with_status(e.status)),
+                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
+                    .await
+                    .map(|p| p.with_status(e.status)),
                 Err(e) => Err(e),
             }
         }
@@ -321,7 +336,12 @@ fn signup_page(status: u16, csrf: &str, email: &str, name: &str, error: Option<&
     html_with_scripts(status, "Create a developer account", &body)
 }
 
-fn password_page(status: u16, dev: &Developer, csrf: &str, outcome: Option<Result<&str, &str>>) -> HttpResponse {
+fn password_page(
+    status: u16,
+    dev: &Developer,
+    csrf: &str,
+    outcome: Option<Result<&str, &str>>,
+) -> HttpResponse {
     let message = match outcome {
         Some(Ok(m)) => format!("<p class=\"secret\" role=\"status\">{}</p>", esc(m)),
         Some(Err(e)) => alert(Some(e)),
@@ -400,7 +420,10 @@ async fn dashboard<D: Database, P: Platform>(
     for id in &offered {
         let c = visible_app(app, dev, id).await?;
         let from = match &c.owner_developer {
-            Some(o) => store::developer(db, o).await?.map(|d| d.email).unwrap_or_default(),
+            Some(o) => store::developer(db, o)
+                .await?
+                .map(|d| d.email)
+                .unwrap_or_default(),
             None => String::new(),
         };
         offers.push_str(&format!(
@@ -422,7 +445,12 @@ async fn dashboard<D: Database, P: Platform>(
     };
     let register: String = USE_CASES
         .iter()
-        .map(|(k, label)| format!("<li><a href=\"/developer/apps/new?use={k}\">Register a {}</a></li>", label.to_lowercase()))
+        .map(|(k, label)| {
+            format!(
+                "<li><a href=\"/developer/apps/new?use={k}\">Register a {}</a></li>",
+                label.to_lowercase()
+            )
+        })
         .collect();
     let body = format!(
         "{}<h1>Your apps</h1>{}{apps}{offers}<h2>Register an app</h2><ul>{register}</ul>\
@@ -451,7 +479,11 @@ pub fn metadata_from_form(use_case: &str, pairs: &[(String, String)]) -> Result<
     let v = |k: &str| get(pairs, k).trim().to_string();
     let mut m = Map::new();
     m.insert("use_case".into(), json!(use_case));
-    for (k, name) in [("client_name", "client_name"), ("practice", "practice"), ("practice_pin", "practice_pin")] {
+    for (k, name) in [
+        ("client_name", "client_name"),
+        ("practice", "practice"),
+        ("practice_pin", "practice_pin"),
+    ] {
         if !v(k).is_empty() {
             m.insert(name.into(), json!(v(k)));
         }
@@ -470,12 +502,14 @@ pub fn metadata_from_form(use_case: &str, pairs: &[(String, String)]) -> Result<
                 m.insert("jwks_uri".into(), json!(uri));
             }
             (true, false) => {
-                let set: Json = serde_json::from_str(&pasted)
-                    .map_err(|e| format!("The pasted JWKS is not JSON: {e}"))?;
+                let set: Json =
+                    serde_json::from_str(&pasted).map_err(|e| format!("The pasted JWKS is not JSON: {e}"))?;
                 m.insert("jwks".into(), set);
             }
             (false, false) => return Err("Give either a JWKS URL or a pasted JWKS, not both.".into()),
-            (true, true) => return Err("Private key JWT needs your public keys: a JWKS URL or a pasted JWKS.".into()),
+            (true, true) => {
+                return Err("Private key JWT needs your public keys: a JWKS URL or a pasted JWKS.".into())
+            }
         }
     }
     let mut scopes: Vec<String> = v("scope")
@@ -486,7 +520,10 @@ pub fn metadata_from_form(use_case: &str, pairs: &[(String, String)]) -> Result<
     if backend {
         m.insert("grant_types".into(), json!(["client_credentials"]));
     } else {
-        m.insert("grant_types".into(), json!(["authorization_code", "refresh_token"]));
+        m.insert(
+            "grant_types".into(),
+            json!(["authorization_code", "refresh_token"]),
+        );
         let uris: Vec<String> = v("redirect_uris")
             .lines()
             .map(str::trim)
@@ -534,7 +571,11 @@ async fn registration_page<D: Database, P: Platform>(
         })
         .collect();
     let backend = use_case == "backend";
-    let auth = if submitted { v("token_endpoint_auth_method") } else { "none".into() };
+    let auth = if submitted {
+        v("token_endpoint_auth_method")
+    } else {
+        "none".into()
+    };
     let auth_choice = if backend {
         "<p><strong>Client authentication:</strong> private key JWT (backend services always sign their requests).</p>".to_string()
     } else {
@@ -546,9 +587,18 @@ async fn registration_page<D: Database, P: Platform>(
         };
         format!(
             "<fieldset><legend>Client authentication</legend>{}{}{}</fieldset>",
-            radio("none", "Public app (no secret: runs in a browser or on a phone; uses PKCE)"),
-            radio("client_secret_basic", "Client secret (a confidential server-side app)"),
-            radio("private_key_jwt", "Private key JWT (signs assertions with your key)")
+            radio(
+                "none",
+                "Public app (no secret: runs in a browser or on a phone; uses PKCE)"
+            ),
+            radio(
+                "client_secret_basic",
+                "Client secret (a confidential server-side app)"
+            ),
+            radio(
+                "private_key_jwt",
+                "Private key JWT (signs assertions with your key)"
+            )
         )
     };
     let jwks = format!(
@@ -559,7 +609,11 @@ async fn registration_page<D: Database, P: Platform>(
         attr(&v("jwks_uri")),
         esc(&v("jwks"))
     );
-    let scope = if submitted { v("scope") } else { default_scope(use_case).to_string() };
+    let scope = if submitted {
+        v("scope")
+    } else {
+        default_scope(use_case).to_string()
+    };
     let web_fields = if backend {
         String::new()
     } else {
@@ -604,7 +658,10 @@ fn list(items: &[String]) -> String {
     if items.is_empty() {
         return "<span class=\"muted\">none</span>".into();
     }
-    let lis: String = items.iter().map(|i| format!("<li><code>{}</code></li>", esc(i))).collect();
+    let lis: String = items
+        .iter()
+        .map(|i| format!("<li><code>{}</code></li>", esc(i)))
+        .collect();
     format!("<ul>{lis}</ul>")
 }
 
@@ -622,7 +679,9 @@ async fn app_page<D: Database, P: Platform>(
     let action = |path: &str| format!("/developer/apps/{}/{path}", attr(&c.client_id));
     let reason = match (c.status.as_str(), &c.status_reason) {
         ("rejected" | "disabled", Some(r)) => format!("<p><strong>Reason:</strong> {}</p>", esc(r)),
-        ("pending", _) => "<p>The practice reviews your registration. Its credentials work once it is approved.</p>".into(),
+        ("pending", _) => {
+            "<p>The practice reviews your registration. Its credentials work once it is approved.</p>".into()
+        }
         _ => String::new(),
     };
     let auth = auth_label(&c.auth_method);
@@ -637,7 +696,7 @@ async fn app_page<D: Database, P: Platform>(
     let pending = c
         .pending_scope
         .as_ref()
-        .map(|s| format!("<dt>Requested scope change (pending review)</dt><dd><code id=\"pending-scope\">{}</code></dd>", esc(s)))
+        .map(|s| format!("<dt>Requested scope change (pending review)</dt><dd><code id=\"pending-scope\" class=\"scopes\">{}</code></dd>", esc(s)))
         .unwrap_or_default();
     let rejected_change = c
         .scope_change_reason
@@ -647,7 +706,7 @@ async fn app_page<D: Database, P: Platform>(
     let details = format!(
         "<dl><dt>Client ID</dt><dd><code id=\"client-id\">{}</code></dd><dt>Practice</dt><dd>{}</dd><dt>Use case</dt><dd>{}</dd>\
          <dt>Client authentication</dt><dd>{auth}</dd>{keys}<dt>Redirect URIs</dt><dd>{}</dd><dt>Launch URI</dt><dd>{}</dd>\
-         <dt>Scopes</dt><dd><code id=\"scope\">{}</code></dd>{pending}{rejected_change}<dt>Registered</dt><dd>{}</dd></dl>",
+         <dt>Scopes</dt><dd><code id=\"scope\" class=\"scopes\">{}</code></dd>{pending}{rejected_change}<dt>Registered</dt><dd>{}</dd></dl>",
         esc(&c.client_id),
         esc(&c.practice),
         esc(use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""))),

@@ -213,7 +213,14 @@ pub async fn request_scope_change<D: Database, P: Platform>(
     let checked = client_from_metadata(&meta, &client.practice, 0)?;
     let now = app.platform.now_ms();
     let db = app.auth_db();
-    store::update_client(db, &client.client_id, ClientColumn::PendingScope, Some(checked.scope.clone()), now).await?;
+    store::update_client(
+        db,
+        &client.client_id,
+        ClientColumn::PendingScope,
+        Some(checked.scope.clone()),
+        now,
+    )
+    .await?;
     store::update_client(db, &client.client_id, ClientColumn::ScopeChangeReason, None, now).await?;
     Ok(checked.scope)
 }
