@@ -417,6 +417,36 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     unknown_scope.push(("scope", "patient/*.rs bogus/scope"));
     assert!(dup_post(&mut dana, &unknown_scope).contains("Unknown scopes"));
 
+    // A wrong PIN is reported before a JWKS URL is fetched.
+    let mut unreachable_wrong_pin = pk.clone();
+    unreachable_wrong_pin.retain(|(k, _)| *k != "practice_pin");
+    unreachable_wrong_pin.push(("practice_pin", "999999"));
+    unreachable_wrong_pin.push(("jwks_uri", "https://keys.invalid/jwks.json"));
+    assert!(dup_post(&mut dana, &unreachable_wrong_pin).contains("The PIN is not right"));
+    app.platform.now.set(app.platform.now.get() + 60_000);
+
+    // A backend service: private key JWT with a pasted public key, system scopes only.
+    let form = text(&dana.get("/developer/apps/new?use=backend"));
+    assert!(form.contains("Register a backend service") && !form.contains("redirect_uris"));
+    let public_jwks = json!({"keys": [{"kty": "RSA", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw", "e": "AQAB", "kid": "k1", "alg": "RS384"}]}).to_string();
+    let backend = vec![
+        ("use_case", "backend"),
+        ("client_name", "Nightly export"),
+        ("practice", "northside"),
+        ("practice_pin", "north-123456"),
+        ("jwks", public_jwks.as_str()),
+        ("scope", "system/*.rs"),
+    ];
+    let id = register(&mut dana, &backend);
+    let c = client(&app, &id);
+    assert_eq!(c["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(c["grant_types"], json!(["client_credentials"]));
+    assert_eq!(c["scope"], "system/*.rs");
+    let mut user_scopes = backend.clone();
+    user_scopes.retain(|(k, _)| *k != "scope");
+    user_scopes.push(("scope", "patient/*.rs"));
+    assert!(dup_post(&mut dana, &user_scopes).contains("only hold system/ scopes"));
+
     // The right PIN: a pending app owned by Dana, with no secret yet.
     let id = register(&mut dana, &registration("patient", "Good app", "north-123456"));
     let page = text(&dana.get(&format!("/developer/apps/{id}")));

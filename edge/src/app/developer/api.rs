@@ -4,6 +4,7 @@
 //! - `POST /developer/api/signup` `{email, name, password}` → 201
 //! - `POST /developer/api/token` `{email, password}` → `{access_token}`: a
 //!   developer API token (Bearer), the initial access token of RFC 7591
+//! - `DELETE /developer/api/token`: ends the presented token (sign-out)
 //! - `POST /developer/api/password` `{current_password, new_password}`
 //! - `GET /developer/api/apps` → the developer's apps and those offered to them
 //! - `POST /developer/api/apps/{id}/secret` `{"rotate": bool}` → `{client_secret}`
@@ -119,6 +120,12 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
                 &json!({"access_token": token, "token_type": "Bearer", "expires_in": super::API_TOKEN_TTL_MS / 1000}),
             )
             .with_header("cache-control", "no-store"))
+        }
+        ("DELETE", ["token"]) => {
+            // Sign-out for API clients: the presented token ends.
+            developer_or_401(app, req).await?;
+            store::end_credential(app.auth_db(), &bearer_hash(req), app.platform.now_ms()).await?;
+            Ok(HttpResponse::new(204, "text/plain", Vec::<u8>::new()))
         }
         ("POST", ["password"]) => {
             let dev = developer_or_401(app, req).await?;

@@ -283,8 +283,8 @@ fn registration_error(message: impl Into<String>) -> ApiError {
 
 /// Registers an app for the developer (RFC 7591 metadata plus `practice`
 /// and `practice_pin`): the same validation as the operator's registration,
-/// the practice's PIN, and for `private_key_jwt` with a `jwks_uri` the key
-/// set is fetched and checked now. The app starts `pending`, owned by the
+/// the practice's PIN, and then for `private_key_jwt` with a `jwks_uri` the
+/// key set is fetched and checked now. The app starts `pending`, owned by the
 /// developer, without a secret (that is shown once after approval).
 pub async fn register_app<D: Database, P: Platform>(
     app: &App<D, P>,
@@ -332,14 +332,6 @@ pub async fn register_app<D: Database, P: Platform>(
             client.practice
         )));
     }
-    if let Some(uri) = &client.jwks_uri {
-        let set = app
-            .platform
-            .fetch_json(uri)
-            .await
-            .map_err(|e| registration_error(format!("the JWKS URL {uri} could not be read: {e}")))?;
-        check_jwks(&set).map_err(|e| registration_error(format!("the JWKS at {uri}: {}", e.message)))?;
-    }
     let Some(pin_hash) = store::practice_pin(db, &client.practice).await? else {
         return Err(registration_error(format!(
             "practice {} has no registration PIN yet; ask it to set one",
@@ -360,6 +352,15 @@ pub async fn register_app<D: Database, P: Platform>(
             "the PIN is not right for practice {}",
             client.practice
         )));
+    }
+    // Only after the PIN: a developer without one cannot make us fetch URLs.
+    if let Some(uri) = &client.jwks_uri {
+        let set = app
+            .platform
+            .fetch_json(uri)
+            .await
+            .map_err(|e| registration_error(format!("the JWKS URL {uri} could not be read: {e}")))?;
+        check_jwks(&set).map_err(|e| registration_error(format!("the JWKS at {uri}: {}", e.message)))?;
     }
     client.client_id = random_token(&app.platform, 16);
     client.owner_developer = Some(dev.developer_id.clone());
