@@ -38,11 +38,13 @@ if [ "$practices" = '{"practices":[]}' ]; then
   done
 fi
 
-clients=$(curl -sf -H "Authorization: Bearer $token" "$base/admin/clients")
-if [ "$clients" = '{"clients":[]}' ] || [ ! -f "$FLARE_ROOT/.flare/demo-apps.json" ]; then
-  echo "seeding demo users and apps..." >&2
-  node scripts/seed-auth.mjs "$base" "$token" "$FLARE_ROOT/.flare/demo-apps.json"
-fi
+# Idempotent: adds what is missing (users, practice administrators, PINs, apps).
+echo "seeding demo users, practice PINs and apps..." >&2
+node scripts/seed-auth.mjs "$base" "$token" "$FLARE_ROOT/.flare/demo-apps.json"
+pins=$(node -e '
+  const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).pins ?? {};
+  console.log(Object.entries(p).map(([k, v]) => `${k} ${v}`).join(", "));
+' "$FLARE_ROOT/.flare/demo-apps.json")
 
 cat <<INFO
 
@@ -57,6 +59,9 @@ Flare is running.
                     flare-demo-asymmetric-app (ES384 key), flare-demo-backend-service (RS384 key);
                     secrets and private keys in .flare/demo-apps.json
   Patient portal:   $base/portal
+  Developer portal: $base/developer   (sign up, register an app with a practice PIN)
+  Practice PINs:    $pins
+  Practice admin:   $base/practice   (northside-admin, lakeshore-admin; password Flare-demo-2026)
   Practices:        $(curl -sf -H "Authorization: Bearer $token" "$base/admin/practices")
   Try:              curl -H 'Authorization: Bearer $token' '$base/fhir/Patient?_count=5'
   Logs:             .flare/wrangler.log      Stop: Ctrl-C      Wipe: scripts/reset.sh

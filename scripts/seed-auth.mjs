@@ -1,10 +1,12 @@
-// Seeds the demo users and one approved demo app of each client type into a
-// running edge, and writes what a developer needs to try them (client ids,
-// the client secret, the private keys) to .flare/demo-apps.json.
+// Seeds the demo users (a practice administrator among them), each
+// practice's registration PIN, and one approved demo app of each client type
+// into a running edge, and writes what a developer needs to try them (client
+// ids, the client secret, the private keys, the PINs) to .flare/demo-apps.json.
 //
 // Usage: node scripts/seed-auth.mjs BASE_URL ADMIN_TOKEN OUT_FILE
-// Idempotent: users and apps that already exist are left alone.
-import { generateKeyPairSync, randomUUID } from "node:crypto";
+// Idempotent: users and apps that already exist are left alone; a PIN on
+// file is set again (the server keeps only its hash), else a new one is made.
+import { generateKeyPairSync, randomInt, randomUUID } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const [base, token, out] = process.argv.slice(2);
@@ -25,11 +27,13 @@ async function call(method, path, body) {
 }
 
 const saved = existsSync(out) ? JSON.parse(readFileSync(out, "utf8")) : { users: [], apps: {} };
+saved.pins ??= {};
 const practices = (await call("GET", "/admin/practices")).json.practices;
 
 for (const { key } of practices) {
   const users = [
     { username: `${key}-clinician`, fhirUser: `Practitioner/${key}-prac-1`, name: `Demo clinician (${key})` },
+    { username: `${key}-admin`, fhirUser: `Practitioner/${key}-prac-1`, name: `Demo practice administrator (${key})`, role: "practice_admin" },
     { username: `${key}-patient1`, fhirUser: `Patient/${key}-pat-1`, name: `Demo patient 1 (${key})` },
     { username: `${key}-patient2`, fhirUser: `Patient/${key}-pat-2`, name: `Demo patient 2 (${key})` },
   ];
@@ -43,6 +47,10 @@ for (const { key } of practices) {
       throw new Error(`POST /admin/users ${u.username}: ${r.status} ${r.text}`);
     }
   }
+  const pin = saved.pins[key] ?? String(randomInt(0, 100_000_000)).padStart(8, "0");
+  const r = await call("PUT", `/admin/practices/${key}/pin`, { pin });
+  if (r.status !== 200) throw new Error(`PUT /admin/practices/${key}/pin: ${r.status} ${r.text}`);
+  saved.pins[key] = pin;
 }
 
 function jwk(kind) {

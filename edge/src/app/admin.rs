@@ -3,6 +3,9 @@
 //!
 //! - `PUT /admin/practices/{key}` `{"name": …, "organizationId": …}` creates or updates a practice.
 //! - `GET /admin/practices` lists practices.
+//! - `PUT /admin/practices/{key}/pin` `{"pin": …}` sets or rotates the
+//!   practice's registration PIN (without `pin`: a random 8-digit one);
+//!   answers it once (only its hash is kept).
 //! - `POST /admin/import[?practice=key]` imports FHIR data (see [`super::import`]).
 //! - `/admin/clients/…`, `POST /admin/users`, `POST /admin/launch`,
 //!   `GET /admin/audit`: the authorization server (see [`manage`]).
@@ -27,6 +30,7 @@ pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest,
         ("POST", ["launch"]) => manage::create_launch(app, req).await,
         ("GET", ["audit"]) => manage::audit(app, req).await,
         ("PUT", ["practices", key]) => put_practice(app, req, key).await,
+        ("PUT", ["practices", key, "pin"]) => put_pin(app, req, key).await,
         ("GET", ["practices"]) => {
             let mut all = Vec::new();
             for db in app.shards.all() {
@@ -87,4 +91,33 @@ async fn put_practice<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
         200,
         &json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}),
     ))
+}
+
+/// `PUT /admin/practices/{key}/pin`.
+async fn put_pin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, key: &str) -> ApiResult {
+    let exists = resources::list_practices(app.shards.for_practice(key))
+        .await?
+        .iter()
+        .any(|p| p.key == key);
+    if !exists {
+        return Err(ApiError::not_found(format!("no practice {key}")));
+    }
+    let body: Json = if req.body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?
+    };
+    let pin = match body.get("pin") {
+        None | Some(Json::Null) => {
+            let mut bytes = [0u8; 8];
+            app.platform.random_bytes(&mut bytes);
+            bytes.iter().map(|b| char::from(b'0' + b % 10)).collect()
+        }
+        Some(Json::String(p)) => p.clone(),
+        Some(_) => return Err(ApiError::bad_request("\"pin\" must be a string")),
+    };
+    super::developer::set_practice_pin(app, key, &pin).await?;
+    Ok(HttpResponse::json(200, &json!({"practice": key, "pin": pin}))
+        .with_header("cache-control", "no-store"))
 }

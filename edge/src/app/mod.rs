@@ -7,12 +7,14 @@ pub mod admin;
 pub mod bulk;
 pub mod capability;
 pub mod cors;
+pub mod developer;
 pub mod error;
 pub mod http;
 pub mod import;
 pub mod oauth;
 pub mod pages;
 pub mod portal;
+pub mod practice;
 pub mod read;
 pub mod search;
 pub mod service_base;
@@ -190,7 +192,15 @@ impl<D: Database, P: Platform> App<D, P> {
             }
             ["smart-style", "default.json"] if method == "GET" => Ok(oauth::discovery::style()),
             ["fhir", ..] => self.fhir(req, &path, &segs[1..]).await,
-            ["authorize", ..] | ["token"] | ["introspect"] | ["revoke"] | ["register"] | ["portal", ..] => {
+            ["authorize", ..]
+            | ["token"]
+            | ["introspect"]
+            | ["revoke"]
+            | ["register"]
+            | ["register", _]
+            | ["portal", ..]
+            | ["developer", ..]
+            | ["practice", ..] => {
                 self.throttle_ip(req, &segs).await?;
                 match (method, segs.as_slice()) {
                     ("GET" | "POST", ["authorize"]) => oauth::authorize::start(self, req).await,
@@ -206,6 +216,10 @@ impl<D: Database, P: Platform> App<D, P> {
                     ("POST", ["portal", "signin"]) => portal::signin(self, req).await,
                     ("POST", ["portal", "revoke"]) => portal::revoke(self, req).await,
                     ("POST", ["portal", "signout"]) => portal::signout(self, req).await,
+                    (_, ["register", id]) => developer::api::configuration(self, req, id).await,
+                    (_, ["developer", "api", rest @ ..]) => developer::api::route(self, req, rest).await,
+                    (_, ["developer", rest @ ..]) => developer::pages::route(self, req, rest).await,
+                    (_, ["practice", rest @ ..]) => practice::route(self, req, rest).await,
                     (_, ["token"] | ["introspect"] | ["revoke"] | ["register"]) => {
                         Err(
                             ApiError::oauth(405, "invalid_request", format!("{path} accepts POST only"))
@@ -331,7 +345,12 @@ impl<D: Database, P: Platform> App<D, P> {
             return Ok(());
         }
         let body = match segs.first() {
-            Some(&"authorize") | Some(&"portal") => error::ErrorBody::Page,
+            Some(&"developer") if segs.get(1) == Some(&"api") => {
+                error::ErrorBody::OAuth("temporarily_unavailable")
+            }
+            Some(&"authorize") | Some(&"portal") | Some(&"developer") | Some(&"practice") => {
+                error::ErrorBody::Page
+            }
             _ => error::ErrorBody::OAuth("temporarily_unavailable"),
         };
         Err(ApiError::too_many_requests(Limiter::Ip.period_s(), body))

@@ -5,7 +5,11 @@
 //! fields `request` and `csrf`; stable field names (`username`, `password`,
 //! `patient`, `scope`, `decision`) let scripts and assistive tech drive them.
 
-use super::http::HttpResponse;
+use super::error::ApiError;
+use super::http::{HttpRequest, HttpResponse};
+use super::oauth::crypto::{constant_time_eq, random_token};
+use super::oauth::{cookie, field, set_cookie, CSRF_COOKIE, SESSION_TTL_MS};
+use super::Platform;
 
 /// Escapes text content.
 pub fn esc(s: &str) -> String {
@@ -18,7 +22,7 @@ pub fn attr(s: &str) -> String {
 }
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f6f8;color:#1b1f24}\
-main{max-width:40rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0002}\
+main{max-width:48rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0002}\
 h1{font-size:1.4rem;margin-top:0}label{display:block;margin:.75rem 0 .25rem;font-weight:600}\
 input[type=text],input[type=password],input[type=search]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #6b7785;border-radius:4px;font-size:1rem}\
 button{font-size:1rem;padding:.6rem 1.2rem;border-radius:4px;border:1px solid #0b57d0;background:#0b57d0;color:#fff;margin:.75rem .5rem 0 0;cursor:pointer}\
@@ -26,8 +30,19 @@ button.secondary{background:#fff;color:#0b57d0}button:focus,input:focus{outline:
 .error{background:#fde8e8;border:1px solid #b3261e;color:#8c1d18;padding:.6rem;border-radius:4px}\
 .muted{color:#4a5561}fieldset{border:1px solid #c9d1d9;border-radius:6px;margin:.75rem 0;padding:.5rem 1rem}\
 .scope{display:flex;gap:.5rem;align-items:flex-start;margin:.4rem 0;font-weight:400}.granular{margin-left:1.75rem}\
+textarea,select{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #6b7785;border-radius:4px;font-size:1rem;font-family:inherit}\
+input[type=email],input[type=url]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #6b7785;border-radius:4px;font-size:1rem}\
+textarea:focus,select:focus,a:focus{outline:3px solid #f2a900;outline-offset:2px}a{color:#0b57d0}\
+.status{display:inline-block;padding:.15rem .5rem;border-radius:4px;font-weight:600;border:1px solid}\
+.status-pending{background:#fff4d6;color:#6b4e00;border-color:#b38600}.status-approved{background:#e3f4e6;color:#1e5b2a;border-color:#2e7d3c}\
+.status-rejected,.status-disabled{background:#fde8e8;color:#8c1d18;border-color:#b3261e}\
+.secret{background:#e3f4e6;border:1px solid #2e7d3c;padding:.6rem;border-radius:4px}.inline{display:inline}\
+.rule li{list-style:none}.rule li.ok::before{content:\"\\2713  \";color:#1e5b2a}.rule li.missing::before{content:\"\\2717  \";color:#8c1d18}\
+nav{display:flex;gap:1rem;flex-wrap:wrap;align-items:center;margin-bottom:1rem}nav button{margin:0}\
+h2{font-size:1.15rem;margin-top:1.5rem}h3{font-size:1rem}dt{font-weight:600;margin-top:.5rem}dd{margin-left:1rem}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #dde3e9;vertical-align:top}\
-code{font-size:.85em;word-break:break-all}";
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85em;word-break:break-all}\
+code.scopes{word-break:normal;overflow-wrap:anywhere}";
 
 /// A complete page.
 pub fn layout(title: &str, body: &str) -> String {
@@ -52,6 +67,85 @@ pub fn html(status: u16, title: &str, body: &str) -> HttpResponse {
             "content-security-policy",
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'self'",
         )
+}
+
+/// An HTML page that also loads same-origin scripts (`/developer/*.js`):
+/// progressive enhancement only, every page works without them.
+pub fn html_with_scripts(status: u16, title: &str, body: &str) -> HttpResponse {
+    let mut r = html(status, title, body);
+    for (k, v) in r.headers.iter_mut() {
+        if k == "content-security-policy" {
+            *v = v.replace("default-src 'none';", "default-src 'none'; script-src 'self';");
+        }
+    }
+    r
+}
+
+/// A 303 See Other (after a form post).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse {
+        status: 303,
+        headers: vec![
+            ("location".into(), location.into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: Vec::new(),
+        object: None,
+    }
+}
+
+/// The browser's CSRF token (the `flare_csrf` cookie), and whether it is new
+/// and must be set with [`with_csrf_cookie`].
+pub fn csrf_token<P: Platform>(platform: &P, req: &HttpRequest) -> (String, bool) {
+    match cookie(req, CSRF_COOKIE).filter(|c| c.len() >= 22) {
+        Some(c) => (c.to_string(), false),
+        None => (random_token(platform, 24), true),
+    }
+}
+
+/// Sets the CSRF cookie on a page when [`csrf_token`] made a new one.
+pub fn with_csrf_cookie(page: HttpResponse, req: &HttpRequest, csrf: &str, fresh: bool) -> HttpResponse {
+    if fresh {
+        page.with_header(
+            "set-cookie",
+            &set_cookie(req, CSRF_COOKIE, csrf, SESSION_TTL_MS / 1000),
+        )
+    } else {
+        page
+    }
+}
+
+/// Double-submit check: the form's `csrf` field must equal the browser's
+/// `flare_csrf` cookie (a page of another site can send neither).
+pub fn check_csrf(req: &HttpRequest, pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let form_token = field(pairs, "csrf").ok().flatten();
+    let ok = matches!((form_token, cookie(req, CSRF_COOKIE)), (Some(f), Some(c)) if constant_time_eq(f.as_bytes(), c.as_bytes()));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::page(403, "this form was not submitted from this site's page (CSRF check failed); reload the page and try again"))
+    }
+}
+
+/// An alert paragraph for a form error (empty without one).
+pub fn alert(error: Option<&str>) -> String {
+    error
+        .map(|e| {
+            // Messages shared with the JSON API start in lower case; a
+            // leading identifier (`jwks.keys[0]`, `client_name`) stays as is.
+            let first_word = e.split(' ').next().unwrap_or_default();
+            let sentence = if first_word.chars().all(|c| c.is_ascii_lowercase()) {
+                let mut chars = e.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default()
+            } else {
+                e.to_string()
+            };
+            format!("<p class=\"error\" role=\"alert\">{}</p>", esc(&sentence))
+        })
+        .unwrap_or_default()
 }
 
 /// An error page (no redirect: the client or redirect URI could not be trusted).

@@ -11,26 +11,14 @@ use std::collections::BTreeMap;
 use flare_core::datetime::format_instant;
 
 use super::error::{ApiError, ApiResult};
-use super::http::{HttpRequest, HttpResponse};
+use super::http::HttpRequest;
 use super::oauth::authorize::{sign_in, SignInError};
-use super::oauth::crypto::{constant_time_eq, random_token, sha256_b64};
+use super::oauth::crypto::sha256_b64;
 use super::oauth::{cookie, field, form, set_cookie, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_MS};
-use super::pages::{attr, esc, hidden, html};
+use super::pages::{attr, check_csrf, csrf_token, esc, hidden, html, see_other};
 use super::{App, Platform};
 use crate::store::auth::{self as store, User};
 use crate::store::Database;
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse {
-        status: 303,
-        headers: vec![
-            ("location".into(), location.into()),
-            ("cache-control".into(), "no-store".into()),
-        ],
-        body: Vec::new(),
-        object: None,
-    }
-}
 
 async fn session_user<D: Database, P: Platform>(
     app: &App<D, P>,
@@ -40,24 +28,6 @@ async fn session_user<D: Database, P: Platform>(
         Some(s) => store::session_user(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?,
         None => None,
     })
-}
-
-/// The browser's CSRF token, and whether it must be set as a cookie.
-fn csrf_token<P: Platform>(platform: &P, req: &HttpRequest) -> (String, bool) {
-    match cookie(req, CSRF_COOKIE).filter(|c| c.len() >= 22) {
-        Some(c) => (c.to_string(), false),
-        None => (random_token(platform, 24), true),
-    }
-}
-
-fn check_csrf(req: &HttpRequest, pairs: &[(String, String)]) -> Result<(), ApiError> {
-    let form_token = field(pairs, "csrf").ok().flatten();
-    let ok = matches!((form_token, cookie(req, CSRF_COOKIE)), (Some(f), Some(c)) if constant_time_eq(f.as_bytes(), c.as_bytes()));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::page(403, "this form was not submitted from the portal (CSRF check failed); reload the portal and try again"))
-    }
 }
 
 fn signin_form(csrf: &str, error: Option<&str>) -> String {

@@ -47,9 +47,17 @@ pub struct Client {
     pub access_token_lifetime: i64,
     /// Registered at (ms).
     pub created_at: i64,
+    /// The developer account that owns it (apps registered in the developer portal).
+    pub owner_developer: Option<String>,
+    /// A proposed ownership transfer's recipient (a developer id).
+    pub transfer_to: Option<String>,
+    /// When the first client secret of a developer-owned app was shown.
+    pub secret_issued_at: Option<i64>,
+    /// Why the last scope change was rejected.
+    pub scope_change_reason: Option<String>,
 }
 
-const CLIENT_COLS: &str = "client_id, practice, name, auth_method, secret_hash, jwks, jwks_uri, redirect_uris, grant_types, scope, pending_scope, launch_uri, status, status_reason, metadata, created_at";
+const CLIENT_COLS: &str = "client_id, practice, name, auth_method, secret_hash, jwks, jwks_uri, redirect_uris, grant_types, scope, pending_scope, launch_uri, status, status_reason, metadata, created_at, owner_developer, transfer_to, secret_issued_at, scope_change_reason";
 
 fn json_col(row: &Row, i: usize) -> Option<Json> {
     text(row, i).and_then(|s| serde_json::from_str(s).ok())
@@ -82,6 +90,10 @@ fn client_from(row: &Row) -> Client {
             .unwrap_or(3600),
         metadata,
         created_at: int(row, 15).unwrap_or_default(),
+        owner_developer: text(row, 16).map(str::to_string),
+        transfer_to: text(row, 17).map(str::to_string),
+        secret_issued_at: int(row, 18),
+        scope_change_reason: text(row, 19).map(str::to_string),
     }
 }
 
@@ -92,7 +104,7 @@ fn opt(s: &Option<String>) -> SqlValue {
 /// Stores a new registration.
 pub async fn insert_client<D: Database>(db: &D, c: &Client) -> Result<(), DbError> {
     db.batch(vec![Statement::new(
-        format!("INSERT INTO clients ({CLIENT_COLS}, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16)"),
+        format!("INSERT INTO clients ({CLIENT_COLS}, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?16)"),
         vec![
             c.client_id.as_str().into(),
             c.practice.as_str().into(),
@@ -110,6 +122,10 @@ pub async fn insert_client<D: Database>(db: &D, c: &Client) -> Result<(), DbErro
             opt(&c.status_reason),
             c.metadata.to_string().into(),
             c.created_at.into(),
+            opt(&c.owner_developer),
+            opt(&c.transfer_to),
+            c.secret_issued_at.map_or(SqlValue::Null, SqlValue::from),
+            opt(&c.scope_change_reason),
         ],
     )])
     .await
@@ -194,6 +210,7 @@ pub async fn update_client<D: Database>(
         ClientColumn::JwksUri => "jwks_uri",
         ClientColumn::Scope => "scope",
         ClientColumn::PendingScope => "pending_scope",
+        ClientColumn::ScopeChangeReason => "scope_change_reason",
     };
     db.batch(vec![Statement::new(
         format!("UPDATE clients SET {col} = ?2, updated_at = ?3 WHERE client_id = ?1"),
@@ -215,6 +232,8 @@ pub enum ClientColumn {
     Scope,
     /// `pending_scope`.
     PendingScope,
+    /// `scope_change_reason`.
+    ScopeChangeReason,
 }
 
 /// Whether an approved client redirects to `origin` (the CORS allow-list).
@@ -247,10 +266,15 @@ pub struct User {
     pub failed_signins: i64,
     /// Refused until (ms).
     pub locked_until: i64,
+    /// `member`, or `practice_admin` (signs in to `/practice`).
+    pub role: String,
 }
 
+/// The role of practice administrators.
+pub const PRACTICE_ADMIN: &str = "practice_admin";
+
 const USER_COLS: &str =
-    "user_id, username, practice, fhir_user, display_name, password_hash, failed_signins, locked_until";
+    "user_id, username, practice, fhir_user, display_name, password_hash, failed_signins, locked_until, role";
 
 fn user_from(row: &Row) -> User {
     User {
@@ -262,6 +286,7 @@ fn user_from(row: &Row) -> User {
         password_hash: text(row, 5).unwrap_or_default().to_string(),
         failed_signins: int(row, 6).unwrap_or_default(),
         locked_until: int(row, 7).unwrap_or_default(),
+        role: text(row, 8).unwrap_or("member").to_string(),
     }
 }
 
@@ -269,8 +294,8 @@ fn user_from(row: &Row) -> User {
 pub async fn insert_user<D: Database>(db: &D, u: &User, now: i64) -> Result<bool, DbError> {
     let rows = db
         .query(Statement::new(
-            "INSERT INTO users (user_id, username, practice, fhir_user, display_name, password_hash, created_at) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(username) DO NOTHING RETURNING user_id",
+            "INSERT INTO users (user_id, username, practice, fhir_user, display_name, password_hash, created_at, role) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(username) DO NOTHING RETURNING user_id",
             vec![
                 u.user_id.as_str().into(),
                 u.username.as_str().into(),
@@ -279,6 +304,7 @@ pub async fn insert_user<D: Database>(db: &D, u: &User, now: i64) -> Result<bool
                 opt(&u.display_name),
                 u.password_hash.as_str().into(),
                 now.into(),
+                u.role.as_str().into(),
             ],
         ))
         .await?;

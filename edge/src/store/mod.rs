@@ -6,6 +6,7 @@
 //! both. Practices are sharded across databases by [`Shards`].
 
 pub mod auth;
+pub mod developer;
 pub mod export;
 pub mod resources;
 pub mod search_sql;

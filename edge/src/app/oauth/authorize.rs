@@ -44,6 +44,69 @@ pub enum SignInError {
     Throttled(i64),
 }
 
+/// The outcome of one password check under slow-down and lockout.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PasswordCheck {
+    /// The password is right (`reset`: the failure count must be cleared).
+    Right {
+        /// Whether the account had failures or a lock to clear.
+        reset: bool,
+    },
+    /// Wrong (or no such account): the account's new failure state.
+    Wrong {
+        /// Consecutive failures now.
+        failed: i64,
+        /// Refused until (ms).
+        locked_until: i64,
+    },
+    /// Refused without checking: try again after this many seconds.
+    Throttled(i64),
+}
+
+/// The failure state after one more failure: a growing delay after
+/// [`SLOWDOWN_AFTER`] failures, a [`LOCK_MS`] lock after [`LOCK_AFTER`].
+pub fn after_failure(failed_before: i64, now: i64) -> (i64, i64) {
+    let failed = failed_before + 1;
+    let locked_until = if failed >= LOCK_AFTER {
+        now + LOCK_MS
+    } else if failed >= SLOWDOWN_AFTER {
+        now + 1000 * (1 << (failed - SLOWDOWN_AFTER).min(10))
+    } else {
+        0
+    };
+    (failed, locked_until)
+}
+
+/// Checks `password` against an account (`(hash, failed, locked_until)`, or
+/// `None` for an unknown name) with slow-down and lockout. Shared by every
+/// sign-in: practice users here, developers in `app::developer`; the caller
+/// stores the new state.
+pub async fn check_password<P: Platform>(
+    platform: &P,
+    account: Option<(&str, i64, i64)>,
+    password: &str,
+    now: i64,
+) -> PasswordCheck {
+    let Some((hash, failed, locked_until)) = account else {
+        // Spend the same work as a real check, so timing does not reveal names.
+        let _ = hash_password(platform, password).await;
+        return PasswordCheck::Wrong {
+            failed: 0,
+            locked_until: 0,
+        };
+    };
+    if locked_until > now {
+        return PasswordCheck::Throttled((locked_until - now + 999) / 1000);
+    }
+    if verify_password(platform, password, hash).await.unwrap_or(false) {
+        return PasswordCheck::Right {
+            reset: failed != 0 || locked_until != 0,
+        };
+    }
+    let (failed, locked_until) = after_failure(failed, now);
+    PasswordCheck::Wrong { failed, locked_until }
+}
+
 /// Checks a username and password with slow-down and lockout.
 pub async fn sign_in<D: Database, P: Platform>(
     app: &App<D, P>,
@@ -52,33 +115,24 @@ pub async fn sign_in<D: Database, P: Platform>(
 ) -> Result<User, SignInError> {
     let now = app.platform.now_ms();
     let db = app.auth_db();
-    let Some(user) = store::user_by_name(db, username).await.ok().flatten() else {
-        // Spend the same work as a real check, so timing does not reveal usernames.
-        let _ = hash_password(&app.platform, password).await;
-        return Err(SignInError::Wrong);
-    };
-    if user.locked_until > now {
-        return Err(SignInError::Throttled((user.locked_until - now + 999) / 1000));
-    }
-    if verify_password(&app.platform, password, &user.password_hash)
-        .await
-        .unwrap_or(false)
-    {
-        if user.failed_signins != 0 || user.locked_until != 0 {
-            let _ = store::set_signin_state(db, &user.user_id, 0, 0).await;
+    let user = store::user_by_name(db, username).await.ok().flatten();
+    let account = user
+        .as_ref()
+        .map(|u| (u.password_hash.as_str(), u.failed_signins, u.locked_until));
+    match (check_password(&app.platform, account, password, now).await, user) {
+        (PasswordCheck::Right { reset }, Some(user)) => {
+            if reset {
+                let _ = store::set_signin_state(db, &user.user_id, 0, 0).await;
+            }
+            Ok(user)
         }
-        return Ok(user);
+        (PasswordCheck::Throttled(s), _) => Err(SignInError::Throttled(s)),
+        (PasswordCheck::Wrong { failed, locked_until }, Some(user)) => {
+            let _ = store::set_signin_state(db, &user.user_id, failed, locked_until).await;
+            Err(SignInError::Wrong)
+        }
+        _ => Err(SignInError::Wrong),
     }
-    let failed = user.failed_signins + 1;
-    let locked_until = if failed >= LOCK_AFTER {
-        now + LOCK_MS
-    } else if failed >= SLOWDOWN_AFTER {
-        now + 1000 * (1 << (failed - SLOWDOWN_AFTER).min(10))
-    } else {
-        0
-    };
-    let _ = store::set_signin_state(db, &user.user_id, failed, locked_until).await;
-    Err(SignInError::Wrong)
 }
 
 /// A 302 to the client's redirect URI with `params` added to its query.

@@ -9,7 +9,8 @@
 //! - `PUT /admin/clients/{id}/jwks` `{"jwks": …}` or `{"jwks_uri": …}`
 //! - `POST /admin/clients/{id}/scope-change` `{"scope": …}` → pending until
 //!   `POST /admin/clients/{id}/scope-change/approve` (or `/reject`)
-//! - `POST /admin/users` `{username, password, practice, fhirUser, name}`
+//! - `POST /admin/users` `{username, password, practice, fhirUser, name, role}`
+//!   (`role`: `member`, the default, or `practice_admin`)
 //! - `POST /admin/launch` `{username, patient, encounter, need_patient_banner, smart_style_url, fhirContext}`
 //! - `GET /admin/audit?practice=&patient=&limit=`
 
@@ -17,12 +18,13 @@ use serde_json::{json, Value as Json};
 
 use super::crypto::{check_password_rule, hash_password, random_token, sha256_b64};
 use super::discovery::Endpoints;
-use super::register::{canonical_scope, check_jwks, client_json, origin_of};
+use super::register::{check_jwks, client_from_metadata, client_json, origin_of};
 use super::LAUNCH_TTL_MS;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::http::{HttpRequest, HttpResponse};
 use crate::app::{App, Platform};
-use crate::store::auth::{self as store, ClientColumn, User};
+use crate::store::auth::{self as store, ClientColumn, User, PRACTICE_ADMIN};
+use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
 use flare_core::reference::{is_valid_id, parse_reference, ParsedReference};
 
@@ -79,20 +81,7 @@ pub async fn clients<D: Database, P: Platform>(
                 .get("reason")
                 .and_then(Json::as_str)
                 .map(str::to_string);
-            let status = match *action {
-                "approve" | "enable" => "approved",
-                "reject" => "rejected",
-                _ => "disabled",
-            };
-            if *action == "enable" && client.status != "disabled" {
-                return Err(ApiError::new(
-                    409,
-                    "conflict",
-                    format!("client {id} is {}, not disabled", client.status),
-                ));
-            }
-            let origins: Vec<String> = client.redirect_uris.iter().filter_map(|u| origin_of(u)).collect();
-            store::set_client_status(db, id, status, reason.as_deref(), &origins, now).await?;
+            let status = decide_client(app, &client, action, reason.as_deref()).await?;
             Ok(HttpResponse::json(
                 200,
                 &json!({"client_id": id, "status": status, "reason": reason}),
@@ -106,7 +95,7 @@ pub async fn clients<D: Database, P: Platform>(
                 ));
             }
             let secret = random_token(&app.platform, 32);
-            store::update_client(db, id, ClientColumn::SecretHash, Some(sha256_b64(&secret)), now).await?;
+            developer_store::rotate_secret(db, id, &sha256_b64(&secret), now).await?;
             Ok(
                 HttpResponse::json(200, &json!({"client_id": id, "client_secret": secret}))
                     .with_header("cache-control", "no-store"),
@@ -138,14 +127,15 @@ pub async fn clients<D: Database, P: Platform>(
             ))
         }
         ("POST", [id, "scope-change"]) => {
-            load_client(app, id).await?;
+            let client = load_client(app, id).await?;
             let scope = body(req)?
                 .get("scope")
                 .and_then(Json::as_str)
                 .map(str::to_string)
                 .ok_or_else(|| ApiError::bad_request("scope is required"))?;
-            let scope = canonical_scope(&scope).map_err(|e| ApiError::bad_request(e.message))?;
-            store::update_client(db, id, ClientColumn::PendingScope, Some(scope.clone()), now).await?;
+            let scope = request_scope_change(app, &client, &scope)
+                .await
+                .map_err(|e| ApiError::bad_request(e.message))?;
             Ok(HttpResponse::json(
                 202,
                 &json!({"client_id": id, "pending_scope": scope}),
@@ -153,17 +143,11 @@ pub async fn clients<D: Database, P: Platform>(
         }
         ("POST", [id, "scope-change", decision @ ("approve" | "reject")]) => {
             let client = load_client(app, id).await?;
-            let pending = client.pending_scope.ok_or_else(|| {
-                ApiError::new(
-                    409,
-                    "conflict",
-                    format!("client {id} has no pending scope change"),
-                )
-            })?;
-            if *decision == "approve" {
-                store::update_client(db, id, ClientColumn::Scope, Some(pending), now).await?;
-            }
-            store::update_client(db, id, ClientColumn::PendingScope, None, now).await?;
+            let reason = body(req)?
+                .get("reason")
+                .and_then(Json::as_str)
+                .map(str::to_string);
+            decide_scope_change(app, &client, *decision == "approve", reason.as_deref()).await?;
             Ok(HttpResponse::json(
                 200,
                 &client_json(&load_client(app, id).await?),
@@ -175,6 +159,102 @@ pub async fn clients<D: Database, P: Platform>(
             rest.join("/")
         ))),
     }
+}
+
+/// A practice's decision on an app (`approve`, `reject`, `disable` or
+/// `enable`); returns the new status. Shared by the admin API and the
+/// practice administration pages. Approving publishes the redirect origins
+/// for CORS; disabling stops every token of the app at its next use.
+pub async fn decide_client<D: Database, P: Platform>(
+    app: &App<D, P>,
+    client: &store::Client,
+    action: &str,
+    reason: Option<&str>,
+) -> Result<&'static str, ApiError> {
+    let status = match action {
+        "approve" | "enable" => "approved",
+        "reject" => "rejected",
+        "disable" => "disabled",
+        _ => return Err(ApiError::bad_request(format!("unknown decision {action}"))),
+    };
+    if action == "enable" && client.status != "disabled" {
+        return Err(ApiError::new(
+            409,
+            "conflict",
+            format!("client {} is {}, not disabled", client.client_id, client.status),
+        ));
+    }
+    let origins: Vec<String> = client.redirect_uris.iter().filter_map(|u| origin_of(u)).collect();
+    store::set_client_status(
+        app.auth_db(),
+        &client.client_id,
+        status,
+        reason,
+        &origins,
+        app.platform.now_ms(),
+    )
+    .await?;
+    Ok(status)
+}
+
+/// Records a requested scope change of `client` (pending until a practice
+/// approves it; the current scope keeps working). The new scope passes the
+/// same registration rules as the app's metadata (e.g. a backend service
+/// holds only `system/` scopes). Returns the canonical pending scope.
+pub async fn request_scope_change<D: Database, P: Platform>(
+    app: &App<D, P>,
+    client: &store::Client,
+    scope: &str,
+) -> Result<String, ApiError> {
+    let mut meta = client.metadata.clone();
+    if let Some(m) = meta.as_object_mut() {
+        m.insert("scope".into(), json!(scope));
+    }
+    let checked = client_from_metadata(&meta, &client.practice, 0)?;
+    let now = app.platform.now_ms();
+    let db = app.auth_db();
+    store::update_client(
+        db,
+        &client.client_id,
+        ClientColumn::PendingScope,
+        Some(checked.scope.clone()),
+        now,
+    )
+    .await?;
+    store::update_client(db, &client.client_id, ClientColumn::ScopeChangeReason, None, now).await?;
+    Ok(checked.scope)
+}
+
+/// Approves (the pending scope becomes the allowed scope) or rejects (with
+/// an optional reason the developer sees) a pending scope change.
+pub async fn decide_scope_change<D: Database, P: Platform>(
+    app: &App<D, P>,
+    client: &store::Client,
+    approve: bool,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    let pending = client.pending_scope.clone().ok_or_else(|| {
+        ApiError::new(
+            409,
+            "conflict",
+            format!("client {} has no pending scope change", client.client_id),
+        )
+    })?;
+    let (db, id, now) = (app.auth_db(), client.client_id.as_str(), app.platform.now_ms());
+    if approve {
+        store::update_client(db, id, ClientColumn::Scope, Some(pending), now).await?;
+    } else {
+        store::update_client(
+            db,
+            id,
+            ClientColumn::ScopeChangeReason,
+            Some(reason.unwrap_or("no reason given").to_string()),
+            now,
+        )
+        .await?;
+    }
+    store::update_client(db, id, ClientColumn::PendingScope, None, now).await?;
+    Ok(())
 }
 
 /// `POST /admin/users`.
@@ -205,6 +285,17 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
         .ok_or_else(|| {
             ApiError::bad_request("fhirUser must be a relative Patient/… or Practitioner/… reference")
         })?;
+    let role = s("role").unwrap_or("member");
+    if !matches!(role, "member" | PRACTICE_ADMIN) {
+        return Err(ApiError::bad_request(format!(
+            "role is member or {PRACTICE_ADMIN}"
+        )));
+    }
+    if role == PRACTICE_ADMIN && target_type != "Practitioner" {
+        return Err(ApiError::bad_request(
+            "a practice administrator's fhirUser is a Practitioner",
+        ));
+    }
     let db = app.shards.for_practice(&practice);
     if !resources::list_practices(db)
         .await?
@@ -235,6 +326,7 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
         password_hash: hash,
         failed_signins: 0,
         locked_until: 0,
+        role: role.to_string(),
     };
     if !store::insert_user(app.auth_db(), &user, app.platform.now_ms()).await? {
         return Err(ApiError::new(
@@ -245,7 +337,7 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
     }
     Ok(HttpResponse::json(
         201,
-        &json!({"user_id": user.user_id, "username": user.username, "practice": practice, "fhirUser": user.fhir_user, "name": user.display_name}),
+        &json!({"user_id": user.user_id, "username": user.username, "practice": practice, "fhirUser": user.fhir_user, "name": user.display_name, "role": user.role}),
     ))
 }
 

@@ -1,5 +1,6 @@
 //! `POST /register`: OAuth 2.0 Dynamic Client Registration (RFC 7591 §3),
-//! with `ADMIN_TOKEN` as the initial access token. A registration starts
+//! with `ADMIN_TOKEN` or a developer API token (`app::developer`) as the
+//! initial access token. A registration starts
 //! `pending`: nothing works until the practice approves it
 //! (`POST /admin/clients/{id}/approve`).
 //!
@@ -241,6 +242,10 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
         metadata: Json::Object(metadata),
         access_token_lifetime: lifetime,
         created_at: now,
+        owner_developer: None,
+        transfer_to: None,
+        secret_issued_at: None,
+        scope_change_reason: None,
     })
 }
 
@@ -280,6 +285,11 @@ pub fn client_json(c: &Client) -> Json {
 
 /// Handles `POST /register`.
 pub async fn register<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    // A developer's API token registers a pending app they own, with the
+    // practice's PIN (see `app::developer`).
+    if let Some(dev) = crate::app::developer::token_developer(app, req).await? {
+        return crate::app::developer::api::register(app, req, &dev).await;
+    }
     let initial_token_ok = matches!(app.authenticate(req).await, Ok(Caller::Admin));
     if !initial_token_ok {
         return Err(ApiError::oauth(

@@ -1,0 +1,1209 @@
+//! The developer portal and practice administration, natively: developer
+//! accounts (password rule, lockout), practice PINs, registration through
+//! the pages and RFC 7591/7592 JSON, practice administrators seeing and
+//! deciding only their own practice's apps, the client secret shown once,
+//! scope changes that leave the old grant working until approved,
+//! ownership transfers confirmed by both sides, and CSRF on every form.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{admin, app, call, import, TestApp, BASE};
+use flare_edge::app::http::{HttpRequest, HttpResponse, Url};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const PASSWORD: &str = "Flare-demo-2026";
+const DEV_PASSWORD: &str = "Dev-portal-2026!";
+const REDIRECT: &str = "http://127.0.0.1:9000/cb";
+const VERIFIER: &str = "a-perfectly-fine-code-verifier-of-enough-length-0123456789";
+
+fn request(method: &str, path: &str) -> HttpRequest {
+    HttpRequest::new(method, Url::parse(&format!("{BASE}{path}")).unwrap())
+}
+
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+fn text(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+fn location(r: &HttpResponse) -> String {
+    r.header_value("location").unwrap_or_default().to_string()
+}
+
+/// Keeps cookies like a browser; every form post carries the CSRF cookie's value.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let mut b = Browser {
+            app,
+            cookies: BTreeMap::new(),
+        };
+        b.get("/developer");
+        b
+    }
+
+    fn send(&mut self, mut req: HttpRequest) -> HttpResponse {
+        if !self.cookies.is_empty() {
+            let c: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header("cookie", &c.join("; "));
+        }
+        let r = call(self.app, req);
+        for (k, v) in &r.headers {
+            if k == "set-cookie" {
+                let pair = v.split(';').next().unwrap_or_default();
+                if let Some((n, val)) = pair.split_once('=') {
+                    if val.is_empty() {
+                        self.cookies.remove(n);
+                    } else {
+                        self.cookies.insert(n.to_string(), val.to_string());
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    fn get(&mut self, path: &str) -> HttpResponse {
+        self.send(request("GET", path))
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies.get("flare_csrf").cloned().unwrap_or_default()
+    }
+
+    /// Posts a form with the right CSRF token.
+    fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> HttpResponse {
+        let csrf = self.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(pairs);
+        self.post_raw(path, &all)
+    }
+
+    /// Posts a form exactly as given.
+    fn post_raw(&mut self, path: &str, pairs: &[(&str, &str)]) -> HttpResponse {
+        self.send(
+            request("POST", path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_body(pairs)),
+        )
+    }
+}
+
+/// Practices with patients, users (a practice admin in each) and PINs.
+fn world() -> TestApp {
+    let app = app();
+    for (practice, ids) in [("northside", ["a", "b"]), ("lakeshore", ["c", "d"])] {
+        let entries: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"resourceType": "Patient", "id": id, "name": [{"family": id.to_uppercase()}]}))
+            .chain([json!({"resourceType": "Practitioner", "id": format!("{practice}-doc")})])
+            .chain([
+                json!({"resourceType": "Observation", "id": format!("{}-obs", ids[0]), "status": "final",
+                "code": {"text": "x"}, "subject": {"reference": format!("Patient/{}", ids[0])}}),
+            ])
+            .map(|r| {
+                let url = format!(
+                    "{}/{}",
+                    r["resourceType"].as_str().unwrap(),
+                    r["id"].as_str().unwrap()
+                );
+                json!({"resource": r, "request": {"method": "PUT", "url": url}})
+            })
+            .collect();
+        import(
+            &app,
+            practice,
+            &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+        );
+    }
+    for (username, practice, fhir_user, role) in [
+        ("ann", "northside", "Patient/a", "member"),
+        ("bob", "northside", "Patient/b", "member"),
+        ("doc", "northside", "Practitioner/northside-doc", "member"),
+        (
+            "north-admin",
+            "northside",
+            "Practitioner/northside-doc",
+            "practice_admin",
+        ),
+        ("cat", "lakeshore", "Patient/c", "member"),
+        (
+            "lake-admin",
+            "lakeshore",
+            "Practitioner/lakeshore-doc",
+            "practice_admin",
+        ),
+    ] {
+        let r = call(
+            &app,
+            admin("POST", "/admin/users").body(
+                json!({"username": username, "password": PASSWORD, "practice": practice, "fhirUser": fhir_user, "role": role})
+                    .to_string(),
+            ),
+        );
+        assert_eq!(r.status, 201, "{}", text(&r));
+        assert_eq!(r.json_body()["role"], role);
+    }
+    for (practice, pin) in [("northside", "north-123456"), ("lakeshore", "lake-654321")] {
+        let r = call(
+            &app,
+            admin("PUT", &format!("/admin/practices/{practice}/pin")).body(json!({"pin": pin}).to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", text(&r));
+        assert_eq!(r.header_value("cache-control"), Some("no-store"));
+    }
+    app
+}
+
+fn signed_up<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
+    let mut b = Browser::new(app);
+    b.get("/developer/signup");
+    let r = b.post(
+        "/developer/signup",
+        &[("email", email), ("name", "Dana Dev"), ("password", DEV_PASSWORD)],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    assert!(b.cookies.contains_key("flare_dev_session"));
+    b
+}
+
+fn practice_admin<'a>(app: &'a TestApp, username: &str) -> Browser<'a> {
+    let mut b = Browser::new(app);
+    b.get("/practice");
+    let r = b.post(
+        "/practice/signin",
+        &[("username", username), ("password", PASSWORD)],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    b
+}
+
+fn registration<'a>(use_case: &'a str, name: &'a str, pin: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("use_case", use_case),
+        ("client_name", name),
+        ("practice", "northside"),
+        ("practice_pin", pin),
+        ("token_endpoint_auth_method", "none"),
+        ("redirect_uris", REDIRECT),
+        ("scope", "launch/patient patient/*.rs"),
+        ("offline_access", "1"),
+    ]
+}
+
+/// Registers through the form; returns the new client id.
+fn register(b: &mut Browser, pairs: &[(&str, &str)]) -> String {
+    let r = b.post("/developer/apps", pairs);
+    assert_eq!(r.status, 303, "{}", text(&r));
+    location(&r).rsplit('/').next().unwrap().to_string()
+}
+
+fn client(app: &TestApp, id: &str) -> Value {
+    call(app, admin("GET", &format!("/admin/clients/{id}"))).json_body()
+}
+
+#[test]
+fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
+    let app = world();
+    let mut b = Browser::new(&app);
+    let page = text(&b.get("/developer/signup"));
+    assert!(page.contains("<script src=\"/developer/password-rule.js\""));
+    assert!(page.contains("data-check=\"symbol\""));
+    let weak = b.post(
+        "/developer/signup",
+        &[
+            ("email", "dana@example.com"),
+            ("name", "Dana <Dev>"),
+            ("password", "password1"),
+        ],
+    );
+    assert_eq!(weak.status, 400);
+    let html = text(&weak);
+    assert!(
+        html.contains("an upper-case letter") && html.contains("a symbol"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"dana@example.com\""), "the e-mail is kept");
+    assert!(
+        html.contains("value=\"Dana &lt;Dev&gt;\""),
+        "the name is kept, escaped"
+    );
+    assert!(!html.contains("password1"), "the password is not echoed");
+    let csp = weak.header_value("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline'; script"));
+    let js = b.get("/developer/password-rule.js");
+    assert_eq!(js.status, 200);
+    assert!(text(&js).contains("check_password_rule"));
+
+    let mut dana = signed_up(&app, "dana@example.com");
+    let again = Browser::new(&app).post_raw(
+        "/developer/signup",
+        &[
+            ("email", "DANA@example.com"),
+            ("name", "x"),
+            ("password", DEV_PASSWORD),
+        ],
+    );
+    assert_eq!(again.status, 403, "no CSRF token");
+    let mut other = Browser::new(&app);
+    let again = other.post(
+        "/developer/signup",
+        &[
+            ("email", "DANA@example.com"),
+            ("name", "x"),
+            ("password", DEV_PASSWORD),
+        ],
+    );
+    assert_eq!(
+        again.status, 409,
+        "e-mail addresses are unique, case-insensitively"
+    );
+
+    // Sign out, sign in; wrong passwords slow down, then lock.
+    assert_eq!(dana.post("/developer/signout", &[]).status, 303);
+    assert!(text(&dana.get("/developer")).contains("action=\"/developer/signin\""));
+    let mut b = Browser::new(&app);
+    for i in 1..=3 {
+        let r = b.post(
+            "/developer/signin",
+            &[("email", "dana@example.com"), ("password", "Wrong-pass-1")],
+        );
+        assert_eq!(r.status, 401, "attempt {i}");
+    }
+    let r = b.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
+    );
+    assert_eq!(r.status, 429, "slowed down after 3 failures: {}", text(&r));
+    assert!(r.header_value("retry-after").is_some());
+    app.platform.now.set(app.platform.now.get() + 60_000);
+    for _ in 0..7 {
+        let r = b.post(
+            "/developer/signin",
+            &[("email", "dana@example.com"), ("password", "Wrong-pass-1")],
+        );
+        assert_eq!(r.status, 401);
+        app.platform.now.set(app.platform.now.get() + 120_000);
+    }
+    let r = b.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
+    );
+    assert_eq!(r.status, 429, "locked after 10 failures");
+    app.platform.now.set(app.platform.now.get() + 16 * 60_000);
+    let r = b.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
+    );
+    assert_eq!(r.status, 303, "the lock ends: {}", text(&r));
+
+    // Password change: the current one is checked, the new one must pass the rule.
+    let bad = b.post(
+        "/developer/password",
+        &[("current_password", "nope"), ("new_password", "New-pass-2026!")],
+    );
+    assert_eq!(bad.status, 401);
+    let weak = b.post(
+        "/developer/password",
+        &[("current_password", DEV_PASSWORD), ("new_password", "short")],
+    );
+    assert_eq!(weak.status, 400);
+    let ok = b.post(
+        "/developer/password",
+        &[
+            ("current_password", DEV_PASSWORD),
+            ("new_password", "New-pass-2026!"),
+        ],
+    );
+    assert_eq!(ok.status, 200, "{}", text(&ok));
+    assert!(
+        text(&b.get("/developer")).contains("Your apps"),
+        "this session goes on"
+    );
+    let mut fresh = Browser::new(&app);
+    let r = fresh.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
+    );
+    assert_eq!(r.status, 401, "the old password is gone");
+    let r = fresh.post(
+        "/developer/signin",
+        &[("email", "dana@example.com"), ("password", "New-pass-2026!")],
+    );
+    assert_eq!(r.status, 303);
+}
+
+#[test]
+fn forms_need_the_csrf_token_of_this_browser() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let pairs = registration("patient", "No CSRF", "north-123456");
+    let r = dana.post_raw("/developer/apps", &pairs);
+    assert_eq!(r.status, 403, "no token");
+    assert!(text(&r).contains("CSRF"));
+    let mut wrong = pairs.clone();
+    wrong.push(("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    assert_eq!(
+        dana.post_raw("/developer/apps", &wrong).status,
+        403,
+        "wrong token"
+    );
+    let mut admin_b = practice_admin(&app, "north-admin");
+    assert_eq!(admin_b.post_raw("/practice/signout", &[]).status, 403);
+    assert_eq!(
+        call(&app, admin("GET", "/admin/clients?practice=northside")).json_body()["clients"],
+        json!([]),
+        "nothing was registered"
+    );
+}
+
+#[test]
+fn registration_needs_the_practice_pin_and_valid_metadata() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let form = text(&dana.get("/developer/apps/new?use=provider"));
+    assert!(form.contains("Register a provider app") && form.contains("user/*.rs"));
+
+    let r = dana.post("/developer/apps", &registration("patient", "My <app>", "000000"));
+    assert_eq!(r.status, 400);
+    let html = text(&r);
+    assert!(
+        html.contains("The PIN is not right for practice northside"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"My &lt;app&gt;\""),
+        "input kept and escaped"
+    );
+    assert!(html.contains(REDIRECT));
+
+    let mut dup = registration("patient", "Dup", "north-123456");
+    let two = format!("{REDIRECT}\n{REDIRECT}");
+    dup.retain(|(k, _)| *k != "redirect_uris");
+    dup.push(("redirect_uris", &two));
+    let r = dup_post(&mut dana, &dup);
+    assert!(r.contains("is listed twice"), "{r}");
+
+    let mut pk = registration("provider", "Keys", "north-123456");
+    pk.retain(|(k, _)| *k != "token_endpoint_auth_method");
+    pk.push(("token_endpoint_auth_method", "private_key_jwt"));
+    let mut bad_json = pk.clone();
+    bad_json.push(("jwks", "{not json"));
+    assert!(dup_post(&mut dana, &bad_json).contains("The pasted JWKS is not JSON"));
+    let mut private = pk.clone();
+    let private_jwks =
+        json!({"keys": [{"kty": "EC", "crv": "P-384", "x": "x", "y": "y", "d": "secret", "kid": "k"}]})
+            .to_string();
+    private.push(("jwks", &private_jwks));
+    assert!(dup_post(&mut dana, &private).contains("contains private key material"));
+    let mut unreachable = pk.clone();
+    unreachable.push(("jwks_uri", "https://keys.invalid/jwks.json"));
+    assert!(dup_post(&mut dana, &unreachable).contains("could not be read"));
+    let mut unknown_scope = registration("patient", "Scopes", "north-123456");
+    unknown_scope.retain(|(k, _)| *k != "scope");
+    unknown_scope.push(("scope", "patient/*.rs bogus/scope"));
+    assert!(dup_post(&mut dana, &unknown_scope).contains("Unknown scopes"));
+
+    // A wrong PIN is reported before a JWKS URL is fetched.
+    let mut unreachable_wrong_pin = pk.clone();
+    unreachable_wrong_pin.retain(|(k, _)| *k != "practice_pin");
+    unreachable_wrong_pin.push(("practice_pin", "999999"));
+    unreachable_wrong_pin.push(("jwks_uri", "https://keys.invalid/jwks.json"));
+    assert!(dup_post(&mut dana, &unreachable_wrong_pin).contains("The PIN is not right"));
+    app.platform.now.set(app.platform.now.get() + 60_000);
+
+    // A backend service: private key JWT with a pasted public key, system scopes only.
+    let form = text(&dana.get("/developer/apps/new?use=backend"));
+    assert!(form.contains("Register a backend service") && !form.contains("redirect_uris"));
+    let public_jwks = json!({"keys": [{"kty": "RSA", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw", "e": "AQAB", "kid": "k1", "alg": "RS384"}]}).to_string();
+    let backend = vec![
+        ("use_case", "backend"),
+        ("client_name", "Nightly export"),
+        ("practice", "northside"),
+        ("practice_pin", "north-123456"),
+        ("jwks", public_jwks.as_str()),
+        ("scope", "system/*.rs"),
+    ];
+    let id = register(&mut dana, &backend);
+    let c = client(&app, &id);
+    assert_eq!(c["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(c["grant_types"], json!(["client_credentials"]));
+    assert_eq!(c["scope"], "system/*.rs");
+    let mut user_scopes = backend.clone();
+    user_scopes.retain(|(k, _)| *k != "scope");
+    user_scopes.push(("scope", "patient/*.rs"));
+    assert!(dup_post(&mut dana, &user_scopes).contains("only hold system/ scopes"));
+
+    // The right PIN: a pending app owned by Dana, with no secret yet.
+    let id = register(&mut dana, &registration("patient", "Good app", "north-123456"));
+    let page = text(&dana.get(&format!("/developer/apps/{id}")));
+    assert!(page.contains("Pending Review"), "{page}");
+    let c = client(&app, &id);
+    assert_eq!(c["status"], "pending");
+    assert_eq!(c["scope"], "launch/patient patient/*.rs offline_access");
+    assert_eq!(c["grant_types"], json!(["authorization_code", "refresh_token"]));
+
+    // Repeated wrong PINs lock registrations for a while (no guessing).
+    for _ in 0..3 {
+        dana.post("/developer/apps", &registration("patient", "Guess", "111111"));
+    }
+    let r = dana.post(
+        "/developer/apps",
+        &registration("patient", "Now right", "north-123456"),
+    );
+    assert_eq!(r.status, 429, "{}", text(&r));
+    assert!(text(&r).contains("Too many wrong practice PINs"));
+    app.platform.now.set(app.platform.now.get() + 60_000);
+    assert_eq!(
+        dana.post(
+            "/developer/apps",
+            &registration("patient", "Later", "north-123456")
+        )
+        .status,
+        303
+    );
+
+    // A practice without a PIN takes no registrations; a bad PIN value is refused by the admin API.
+    let r = call(
+        &app,
+        admin("PUT", "/admin/practices/northside/pin").body(r#"{"pin":"12"}"#),
+    );
+    assert_eq!(r.status, 400);
+    let r = call(&app, admin("PUT", "/admin/practices/nowhere/pin").body("{}"));
+    assert_eq!(r.status, 404);
+    let r = call(&app, admin("PUT", "/admin/practices/northside/pin").body("{}"));
+    let generated = r.json_body()["pin"].as_str().unwrap().to_string();
+    assert_eq!(generated.len(), 8);
+    assert!(generated.bytes().all(|b| b.is_ascii_digit()));
+    let r = dana.post(
+        "/developer/apps",
+        &registration("patient", "Old PIN", "north-123456"),
+    );
+    assert_eq!(r.status, 400, "the rotated PIN replaces the old one");
+    app.platform.now.set(app.platform.now.get() + 60_000);
+    assert_eq!(
+        dana.post("/developer/apps", &registration("patient", "New PIN", &generated))
+            .status,
+        303
+    );
+}
+
+fn dup_post(b: &mut Browser, pairs: &[(&str, &str)]) -> String {
+    let r = b.post("/developer/apps", pairs);
+    assert_eq!(r.status, 400, "{}", text(&r));
+    text(&r)
+}
+
+#[test]
+fn practice_admins_decide_only_for_their_practice() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let north = register(
+        &mut dana,
+        &registration("patient", "North <b>app</b>", "north-123456"),
+    );
+    let mut lake_form = registration("patient", "Lake app", "lake-654321");
+    lake_form.retain(|(k, _)| *k != "practice");
+    lake_form.push(("practice", "lakeshore"));
+    let lake = register(&mut dana, &lake_form);
+
+    // Members are not practice administrators.
+    let mut member = Browser::new(&app);
+    let r = member.post("/practice/signin", &[("username", "doc"), ("password", PASSWORD)]);
+    assert_eq!(r.status, 403);
+    let r = call(
+        &app,
+        admin("POST", "/admin/users").body(
+            json!({"username": "x", "password": PASSWORD, "practice": "northside", "fhirUser": "Patient/a", "role": "practice_admin"})
+                .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 400, "a practice administrator is a practitioner");
+    let r = call(
+        &app,
+        admin("POST", "/admin/users").body(
+            json!({"username": "y", "password": PASSWORD, "practice": "northside", "fhirUser": "Patient/a", "role": "owner"})
+                .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 400);
+
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let page = text(&nadmin.get("/practice"));
+    assert!(page.contains("North &lt;b&gt;app&lt;/b&gt;"), "{page}");
+    assert!(page.contains("Dana Dev &lt;dana@example.com&gt;"));
+    assert!(
+        !page.contains("Lake app"),
+        "another practice's registration is not shown"
+    );
+    // Deciding another practice's app is refused as if it did not exist.
+    for decision in ["approve", "reject"] {
+        let r = nadmin.post(
+            &format!("/practice/clients/{lake}/decide"),
+            &[("decision", decision)],
+        );
+        assert_eq!(r.status, 404);
+    }
+    assert_eq!(client(&app, &lake)["status"], "pending");
+    // A session of a non-admin cannot decide either.
+    let mut patient = Browser::new(&app);
+    patient.get("/portal");
+    patient.post("/portal/signin", &[("username", "ann"), ("password", PASSWORD)]);
+    let r = patient.post(
+        &format!("/practice/clients/{north}/decide"),
+        &[("decision", "approve")],
+    );
+    assert_eq!(r.status, 401);
+
+    let r = nadmin.post(
+        &format!("/practice/clients/{north}/decide"),
+        &[("decision", "reject"), ("reason", "Needs a <privacy> policy")],
+    );
+    assert_eq!(r.status, 303);
+    let c = client(&app, &north);
+    assert_eq!(
+        (c["status"].as_str(), c["status_reason"].as_str()),
+        (Some("rejected"), Some("Needs a <privacy> policy"))
+    );
+    let page = text(&dana.get(&format!("/developer/apps/{north}")));
+    assert!(page.contains("Rejected") && page.contains("Needs a &lt;privacy&gt; policy"));
+    let r = nadmin.post(
+        &format!("/practice/clients/{north}/decide"),
+        &[("decision", "approve")],
+    );
+    assert_eq!(r.status, 409, "only pending registrations are approved");
+
+    let mut ladmin = practice_admin(&app, "lake-admin");
+    assert!(text(&ladmin.get("/practice")).contains("Lake app"));
+    assert_eq!(
+        ladmin
+            .post(
+                &format!("/practice/clients/{lake}/decide"),
+                &[("decision", "approve")]
+            )
+            .status,
+        303
+    );
+    assert_eq!(client(&app, &lake)["status"], "approved");
+    let r = ladmin.post(
+        &format!("/practice/clients/{lake}/decide"),
+        &[("decision", "disable"), ("reason", "paused")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(client(&app, &lake)["status"], "disabled");
+    assert_eq!(
+        ladmin
+            .post(
+                &format!("/practice/clients/{lake}/decide"),
+                &[("decision", "enable")]
+            )
+            .status,
+        303
+    );
+    assert_eq!(client(&app, &lake)["status"], "approved");
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+/// 401 for bad client credentials, 400 (a bad grant) once they are right.
+fn client_authenticates(app: &TestApp, id: &str, secret: &str) -> bool {
+    let r = call(
+        app,
+        request("POST", "/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", &basic(id, secret))
+            .body("grant_type=refresh_token&refresh_token=nope"),
+    );
+    assert!(matches!(r.status, 400 | 401), "{}", text(&r));
+    r.status == 400
+}
+
+fn secret_of(html: &str) -> String {
+    html.split("<code id=\"client-secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("a secret on the page")
+        .to_string()
+}
+
+#[test]
+fn the_client_secret_is_shown_once_then_only_rotated() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut form = registration("provider", "Server app", "north-123456");
+    form.retain(|(k, _)| *k != "token_endpoint_auth_method");
+    form.push(("token_endpoint_auth_method", "client_secret_basic"));
+    let id = register(&mut dana, &form);
+    let r = dana.post(&format!("/developer/apps/{id}/secret"), &[]);
+    assert_eq!(r.status, 409, "no secret before approval");
+    let mut nadmin = practice_admin(&app, "north-admin");
+    assert_eq!(
+        nadmin
+            .post(
+                &format!("/practice/clients/{id}/decide"),
+                &[("decision", "approve")]
+            )
+            .status,
+        303
+    );
+    let page = text(&dana.get(&format!("/developer/apps/{id}")));
+    assert!(page.contains("Show the client secret") && !page.contains("client-secret"));
+
+    let r = dana.post(&format!("/developer/apps/{id}/secret"), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header_value("cache-control"), Some("no-store"));
+    let first = secret_of(&text(&r));
+    assert!(client_authenticates(&app, &id, &first));
+    let again = dana.post(&format!("/developer/apps/{id}/secret"), &[]);
+    assert_eq!(again.status, 409, "shown once");
+    assert!(!text(&again).contains(&first));
+    let page = text(&dana.get(&format!("/developer/apps/{id}")));
+    assert!(!page.contains(&first) && page.contains("Rotate the client secret"));
+
+    let r = dana.post(&format!("/developer/apps/{id}/secret"), &[("rotate", "1")]);
+    assert_eq!(r.status, 200);
+    let second = secret_of(&text(&r));
+    assert_ne!(first, second);
+    assert!(!client_authenticates(&app, &id, &first), "the old secret stops");
+    assert!(client_authenticates(&app, &id, &second));
+
+    // Another developer cannot see or touch the app.
+    let mut eve = signed_up(&app, "eve@example.com");
+    assert_eq!(eve.get(&format!("/developer/apps/{id}")).status, 404);
+    assert_eq!(
+        eve.post(&format!("/developer/apps/{id}/secret"), &[("rotate", "1")])
+            .status,
+        404
+    );
+    assert!(client_authenticates(&app, &id, &second));
+}
+
+fn authorize(b: &mut Browser, client_id: &str, scope: &str) -> String {
+    let ch = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
+    };
+    let fhir = format!("{BASE}/fhir");
+    let url = format!(
+        "/authorize?{}",
+        form_body(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", scope),
+            ("state", "s"),
+            ("aud", &fhir),
+            ("code_challenge", &ch),
+            ("code_challenge_method", "S256"),
+        ])
+    );
+    let page = b.get(&url);
+    assert_eq!(page.status, 200, "{}", text(&page));
+    let mut f = hidden(&text(&page));
+    f.push(("username".into(), "ann".into()));
+    f.push(("password".into(), PASSWORD.into()));
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = b.post_raw("/authorize/signin", &pairs);
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let consent = text(&b.get(&location(&r)));
+    let mut f = hidden(&consent);
+    for part in consent.split("name=\"scope\" value=\"").skip(1) {
+        let (v, rest) = part.split_once('"').unwrap();
+        if rest.starts_with(" checked") {
+            f.push(("scope".into(), v.to_string()));
+        }
+    }
+    f.push(("decision".into(), "allow".into()));
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = b.post_raw("/authorize/consent", &pairs);
+    assert_eq!(r.status, 302, "{}", text(&r));
+    let code = Url::parse(&location(&r))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let t = call(
+        b.app,
+        request("POST", "/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", client_id),
+                ("code_verifier", VERIFIER),
+            ])),
+    );
+    assert_eq!(t.status, 200, "{}", text(&t));
+    t.json_body()["access_token"].as_str().unwrap().to_string()
+}
+
+/// `name="x" value="y"` pairs of hidden inputs (values unescaped).
+fn hidden(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
+        let (name, rest) = part.split_once('"').unwrap();
+        let value = rest.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
+        out.push((
+            name.to_string(),
+            value.replace("&quot;", "\"").replace("&amp;", "&"),
+        ));
+    }
+    out
+}
+
+fn read(app: &TestApp, token: &str, path: &str) -> u16 {
+    call(
+        app,
+        request("GET", path).header("authorization", &format!("Bearer {token}")),
+    )
+    .status
+}
+
+#[test]
+fn scope_changes_wait_for_approval_while_the_old_grant_works() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut form = registration("patient", "Reader", "north-123456");
+    form.retain(|(k, _)| *k != "scope" && *k != "offline_access");
+    form.push(("scope", "launch/patient patient/Patient.rs"));
+    let id = register(&mut dana, &form);
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "patient/*.rs")],
+    );
+    assert_eq!(r.status, 409, "only approved apps change scopes");
+    let mut nadmin = practice_admin(&app, "north-admin");
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+
+    let mut patient = Browser::new(&app);
+    let token = authorize(
+        &mut patient,
+        &id,
+        "launch/patient patient/Patient.rs patient/Observation.rs",
+    );
+    assert_eq!(read(&app, &token, "/fhir/Patient/a"), 200);
+    assert_eq!(read(&app, &token, "/fhir/Observation/a-obs"), 403, "not granted");
+
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[
+            (
+                "scope",
+                "launch/patient patient/Patient.rs patient/Observation.rs",
+            ),
+            ("offline_access", "1"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let c = client(&app, &id);
+    assert_eq!(c["scope"], "launch/patient patient/Patient.rs");
+    assert_eq!(
+        c["pending_scope"],
+        "launch/patient patient/Patient.rs patient/Observation.rs offline_access"
+    );
+    assert_eq!(
+        read(&app, &token, "/fhir/Patient/a"),
+        200,
+        "the old grant keeps working"
+    );
+    assert!(text(&dana.get(&format!("/developer/apps/{id}"))).contains("pending review"));
+    assert!(text(&nadmin.get("/practice")).contains("patient/Observation.rs"));
+    // Lakeshore's admin cannot approve it.
+    let mut ladmin = practice_admin(&app, "lake-admin");
+    assert_eq!(
+        ladmin
+            .post(
+                &format!("/practice/clients/{id}/scope"),
+                &[("decision", "approve")]
+            )
+            .status,
+        404
+    );
+
+    // A backend-only rule still applies to requested scopes.
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "patient/*.rs nonsense")],
+    );
+    assert_eq!(r.status, 400);
+
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[("decision", "reject"), ("reason", "too broad")],
+    );
+    assert_eq!(r.status, 303);
+    let c = client(&app, &id);
+    assert!(c.get("pending_scope").is_none());
+    assert!(text(&dana.get(&format!("/developer/apps/{id}"))).contains("Rejected: too broad"));
+
+    dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[
+            (
+                "scope",
+                "launch/patient patient/Patient.rs patient/Observation.rs",
+            ),
+            ("offline_access", "1"),
+        ],
+    );
+    assert_eq!(
+        nadmin
+            .post(
+                &format!("/practice/clients/{id}/scope"),
+                &[("decision", "approve")]
+            )
+            .status,
+        303
+    );
+    assert_eq!(
+        client(&app, &id)["scope"],
+        "launch/patient patient/Patient.rs patient/Observation.rs offline_access"
+    );
+    let mut patient = Browser::new(&app);
+    let wider = authorize(
+        &mut patient,
+        &id,
+        "launch/patient offline_access patient/Patient.rs patient/Observation.rs",
+    );
+    assert_eq!(read(&app, &wider, "/fhir/Observation/a-obs"), 200);
+    assert_eq!(
+        read(&app, &token, "/fhir/Patient/a"),
+        200,
+        "the earlier token still holds its own scope"
+    );
+
+    // The practice disables the app: every token stops at once.
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "disable"), ("reason", "stop")],
+    );
+    assert_eq!(read(&app, &wider, "/fhir/Patient/a"), 401);
+    assert_eq!(read(&app, &token, "/fhir/Patient/a"), 401);
+
+    // Approved apps list the practice's test patients (not another practice's).
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "enable")],
+    );
+    let page = text(&dana.get(&format!("/developer/apps/{id}")));
+    let table = page.split("id=\"test-patients\"").nth(1).unwrap();
+    assert!(table.contains(">ann<") && table.contains(">bob<") && table.contains("Patient/a"));
+    assert!(!table.contains(">cat<") && !table.contains(">doc<") && !table.contains("north-admin"));
+}
+
+#[test]
+fn ownership_moves_only_when_both_developers_agree() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut fred = signed_up(&app, "fred@example.com");
+    let mut eve = signed_up(&app, "eve@example.com");
+    let id = register(&mut dana, &registration("patient", "Handed over", "north-123456"));
+
+    assert_eq!(
+        fred.post(
+            &format!("/developer/apps/{id}/transfer"),
+            &[("to", "eve@example.com")]
+        )
+        .status,
+        404
+    );
+    let r = dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "nobody@example.com")],
+    );
+    assert_eq!(r.status, 400);
+    let r = dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "fred@example.com")],
+    );
+    assert_eq!(r.status, 303);
+    assert!(text(&dana.get(&format!("/developer/apps/{id}")))
+        .contains("Waiting for <strong>fred@example.com</strong>"));
+    assert!(text(&fred.get("/developer")).contains("Apps offered to you"));
+    // Someone else cannot accept it; the owner cannot accept for the recipient.
+    assert_eq!(
+        eve.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        409
+    );
+    assert_eq!(
+        dana.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        409
+    );
+    // The recipient declines; the owner offers again and cancels; then again and accepted.
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/cancel"), &[])
+            .status,
+        303
+    );
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        409
+    );
+    dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "fred@example.com")],
+    );
+    assert_eq!(
+        dana.post(&format!("/developer/apps/{id}/transfer/cancel"), &[])
+            .status,
+        303
+    );
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        409
+    );
+    dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "fred@example.com")],
+    );
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        303
+    );
+    assert_eq!(
+        dana.get(&format!("/developer/apps/{id}")).status,
+        404,
+        "Dana no longer owns it"
+    );
+    let page = text(&fred.get(&format!("/developer/apps/{id}")));
+    assert!(page.contains("Handed over") && page.contains("Offer the transfer"));
+}
+
+#[test]
+fn the_json_api_does_what_the_pages_do() {
+    let app = world();
+    let post = |path: &str, auth: Option<&str>, body: Value| {
+        let mut r = request("POST", path).body(body.to_string());
+        if let Some(t) = auth {
+            r = r.header("authorization", &format!("Bearer {t}"));
+        }
+        call(&app, r)
+    };
+    let r = post(
+        "/developer/api/signup",
+        None,
+        json!({"email": "api@example.com", "name": "Api", "password": "weak"}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json_body()["error"], "invalid_request");
+    let r = post(
+        "/developer/api/signup",
+        None,
+        json!({"email": "api@example.com", "name": "Api", "password": DEV_PASSWORD}),
+    );
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let r = post(
+        "/developer/api/token",
+        None,
+        json!({"email": "api@example.com", "password": "Wrong-1!x"}),
+    );
+    assert_eq!(r.status, 401);
+    let r = post(
+        "/developer/api/token",
+        None,
+        json!({"email": "api@example.com", "password": DEV_PASSWORD}),
+    );
+    assert_eq!(r.status, 200);
+    let token = r.json_body()["access_token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("fdt_"));
+
+    let meta = json!({"client_name": "API app", "practice": "northside", "practice_pin": "north-123456",
+        "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic",
+        "grant_types": ["authorization_code", "refresh_token"], "scope": "launch/patient patient/*.rs"});
+    let mut wrong = meta.clone();
+    wrong["practice_pin"] = json!("wrong-pin");
+    let r = post("/register", Some(&token), wrong);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json_body()["error"], "invalid_client_metadata");
+    let r = post("/register", Some("fdt_not-a-token"), meta.clone());
+    assert_eq!(r.status, 401, "an unknown developer token is no admin token");
+    let r = post("/register", Some(&token), meta.clone());
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let body = r.json_body();
+    assert_eq!(body["status"], "pending");
+    assert!(
+        body.get("client_secret").is_none(),
+        "the secret comes after approval"
+    );
+    let id = body["client_id"].as_str().unwrap().to_string();
+    assert_eq!(body["registration_client_uri"], format!("{BASE}/register/{id}"));
+
+    let get = |path: &str, auth: &str| {
+        call(
+            &app,
+            request("GET", path).header("authorization", &format!("Bearer {auth}")),
+        )
+    };
+    assert_eq!(
+        get(&format!("/register/{id}"), &token).json_body()["status"],
+        "pending"
+    );
+    assert_eq!(get(&format!("/register/{id}"), "fdt_other").status, 401);
+    let listed = get("/developer/api/apps", &token).json_body();
+    assert_eq!(listed["apps"][0]["client_id"], id.as_str());
+
+    // The practice side through the admin API.
+    let pending = call(
+        &app,
+        admin("GET", "/admin/clients?practice=northside&status=pending"),
+    )
+    .json_body();
+    assert_eq!(pending["clients"][0]["client_id"], id.as_str());
+    assert_eq!(
+        call(&app, admin("POST", &format!("/admin/clients/{id}/approve"))).status,
+        200
+    );
+
+    let r = post(
+        &format!("/developer/api/apps/{id}/secret"),
+        Some(&token),
+        json!({}),
+    );
+    assert_eq!(r.status, 200);
+    let secret = r.json_body()["client_secret"].as_str().unwrap().to_string();
+    assert!(client_authenticates(&app, &id, &secret));
+    assert_eq!(
+        post(
+            &format!("/developer/api/apps/{id}/secret"),
+            Some(&token),
+            json!({})
+        )
+        .status,
+        409
+    );
+    let r = post(
+        &format!("/developer/api/apps/{id}/secret"),
+        Some(&token),
+        json!({"rotate": true}),
+    );
+    assert_eq!(r.status, 200);
+    assert!(!client_authenticates(&app, &id, &secret));
+
+    // RFC 7592 update: only the scope changes, and only through approval.
+    let put = |body: Value| {
+        call(
+            &app,
+            request("PUT", &format!("/register/{id}"))
+                .header("authorization", &format!("Bearer {token}"))
+                .body(body.to_string()),
+        )
+    };
+    let r = put(json!({"client_id": id, "redirect_uris": ["http://evil.example/cb"]}));
+    assert_eq!(r.status, 400);
+    let r = put(
+        json!({"client_id": id, "client_name": "API app", "scope": "launch/patient patient/*.rs offline_access"}),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let b = r.json_body();
+    assert_eq!(b["scope"], "launch/patient patient/*.rs");
+    assert_eq!(b["pending_scope"], "launch/patient patient/*.rs offline_access");
+    assert_eq!(b["test_patients"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        call(
+            &app,
+            admin("POST", &format!("/admin/clients/{id}/scope-change/approve"))
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(&format!("/register/{id}"), &token).json_body()["scope"],
+        "launch/patient patient/*.rs offline_access"
+    );
+
+    // Transfer by JSON, then the password change ends the old token.
+    post(
+        "/developer/api/signup",
+        None,
+        json!({"email": "b@example.com", "name": "B", "password": DEV_PASSWORD}),
+    );
+    let other = post(
+        "/developer/api/token",
+        None,
+        json!({"email": "b@example.com", "password": DEV_PASSWORD}),
+    )
+    .json_body()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        post(
+            &format!("/developer/api/apps/{id}/transfer"),
+            Some(&token),
+            json!({"to": "b@example.com"})
+        )
+        .status,
+        202
+    );
+    assert_eq!(
+        post(
+            &format!("/developer/api/apps/{id}/transfer/accept"),
+            Some(&other),
+            json!({})
+        )
+        .status,
+        200
+    );
+    assert_eq!(get(&format!("/register/{id}"), &token).status, 404);
+    assert_eq!(
+        get(&format!("/register/{id}"), &other).json_body()["owner"],
+        "b@example.com"
+    );
+    let r = call(
+        &app,
+        request("DELETE", &format!("/register/{id}")).header("authorization", &format!("Bearer {other}")),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(client(&app, &id)["status"], "disabled");
+
+    let second = post(
+        "/developer/api/token",
+        None,
+        json!({"email": "api@example.com", "password": DEV_PASSWORD}),
+    )
+    .json_body()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = post(
+        "/developer/api/password",
+        Some(&second),
+        json!({"current_password": DEV_PASSWORD, "new_password": "Another-2026!"}),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(
+        get("/developer/api/apps", &token).status,
+        401,
+        "other tokens end with a password change"
+    );
+    assert_eq!(get("/developer/api/apps", &second).status, 200);
+}
