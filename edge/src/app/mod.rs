@@ -7,6 +7,7 @@ pub mod admin;
 pub mod bulk;
 pub mod capability;
 pub mod cors;
+pub mod ehr;
 pub mod error;
 pub mod http;
 pub mod import;
@@ -190,7 +191,13 @@ impl<D: Database, P: Platform> App<D, P> {
             }
             ["smart-style", "default.json"] if method == "GET" => Ok(oauth::discovery::style()),
             ["fhir", ..] => self.fhir(req, &path, &segs[1..]).await,
-            ["authorize", ..] | ["token"] | ["introspect"] | ["revoke"] | ["register"] | ["portal", ..] => {
+            ["authorize", ..]
+            | ["token"]
+            | ["introspect"]
+            | ["revoke"]
+            | ["register"]
+            | ["portal", ..]
+            | ["ehr", ..] => {
                 self.throttle_ip(req, &segs).await?;
                 match (method, segs.as_slice()) {
                     ("GET" | "POST", ["authorize"]) => oauth::authorize::start(self, req).await,
@@ -206,6 +213,10 @@ impl<D: Database, P: Platform> App<D, P> {
                     ("POST", ["portal", "signin"]) => portal::signin(self, req).await,
                     ("POST", ["portal", "revoke"]) => portal::revoke(self, req).await,
                     ("POST", ["portal", "signout"]) => portal::signout(self, req).await,
+                    ("GET", ["ehr"]) => ehr::home(self, req).await,
+                    ("POST", ["ehr", "signin"]) => ehr::signin(self, req).await,
+                    ("POST", ["ehr", "launch"]) => ehr::launch(self, req).await,
+                    ("POST", ["ehr", "signout"]) => ehr::signout(self, req).await,
                     (_, ["token"] | ["introspect"] | ["revoke"] | ["register"]) => {
                         Err(
                             ApiError::oauth(405, "invalid_request", format!("{path} accepts POST only"))
@@ -331,7 +342,7 @@ impl<D: Database, P: Platform> App<D, P> {
             return Ok(());
         }
         let body = match segs.first() {
-            Some(&"authorize") | Some(&"portal") => error::ErrorBody::Page,
+            Some(&"authorize") | Some(&"portal") | Some(&"ehr") => error::ErrorBody::Page,
             _ => error::ErrorBody::OAuth("temporarily_unavailable"),
         };
         Err(ApiError::too_many_requests(Limiter::Ip.period_s(), body))

@@ -27,7 +27,12 @@ button.secondary{background:#fff;color:#0b57d0}button:focus,input:focus{outline:
 .muted{color:#4a5561}fieldset{border:1px solid #c9d1d9;border-radius:6px;margin:.75rem 0;padding:.5rem 1rem}\
 .scope{display:flex;gap:.5rem;align-items:flex-start;margin:.4rem 0;font-weight:400}.granular{margin-left:1.75rem}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #dde3e9;vertical-align:top}\
-code{font-size:.85em;word-break:break-all}";
+code{font-size:.85em;word-break:break-all}\
+main:has(iframe),main:has(.ehr-top){max-width:80rem}.ehr-top{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.5rem 1rem}\
+.ehr-top h1{margin:0}form.inline{display:inline}form.inline button{margin:0 0 0 .5rem;padding:.3rem .8rem}\
+.ehr-banner{background:#e8eef7;border-left:6px solid #0b57d0;padding:.6rem 1rem;margin:1rem 0;border-radius:4px}.big{font-size:1.2rem}\
+ul.patients{columns:2 18rem;padding-left:1.2rem}ul.patients a[aria-current]{font-weight:700}a{color:#0b57d0}\
+iframe{width:100%;height:80vh;min-height:36rem;border:1px solid #6b7785;border-radius:6px;background:#fff}";
 
 /// A complete page.
 pub fn layout(title: &str, body: &str) -> String {
@@ -48,10 +53,27 @@ pub fn html(status: u16, title: &str, body: &str) -> HttpResponse {
         // Framing only by this origin (the EHR page that launches apps in an
         // iframe): no other site can overlay the consent page (clickjacking).
         .with_header("x-frame-options", "SAMEORIGIN")
-        .with_header(
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'self'",
-        )
+        .with_header("content-security-policy", CSP)
+}
+
+/// The pages' content security policy: no scripts, forms to this origin (and
+/// the redirects they cause to apps), framed only by this origin.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'self'";
+
+/// `page` with a CSP that also lets it frame `origin` (the EHR simulator's
+/// launch page frames the launched app, and nothing else).
+pub fn with_frame_src(mut page: HttpResponse, origin: &str) -> HttpResponse {
+    page.headers
+        .retain(|(k, _)| !k.eq_ignore_ascii_case("content-security-policy"));
+    // An origin is scheme://host[:port]; anything else is not put into the header.
+    let safe = origin
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'.' | b'-' | b'[' | b']'));
+    let frame_src = if safe { origin } else { "'none'" };
+    page.with_header(
+        "content-security-policy",
+        &format!("{CSP}; frame-src {frame_src}"),
+    )
 }
 
 /// An error page (no redirect: the client or redirect URI could not be trusted).

@@ -20,7 +20,8 @@ use super::{App, Platform};
 use crate::store::auth::{self as store, User};
 use crate::store::Database;
 
-fn see_other(location: &str) -> HttpResponse {
+/// A 303 to `location` (after a form post).
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse {
         status: 303,
         headers: vec![
@@ -32,7 +33,8 @@ fn see_other(location: &str) -> HttpResponse {
     }
 }
 
-async fn session_user<D: Database, P: Platform>(
+/// The user of the browser's sign-in session, if it is live.
+pub(crate) async fn session_user<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
 ) -> Result<Option<User>, ApiError> {
@@ -43,7 +45,7 @@ async fn session_user<D: Database, P: Platform>(
 }
 
 /// The browser's CSRF token, and whether it must be set as a cookie.
-fn csrf_token<P: Platform>(platform: &P, req: &HttpRequest) -> (String, bool) {
+pub(crate) fn csrf_token<P: Platform>(platform: &P, req: &HttpRequest) -> (String, bool) {
     match cookie(req, CSRF_COOKIE).filter(|c| c.len() >= 22) {
         Some(c) => (c.to_string(), false),
         None => (random_token(platform, 24), true),
