@@ -6,7 +6,7 @@ import { day } from "./fhir.js";
 
 const W = 560;
 const H = 200;
-const PAD = { left: 48, right: 16, top: 14, bottom: 34 };
+const PAD = { left: 48, right: 16, top: 26, bottom: 34 };
 
 function niceBounds(values) {
   let lo = Math.min(...values);
@@ -55,7 +55,7 @@ export function lineChart({ id, title, unit, series }) {
   const last = new Date(Math.max(...times)).toISOString();
   grid.push(s("text", { x: PAD.left, y: H - 10, class: "tick", "text-anchor": "start" }, day(first)));
   if (last !== first) grid.push(s("text", { x: W - PAD.right, y: H - 10, class: "tick", "text-anchor": "end" }, day(last)));
-  grid.push(s("text", { x: 10, y: PAD.top - 2, class: "tick unit" }, unit));
+  grid.push(s("text", { x: PAD.left - 6, y: 12, class: "tick unit", "text-anchor": "end" }, unit));
   const lines = series.map((sr) => {
     const pts = sr.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`);
     return s(

@@ -6,7 +6,8 @@ export function conceptText(c) {
   if (!c) return "";
   if (c.text) return c.text;
   const coding = (c.coding ?? []).find((x) => x.display) ?? c.coding?.[0];
-  return coding?.display ?? coding?.code ?? "";
+  // SNOMED displays end with a semantic tag ("Registered nurse (occupation)"): not for patients.
+  return coding?.display?.replace(/ \((occupation|person|disorder|finding|substance|procedure|qualifier value|product)\)$/, "") ?? coding?.code ?? "";
 }
 
 /** The code of a concept's coding in `system` (or of any coding). */

@@ -8,7 +8,8 @@
 //! `smart_style_url` and `fhirContext`. Forms double-submit the
 //! `flare_csrf` cookie; the pages need no JavaScript.
 //!
-//! Framing: the launch page allows exactly the app's origin in `frame-src`.
+//! Framing: the launch page's `frame-src` allows this origin and the app's
+//! (launch URL and redirect URIs), nothing else.
 //! Inside the frame the app goes to `/authorize` on this origin, whose pages
 //! allow `frame-ancestors 'self'`: the EHR page is their only ancestor, so
 //! they render; on any other site they do not.
@@ -417,7 +418,16 @@ pub async fn launch<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
     let launch_uri = client.launch_uri.as_deref().unwrap_or_default();
     let src = launch_url(launch_uri, &req.fhir_base(), &launch)
         .ok_or_else(|| ApiError::page(400, "the app's launch URL is not an http(s) URL"))?;
-    let origin = src.origin().ascii_serialization();
+    let mut origins = vec![src.origin().ascii_serialization()];
+    origins.extend(
+        client
+            .redirect_uris
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .map(|u| u.origin().ascii_serialization()),
+    );
+    origins.sort();
+    origins.dedup();
     let encounter_line = encounter
         .map(|e| format!(" · encounter <code>{}</code>", esc(e)))
         .unwrap_or_default();
@@ -436,7 +446,7 @@ pub async fn launch<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
             attr(src.as_str()),
         ),
     );
-    Ok(with_frame_src(page, &origin))
+    Ok(with_frame_src(page, &origins))
 }
 
 #[cfg(test)]

@@ -60,19 +60,24 @@ pub fn html(status: u16, title: &str, body: &str) -> HttpResponse {
 /// the redirects they cause to apps), framed only by this origin.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'self'";
 
-/// `page` with a CSP that also lets it frame `origin` (the EHR simulator's
-/// launch page frames the launched app, and nothing else).
-pub fn with_frame_src(mut page: HttpResponse, origin: &str) -> HttpResponse {
+/// `page` with a CSP that lets its frames show `origins` and this origin
+/// (the EHR simulator's launch page frames the launched app, which goes to
+/// this server's `/authorize` and back to its redirect URI).
+pub fn with_frame_src(mut page: HttpResponse, origins: &[String]) -> HttpResponse {
     page.headers
         .retain(|(k, _)| !k.eq_ignore_ascii_case("content-security-policy"));
     // An origin is scheme://host[:port]; anything else is not put into the header.
-    let safe = origin
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'.' | b'-' | b'[' | b']'));
-    let frame_src = if safe { origin } else { "'none'" };
+    let safe = |o: &&String| {
+        o.starts_with("http")
+            && o.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'.' | b'-' | b'[' | b']'))
+    };
+    let mut sources = vec!["'self'".to_string()];
+    sources.extend(origins.iter().filter(safe).cloned());
+    sources.dedup();
     page.with_header(
         "content-security-policy",
-        &format!("{CSP}; frame-src {frame_src}"),
+        &format!("{CSP}; frame-src {}", sources.join(" ")),
     )
 }
 
