@@ -6,7 +6,7 @@ import { day } from "./fhir.js";
 
 const W = 560;
 const H = 200;
-const PAD = { left: 48, right: 16, top: 26, bottom: 34 };
+const PAD = { left: 48, right: 16, top: 14, bottom: 34 };
 
 function niceBounds(values) {
   let lo = Math.min(...values);
@@ -42,7 +42,7 @@ export function lineChart({ id, title, unit, series }) {
     })
     .filter(Boolean)
     .join("; ");
-  const desc = `${all.length} measurements from ${day(new Date(Math.min(...times)).toISOString())} to ${day(new Date(Math.max(...times)).toISOString())}. Latest: ${latest}.`;
+  const desc = `${new Set(times).size} readings in ${unit} from ${day(new Date(Math.min(...times)).toISOString())} to ${day(new Date(Math.max(...times)).toISOString())}. Latest: ${latest}.`;
   const grid = [];
   const ticks = 4;
   for (let i = 0; i <= ticks; i++) {
@@ -55,7 +55,6 @@ export function lineChart({ id, title, unit, series }) {
   const last = new Date(Math.max(...times)).toISOString();
   grid.push(s("text", { x: PAD.left, y: H - 10, class: "tick", "text-anchor": "start" }, day(first)));
   if (last !== first) grid.push(s("text", { x: W - PAD.right, y: H - 10, class: "tick", "text-anchor": "end" }, day(last)));
-  grid.push(s("text", { x: PAD.left - 6, y: 12, class: "tick unit", "text-anchor": "end" }, unit));
   const lines = series.map((sr) => {
     const pts = sr.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`);
     return s(
@@ -94,6 +93,6 @@ export function lineChart({ id, title, unit, series }) {
     h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), series.map((sr) => h("th", { scope: "col" }, `${sr.name} (${unit})`)))), h("tbody", {}, rows)),
   );
   return h("figure", { class: "chart-card", "data-chart": id },
-    h("figcaption", {}, h("strong", {}, title), " ", h("span", { class: "muted" }, `(${all.length} readings)`)),
+    h("figcaption", {}, h("strong", {}, title), " ", h("span", { class: "muted" }, `${unit} · ${byTime.size} ${byTime.size === 1 ? "reading" : "readings"}`)),
     svg, legend, table);
 }

@@ -801,6 +801,10 @@ fn revoke_trial(world: &World) -> Result<(), Failed> {
         ),
         ("the app offers to reconnect", r["after"]["reconnect"] == true),
         (
+            "nothing read with the revoked token comes from the browser's cache",
+            r["after"]["banner"].is_null() && r["after"]["allergies"].as_array().is_some_and(Vec::is_empty),
+        ),
+        (
             "server: the old token is 401",
             world.status_with(first, &read) == 401,
         ),

@@ -280,6 +280,16 @@ impl<D: Database, P: Platform> App<D, P> {
             ("GET", _) => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
             _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search, $export")),
         };
+        // Answers depend on the token: a browser must not reuse one without
+        // asking again (a revoked token's data would come from its cache);
+        // `no-cache` still lets it revalidate with the ETag (304).
+        let result = result.map(|r| {
+            if r.header_value("cache-control").is_some() {
+                r
+            } else {
+                r.with_header("cache-control", "private, no-cache")
+            }
+        });
         if let Caller::App(a) = &caller {
             let status = match &result {
                 Ok(r) => r.status,
