@@ -10,6 +10,7 @@ bash scripts/setup.sh
 source scripts/lib.sh
 
 port=${FLARE_PORT:-8787}
+app_port=${FLARE_DEMO_PORT:-8788}
 state=$FLARE_ROOT/.flare/state
 demo=$FLARE_ROOT/.flare/demo
 mkdir -p "$state"
@@ -41,12 +42,11 @@ fi
 clients=$(curl -sf -H "Authorization: Bearer $token" "$base/admin/clients")
 if [ "$clients" = '{"clients":[]}' ] || [ ! -f "$FLARE_ROOT/.flare/demo-apps.json" ]; then
   echo "seeding demo users and apps..." >&2
-  node scripts/seed-auth.mjs "$base" "$token" "$FLARE_ROOT/.flare/demo-apps.json"
+  FLARE_DEMO_APP_ORIGIN="http://127.0.0.1:$app_port" node scripts/seed-auth.mjs "$base" "$token" "$FLARE_ROOT/.flare/demo-apps.json"
 fi
 
 # The demo patient app: built on the SDK package (pkg/) with esbuild, served
 # from its own origin (port 8788, the redirect URI of flare-demo-patient-app).
-app_port=${FLARE_DEMO_PORT:-8788}
 if [ ! -f pkg/dist/flare_sdk_bg.wasm ]; then
   echo "building the SDK (pkg/dist) for the demo app..." >&2
   scripts/build-sdk.sh >&2

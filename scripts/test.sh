@@ -39,3 +39,4 @@ cargo test -p flare-tests --test e2e
 
 step "SDK end-to-end: launch against wrangler dev in Chromium, npm pack + tsc + vite"
 cargo test -p flare-tests --test sdk
+step "demo app, EHR simulator and portal end-to-end in Chromium"; cargo test -p flare-tests --test demo

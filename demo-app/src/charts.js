@@ -4,8 +4,8 @@
 import { h, s } from "./dom.js";
 import { day } from "./fhir.js";
 
-const W = 560;
-const H = 200;
+const W = 440;
+const H = 190;
 const PAD = { left: 48, right: 16, top: 14, bottom: 34 };
 
 function niceBounds(values) {

@@ -249,10 +249,10 @@ function renderLabs(labs) {
     const f = flag(o);
     return h("tr", { class: f?.abnormal ? "abnormal" : "" },
       h("th", { scope: "row" }, conceptText(o.code)),
-      h("td", { class: "num" }, valueText(o)),
-      h("td", {}, rangeText(o) || "—"),
-      h("td", {}, f ? h("span", { class: `flag flag-${f.code}`, title: f.word }, f.code === "N" ? "Normal" : `${f.code} · ${f.word}`) : "—"),
-      h("td", {}, day(effective(o))));
+      h("td", { class: "num", "data-label": "Result" }, valueText(o)),
+      h("td", { "data-label": "Range" }, rangeText(o) || "—"),
+      h("td", { "data-label": "Flag" }, f ? h("span", { class: `flag flag-${f.code}`, title: f.word }, f.code === "N" ? "Normal" : `${f.code} · ${f.word}`) : "—"),
+      h("td", { "data-label": "Date" }, day(effective(o))));
   });
   return table("Lab results with reference ranges and flags", ["Test", "Result", "Reference range", "Flag", "Date"], rows, "labs");
 }

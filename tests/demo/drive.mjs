@@ -231,6 +231,8 @@ try {
     // A narrow screen (phone): the same summary in one column.
     await page.setViewportSize({ width: 390, height: 844 });
     await shot("phone");
+    await page.locator("#labs").screenshot({ path: `${SHOTS}/${SCENARIO}-phone-labs.png` });
+    await page.locator("#vitals").screenshot({ path: `${SHOTS}/${SCENARIO}-phone-vitals.png` });
     result.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   } else if (SCENARIO === "provider") {
     const { picker } = await standalone(env("USERNAME"), { pick: { id: env("PATIENT"), name: env("PATIENT_NAME") } });
@@ -283,6 +285,7 @@ try {
     if (await portal.$("input[name=username]")) await signIn(portal);
     await portal.waitForSelector(`button[aria-label="Revoke ${env("CLIENT_NAME")}"]`, { timeout: 20000 });
     result.portalApps = await portal.$$eval("table:first-of-type tbody tr td:first-child", (xs) => xs.map((x) => x.textContent.trim()));
+    result.portalAccess = await portal.$$eval("table:first-of-type tbody tr", (rows) => rows.map((r) => r.children[1]?.firstChild?.textContent?.trim()));
     result.portalHistory = await portal.$$eval("h2 + table tbody tr", (rows) => rows.map((r) => [...r.children].map((c) => c.textContent.trim())));
     await shot("portal", portal);
     await portal.click(`button[aria-label="Revoke ${env("CLIENT_NAME")}"]`);

@@ -28,7 +28,7 @@ button.secondary{background:#fff;color:#0b57d0}button:focus,input:focus{outline:
 .scope{display:flex;gap:.5rem;align-items:flex-start;margin:.4rem 0;font-weight:400}.granular{margin-left:1.75rem}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #dde3e9;vertical-align:top}\
 code{font-size:.85em;word-break:break-all}\
-main:has(iframe),main:has(.ehr-top){max-width:80rem}.ehr-top{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.5rem 1rem}\
+main:has(iframe),main:has(.ehr-top){max-width:80rem}main:has(table){max-width:64rem}details summary{cursor:pointer;color:#0b57d0}.ehr-top{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.5rem 1rem}\
 .ehr-top h1{margin:0}form.inline{display:inline}form.inline button{margin:0 0 0 .5rem;padding:.3rem .8rem}\
 .ehr-banner{background:#e8eef7;border-left:6px solid #0b57d0;padding:.6rem 1rem;margin:1rem 0;border-radius:4px}.big{font-size:1.2rem}\
 ul.patients{columns:2 18rem;padding-left:1.2rem}ul.patients a[aria-current]{font-weight:700}a{color:#0b57d0}\
