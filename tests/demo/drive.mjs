@@ -112,6 +112,8 @@ async function readSummary(where) {
       styled: document.documentElement.dataset.style ?? null,
       background: getComputedStyle(document.body).backgroundColor,
       errors: text("section[data-state=error] .section-body"),
+      injected: typeof window.__xss !== "undefined",
+      elementsFromData: document.querySelectorAll("#app img, #app script, #app iframe, #app [onerror]").length,
     };
   });
 }
@@ -234,6 +236,12 @@ try {
     await page.locator("#labs").screenshot({ path: `${SHOTS}/${SCENARIO}-phone-labs.png` });
     await page.locator("#vitals").screenshot({ path: `${SHOTS}/${SCENARIO}-phone-vitals.png` });
     result.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  } else if (SCENARIO === "hostile") {
+    await standalone(env("USERNAME"), { pick: { id: env("PATIENT"), name: env("PATIENT_NAME") } });
+    result.summary = await readSummary(page);
+    result.note = await openNote(page, "inline");
+    result.after = await readSummary(page);
+    await shot("summary");
   } else if (SCENARIO === "provider") {
     const { picker } = await standalone(env("USERNAME"), { pick: { id: env("PATIENT"), name: env("PATIENT_NAME") } });
     result.picker = picker;

@@ -13,6 +13,8 @@
 //!   its iframe, once from another site (the app's frame has no storage:
 //!   the launch completes through the app's popup) without a banner and with
 //!   the EHR's style, once from the same site in the frame with a banner.
+//! - `demo::record_data_is_shown_as_text`: markup and scripts in a record's
+//!   name, allergy, lab result and note are shown as text; nothing runs.
 //! - `demo::limited_consent`: unticked types are shown as not shared and the
 //!   server answers 403 for them with the app's token.
 //! - `demo::revocation_from_the_portal`: the portal lists the app and its
@@ -41,6 +43,7 @@ const PASSWORD: &str = "Demo-e2e-2026!";
 const PRACTICE: &str = "northside";
 const PATIENT_1: &str = "northside-pat-1";
 const PATIENT_2: &str = "northside-pat-2";
+const HOSTILE: &str = "northside-hostile";
 const SCOPE: &str = "openid fhirUser launch launch/patient offline_access patient/*.rs";
 
 fn fail(message: impl Into<String>) -> Failed {
@@ -99,6 +102,29 @@ impl World {
             if r.status != 200 {
                 return Err(format!("import: {} {}", r.status, r.body));
             }
+        }
+        // A patient whose record carries markup where text belongs.
+        let hostile = |x: &str| {
+            format!("<img src=x onerror=\"window.__xss='{x}'\"><script>window.__xss='{x}'</script>")
+        };
+        let subject = json!({"reference": format!("Patient/{HOSTILE}")});
+        let note = base64::engine::general_purpose::STANDARD.encode(format!("Note {}", hostile("note")));
+        let hostile_records = vec![
+            json!({"resourceType": "Patient", "id": HOSTILE, "name": [{"family": "Hostile", "given": [hostile("name")]}],
+                   "birthDate": "1980-01-01", "gender": "other"}),
+            json!({"resourceType": "AllergyIntolerance", "id": "hostile-allergy", "patient": subject,
+                   "code": {"text": hostile("allergy")}, "reaction": [{"manifestation": [{"text": hostile("reaction")}]}]}),
+            json!({"resourceType": "Observation", "id": "hostile-lab", "status": "final", "subject": subject,
+                   "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+                   "code": {"text": hostile("lab")}, "effectiveDateTime": "2024-01-01", "valueString": hostile("value"),
+                   "referenceRange": [{"text": hostile("range")}]}),
+            json!({"resourceType": "DocumentReference", "id": "hostile-doc", "status": "current", "subject": subject,
+                   "date": "2024-01-02", "type": {"text": hostile("kind")},
+                   "content": [{"attachment": {"contentType": "text/html", "data": note, "title": hostile("title")}}]}),
+        ];
+        let r = admin.import_ndjson(PRACTICE, &hostile_records);
+        if r.status != 200 {
+            return Err(format!("import: {} {}", r.status, r.body));
         }
         for (username, fhir_user) in [
             ("demo-patient1", format!("Patient/{PATIENT_1}")),
@@ -587,6 +613,51 @@ fn provider_trial(world: &World) -> Result<(), Failed> {
     verdict(&checks, &r)
 }
 
+fn hostile_trial(world: &World) -> Result<(), Failed> {
+    let (app, client_id, origin) = app_for(world, "Demo app (hostile data)", "127.0.0.1", None)?;
+    let r = drive(
+        world,
+        "hostile",
+        &[
+            ("APP_URL", &format!("{origin}/")),
+            ("CLIENT_ID", &client_id),
+            ("USERNAME", "demo-clinician"),
+            ("PATIENT", HOSTILE),
+            ("PATIENT_NAME", "Hostile"),
+        ],
+    )?;
+    drop(app);
+    let s = &r["after"];
+    let markup =
+        |x: &str| format!("<img src=x onerror=\"window.__xss='{x}'\"><script>window.__xss='{x}'</script>");
+    let checks = vec![
+        (
+            "no script from the record ran",
+            s["injected"] == false && r["summary"]["injected"] == false,
+        ),
+        ("no element made from the record", s["elementsFromData"] == 0),
+        (
+            "the name shown as text",
+            s["banner"] == format!("{} Hostile", markup("name")).as_str(),
+        ),
+        (
+            "the allergy shown as text",
+            texts(&s["allergies"]) == vec![markup("allergy")],
+        ),
+        (
+            "the lab row shown as text",
+            s["labs"][0][0] == markup("lab").as_str()
+                && s["labs"][0][1] == markup("value").as_str()
+                && s["labs"][0][2] == markup("range").as_str(),
+        ),
+        (
+            "an HTML note shown as its source text",
+            r["note"].as_str().is_some_and(|n| n.contains(&markup("note"))),
+        ),
+    ];
+    verdict(&checks, &r)
+}
+
 fn ehr_trial(world: &World) -> Result<(), Failed> {
     // One app on another site (localhost vs the edge's 127.0.0.1), one on the same site.
     let (cross, cross_id, cross_origin) = app_for(world, "Demo app (other site)", "localhost", None)?;
@@ -866,6 +937,7 @@ fn main() -> ExitCode {
             provider_trial,
         ),
         ("demo::ehr_launch_in_an_iframe", ehr_trial),
+        ("demo::record_data_is_shown_as_text", hostile_trial),
         ("demo::limited_consent", limited_trial),
         ("demo::revocation_from_the_portal", revoke_trial),
         ("demo::token_expiry_refreshes_silently", expiry_trial),

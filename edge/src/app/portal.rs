@@ -136,7 +136,7 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
         let last = events
             .iter()
             .find(|e| e.client_id.as_deref() == Some(g.client_id.as_str()))
-            .map(|e| format_instant(e.at))
+            .map(|e| when(e.at))
             .unwrap_or_else(|| "not yet".into());
         rows.push_str(&format!(
             "<tr><td><strong>{}</strong></td><td>{}<details><summary>Scopes</summary><code>{}</code></details></td><td>{}</td><td>{}</td>\
@@ -144,7 +144,7 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
             esc(name),
             esc(&scope_summary(&g.scope)),
             esc(&g.scope),
-            esc(&format_instant(g.created_at)),
+            esc(&when(g.created_at)),
             esc(&last),
             hidden("csrf", csrf),
             hidden("grant", &g.grant_id),
@@ -165,7 +165,7 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
             .unwrap_or_default();
         history.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            esc(&format_instant(e.at)),
+            esc(&when(e.at)),
             esc(&who),
             esc(&e.action),
             esc(&e.what),
@@ -185,6 +185,13 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
             esc(user.display_name.as_deref().unwrap_or(&user.username))
         ),
     ))
+}
+
+/// An instant as people read it: `2026-11-23 03:17:44 UTC`.
+fn when(ms: i64) -> String {
+    let iso = format_instant(ms);
+    let seconds = iso.get(..19).unwrap_or(&iso).replace('T', " ");
+    format!("{seconds} UTC")
 }
 
 /// What a grant's scopes share, in words: the record types (a category
@@ -308,7 +315,7 @@ pub async fn signout<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReques
 
 #[cfg(test)]
 mod tests {
-    use super::scope_summary;
+    use super::{scope_summary, when};
 
     #[test]
     fn scope_summaries_name_the_record_types() {
@@ -318,5 +325,6 @@ mod tests {
         );
         assert_eq!(scope_summary("patient/*.read user/*.rs"), "all record types");
         assert_eq!(scope_summary("openid"), "no records");
+        assert_eq!(when(1_795_403_041_123), "2026-11-23 03:04:01 UTC");
     }
 }
