@@ -3,12 +3,12 @@
 // ends or the server throttles. Used by index.html (the redirect URI) and
 // launch.html (EHR launches).
 import { authorize, storageAvailable } from "@flare/smart";
-import { SCOPE, loadConfig, redirectUri } from "./config.js";
+import { SCOPE, redirectUri } from "./config.js";
 import { h, fill } from "./dom.js";
 import { covers } from "./scopes.js";
 import { lineChart } from "./charts.js";
 import {
-  codeOf, conceptText, day, decodeBase64Text, effective, flag, humanName, quantityText, rangeText, valueText,
+  codeOf, conceptText, day, decodeBase64Text, effective, flag, humanName, rangeText, valueText,
 } from "./fhir.js";
 
 const root = document.getElementById("app");
@@ -98,7 +98,7 @@ function notShared(body, what) {
   fill(body, h("p", { class: "not-shared" }, h("span", { class: "badge" }, "Not shared"), ` You did not share ${what} with this app. To show it, reconnect and tick it on the consent page.`));
 }
 
-function empty(body, text) {
+function empty(text) {
   return h("p", { class: "muted empty" }, text);
 }
 
@@ -170,9 +170,9 @@ function banner(patient) {
       mrn ? h("div", {}, h("dt", {}, "MRN"), h("dd", { id: "patient-mrn" }, mrn)) : null));
 }
 
-function renderAllergies(list_) {
-  if (!list_.length) return empty(null, "No allergies recorded.");
-  return list(list_.map((a) => item(conceptText(a.code),
+function renderAllergies(allergies) {
+  if (!allergies.length) return empty("No allergies recorded.");
+  return list(allergies.map((a) => item(conceptText(a.code),
     (a.reaction ?? []).flatMap((r) => (r.manifestation ?? []).map(conceptText)).join(", "),
     a.criticality ? `${a.criticality} criticality` : "",
     conceptText(a.clinicalStatus))));
@@ -195,14 +195,14 @@ function renderConditions(conditions) {
     listed.add(text);
     return true;
   });
-  if (!shown.length) return empty(null, "No problems or health concerns recorded.");
+  if (!shown.length) return empty("No problems or health concerns recorded.");
   shown.sort((a, b) => (codeOf(a.clinicalStatus) === "active" ? 0 : 1) - (codeOf(b.clinicalStatus) === "active" ? 0 : 1));
   return list(shown.map((c) => item(conceptText(c.code), conditionCategory(c), conceptText(c.clinicalStatus),
     c.onsetDateTime ? `since ${day(c.onsetDateTime)}` : "")));
 }
 
 function renderMedications(requests) {
-  if (!requests.length) return empty(null, "No medicines recorded.");
+  if (!requests.length) return empty("No medicines recorded.");
   const rank = { active: 0, "on-hold": 1 };
   requests.sort((a, b) => (rank[a.status] ?? 2) - (rank[b.status] ?? 2) || String(b.authoredOn).localeCompare(String(a.authoredOn)));
   return list(requests.map((m) => item(
@@ -211,13 +211,13 @@ function renderMedications(requests) {
 }
 
 function renderImmunizations(imms) {
-  if (!imms.length) return empty(null, "No immunizations recorded.");
+  if (!imms.length) return empty("No immunizations recorded.");
   imms.sort((a, b) => String(effective(b) || b.occurrenceString).localeCompare(String(effective(a) || a.occurrenceString)));
   return list(imms.map((i) => item(conceptText(i.vaccineCode), day(i.occurrenceDateTime) || i.occurrenceString || "", i.status !== "completed" ? i.status : "")));
 }
 
 function renderProcedures(procs) {
-  if (!procs.length) return empty(null, "No procedures recorded.");
+  if (!procs.length) return empty("No procedures recorded.");
   procs.sort((a, b) => effective(b).localeCompare(effective(a)));
   return list(procs.map((p) => item(conceptText(p.code), day(effective(p)), p.status)));
 }
@@ -225,25 +225,25 @@ function renderProcedures(procs) {
 function renderCareTeam(teams) {
   const members = teams.filter((t) => t.status !== "inactive").flatMap((t) => (t.participant ?? []).map((p) => ({ p, team: t })))
     .filter(({ p }) => !p.member?.reference?.startsWith("Patient/"));
-  if (!members.length) return empty(null, "No care team recorded.");
+  if (!members.length) return empty("No care team recorded.");
   return list(members.map(({ p }) => item(p.member?.display ?? p.member?.reference ?? "Member", (p.role ?? []).map(conceptText).join(", "), p.onBehalfOf?.display ?? "")));
 }
 
 function renderGoals(goals) {
-  if (!goals.length) return empty(null, "No goals recorded.");
+  if (!goals.length) return empty("No goals recorded.");
   return list(goals.map((g) => item(conceptText(g.description), g.lifecycleStatus, conceptText(g.achievementStatus),
     g.target?.[0]?.dueDate ? `due ${day(g.target[0].dueDate)}` : "")));
 }
 
 function renderCoverage(cov) {
-  if (!cov.length) return empty(null, "No insurance recorded.");
+  if (!cov.length) return empty("No insurance recorded.");
   return list(cov.map((c) => item(c.payor?.[0]?.display ?? conceptText(c.type) ?? "Coverage",
     conceptText(c.type), (c.class ?? []).find((k) => codeOf(k.type) === "plan")?.name ?? "",
     c.subscriberId ? `member ${c.subscriberId}` : "", c.status)));
 }
 
 function renderLabs(labs) {
-  if (!labs.length) return empty(null, "No lab results recorded.");
+  if (!labs.length) return empty("No lab results recorded.");
   labs.sort((a, b) => effective(b).localeCompare(effective(a)));
   const rows = labs.map((o) => {
     const f = flag(o);
@@ -278,7 +278,7 @@ function renderVitals(obs) {
       }))
       : [{ name: v.title, cls: "s1", points: mine.filter((o) => typeof o.valueQuantity?.value === "number").map((o) => ({ t: Date.parse(effective(o)), v: o.valueQuantity.value, label: effective(o) })) }];
     if (series.every((x) => !x.points.length)) {
-      charts.push(h("figure", { class: "chart-card", "data-chart": v.id }, h("figcaption", {}, h("strong", {}, v.title)), empty(null, "No readings recorded.")));
+      charts.push(h("figure", { class: "chart-card", "data-chart": v.id }, h("figcaption", {}, h("strong", {}, v.title)), empty("No readings recorded.")));
     } else {
       charts.push(lineChart({ id: v.id, title: v.title, unit: v.unit, series }));
     }
@@ -318,7 +318,7 @@ async function attachmentText(client, a) {
 }
 
 function renderNotes(ctx, notes) {
-  if (!notes.length) return empty(null, "No notes recorded.");
+  if (!notes.length) return empty("No notes recorded.");
   const viewer = h("div", { class: "note-viewer", id: "note-viewer", tabindex: "-1", hidden: true });
   const rows = notes.map((n, i) => {
     const type = (n.attachment.contentType ?? "").split(";")[0];
