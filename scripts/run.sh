@@ -10,6 +10,7 @@ bash scripts/setup.sh
 source scripts/lib.sh
 
 port=${FLARE_PORT:-8787}
+app_port=${FLARE_DEMO_PORT:-8788}
 state=$FLARE_ROOT/.flare/state
 demo=$FLARE_ROOT/.flare/demo
 mkdir -p "$state"
@@ -40,11 +41,23 @@ fi
 
 # Idempotent: adds what is missing (users, practice administrators, PINs, apps).
 echo "seeding demo users, practice PINs and apps..." >&2
-node scripts/seed-auth.mjs "$base" "$token" "$FLARE_ROOT/.flare/demo-apps.json"
+FLARE_DEMO_APP_ORIGIN="http://127.0.0.1:$app_port" node scripts/seed-auth.mjs "$base" "$token" "$FLARE_ROOT/.flare/demo-apps.json"
 pins=$(node -e '
   const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).pins ?? {};
   console.log(Object.entries(p).map(([k, v]) => `${k} ${v}`).join(", "));
 ' "$FLARE_ROOT/.flare/demo-apps.json")
+
+# The demo patient app: built on the SDK package (pkg/) with esbuild, served
+# from its own origin (port 8788, the redirect URI of flare-demo-patient-app).
+if [ ! -f pkg/dist/flare_sdk_bg.wasm ]; then
+  echo "building the SDK (pkg/dist) for the demo app..." >&2
+  scripts/build-sdk.sh >&2
+fi
+node demo-app/build.mjs
+FLARE_ISS="$base/fhir" node demo-app/serve.mjs --port "$app_port" >"$FLARE_ROOT/.flare/demo-app.log" 2>&1 &
+app_pid=$!
+trap 'kill "$app_pid" 2>/dev/null; stop_edge "$pid"' EXIT INT TERM
+app="http://127.0.0.1:$app_port"
 
 cat <<INFO
 
@@ -58,10 +71,12 @@ Flare is running.
   Demo apps:        flare-demo-patient-app (public), flare-demo-confidential-app (secret),
                     flare-demo-asymmetric-app (ES384 key), flare-demo-backend-service (RS384 key);
                     secrets and private keys in .flare/demo-apps.json
-  Patient portal:   $base/portal
+  Patient portal:   $base/portal   (connected apps, Revoke, access history)
   Developer portal: $base/developer   (sign up, register an app with a practice PIN)
   Practice PINs:    $pins
   Practice admin:   $base/practice   (northside-admin, lakeshore-admin; password Flare-demo-2026)
+  Demo app:         $app/   (sign in as northside-patient1, or as northside-clinician and pick a patient)
+  EHR simulator:    $base/ehr   (sign in as northside-clinician, pick a patient and the demo app: it opens in a frame)
   Practices:        $(curl -sf -H "Authorization: Bearer $token" "$base/admin/practices")
   Try:              curl -H 'Authorization: Bearer $token' '$base/fhir/Patient?_count=5'
   Logs:             .flare/wrangler.log      Stop: Ctrl-C      Wipe: scripts/reset.sh

@@ -40,3 +40,4 @@ cargo test -p flare-tests --test e2e
 step "SDK end-to-end: launch against wrangler dev in Chromium, npm pack + tsc + vite"
 cargo test -p flare-tests --test sdk
 step "developer portal end-to-end: sign-up to launch, approvals and error paths in Chromium"; cargo test -p flare-tests --test portal
+step "demo app, EHR simulator and portal end-to-end in Chromium"; cargo test -p flare-tests --test demo

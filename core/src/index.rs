@@ -316,7 +316,18 @@ pub const OTHER_REFERENCE: &str = "_ref";
 fn other_references(node: &Value, local_base: Option<&str>, out: &mut Vec<ReferenceRow>) {
     match node {
         Value::Object(map) => {
-            if let Some(Value::String(raw)) = map.get("reference") {
+            // A Reference's `reference`, or an Attachment's `url` (an Attachment
+            // is the one datatype with `url` and `contentType`): US Core
+            // DocumentReference content may live in a Binary on this server,
+            // which the patient must be able to read.
+            let raw = match map.get("reference") {
+                Some(Value::String(r)) => Some(r),
+                _ => match (map.get("url"), map.get("contentType")) {
+                    (Some(Value::String(u)), Some(Value::String(_))) => Some(u),
+                    _ => None,
+                },
+            };
+            if let Some(raw) = raw {
                 let target = parse_reference(raw)
                     .ok()
                     .and_then(|r| local_target(&r, local_base));
@@ -434,6 +445,30 @@ mod tests {
         let rows = extract(resource("Observation").unwrap(), &o, None);
         assert!(!rows.references.iter().any(|r| r.param == "patient"));
         assert!(rows.compartment.is_empty());
+    }
+
+    #[test]
+    fn attachment_urls_to_local_binaries_are_kept_for_patient_tokens() {
+        let def = crate::registry::resource("DocumentReference").unwrap();
+        let doc = json!({"resourceType": "DocumentReference", "id": "d", "subject": {"reference": "Patient/p"},
+            "content": [{"attachment": {"contentType": "text/plain", "url": "Binary/b1"}},
+                        {"attachment": {"contentType": "text/plain", "url": "https://fhir.example/fhir/Binary/b2"}},
+                        {"attachment": {"contentType": "application/pdf", "url": "https://elsewhere.example/x.pdf"}}],
+            "extension": [{"url": "Binary/not-an-attachment", "valueString": "x"}]});
+        let rows = extract(def, &doc, Some("https://fhir.example/fhir"));
+        let other: Vec<(String, String)> = rows
+            .references
+            .iter()
+            .filter(|r| r.param == OTHER_REFERENCE)
+            .map(|r| (r.target_type.clone().unwrap(), r.target_id.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            other,
+            vec![
+                ("Binary".to_string(), "b1".to_string()),
+                ("Binary".to_string(), "b2".to_string())
+            ]
+        );
     }
 
     #[test]

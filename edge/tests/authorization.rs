@@ -1401,3 +1401,300 @@ fn consent_needs_the_browser_signed_in_as_the_requests_user() {
         .unwrap()
         .contains("frame-ancestors 'self'"));
 }
+
+#[test]
+fn fhir_answers_are_revalidated_not_reused_from_browser_caches() {
+    let app = world();
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs", None);
+    let at = t["access_token"].as_str().unwrap();
+    for path in ["/fhir/Patient/a", "/fhir/Observation?patient=a"] {
+        let r = fhir(&app, at, path);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header_value("cache-control"),
+            Some("private, no-cache"),
+            "{path}: a revoked token's data must not come back from a cache"
+        );
+    }
+}
+
+#[test]
+fn patients_read_the_binaries_their_documents_link() {
+    let app = world();
+    let doc = |id: &str, patient: &str, url: &str| {
+        json!({"resourceType": "DocumentReference", "id": id, "status": "current", "subject": {"reference": format!("Patient/{patient}")},
+               "content": [{"attachment": {"contentType": "text/plain", "url": url}}]})
+    };
+    let bin =
+        |id: &str| json!({"resourceType": "Binary", "id": id, "contentType": "text/plain", "data": "aGk="});
+    import(
+        &app,
+        "northside",
+        &json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry(bin("bin-a")), entry(bin("bin-a2")), entry(bin("bin-b")),
+            entry(doc("doc-a", "a", "Binary/bin-a")),
+            entry(doc("doc-a2", "a", &format!("{BASE}/fhir/Binary/bin-a2"))),
+            entry(doc("doc-b", "b", "Binary/bin-b")),
+        ]}),
+    );
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs", None);
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at, "/fhir/Binary/bin-a").status, 200);
+    assert_eq!(
+        fhir(&app, at, "/fhir/Binary/bin-a2").status,
+        200,
+        "absolute URL under this base"
+    );
+    assert_eq!(
+        fhir(&app, at, "/fhir/Binary/bin-b").status,
+        404,
+        "another patient's document"
+    );
+    // Without Binary in the grant, no Binary at all.
+    let t = patient_token(&app, "ann", "launch/patient patient/DocumentReference.rs", None);
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at, "/fhir/DocumentReference/doc-a").status, 200);
+    assert_eq!(fhir(&app, at, "/fhir/Binary/bin-a").status, 403);
+}
+
+/// Signs `user` in to the EHR simulator; returns the browser and the CSRF token.
+fn ehr_signin<'a>(app: &'a TestApp, user: &str) -> (Browser<'a>, String) {
+    let mut b = Browser::new(app);
+    let page = b.get("/ehr");
+    assert_eq!(page.status, 200);
+    let html = body_text(&page);
+    assert!(html.contains("action=\"/ehr/signin\""), "{html}");
+    let csrf = hidden(&html).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
+    let r = b.post(
+        "/ehr/signin",
+        &[("csrf", &csrf), ("username", user), ("password", PASSWORD)],
+    );
+    assert_eq!(r.status, 303, "{}", body_text(&r));
+    (b, csrf)
+}
+
+fn register_launchable(app: &TestApp) {
+    register(
+        app,
+        json!({"client_id": "ehr-launch-app", "client_name": "EHR <app>", "redirect_uris": ["http://127.0.0.1:9100/"],
+        "launch_uri": "http://127.0.0.1:9100/launch.html", "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"], "scope": "launch patient/*.rs"}),
+    );
+}
+
+#[test]
+fn ehr_simulator_launches_an_app_in_a_frame() {
+    let app = world();
+    register_launchable(&app);
+    let (mut b, csrf) = ehr_signin(&app, "doc");
+    let home = body_text(&b.get("/ehr"));
+    assert!(
+        home.contains("href=\"/ehr?patient=a\"") && home.contains("Ann Alpha"),
+        "{home}"
+    );
+    assert!(
+        !home.contains("href=\"/ehr?patient=c\""),
+        "another practice's patient"
+    );
+    let chart = b.get("/ehr?patient=a");
+    let html = body_text(&chart);
+    assert!(
+        html.contains("value=\"enc-a\""),
+        "the patient's encounter: {html}"
+    );
+    assert!(
+        html.contains("value=\"ehr-launch-app\"") && html.contains("EHR &lt;app&gt;"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("value=\"public-app\""),
+        "no launch URL: not offered"
+    );
+    let r = b.post(
+        "/ehr/launch",
+        &[
+            ("csrf", &csrf),
+            ("patient", "a"),
+            ("encounter", "enc-a"),
+            ("client_id", "ehr-launch-app"),
+            ("smart_style_url", "true"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", body_text(&r));
+    let html = body_text(&r);
+    let src = html
+        .split("<iframe")
+        .nth(1)
+        .and_then(|f| f.split("src=\"").nth(1))
+        .and_then(|s| s.split('"').next())
+        .map(unescape)
+        .expect("an iframe");
+    assert!(src.starts_with("http://127.0.0.1:9100/launch.html?iss="), "{src}");
+    assert_eq!(
+        query_param(&src, "iss").as_deref(),
+        Some(&*format!("{BASE}/fhir"))
+    );
+    let csp = r.header_value("content-security-policy").unwrap();
+    assert!(
+        csp.contains("frame-src 'self' http://127.0.0.1:9100") && csp.contains("frame-ancestors 'self'"),
+        "{csp}"
+    );
+    // The launch works at /authorize for the signed-in practitioner: straight to consent.
+    let launch = query_param(&src, "launch").unwrap();
+    let verifier = "v".repeat(50);
+    let url = format!(
+        "/authorize?response_type=code&client_id=ehr-launch-app&redirect_uri={}&scope=launch%20patient%2F*.rs&state=s&aud={}&code_challenge={}&code_challenge_method=S256&launch={launch}",
+        form_urlencoded::byte_serialize(b"http://127.0.0.1:9100/").collect::<String>(),
+        form_urlencoded::byte_serialize(format!("{BASE}/fhir").as_bytes()).collect::<String>(),
+        challenge(&verifier),
+    );
+    let page = body_text(&b.get(&url));
+    assert!(page.contains("action=\"/authorize/consent\""), "{page}");
+    let mut f = hidden(&page);
+    f.extend(
+        checkboxes(&page)
+            .into_iter()
+            .filter(|(_, c)| *c)
+            .map(|(s, _)| ("scope".to_string(), s)),
+    );
+    f.push(("decision".into(), "allow".into()));
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = b.post("/authorize/consent", &pairs);
+    let code = query_param(&location(&r), "code").expect("a code");
+    let t = call(
+        &app,
+        request("POST", "/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "http://127.0.0.1:9100/"),
+                ("client_id", "ehr-launch-app"),
+                ("code_verifier", &verifier),
+            ])),
+    )
+    .json_body();
+    assert!(t["access_token"].is_string(), "{t}");
+    assert_eq!(t["patient"], "a");
+    assert_eq!(t["encounter"], "enc-a");
+    assert_eq!(t["need_patient_banner"], false);
+    assert!(t["smart_style_url"]
+        .as_str()
+        .is_some_and(|u| u.ends_with("/smart-style/default.json")));
+    assert_eq!(t["fhirContext"], json!([{"reference": "Encounter/enc-a"}]));
+}
+
+#[test]
+fn ehr_simulator_refuses_what_it_must() {
+    let app = world();
+    register_launchable(&app);
+    // Signed out: the sign-in page, and no launch.
+    let mut anon = Browser::new(&app);
+    let page = body_text(&anon.get("/ehr?patient=a"));
+    assert!(page.contains("action=\"/ehr/signin\"") && !page.contains("Ann Alpha"));
+    let csrf = hidden(&page).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
+    let r = anon.post(
+        "/ehr/launch",
+        &[("csrf", &csrf), ("patient", "a"), ("client_id", "ehr-launch-app")],
+    );
+    assert_eq!(r.status, 401);
+    // A patient is not a clinician.
+    let (mut patient, pcsrf) = ehr_signin(&app, "ann");
+    assert_eq!(patient.get("/ehr").status, 403);
+    assert_eq!(
+        patient
+            .post(
+                "/ehr/launch",
+                &[
+                    ("csrf", &pcsrf),
+                    ("patient", "a"),
+                    ("client_id", "ehr-launch-app")
+                ]
+            )
+            .status,
+        401
+    );
+    let (mut b, csrf) = ehr_signin(&app, "doc");
+    let launch = |b: &mut Browser, pairs: &[(&str, &str)]| b.post("/ehr/launch", pairs).status;
+    // CSRF: a missing or foreign token.
+    assert_eq!(
+        launch(&mut b, &[("patient", "a"), ("client_id", "ehr-launch-app")]),
+        403
+    );
+    assert_eq!(
+        launch(
+            &mut b,
+            &[
+                ("csrf", "x".repeat(32).as_str()),
+                ("patient", "a"),
+                ("client_id", "ehr-launch-app")
+            ]
+        ),
+        403
+    );
+    // Another practice's patient, an unknown one, another patient's encounter, an app without a launch URL.
+    assert_eq!(
+        launch(
+            &mut b,
+            &[("csrf", &csrf), ("patient", "c"), ("client_id", "ehr-launch-app")]
+        ),
+        400
+    );
+    assert_eq!(
+        launch(
+            &mut b,
+            &[
+                ("csrf", &csrf),
+                ("patient", "../a"),
+                ("client_id", "ehr-launch-app")
+            ]
+        ),
+        400
+    );
+    assert_eq!(
+        launch(
+            &mut b,
+            &[
+                ("csrf", &csrf),
+                ("patient", "b"),
+                ("encounter", "enc-a"),
+                ("client_id", "ehr-launch-app")
+            ]
+        ),
+        400
+    );
+    assert_eq!(
+        launch(
+            &mut b,
+            &[("csrf", &csrf), ("patient", "a"), ("client_id", "public-app")]
+        ),
+        400
+    );
+    assert_eq!(
+        launch(
+            &mut b,
+            &[
+                ("csrf", &csrf),
+                ("patient", "a"),
+                ("client_id", "ehr-launch-app"),
+                ("client_id", "ehr-launch-app")
+            ]
+        ),
+        400
+    );
+    // Names are escaped.
+    import(
+        &app,
+        "northside",
+        &json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry(json!({"resourceType": "Patient", "id": "x", "name": [{"family": "<script>alert(1)</script>"}]}))]}),
+    );
+    let html = body_text(&b.get("/ehr?patient=x"));
+    assert!(
+        !html.contains("<script>") && html.contains("&lt;script&gt;"),
+        "{html}"
+    );
+    // Signing out ends the session.
+    assert_eq!(b.post("/ehr/signout", &[("csrf", &csrf)]).status, 303);
+    assert!(body_text(&b.get("/ehr")).contains("action=\"/ehr/signin\""));
+}

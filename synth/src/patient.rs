@@ -165,6 +165,7 @@ struct Problem {
 }
 
 /// The encounter that records are attached to.
+#[derive(Clone)]
 struct Enc {
     id: String,
     /// `{"reference": "Encounter/<id>"}`, built once.
@@ -251,6 +252,11 @@ struct Gen<'a, 's> {
     oral_agent_prescribed: bool,
     infusion_start: Option<i64>,
     last_labs: Option<i64>,
+    /// Adult weights measured without a BMI at the same visit (the visit and
+    /// the weight): their BMI is recorded at the end of the chart.
+    weights_without_bmi: Vec<(Enc, f64)>,
+    /// The last visit with vital signs, for the patient summary.
+    last_vitals: Option<Enc>,
 }
 
 impl<'a, 's> Gen<'a, 's> {
@@ -313,6 +319,8 @@ impl<'a, 's> Gen<'a, 's> {
             oral_agent_prescribed: false,
             infusion_start: None,
             last_labs: None,
+            weights_without_bmi: Vec::new(),
+            last_vitals: None,
         }
     }
 
@@ -422,6 +430,7 @@ impl<'a, 's> Gen<'a, 's> {
         self.care_plan(first, goal);
         self.device();
         self.future_appointment();
+        self.chart_completion(last);
     }
 
     fn demographics(&mut self) {
@@ -1739,6 +1748,10 @@ impl<'a, 's> Gen<'a, 's> {
             }
         }
         e.vitals = Some((sys, dia, hr, (weight * 10.0).round() / 10.0));
+        if age >= 18.0 && !measure_height {
+            self.weights_without_bmi.push((e.clone(), weight));
+        }
+        self.last_vitals = Some(e.clone());
     }
 
     fn social_history(&mut self, e: &Enc) {
@@ -3349,6 +3362,142 @@ impl<'a, 's> Gen<'a, 's> {
         });
         let author = self.provider;
         self.emit(dev, Ts::at(self.first_day, 10, 0), author);
+    }
+
+    /// Records added after the whole chart, so that everything before them
+    /// (ids, random draws) is exactly what earlier versions generated: the
+    /// BMI of every adult weight (EHRs compute it from the last height), an
+    /// immunization history taken at intake when none was given here, and a
+    /// patient summary document whose text is a Binary on the server
+    /// (an attachment by URL, besides the notes' inline data).
+    fn chart_completion(&mut self, last: i64) {
+        for (e, weight) in std::mem::take(&mut self.weights_without_bmi) {
+            let bmi = weight / (self.adult_height / 100.0).powi(2);
+            self.vital(
+                &e,
+                "us-core-bmi",
+                &[("39156-5", "Body mass index (BMI) [Ratio]")],
+                "BMI",
+                quantity(bmi, 1, "kg/m2", "kg/m2"),
+            );
+        }
+        let first = self.first_day;
+        if self.age_at(first) >= 18.0 && !self.counters.iter().any(|(k, _)| *k == "imm") {
+            let (year, _, _) = time::civil_from_days(first);
+            let flu = time::days_from_civil(year - 1, 10, 15);
+            let tdap = time::days_from_civil(year - 6, 4, 20);
+            for (vaccine, day) in [(TDAP, tdap), (FLU, flu)] {
+                if day > self.birth + (18.0 * YEAR) as i64 {
+                    self.reported_immunization(vaccine, day, first);
+                }
+            }
+        }
+        self.patient_summary(last);
+    }
+
+    /// An immunization given elsewhere, as the patient recalled it at intake.
+    fn reported_immunization(&mut self, vaccine: Vaccine, day: i64, recorded_day: i64) {
+        let recorded = Ts::at(recorded_day, 9, 0);
+        let imm = json!({
+            "resourceType": "Immunization",
+            "id": self.next_id("imm"),
+            "meta": { "profile": [profile("us-core-immunization")] },
+            "status": "completed",
+            "vaccineCode": concept(CVX, vaccine.0, vaccine.1, vaccine.1),
+            "patient": self.subject(),
+            "occurrenceDateTime": time::date(day),
+            "recorded": self.ts(recorded),
+            "primarySource": false,
+            "reportOrigin": concept("http://terminology.hl7.org/CodeSystem/immunization-origin", "recall", "Recall", "Patient recall")
+        });
+        let nurse = self.nurse.unwrap_or(self.provider);
+        self.emit(imm, recorded, nurse);
+    }
+
+    /// A patient summary (LOINC 60591-5) whose text is a Binary referenced by URL.
+    fn patient_summary(&mut self, last: i64) {
+        let provider = self.provider;
+        let when = Ts::at(last, 17, 30);
+        let c = &self.p.clinicians[provider];
+        let mut text = format!(
+            "PATIENT SUMMARY\n{}\nPatient: {}  DOB: {}  MRN: {}\nPrepared: {} by {}\n",
+            self.p.spec.name,
+            self.name,
+            time::date(self.birth),
+            self.mrn,
+            time::date(last),
+            c.display
+        );
+        let active: Vec<&str> = self
+            .problems
+            .iter()
+            .filter(|p| p.abated.is_none_or(|a| a > last) && p.recorded <= last)
+            .map(|p| p.def.text)
+            .collect();
+        text.push_str(&format!(
+            "Active problems: {}\n",
+            if active.is_empty() {
+                "none".to_string()
+            } else {
+                active.join("; ")
+            }
+        ));
+        if let Some((s, d, hr, w)) = self.last_vitals.as_ref().and_then(|e| e.vitals) {
+            let on = self
+                .last_vitals
+                .as_ref()
+                .map(|e| e.start.date())
+                .unwrap_or_default();
+            if s > 0 {
+                text.push_str(&format!(
+                    "Last vital signs ({on}): BP {s}/{d} mmHg, pulse {hr}/min, weight {w} kg\n"
+                ));
+            } else {
+                text.push_str(&format!(
+                    "Last vital signs ({on}): pulse {hr}/min, weight {w} kg\n"
+                ));
+            }
+        }
+        text.push_str(&format!(
+            "Primary clinician: {}, {}\n",
+            c.display, self.p.spec.name
+        ));
+        let binary_id = self.next_id("bin");
+        let binary = json!({
+            "resourceType": "Binary",
+            "id": binary_id,
+            "contentType": "text/plain",
+            "securityContext": self.subject(),
+            "data": b64(&text)
+        });
+        self.emit(binary, when, provider);
+        let doc = json!({
+            "resourceType": "DocumentReference",
+            "id": self.next_id("doc"),
+            "meta": { "profile": [profile("us-core-documentreference")] },
+            "status": "current",
+            "docStatus": "final",
+            "type": concept(LOINC, "60591-5", "Patient summary Document", "Patient summary"),
+            "category": [{
+                "coding": [coding("http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", "clinical-note", "Clinical Note")]
+            }],
+            "subject": self.subject(),
+            "date": self.ts(when),
+            "author": [self.practitioner(provider)],
+            "custodian": self.org(),
+            "content": [{
+                "attachment": {
+                    "contentType": "text/plain",
+                    "language": "en-US",
+                    "url": format!("Binary/{binary_id}"),
+                    "size": text.len(),
+                    "title": "Patient summary",
+                    "creation": self.ts(when)
+                },
+                "format": coding("http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode", "urn:ihe:iti:xds:2017:mimeTypeSufficient", "mimeType Sufficient")
+            }]
+        });
+        self.emit(doc, when, provider);
     }
 
     fn future_appointment(&mut self) {

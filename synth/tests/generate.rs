@@ -357,6 +357,7 @@ fn us_core_profiles_are_declared() {
         "MedicationAdministration",
         "MedicationStatement",
         "Appointment",
+        "Binary",
     ];
     for (_, r) in demo20() {
         let (kind, id) = kind_id(r);
@@ -570,16 +571,72 @@ fn documents_carry_base64_text() {
         .map(|(_, r)| r)
         .collect();
     assert!(!docs.is_empty());
+    let binaries: HashMap<String, &Value> = demo20()
+        .iter()
+        .filter(|(_, r)| r["resourceType"] == "Binary")
+        .map(|(_, r)| (format!("Binary/{}", r["id"].as_str().unwrap()), r))
+        .collect();
+    let mut linked = 0;
     for d in docs {
         let a = &d["content"][0]["attachment"];
         assert_eq!(a["contentType"], "text/plain");
-        let text = base64::engine::general_purpose::STANDARD
-            .decode(a["data"].as_str().unwrap())
-            .unwrap();
+        // Visit notes carry their text inline; patient summaries link a Binary.
+        let data = match a["url"].as_str() {
+            Some(url) => {
+                linked += 1;
+                let b = binaries
+                    .get(url)
+                    .unwrap_or_else(|| panic!("{url} is not generated"));
+                assert_eq!(b["contentType"], "text/plain");
+                assert_eq!(b["securityContext"], d["subject"]);
+                b["data"].as_str().unwrap()
+            }
+            None => {
+                assert!(d["context"]["period"]["start"].is_string());
+                a["data"].as_str().unwrap()
+            }
+        };
+        let text = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("Patient:"), "{text}");
         assert_eq!(d["category"][0]["coding"][0]["code"], "clinical-note");
-        assert!(d["context"]["period"]["start"].is_string());
+    }
+    assert_eq!(linked, 20, "one patient summary per patient");
+}
+
+#[test]
+fn adults_have_a_bmi_with_every_weight_and_an_immunization() {
+    let mut weights: HashMap<(String, String), usize> = HashMap::new();
+    let mut bmis: HashMap<(String, String), usize> = HashMap::new();
+    let mut immunized: HashSet<String> = HashSet::new();
+    let mut adults: HashSet<String> = HashSet::new();
+    for (_, r) in demo20() {
+        if r["resourceType"] == "Patient" && r["birthDate"].as_str().unwrap() < "1990-01-01" {
+            adults.insert(format!("Patient/{}", r["id"].as_str().unwrap()));
+        }
+        if r["resourceType"] == "Immunization" {
+            immunized.insert(r["patient"]["reference"].as_str().unwrap().to_string());
+        }
+        if r["resourceType"] != "Observation" {
+            continue;
+        }
+        let key = (
+            r["subject"]["reference"].as_str().unwrap().to_string(),
+            r["effectiveDateTime"].as_str().unwrap_or_default().to_string(),
+        );
+        match r["code"]["coding"][0]["code"].as_str() {
+            Some("29463-7") => *weights.entry(key).or_default() += 1,
+            Some("39156-5") => *bmis.entry(key).or_default() += 1,
+            _ => {}
+        }
+    }
+    let adult_weights: Vec<_> = weights.keys().filter(|(p, _)| adults.contains(p)).collect();
+    assert!(adult_weights.len() > 40);
+    for k in adult_weights {
+        assert_eq!(bmis.get(k), Some(&1), "weight without one BMI: {k:?}");
+    }
+    for p in &adults {
+        assert!(immunized.contains(p), "{p} has no immunization");
     }
 }
 
@@ -606,7 +663,7 @@ fn a_visit_gives_each_vaccine_once() {
     let mut seen = HashSet::new();
     for (_, r) in demo20()
         .iter()
-        .filter(|(_, r)| r["resourceType"] == "Immunization")
+        .filter(|(_, r)| r["resourceType"] == "Immunization" && r["primarySource"] == true)
     {
         let key = (
             r["encounter"]["reference"].as_str().unwrap().to_string(),

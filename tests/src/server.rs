@@ -130,7 +130,8 @@ impl Edge {
     /// starts `wrangler dev` in its own process group and waits until it
     /// answers. The first start builds the Worker, which can take minutes;
     /// `FLARE_E2E_START_TIMEOUT` (seconds, default 1200) bounds the wait.
-    /// `FLARE_E2E_PORT` picks the port (default: first free of 8791-8799).
+    /// `FLARE_E2E_PORT` picks the port (default: first free of 8791-8799),
+    /// `FLARE_E2E_INSPECTOR_PORT` the inspector's (default: first free of 9300-9399).
     pub fn start(root: &Path) -> Result<Edge, String> {
         let target = root.join("target");
         fs::create_dir_all(&target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
@@ -304,7 +305,14 @@ fn spawn_dev(
     log: &Path,
     append: bool,
 ) -> Result<Child, String> {
-    let inspector = free_port(9300..9400).ok_or("no free inspector port in 9300-9399")?;
+    // `FLARE_E2E_INSPECTOR_PORT` pins it (helpers running suites side by side
+    // each have their own); else the first free one of 9300-9399.
+    let inspector = match std::env::var("FLARE_E2E_INSPECTOR_PORT") {
+        Ok(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("FLARE_E2E_INSPECTOR_PORT={p} is not a port"))?,
+        Err(_) => free_port(9300..9400).ok_or("no free inspector port in 9300-9399")?,
+    };
     let log_file = fs::OpenOptions::new()
         .create(true)
         .write(true)

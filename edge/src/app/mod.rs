@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod capability;
 pub mod cors;
 pub mod developer;
+pub mod ehr;
 pub mod error;
 pub mod http;
 pub mod import;
@@ -200,7 +201,8 @@ impl<D: Database, P: Platform> App<D, P> {
             | ["register", _]
             | ["portal", ..]
             | ["developer", ..]
-            | ["practice", ..] => {
+            | ["practice", ..]
+            | ["ehr", ..] => {
                 self.throttle_ip(req, &segs).await?;
                 match (method, segs.as_slice()) {
                     ("GET" | "POST", ["authorize"]) => oauth::authorize::start(self, req).await,
@@ -220,6 +222,10 @@ impl<D: Database, P: Platform> App<D, P> {
                     (_, ["developer", "api", rest @ ..]) => developer::api::route(self, req, rest).await,
                     (_, ["developer", rest @ ..]) => developer::pages::route(self, req, rest).await,
                     (_, ["practice", rest @ ..]) => practice::route(self, req, rest).await,
+                    ("GET", ["ehr"]) => ehr::home(self, req).await,
+                    ("POST", ["ehr", "signin"]) => ehr::signin(self, req).await,
+                    ("POST", ["ehr", "launch"]) => ehr::launch(self, req).await,
+                    ("POST", ["ehr", "signout"]) => ehr::signout(self, req).await,
                     (_, ["token"] | ["introspect"] | ["revoke"] | ["register"]) => {
                         Err(
                             ApiError::oauth(405, "invalid_request", format!("{path} accepts POST only"))
@@ -283,6 +289,16 @@ impl<D: Database, P: Platform> App<D, P> {
             ("GET", _) => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
             _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search, $export")),
         };
+        // Answers depend on the token: a browser must not reuse one without
+        // asking again (a revoked token's data would come from its cache);
+        // `no-cache` still lets it revalidate with the ETag (304).
+        let result = result.map(|r| {
+            if r.header_value("cache-control").is_some() {
+                r
+            } else {
+                r.with_header("cache-control", "private, no-cache")
+            }
+        });
         if let Caller::App(a) = &caller {
             let status = match &result {
                 Ok(r) => r.status,
@@ -348,7 +364,7 @@ impl<D: Database, P: Platform> App<D, P> {
             Some(&"developer") if segs.get(1) == Some(&"api") => {
                 error::ErrorBody::OAuth("temporarily_unavailable")
             }
-            Some(&"authorize") | Some(&"portal") | Some(&"developer") | Some(&"practice") => {
+            Some(&"authorize") | Some(&"portal") | Some(&"developer") | Some(&"practice") | Some(&"ehr") => {
                 error::ErrorBody::Page
             }
             _ => error::ErrorBody::OAuth("temporarily_unavailable"),

@@ -42,7 +42,12 @@ nav{display:flex;gap:1rem;flex-wrap:wrap;align-items:center;margin-bottom:1rem}n
 h2{font-size:1.15rem;margin-top:1.5rem}h3{font-size:1rem}dt{font-weight:600;margin-top:.5rem}dd{margin-left:1rem}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #dde3e9;vertical-align:top}\
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85em;word-break:break-all}\
-code.scopes{word-break:normal;overflow-wrap:anywhere}";
+code.scopes{word-break:normal;overflow-wrap:anywhere}\
+main:has(iframe),main:has(.ehr-top){max-width:80rem}main:has(table){max-width:64rem}details summary{cursor:pointer;color:#0b57d0}.ehr-top{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.5rem 1rem}\
+.ehr-top h1{margin:0}form.inline{display:inline}form.inline button{margin:0 0 0 .5rem;padding:.3rem .8rem}\
+.ehr-banner{background:#e8eef7;border-left:6px solid #0b57d0;padding:.6rem 1rem;margin:1rem 0;border-radius:4px}.big{font-size:1.2rem}\
+ul.patients{columns:2 18rem;padding-left:1.2rem}ul.patients a[aria-current]{font-weight:700}a{color:#0b57d0}\
+iframe{width:100%;height:80vh;min-height:36rem;border:1px solid #6b7785;border-radius:6px;background:#fff}";
 
 /// A complete page.
 pub fn layout(title: &str, body: &str) -> String {
@@ -63,10 +68,32 @@ pub fn html(status: u16, title: &str, body: &str) -> HttpResponse {
         // Framing only by this origin (the EHR page that launches apps in an
         // iframe): no other site can overlay the consent page (clickjacking).
         .with_header("x-frame-options", "SAMEORIGIN")
-        .with_header(
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'self'",
-        )
+        .with_header("content-security-policy", CSP)
+}
+
+/// The pages' content security policy: no scripts, forms to this origin (and
+/// the redirects they cause to apps), framed only by this origin.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'self'";
+
+/// `page` with a CSP that lets its frames show `origins` and this origin
+/// (the EHR simulator's launch page frames the launched app, which goes to
+/// this server's `/authorize` and back to its redirect URI).
+pub fn with_frame_src(mut page: HttpResponse, origins: &[String]) -> HttpResponse {
+    page.headers
+        .retain(|(k, _)| !k.eq_ignore_ascii_case("content-security-policy"));
+    // An origin is scheme://host[:port]; anything else is not put into the header.
+    let safe = |o: &&String| {
+        o.starts_with("http")
+            && o.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'.' | b'-' | b'[' | b']'))
+    };
+    let mut sources = vec!["'self'".to_string()];
+    sources.extend(origins.iter().filter(safe).cloned());
+    sources.dedup();
+    page.with_header(
+        "content-security-policy",
+        &format!("{CSP}; frame-src {}", sources.join(" ")),
+    )
 }
 
 /// An HTML page that also loads same-origin scripts (`/developer/*.js`):

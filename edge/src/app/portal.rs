@@ -20,7 +20,8 @@ use super::{App, Platform};
 use crate::store::auth::{self as store, User};
 use crate::store::Database;
 
-async fn session_user<D: Database, P: Platform>(
+/// The user of the browser's sign-in session, if it is live.
+pub(crate) async fn session_user<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
 ) -> Result<Option<User>, ApiError> {
@@ -104,14 +105,15 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
         let last = events
             .iter()
             .find(|e| e.client_id.as_deref() == Some(g.client_id.as_str()))
-            .map(|e| format_instant(e.at))
+            .map(|e| when(e.at))
             .unwrap_or_else(|| "not yet".into());
         rows.push_str(&format!(
-            "<tr><td><strong>{}</strong></td><td><code>{}</code></td><td>{}</td><td>{}</td>\
+            "<tr><td><strong>{}</strong></td><td>{}<details><summary>Scopes</summary><code>{}</code></details></td><td>{}</td><td>{}</td>\
              <td><form method=\"post\" action=\"/portal/revoke\">{}{}<button type=\"submit\" aria-label=\"Revoke {}\">Revoke</button></form></td></tr>",
             esc(name),
+            esc(&scope_summary(&g.scope)),
             esc(&g.scope),
-            esc(&format_instant(g.created_at)),
+            esc(&when(g.created_at)),
             esc(&last),
             hidden("csrf", csrf),
             hidden("grant", &g.grant_id),
@@ -121,7 +123,7 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
     let apps = if grants.is_empty() {
         "<p>No apps can read your record.</p>".to_string()
     } else {
-        format!("<table><caption class=\"muted\">Apps you allowed</caption><thead><tr><th>App</th><th>Access</th><th>Allowed</th><th>Last used</th><th></th></tr></thead><tbody>{rows}</tbody></table>")
+        format!("<table><caption class=\"muted\">Apps you allowed</caption><thead><tr><th>App</th><th>Can read</th><th>Allowed</th><th>Last used</th><th></th></tr></thead><tbody>{rows}</tbody></table>")
     };
     let mut history = String::new();
     for e in events.iter().take(50) {
@@ -132,7 +134,7 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
             .unwrap_or_default();
         history.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            esc(&format_instant(e.at)),
+            esc(&when(e.at)),
             esc(&who),
             esc(&e.action),
             esc(&e.what),
@@ -152,6 +154,56 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
             esc(user.display_name.as_deref().unwrap_or(&user.username))
         ),
     ))
+}
+
+/// An instant as people read it: `2026-11-23 03:17:44 UTC`.
+fn when(ms: i64) -> String {
+    let iso = format_instant(ms);
+    let seconds = iso.get(..19).unwrap_or(&iso).replace('T', " ");
+    format!("{seconds} UTC")
+}
+
+/// What a grant's scopes share, in words: the record types (a category
+/// restriction in brackets), then whether the app stays connected.
+pub fn scope_summary(scope: &str) -> String {
+    let mut kinds: Vec<String> = Vec::new();
+    let mut extra = Vec::new();
+    for s in scope.split_whitespace() {
+        let resource = s
+            .split_once('/')
+            .filter(|(ctx, _)| matches!(*ctx, "patient" | "user" | "system"));
+        match resource {
+            Some((_, rest)) => {
+                let (kind, query) = rest.split_once('?').unwrap_or((rest, ""));
+                let kind = kind.split('.').next().unwrap_or(kind);
+                let kind = if kind == "*" { "all record types" } else { kind };
+                let label = match query
+                    .rsplit('|')
+                    .next()
+                    .filter(|c| !c.is_empty() && !query.is_empty())
+                {
+                    Some(code) => format!("{kind} ({code})"),
+                    None => kind.to_string(),
+                };
+                if !kinds.contains(&label) {
+                    kinds.push(label);
+                }
+            }
+            None if s == "offline_access" => extra.push("stays connected"),
+            None if s == "online_access" => extra.push("connected while you are signed in"),
+            None => {}
+        }
+    }
+    let mut out = if kinds.is_empty() {
+        "no records".to_string()
+    } else {
+        kinds.join(", ")
+    };
+    for e in extra {
+        out.push_str("; ");
+        out.push_str(e);
+    }
+    out
 }
 
 /// `POST /portal/signin`.
@@ -228,4 +280,20 @@ pub async fn signout<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReques
         store::end_session(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?;
     }
     Ok(see_other("/portal").with_header("set-cookie", &set_cookie(req, SESSION_COOKIE, "", 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{scope_summary, when};
+
+    #[test]
+    fn scope_summaries_name_the_record_types() {
+        assert_eq!(
+            scope_summary("openid fhirUser launch/patient patient/Condition.rs patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory offline_access"),
+            "Condition, Observation (laboratory); stays connected"
+        );
+        assert_eq!(scope_summary("patient/*.read user/*.rs"), "all record types");
+        assert_eq!(scope_summary("openid"), "no records");
+        assert_eq!(when(1_795_403_041_123), "2026-11-23 03:04:01 UTC");
+    }
 }

@@ -355,6 +355,33 @@ pub async fn referenced_by_patient<D: Database>(
     Ok(!rows.is_empty())
 }
 
+/// `rtype` resources in `patient`'s compartment (id, JSON), most recently
+/// updated first, at most `limit` (the EHR simulator's encounter list).
+pub async fn in_compartment<D: Database>(
+    db: &D,
+    practice: &str,
+    patient: &str,
+    rtype: &str,
+    limit: i64,
+) -> Result<Vec<(String, String)>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT r.id, r.json FROM compartment c CROSS JOIN resources r ON r.rid = c.rid \
+             WHERE c.practice = ?1 AND c.patient_id = ?2 AND c.type = ?3 ORDER BY r.last_updated DESC, r.rid DESC LIMIT ?4",
+            vec![practice.into(), patient.into(), rtype.into(), limit.into()],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                text(r, 0).unwrap_or_default().to_string(),
+                text(r, 1).unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
 /// The id of the most recently updated `rtype` in `patient`'s compartment
 /// (the standalone launch's encounter in context).
 pub async fn latest_in_compartment<D: Database>(
