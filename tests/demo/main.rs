@@ -711,8 +711,9 @@ fn ehr_trial(world: &World) -> Result<(), Failed> {
             r["first"]["popupSignIn"] == false,
         ),
         (
-            "other site: the summary shows in the frame",
-            r["first"]["frameUrl"] == format!("{cross_origin}/").as_str(),
+            "other site: the summary shows in the frame (launch.html, iss and launch stripped)",
+            r["first"]["frameUrl"] == format!("{cross_origin}/launch.html").as_str()
+                && first["states"]["allergies"] == "loaded",
         ),
         (
             "need_patient_banner false: no banner",
