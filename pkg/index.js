@@ -38,7 +38,7 @@ const core = {
   after401: op(10, Number),
   refreshRequest: op(11),
   jwsParts: op(12),
-  base64url: op(13, (r) => Uint8Array.from(check(r), (c) => c.charCodeAt(0))),
+  base64url: op(13, (r) => Uint8Array.from(check(r).slice(1), (c) => c.charCodeAt(0))),
   pickKey: op(14),
   checkClaims: op(15),
   userReference: op(16, (r) => r || undefined),

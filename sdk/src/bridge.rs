@@ -540,7 +540,7 @@ pub enum Op {
     RefreshRequest,
     /// [`jws_parts`]`(token)`.
     JwsParts,
-    /// [`base64url`]`(text)`: the bytes, or a failure.
+    /// [`base64url`]`(text)`: NUL then the bytes (so bytes starting with 0x01 are not read as a failure), or a failure.
     Base64url,
     /// [`pick_key`]`(header, keys)`.
     PickKey,
@@ -609,8 +609,14 @@ pub fn dispatch(op: u32, x: [&str; 7]) -> String {
         10 => form::integer(f64::from(after_401(x[0], x[1], !x[2].is_empty()))),
         11 => refresh_request(x[0]),
         12 => jws_parts(x[0]),
+        // A leading NUL marks success: decoded bytes may start with 0x01,
+        // the failure marker.
         13 => base64url(x[0])
-            .map(|b| latin1(&b))
+            .map(|b| {
+                let mut out = String::from('\u{0}');
+                out.push_str(&latin1(&b));
+                out
+            })
             .unwrap_or_else(|| failure(&SdkError::new(crate::ErrorKind::IdToken, "not base64url"))),
         14 => pick_key(x[0], x[1]),
         15 => check_claims(x[0], x[1], num(x[2])),
@@ -1047,7 +1053,8 @@ mod tests {
         assert_eq!(d(Op::RetryDelay, &["500", "", "0", "0", "0.5"]), "");
         assert_eq!(d(Op::RetryDelay, &["503", "", "1", "0", "0.5"]), "750");
         assert_eq!(d(Op::RetryAfter, &["3", "0"]), "3000");
-        assert_eq!(d(Op::Base64url, &["AQAB"]), "\u{1}\u{0}\u{1}");
+        // Bytes that start with 0x01 are not mistaken for a failure.
+        assert_eq!(d(Op::Base64url, &["AQAB"]), "\u{0}\u{1}\u{0}\u{1}");
         assert!(d(Op::Base64url, &["A+B"]).starts_with('\u{1}'));
         let token = "access_token=a&token_type=Bearer&expires_in=60&refresh_token=r";
         let s = d(

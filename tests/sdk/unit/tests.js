@@ -221,6 +221,26 @@ const tests = {
     setUrl(original);
   },
 
+  async "an id_token whose signature starts with byte 0x01 verifies"() {
+    // The core hands decoded bytes back as text; 0x01 first is also its failure marker.
+    sessionStorage.clear();
+    const page = location.href.split(/[?#]/)[0];
+    const disc = route("/.well-known/smart-configuration", 200, discovery());
+    installFetch([disc]);
+    const url = await startLaunch("openid fhirUser launch/patient patient/*.rs");
+    let token;
+    for (let jti = 0; !token; jti++) {
+      const claims = { iss: BASE, aud: "app", sub: "u1", nonce: query(url, "nonce"), exp: nowSeconds() + 300, jti: String(jti) };
+      const candidate = await idToken(claims, false);
+      const sig = atob(candidate.split(".")[2].replace(/-/g, "+").replace(/_/g, "/"));
+      if (sig.charCodeAt(0) === 1) token = candidate;
+    }
+    installFetch([disc, route("/token", 200, { access_token: "a1", token_type: "Bearer", id_token: token }), route("/jwks", 200, await jwks())]);
+    setUrl(`${page}?code=c1&state=${query(url, "state")}`);
+    eq((await ready()).accessToken, "a1", "verified");
+    setUrl(page);
+  },
+
   async "two launches in one tab keep their own state"() {
     sessionStorage.clear();
     const page = location.href.split(/[?#]/)[0];
