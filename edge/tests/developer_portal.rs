@@ -851,9 +851,14 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     );
     assert_eq!(r.status, 400);
 
+    let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
     let r = nadmin.post(
         &format!("/practice/clients/{id}/scope"),
-        &[("decision", "reject"), ("reason", "too broad")],
+        &[
+            ("decision", "reject"),
+            ("reason", "too broad"),
+            ("pending_scope", &shown),
+        ],
     );
     assert_eq!(r.status, 303);
     let c = client(&app, &id);
@@ -870,11 +875,12 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
             ("offline_access", "1"),
         ],
     );
+    let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
     assert_eq!(
         nadmin
             .post(
                 &format!("/practice/clients/{id}/scope"),
-                &[("decision", "approve")]
+                &[("decision", "approve"), ("pending_scope", &shown)]
             )
             .status,
         303
@@ -913,6 +919,72 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     let table = page.split("id=\"test-patients\"").nth(1).unwrap();
     assert!(table.contains(">ann<") && table.contains(">bob<") && table.contains("Patient/a"));
     assert!(!table.contains(">cat<") && !table.contains(">doc<") && !table.contains("north-admin"));
+}
+
+/// The practice approves the scope change it saw: a developer who swaps in
+/// broader scopes after the practice opened its page gets nothing approved.
+#[test]
+fn a_scope_change_swapped_after_review_is_not_approved() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut form = registration("patient", "Swapper", "north-123456");
+    form.retain(|(k, _)| *k != "scope" && *k != "offline_access");
+    form.push(("scope", "launch/patient patient/Patient.rs"));
+    let id = register(&mut dana, &form);
+    let mut nadmin = practice_admin(&app, "north-admin");
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "launch/patient patient/Patient.rs patient/Condition.rs")],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    // The admin's page shows the modest change, with its scopes in the form.
+    let page = text(&nadmin.get("/practice"));
+    let form_html = page
+        .split(&format!("action=\"/practice/clients/{id}/scope\""))
+        .nth(1)
+        .unwrap();
+    let shown = hidden(form_html)
+        .into_iter()
+        .find(|(k, _)| k == "pending_scope")
+        .map(|(_, v)| v)
+        .expect("the scope decision names the scopes shown");
+    assert_eq!(shown, "launch/patient patient/Patient.rs patient/Condition.rs");
+    // Meanwhile the developer asks for everything.
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "launch/patient patient/*.cruds")],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[("decision", "approve"), ("pending_scope", &shown)],
+    );
+    assert_eq!(r.status, 409, "{}", text(&r));
+    assert!(text(&r).contains("review it again"));
+    let c = client(&app, &id);
+    assert_eq!(c["scope"], "launch/patient patient/Patient.rs");
+    assert_eq!(c["pending_scope"], "launch/patient patient/*.cruds");
+    // A form without the reviewed scopes decides nothing either.
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[("decision", "approve")],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(client(&app, &id)["scope"], "launch/patient patient/Patient.rs");
+    // Deciding on what is really pending works.
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[
+            ("decision", "reject"),
+            ("pending_scope", "launch/patient patient/*.cruds"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(client(&app, &id)["scope"], "launch/patient patient/Patient.rs");
 }
 
 #[test]

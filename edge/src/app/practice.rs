@@ -129,8 +129,19 @@ async fn post<D: Database, P: Platform>(
                 ("decide", "enable") if client.status == "disabled" => {
                     decide_client(app, &client, decision, None).await.map(|_| ())
                 }
+                // The decision is on the scopes the page showed: if the
+                // developer asked for other scopes since, nothing changes.
                 ("scope", "approve" | "reject") => {
-                    decide_scope_change(app, &client, decision == "approve", reason).await
+                    let shown = Some(get(pairs, "pending_scope")).filter(|s| !s.is_empty());
+                    match shown {
+                        Some(shown) => {
+                            decide_scope_change(app, &client, shown, decision == "approve", reason).await
+                        }
+                        None => Err(ApiError::page(
+                            400,
+                            "the form lacks the scopes it decides on; reload the page",
+                        )),
+                    }
                 }
                 _ => Err(ApiError::new(
                     409,
@@ -205,8 +216,13 @@ fn decision_form(
             )
         })
         .collect();
+    // A scope decision names the scopes it was made on (see `post`).
+    let shown = match (what, &c.pending_scope) {
+        ("scope", Some(p)) => hidden("pending_scope", p),
+        _ => String::new(),
+    };
     format!(
-        "<form method=\"post\" action=\"/practice/clients/{}/{what}\">{}{reason}{buttons}</form>",
+        "<form method=\"post\" action=\"/practice/clients/{}/{what}\">{}{shown}{reason}{buttons}</form>",
         attr(&c.client_id),
         hidden("csrf", csrf)
     )

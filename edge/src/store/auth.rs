@@ -219,6 +219,35 @@ pub async fn update_client<D: Database>(
     .await
 }
 
+/// Settles a pending scope change in one statement, only if the pending
+/// scope is still `expected`: approving makes it the allowed scope,
+/// rejecting keeps the scope and records `reason`. `false` if no such change
+/// is pending (none, or another one).
+pub async fn settle_scope_change<D: Database>(
+    db: &D,
+    client_id: &str,
+    expected: &str,
+    approve: bool,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "UPDATE clients SET scope = CASE WHEN ?3 = 1 THEN pending_scope ELSE scope END, \
+             scope_change_reason = ?4, pending_scope = NULL, updated_at = ?5 \
+             WHERE client_id = ?1 AND pending_scope = ?2 RETURNING client_id",
+            vec![
+                client_id.into(),
+                expected.into(),
+                i64::from(approve).into(),
+                reason.map(str::to_string).into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
 /// The client columns [`update_client`] may change.
 #[derive(Debug, Clone, Copy)]
 pub enum ClientColumn {

@@ -147,7 +147,8 @@ pub async fn clients<D: Database, P: Platform>(
                 .get("reason")
                 .and_then(Json::as_str)
                 .map(str::to_string);
-            decide_scope_change(app, &client, *decision == "approve", reason.as_deref()).await?;
+            let expected = client.pending_scope.clone().unwrap_or_default();
+            decide_scope_change(app, &client, &expected, *decision == "approve", reason.as_deref()).await?;
             Ok(HttpResponse::json(
                 200,
                 &client_json(&load_client(app, id).await?),
@@ -226,35 +227,40 @@ pub async fn request_scope_change<D: Database, P: Platform>(
 }
 
 /// Approves (the pending scope becomes the allowed scope) or rejects (with
-/// an optional reason the developer sees) a pending scope change.
+/// an optional reason the developer sees) a pending scope change, if the
+/// pending scope is still `expected` (what the practice reviewed): a
+/// developer who swaps in other scopes meanwhile gets nothing approved.
 pub async fn decide_scope_change<D: Database, P: Platform>(
     app: &App<D, P>,
     client: &store::Client,
+    expected: &str,
     approve: bool,
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
-    let pending = client.pending_scope.clone().ok_or_else(|| {
-        ApiError::new(
-            409,
-            "conflict",
-            format!("client {} has no pending scope change", client.client_id),
-        )
-    })?;
-    let (db, id, now) = (app.auth_db(), client.client_id.as_str(), app.platform.now_ms());
-    if approve {
-        store::update_client(db, id, ClientColumn::Scope, Some(pending), now).await?;
-    } else {
-        store::update_client(
-            db,
-            id,
-            ClientColumn::ScopeChangeReason,
-            Some(reason.unwrap_or("no reason given").to_string()),
-            now,
-        )
-        .await?;
+    let reason = (!approve).then(|| reason.unwrap_or("no reason given"));
+    let settled = store::settle_scope_change(
+        app.auth_db(),
+        &client.client_id,
+        expected,
+        approve,
+        reason,
+        app.platform.now_ms(),
+    )
+    .await?;
+    if settled {
+        return Ok(());
     }
-    store::update_client(db, id, ClientColumn::PendingScope, None, now).await?;
-    Ok(())
+    Err(ApiError::new(
+        409,
+        "conflict",
+        match &client.pending_scope {
+            None => format!("client {} has no pending scope change", client.client_id),
+            Some(_) => format!(
+                "the scope change of {} is not the one reviewed (the developer changed it): review it again",
+                client.name
+            ),
+        },
+    ))
 }
 
 /// `POST /admin/users`.
