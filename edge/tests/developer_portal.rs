@@ -987,6 +987,39 @@ fn a_scope_change_swapped_after_review_is_not_approved() {
     assert_eq!(client(&app, &id)["scope"], "launch/patient patient/Patient.rs");
 }
 
+/// Parallel PIN guesses: every request read the developer's failure count
+/// before any of them failed. Each guess must still count, so the lock stops
+/// the burst (here: the same stale account state is used for every guess,
+/// as concurrent requests would).
+#[test]
+fn parallel_pin_guesses_are_counted_and_locked_out() {
+    use flare_edge::app::developer::register_app;
+    use flare_edge::store::developer::developer_by_email;
+    let app = world();
+    signed_up(&app, "guesser@example.com");
+    let stale = pollster::block_on(developer_by_email(app.auth_db(), "guesser@example.com"))
+        .unwrap()
+        .unwrap();
+    let meta = |pin: &str| {
+        json!({"client_name": "Guess", "practice": "northside", "practice_pin": pin,
+               "token_endpoint_auth_method": "none", "redirect_uris": [REDIRECT],
+               "grant_types": ["authorization_code"], "scope": "launch/patient patient/*.rs"})
+    };
+    let mut checked = 0;
+    for i in 0..30 {
+        let r = pollster::block_on(register_app(&app, &stale, &meta(&format!("guess-{i:06}"))));
+        match r {
+            Err(e) if e.status == 400 => checked += 1,
+            Err(e) => assert_eq!(e.status, 429, "{}", e.message),
+            Ok(_) => panic!("a wrong PIN registered an app"),
+        }
+    }
+    assert!(checked <= 3, "{checked} parallel guesses were checked");
+    // Even the right PIN waits for the lock to pass.
+    let r = pollster::block_on(register_app(&app, &stale, &meta("north-123456")));
+    assert_eq!(r.map(|c| c.client_id).unwrap_err().status, 429);
+}
+
 #[test]
 fn ownership_moves_only_when_both_developers_agree() {
     let app = world();

@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
 use super::http::HttpRequest;
-use super::oauth::authorize::{after_failure, check_password, PasswordCheck};
+use super::oauth::authorize::{check_password, PasswordCheck, LOCK_AFTER, LOCK_MS, SLOWDOWN_AFTER};
 use super::oauth::crypto::{check_password_rule, hash_password, random_token, sha256_b64, verify_password};
 use super::oauth::register::{check_jwks, client_from_metadata};
 use super::oauth::{cookie, manage, SESSION_TTL_MS};
@@ -293,19 +293,17 @@ pub async fn register_app<D: Database, P: Platform>(
 ) -> Result<Client, ApiError> {
     let now = app.platform.now_ms();
     let db = app.auth_db();
-    if dev.pin_locked_until > now {
-        return Err(ApiError::oauth(
+    let pin_locked = |until: i64| {
+        let seconds = ((until - now + 999) / 1000).max(1);
+        ApiError::oauth(
             429,
             "invalid_client_metadata",
-            format!(
-                "too many wrong practice PINs; try again in {} seconds",
-                (dev.pin_locked_until - now + 999) / 1000
-            ),
+            format!("too many wrong practice PINs; try again in {seconds} seconds"),
         )
-        .with_header(
-            "retry-after",
-            &((dev.pin_locked_until - now + 999) / 1000).to_string(),
-        ));
+        .with_header("retry-after", &seconds.to_string())
+    };
+    if dev.pin_locked_until > now {
+        return Err(pin_locked(dev.pin_locked_until));
     }
     let mut meta = meta
         .as_object()
@@ -338,21 +336,28 @@ pub async fn register_app<D: Database, P: Platform>(
             client.practice
         )));
     };
-    if verify_password(&app.platform, &pin, &pin_hash)
+    // The attempt counts as failed before the (slow) check, in one statement
+    // against the stored count: parallel guesses cannot each see the count
+    // of before the burst (`dev` was read when the request started).
+    if store::claim_pin_attempt(db, &dev.developer_id, now, SLOWDOWN_AFTER, LOCK_AFTER, LOCK_MS)
+        .await?
+        .is_none()
+    {
+        let until = store::developer(db, &dev.developer_id)
+            .await?
+            .map_or(now, |d| d.pin_locked_until);
+        return Err(pin_locked(until));
+    }
+    if !verify_password(&app.platform, &pin, &pin_hash)
         .await
         .unwrap_or(false)
     {
-        if dev.failed_pins != 0 || dev.pin_locked_until != 0 {
-            store::set_pin_state(db, &dev.developer_id, 0, 0).await?;
-        }
-    } else {
-        let (failed, locked_until) = after_failure(dev.failed_pins, now);
-        store::set_pin_state(db, &dev.developer_id, failed, locked_until).await?;
         return Err(registration_error(format!(
             "the PIN is not right for practice {}",
             client.practice
         )));
     }
+    store::set_pin_state(db, &dev.developer_id, 0, 0).await?;
     // Only after the PIN: a developer without one cannot make us fetch URLs.
     if let Some(uri) = &client.jwks_uri {
         let set = app
