@@ -1020,6 +1020,74 @@ fn parallel_pin_guesses_are_counted_and_locked_out() {
     assert_eq!(r.map(|c| c.client_id).unwrap_err().status, 429);
 }
 
+/// The same for passwords: parallel sign-in guesses (users of /authorize,
+/// /portal, /ehr, /practice, and developers) each count, whatever failure
+/// count their request read.
+#[test]
+fn parallel_password_guesses_are_counted_and_locked_out() {
+    use flare_edge::app::oauth::authorize::{check_password, Account, PasswordCheck};
+    use flare_edge::store::auth::{user_by_name, FailureCounter};
+    use flare_edge::store::developer::developer_by_email;
+    let app = world();
+    signed_up(&app, "guesser@example.com");
+    let ann = pollster::block_on(user_by_name(app.auth_db(), "ann"))
+        .unwrap()
+        .unwrap();
+    let dev = pollster::block_on(developer_by_email(app.auth_db(), "guesser@example.com"))
+        .unwrap()
+        .unwrap();
+    for (counter, id, hash, right) in [
+        (
+            FailureCounter::UserSignIn,
+            ann.user_id.as_str(),
+            ann.password_hash.as_str(),
+            PASSWORD,
+        ),
+        (
+            FailureCounter::DeveloperSignIn,
+            dev.developer_id.as_str(),
+            dev.password_hash.as_str(),
+            DEV_PASSWORD,
+        ),
+    ] {
+        // Every guess uses the account as read before any guess failed.
+        let stale = Account {
+            counter,
+            id,
+            hash,
+            locked_until: 0,
+        };
+        let mut checked = 0;
+        for i in 0..30 {
+            match pollster::block_on(check_password(&app, Some(stale), &format!("Wrong-guess-{i}"))).unwrap()
+            {
+                PasswordCheck::Wrong => checked += 1,
+                PasswordCheck::Throttled(s) => assert!(s >= 1),
+                PasswordCheck::Right => panic!("a wrong password was taken"),
+            }
+        }
+        assert!(
+            checked <= 3,
+            "{counter:?}: {checked} parallel guesses were checked"
+        );
+        assert!(matches!(
+            pollster::block_on(check_password(&app, Some(stale), right)).unwrap(),
+            PasswordCheck::Throttled(_)
+        ));
+    }
+    // The real sign-ins are locked too.
+    let mut b = Browser::new(&app);
+    b.get("/practice");
+    let r = b.post("/practice/signin", &[("username", "ann"), ("password", PASSWORD)]);
+    assert_eq!(r.status, 429);
+    let r = call(
+        &app,
+        request("POST", "/developer/api/token")
+            .body(json!({"email": "guesser@example.com", "password": DEV_PASSWORD}).to_string()),
+    );
+    assert_eq!(r.status, 429);
+}
+
 #[test]
 fn ownership_moves_only_when_both_developers_agree() {
     let app = world();

@@ -85,67 +85,6 @@ pub async fn developer<D: Database>(db: &D, developer_id: &str) -> Result<Option
     Ok(rows.first().map(developer_from))
 }
 
-/// Records the outcome of a sign-in attempt.
-pub async fn set_developer_signin_state<D: Database>(
-    db: &D,
-    developer_id: &str,
-    failed: i64,
-    locked_until: i64,
-) -> Result<(), DbError> {
-    db.batch(vec![Statement::new(
-        "UPDATE developers SET failed_signins = ?2, locked_until = ?3 WHERE developer_id = ?1",
-        vec![developer_id.into(), failed.into(), locked_until.into()],
-    )])
-    .await
-}
-
-/// Counts one practice-PIN attempt as failed BEFORE it is checked, unless
-/// the developer is locked out (`None` then): one statement, so concurrent
-/// attempts each count and the lock (`slowdown_after`, `lock_after`,
-/// `lock_ms`, like `oauth::authorize::after_failure`) stops a burst. A right
-/// PIN then clears the count with [`set_pin_state`]. Returns the failures
-/// counted so far.
-pub async fn claim_pin_attempt<D: Database>(
-    db: &D,
-    developer_id: &str,
-    now: i64,
-    slowdown_after: i64,
-    lock_after: i64,
-    lock_ms: i64,
-) -> Result<Option<i64>, DbError> {
-    let rows = db
-        .query(Statement::new(
-            "UPDATE developers SET failed_pins = failed_pins + 1, pin_locked_until = CASE \
-             WHEN failed_pins + 1 >= ?4 THEN ?2 + ?5 \
-             WHEN failed_pins + 1 >= ?3 THEN ?2 + 1000 * (1 << MIN(failed_pins + 1 - ?3, 10)) \
-             ELSE 0 END \
-             WHERE developer_id = ?1 AND pin_locked_until <= ?2 RETURNING failed_pins",
-            vec![
-                developer_id.into(),
-                now.into(),
-                slowdown_after.into(),
-                lock_after.into(),
-                lock_ms.into(),
-            ],
-        ))
-        .await?;
-    Ok(rows.first().and_then(|r| int(r, 0)))
-}
-
-/// Records the outcome of a practice-PIN check.
-pub async fn set_pin_state<D: Database>(
-    db: &D,
-    developer_id: &str,
-    failed: i64,
-    locked_until: i64,
-) -> Result<(), DbError> {
-    db.batch(vec![Statement::new(
-        "UPDATE developers SET failed_pins = ?2, pin_locked_until = ?3 WHERE developer_id = ?1",
-        vec![developer_id.into(), failed.into(), locked_until.into()],
-    )])
-    .await
-}
-
 /// Replaces a developer's password hash and ends all their sessions and API
 /// tokens except `keep` (the session that changed it).
 pub async fn set_developer_password<D: Database>(

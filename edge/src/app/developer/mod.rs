@@ -17,12 +17,12 @@ use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
 use super::http::HttpRequest;
-use super::oauth::authorize::{check_password, PasswordCheck, LOCK_AFTER, LOCK_MS, SLOWDOWN_AFTER};
-use super::oauth::crypto::{check_password_rule, hash_password, random_token, sha256_b64, verify_password};
+use super::oauth::authorize::{check_password, Account, PasswordCheck};
+use super::oauth::crypto::{check_password_rule, hash_password, random_token, sha256_b64};
 use super::oauth::register::{check_jwks, client_from_metadata};
 use super::oauth::{cookie, manage, SESSION_TTL_MS};
 use super::{App, Platform};
-use crate::store::auth::{self as auth_store, Client};
+use crate::store::auth::{self as auth_store, Client, FailureCounter};
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 
@@ -193,29 +193,19 @@ pub async fn sign_in<D: Database, P: Platform>(
     email: &str,
     password: &str,
 ) -> Result<Result<Developer, Refusal>, ApiError> {
-    let db = app.auth_db();
-    let now = app.platform.now_ms();
-    let dev = store::developer_by_email(db, email.trim()).await?;
-    let account = dev
-        .as_ref()
-        .map(|d| (d.password_hash.as_str(), d.failed_signins, d.locked_until));
+    let dev = store::developer_by_email(app.auth_db(), email.trim()).await?;
+    let account = dev.as_ref().map(|d| Account {
+        counter: FailureCounter::DeveloperSignIn,
+        id: &d.developer_id,
+        hash: &d.password_hash,
+        locked_until: d.locked_until,
+    });
     let wrong = || Refusal::Wrong("The e-mail address or password is not right.".into());
-    Ok(
-        match (check_password(&app.platform, account, password, now).await, dev) {
-            (PasswordCheck::Right { reset }, Some(dev)) => {
-                if reset {
-                    store::set_developer_signin_state(db, &dev.developer_id, 0, 0).await?;
-                }
-                Ok(dev)
-            }
-            (PasswordCheck::Throttled(s), _) => Err(Refusal::Throttled(s)),
-            (PasswordCheck::Wrong { failed, locked_until }, Some(dev)) => {
-                store::set_developer_signin_state(db, &dev.developer_id, failed, locked_until).await?;
-                Err(wrong())
-            }
-            _ => Err(wrong()),
-        },
-    )
+    Ok(match (check_password(app, account, password).await?, dev) {
+        (PasswordCheck::Right, Some(dev)) => Ok(dev),
+        (PasswordCheck::Throttled(s), _) => Err(Refusal::Throttled(s)),
+        _ => Err(wrong()),
+    })
 }
 
 /// Changes a developer's password (the current one is checked like a
@@ -336,28 +326,26 @@ pub async fn register_app<D: Database, P: Platform>(
             client.practice
         )));
     };
-    // The attempt counts as failed before the (slow) check, in one statement
-    // against the stored count: parallel guesses cannot each see the count
-    // of before the burst (`dev` was read when the request started).
-    if store::claim_pin_attempt(db, &dev.developer_id, now, SLOWDOWN_AFTER, LOCK_AFTER, LOCK_MS)
-        .await?
-        .is_none()
-    {
-        let until = store::developer(db, &dev.developer_id)
-            .await?
-            .map_or(now, |d| d.pin_locked_until);
-        return Err(pin_locked(until));
+    // Counted like a sign-in (parallel guesses included, see `check_password`).
+    let account = Account {
+        counter: FailureCounter::DeveloperPin,
+        id: &dev.developer_id,
+        hash: &pin_hash,
+        locked_until: dev.pin_locked_until,
+    };
+    match check_password(app, Some(account), &pin).await? {
+        PasswordCheck::Right => {}
+        PasswordCheck::Throttled(_) => {
+            let until = auth_store::locked_until(db, FailureCounter::DeveloperPin, &dev.developer_id).await?;
+            return Err(pin_locked(until));
+        }
+        PasswordCheck::Wrong => {
+            return Err(registration_error(format!(
+                "the PIN is not right for practice {}",
+                client.practice
+            )))
+        }
     }
-    if !verify_password(&app.platform, &pin, &pin_hash)
-        .await
-        .unwrap_or(false)
-    {
-        return Err(registration_error(format!(
-            "the PIN is not right for practice {}",
-            client.practice
-        )));
-    }
-    store::set_pin_state(db, &dev.developer_id, 0, 0).await?;
     // Only after the PIN: a developer without one cannot make us fetch URLs.
     if let Some(uri) = &client.jwks_uri {
         let set = app
