@@ -1088,6 +1088,38 @@ fn parallel_password_guesses_are_counted_and_locked_out() {
     assert_eq!(r.status, 429);
 }
 
+/// A developer who withdraws an app the practice never approved (RFC 7592
+/// DELETE) must not leave it one "Enable" click away from approval.
+#[test]
+fn a_withdrawn_unreviewed_app_cannot_be_enabled() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let id = register(&mut dana, &registration("patient", "Withdrawn", "north-123456"));
+    let r = dana.post("/developer/token", &[]);
+    let page = text(&r);
+    let token = page
+        .split("id=\"api-token\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    let r = call(
+        &app,
+        request("DELETE", &format!("/register/{id}")).header("authorization", &format!("Bearer {token}")),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(client(&app, &id)["status"], "rejected");
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let dashboard = text(&nadmin.get("/practice"));
+    assert!(!dashboard.contains(&format!("aria-label=\"Enable Withdrawn\"")));
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "enable")],
+    );
+    assert_eq!(r.status, 409);
+    assert_eq!(client(&app, &id)["status"], "rejected");
+}
+
 #[test]
 fn ownership_moves_only_when_both_developers_agree() {
     let app = world();
