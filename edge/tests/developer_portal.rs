@@ -1120,6 +1120,66 @@ fn a_withdrawn_unreviewed_app_cannot_be_enabled() {
     assert_eq!(client(&app, &id)["status"], "rejected");
 }
 
+/// Registration metadata is stored whole: an overlong one (which a D1 row
+/// cannot hold: a 500 there) is refused with a 400, through the form, the
+/// JSON API and a scope change; so is an overlong rejection reason.
+#[test]
+fn overlong_registrations_and_reasons_are_refused() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let many: String = (0..3000)
+        .map(|i| format!("http://app{i}.example/callback\n"))
+        .collect();
+    let mut form = registration("patient", "Huge", "north-123456");
+    form.retain(|(k, _)| *k != "redirect_uris");
+    form.push(("redirect_uris", &many));
+    let r = dana.post("/developer/apps", &form);
+    assert_eq!(
+        r.status,
+        400,
+        "{}",
+        text(&r).chars().take(300).collect::<String>()
+    );
+    assert!(text(&r).contains("larger than 64 KiB"));
+    let token = text(&dana.post("/developer/token", &[]))
+        .split("id=\"api-token\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    let meta = json!({"client_name": "Huge", "practice": "northside", "practice_pin": "north-123456",
+        "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "scope": "patient/*.rs",
+        "logo_uri": "x".repeat(3_000_000)});
+    let r = call(
+        &app,
+        request("POST", "/register")
+            .header("authorization", &format!("Bearer {token}"))
+            .body(meta.to_string()),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json_body()["error"], "invalid_client_metadata");
+
+    let id = register(&mut dana, &registration("patient", "Fine", "north-123456"));
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let long_reason = "r".repeat(100_000);
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "reject"), ("reason", &long_reason)],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(client(&app, &id)["status"], "pending");
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+    let scope: String = (0..3000)
+        .map(|i| format!("patient/Observation.rs?code=http://loinc.org|{i}-0 "))
+        .collect();
+    let r = dana.post(&format!("/developer/apps/{id}/scope"), &[("scope", &scope)]);
+    assert_eq!(r.status, 400);
+    assert!(client(&app, &id).get("pending_scope").is_none());
+}
+
 #[test]
 fn ownership_moves_only_when_both_developers_agree() {
     let app = world();
@@ -1411,4 +1471,119 @@ fn the_json_api_does_what_the_pages_do() {
         "other tokens end with a password change"
     );
     assert_eq!(get("/developer/api/apps", &second).status, 200);
+}
+
+/// Hostile input never gets a 500: every route of the portal, the practice
+/// pages, the EHR and RFC 7592 with every method, empty, non-UTF-8, overlong,
+/// mistyped and repeated input, signed in and not.
+#[test]
+fn hostile_input_gets_4xx_not_500() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let id = register(&mut dana, &registration("patient", "Fuzzed", "north-123456"));
+    let token = {
+        let page = text(&dana.post("/developer/token", &[]));
+        page.split("id=\"api-token\">")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .unwrap()
+            .to_string()
+    };
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let mut doc = Browser::new(&app);
+    doc.get("/ehr");
+    doc.post("/ehr/signin", &[("username", "doc"), ("password", PASSWORD)]);
+    let long = "x".repeat(300_000);
+    let paths = [
+        "/developer".to_string(),
+        "/developer/signup".into(),
+        "/developer/signin".into(),
+        "/developer/signout".into(),
+        "/developer/password".into(),
+        "/developer/token".into(),
+        "/developer/apps".into(),
+        "/developer/apps/new?use=%FF".into(),
+        format!("/developer/apps/{id}"),
+        format!("/developer/apps/{id}/secret"),
+        format!("/developer/apps/{id}/scope"),
+        format!("/developer/apps/{id}/transfer"),
+        format!("/developer/apps/{id}/transfer/accept"),
+        format!("/developer/apps/{id}/transfer/cancel"),
+        "/developer/apps/%00/secret".into(),
+        "/developer/api/signup".into(),
+        "/developer/api/token".into(),
+        "/developer/api/password".into(),
+        "/developer/api/apps".into(),
+        format!("/developer/api/apps/{id}/secret"),
+        format!("/developer/api/apps/{id}/transfer"),
+        format!("/developer/api/apps/{id}/transfer/accept"),
+        format!("/register/{id}"),
+        "/register/nope".into(),
+        "/register".into(),
+        "/practice".into(),
+        "/practice/signin".into(),
+        format!("/practice/clients/{id}/decide"),
+        format!("/practice/clients/{id}/scope"),
+        "/ehr".into(),
+        "/ehr?patient=%FF%FE&name=%00".into(),
+        "/ehr/launch".into(),
+        "/ehr/signin".into(),
+    ];
+    let bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0xff, 0xfe, b'=', 0xc3],
+        b"csrf=a&csrf=b&email=&password=".to_vec(),
+        format!("email={long}&name={long}&password={long}&scope={long}&to={long}&reason={long}").into_bytes(),
+        br#"{"email": 1, "password": [], "rotate": "yes", "to": {}, "scope": 5, "practice_pin": 7}"#.to_vec(),
+        br#"[1,2,3]"#.to_vec(),
+        br#"{"client_name": "x", "practice": "northside", "practice_pin": "north-123456", "redirect_uris": ["http://a.example/cb"], "scope": "patient/*.rs", "jwks_uri": "http://[::1"}"#.to_vec(),
+    ];
+    for path in &paths {
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            for body in &bodies {
+                for who in 0..4 {
+                    let mut req = request(method, path).body(body.clone());
+                    if who == 1 {
+                        req = req.header("authorization", &format!("Bearer {token}"));
+                    }
+                    let browser = match who {
+                        2 => Some(&mut dana),
+                        3 => Some(&mut nadmin),
+                        _ => None,
+                    };
+                    let r = match browser {
+                        Some(b) => {
+                            // With the browser's cookies and a right CSRF token.
+                            let mut with_csrf = format!("csrf={}&", b.csrf()).into_bytes();
+                            with_csrf.extend_from_slice(body);
+                            b.send(
+                                request(method, path)
+                                    .header("content-type", "application/x-www-form-urlencoded")
+                                    .body(with_csrf),
+                            )
+                        }
+                        None => call(&app, req),
+                    };
+                    assert!(
+                        r.status < 500,
+                        "{method} {path} ({who}) with {:?}: {} {}",
+                        String::from_utf8_lossy(&body[..body.len().min(80)]),
+                        r.status,
+                        text(&r).chars().take(300).collect::<String>()
+                    );
+                }
+            }
+        }
+    }
+    let csrf = doc.csrf();
+    for patient in ["a", "c", "%FF", ""] {
+        let r = doc.send(
+            request("POST", "/ehr/launch")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "csrf={csrf}&patient={patient}&client_id={id}&encounter=c-obs"
+                )),
+        );
+        assert!(r.status < 500 && r.status != 200, "{patient}: {}", r.status);
+    }
 }

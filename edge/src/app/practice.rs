@@ -119,6 +119,9 @@ async fn post<D: Database, P: Platform>(
                 .ok_or_else(|| ApiError::page(404, "no such app in your practice"))?;
             let decision = get(pairs, "decision");
             let reason = Some(get(pairs, "reason").trim()).filter(|r| !r.is_empty());
+            if reason.is_some_and(|r| r.chars().count() > 500) {
+                return Err(ApiError::page(400, "a reason has at most 500 characters"));
+            }
             let outcome = match (*what, decision) {
                 ("decide", "approve" | "reject") if client.status == "pending" => {
                     decide_client(app, &client, decision, reason).await.map(|_| ())
@@ -199,7 +202,7 @@ fn decision_form(
     let reason_id = format!("reason-{what}-{}", c.client_id);
     let reason = if with_reason {
         format!(
-            "<label for=\"{}\">Reason (shown to the developer)</label><input type=\"text\" id=\"{}\" name=\"reason\">",
+            "<label for=\"{}\">Reason (shown to the developer)</label><input type=\"text\" id=\"{}\" name=\"reason\" maxlength=\"500\">",
             attr(&reason_id),
             attr(&reason_id)
         )
