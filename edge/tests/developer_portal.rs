@@ -1111,7 +1111,7 @@ fn a_withdrawn_unreviewed_app_cannot_be_enabled() {
     assert_eq!(client(&app, &id)["status"], "rejected");
     let mut nadmin = practice_admin(&app, "north-admin");
     let dashboard = text(&nadmin.get("/practice"));
-    assert!(!dashboard.contains(&format!("aria-label=\"Enable Withdrawn\"")));
+    assert!(!dashboard.contains("aria-label=\"Enable Withdrawn\""));
     let r = nadmin.post(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "enable")],
