@@ -1180,6 +1180,49 @@ fn overlong_registrations_and_reasons_are_refused() {
     assert!(client(&app, &id).get("pending_scope").is_none());
 }
 
+/// The practice page labels an app by its use case: a developer cannot
+/// present a backend service (system-wide access) as a patient app.
+#[test]
+fn the_use_case_must_match_the_grants() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let token = text(&dana.post("/developer/token", &[]))
+        .split("id=\"api-token\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    let backend = json!({"client_name": "Harmless", "practice": "northside", "practice_pin": "north-123456",
+        "token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"],
+        "jwks": {"keys": [{"kty": "EC", "crv": "P-384", "kid": "k", "x": "AAAA", "y": "AAAA"}]},
+        "scope": "system/*.rs"});
+    let post = |meta: &Value| {
+        call(
+            &app,
+            request("POST", "/register")
+                .header("authorization", &format!("Bearer {token}"))
+                .body(meta.to_string()),
+        )
+    };
+    for use_case in [json!("patient"), json!("provider"), json!("<b>x</b>"), json!(7)] {
+        let mut meta = backend.clone();
+        meta["use_case"] = use_case.clone();
+        let r = post(&meta);
+        assert_eq!(r.status, 400, "{use_case}: {}", text(&r));
+        assert_eq!(r.json_body()["error"], "invalid_client_metadata");
+    }
+    let mut meta = backend.clone();
+    meta["use_case"] = json!("backend");
+    assert_eq!(post(&meta).status, 201);
+    assert_eq!(post(&backend).status, 201, "use_case is optional");
+    let mut web = json!({"client_name": "Web", "practice": "northside", "practice_pin": "north-123456",
+        "token_endpoint_auth_method": "none", "redirect_uris": [REDIRECT], "scope": "patient/*.rs",
+        "use_case": "backend"});
+    assert_eq!(post(&web).status, 400);
+    web["use_case"] = json!("patient");
+    assert_eq!(post(&web).status, 201);
+}
+
 #[test]
 fn ownership_moves_only_when_both_developers_agree() {
     let app = world();

@@ -313,6 +313,19 @@ pub async fn register_app<D: Database, P: Platform>(
     // Developers do not choose client ids (the operator may).
     meta.remove("client_id");
     let mut client = client_from_metadata(&Json::Object(meta), &app.config.default_practice, now)?;
+    // The practice reviews the app by its use case: it must say what the
+    // grants do (a backend service is one, and nothing else is).
+    let backend = client.grant_types.iter().any(|g| g == "client_credentials");
+    match client.metadata.get("use_case") {
+        None | Some(Json::Null) => {}
+        Some(Json::String(u)) if USE_CASES.iter().any(|(k, _)| k == u) && (u == "backend") == backend => {}
+        Some(_) => {
+            return Err(registration_error(format!(
+                "use_case is {} (backend exactly when grant_types has client_credentials)",
+                USE_CASES.map(|(k, _)| k).join(", ")
+            )))
+        }
+    }
     let practices = resources::list_practices(app.shards.for_practice(&client.practice)).await?;
     if !practices.iter().any(|p| p.key == client.practice) {
         return Err(registration_error(format!(
