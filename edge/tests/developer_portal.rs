@@ -1630,3 +1630,132 @@ fn hostile_input_gets_4xx_not_500() {
         assert!(r.status < 500 && r.status != 200, "{patient}: {}", r.status);
     }
 }
+
+/// Markup in every field a developer or practice controls (display name,
+/// e-mail, app name, redirect and launch URIs, reasons, pasted JWKS) is
+/// shown as text on every page that renders it.
+#[test]
+fn markup_in_every_field_is_shown_as_text() {
+    let app = world();
+    let evil_name = "<img src=x onerror=alert(1)>";
+    let evil_email = "<svg/onload=alert(2)>@evil.example";
+    let mut mallory = Browser::new(&app);
+    mallory.get("/developer/signup");
+    let r = mallory.post(
+        "/developer/signup",
+        &[
+            ("email", evil_email),
+            ("name", evil_name),
+            ("password", DEV_PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let redirect = "http://127.0.0.1:9000/cb?q=\"><img src=x onerror=alert(3)>";
+    let launch = "http://127.0.0.1:9000/launch?q=\"><svg onload=alert(4)>";
+    let app_name = "\"><script>alert(5)</script>";
+    let form = vec![
+        ("use_case", "provider"),
+        ("client_name", app_name),
+        ("practice", "northside"),
+        ("practice_pin", "north-123456"),
+        ("token_endpoint_auth_method", "none"),
+        ("redirect_uris", redirect),
+        ("launch_uri", launch),
+        ("scope", "launch openid fhirUser user/*.rs"),
+    ];
+    let id = register(&mut mallory, &form);
+    // A failed registration echoes the pasted JWKS and the error as text.
+    let mut bad = form.clone();
+    bad.retain(|(k, _)| *k != "token_endpoint_auth_method");
+    bad.push(("token_endpoint_auth_method", "private_key_jwt"));
+    bad.push((
+        "jwks",
+        "{\"keys\": [{\"kty\": \"<img src=x onerror=alert(6)>\"}]}",
+    ));
+    let failed = text(&mallory.post("/developer/apps", &bad));
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let mut pages = vec![
+        ("failed registration", failed),
+        ("practice pending", text(&nadmin.get("/practice"))),
+    ];
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+    mallory.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "launch openid fhirUser user/*.rs patient/*.rs")],
+    );
+    mallory.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "dana@example.com")],
+    );
+    let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
+    nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[
+            ("decision", "reject"),
+            ("reason", "<img src=x onerror=alert(7)>"),
+            ("pending_scope", &shown),
+        ],
+    );
+    let mut doc = Browser::new(&app);
+    doc.get("/ehr");
+    doc.post("/ehr/signin", &[("username", "doc"), ("password", PASSWORD)]);
+    pages.push(("ehr chart", text(&doc.get("/ehr?patient=a"))));
+    let launched = doc.post(
+        "/ehr/launch",
+        &[("patient", "a"), ("client_id", &id), ("smart_style_url", "true")],
+    );
+    assert_eq!(launched.status, 200, "{}", text(&launched));
+    let csp = launched
+        .header_value("content-security-policy")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !csp.contains('<') && !csp.contains('"') && !csp.contains('\n'),
+        "{csp}"
+    );
+    pages.push(("ehr launch", text(&launched)));
+    pages.push(("owner dashboard", text(&mallory.get("/developer"))));
+    pages.push((
+        "owner app page",
+        text(&mallory.get(&format!("/developer/apps/{id}"))),
+    ));
+    pages.push(("recipient dashboard", text(&dana.get("/developer"))));
+    pages.push((
+        "recipient app page",
+        text(&dana.get(&format!("/developer/apps/{id}"))),
+    ));
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "disable"), ("reason", "<svg onload=alert(8)>")],
+    );
+    pages.push(("practice apps", text(&nadmin.get("/practice"))));
+    pages.push((
+        "owner disabled page",
+        text(&mallory.get(&format!("/developer/apps/{id}"))),
+    ));
+    for (what, page) in &pages {
+        for markup in ["<img", "<svg", "<script>"] {
+            assert!(!page.contains(markup), "{what} has raw {markup}");
+        }
+    }
+    let page = |what: &str| {
+        pages
+            .iter()
+            .find(|(w, _)| *w == what)
+            .map(|(_, p)| p.as_str())
+            .unwrap()
+    };
+    // Each value reached its page (as text).
+    assert!(page("practice pending")
+        .contains("&lt;img src=x onerror=alert(1)&gt; &lt;&lt;svg/onload=alert(2)&gt;@evil.example&gt;"));
+    assert!(page("practice pending").contains("alert(3)") && page("practice pending").contains("alert(4)"));
+    assert!(page("failed registration").contains("alert(6)"));
+    assert!(page("owner app page").contains("Rejected: &lt;img src=x onerror=alert(7)&gt;"));
+    assert!(page("recipient dashboard").contains("&lt;svg/onload=alert(2)&gt;@evil.example"));
+    assert!(page("ehr launch").contains("alert(5)") && page("ehr launch").contains("<iframe"));
+    assert!(page("owner disabled page").contains("&lt;svg onload=alert(8)&gt;"));
+}
