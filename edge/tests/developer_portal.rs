@@ -130,7 +130,7 @@ fn world() -> TestApp {
         );
     }
     for (username, practice, fhir_user, role) in [
-        ("ann", "northside", "Patient/a", "member"),
+        ("ann", "northside", "Patient/a", "test_patient"),
         ("bob", "northside", "Patient/b", "member"),
         ("doc", "northside", "Practitioner/northside-doc", "member"),
         (
@@ -540,6 +540,14 @@ fn practice_admins_decide_only_for_their_practice() {
         ),
     );
     assert_eq!(r.status, 400);
+    let r = call(
+        &app,
+        admin("POST", "/admin/users").body(
+            json!({"username": "z", "password": PASSWORD, "practice": "northside", "fhirUser": "Practitioner/northside-doc", "role": "test_patient"})
+                .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 400, "a test patient is a patient");
 
     let mut nadmin = practice_admin(&app, "north-admin");
     let page = text(&nadmin.get("/practice"));
@@ -917,7 +925,9 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     );
     let page = text(&dana.get(&format!("/developer/apps/{id}")));
     let table = page.split("id=\"test-patients\"").nth(1).unwrap();
-    assert!(table.contains(">ann<") && table.contains(">bob<") && table.contains("Patient/a"));
+    assert!(table.contains(">ann<") && table.contains("Patient/a"));
+    // Only the practice's test patients: a real patient (bob) never shows.
+    assert!(!table.contains(">bob<") && !table.contains("Patient/b"));
     assert!(!table.contains(">cat<") && !table.contains(">doc<") && !table.contains("north-admin"));
 }
 
@@ -1434,7 +1444,11 @@ fn the_json_api_does_what_the_pages_do() {
     let b = r.json_body();
     assert_eq!(b["scope"], "launch/patient patient/*.rs");
     assert_eq!(b["pending_scope"], "launch/patient patient/*.rs offline_access");
-    assert_eq!(b["test_patients"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        b["test_patients"],
+        json!([{"username": "ann", "name": null, "fhirUser": "Patient/a"}]),
+        "only the test patient, not bob"
+    );
     assert_eq!(
         call(
             &app,

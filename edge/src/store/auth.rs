@@ -295,12 +295,16 @@ pub struct User {
     pub failed_signins: i64,
     /// Refused until (ms).
     pub locked_until: i64,
-    /// `member`, or `practice_admin` (signs in to `/practice`).
+    /// `member`, `practice_admin` (signs in to `/practice`) or `test_patient`
+    /// (a member listed to developers as a test patient).
     pub role: String,
 }
 
 /// The role of practice administrators.
 pub const PRACTICE_ADMIN: &str = "practice_admin";
+/// The role of patient accounts with made-up records that the practice
+/// shows to the developers of its approved apps (other patients never are).
+pub const TEST_PATIENT: &str = "test_patient";
 
 const USER_COLS: &str =
     "user_id, username, practice, fhir_user, display_name, password_hash, failed_signins, locked_until, role";

@@ -303,15 +303,18 @@ pub async fn rotate_secret<D: Database>(
     .await
 }
 
-/// A practice's test patients: users whose `fhirUser` is a Patient there,
-/// as `(username, display name, Patient/id)`.
+/// A practice's test patients: users with the `test_patient` role whose
+/// `fhirUser` is a Patient there, as `(username, display name, Patient/id)`.
+/// Only these are shown to developers: real patients' names and sign-in
+/// names never are.
 pub async fn test_patients<D: Database>(
     db: &D,
     practice: &str,
 ) -> Result<Vec<(String, Option<String>, String)>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT username, display_name, fhir_user FROM users WHERE practice = ?1 AND fhir_user LIKE 'Patient/%' \
+            "SELECT username, display_name, fhir_user FROM users WHERE practice = ?1 AND role = 'test_patient' \
+             AND fhir_user LIKE 'Patient/%' \
              ORDER BY username LIMIT 100",
             vec![practice.into()],
         ))

@@ -10,7 +10,8 @@
 //! - `POST /admin/clients/{id}/scope-change` `{"scope": …}` → pending until
 //!   `POST /admin/clients/{id}/scope-change/approve` (or `/reject`)
 //! - `POST /admin/users` `{username, password, practice, fhirUser, name, role}`
-//!   (`role`: `member`, the default, or `practice_admin`)
+//!   (`role`: `member`, the default, `practice_admin`, or `test_patient`: a
+//!   patient account the practice shows to developers of its approved apps)
 //! - `POST /admin/launch` `{username, patient, encounter, need_patient_banner, smart_style_url, fhirContext}`
 //! - `GET /admin/audit?practice=&patient=&limit=`
 
@@ -23,7 +24,7 @@ use super::LAUNCH_TTL_MS;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::http::{HttpRequest, HttpResponse};
 use crate::app::{App, Platform};
-use crate::store::auth::{self as store, ClientColumn, User, PRACTICE_ADMIN};
+use crate::store::auth::{self as store, ClientColumn, User, PRACTICE_ADMIN, TEST_PATIENT};
 use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
 use flare_core::reference::{is_valid_id, parse_reference, ParsedReference};
@@ -292,15 +293,18 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
             ApiError::bad_request("fhirUser must be a relative Patient/… or Practitioner/… reference")
         })?;
     let role = s("role").unwrap_or("member");
-    if !matches!(role, "member" | PRACTICE_ADMIN) {
+    if !matches!(role, "member" | PRACTICE_ADMIN | TEST_PATIENT) {
         return Err(ApiError::bad_request(format!(
-            "role is member or {PRACTICE_ADMIN}"
+            "role is member, {PRACTICE_ADMIN} or {TEST_PATIENT}"
         )));
     }
     if role == PRACTICE_ADMIN && target_type != "Practitioner" {
         return Err(ApiError::bad_request(
             "a practice administrator's fhirUser is a Practitioner",
         ));
+    }
+    if role == TEST_PATIENT && target_type != "Patient" {
+        return Err(ApiError::bad_request("a test patient's fhirUser is a Patient"));
     }
     let db = app.shards.for_practice(&practice);
     if !resources::list_practices(db)
