@@ -34,8 +34,9 @@ for (const { key } of practices) {
   const users = [
     { username: `${key}-clinician`, fhirUser: `Practitioner/${key}-prac-1`, name: `Demo clinician (${key})` },
     { username: `${key}-admin`, fhirUser: `Practitioner/${key}-prac-1`, name: `Demo practice administrator (${key})`, role: "practice_admin" },
-    { username: `${key}-patient1`, fhirUser: `Patient/${key}-pat-1`, name: `Demo patient 1 (${key})` },
-    { username: `${key}-patient2`, fhirUser: `Patient/${key}-pat-2`, name: `Demo patient 2 (${key})` },
+    // Synthetic records: shown to developers of the practice's approved apps.
+    { username: `${key}-patient1`, fhirUser: `Patient/${key}-pat-1`, name: `Demo patient 1 (${key})`, role: "test_patient" },
+    { username: `${key}-patient2`, fhirUser: `Patient/${key}-pat-2`, name: `Demo patient 2 (${key})`, role: "test_patient" },
   ];
   for (const u of users) {
     const r = await call("POST", "/admin/users", { ...u, password: PASSWORD, practice: key });

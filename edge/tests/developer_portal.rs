@@ -130,7 +130,7 @@ fn world() -> TestApp {
         );
     }
     for (username, practice, fhir_user, role) in [
-        ("ann", "northside", "Patient/a", "member"),
+        ("ann", "northside", "Patient/a", "test_patient"),
         ("bob", "northside", "Patient/b", "member"),
         ("doc", "northside", "Practitioner/northside-doc", "member"),
         (
@@ -540,6 +540,14 @@ fn practice_admins_decide_only_for_their_practice() {
         ),
     );
     assert_eq!(r.status, 400);
+    let r = call(
+        &app,
+        admin("POST", "/admin/users").body(
+            json!({"username": "z", "password": PASSWORD, "practice": "northside", "fhirUser": "Practitioner/northside-doc", "role": "test_patient"})
+                .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 400, "a test patient is a patient");
 
     let mut nadmin = practice_admin(&app, "north-admin");
     let page = text(&nadmin.get("/practice"));
@@ -851,9 +859,14 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     );
     assert_eq!(r.status, 400);
 
+    let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
     let r = nadmin.post(
         &format!("/practice/clients/{id}/scope"),
-        &[("decision", "reject"), ("reason", "too broad")],
+        &[
+            ("decision", "reject"),
+            ("reason", "too broad"),
+            ("pending_scope", &shown),
+        ],
     );
     assert_eq!(r.status, 303);
     let c = client(&app, &id);
@@ -870,11 +883,12 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
             ("offline_access", "1"),
         ],
     );
+    let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
     assert_eq!(
         nadmin
             .post(
                 &format!("/practice/clients/{id}/scope"),
-                &[("decision", "approve")]
+                &[("decision", "approve"), ("pending_scope", &shown)]
             )
             .status,
         303
@@ -911,8 +925,312 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     );
     let page = text(&dana.get(&format!("/developer/apps/{id}")));
     let table = page.split("id=\"test-patients\"").nth(1).unwrap();
-    assert!(table.contains(">ann<") && table.contains(">bob<") && table.contains("Patient/a"));
+    assert!(table.contains(">ann<") && table.contains("Patient/a"));
+    // Only the practice's test patients: a real patient (bob) never shows.
+    assert!(!table.contains(">bob<") && !table.contains("Patient/b"));
     assert!(!table.contains(">cat<") && !table.contains(">doc<") && !table.contains("north-admin"));
+}
+
+/// The practice approves the scope change it saw: a developer who swaps in
+/// broader scopes after the practice opened its page gets nothing approved.
+#[test]
+fn a_scope_change_swapped_after_review_is_not_approved() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut form = registration("patient", "Swapper", "north-123456");
+    form.retain(|(k, _)| *k != "scope" && *k != "offline_access");
+    form.push(("scope", "launch/patient patient/Patient.rs"));
+    let id = register(&mut dana, &form);
+    let mut nadmin = practice_admin(&app, "north-admin");
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "launch/patient patient/Patient.rs patient/Condition.rs")],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    // The admin's page shows the modest change, with its scopes in the form.
+    let page = text(&nadmin.get("/practice"));
+    let form_html = page
+        .split(&format!("action=\"/practice/clients/{id}/scope\""))
+        .nth(1)
+        .unwrap();
+    let shown = hidden(form_html)
+        .into_iter()
+        .find(|(k, _)| k == "pending_scope")
+        .map(|(_, v)| v)
+        .expect("the scope decision names the scopes shown");
+    assert_eq!(shown, "launch/patient patient/Patient.rs patient/Condition.rs");
+    // Meanwhile the developer asks for everything.
+    let r = dana.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "launch/patient patient/*.cruds")],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[("decision", "approve"), ("pending_scope", &shown)],
+    );
+    assert_eq!(r.status, 409, "{}", text(&r));
+    assert!(text(&r).contains("review it again"));
+    let c = client(&app, &id);
+    assert_eq!(c["scope"], "launch/patient patient/Patient.rs");
+    assert_eq!(c["pending_scope"], "launch/patient patient/*.cruds");
+    // A form without the reviewed scopes decides nothing either.
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[("decision", "approve")],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(client(&app, &id)["scope"], "launch/patient patient/Patient.rs");
+    // Deciding on what is really pending works.
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[
+            ("decision", "reject"),
+            ("pending_scope", "launch/patient patient/*.cruds"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(client(&app, &id)["scope"], "launch/patient patient/Patient.rs");
+}
+
+/// Parallel PIN guesses: every request read the developer's failure count
+/// before any of them failed. Each guess must still count, so the lock stops
+/// the burst (here: the same stale account state is used for every guess,
+/// as concurrent requests would).
+#[test]
+fn parallel_pin_guesses_are_counted_and_locked_out() {
+    use flare_edge::app::developer::register_app;
+    use flare_edge::store::developer::developer_by_email;
+    let app = world();
+    signed_up(&app, "guesser@example.com");
+    let stale = pollster::block_on(developer_by_email(app.auth_db(), "guesser@example.com"))
+        .unwrap()
+        .unwrap();
+    let meta = |pin: &str| {
+        json!({"client_name": "Guess", "practice": "northside", "practice_pin": pin,
+               "token_endpoint_auth_method": "none", "redirect_uris": [REDIRECT],
+               "grant_types": ["authorization_code"], "scope": "launch/patient patient/*.rs"})
+    };
+    let mut checked = 0;
+    for i in 0..30 {
+        let r = pollster::block_on(register_app(&app, &stale, &meta(&format!("guess-{i:06}"))));
+        match r {
+            Err(e) if e.status == 400 => checked += 1,
+            Err(e) => assert_eq!(e.status, 429, "{}", e.message),
+            Ok(_) => panic!("a wrong PIN registered an app"),
+        }
+    }
+    assert!(checked <= 3, "{checked} parallel guesses were checked");
+    // Even the right PIN waits for the lock to pass.
+    let r = pollster::block_on(register_app(&app, &stale, &meta("north-123456")));
+    assert_eq!(r.map(|c| c.client_id).unwrap_err().status, 429);
+}
+
+/// The same for passwords: parallel sign-in guesses (users of /authorize,
+/// /portal, /ehr, /practice, and developers) each count, whatever failure
+/// count their request read.
+#[test]
+fn parallel_password_guesses_are_counted_and_locked_out() {
+    use flare_edge::app::oauth::authorize::{check_password, Account, PasswordCheck};
+    use flare_edge::store::auth::{user_by_name, FailureCounter};
+    use flare_edge::store::developer::developer_by_email;
+    let app = world();
+    signed_up(&app, "guesser@example.com");
+    let ann = pollster::block_on(user_by_name(app.auth_db(), "ann"))
+        .unwrap()
+        .unwrap();
+    let dev = pollster::block_on(developer_by_email(app.auth_db(), "guesser@example.com"))
+        .unwrap()
+        .unwrap();
+    for (counter, id, hash, right) in [
+        (
+            FailureCounter::UserSignIn,
+            ann.user_id.as_str(),
+            ann.password_hash.as_str(),
+            PASSWORD,
+        ),
+        (
+            FailureCounter::DeveloperSignIn,
+            dev.developer_id.as_str(),
+            dev.password_hash.as_str(),
+            DEV_PASSWORD,
+        ),
+    ] {
+        // Every guess uses the account as read before any guess failed.
+        let stale = Account {
+            counter,
+            id,
+            hash,
+            locked_until: 0,
+        };
+        let mut checked = 0;
+        for i in 0..30 {
+            match pollster::block_on(check_password(&app, Some(stale), &format!("Wrong-guess-{i}"))).unwrap()
+            {
+                PasswordCheck::Wrong => checked += 1,
+                PasswordCheck::Throttled(s) => assert!(s >= 1),
+                PasswordCheck::Right => panic!("a wrong password was taken"),
+            }
+        }
+        assert!(
+            checked <= 3,
+            "{counter:?}: {checked} parallel guesses were checked"
+        );
+        assert!(matches!(
+            pollster::block_on(check_password(&app, Some(stale), right)).unwrap(),
+            PasswordCheck::Throttled(_)
+        ));
+    }
+    // The real sign-ins are locked too.
+    let mut b = Browser::new(&app);
+    b.get("/practice");
+    let r = b.post("/practice/signin", &[("username", "ann"), ("password", PASSWORD)]);
+    assert_eq!(r.status, 429);
+    let r = call(
+        &app,
+        request("POST", "/developer/api/token")
+            .body(json!({"email": "guesser@example.com", "password": DEV_PASSWORD}).to_string()),
+    );
+    assert_eq!(r.status, 429);
+}
+
+/// A developer who withdraws an app the practice never approved (RFC 7592
+/// DELETE) must not leave it one "Enable" click away from approval.
+#[test]
+fn a_withdrawn_unreviewed_app_cannot_be_enabled() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let id = register(&mut dana, &registration("patient", "Withdrawn", "north-123456"));
+    let r = dana.post("/developer/token", &[]);
+    let page = text(&r);
+    let token = page
+        .split("id=\"api-token\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    let r = call(
+        &app,
+        request("DELETE", &format!("/register/{id}")).header("authorization", &format!("Bearer {token}")),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(client(&app, &id)["status"], "rejected");
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let dashboard = text(&nadmin.get("/practice"));
+    assert!(!dashboard.contains("aria-label=\"Enable Withdrawn\""));
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "enable")],
+    );
+    assert_eq!(r.status, 409);
+    assert_eq!(client(&app, &id)["status"], "rejected");
+}
+
+/// Registration metadata is stored whole: an overlong one (which a D1 row
+/// cannot hold: a 500 there) is refused with a 400, through the form, the
+/// JSON API and a scope change; so is an overlong rejection reason.
+#[test]
+fn overlong_registrations_and_reasons_are_refused() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let many: String = (0..3000)
+        .map(|i| format!("http://app{i}.example/callback\n"))
+        .collect();
+    let mut form = registration("patient", "Huge", "north-123456");
+    form.retain(|(k, _)| *k != "redirect_uris");
+    form.push(("redirect_uris", &many));
+    let r = dana.post("/developer/apps", &form);
+    assert_eq!(
+        r.status,
+        400,
+        "{}",
+        text(&r).chars().take(300).collect::<String>()
+    );
+    assert!(text(&r).contains("larger than 64 KiB"));
+    let token = text(&dana.post("/developer/token", &[]))
+        .split("id=\"api-token\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    let meta = json!({"client_name": "Huge", "practice": "northside", "practice_pin": "north-123456",
+        "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "scope": "patient/*.rs",
+        "logo_uri": "x".repeat(3_000_000)});
+    let r = call(
+        &app,
+        request("POST", "/register")
+            .header("authorization", &format!("Bearer {token}"))
+            .body(meta.to_string()),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json_body()["error"], "invalid_client_metadata");
+
+    let id = register(&mut dana, &registration("patient", "Fine", "north-123456"));
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let long_reason = "r".repeat(100_000);
+    let r = nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "reject"), ("reason", &long_reason)],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(client(&app, &id)["status"], "pending");
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+    let scope: String = (0..3000)
+        .map(|i| format!("patient/Observation.rs?code=http://loinc.org|{i}-0 "))
+        .collect();
+    let r = dana.post(&format!("/developer/apps/{id}/scope"), &[("scope", &scope)]);
+    assert_eq!(r.status, 400);
+    assert!(client(&app, &id).get("pending_scope").is_none());
+}
+
+/// The practice page labels an app by its use case: a developer cannot
+/// present a backend service (system-wide access) as a patient app.
+#[test]
+fn the_use_case_must_match_the_grants() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let token = text(&dana.post("/developer/token", &[]))
+        .split("id=\"api-token\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    let backend = json!({"client_name": "Harmless", "practice": "northside", "practice_pin": "north-123456",
+        "token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"],
+        "jwks": {"keys": [{"kty": "EC", "crv": "P-384", "kid": "k", "x": "AAAA", "y": "AAAA"}]},
+        "scope": "system/*.rs"});
+    let post = |meta: &Value| {
+        call(
+            &app,
+            request("POST", "/register")
+                .header("authorization", &format!("Bearer {token}"))
+                .body(meta.to_string()),
+        )
+    };
+    for use_case in [json!("patient"), json!("provider"), json!("<b>x</b>"), json!(7)] {
+        let mut meta = backend.clone();
+        meta["use_case"] = use_case.clone();
+        let r = post(&meta);
+        assert_eq!(r.status, 400, "{use_case}: {}", text(&r));
+        assert_eq!(r.json_body()["error"], "invalid_client_metadata");
+    }
+    let mut meta = backend.clone();
+    meta["use_case"] = json!("backend");
+    assert_eq!(post(&meta).status, 201);
+    assert_eq!(post(&backend).status, 201, "use_case is optional");
+    let mut web = json!({"client_name": "Web", "practice": "northside", "practice_pin": "north-123456",
+        "token_endpoint_auth_method": "none", "redirect_uris": [REDIRECT], "scope": "patient/*.rs",
+        "use_case": "backend"});
+    assert_eq!(post(&web).status, 400);
+    web["use_case"] = json!("patient");
+    assert_eq!(post(&web).status, 201);
 }
 
 #[test]
@@ -1126,7 +1444,11 @@ fn the_json_api_does_what_the_pages_do() {
     let b = r.json_body();
     assert_eq!(b["scope"], "launch/patient patient/*.rs");
     assert_eq!(b["pending_scope"], "launch/patient patient/*.rs offline_access");
-    assert_eq!(b["test_patients"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        b["test_patients"],
+        json!([{"username": "ann", "name": null, "fhirUser": "Patient/a"}]),
+        "only the test patient, not bob"
+    );
     assert_eq!(
         call(
             &app,
@@ -1206,4 +1528,248 @@ fn the_json_api_does_what_the_pages_do() {
         "other tokens end with a password change"
     );
     assert_eq!(get("/developer/api/apps", &second).status, 200);
+}
+
+/// Hostile input never gets a 500: every route of the portal, the practice
+/// pages, the EHR and RFC 7592 with every method, empty, non-UTF-8, overlong,
+/// mistyped and repeated input, signed in and not.
+#[test]
+fn hostile_input_gets_4xx_not_500() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let id = register(&mut dana, &registration("patient", "Fuzzed", "north-123456"));
+    let token = {
+        let page = text(&dana.post("/developer/token", &[]));
+        page.split("id=\"api-token\">")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .unwrap()
+            .to_string()
+    };
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let mut doc = Browser::new(&app);
+    doc.get("/ehr");
+    doc.post("/ehr/signin", &[("username", "doc"), ("password", PASSWORD)]);
+    let long = "x".repeat(300_000);
+    let paths = [
+        "/developer".to_string(),
+        "/developer/signup".into(),
+        "/developer/signin".into(),
+        "/developer/signout".into(),
+        "/developer/password".into(),
+        "/developer/token".into(),
+        "/developer/apps".into(),
+        "/developer/apps/new?use=%FF".into(),
+        format!("/developer/apps/{id}"),
+        format!("/developer/apps/{id}/secret"),
+        format!("/developer/apps/{id}/scope"),
+        format!("/developer/apps/{id}/transfer"),
+        format!("/developer/apps/{id}/transfer/accept"),
+        format!("/developer/apps/{id}/transfer/cancel"),
+        "/developer/apps/%00/secret".into(),
+        "/developer/api/signup".into(),
+        "/developer/api/token".into(),
+        "/developer/api/password".into(),
+        "/developer/api/apps".into(),
+        format!("/developer/api/apps/{id}/secret"),
+        format!("/developer/api/apps/{id}/transfer"),
+        format!("/developer/api/apps/{id}/transfer/accept"),
+        format!("/register/{id}"),
+        "/register/nope".into(),
+        "/register".into(),
+        "/practice".into(),
+        "/practice/signin".into(),
+        format!("/practice/clients/{id}/decide"),
+        format!("/practice/clients/{id}/scope"),
+        "/ehr".into(),
+        "/ehr?patient=%FF%FE&name=%00".into(),
+        "/ehr/launch".into(),
+        "/ehr/signin".into(),
+    ];
+    let bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0xff, 0xfe, b'=', 0xc3],
+        b"csrf=a&csrf=b&email=&password=".to_vec(),
+        format!("email={long}&name={long}&password={long}&scope={long}&to={long}&reason={long}").into_bytes(),
+        br#"{"email": 1, "password": [], "rotate": "yes", "to": {}, "scope": 5, "practice_pin": 7}"#.to_vec(),
+        br#"[1,2,3]"#.to_vec(),
+        br#"{"client_name": "x", "practice": "northside", "practice_pin": "north-123456", "redirect_uris": ["http://a.example/cb"], "scope": "patient/*.rs", "jwks_uri": "http://[::1"}"#.to_vec(),
+    ];
+    for path in &paths {
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            for body in &bodies {
+                for who in 0..4 {
+                    let mut req = request(method, path).body(body.clone());
+                    if who == 1 {
+                        req = req.header("authorization", &format!("Bearer {token}"));
+                    }
+                    let browser = match who {
+                        2 => Some(&mut dana),
+                        3 => Some(&mut nadmin),
+                        _ => None,
+                    };
+                    let r = match browser {
+                        Some(b) => {
+                            // With the browser's cookies and a right CSRF token.
+                            let mut with_csrf = format!("csrf={}&", b.csrf()).into_bytes();
+                            with_csrf.extend_from_slice(body);
+                            b.send(
+                                request(method, path)
+                                    .header("content-type", "application/x-www-form-urlencoded")
+                                    .body(with_csrf),
+                            )
+                        }
+                        None => call(&app, req),
+                    };
+                    assert!(
+                        r.status < 500,
+                        "{method} {path} ({who}) with {:?}: {} {}",
+                        String::from_utf8_lossy(&body[..body.len().min(80)]),
+                        r.status,
+                        text(&r).chars().take(300).collect::<String>()
+                    );
+                }
+            }
+        }
+    }
+    let csrf = doc.csrf();
+    for patient in ["a", "c", "%FF", ""] {
+        let r = doc.send(
+            request("POST", "/ehr/launch")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "csrf={csrf}&patient={patient}&client_id={id}&encounter=c-obs"
+                )),
+        );
+        assert!(r.status < 500 && r.status != 200, "{patient}: {}", r.status);
+    }
+}
+
+/// Markup in every field a developer or practice controls (display name,
+/// e-mail, app name, redirect and launch URIs, reasons, pasted JWKS) is
+/// shown as text on every page that renders it.
+#[test]
+fn markup_in_every_field_is_shown_as_text() {
+    let app = world();
+    let evil_name = "<img src=x onerror=alert(1)>";
+    let evil_email = "<svg/onload=alert(2)>@evil.example";
+    let mut mallory = Browser::new(&app);
+    mallory.get("/developer/signup");
+    let r = mallory.post(
+        "/developer/signup",
+        &[
+            ("email", evil_email),
+            ("name", evil_name),
+            ("password", DEV_PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let redirect = "http://127.0.0.1:9000/cb?q=\"><img src=x onerror=alert(3)>";
+    let launch = "http://127.0.0.1:9000/launch?q=\"><svg onload=alert(4)>";
+    let app_name = "\"><script>alert(5)</script>";
+    let form = vec![
+        ("use_case", "provider"),
+        ("client_name", app_name),
+        ("practice", "northside"),
+        ("practice_pin", "north-123456"),
+        ("token_endpoint_auth_method", "none"),
+        ("redirect_uris", redirect),
+        ("launch_uri", launch),
+        ("scope", "launch openid fhirUser user/*.rs"),
+    ];
+    let id = register(&mut mallory, &form);
+    // A failed registration echoes the pasted JWKS and the error as text.
+    let mut bad = form.clone();
+    bad.retain(|(k, _)| *k != "token_endpoint_auth_method");
+    bad.push(("token_endpoint_auth_method", "private_key_jwt"));
+    bad.push((
+        "jwks",
+        "{\"keys\": [{\"kty\": \"<img src=x onerror=alert(6)>\"}]}",
+    ));
+    let failed = text(&mallory.post("/developer/apps", &bad));
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let mut pages = vec![
+        ("failed registration", failed),
+        ("practice pending", text(&nadmin.get("/practice"))),
+    ];
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+    mallory.post(
+        &format!("/developer/apps/{id}/scope"),
+        &[("scope", "launch openid fhirUser user/*.rs patient/*.rs")],
+    );
+    mallory.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "dana@example.com")],
+    );
+    let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
+    nadmin.post(
+        &format!("/practice/clients/{id}/scope"),
+        &[
+            ("decision", "reject"),
+            ("reason", "<img src=x onerror=alert(7)>"),
+            ("pending_scope", &shown),
+        ],
+    );
+    let mut doc = Browser::new(&app);
+    doc.get("/ehr");
+    doc.post("/ehr/signin", &[("username", "doc"), ("password", PASSWORD)]);
+    pages.push(("ehr chart", text(&doc.get("/ehr?patient=a"))));
+    let launched = doc.post(
+        "/ehr/launch",
+        &[("patient", "a"), ("client_id", &id), ("smart_style_url", "true")],
+    );
+    assert_eq!(launched.status, 200, "{}", text(&launched));
+    let csp = launched
+        .header_value("content-security-policy")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !csp.contains('<') && !csp.contains('"') && !csp.contains('\n'),
+        "{csp}"
+    );
+    pages.push(("ehr launch", text(&launched)));
+    pages.push(("owner dashboard", text(&mallory.get("/developer"))));
+    pages.push((
+        "owner app page",
+        text(&mallory.get(&format!("/developer/apps/{id}"))),
+    ));
+    pages.push(("recipient dashboard", text(&dana.get("/developer"))));
+    pages.push((
+        "recipient app page",
+        text(&dana.get(&format!("/developer/apps/{id}"))),
+    ));
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "disable"), ("reason", "<svg onload=alert(8)>")],
+    );
+    pages.push(("practice apps", text(&nadmin.get("/practice"))));
+    pages.push((
+        "owner disabled page",
+        text(&mallory.get(&format!("/developer/apps/{id}"))),
+    ));
+    for (what, page) in &pages {
+        for markup in ["<img", "<svg", "<script>"] {
+            assert!(!page.contains(markup), "{what} has raw {markup}");
+        }
+    }
+    let page = |what: &str| {
+        pages
+            .iter()
+            .find(|(w, _)| *w == what)
+            .map(|(_, p)| p.as_str())
+            .unwrap()
+    };
+    // Each value reached its page (as text).
+    assert!(page("practice pending")
+        .contains("&lt;img src=x onerror=alert(1)&gt; &lt;&lt;svg/onload=alert(2)&gt;@evil.example&gt;"));
+    assert!(page("practice pending").contains("alert(3)") && page("practice pending").contains("alert(4)"));
+    assert!(page("failed registration").contains("alert(6)"));
+    assert!(page("owner app page").contains("Rejected: &lt;img src=x onerror=alert(7)&gt;"));
+    assert!(page("recipient dashboard").contains("&lt;svg/onload=alert(2)&gt;@evil.example"));
+    assert!(page("ehr launch").contains("alert(5)") && page("ehr launch").contains("<iframe"));
+    assert!(page("owner disabled page").contains("&lt;svg onload=alert(8)&gt;"));
 }

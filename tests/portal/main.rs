@@ -68,7 +68,11 @@ fn seed(admin: &Client) {
             ]}),
         );
         for (username, fhir_user, role) in [
-            (format!("{key}-patient"), format!("Patient/{key}-pat"), "member"),
+            (
+                format!("{key}-patient"),
+                format!("Patient/{key}-pat"),
+                "test_patient",
+            ),
             (
                 format!("{key}-admin"),
                 format!("Practitioner/{key}-doc"),

@@ -119,6 +119,9 @@ async fn post<D: Database, P: Platform>(
                 .ok_or_else(|| ApiError::page(404, "no such app in your practice"))?;
             let decision = get(pairs, "decision");
             let reason = Some(get(pairs, "reason").trim()).filter(|r| !r.is_empty());
+            if reason.is_some_and(|r| r.chars().count() > 500) {
+                return Err(ApiError::page(400, "a reason has at most 500 characters"));
+            }
             let outcome = match (*what, decision) {
                 ("decide", "approve" | "reject") if client.status == "pending" => {
                     decide_client(app, &client, decision, reason).await.map(|_| ())
@@ -129,8 +132,19 @@ async fn post<D: Database, P: Platform>(
                 ("decide", "enable") if client.status == "disabled" => {
                     decide_client(app, &client, decision, None).await.map(|_| ())
                 }
+                // The decision is on the scopes the page showed: if the
+                // developer asked for other scopes since, nothing changes.
                 ("scope", "approve" | "reject") => {
-                    decide_scope_change(app, &client, decision == "approve", reason).await
+                    let shown = Some(get(pairs, "pending_scope")).filter(|s| !s.is_empty());
+                    match shown {
+                        Some(shown) => {
+                            decide_scope_change(app, &client, shown, decision == "approve", reason).await
+                        }
+                        None => Err(ApiError::page(
+                            400,
+                            "the form lacks the scopes it decides on; reload the page",
+                        )),
+                    }
                 }
                 _ => Err(ApiError::new(
                     409,
@@ -188,7 +202,7 @@ fn decision_form(
     let reason_id = format!("reason-{what}-{}", c.client_id);
     let reason = if with_reason {
         format!(
-            "<label for=\"{}\">Reason (shown to the developer)</label><input type=\"text\" id=\"{}\" name=\"reason\">",
+            "<label for=\"{}\">Reason (shown to the developer)</label><input type=\"text\" id=\"{}\" name=\"reason\" maxlength=\"500\">",
             attr(&reason_id),
             attr(&reason_id)
         )
@@ -205,8 +219,13 @@ fn decision_form(
             )
         })
         .collect();
+    // A scope decision names the scopes it was made on (see `post`).
+    let shown = match (what, &c.pending_scope) {
+        ("scope", Some(p)) => hidden("pending_scope", p),
+        _ => String::new(),
+    };
     format!(
-        "<form method=\"post\" action=\"/practice/clients/{}/{what}\">{}{reason}{buttons}</form>",
+        "<form method=\"post\" action=\"/practice/clients/{}/{what}\">{}{shown}{reason}{buttons}</form>",
         attr(&c.client_id),
         hidden("csrf", csrf)
     )

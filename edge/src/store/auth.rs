@@ -219,6 +219,35 @@ pub async fn update_client<D: Database>(
     .await
 }
 
+/// Settles a pending scope change in one statement, only if the pending
+/// scope is still `expected`: approving makes it the allowed scope,
+/// rejecting keeps the scope and records `reason`. `false` if no such change
+/// is pending (none, or another one).
+pub async fn settle_scope_change<D: Database>(
+    db: &D,
+    client_id: &str,
+    expected: &str,
+    approve: bool,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<bool, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "UPDATE clients SET scope = CASE WHEN ?3 = 1 THEN pending_scope ELSE scope END, \
+             scope_change_reason = ?4, pending_scope = NULL, updated_at = ?5 \
+             WHERE client_id = ?1 AND pending_scope = ?2 RETURNING client_id",
+            vec![
+                client_id.into(),
+                expected.into(),
+                i64::from(approve).into(),
+                reason.map(str::to_string).into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
 /// The client columns [`update_client`] may change.
 #[derive(Debug, Clone, Copy)]
 pub enum ClientColumn {
@@ -266,12 +295,16 @@ pub struct User {
     pub failed_signins: i64,
     /// Refused until (ms).
     pub locked_until: i64,
-    /// `member`, or `practice_admin` (signs in to `/practice`).
+    /// `member`, `practice_admin` (signs in to `/practice`) or `test_patient`
+    /// (a member listed to developers as a test patient).
     pub role: String,
 }
 
 /// The role of practice administrators.
 pub const PRACTICE_ADMIN: &str = "practice_admin";
+/// The role of patient accounts with made-up records that the practice
+/// shows to the developers of its approved apps (other patients never are).
+pub const TEST_PATIENT: &str = "test_patient";
 
 const USER_COLS: &str =
     "user_id, username, practice, fhir_user, display_name, password_hash, failed_signins, locked_until, role";
@@ -333,16 +366,93 @@ pub async fn user<D: Database>(db: &D, user_id: &str) -> Result<Option<User>, Db
     Ok(rows.first().map(user_from))
 }
 
-/// Records the outcome of a sign-in attempt.
-pub async fn set_signin_state<D: Database>(
+/// A consecutive-failure counter with its lock: users' and developers'
+/// sign-ins, developers' practice PINs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCounter {
+    /// `users.failed_signins` / `locked_until`.
+    UserSignIn,
+    /// `developers.failed_signins` / `locked_until`.
+    DeveloperSignIn,
+    /// `developers.failed_pins` / `pin_locked_until`.
+    DeveloperPin,
+}
+
+impl FailureCounter {
+    /// (table, id column, failure column, lock column).
+    fn columns(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            FailureCounter::UserSignIn => ("users", "user_id", "failed_signins", "locked_until"),
+            FailureCounter::DeveloperSignIn => {
+                ("developers", "developer_id", "failed_signins", "locked_until")
+            }
+            FailureCounter::DeveloperPin => ("developers", "developer_id", "failed_pins", "pin_locked_until"),
+        }
+    }
+}
+
+/// The slow-down and lockout of a [`FailureCounter`].
+#[derive(Debug, Clone, Copy)]
+pub struct LockPolicy {
+    /// From this many failures on, each one locks for 1 s, 2 s, 4 s, …
+    pub slowdown_after: i64,
+    /// From this many on, each one locks for `lock_ms`.
+    pub lock_after: i64,
+    /// The long lock (ms).
+    pub lock_ms: i64,
+}
+
+/// Counts one attempt as failed BEFORE it is checked, unless the account is
+/// locked (`None` then), in one statement on the stored count: concurrent
+/// attempts each count, and the lock they reach stops the rest of a burst.
+/// A right answer clears the count with [`clear_failures`]. Returns the
+/// failures counted so far.
+pub async fn claim_attempt<D: Database>(
     db: &D,
-    user_id: &str,
-    failed: i64,
-    locked_until: i64,
-) -> Result<(), DbError> {
+    counter: FailureCounter,
+    id: &str,
+    now: i64,
+    policy: LockPolicy,
+) -> Result<Option<i64>, DbError> {
+    let (table, id_col, failed, lock) = counter.columns();
+    let rows = db
+        .query(Statement::new(
+            format!(
+                "UPDATE {table} SET {failed} = {failed} + 1, {lock} = CASE \
+                 WHEN {failed} + 1 >= ?4 THEN ?2 + ?5 \
+                 WHEN {failed} + 1 >= ?3 THEN ?2 + 1000 * (1 << MIN({failed} + 1 - ?3, 10)) \
+                 ELSE 0 END WHERE {id_col} = ?1 AND {lock} <= ?2 RETURNING {failed}"
+            ),
+            vec![
+                id.into(),
+                now.into(),
+                policy.slowdown_after.into(),
+                policy.lock_after.into(),
+                policy.lock_ms.into(),
+            ],
+        ))
+        .await?;
+    Ok(rows.first().and_then(|r| int(r, 0)))
+}
+
+/// Until when (ms) the account's counter is locked (0: not locked).
+pub async fn locked_until<D: Database>(db: &D, counter: FailureCounter, id: &str) -> Result<i64, DbError> {
+    let (table, id_col, _, lock) = counter.columns();
+    let rows = db
+        .query(Statement::new(
+            format!("SELECT {lock} FROM {table} WHERE {id_col} = ?1"),
+            vec![id.into()],
+        ))
+        .await?;
+    Ok(rows.first().and_then(|r| int(r, 0)).unwrap_or_default())
+}
+
+/// Clears the failures and lock of a counter (after a right answer).
+pub async fn clear_failures<D: Database>(db: &D, counter: FailureCounter, id: &str) -> Result<(), DbError> {
+    let (table, id_col, failed, lock) = counter.columns();
     db.batch(vec![Statement::new(
-        "UPDATE users SET failed_signins = ?2, locked_until = ?3 WHERE user_id = ?1",
-        vec![user_id.into(), failed.into(), locked_until.into()],
+        format!("UPDATE {table} SET {failed} = 0, {lock} = 0 WHERE {id_col} = ?1"),
+        vec![id.into()],
     )])
     .await
 }

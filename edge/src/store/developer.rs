@@ -85,34 +85,6 @@ pub async fn developer<D: Database>(db: &D, developer_id: &str) -> Result<Option
     Ok(rows.first().map(developer_from))
 }
 
-/// Records the outcome of a sign-in attempt.
-pub async fn set_developer_signin_state<D: Database>(
-    db: &D,
-    developer_id: &str,
-    failed: i64,
-    locked_until: i64,
-) -> Result<(), DbError> {
-    db.batch(vec![Statement::new(
-        "UPDATE developers SET failed_signins = ?2, locked_until = ?3 WHERE developer_id = ?1",
-        vec![developer_id.into(), failed.into(), locked_until.into()],
-    )])
-    .await
-}
-
-/// Records the outcome of a practice-PIN check.
-pub async fn set_pin_state<D: Database>(
-    db: &D,
-    developer_id: &str,
-    failed: i64,
-    locked_until: i64,
-) -> Result<(), DbError> {
-    db.batch(vec![Statement::new(
-        "UPDATE developers SET failed_pins = ?2, pin_locked_until = ?3 WHERE developer_id = ?1",
-        vec![developer_id.into(), failed.into(), locked_until.into()],
-    )])
-    .await
-}
-
 /// Replaces a developer's password hash and ends all their sessions and API
 /// tokens except `keep` (the session that changed it).
 pub async fn set_developer_password<D: Database>(
@@ -331,15 +303,18 @@ pub async fn rotate_secret<D: Database>(
     .await
 }
 
-/// A practice's test patients: users whose `fhirUser` is a Patient there,
-/// as `(username, display name, Patient/id)`.
+/// A practice's test patients: users with the `test_patient` role whose
+/// `fhirUser` is a Patient there, as `(username, display name, Patient/id)`.
+/// Only these are shown to developers: real patients' names and sign-in
+/// names never are.
 pub async fn test_patients<D: Database>(
     db: &D,
     practice: &str,
 ) -> Result<Vec<(String, Option<String>, String)>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT username, display_name, fhir_user FROM users WHERE practice = ?1 AND fhir_user LIKE 'Patient/%' \
+            "SELECT username, display_name, fhir_user FROM users WHERE practice = ?1 AND role = 'test_patient' \
+             AND fhir_user LIKE 'Patient/%' \
              ORDER BY username LIMIT 100",
             vec![practice.into()],
         ))

@@ -285,7 +285,14 @@ async fn configure<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest,
             ))
         }
         "DELETE" => {
-            decide_client(app, &client, "disable", Some("withdrawn by the developer")).await?;
+            // An app the practice approved is disabled (it may enable it
+            // again); one it never approved is rejected, so that no "Enable"
+            // turns it on without the review.
+            let action = match client.status.as_str() {
+                "approved" | "disabled" => "disable",
+                _ => "reject",
+            };
+            decide_client(app, &client, action, Some("withdrawn by the developer")).await?;
             Ok(HttpResponse::new(204, "text/plain", Vec::<u8>::new()))
         }
         _ => Err(ApiError::method_not_allowed("GET, PUT, DELETE")),

@@ -17,12 +17,12 @@ use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
 use super::http::HttpRequest;
-use super::oauth::authorize::{after_failure, check_password, PasswordCheck};
-use super::oauth::crypto::{check_password_rule, hash_password, random_token, sha256_b64, verify_password};
+use super::oauth::authorize::{check_password, Account, PasswordCheck};
+use super::oauth::crypto::{check_password_rule, hash_password, random_token, sha256_b64};
 use super::oauth::register::{check_jwks, client_from_metadata};
 use super::oauth::{cookie, manage, SESSION_TTL_MS};
 use super::{App, Platform};
-use crate::store::auth::{self as auth_store, Client};
+use crate::store::auth::{self as auth_store, Client, FailureCounter};
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 
@@ -193,29 +193,19 @@ pub async fn sign_in<D: Database, P: Platform>(
     email: &str,
     password: &str,
 ) -> Result<Result<Developer, Refusal>, ApiError> {
-    let db = app.auth_db();
-    let now = app.platform.now_ms();
-    let dev = store::developer_by_email(db, email.trim()).await?;
-    let account = dev
-        .as_ref()
-        .map(|d| (d.password_hash.as_str(), d.failed_signins, d.locked_until));
+    let dev = store::developer_by_email(app.auth_db(), email.trim()).await?;
+    let account = dev.as_ref().map(|d| Account {
+        counter: FailureCounter::DeveloperSignIn,
+        id: &d.developer_id,
+        hash: &d.password_hash,
+        locked_until: d.locked_until,
+    });
     let wrong = || Refusal::Wrong("The e-mail address or password is not right.".into());
-    Ok(
-        match (check_password(&app.platform, account, password, now).await, dev) {
-            (PasswordCheck::Right { reset }, Some(dev)) => {
-                if reset {
-                    store::set_developer_signin_state(db, &dev.developer_id, 0, 0).await?;
-                }
-                Ok(dev)
-            }
-            (PasswordCheck::Throttled(s), _) => Err(Refusal::Throttled(s)),
-            (PasswordCheck::Wrong { failed, locked_until }, Some(dev)) => {
-                store::set_developer_signin_state(db, &dev.developer_id, failed, locked_until).await?;
-                Err(wrong())
-            }
-            _ => Err(wrong()),
-        },
-    )
+    Ok(match (check_password(app, account, password).await?, dev) {
+        (PasswordCheck::Right, Some(dev)) => Ok(dev),
+        (PasswordCheck::Throttled(s), _) => Err(Refusal::Throttled(s)),
+        _ => Err(wrong()),
+    })
 }
 
 /// Changes a developer's password (the current one is checked like a
@@ -293,19 +283,17 @@ pub async fn register_app<D: Database, P: Platform>(
 ) -> Result<Client, ApiError> {
     let now = app.platform.now_ms();
     let db = app.auth_db();
-    if dev.pin_locked_until > now {
-        return Err(ApiError::oauth(
+    let pin_locked = |until: i64| {
+        let seconds = ((until - now + 999) / 1000).max(1);
+        ApiError::oauth(
             429,
             "invalid_client_metadata",
-            format!(
-                "too many wrong practice PINs; try again in {} seconds",
-                (dev.pin_locked_until - now + 999) / 1000
-            ),
+            format!("too many wrong practice PINs; try again in {seconds} seconds"),
         )
-        .with_header(
-            "retry-after",
-            &((dev.pin_locked_until - now + 999) / 1000).to_string(),
-        ));
+        .with_header("retry-after", &seconds.to_string())
+    };
+    if dev.pin_locked_until > now {
+        return Err(pin_locked(dev.pin_locked_until));
     }
     let mut meta = meta
         .as_object()
@@ -325,6 +313,19 @@ pub async fn register_app<D: Database, P: Platform>(
     // Developers do not choose client ids (the operator may).
     meta.remove("client_id");
     let mut client = client_from_metadata(&Json::Object(meta), &app.config.default_practice, now)?;
+    // The practice reviews the app by its use case: it must say what the
+    // grants do (a backend service is one, and nothing else is).
+    let backend = client.grant_types.iter().any(|g| g == "client_credentials");
+    match client.metadata.get("use_case") {
+        None | Some(Json::Null) => {}
+        Some(Json::String(u)) if USE_CASES.iter().any(|(k, _)| k == u) && (u == "backend") == backend => {}
+        Some(_) => {
+            return Err(registration_error(format!(
+                "use_case is {} (backend exactly when grant_types has client_credentials)",
+                USE_CASES.map(|(k, _)| k).join(", ")
+            )))
+        }
+    }
     let practices = resources::list_practices(app.shards.for_practice(&client.practice)).await?;
     if !practices.iter().any(|p| p.key == client.practice) {
         return Err(registration_error(format!(
@@ -338,20 +339,25 @@ pub async fn register_app<D: Database, P: Platform>(
             client.practice
         )));
     };
-    if verify_password(&app.platform, &pin, &pin_hash)
-        .await
-        .unwrap_or(false)
-    {
-        if dev.failed_pins != 0 || dev.pin_locked_until != 0 {
-            store::set_pin_state(db, &dev.developer_id, 0, 0).await?;
+    // Counted like a sign-in (parallel guesses included, see `check_password`).
+    let account = Account {
+        counter: FailureCounter::DeveloperPin,
+        id: &dev.developer_id,
+        hash: &pin_hash,
+        locked_until: dev.pin_locked_until,
+    };
+    match check_password(app, Some(account), &pin).await? {
+        PasswordCheck::Right => {}
+        PasswordCheck::Throttled(_) => {
+            let until = auth_store::locked_until(db, FailureCounter::DeveloperPin, &dev.developer_id).await?;
+            return Err(pin_locked(until));
         }
-    } else {
-        let (failed, locked_until) = after_failure(dev.failed_pins, now);
-        store::set_pin_state(db, &dev.developer_id, failed, locked_until).await?;
-        return Err(registration_error(format!(
-            "the PIN is not right for practice {}",
-            client.practice
-        )));
+        PasswordCheck::Wrong => {
+            return Err(registration_error(format!(
+                "the PIN is not right for practice {}",
+                client.practice
+            )))
+        }
     }
     // Only after the PIN: a developer without one cannot make us fetch URLs.
     if let Some(uri) = &client.jwks_uri {

@@ -26,7 +26,7 @@ use crate::app::http::{HttpRequest, HttpResponse};
 use crate::app::pages::{attr, esc, hidden, html};
 use crate::app::{App, Platform};
 use crate::store::auth::{self as store, AuthorizeRequest, Client, Code, Grant, User};
-use crate::store::{resources, Database};
+use crate::store::{resources, Database, DbError};
 
 /// After this many consecutive failures a sign-in is slowed down.
 pub const SLOWDOWN_AFTER: i64 = 3;
@@ -44,67 +44,78 @@ pub enum SignInError {
     Throttled(i64),
 }
 
-/// The outcome of one password check under slow-down and lockout.
+/// The outcome of one password (or PIN) check under slow-down and lockout.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PasswordCheck {
-    /// The password is right (`reset`: the failure count must be cleared).
-    Right {
-        /// Whether the account had failures or a lock to clear.
-        reset: bool,
-    },
-    /// Wrong (or no such account): the account's new failure state.
-    Wrong {
-        /// Consecutive failures now.
-        failed: i64,
-        /// Refused until (ms).
-        locked_until: i64,
-    },
+    /// The password is right (the failure count was cleared).
+    Right,
+    /// Wrong, or no such account (counted against the account).
+    Wrong,
     /// Refused without checking: try again after this many seconds.
     Throttled(i64),
 }
 
-/// The failure state after one more failure: a growing delay after
-/// [`SLOWDOWN_AFTER`] failures, a [`LOCK_MS`] lock after [`LOCK_AFTER`].
-pub fn after_failure(failed_before: i64, now: i64) -> (i64, i64) {
-    let failed = failed_before + 1;
-    let locked_until = if failed >= LOCK_AFTER {
-        now + LOCK_MS
-    } else if failed >= SLOWDOWN_AFTER {
-        now + 1000 * (1 << (failed - SLOWDOWN_AFTER).min(10))
-    } else {
-        0
-    };
-    (failed, locked_until)
+/// The slow-down and lockout of every sign-in and PIN check.
+pub const LOCK_POLICY: store::LockPolicy = store::LockPolicy {
+    slowdown_after: SLOWDOWN_AFTER,
+    lock_after: LOCK_AFTER,
+    lock_ms: LOCK_MS,
+};
+
+/// A secret to check: whose failures it counts, the account's id, the
+/// stored hash and the lock the account had when the request read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a> {
+    /// The failure counter the check counts against.
+    pub counter: store::FailureCounter,
+    /// The user's or developer's id.
+    pub id: &'a str,
+    /// `pbkdf2-sha256$…`.
+    pub hash: &'a str,
+    /// Locked until (ms), as read with the account.
+    pub locked_until: i64,
 }
 
-/// Checks `password` against an account (`(hash, failed, locked_until)`, or
-/// `None` for an unknown name) with slow-down and lockout. Shared by every
-/// sign-in: practice users here, developers in `app::developer`; the caller
-/// stores the new state.
-pub async fn check_password<P: Platform>(
-    platform: &P,
-    account: Option<(&str, i64, i64)>,
+fn seconds_until(until: i64, now: i64) -> i64 {
+    ((until - now + 999) / 1000).max(1)
+}
+
+/// Checks `password` against an account (`None` for an unknown name) with
+/// slow-down and lockout; shared by every sign-in (practice users here,
+/// developers and practice PINs in `app::developer`). The attempt is counted
+/// as a failure before the slow hash check, atomically
+/// ([`store::claim_attempt`]), so parallel guesses cannot each use the
+/// failure count read before any of them failed; a right one clears it.
+pub async fn check_password<D: Database, P: Platform>(
+    app: &App<D, P>,
+    account: Option<Account<'_>>,
     password: &str,
-    now: i64,
-) -> PasswordCheck {
-    let Some((hash, failed, locked_until)) = account else {
+) -> Result<PasswordCheck, DbError> {
+    let Some(account) = account else {
         // Spend the same work as a real check, so timing does not reveal names.
-        let _ = hash_password(platform, password).await;
-        return PasswordCheck::Wrong {
-            failed: 0,
-            locked_until: 0,
-        };
+        let _ = hash_password(&app.platform, password).await;
+        return Ok(PasswordCheck::Wrong);
     };
-    if locked_until > now {
-        return PasswordCheck::Throttled((locked_until - now + 999) / 1000);
+    let (db, now) = (app.auth_db(), app.platform.now_ms());
+    if account.locked_until > now {
+        return Ok(PasswordCheck::Throttled(seconds_until(account.locked_until, now)));
     }
-    if verify_password(platform, password, hash).await.unwrap_or(false) {
-        return PasswordCheck::Right {
-            reset: failed != 0 || locked_until != 0,
-        };
+    if store::claim_attempt(db, account.counter, account.id, now, LOCK_POLICY)
+        .await?
+        .is_none()
+    {
+        // A parallel attempt locked the account since it was read.
+        let until = store::locked_until(db, account.counter, account.id).await?;
+        return Ok(PasswordCheck::Throttled(seconds_until(until, now)));
     }
-    let (failed, locked_until) = after_failure(failed, now);
-    PasswordCheck::Wrong { failed, locked_until }
+    if verify_password(&app.platform, password, account.hash)
+        .await
+        .unwrap_or(false)
+    {
+        store::clear_failures(db, account.counter, account.id).await?;
+        return Ok(PasswordCheck::Right);
+    }
+    Ok(PasswordCheck::Wrong)
 }
 
 /// Checks a username and password with slow-down and lockout.
@@ -113,24 +124,17 @@ pub async fn sign_in<D: Database, P: Platform>(
     username: &str,
     password: &str,
 ) -> Result<User, SignInError> {
-    let now = app.platform.now_ms();
-    let db = app.auth_db();
-    let user = store::user_by_name(db, username).await.ok().flatten();
-    let account = user
-        .as_ref()
-        .map(|u| (u.password_hash.as_str(), u.failed_signins, u.locked_until));
-    match (check_password(&app.platform, account, password, now).await, user) {
-        (PasswordCheck::Right { reset }, Some(user)) => {
-            if reset {
-                let _ = store::set_signin_state(db, &user.user_id, 0, 0).await;
-            }
-            Ok(user)
-        }
-        (PasswordCheck::Throttled(s), _) => Err(SignInError::Throttled(s)),
-        (PasswordCheck::Wrong { failed, locked_until }, Some(user)) => {
-            let _ = store::set_signin_state(db, &user.user_id, failed, locked_until).await;
-            Err(SignInError::Wrong)
-        }
+    let user = store::user_by_name(app.auth_db(), username).await.ok().flatten();
+    let account = user.as_ref().map(|u| Account {
+        counter: store::FailureCounter::UserSignIn,
+        id: &u.user_id,
+        hash: &u.password_hash,
+        locked_until: u.locked_until,
+    });
+    // A storage failure refuses the sign-in (it never lets one through).
+    match (check_password(app, account, password).await, user) {
+        (Ok(PasswordCheck::Right), Some(user)) => Ok(user),
+        (Ok(PasswordCheck::Throttled(s)), _) => Err(SignInError::Throttled(s)),
         _ => Err(SignInError::Wrong),
     }
 }

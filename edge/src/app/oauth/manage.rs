@@ -10,7 +10,8 @@
 //! - `POST /admin/clients/{id}/scope-change` `{"scope": …}` → pending until
 //!   `POST /admin/clients/{id}/scope-change/approve` (or `/reject`)
 //! - `POST /admin/users` `{username, password, practice, fhirUser, name, role}`
-//!   (`role`: `member`, the default, or `practice_admin`)
+//!   (`role`: `member`, the default, `practice_admin`, or `test_patient`: a
+//!   patient account the practice shows to developers of its approved apps)
 //! - `POST /admin/launch` `{username, patient, encounter, need_patient_banner, smart_style_url, fhirContext}`
 //! - `GET /admin/audit?practice=&patient=&limit=`
 
@@ -23,7 +24,7 @@ use super::LAUNCH_TTL_MS;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::http::{HttpRequest, HttpResponse};
 use crate::app::{App, Platform};
-use crate::store::auth::{self as store, ClientColumn, User, PRACTICE_ADMIN};
+use crate::store::auth::{self as store, ClientColumn, User, PRACTICE_ADMIN, TEST_PATIENT};
 use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
 use flare_core::reference::{is_valid_id, parse_reference, ParsedReference};
@@ -147,7 +148,8 @@ pub async fn clients<D: Database, P: Platform>(
                 .get("reason")
                 .and_then(Json::as_str)
                 .map(str::to_string);
-            decide_scope_change(app, &client, *decision == "approve", reason.as_deref()).await?;
+            let expected = client.pending_scope.clone().unwrap_or_default();
+            decide_scope_change(app, &client, &expected, *decision == "approve", reason.as_deref()).await?;
             Ok(HttpResponse::json(
                 200,
                 &client_json(&load_client(app, id).await?),
@@ -226,35 +228,40 @@ pub async fn request_scope_change<D: Database, P: Platform>(
 }
 
 /// Approves (the pending scope becomes the allowed scope) or rejects (with
-/// an optional reason the developer sees) a pending scope change.
+/// an optional reason the developer sees) a pending scope change, if the
+/// pending scope is still `expected` (what the practice reviewed): a
+/// developer who swaps in other scopes meanwhile gets nothing approved.
 pub async fn decide_scope_change<D: Database, P: Platform>(
     app: &App<D, P>,
     client: &store::Client,
+    expected: &str,
     approve: bool,
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
-    let pending = client.pending_scope.clone().ok_or_else(|| {
-        ApiError::new(
-            409,
-            "conflict",
-            format!("client {} has no pending scope change", client.client_id),
-        )
-    })?;
-    let (db, id, now) = (app.auth_db(), client.client_id.as_str(), app.platform.now_ms());
-    if approve {
-        store::update_client(db, id, ClientColumn::Scope, Some(pending), now).await?;
-    } else {
-        store::update_client(
-            db,
-            id,
-            ClientColumn::ScopeChangeReason,
-            Some(reason.unwrap_or("no reason given").to_string()),
-            now,
-        )
-        .await?;
+    let reason = (!approve).then(|| reason.unwrap_or("no reason given"));
+    let settled = store::settle_scope_change(
+        app.auth_db(),
+        &client.client_id,
+        expected,
+        approve,
+        reason,
+        app.platform.now_ms(),
+    )
+    .await?;
+    if settled {
+        return Ok(());
     }
-    store::update_client(db, id, ClientColumn::PendingScope, None, now).await?;
-    Ok(())
+    Err(ApiError::new(
+        409,
+        "conflict",
+        match &client.pending_scope {
+            None => format!("client {} has no pending scope change", client.client_id),
+            Some(_) => format!(
+                "the scope change of {} is not the one reviewed (the developer changed it): review it again",
+                client.name
+            ),
+        },
+    ))
 }
 
 /// `POST /admin/users`.
@@ -286,15 +293,18 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
             ApiError::bad_request("fhirUser must be a relative Patient/… or Practitioner/… reference")
         })?;
     let role = s("role").unwrap_or("member");
-    if !matches!(role, "member" | PRACTICE_ADMIN) {
+    if !matches!(role, "member" | PRACTICE_ADMIN | TEST_PATIENT) {
         return Err(ApiError::bad_request(format!(
-            "role is member or {PRACTICE_ADMIN}"
+            "role is member, {PRACTICE_ADMIN} or {TEST_PATIENT}"
         )));
     }
     if role == PRACTICE_ADMIN && target_type != "Practitioner" {
         return Err(ApiError::bad_request(
             "a practice administrator's fhirUser is a Practitioner",
         ));
+    }
+    if role == TEST_PATIENT && target_type != "Patient" {
+        return Err(ApiError::bad_request("a test patient's fhirUser is a Patient"));
     }
     let db = app.shards.for_practice(&practice);
     if !resources::list_practices(db)

@@ -120,11 +120,21 @@ fn opt_str<'a>(meta: &'a Map<String, Json>, name: &str) -> Result<Option<&'a str
     }
 }
 
+/// The most registration metadata kept for one client (its JSON text): it
+/// is stored whole, and a D1 row holds at most 2 MB.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
 /// Validates registration metadata into a pending [`Client`] (without id or secret).
 pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Result<Client, ApiError> {
     let m = meta
         .as_object()
         .ok_or_else(|| meta_error("the registration must be a JSON object"))?;
+    if meta.to_string().len() > MAX_METADATA_BYTES {
+        return Err(meta_error(format!(
+            "the registration metadata is larger than {} KiB",
+            MAX_METADATA_BYTES / 1024
+        )));
+    }
     let name = opt_str(m, "client_name")?
         .ok_or_else(|| meta_error("client_name is required"))?
         .to_string();
