@@ -1530,6 +1530,16 @@ fn ehr_simulator_launches_an_app_in_a_frame() {
         .map(unescape)
         .expect("an iframe");
     assert!(src.starts_with("http://127.0.0.1:9100/launch.html?iss="), "{src}");
+    // The framed app may not navigate the EHR window away.
+    let frame = html
+        .split("<iframe")
+        .nth(1)
+        .and_then(|f| f.split('>').next())
+        .unwrap();
+    assert!(
+        frame.contains("sandbox=\"allow-scripts") && !frame.contains("allow-top-navigation"),
+        "{frame}"
+    );
     assert_eq!(
         query_param(&src, "iss").as_deref(),
         Some(&*format!("{BASE}/fhir"))

@@ -32,6 +32,13 @@ use super::{App, Platform};
 use crate::store::auth::{self as store, Client, User};
 use crate::store::{resources, Database};
 
+/// What a launched app may do in the EHR's frame: run, keep its own origin
+/// (storage, cookies), submit forms (the authorization pages) and open a
+/// sign-in popup that is not itself sandboxed; it may not navigate the EHR
+/// window away (no `allow-top-navigation`).
+const APP_FRAME_SANDBOX: &str =
+    "allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox";
+
 /// Most patients listed at once (a name search narrows the list).
 const PATIENTS_SHOWN: i64 = 50;
 /// Most encounters offered for a launch.
@@ -424,7 +431,7 @@ pub async fn launch<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
         &format!(
             "<div class=\"ehr-top\"><h1>Flare EHR</h1><span class=\"muted\">Signed in as {} · <a href=\"/ehr?patient={}\">Back to the chart</a></span></div>\
              {}<p class=\"muted\">Running <strong>{}</strong>{encounter_line}</p>\
-             <iframe id=\"app-frame\" name=\"app\" title=\"{}\" src=\"{}\"></iframe>",
+             <iframe id=\"app-frame\" name=\"app\" title=\"{}\" src=\"{}\" sandbox=\"{APP_FRAME_SANDBOX}\"></iframe>",
             esc(user.display_name.as_deref().unwrap_or(&user.username)),
             attr(&form_urlencoded::byte_serialize(patient_id.as_bytes()).collect::<String>()),
             patient_banner(patient_id, &patient),
