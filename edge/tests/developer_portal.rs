@@ -1317,6 +1317,48 @@ fn ownership_moves_only_when_both_developers_agree() {
 }
 
 #[test]
+fn a_transfer_retires_the_previous_owners_client_secret() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut fred = signed_up(&app, "fred@example.com");
+    let mut form = registration("provider", "Sold app", "north-123456");
+    form.retain(|(k, _)| *k != "token_endpoint_auth_method");
+    form.push(("token_endpoint_auth_method", "client_secret_basic"));
+    let id = register(&mut dana, &form);
+    let mut nadmin = practice_admin(&app, "north-admin");
+    nadmin.post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+    let old = secret_of(&text(&dana.post(&format!("/developer/apps/{id}/secret"), &[])));
+    assert!(client_authenticates(&app, &id, &old));
+    dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "fred@example.com")],
+    );
+    assert!(client_authenticates(&app, &id, &old), "offered, not yet accepted");
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+            .status,
+        303
+    );
+    assert!(
+        !client_authenticates(&app, &id, &old),
+        "the old owner's secret stops"
+    );
+    let page = text(&fred.get(&format!("/developer/apps/{id}")));
+    assert!(page.contains("Show the client secret"), "the new owner gets one");
+    let new = secret_of(&text(&fred.post(&format!("/developer/apps/{id}/secret"), &[])));
+    assert_ne!(new, old);
+    assert!(client_authenticates(&app, &id, &new));
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/secret"), &[]).status,
+        409,
+        "once"
+    );
+}
+
+#[test]
 fn the_json_api_does_what_the_pages_do() {
     let app = world();
     let post = |path: &str, auth: Option<&str>, body: Value| {

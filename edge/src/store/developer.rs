@@ -253,8 +253,9 @@ pub async fn set_transfer<D: Database>(
     Ok(!db.query(stmt).await?.is_empty())
 }
 
-/// The recipient accepts a transfer: they become the owner. `false` if no
-/// transfer to them is pending.
+/// The recipient accepts a transfer: they become the owner, and the client
+/// secret the previous owner holds stops working (the new owner is shown a
+/// new one once, as after approval). `false` if no transfer to them is pending.
 pub async fn accept_transfer<D: Database>(
     db: &D,
     client_id: &str,
@@ -263,7 +264,8 @@ pub async fn accept_transfer<D: Database>(
 ) -> Result<bool, DbError> {
     let rows = db
         .query(Statement::new(
-            "UPDATE clients SET owner_developer = transfer_to, transfer_to = NULL, updated_at = ?3 \
+            "UPDATE clients SET owner_developer = transfer_to, transfer_to = NULL, updated_at = ?3, \
+             secret_hash = NULL, secret_issued_at = NULL \
              WHERE client_id = ?1 AND transfer_to = ?2 RETURNING client_id",
             vec![client_id.into(), recipient.into(), now.into()],
         ))

@@ -797,7 +797,7 @@ async fn app_page<D: Database, P: Platform>(
             )
         }
         (None, true) => format!(
-            "<h2>Ownership transfer</h2><p class=\"muted\">Hand this app to another developer account; it moves once they accept.</p>\
+            "<h2>Ownership transfer</h2><p class=\"muted\">Hand this app to another developer account; it moves once they accept, and then the client secret you hold stops working (they are shown a new one).</p>\
              <form method=\"post\" action=\"{}\">{csrf_field}<label for=\"to\">The other developer's e-mail address</label>\
              <input type=\"email\" id=\"to\" name=\"to\" required><button type=\"submit\" class=\"secondary\">Offer the transfer</button></form>",
             action("transfer")
