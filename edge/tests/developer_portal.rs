@@ -1359,6 +1359,130 @@ fn a_transfer_retires_the_previous_owners_client_secret() {
 }
 
 #[test]
+fn a_transfer_retires_the_previous_owners_keys_and_the_new_owner_registers_theirs() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let mut fred = signed_up(&app, "fred@example.com");
+    let key = |kid: &str| json!({"keys": [{"kty": "RSA", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw", "e": "AQAB", "kid": kid, "alg": "RS384"}]});
+    let danas = key("dana-key").to_string();
+    let id = register(
+        &mut dana,
+        &[
+            ("use_case", "backend"),
+            ("client_name", "Nightly export"),
+            ("practice", "northside"),
+            ("practice_pin", "north-123456"),
+            ("jwks", danas.as_str()),
+            ("scope", "system/*.rs"),
+        ],
+    );
+    practice_admin(&app, "north-admin").post(
+        &format!("/practice/clients/{id}/decide"),
+        &[("decision", "approve")],
+    );
+    assert_eq!(client(&app, &id)["jwks"], key("dana-key"));
+    dana.post(
+        &format!("/developer/apps/{id}/transfer"),
+        &[("to", "fred@example.com")],
+    );
+    fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[]);
+    let c = client(&app, &id);
+    assert!(
+        c["jwks"].is_null() && c["jwks_uri"].is_null(),
+        "Dana's key no longer verifies: {c}"
+    );
+    assert!(text(&fred.get(&format!("/developer/apps/{id}"))).contains("This app has no public keys"));
+    // The token endpoint refuses its assertions until Fred registers keys.
+    let r = call(
+        &app,
+        request("POST", "/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&scope=system%2FPatient.rs&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={}",
+                unsigned_assertion(&id)
+            )),
+    );
+    assert_eq!(r.status, 401, "{}", text(&r));
+    assert!(text(&r).contains("no registered keys"), "{}", text(&r));
+
+    // Dana cannot touch it any more; Fred's bad input is refused with the form kept.
+    assert_eq!(
+        dana.post(&format!("/developer/apps/{id}/keys"), &[("jwks", danas.as_str())])
+            .status,
+        404
+    );
+    assert_eq!(
+        fred.post(&format!("/developer/apps/{id}/keys"), &[("jwks", "{nope")])
+            .status,
+        400
+    );
+    assert_eq!(fred.post(&format!("/developer/apps/{id}/keys"), &[]).status, 400);
+    let private =
+        json!({"keys": [{"kty": "RSA", "kid": "x", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}).to_string();
+    assert_eq!(
+        fred.post(
+            &format!("/developer/apps/{id}/keys"),
+            &[("jwks", private.as_str())]
+        )
+        .status,
+        400
+    );
+    let freds = key("fred-key").to_string();
+    let r = fred.post(&format!("/developer/apps/{id}/keys"), &[("jwks", freds.as_str())]);
+    assert_eq!(r.status, 303, "{}", text(&r));
+    assert_eq!(client(&app, &id)["jwks"], key("fred-key"));
+    // The same through the JSON API, for the owner only.
+    let token_of = |email: &str| {
+        let r = call(
+            &app,
+            request("POST", "/developer/api/token")
+                .body(json!({"email": email, "password": DEV_PASSWORD}).to_string()),
+        );
+        r.json_body()["access_token"].as_str().unwrap().to_string()
+    };
+    let put = |token: &str, body: Value| {
+        call(
+            &app,
+            request("PUT", &format!("/developer/api/apps/{id}/keys"))
+                .header("authorization", &format!("Bearer {token}"))
+                .body(body.to_string()),
+        )
+        .status
+    };
+    let (fred_token, dana_token) = (token_of("fred@example.com"), token_of("dana@example.com"));
+    assert_eq!(put(&dana_token, json!({"jwks": key("dana-key")})), 404);
+    assert_eq!(put(&fred_token, json!({})), 400);
+    assert_eq!(put(&fred_token, json!({"jwks": key("api-key")})), 200);
+    assert_eq!(client(&app, &id)["jwks"], key("api-key"));
+    // Only private key JWT apps have keys.
+    let public_id = register(&mut fred, &registration("patient", "Public", "north-123456"));
+    assert_eq!(
+        fred.post(
+            &format!("/developer/apps/{public_id}/keys"),
+            &[("jwks", freds.as_str())]
+        )
+        .status,
+        400
+    );
+}
+
+/// A well-formed but unsigned client assertion for `client_id` (the key
+/// lookup happens before the signature check).
+fn unsigned_assertion(client_id: &str) -> String {
+    use base64::Engine;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let now = common::NOW / 1000;
+    format!(
+        "{}.{}.AAAA",
+        b64(&json!({"alg": "RS384", "kid": "dana-key", "typ": "JWT"})),
+        b64(
+            &json!({"iss": client_id, "sub": client_id, "aud": format!("{BASE}/token"),
+            "exp": now + 120, "jti": "j1"})
+        )
+    )
+}
+
+#[test]
 fn the_json_api_does_what_the_pages_do() {
     let app = world();
     let post = |path: &str, auth: Option<&str>, body: Value| {

@@ -253,9 +253,10 @@ pub async fn set_transfer<D: Database>(
     Ok(!db.query(stmt).await?.is_empty())
 }
 
-/// The recipient accepts a transfer: they become the owner, and the client
-/// secret the previous owner holds stops working (the new owner is shown a
-/// new one once, as after approval). `false` if no transfer to them is pending.
+/// The recipient accepts a transfer: they become the owner, and the
+/// credentials the previous owner holds stop working: the client secret (the
+/// new owner is shown a new one once, as after approval) or the public keys
+/// (the new owner registers theirs). `false` if no transfer to them is pending.
 pub async fn accept_transfer<D: Database>(
     db: &D,
     client_id: &str,
@@ -265,7 +266,7 @@ pub async fn accept_transfer<D: Database>(
     let rows = db
         .query(Statement::new(
             "UPDATE clients SET owner_developer = transfer_to, transfer_to = NULL, updated_at = ?3, \
-             secret_hash = NULL, secret_issued_at = NULL \
+             secret_hash = NULL, secret_issued_at = NULL, jwks = NULL, jwks_uri = NULL \
              WHERE client_id = ?1 AND transfer_to = ?2 RETURNING client_id",
             vec![client_id.into(), recipient.into(), now.into()],
         ))

@@ -20,7 +20,7 @@ use serde_json::{json, Value as Json};
 
 use super::{
     app_json, change_password, issue_secret, new_credential, offer_transfer, owned_app, register_app,
-    request_scope, settle_transfer, sign_in, sign_up, token_developer, visible_app, Refusal,
+    replace_keys, request_scope, settle_transfer, sign_in, sign_up, token_developer, visible_app, Refusal,
 };
 use crate::app::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::http::{HttpRequest, HttpResponse};
@@ -168,6 +168,22 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
                 &json!({"client_id": client.client_id, "client_secret": secret}),
             )
             .with_header("cache-control", "no-store"))
+        }
+        ("PUT", ["apps", id, "keys"]) => {
+            let dev = developer_or_401(app, req).await?;
+            let client = owned_app(app, &dev, id).await?;
+            let b = body(req)?;
+            replace_keys(
+                app,
+                &client,
+                b.get("jwks"),
+                b.get("jwks_uri").and_then(Json::as_str),
+            )
+            .await?;
+            Ok(HttpResponse::json(
+                200,
+                &app_json(app, &owned_app(app, &dev, id).await?).await?,
+            ))
         }
         ("POST", ["apps", id, "transfer"]) => {
             let dev = developer_or_401(app, req).await?;

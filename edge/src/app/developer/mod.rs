@@ -480,6 +480,45 @@ pub async fn request_scope<D: Database, P: Platform>(
     manage::request_scope_change(app, client, scope).await
 }
 
+/// Replaces the public keys of a `private_key_jwt` app: a pasted JWKS, or a
+/// JWKS URL fetched and checked now (as at registration). Effective at once,
+/// like a secret rotation: assertions signed with other keys stop working.
+pub async fn replace_keys<D: Database, P: Platform>(
+    app: &App<D, P>,
+    client: &Client,
+    jwks: Option<&Json>,
+    jwks_uri: Option<&str>,
+) -> Result<(), ApiError> {
+    if client.auth_method != "private_key_jwt" {
+        return Err(registration_error("only private key JWT apps have public keys"));
+    }
+    let (db, now) = (app.auth_db(), app.platform.now_ms());
+    let (inline, uri) = match (jwks, jwks_uri) {
+        (Some(set), None) => {
+            check_jwks(set).map_err(|e| registration_error(e.message))?;
+            (Some(set.to_string()), None)
+        }
+        (None, Some(uri)) => {
+            let parsed = url::Url::parse(uri)
+                .map_err(|_| registration_error("the JWKS URL must be an absolute URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(registration_error("the JWKS URL must be http(s)"));
+            }
+            let set = app
+                .platform
+                .fetch_json(uri)
+                .await
+                .map_err(|e| registration_error(format!("the JWKS URL {uri} could not be read: {e}")))?;
+            check_jwks(&set).map_err(|e| registration_error(format!("the JWKS at {uri}: {}", e.message)))?;
+            (None, Some(uri.to_string()))
+        }
+        _ => return Err(registration_error("give either a JWKS URL or a pasted JWKS")),
+    };
+    auth_store::update_client(db, &client.client_id, auth_store::ClientColumn::Jwks, inline, now).await?;
+    auth_store::update_client(db, &client.client_id, auth_store::ClientColumn::JwksUri, uri, now).await?;
+    Ok(())
+}
+
 /// Offers the app to another developer (by e-mail address).
 pub async fn offer_transfer<D: Database, P: Platform>(
     app: &App<D, P>,

@@ -11,8 +11,8 @@ use flare_core::datetime::format_instant;
 
 use super::{
     auth_label, change_password, issue_secret, new_credential, offer_transfer, owned_app, register_app,
-    request_scope, session_developer, settle_transfer, sign_in, sign_up, use_case_label, visible_app,
-    Refusal, DEV_SESSION_COOKIE, USE_CASES,
+    replace_keys, request_scope, session_developer, settle_transfer, sign_in, sign_up, use_case_label,
+    visible_app, Refusal, DEV_SESSION_COOKIE, USE_CASES,
 };
 use crate::app::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::http::{HttpRequest, HttpResponse};
@@ -217,6 +217,25 @@ async fn post_signed_in<D: Database, P: Platform>(
                     );
                     Ok(html(200, "Client secret", &body))
                 }
+                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
+                    .await
+                    .map(|p| p.with_status(e.status)),
+                Err(e) => Err(e),
+            }
+        }
+        ["apps", id, "keys"] => {
+            let client = owned_app(app, dev, id).await?;
+            let (uri, pasted) = (get(pairs, "jwks_uri").trim(), get(pairs, "jwks").trim());
+            let result = match (uri.is_empty(), pasted.is_empty()) {
+                (false, true) => replace_keys(app, &client, None, Some(uri)).await,
+                (true, false) => match serde_json::from_str::<Json>(pasted) {
+                    Ok(set) => replace_keys(app, &client, Some(&set), None).await,
+                    Err(_) => Err(ApiError::bad_request("the pasted JWKS is not JSON")),
+                },
+                _ => Err(ApiError::bad_request("give either a JWKS URL or a pasted JWKS")),
+            };
+            match result {
+                Ok(()) => Ok(see_other(&format!("/developer/apps/{id}"))),
                 Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
                     .await
                     .map(|p| p.with_status(e.status)),
@@ -786,6 +805,24 @@ async fn app_page<D: Database, P: Platform>(
     } else {
         String::new()
     };
+    let keys_form = if mine && c.auth_method == "private_key_jwt" && c.status != "rejected" {
+        let missing = if c.jwks.is_none() && c.jwks_uri.is_none() {
+            "<p class=\"error\" role=\"alert\">This app has no public keys (they are cleared when an app changes owner): \
+             register yours; until then the token endpoint refuses its assertions.</p>"
+        } else {
+            ""
+        };
+        format!(
+            "<h2>Public keys</h2>{missing}<p class=\"muted\">Replacing the keys takes effect at once: assertions signed with other keys stop working.</p>\
+             <form method=\"post\" action=\"{}\">{csrf_field}<label for=\"new_jwks_uri\">JWKS URL</label>\
+             <input type=\"url\" id=\"new_jwks_uri\" name=\"jwks_uri\" placeholder=\"https://app.example/.well-known/jwks.json\">\
+             <label for=\"new_jwks\">or paste your JWKS</label><textarea id=\"new_jwks\" name=\"jwks\" rows=\"4\" spellcheck=\"false\"></textarea>\
+             <button type=\"submit\" class=\"secondary\">Replace the public keys</button></form>",
+            action("keys")
+        )
+    } else {
+        String::new()
+    };
     let transfer = match (&c.transfer_to, mine) {
         (Some(to), true) => {
             let email = store::developer(db, to).await?.map(|d| d.email).unwrap_or_default();
@@ -797,7 +834,7 @@ async fn app_page<D: Database, P: Platform>(
             )
         }
         (None, true) => format!(
-            "<h2>Ownership transfer</h2><p class=\"muted\">Hand this app to another developer account; it moves once they accept, and then the client secret you hold stops working (they are shown a new one).</p>\
+            "<h2>Ownership transfer</h2><p class=\"muted\">Hand this app to another developer account; it moves once they accept, and then the credentials you hold stop working (they are shown a new client secret, or register their own keys).</p>\
              <form method=\"post\" action=\"{}\">{csrf_field}<label for=\"to\">The other developer's e-mail address</label>\
              <input type=\"email\" id=\"to\" name=\"to\" required><button type=\"submit\" class=\"secondary\">Offer the transfer</button></form>",
             action("transfer")
@@ -811,7 +848,7 @@ async fn app_page<D: Database, P: Platform>(
         ),
     };
     let body = format!(
-        "{}<h1>{} {}</h1>{}{reason}{details}{credentials}{scope_form}{patients}{transfer}",
+        "{}<h1>{} {}</h1>{}{reason}{details}{credentials}{keys_form}{scope_form}{patients}{transfer}",
         nav(dev, csrf),
         esc(&c.name),
         status_badge(&c.status),
