@@ -447,6 +447,15 @@ mod tests {
         assert!(rows.compartment.is_empty());
     }
 
+    /// The `_ref` rows (type, id) that patient tokens follow.
+    fn other_references(rows: &IndexRows) -> Vec<(String, String)> {
+        rows.references
+            .iter()
+            .filter(|r| r.param == OTHER_REFERENCE)
+            .map(|r| (r.target_type.clone().unwrap(), r.target_id.clone().unwrap()))
+            .collect()
+    }
+
     #[test]
     fn attachment_urls_to_local_binaries_are_kept_for_patient_tokens() {
         let def = crate::registry::resource("DocumentReference").unwrap();
@@ -456,12 +465,7 @@ mod tests {
                         {"attachment": {"contentType": "application/pdf", "url": "https://elsewhere.example/x.pdf"}}],
             "extension": [{"url": "Binary/not-an-attachment", "valueString": "x"}]});
         let rows = extract(def, &doc, Some("https://fhir.example/fhir"));
-        let other: Vec<(String, String)> = rows
-            .references
-            .iter()
-            .filter(|r| r.param == OTHER_REFERENCE)
-            .map(|r| (r.target_type.clone().unwrap(), r.target_id.clone().unwrap()))
-            .collect();
+        let other = other_references(&rows);
         assert_eq!(
             other,
             vec![
@@ -479,12 +483,7 @@ mod tests {
             "hasMember": [{"reference": "Observation/o2"}], "device": {"reference": "#contained"},
             "extension": [{"valueReference": {"reference": "Location/loc"}}]});
         let rows = extract(def, &obs, None);
-        let other: Vec<(String, String)> = rows
-            .references
-            .iter()
-            .filter(|r| r.param == OTHER_REFERENCE)
-            .map(|r| (r.target_type.clone().unwrap(), r.target_id.clone().unwrap()))
-            .collect();
+        let other = other_references(&rows);
         assert_eq!(
             other,
             vec![

@@ -22,12 +22,12 @@ use flare_core::text::normalize;
 
 use super::error::{ApiError, ApiResult};
 use super::http::{HttpRequest, HttpResponse};
-use super::oauth::authorize::{patient_name, sign_in, SignInError};
-use super::oauth::crypto::sha256_b64;
+use super::oauth::authorize::patient_name;
 use super::oauth::manage::new_launch;
-use super::oauth::{cookie, field, form, set_cookie, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_MS};
-use super::pages::{attr, check_csrf, csrf_token, esc, hidden, html, see_other, with_frame_src};
+use super::oauth::{field, form, set_cookie, CSRF_COOKIE, SESSION_TTL_MS};
+use super::pages::{attr, check_csrf, csrf_token, esc, hidden, html, with_frame_src};
 use super::portal::session_user;
+use super::signin::{anyone, sign_in_form, sign_out, SignInPage};
 use super::{App, Platform};
 use crate::store::auth::{self as store, Client, User};
 use crate::store::{resources, Database};
@@ -311,38 +311,19 @@ pub async fn signin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
         .flatten()
         .unwrap_or_default()
         .to_string();
-    let username = field(&pairs, "username").ok().flatten().unwrap_or_default();
-    let password = field(&pairs, "password").ok().flatten().unwrap_or_default();
-    match sign_in(app, username, password).await {
-        Ok(user) => {
-            let cookie = super::oauth::start_session(app, req, &user.user_id).await?;
-            Ok(see_other("/ehr").with_header("set-cookie", &cookie))
-        }
-        Err(SignInError::Wrong) => Ok(html(
-            401,
-            "EHR sign-in",
-            &signin_form(&csrf, Some("The username or password is not right.")),
-        )),
-        Err(SignInError::Throttled(s)) => Ok(html(
-            429,
-            "EHR sign-in",
-            &signin_form(
-                &csrf,
-                Some(&format!("Too many failed attempts. Try again in {s} seconds.")),
-            ),
-        )
-        .with_header("retry-after", &s.to_string())),
-    }
+    let page = SignInPage {
+        home: "/ehr",
+        title: "EHR sign-in",
+        form: signin_form,
+        allowed: anyone,
+    };
+    sign_in_form(app, req, &pairs, &csrf, &page).await
 }
 
 /// `POST /ehr/signout`.
 pub async fn signout<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
-    let pairs = form(req);
-    check_csrf(req, &pairs)?;
-    if let Some(s) = cookie(req, SESSION_COOKIE) {
-        store::end_session(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?;
-    }
-    Ok(see_other("/ehr").with_header("set-cookie", &set_cookie(req, SESSION_COOKIE, "", 0)))
+    check_csrf(req, &form(req))?;
+    sign_out(app, req, "/ehr").await
 }
 
 /// The app's launch URL with `iss` and `launch` added to its query.

@@ -19,6 +19,7 @@ pub mod practice;
 pub mod read;
 pub mod search;
 pub mod service_base;
+pub mod signin;
 
 use error::{ApiError, ApiResult};
 use http::{HttpRequest, HttpResponse};

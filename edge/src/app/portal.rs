@@ -12,10 +12,10 @@ use flare_core::datetime::format_instant;
 
 use super::error::{ApiError, ApiResult};
 use super::http::HttpRequest;
-use super::oauth::authorize::{sign_in, SignInError};
 use super::oauth::crypto::sha256_b64;
 use super::oauth::{cookie, field, form, set_cookie, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_MS};
 use super::pages::{attr, check_csrf, csrf_token, esc, hidden, html, see_other};
+use super::signin::{anyone, sign_in_form, sign_out, SignInPage};
 use super::{App, Platform};
 use crate::store::auth::{self as store, User};
 use crate::store::Database;
@@ -215,28 +215,13 @@ pub async fn signin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
         .flatten()
         .unwrap_or_default()
         .to_string();
-    let username = field(&pairs, "username").ok().flatten().unwrap_or_default();
-    let password = field(&pairs, "password").ok().flatten().unwrap_or_default();
-    match sign_in(app, username, password).await {
-        Ok(user) => {
-            let cookie = super::oauth::start_session(app, req, &user.user_id).await?;
-            Ok(see_other("/portal").with_header("set-cookie", &cookie))
-        }
-        Err(SignInError::Wrong) => Ok(html(
-            401,
-            "Patient portal",
-            &signin_form(&csrf, Some("The username or password is not right.")),
-        )),
-        Err(SignInError::Throttled(s)) => Ok(html(
-            429,
-            "Patient portal",
-            &signin_form(
-                &csrf,
-                Some(&format!("Too many failed attempts. Try again in {s} seconds.")),
-            ),
-        )
-        .with_header("retry-after", &s.to_string())),
-    }
+    let page = SignInPage {
+        home: "/portal",
+        title: "Patient portal",
+        form: signin_form,
+        allowed: anyone,
+    };
+    sign_in_form(app, req, &pairs, &csrf, &page).await
 }
 
 /// `POST /portal/revoke`: revokes one of the signed-in patient's grants.
@@ -274,12 +259,8 @@ pub async fn revoke<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
 
 /// `POST /portal/signout`.
 pub async fn signout<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
-    let pairs = form(req);
-    check_csrf(req, &pairs)?;
-    if let Some(s) = cookie(req, SESSION_COOKIE) {
-        store::end_session(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?;
-    }
-    Ok(see_other("/portal").with_header("set-cookie", &set_cookie(req, SESSION_COOKIE, "", 0)))
+    check_csrf(req, &form(req))?;
+    sign_out(app, req, "/portal").await
 }
 
 #[cfg(test)]

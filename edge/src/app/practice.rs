@@ -14,11 +14,11 @@ use super::developer::pages::status_badge;
 use super::developer::{auth_label, use_case_label};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::http::{HttpRequest, HttpResponse};
-use super::oauth::authorize::{sign_in, SignInError};
 use super::oauth::crypto::sha256_b64;
 use super::oauth::manage::{decide_client, decide_scope_change};
-use super::oauth::{cookie, field, form, set_cookie, start_session, SESSION_COOKIE};
+use super::oauth::{cookie, field, form, SESSION_COOKIE};
 use super::pages::{alert, attr, check_csrf, csrf_token, esc, hidden, html, see_other, with_csrf_cookie};
+use super::signin::{sign_in_form, sign_out, SignInPage};
 use super::{App, Platform};
 use crate::store::auth::{self as store, Client, User, PRACTICE_ADMIN};
 use crate::store::developer as developer_store;
@@ -77,37 +77,19 @@ async fn post<D: Database, P: Platform>(
     csrf: &str,
 ) -> ApiResult {
     match rest {
-        ["signin"] => match sign_in(app, get(pairs, "username"), get(pairs, "password")).await {
-            Ok(user) if user.role == PRACTICE_ADMIN => {
-                let cookie = start_session(app, req, &user.user_id).await?;
-                Ok(see_other("/practice").with_header("set-cookie", &cookie))
-            }
-            Ok(_) => Ok(html(
-                403,
-                "Practice administration",
-                &signin_form(csrf, Some("This account is not a practice administrator.")),
-            )),
-            Err(SignInError::Wrong) => Ok(html(
-                401,
-                "Practice administration",
-                &signin_form(csrf, Some("The username or password is not right.")),
-            )),
-            Err(SignInError::Throttled(s)) => Ok(html(
-                429,
-                "Practice administration",
-                &signin_form(
-                    csrf,
-                    Some(&format!("Too many failed attempts. Try again in {s} seconds.")),
-                ),
-            )
-            .with_header("retry-after", &s.to_string())),
-        },
-        ["signout"] => {
-            if let Some(s) = cookie(req, SESSION_COOKIE) {
-                store::end_session(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?;
-            }
-            Ok(see_other("/practice").with_header("set-cookie", &set_cookie(req, SESSION_COOKIE, "", 0)))
+        ["signin"] => {
+            let page = SignInPage {
+                home: "/practice",
+                title: "Practice administration",
+                form: signin_form,
+                allowed: |user| match user.role == PRACTICE_ADMIN {
+                    true => Ok(()),
+                    false => Err("This account is not a practice administrator."),
+                },
+            };
+            sign_in_form(app, req, pairs, csrf, &page).await
         }
+        ["signout"] => sign_out(app, req, "/practice").await,
         ["clients", id, what] => {
             let user = admin_user(app, req).await?.ok_or_else(|| {
                 ApiError::page(401, "sign in as a practice administrator first (/practice)")
