@@ -4,7 +4,9 @@
 
 use flare_core::registry::{self, ParamKind};
 use flare_core::search::{self, ParseOptions};
-use flare_edge::store::search_sql::{compile, Scope};
+use std::collections::BTreeMap;
+
+use flare_edge::store::search_sql::{compile, TypeRule, Visibility};
 use flare_edge::store::sqlite::SqliteDatabase;
 
 /// A plausible value for a parameter of each kind.
@@ -40,11 +42,7 @@ fn full_scans(plan: &[String]) -> Vec<String> {
 #[test]
 fn every_combination_starts_from_an_index() {
     let db = SqliteDatabase::in_memory().unwrap();
-    let scope = Scope {
-        practice: "p".into(),
-        patient: None,
-        ..Scope::default()
-    };
+    let scope = Visibility::practice("p");
     let mut checked = 0;
     let mut failures = Vec::new();
     for def in registry::RESOURCES {
@@ -100,37 +98,38 @@ fn every_combination_starts_from_an_index() {
 #[test]
 fn patient_scoped_search_starts_from_the_compartment() {
     let db = SqliteDatabase::in_memory().unwrap();
-    let scope = Scope {
-        practice: "p".into(),
-        patient: Some("p1".into()),
-        ..Scope::default()
+    // A patient/*.rs token, and ones with query-restricted scopes.
+    let rules = |restricted: &str, query: (&str, &str)| {
+        let mut map = BTreeMap::new();
+        for def in registry::RESOURCES.iter().filter(|d| d.name != "Group") {
+            let restrictions = if def.name == restricted {
+                let pair = vec![(query.0.to_string(), query.1.to_string())];
+                vec![
+                    search::parse(def.name, &pair, ParseOptions::default())
+                        .unwrap()
+                        .filters,
+                ]
+            } else {
+                Vec::new()
+            };
+            map.insert(
+                def.name,
+                TypeRule {
+                    patient: Some("p1".into()),
+                    restrictions,
+                },
+            );
+        }
+        Visibility {
+            practice: "p".into(),
+            rules: Some(map),
+            with_patients: true,
+        }
     };
-    let restriction = search::parse(
-        "Observation",
-        &[("category".to_string(), "vital-signs".to_string())],
-        ParseOptions::default(),
-    )
-    .unwrap()
-    .filters;
-    let restricted = Scope {
-        restrictions: vec![restriction],
-        include_types: Some(vec!["Practitioner", "Patient"]),
-        ..scope.clone()
-    };
-    let restricted_mr = Scope {
-        restrictions: vec![
-            search::parse(
-                "MedicationRequest",
-                &[("status".to_string(), "active".to_string())],
-                ParseOptions::default(),
-            )
-            .unwrap()
-            .filters,
-        ],
-        include_types: Some(vec!["Medication", "Provenance"]),
-        ..scope.clone()
-    };
-    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a Scope);
+    let scope = rules("", ("", ""));
+    let restricted = rules("Observation", ("category", "vital-signs"));
+    let restricted_mr = rules("MedicationRequest", ("status", "active"));
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a Visibility);
     let cases: &[Case] = &[
         ("Observation", &[("category", "laboratory")], &scope),
         ("Observation", &[], &restricted),

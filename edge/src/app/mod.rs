@@ -154,11 +154,14 @@ impl<D: Database, P: Platform> App<D, P> {
     /// Writes the deferred audit events, each to its practice's shard. A
     /// failure is logged: the answer was already given.
     pub async fn flush_deferred(&self) {
-        let events: Vec<_> = self.deferred.borrow_mut().drain(..).collect();
-        for e in events {
-            let db = self.shards.for_practice(&e.practice);
-            if let Err(err) = crate::store::auth::insert_audit(db, &e).await {
-                access::log(&format!("audit event not recorded: {err}"));
+        let mut events: Vec<_> = self.deferred.borrow_mut().drain(..).collect();
+        while let Some(first) = events.first() {
+            let practice = first.practice.clone();
+            let (mine, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.practice == practice);
+            events = rest;
+            let db = self.shards.for_practice(&practice);
+            if let Err(err) = crate::store::auth::insert_audits(db, &mine).await {
+                access::log(&format!("audit events not recorded: {err}"));
             }
         }
     }
@@ -267,28 +270,43 @@ impl<D: Database, P: Platform> App<D, P> {
         }
         let practice = self.practice_for(&caller, req)?;
         let method = req.method.as_str();
+        // Reads and searches also say whose records they returned (the access history).
+        let answered = |r: ApiResult| r.map(|r| (r, Vec::new()));
         let result = match (method, segs) {
-            ("GET" | "POST", ["Group", id, "$export"]) => {
-                bulk::kick_off(self, req, &caller, &practice, bulk::Level::Group(id.to_string())).await
-            }
+            ("GET" | "POST", ["Group", id, "$export"]) => answered(
+                bulk::kick_off(self, req, &caller, &practice, bulk::Level::Group(id.to_string())).await,
+            ),
             ("GET" | "POST", ["Patient", "$export"]) => {
-                bulk::kick_off(self, req, &caller, &practice, bulk::Level::Patient).await
+                answered(bulk::kick_off(self, req, &caller, &practice, bulk::Level::Patient).await)
             }
             ("GET" | "POST", ["$export"]) => {
-                bulk::kick_off(self, req, &caller, &practice, bulk::Level::System).await
+                answered(bulk::kick_off(self, req, &caller, &practice, bulk::Level::System).await)
             }
-            ("GET", ["$export-status", job]) => bulk::status(self, req, &caller, &practice, job).await,
-            ("DELETE", ["$export-status", job]) => bulk::cancel(self, &caller, &practice, job).await,
-            ("GET", ["$export-file", job, name]) => bulk::file(self, &caller, &practice, job, name).await,
+            ("GET", ["$export-status", job]) => {
+                answered(bulk::status(self, req, &caller, &practice, job).await)
+            }
+            ("DELETE", ["$export-status", job]) => {
+                answered(bulk::cancel(self, &caller, &practice, job).await)
+            }
+            ("GET", ["$export-file", job, name]) => {
+                answered(bulk::file(self, &caller, &practice, job, name).await)
+            }
             ("GET", [t]) => search::handle(self, req, &caller, &practice, t, req.query_pairs()).await,
-            ("POST", [t, "_search"]) => {
-                let mut pairs = req.query_pairs();
-                pairs.extend(search::form_pairs(req)?);
-                search::handle(self, req, &caller, &practice, t, pairs).await
-            }
+            ("POST", [t, "_search"]) => match search::form_pairs(req) {
+                Ok(form) => {
+                    let mut pairs = req.query_pairs();
+                    pairs.extend(form);
+                    search::handle(self, req, &caller, &practice, t, pairs).await
+                }
+                Err(e) => Err(e),
+            },
             ("GET", [t, id]) => read::handle(self, req, &caller, &practice, t, id).await,
             ("GET", _) => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
             _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search, $export")),
+        };
+        let (result, patients) = match result {
+            Ok((r, patients)) => (Ok(r), patients),
+            Err(e) => (Err(e), Vec::new()),
         };
         // Answers depend on the token: a browser must not reuse one without
         // asking again (a revoked token's data would come from its cache);
@@ -305,7 +323,7 @@ impl<D: Database, P: Platform> App<D, P> {
                 Ok(r) => r.status,
                 Err(e) => e.status,
             };
-            access::audit_fhir(self, a, req, segs, status);
+            access::audit_fhir(self, a, req, segs, status, &patients);
         }
         result
     }

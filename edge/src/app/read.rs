@@ -9,14 +9,15 @@ use flare_core::registry;
 use flare_core::search::{self, ParseOptions};
 use flare_core::smart::access::Interaction;
 
-use super::access::{visibility, Visibility};
-use super::error::{ApiError, ApiResult};
+use super::access::{visibility, Answered};
+use super::error::ApiError;
 use super::http::{HttpRequest, HttpResponse};
+use super::search::compile_error;
 use super::{App, Caller, Platform};
-use crate::store::search_sql::compile;
+use crate::store::search_sql::{compile, Visibility};
 use crate::store::{int, resources, Database};
 
-/// Handles a read.
+/// Handles a read; also says whose records it returned.
 pub async fn handle<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
@@ -24,7 +25,7 @@ pub async fn handle<D: Database, P: Platform>(
     practice: &str,
     rtype: &str,
     id: &str,
-) -> ApiResult {
+) -> Answered {
     if !registry::is_r4_type(rtype) {
         return Err(ApiError::not_found(format!(
             "resource type '{rtype}' is not a FHIR R4 resource type"
@@ -36,13 +37,11 @@ pub async fn handle<D: Database, P: Platform>(
     // The signed-in user's own resource (the id_token's fhirUser) is readable
     // with the access token, whatever the resource scopes.
     let own_user = matches!(caller, Caller::App(a) if a.token.fhir_user.as_deref() == Some(format!("{rtype}/{id}").as_str()));
-    let visible = if own_user {
-        Visibility::default()
-    } else {
-        visibility(caller, rtype, Interaction::Read)?
-    };
-    if visible.is_restricted() {
-        check_visible(app, &visible, practice, rtype, id).await?;
+    if !own_user {
+        let scope = visibility(caller, practice, rtype, Interaction::Read)?;
+        if scope.rule(rtype).is_some_and(|r| r.is_restricted()) {
+            check_visible(app, &scope, rtype, id).await?;
+        }
     }
     let db = app.shards.for_practice(practice);
     let stored = resources::read(db, practice, rtype, id)
@@ -53,33 +52,32 @@ pub async fn handle<D: Database, P: Platform>(
         .header_value("if-none-match")
         .is_some_and(|v| etag_matches(v, stored.version))
     {
-        return Ok(HttpResponse {
-            status: 304,
-            headers: vec![("etag".into(), etag)],
-            body: Vec::new(),
-            object: None,
-        });
+        let not_modified = HttpResponse::empty(304, vec![("etag".into(), etag)]);
+        return Ok((not_modified, stored.patients));
     }
-    Ok(HttpResponse::fhir(200, stored.json)
+    let resp = HttpResponse::fhir(200, stored.json)
         .with_header("etag", &etag)
-        .with_header("last-modified", &format_http_date(stored.last_updated)))
+        .with_header("last-modified", &format_http_date(stored.last_updated));
+    Ok((resp, stored.patients))
 }
 
-/// Whether a restricted caller may read `rtype/id`: 404 outside the patient's
-/// records (their existence is not revealed), 403 when only a query-restricted
-/// scope stands in the way.
+/// Whether a restricted caller may read `rtype/id`, by the same rule as a
+/// search (the compiler's, for `_id`): 404 outside the patient's records
+/// (their existence is not revealed), 403 when only a query-restricted scope
+/// stands in the way.
 async fn check_visible<D: Database, P: Platform>(
     app: &App<D, P>,
-    visible: &Visibility,
-    practice: &str,
+    scope: &Visibility,
     rtype: &str,
     id: &str,
 ) -> Result<(), ApiError> {
+    let practice = scope.practice.as_str();
     let db = app.shards.for_practice(practice);
     let not_found = || ApiError::not_found(format!("{rtype}/{id} is not known"));
+    let rule = scope.rule(rtype).ok_or_else(not_found)?;
     if registry::resource(rtype).is_none() {
-        // Not searchable: a patient sees it only if its records reference it.
-        let Some(patient) = &visible.patient else {
+        // Not searchable: a patient sees it only if their records reference it.
+        let (Some(patient), true) = (&rule.patient, rule.restrictions.is_empty()) else {
             return Err(not_found());
         };
         return match resources::referenced_by_patient(db, practice, patient, rtype, id).await? {
@@ -90,22 +88,23 @@ async fn check_visible<D: Database, P: Platform>(
     let pairs = vec![("_id".to_string(), id.to_string())];
     let mut by_id = search::parse(rtype, &pairs, ParseOptions::default())?;
     by_id.count = 1;
-    let matches = |v: &Visibility| {
-        let compiled = compile(&by_id, &v.scope(practice), app.platform.now_ms(), false)
-            .map_err(|e| ApiError::bad_request(e.0));
+    let matches = |s: &Visibility| {
+        let compiled = compile(&by_id, s, app.platform.now_ms(), false).map_err(compile_error);
         async move {
             let rows = db.query(compiled?.page).await?;
             Ok::<bool, ApiError>(rows.iter().any(|r| int(r, 0) == Some(0)))
         }
     };
-    if matches(visible).await? {
+    if matches(scope).await? {
         return Ok(());
     }
-    if !visible.restrictions.is_empty() {
-        let unrestricted = Visibility {
-            restrictions: Vec::new(),
-            ..visible.clone()
-        };
+    if !rule.restrictions.is_empty() {
+        let mut unrestricted = scope.clone();
+        if let Some(rules) = unrestricted.rules.as_mut() {
+            if let Some(r) = rules.get_mut(rtype) {
+                r.restrictions.clear();
+            }
+        }
         if matches(&unrestricted).await? {
             return Err(ApiError::insufficient_scope(format!(
                 "{rtype}/{id} is outside the token's query-restricted scopes"

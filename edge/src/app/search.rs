@@ -10,10 +10,11 @@ use flare_core::search::{self, Cursor, ParseOptions, SearchRequest, SortKey, Sum
 use flare_core::smart::access::Interaction;
 
 use super::access::visibility;
-use super::error::{ApiError, ApiResult};
+use super::access::Answered;
+use super::error::ApiError;
 use super::http::{HttpRequest, HttpResponse};
 use super::{App, Caller, Platform};
-use crate::store::search_sql::compile;
+use crate::store::search_sql::{compile, CompileError};
 use crate::store::{int, resources, text, Database};
 
 /// Rejects formats other than JSON: `_format` or an `Accept` that only takes XML gives 406.
@@ -167,11 +168,12 @@ pub async fn handle<D: Database, P: Platform>(
     practice: &str,
     rtype: &str,
     pairs: Vec<(String, String)>,
-) -> ApiResult {
+) -> Answered {
     let def = registry::resource(rtype).ok_or_else(|| {
         ApiError::not_found(format!("resource type '{rtype}' is not supported by this server"))
     })?;
-    let visible = visibility(caller, rtype, Interaction::Search)?;
+    let scope = visibility(caller, practice, rtype, Interaction::Search)?;
+    let patient_context = scope.rule(rtype).is_some_and(|r| r.patient.is_some());
     let parsed = search::parse(
         rtype,
         &pairs,
@@ -180,14 +182,12 @@ pub async fn handle<D: Database, P: Platform>(
             base: Some(req.fhir_base()),
         },
     )?;
-    if visible.patient.is_none() {
+    if !patient_context {
         // A patient-level token implies the patient; others must name one.
         check_required(def, &parsed)?;
     }
-    let scope = visible.scope(practice);
     let want_count = parsed.summary == Summary::Count || parsed.total == Total::Accurate;
-    let compiled = compile(&parsed, &scope, app.platform.now_ms(), want_count)
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let compiled = compile(&parsed, &scope, app.platform.now_ms(), want_count).map_err(compile_error)?;
     let db = app.shards.for_practice(practice);
     let base = req.fhir_base();
 
@@ -213,8 +213,8 @@ pub async fn handle<D: Database, P: Platform>(
     };
 
     // Split matches and includes; matches come back ranked by `pos`.
-    let mut matches: Vec<(i64, i64, &str, Json, &str, &str)> = Vec::new(); // pos, rid, json, sort key, type, id
-    let mut included: Vec<(i64, &str, &str, &str)> = Vec::new();
+    let mut matches: Vec<(i64, i64, &str, Json, &str, &str, Option<&str>)> = Vec::new(); // pos, rid, json, sort key, type, id, patients
+    let mut included: Vec<(i64, &str, &str, &str, Option<&str>)> = Vec::new();
     for r in &rows {
         let kind = int(r, 0).unwrap_or(-1);
         if kind == 3 {
@@ -230,6 +230,7 @@ pub async fn handle<D: Database, P: Platform>(
             other => other.unwrap_or("{}"),
         };
         let (t, id) = (text(r, 5).unwrap_or_default(), text(r, 6).unwrap_or_default());
+        let patients = text(r, 7);
         if kind == 0 {
             matches.push((
                 int(r, 4).unwrap_or_default(),
@@ -238,15 +239,26 @@ pub async fn handle<D: Database, P: Platform>(
                 r.get(3).cloned().unwrap_or(Json::Null),
                 t,
                 id,
+                patients,
             ));
         } else if !included.iter().any(|x| x.0 == rid) {
-            included.push((rid, json, t, id));
+            included.push((rid, json, t, id, patients));
         }
     }
     matches.sort_by_key(|m| m.0);
     let has_next = matches.len() > parsed.count;
     matches.truncate(parsed.count);
     included.retain(|(rid, ..)| !matches.iter().any(|m| m.1 == *rid));
+    // Whose records the answer carries: the compartment rows of what it returns.
+    let mut returned_patients: Vec<String> = Vec::new();
+    if parsed.summary != Summary::Count {
+        let lists = matches.iter().map(|m| m.6).chain(included.iter().map(|i| i.4));
+        for p in lists.flatten().flat_map(|l| l.split(' ')) {
+            if !returned_patients.iter().any(|x| x == p) {
+                returned_patients.push(p.to_string());
+            }
+        }
+    }
 
     let total = total.or({
         // Free when everything fits in the first page.
@@ -324,7 +336,7 @@ pub async fn handle<D: Database, P: Platform>(
         for m in &matches {
             entries.push(entry(m.2, "match", m.4, m.5));
         }
-        for (_, json, t, id) in &included {
+        for (_, json, t, id, _) in &included {
             entries.push(entry(json, "include", t, id));
         }
     }
@@ -338,5 +350,14 @@ pub async fn handle<D: Database, P: Platform>(
         body.push_str(&format!(r#","entry":[{}]"#, entries.join(",")));
     }
     body.push('}');
-    Ok(HttpResponse::fhir(200, body))
+    Ok((HttpResponse::fhir(200, body), returned_patients))
+}
+
+/// A search the compiler refused: 400 when too large, 403 when it touches a
+/// type the caller may not search.
+pub fn compile_error(e: CompileError) -> ApiError {
+    match e {
+        CompileError::TooComplex(m) => ApiError::bad_request(m),
+        CompileError::Forbidden(m) => ApiError::insufficient_scope(m),
+    }
 }

@@ -1178,6 +1178,36 @@ pub async fn insert_audit<D: Database>(db: &D, e: &AuditEvent) -> Result<(), DbE
     .await
 }
 
+/// Records several audit events of one request in one statement (a search
+/// returning many patients' records writes one event per patient).
+pub async fn insert_audits<D: Database>(db: &D, events: &[AuditEvent]) -> Result<(), DbError> {
+    if let [one] = events {
+        return insert_audit(db, one).await;
+    }
+    let rows: Vec<Json> = events
+        .iter()
+        .map(|e| {
+            serde_json::json!([
+                e.at,
+                e.practice,
+                e.client_id,
+                e.user_id,
+                e.patient,
+                e.action,
+                e.what,
+                e.status
+            ])
+        })
+        .collect();
+    db.batch(vec![Statement::new(
+        "INSERT INTO audit_events (at, practice, client_id, user_id, patient, action, what, status) \
+         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6, j.value->>7 \
+         FROM json_each(?1) j",
+        vec![Json::Array(rows).to_string().into()],
+    )])
+    .await
+}
+
 /// Audit events of a practice (optionally one patient's), newest first.
 pub async fn audit_events<D: Database>(
     db: &D,

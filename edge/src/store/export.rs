@@ -399,20 +399,24 @@ pub async fn chunk_rows<D: Database>(
         if groups.is_empty() {
             continue;
         }
-        let ors: Vec<String> = groups
-            .iter()
-            .map(|g| {
-                let ands: Vec<String> = g
-                    .iter()
-                    .map(|f| filter_cond(&mut b, f, "r", &p, &t, false))
-                    .collect();
-                if ands.is_empty() {
-                    "1".to_string()
-                } else {
-                    format!("({})", ands.join(" AND "))
+        let mut ors: Vec<String> = Vec::new();
+        for g in groups {
+            let mut ands: Vec<String> = Vec::new();
+            for f in g {
+                // Without a guard a chain compiles unconditionally: export
+                // callers are backend services, whose system/ scopes reach the
+                // whole practice (the kick-off checks the `_type`s granted).
+                match filter_cond(&mut b, f, "r", &p, &t, false, None) {
+                    Ok(c) => ands.push(c),
+                    Err(_) => ands.push("0".into()),
                 }
-            })
-            .collect();
+            }
+            ors.push(if ands.is_empty() {
+                "1".to_string()
+            } else {
+                format!("({})", ands.join(" AND "))
+            });
+        }
         conds.push(format!("({})", ors.join(" OR ")));
     }
     let lim = b.bind(limit);

@@ -36,6 +36,8 @@ pub struct StoredResource {
     pub last_updated: i64,
     /// The JSON text.
     pub json: String,
+    /// The patients in whose compartment it is (the access history).
+    pub patients: Vec<String>,
 }
 
 /// Resources longer than this are stored in parts of this size (D1 allows
@@ -219,7 +221,9 @@ pub async fn read<D: Database>(
 ) -> Result<Option<StoredResource>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT rid, version, last_updated, json FROM resources WHERE practice = ?1 AND type = ?2 AND id = ?3",
+            "SELECT rid, version, last_updated, json, \
+             (SELECT group_concat(c.patient_id, ' ') FROM compartment c WHERE c.rid = r.rid) \
+             FROM resources r WHERE practice = ?1 AND type = ?2 AND id = ?3",
             vec![practice.into(), resource_type.into(), id.into()],
         ))
         .await?;
@@ -229,6 +233,9 @@ pub async fn read<D: Database>(
         version: int(r, 1).unwrap_or_default(),
         last_updated: int(r, 2).unwrap_or_default(),
         json: text(r, 3).unwrap_or_default().to_string(),
+        patients: text(r, 4)
+            .map(|p| p.split(' ').map(str::to_string).collect())
+            .unwrap_or_default(),
     };
     if stored.json.is_empty() {
         stored.json = assemble_parts(db, &[stored.rid])
@@ -336,8 +343,9 @@ pub async fn practice_exists<D: Database>(db: &D, practice: &str) -> Result<bool
     Ok(!rows.is_empty())
 }
 
-/// Whether one of `patient`'s records references `rtype/id` (through an
-/// indexed reference): what a patient-level token may see outside its compartment.
+/// Whether one of `patient`'s records (in their compartment and in no other
+/// patient's) references `rtype/id` through an indexed reference: what a
+/// patient-level token may read of a type it cannot search (a Binary).
 pub async fn referenced_by_patient<D: Database>(
     db: &D,
     practice: &str,
@@ -348,7 +356,8 @@ pub async fn referenced_by_patient<D: Database>(
     let rows = db
         .query(Statement::new(
             "SELECT 1 FROM compartment c CROSS JOIN idx_reference x ON x.rid = c.rid \
-             WHERE c.practice = ?1 AND c.patient_id = ?2 AND x.target_type = ?3 AND x.target_id = ?4 LIMIT 1",
+             WHERE c.practice = ?1 AND c.patient_id = ?2 AND x.target_type = ?3 AND x.target_id = ?4 \
+             AND NOT EXISTS (SELECT 1 FROM compartment o WHERE o.rid = c.rid AND o.patient_id <> ?2) LIMIT 1",
             vec![practice.into(), patient.into(), rtype.into(), id.into()],
         ))
         .await?;

@@ -8,64 +8,200 @@
 //! each US Core SHALL combination with `EXPLAIN QUERY PLAN`.
 
 use flare_core::datetime::{DateRange, MAX_MS, MIN_MS};
-use flare_core::registry::ParamKind;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use flare_core::registry::{self, ParamKind};
 use flare_core::search::{
     DatePrefix, Filter, Include, SearchRequest, SortKey, StringMatch, TokenSystem, Value,
 };
 
 use super::{SqlValue, Statement, MAX_BOUND_PARAMS};
 
-/// Who may see what: the practice, optionally one patient's records, query
-/// restrictions from SMART v2 scopes, and which types includes may return.
+/// What one caller may see of one resource type: the input of the one
+/// visibility rule (see [`Visibility`]).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Scope {
-    /// The practice searched.
-    pub practice: String,
-    /// When set, only this patient's compartment matches, plus (for types
-    /// outside the compartment) the resources its records reference.
+pub struct TypeRule {
+    /// Patient context: only this patient's records. A record is the
+    /// patient's when it is in their compartment and in no other patient's;
+    /// a resource outside every compartment (Practitioner, Medication, …)
+    /// when one of those records references it; a Provenance when it targets
+    /// the patient's records and no other patient's; a Patient only when it
+    /// is the patient. `None`: the whole practice.
     pub patient: Option<String>,
-    /// Query-restricted scopes: a match must satisfy every filter of at
-    /// least one group. Empty: unrestricted.
+    /// Query-restricted scopes: a match satisfies every filter of at least
+    /// one group. Empty: unrestricted.
     pub restrictions: Vec<Vec<Filter>>,
-    /// Types `_include`/`_revinclude` may return; `None`: any.
-    pub include_types: Option<Vec<&'static str>>,
 }
 
-impl Scope {
+impl TypeRule {
+    /// Whether the rule narrows the practice at all.
+    pub fn is_restricted(&self) -> bool {
+        self.patient.is_some() || !self.restrictions.is_empty()
+    }
+}
+
+/// Who may see what: the practice, and per resource type the rule that
+/// applies to every table a statement touches (the searched type, chain
+/// targets, `_include` targets, `_revinclude` sources, counts and totals).
+/// This is the single place where visibility becomes SQL.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Visibility {
+    /// The practice searched.
+    pub practice: String,
+    /// Per-type rules; a type without a rule is invisible (a chain into it
+    /// is refused, includes skip it). `None`: every type, unrestricted.
+    pub rules: Option<BTreeMap<&'static str, TypeRule>>,
+    /// Also return each row's compartment patients (the access history).
+    pub with_patients: bool,
+}
+
+impl Visibility {
     /// The whole practice, unrestricted (the operator).
-    pub fn practice(practice: &str) -> Scope {
-        Scope {
+    pub fn practice(practice: &str) -> Visibility {
+        Visibility {
             practice: practice.to_string(),
-            ..Scope::default()
+            ..Visibility::default()
+        }
+    }
+
+    /// The rule for `rtype`, or `None` when the caller may not see it.
+    pub fn rule(&self, rtype: &str) -> Option<Cow<'_, TypeRule>> {
+        match &self.rules {
+            None => Some(Cow::Owned(TypeRule::default())),
+            Some(map) => map.get(rtype).map(Cow::Borrowed),
         }
     }
 }
 
-/// SQL that keeps include targets `t` visible to the patient: in its
-/// compartment, or in no compartment at all (referenced from its records).
-fn patient_include_guard(practice: &str, patient: &str) -> String {
-    format!(
-        " AND (t.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {patient}) \
-         OR NOT EXISTS (SELECT 1 FROM compartment c2 WHERE c2.rid = t.rid))"
-    )
+/// Why a search cannot be compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompileError {
+    /// Too large for one statement (400).
+    TooComplex(String),
+    /// It touches a type the caller may not search (403).
+    Forbidden(String),
 }
 
-/// `AND t.type IN ('A','B')` for the allowed include types (registry names: safe to inline).
-fn include_type_guard(alias: &str, types: &Option<Vec<&'static str>>) -> String {
-    match types {
-        None => String::new(),
-        Some(list) => {
-            let names: Vec<String> = list
-                .iter()
-                .filter(|t| t.bytes().all(|b| b.is_ascii_alphabetic()))
-                .map(|t| format!("'{t}'"))
-                .collect();
-            if names.is_empty() {
-                " AND 0".to_string()
-            } else {
-                format!(" AND {alias}.type IN ({})", names.join(","))
+/// The visibility rule as SQL, for one caller: conditions on a table alias
+/// holding rows of a known type.
+pub(crate) struct Guard<'s> {
+    scope: &'s Visibility,
+    /// Placeholder of the practice.
+    practice: String,
+}
+
+impl Guard<'_> {
+    /// The condition that keeps only rows of `rtype` (`type_sql`: its SQL
+    /// placeholder or literal) visible at alias `a`; `"1"` when nothing
+    /// narrows. `depth` stops a restriction that chains into a type whose
+    /// own restriction chains back.
+    fn cond(
+        &self,
+        b: &mut Builder,
+        rtype: &str,
+        type_sql: &str,
+        a: &str,
+        depth: u8,
+    ) -> Result<String, CompileError> {
+        let Some(rule) = self.scope.rule(rtype) else {
+            return Ok("0".into());
+        };
+        let mut parts = Vec::new();
+        if let Some(p) = &rule.patient {
+            let p = b.bind_shared(p);
+            parts.push(patient_cond(&self.practice, &p, rtype, type_sql, a));
+        }
+        if !rule.restrictions.is_empty() {
+            if depth > 1 {
+                return Ok("0".into()); // fail closed
+            }
+            let mut groups = Vec::new();
+            for group in &rule.restrictions {
+                let mut ands = Vec::new();
+                for f in group {
+                    ands.push(filter_cond(
+                        b,
+                        f,
+                        a,
+                        &self.practice,
+                        type_sql,
+                        false,
+                        Some((self, depth + 1)),
+                    )?);
+                }
+                groups.push(if ands.is_empty() {
+                    "1".to_string()
+                } else {
+                    format!("({})", ands.join(" AND "))
+                });
+            }
+            parts.push(format!("({})", groups.join(" OR ")));
+        }
+        Ok(if parts.is_empty() {
+            "1".into()
+        } else {
+            parts.join(" AND ")
+        })
+    }
+
+    /// ` AND (…)` keeping rows at alias `a` whose type is one of `types`
+    /// (unknown at compile time: include targets) visible; empty when the
+    /// caller sees every type unrestricted.
+    fn any_of(&self, b: &mut Builder, types: &[&'static str], a: &str) -> Result<String, CompileError> {
+        if self.scope.rules.is_none() {
+            return Ok(String::new());
+        }
+        let mut alts = Vec::new();
+        for t in types {
+            if self.scope.rule(t).is_none() || !t.bytes().all(|c| c.is_ascii_alphabetic()) {
+                continue;
+            }
+            let lit = format!("'{t}'"); // registry names: safe to inline
+            match self.cond(b, t, &lit, a, 0)?.as_str() {
+                "1" => alts.push(format!("{a}.type = {lit}")),
+                "0" => {}
+                c => alts.push(format!("({a}.type = {lit} AND {c})")),
             }
         }
+        Ok(if alts.is_empty() {
+            " AND 0".into()
+        } else {
+            format!(" AND ({})", alts.join(" OR "))
+        })
+    }
+}
+
+/// The patient-context part of the rule (see [`TypeRule::patient`]).
+fn patient_cond(practice: &str, p: &str, rtype: &str, type_sql: &str, a: &str) -> String {
+    // In no other patient's compartment (a Group, an Observation whose
+    // performer is another patient, a Patient linked to another).
+    let alone =
+        format!("NOT EXISTS (SELECT 1 FROM compartment vo WHERE vo.rid = {a}.rid AND vo.patient_id <> {p})");
+    let compartment_type = registry::resource(rtype).is_some_and(|d| d.in_patient_compartment());
+    match rtype {
+        "Patient" => format!("{a}.id = {p}"),
+        // The patient's when in the compartment or when it targets one of the
+        // patient's records; never when it also targets another patient's.
+        "Provenance" => format!(
+            "({a}.rid IN (SELECT vc.rid FROM compartment vc WHERE vc.practice = {practice} AND vc.patient_id = {p} AND vc.type = 'Provenance') \
+             OR {a}.rid IN (SELECT vx.rid FROM compartment vc CROSS JOIN resources vt ON vt.rid = vc.rid \
+             CROSS JOIN idx_reference vx ON vx.practice = {practice} AND vx.type = 'Provenance' AND vx.param = 'target' \
+             AND vx.target_id = vt.id AND vx.target_type = vt.type WHERE vc.practice = {practice} AND vc.patient_id = {p})) \
+             AND {alone} AND NOT EXISTS (SELECT 1 FROM idx_reference vy CROSS JOIN resources vu ON vu.practice = {practice} \
+             AND vu.type = vy.target_type AND vu.id = vy.target_id CROSS JOIN compartment vo ON vo.rid = vu.rid \
+             WHERE vy.rid = {a}.rid AND vy.param = 'target' AND vo.patient_id <> {p})"
+        ),
+        _ if compartment_type => format!(
+            "{a}.rid IN (SELECT vc.rid FROM compartment vc WHERE vc.practice = {practice} AND vc.patient_id = {p} AND vc.type = {type_sql}) AND {alone}"
+        ),
+        // Outside the compartment: what the patient's own records reference.
+        _ => format!(
+            "{a}.rid IN (SELECT vt.rid FROM compartment vc CROSS JOIN idx_reference vx ON vx.rid = vc.rid \
+             CROSS JOIN resources vt ON vt.practice = {practice} AND vt.type = vx.target_type AND vt.id = vx.target_id \
+             WHERE vc.practice = {practice} AND vc.patient_id = {p} AND vx.target_type = {type_sql} \
+             AND NOT EXISTS (SELECT 1 FROM compartment vo WHERE vo.rid = vc.rid AND vo.patient_id <> {p}))"
+        ),
     }
 }
 
@@ -73,15 +209,12 @@ fn include_type_guard(alias: &str, types: &Option<Vec<&'static str>>) -> String 
 #[derive(Debug, Clone)]
 pub struct CompiledSearch {
     /// Columns: kind (0 match, 1 include, 2 revinclude, 3 total), rid, json,
-    /// sort key (the total for kind 3), position, type, id.
+    /// sort key (the total for kind 3), position, type, id, compartment
+    /// patients (with [`Visibility::with_patients`]).
     pub page: Statement,
     /// `SELECT COUNT(*)` over the same filters, for `_summary=count`.
     pub count_only: Statement,
 }
-
-/// The search is too large for one statement.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TooComplex(pub String);
 
 /// Binds values and hands out their placeholders (`?1`, `?2`, …).
 pub(crate) struct Builder {
@@ -107,6 +240,19 @@ impl Builder {
     pub(crate) fn bind(&mut self, v: impl Into<SqlValue>) -> String {
         self.params.push(v.into());
         format!("?{}", self.params.len())
+    }
+
+    /// Binds text once: the same value used again gets the same placeholder
+    /// (the patient of a visibility rule recurs in every guarded table).
+    fn bind_shared(&mut self, v: &str) -> String {
+        match self
+            .params
+            .iter()
+            .position(|x| matches!(x, SqlValue::Text(t) if t == v))
+        {
+            Some(i) => format!("?{}", i + 1),
+            None => self.bind(v),
+        }
     }
 }
 
@@ -199,6 +345,11 @@ fn or_values(b: &mut Builder, values: &[Value]) -> String {
 /// Compiles one filter into a condition on resource alias `r`. The driver form
 /// (`r.rid IN (…)`) starts the plan from an index; the check form is a
 /// correlated EXISTS.
+///
+/// With a `guard` (the caller's visibility and the restriction depth), a
+/// chain's target rows must be visible too, and a chain into a type the
+/// caller may not search is [`CompileError::Forbidden`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn filter_cond(
     b: &mut Builder,
     f: &Filter,
@@ -206,8 +357,9 @@ pub(crate) fn filter_cond(
     practice: &str,
     rtype: &str,
     driver: bool,
-) -> String {
-    match f {
+    guard: Option<(&Guard<'_>, u8)>,
+) -> Result<String, CompileError> {
+    Ok(match f {
         Filter::Id(ids) => {
             let list: Vec<String> = ids.iter().map(|i| b.bind(i.as_str())).collect();
             format!("{r}.id IN ({})", list.join(", "))
@@ -255,13 +407,25 @@ pub(crate) fn filter_cond(
         Filter::Chain { param, target, inner } => {
             let code = b.bind(param.code);
             let ttype = b.bind(target.name);
-            let inner_cond = filter_cond(b, inner, "t", practice, &ttype, false);
+            let inner_cond = filter_cond(b, inner, "t", practice, &ttype, false, None)?;
+            let visible = match guard {
+                None => String::new(),
+                Some((g, depth)) => {
+                    if g.scope.rule(target.name).is_none() {
+                        return Err(CompileError::Forbidden(format!(
+                            "the access token's scopes do not permit search of {}, which the chain {}.… searches",
+                            target.name, param.code
+                        )));
+                    }
+                    format!(" AND {}", g.cond(b, target.name, &ttype, "t", depth)?)
+                }
+            };
             format!(
                 "EXISTS (SELECT 1 FROM idx_reference y WHERE y.rid = {r}.rid AND y.param = {code} AND y.target_type = {ttype} \
-                 AND y.target_id IN (SELECT t.id FROM resources t WHERE t.practice = {practice} AND t.type = {ttype} AND {inner_cond}))"
+                 AND y.target_id IN (SELECT t.id FROM resources t WHERE t.practice = {practice} AND t.type = {ttype} AND {inner_cond}{visible}))"
             )
         }
-    }
+    })
 }
 
 /// Driver preference: the most selective index first.
@@ -308,69 +472,102 @@ fn sort_expr(b: &mut Builder, key: &SortKey, descending: bool) -> String {
     }
 }
 
+/// The select list of an included row at alias `a`, with its compartment
+/// patients when the scope asks for them.
+fn row_select(kind: u8, a: &str, with_patients: bool) -> String {
+    format!(
+        "SELECT {kind}, {a}.rid, {a}.json, NULL, NULL, {a}.type, {a}.id, {}",
+        patients_col(a, with_patients)
+    )
+}
+
+/// The compartment patients of the row at alias `a` (space-separated ids:
+/// FHIR ids have no spaces), or NULL.
+fn patients_col(a: &str, with_patients: bool) -> String {
+    if with_patients {
+        format!("(SELECT group_concat(vp.patient_id, ' ') FROM compartment vp WHERE vp.rid = {a}.rid)")
+    } else {
+        "NULL".into()
+    }
+}
+
 // Includes join from the page outwards (CROSS JOIN fixes that order): each
 // page row's reference rows by (rid, param), then targets by primary key.
-fn include_sql(b: &mut Builder, inc: &Include, practice: &str, count: &str, guard: &str) -> String {
+fn include_sql(b: &mut Builder, inc: &Include, g: &Guard<'_>, count: &str) -> Result<String, CompileError> {
     let code = b.bind(inc.param.code);
-    let target = match inc.target_type {
-        Some(t) => format!(" AND x.target_type = {}", b.bind(t)),
-        None => String::new(),
+    let (target, types) = match inc.target_type {
+        Some(t) => (format!(" AND x.target_type = {}", b.bind(t)), vec![t]),
+        None => (String::new(), inc.param.targets.to_vec()),
     };
-    format!(
-        "SELECT 1, t.rid, t.json, NULL, NULL, t.type, t.id FROM ranked p CROSS JOIN idx_reference x ON x.rid = p.rid AND x.param = {code}{target} \
-         CROSS JOIN resources t ON t.practice = {practice} AND t.type = x.target_type AND t.id = x.target_id WHERE p.pos <= {count}{guard}"
-    )
+    let guard = g.any_of(b, &types, "t")?;
+    let practice = &g.practice;
+    Ok(format!(
+        "{} FROM ranked p CROSS JOIN idx_reference x ON x.rid = p.rid AND x.param = {code}{target} \
+         CROSS JOIN resources t ON t.practice = {practice} AND t.type = x.target_type AND t.id = x.target_id WHERE p.pos <= {count}{guard}",
+        row_select(1, "t", g.scope.with_patients)
+    ))
 }
 
 fn revinclude_sql(
     b: &mut Builder,
     inc: &Include,
-    practice: &str,
+    g: &Guard<'_>,
     count: &str,
-    scope_patient: Option<&str>,
-    type_guard: &str,
-) -> String {
+) -> Result<String, CompileError> {
     let code = b.bind(inc.param.code);
     let src = b.bind(inc.source.name);
-    // A revincluded resource in another patient's compartment stays hidden;
-    // one in no compartment (a Provenance whose target is an Observation)
-    // is shown, since it references a row of this patient's page.
-    let restrict = match scope_patient {
-        Some(p) => format!(
-            " AND (s.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p}) \
-             OR NOT EXISTS (SELECT 1 FROM compartment c2 WHERE c2.rid = s.rid))"
-        ),
-        None => String::new(),
+    let guard = if g.scope.rules.is_none() {
+        String::new()
+    } else {
+        format!(" AND {}", g.cond(b, inc.source.name, &src, "s", 0)?)
     };
-    format!(
-        "SELECT 2, s.rid, s.json, NULL, NULL, s.type, s.id FROM ranked p CROSS JOIN resources pr ON pr.rid = p.rid \
+    let practice = &g.practice;
+    Ok(format!(
+        "{} FROM ranked p CROSS JOIN resources pr ON pr.rid = p.rid \
          CROSS JOIN idx_reference x ON x.practice = {practice} AND x.type = {src} AND x.param = {code} AND x.target_id = pr.id AND x.target_type = pr.type \
-         CROSS JOIN resources s ON s.rid = x.rid WHERE p.pos <= {count}{restrict}{type_guard}"
-    )
+         CROSS JOIN resources s ON s.rid = x.rid WHERE p.pos <= {count}{guard}",
+        row_select(2, "s", g.scope.with_patients)
+    ))
 }
 
 /// Compiles a search for `scope`. `now_ms` anchors the `ap` prefix; with
 /// `want_count` the page statement also returns the total (a kind-3 row).
+///
+/// Every table the statement reads is guarded by the caller's rule for its
+/// type ([`Visibility`]): the searched type (so the page, the count and the
+/// total), chain targets, include targets and revinclude sources.
 pub fn compile(
     req: &SearchRequest,
-    scope: &Scope,
+    scope: &Visibility,
     now_ms: i64,
     want_count: bool,
-) -> Result<CompiledSearch, TooComplex> {
+) -> Result<CompiledSearch, CompileError> {
     let mut b = Builder {
         params: Vec::new(),
         now_ms,
     };
     let practice = b.bind(scope.practice.as_str());
     let rtype = b.bind(req.resource.name);
-    let patient = scope.patient.as_ref().map(|p| b.bind(p.as_str()));
+    let rule = scope.rule(req.resource.name).ok_or_else(|| {
+        CompileError::Forbidden(format!(
+            "the access token's scopes do not permit search of {}",
+            req.resource.name
+        ))
+    })?;
+    let g = Guard {
+        scope,
+        practice: practice.clone(),
+    };
 
     let mut filters: Vec<&Filter> = req.filters.iter().collect();
     filters.sort_by_key(|f| driver_rank(f)); // stable: keeps the client's order among equals
-                                             // With a driver, `+` keeps SQLite from scanning the (practice, type) index
-                                             // instead: the plan must start from the driver's index lookup.
-                                             // `_id` drives through the (practice, type, id) index itself.
-    let has_driver = patient.is_some()
+                                             // The patient's compartment drives a patient-context search (but a
+                                             // Patient is found by its id). With a driver, `+` keeps SQLite from
+                                             // scanning the (practice, type) index instead: the plan must start from
+                                             // the driver's index lookup. `_id` drives through the (practice, type,
+                                             // id) index itself.
+    let compartment_drives = rule.patient.is_some() && req.resource.name != "Patient";
+    let has_driver = compartment_drives
         || filters
             .first()
             .is_some_and(|f| driver_rank(f) < 9 && !matches!(f, Filter::Id(_)));
@@ -379,50 +576,21 @@ pub fn compile(
         format!("{unary}r.practice = {practice}"),
         format!("{unary}r.type = {rtype}"),
     ];
-    if let Some(p) = &patient {
-        if req.resource.name == "Provenance" {
-            // A Provenance is the patient's when it is in the compartment or
-            // its target is one of the patient's records (an Observation).
-            conds.push(format!(
-                "(r.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p} AND c.type = {rtype}) \
-                 OR r.rid IN (SELECT x.rid FROM compartment c CROSS JOIN resources t ON t.rid = c.rid \
-                 CROSS JOIN idx_reference x ON x.practice = {practice} AND x.type = 'Provenance' AND x.param = 'target' \
-                 AND x.target_id = t.id AND x.target_type = t.type WHERE c.practice = {practice} AND c.patient_id = {p}))"
-            ));
-        } else if req.resource.in_patient_compartment() {
-            conds.push(format!(
-                "r.rid IN (SELECT c.rid FROM compartment c WHERE c.practice = {practice} AND c.patient_id = {p} AND c.type = {rtype})"
-            ));
-        } else {
-            // Outside the compartment: what the patient's records reference.
-            conds.push(format!(
-                "r.rid IN (SELECT t.rid FROM compartment c CROSS JOIN idx_reference x ON x.rid = c.rid \
-                 CROSS JOIN resources t ON t.practice = {practice} AND t.type = x.target_type AND t.id = x.target_id \
-                 WHERE c.practice = {practice} AND c.patient_id = {p} AND x.target_type = {rtype})"
-            ));
-        }
+    let visible = g.cond(&mut b, req.resource.name, &rtype, "r", 0)?;
+    if visible != "1" {
+        conds.push(visible);
     }
     for (i, f) in filters.iter().enumerate() {
-        let driver = i == 0 && patient.is_none() && driver_rank(f) < 9;
-        conds.push(filter_cond(&mut b, f, "r", &practice, &rtype, driver));
-    }
-    if !scope.restrictions.is_empty() {
-        let groups: Vec<String> = scope
-            .restrictions
-            .iter()
-            .map(|group| {
-                let parts: Vec<String> = group
-                    .iter()
-                    .map(|f| filter_cond(&mut b, f, "r", &practice, &rtype, false))
-                    .collect();
-                if parts.is_empty() {
-                    "1".to_string()
-                } else {
-                    format!("({})", parts.join(" AND "))
-                }
-            })
-            .collect();
-        conds.push(format!("({})", groups.join(" OR ")));
+        let driver = i == 0 && !compartment_drives && driver_rank(f) < 9;
+        conds.push(filter_cond(
+            &mut b,
+            f,
+            "r",
+            &practice,
+            &rtype,
+            driver,
+            Some((&g, 0)),
+        )?);
     }
     let where_sql = conds.join(" AND ");
     let count_sql = format!("SELECT COUNT(*) FROM resources r WHERE {where_sql}");
@@ -453,37 +621,24 @@ pub fn compile(
         "WITH page AS MATERIALIZED (SELECT r.rid AS rid, r.type AS type, r.id AS id, r.json AS json, {sort_sql} AS sk FROM resources r \
          WHERE {where_sql}{keyset} ORDER BY sk {dir}, r.rid ASC LIMIT {limit}), \
          ranked AS (SELECT rid, type, id, json, sk, row_number() OVER (ORDER BY sk {dir}, rid ASC) AS pos FROM page) \
-         SELECT 0, rid, json, sk, pos, type, id FROM ranked"
+         SELECT 0, rid, json, sk, pos, type, id, {} FROM ranked",
+        patients_col("ranked", scope.with_patients)
     );
-    let mut include_guard = include_type_guard("t", &scope.include_types);
-    if let Some(p) = &patient {
-        include_guard.push_str(&patient_include_guard(&practice, p));
-    }
-    let revinclude_guard = include_type_guard("s", &scope.include_types);
     for inc in &req.includes {
         sql.push_str(" UNION ALL ");
-        let s = include_sql(&mut b, inc, &practice, &count, &include_guard);
-        sql.push_str(&s);
+        sql.push_str(&include_sql(&mut b, inc, &g, &count)?);
     }
     for inc in &req.revincludes {
         sql.push_str(" UNION ALL ");
-        let s = revinclude_sql(
-            &mut b,
-            inc,
-            &practice,
-            &count,
-            patient.as_deref(),
-            &revinclude_guard,
-        );
-        sql.push_str(&s);
+        sql.push_str(&revinclude_sql(&mut b, inc, &g, &count)?);
     }
     if want_count {
         sql.push_str(&format!(
-            " UNION ALL SELECT 3, NULL, NULL, ({count_sql}), NULL, NULL, NULL"
+            " UNION ALL SELECT 3, NULL, NULL, ({count_sql}), NULL, NULL, NULL, NULL"
         ));
     }
     if b.params.len() > MAX_BOUND_PARAMS {
-        return Err(TooComplex(format!(
+        return Err(CompileError::TooComplex(format!(
             "the search needs {} bound values; at most {MAX_BOUND_PARAMS} fit in one statement (use fewer values)",
             b.params.len()
         )));
