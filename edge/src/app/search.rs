@@ -213,8 +213,8 @@ pub async fn handle<D: Database, P: Platform>(
     };
 
     // Split matches and includes; matches come back ranked by `pos`.
-    let mut matches: Vec<(i64, i64, &str, Json, &str, &str, Option<&str>)> = Vec::new(); // pos, rid, json, sort key, type, id, patients
-    let mut included: Vec<(i64, &str, &str, &str, Option<&str>)> = Vec::new();
+    let mut matches: Vec<(i64, Json, Row)> = Vec::new(); // rank, sort key, row
+    let mut included: Vec<Row> = Vec::new();
     for r in &rows {
         let kind = int(r, 0).unwrap_or(-1);
         if kind == 3 {
@@ -229,30 +229,27 @@ pub async fn handle<D: Database, P: Platform>(
                 .map_or("{}", |(_, j)| j.as_str()),
             other => other.unwrap_or("{}"),
         };
-        let (t, id) = (text(r, 5).unwrap_or_default(), text(r, 6).unwrap_or_default());
-        let patients = text(r, 7);
+        let row = Row {
+            rid,
+            json,
+            rtype: text(r, 5).unwrap_or_default(),
+            id: text(r, 6).unwrap_or_default(),
+            patients: text(r, 7),
+        };
         if kind == 0 {
-            matches.push((
-                int(r, 4).unwrap_or_default(),
-                rid,
-                json,
-                r.get(3).cloned().unwrap_or(Json::Null),
-                t,
-                id,
-                patients,
-            ));
-        } else if !included.iter().any(|x| x.0 == rid) {
-            included.push((rid, json, t, id, patients));
+            matches.push((int(r, 4).unwrap_or_default(), r.get(3).cloned().unwrap_or(Json::Null), row));
+        } else if !included.iter().any(|x| x.rid == rid) {
+            included.push(row);
         }
     }
     matches.sort_by_key(|m| m.0);
     let has_next = matches.len() > parsed.count;
     matches.truncate(parsed.count);
-    included.retain(|(rid, ..)| !matches.iter().any(|m| m.1 == *rid));
+    included.retain(|i| !matches.iter().any(|m| m.2.rid == i.rid));
     // Whose records the answer carries: the compartment rows of what it returns.
     let mut returned_patients: Vec<String> = Vec::new();
     if parsed.summary != Summary::Count {
-        let lists = matches.iter().map(|m| m.6).chain(included.iter().map(|i| i.4));
+        let lists = matches.iter().map(|m| m.2.patients).chain(included.iter().map(|i| i.patients));
         for p in lists.flatten().flat_map(|l| l.split(' ')) {
             if !returned_patients.iter().any(|x| x == p) {
                 returned_patients.push(p.to_string());
@@ -280,7 +277,7 @@ pub async fn handle<D: Database, P: Platform>(
     ));
     if has_next {
         if let Some(last) = matches.last() {
-            let sort_value = parsed.sort.as_ref().map(|s| match (&s.key, &last.3) {
+            let sort_value = parsed.sort.as_ref().map(|s| match (&s.key, &last.1) {
                 (SortKey::LastUpdated | SortKey::Date(_), v) => {
                     v.as_f64().map(|f| (f as i64).to_string()).unwrap_or_default()
                 }
@@ -290,7 +287,7 @@ pub async fn handle<D: Database, P: Platform>(
             next.push((
                 "_cursor".into(),
                 Cursor {
-                    rid: last.1,
+                    rid: last.2.rid,
                     sort_value,
                 }
                 .encode(),
@@ -333,11 +330,11 @@ pub async fn handle<D: Database, P: Platform>(
         )
     };
     if parsed.summary != Summary::Count {
-        for m in &matches {
-            entries.push(entry(m.2, "match", m.4, m.5));
+        for (_, _, m) in &matches {
+            entries.push(entry(m.json, "match", m.rtype, m.id));
         }
-        for (_, json, t, id, _) in &included {
-            entries.push(entry(json, "include", t, id));
+        for i in &included {
+            entries.push(entry(i.json, "include", i.rtype, i.id));
         }
     }
     if !parsed.ignored.is_empty() {
@@ -351,6 +348,16 @@ pub async fn handle<D: Database, P: Platform>(
     }
     body.push('}');
     Ok((HttpResponse::fhir(200, body), returned_patients))
+}
+
+/// One resource row of a search answer, borrowed from the query's rows.
+struct Row<'a> {
+    rid: i64,
+    json: &'a str,
+    rtype: &'a str,
+    id: &'a str,
+    /// The patients whose compartment holds it, space-separated (when asked).
+    patients: Option<&'a str>,
 }
 
 /// A search the compiler refused: 400 when too large, 403 when it touches a
