@@ -237,7 +237,11 @@ pub async fn handle<D: Database, P: Platform>(
             patients: text(r, 7),
         };
         if kind == 0 {
-            matches.push((int(r, 4).unwrap_or_default(), r.get(3).cloned().unwrap_or(Json::Null), row));
+            matches.push((
+                int(r, 4).unwrap_or_default(),
+                r.get(3).cloned().unwrap_or(Json::Null),
+                row,
+            ));
         } else if !included.iter().any(|x| x.rid == rid) {
             included.push(row);
         }
@@ -249,7 +253,10 @@ pub async fn handle<D: Database, P: Platform>(
     // Whose records the answer carries: the compartment rows of what it returns.
     let mut returned_patients: Vec<String> = Vec::new();
     if parsed.summary != Summary::Count {
-        let lists = matches.iter().map(|m| m.2.patients).chain(included.iter().map(|i| i.patients));
+        let lists = matches
+            .iter()
+            .map(|m| m.2.patients)
+            .chain(included.iter().map(|i| i.patients));
         for p in lists.flatten().flat_map(|l| l.split(' ')) {
             if !returned_patients.iter().any(|x| x == p) {
                 returned_patients.push(p.to_string());
