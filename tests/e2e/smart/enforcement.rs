@@ -44,7 +44,6 @@ fn patient_scopes(ctx: &Ctx) {
         format!("/fhir/Condition/{}", a.condition),
         format!("/fhir/Encounter/{}", a.encounter),
         format!("/fhir/MedicationRequest/{}", a.med_request),
-        format!("/fhir/CareTeam/{}", a.care_team),
         format!("/fhir/Practitioner/{}", w.practitioner),
         format!("/fhir/Organization/{}", w.organization),
         format!("/fhir/Medication/{}", w.medication),
@@ -101,22 +100,10 @@ fn patient_scopes(ctx: &Ctx) {
         vec![format!("Provenance/{}", a.provenance)],
         "_revinclude Provenance"
     );
-    let ct = search_all(
-        &c,
-        None,
-        "CareTeam",
-        &pairs(&[
-            ("patient", &a.id),
-            ("_include", "CareTeam:participant:Practitioner"),
-        ]),
-        Method::Get,
-    );
-    check_eq!(ct.id_set(), set(&[&a.care_team]));
-    check_eq!(
-        ct.includes,
-        vec![format!("Practitioner/{}", w.practitioner)],
-        "_include CareTeam:participant:Practitioner"
-    );
+    // A's care team names B: a multi-patient record, not A's alone.
+    expect_outcome(&w.fhir(&at, &format!("/fhir/CareTeam/{}", a.care_team)), 404);
+    let ct = search_all(&c, None, "CareTeam", &pairs(&[("patient", &a.id)]), Method::Get);
+    check!(ct.ids().is_empty(), "CareTeam naming B: {:?}", ct.ids());
 
     // No token, a garbage token, a token with a wrong scheme: 401.
     expect_401(&w.client.get(&format!("/fhir/Patient/{}", a.id)).no_auth().send());

@@ -18,6 +18,8 @@
 //! - [`attacks`]: attempts that must all fail, counted.
 //! - [`portal`]: patient-directed revocation.
 //! - [`limits`]: throttling, CORS, sign-in slow-down and lockout.
+//! - [`visibility`]: multi-patient resources, chains held to the chained
+//!   type's scopes, access history from the answer.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -41,6 +43,7 @@ mod limits;
 mod portal;
 mod registration;
 mod token;
+mod visibility;
 
 /// The trials of this group.
 pub fn trials() -> Vec<(&'static str, TrialFn)> {
@@ -54,6 +57,7 @@ pub fn trials() -> Vec<(&'static str, TrialFn)> {
     all.extend(attacks::TRIALS.iter().copied());
     all.extend(portal::TRIALS.iter().copied());
     all.extend(limits::TRIALS.iter().copied());
+    all.extend(visibility::TRIALS.iter().copied());
     all
 }
 
