@@ -937,7 +937,11 @@ fn disabled_clients_and_unknown_tokens_get_401() {
         call(&app, admin("POST", "/admin/clients/public-app/enable")).status,
         200
     );
-    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    // Disabling revoked the token for good: enabling revives nothing.
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 401);
+    let again = patient_token(&app, "ann", "launch/patient patient/*.rs", None);
+    let at2 = again["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at2, "/fhir/Patient/a").status, 200);
     for bad in ["", "x", &"y".repeat(300)] {
         assert_eq!(fhir(&app, bad, "/fhir/Patient/a").status, 401);
     }
@@ -948,7 +952,7 @@ fn disabled_clients_and_unknown_tokens_get_401() {
     // An app token is not an admin token.
     let r = call(
         &app,
-        request("GET", "/admin/practices").header("authorization", &format!("Bearer {at}")),
+        request("GET", "/admin/practices").header("authorization", &format!("Bearer {at2}")),
     );
     assert_eq!(r.status, 403);
 }
@@ -956,18 +960,22 @@ fn disabled_clients_and_unknown_tokens_get_401() {
 #[test]
 fn ehr_launch_carries_its_context() {
     let app = world();
-    let launch = call(
-        &app,
-        admin("POST", "/admin/launch").body(
-            json!({"username": "doc", "patient": "a", "encounter": "enc-a",
-        "need_patient_banner": false, "smart_style_url": true, "fhirContext": ["Encounter/enc-a"]})
-            .to_string(),
-        ),
-    );
-    assert_eq!(launch.status, 201, "{}", body_text(&launch));
-    let l = launch.json_body();
-    assert_eq!(l["expires_in"], 300);
-    let value = l["launch"].as_str().unwrap();
+    let new_launch = || {
+        let launch = call(
+            &app,
+            admin("POST", "/admin/launch").body(
+                json!({"username": "doc", "client_id": "public-app", "patient": "a", "encounter": "enc-a",
+            "need_patient_banner": false, "smart_style_url": true, "fhirContext": ["Encounter/enc-a"]})
+                .to_string(),
+            ),
+        );
+        assert_eq!(launch.status, 201, "{}", body_text(&launch));
+        let l = launch.json_body();
+        assert_eq!(l["expires_in"], 300);
+        l["launch"].as_str().unwrap().to_string()
+    };
+    let first = new_launch();
+    let value = first.as_str();
     let mut b = Browser::new(&app);
     // Signing in as someone else than the launch's user is refused.
     let page = b.get(&authorize_url(
@@ -982,6 +990,18 @@ fn ehr_launch_carries_its_context() {
     ]);
     let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(b.post("/authorize/signin", &pairs).status, 403);
+    // That launch is used up; a launch is accepted by /authorize once.
+    let r = b.get(&authorize_url(
+        "public-app",
+        "launch user/*.rs",
+        &[("launch", value)],
+    ));
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("invalid_request")
+    );
+    let second = new_launch();
+    let value = second.as_str();
     let r = consent_flow(
         &mut b,
         &authorize_url("public-app", "launch user/*.rs", &[("launch", value)]),
@@ -997,11 +1017,12 @@ fn ehr_launch_carries_its_context() {
     assert_eq!(t["smart_style_url"], format!("{BASE}/smart-style/default.json"));
     assert_eq!(t["fhirContext"], json!([{"reference": "Encounter/enc-a"}]));
     // Launch contexts expire after five minutes.
+    let third = new_launch();
     app.platform.now.set(NOW + 301_000);
     let r = b.get(&authorize_url(
         "public-app",
         "launch user/*.rs",
-        &[("launch", value)],
+        &[("launch", third.as_str())],
     ));
     assert_eq!(
         query_param(&location(&r), "error").as_deref(),

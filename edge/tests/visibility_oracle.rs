@@ -605,10 +605,29 @@ fn callers(app: &TestApp) -> Vec<Caller> {
                 } else {
                     "oracle-user-app"
                 };
+                // A user-present token has a grant (its kind decides which
+                // scopes it may carry); a backend token has none.
+                let grant_id = (client == "oracle-user-app").then(|| {
+                    let g = flare_edge::store::auth::Grant {
+                        grant_id: format!("oracle-grant-{i}"),
+                        practice: practice.into(),
+                        client_id: client.into(),
+                        user_id: user.clone(),
+                        patient: patient.clone(),
+                        scope: scope.clone(),
+                        context: json!({}),
+                        session_hash: None,
+                        created_at: NOW,
+                        last_used_at: None,
+                        revoked_at: None,
+                    };
+                    pollster::block_on(flare_edge::store::auth::insert_grant(app.auth_db(), &g)).unwrap();
+                    g.grant_id
+                });
                 let row = NewAccessToken {
                     token_hash: flare_edge::app::oauth::crypto::sha256_b64(&token),
                     client_id: client.into(),
-                    grant_id: None,
+                    grant_id,
                     family_id: None,
                     practice: practice.into(),
                     user_id: user,

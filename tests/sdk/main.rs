@@ -302,7 +302,7 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
         .post(
             "/admin/launch",
             "application/json",
-            json!({"username": "sdk-patient", "patient": "sdk-pat", "encounter": "sdk-enc",
+            json!({"username": "sdk-patient", "client_id": client_id, "patient": "sdk-pat", "encounter": "sdk-enc",
                    "need_patient_banner": false, "smart_style_url": true, "fhirContext": ["Encounter/sdk-enc"]})
             .to_string(),
         )

@@ -1,9 +1,133 @@
 //! What granted scopes permit: the pure decisions of the authorization server
-//! (which requested scopes a client may be granted, whether a refresh asks for
-//! a subset) and of the FHIR API (which context and query restrictions apply
-//! to a type and interaction).
+//! (which requested scopes a client may be granted, by which grant type,
+//! whether a refresh asks for a subset) and of the FHIR API (a token's
+//! effective scopes today, which context and query restrictions apply to a
+//! type and interaction).
 
 use super::scope::{Context, Permissions, ResourceScope, Scope, Syntax};
+
+/// How a token was obtained, which decides the scope contexts it may carry:
+/// `system/` scopes belong to backend services (`client_credentials`, no user);
+/// `patient/` and `user/` scopes, identity and launch scopes need a user
+/// present (`authorization_code`, and refreshes of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantKind {
+    /// `authorization_code` (and `refresh_token` of such a grant): a user signed in.
+    AuthorizationCode,
+    /// `client_credentials`: a backend service, no user.
+    ClientCredentials,
+}
+
+impl GrantKind {
+    /// The kind of an OAuth `grant_type` value that issues scopes of its own
+    /// (`refresh_token` only narrows an authorization code's grant).
+    pub fn of_grant_type(grant_type: &str) -> Option<GrantKind> {
+        match grant_type {
+            "authorization_code" => Some(GrantKind::AuthorizationCode),
+            "client_credentials" => Some(GrantKind::ClientCredentials),
+            _ => None,
+        }
+    }
+
+    /// Whether a token of this kind may carry `scope`.
+    pub fn allows(self, scope: &Scope) -> bool {
+        let system = matches!(scope, Scope::Resource(r) if r.context == Context::System);
+        match self {
+            GrantKind::ClientCredentials => system,
+            GrantKind::AuthorizationCode => !system,
+        }
+    }
+}
+
+/// The scopes of `scopes` a token of `kind` may carry.
+pub fn for_grant(kind: GrantKind, scopes: &[Scope]) -> Vec<Scope> {
+    scopes.iter().filter(|s| kind.allows(s)).cloned().collect()
+}
+
+/// The first scope of a registration that none of its grant types can ever
+/// grant (e.g. `system/*.rs` for an app that only signs users in), or `None`.
+pub fn registration_conflict<'a>(scopes: &'a [Scope], kinds: &[GrantKind]) -> Option<&'a Scope> {
+    scopes.iter().find(|s| !kinds.iter().any(|k| k.allows(s)))
+}
+
+/// What two resource scopes both permit, or `None` when that is nothing a
+/// single scope can say (other contexts or types, no common interaction, two
+/// different query restrictions).
+pub fn intersect(a: &ResourceScope, b: &ResourceScope) -> Option<ResourceScope> {
+    if a.context != b.context {
+        return None;
+    }
+    let resource_type = match (&a.resource_type, &b.resource_type) {
+        (None, t) | (t, None) => t.clone(),
+        (Some(x), Some(y)) if x == y => Some(x.clone()),
+        _ => return None,
+    };
+    let (p, q) = (a.permissions, b.permissions);
+    let permissions = Permissions {
+        create: p.create && q.create,
+        read: p.read && q.read,
+        update: p.update && q.update,
+        delete: p.delete && q.delete,
+        search: p.search && q.search,
+    };
+    if permissions.is_empty() {
+        return None;
+    }
+    let query = match (a.query.is_empty(), b.query.is_empty()) {
+        (true, _) => b.query.clone(),
+        (_, true) => a.query.clone(),
+        _ if a.query == b.query => a.query.clone(),
+        _ => return None,
+    };
+    // SMART 1.0 can only say `.read` (= rs) without a query.
+    let v1 = a.syntax == Syntax::V1
+        && b.syntax == Syntax::V1
+        && query.is_empty()
+        && permissions == Permissions::READ;
+    Some(ResourceScope {
+        context: a.context,
+        resource_type,
+        permissions,
+        syntax: if v1 { Syntax::V1 } else { Syntax::V2 },
+        query,
+    })
+}
+
+/// A token's effective scopes at the moment of use: what it was `granted`,
+/// limited to what a token of `kind` may carry and to what the client is
+/// approved for today (`allowed`). A practice's narrowing of an app's scopes
+/// thus reaches every existing token and refresh at once: a granted
+/// `patient/*.rs` under an approval of `patient/Patient.rs` is
+/// `patient/Patient.rs`.
+pub fn effective(granted: &[Scope], allowed: &[Scope], kind: GrantKind) -> Vec<Scope> {
+    let mut out: Vec<Scope> = Vec::new();
+    let mut push = |s: Scope| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    for g in granted.iter().filter(|g| kind.allows(g)) {
+        match g {
+            Scope::Resource(r) => {
+                for a in resource_scopes(allowed) {
+                    if let Some(both) = intersect(r, a) {
+                        push(Scope::Resource(both));
+                    }
+                }
+            }
+            other if allowed.contains(other) => push(other.clone()),
+            _ => {}
+        }
+    }
+    // A narrower scope next to one that covers it says nothing more.
+    let snapshot = out.clone();
+    out.retain(|s| {
+        !snapshot.iter().any(|o| {
+            o != s && set_covers(std::slice::from_ref(o), s) && !set_covers(std::slice::from_ref(s), o)
+        })
+    });
+    out
+}
 
 /// A FHIR interaction a scope letter permits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +294,79 @@ mod tests {
 
     fn list(s: &str) -> Vec<Scope> {
         Scope::parse_list(s).0
+    }
+
+    #[test]
+    fn grant_kinds_split_system_from_user_present_scopes() {
+        let all = list("openid fhirUser launch/patient patient/*.rs user/Observation.rs system/*.rs");
+        assert_eq!(
+            to_string(&for_grant(GrantKind::AuthorizationCode, &all)),
+            "openid fhirUser launch/patient patient/*.rs user/Observation.rs"
+        );
+        assert_eq!(
+            to_string(&for_grant(GrantKind::ClientCredentials, &all)),
+            "system/*.rs"
+        );
+        let public = list("openid patient/*.rs system/*.rs");
+        assert_eq!(
+            registration_conflict(&public, &[GrantKind::AuthorizationCode]).map(Scope::to_string),
+            Some("system/*.rs".to_string())
+        );
+        assert_eq!(
+            registration_conflict(&list("system/*.rs openid"), &[GrantKind::ClientCredentials])
+                .map(Scope::to_string),
+            Some("openid".to_string())
+        );
+        assert!(registration_conflict(
+            &public,
+            &[GrantKind::AuthorizationCode, GrantKind::ClientCredentials]
+        )
+        .is_none());
+        assert_eq!(GrantKind::of_grant_type("refresh_token"), None);
+    }
+
+    #[test]
+    fn effective_scopes_follow_the_current_approval() {
+        let code = GrantKind::AuthorizationCode;
+        let granted = list("openid fhirUser launch/patient offline_access patient/*.rs");
+        // The practice narrowed the app to Patient only and dropped offline_access.
+        let now = list("openid fhirUser launch/patient patient/Patient.rs");
+        assert_eq!(
+            to_string(&effective(&granted, &now, code)),
+            "openid fhirUser launch/patient patient/Patient.rs"
+        );
+        // Unchanged approval: unchanged scopes.
+        let same = list("openid fhirUser launch/patient offline_access patient/*.rs");
+        assert_eq!(to_string(&effective(&granted, &same, code)), to_string(&granted));
+        // A query-restricted grant under a type-wide approval keeps its query.
+        let lab = list("patient/Observation.rs?category=a|lab");
+        assert_eq!(
+            to_string(&effective(&lab, &list("patient/*.rs"), code)),
+            "patient/Observation.rs?category=a|lab"
+        );
+        // Two different queries have no common scope.
+        assert!(effective(&lab, &list("patient/Observation.rs?category=a|vital"), code).is_empty());
+        // Permissions intersect; v1 stays v1 when it can.
+        assert_eq!(
+            to_string(&effective(
+                &list("patient/*.read"),
+                &list("patient/Observation.read patient/Condition.r"),
+                code
+            )),
+            "patient/Observation.read patient/Condition.r"
+        );
+        // system/ never survives in a user-present token, whatever was stored.
+        assert!(effective(&list("system/*.rs"), &list("system/*.rs"), code).is_empty());
+        assert_eq!(
+            to_string(&effective(
+                &list("system/*.rs"),
+                &list("system/Patient.rs system/Observation.rs"),
+                GrantKind::ClientCredentials
+            )),
+            "system/Patient.rs system/Observation.rs"
+        );
+        // Other contexts never meet.
+        assert!(effective(&list("patient/*.rs"), &list("user/*.rs"), code).is_empty());
     }
 
     #[test]

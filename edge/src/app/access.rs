@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use flare_core::registry;
 use flare_core::search::{self, ParseOptions};
-use flare_core::smart::access::{type_access, Interaction};
+use flare_core::smart::access::{effective, type_access, GrantKind, Interaction};
 use flare_core::smart::scope::{Context, Scope};
 
 use super::error::ApiError;
@@ -18,21 +18,38 @@ use crate::store::auth::{AccessToken, AuditEvent};
 use crate::store::search_sql::{TypeRule, Visibility};
 use crate::store::Database;
 
-/// A live access token and its parsed scopes.
+/// A live access token and its effective scopes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Access {
     /// The token as stored.
     pub token: AccessToken,
-    /// Its granted scopes.
+    /// Its effective scopes ([`effective_scopes`]).
     pub scopes: Vec<Scope>,
 }
 
 impl Access {
-    /// Parses the token's scopes.
+    /// The token with its effective scopes.
     pub fn new(token: AccessToken) -> Access {
-        let scopes = Scope::parse_list(&token.scope).0;
+        let scopes = effective_scopes(&token);
         Access { token, scopes }
     }
+}
+
+/// What a token may do now: its granted scopes, limited to its grant type
+/// (`system/` only without a user, i.e. without a grant) and to the scopes
+/// its client is approved for today, so a practice's narrowing reaches
+/// every existing token at its next use. Used for FHIR requests, bulk
+/// kick-offs and introspection alike.
+pub fn effective_scopes(token: &AccessToken) -> Vec<Scope> {
+    let kind = match token.grant_id {
+        Some(_) => GrantKind::AuthorizationCode,
+        None => GrantKind::ClientCredentials,
+    };
+    effective(
+        &Scope::parse_list(&token.scope).0,
+        &Scope::parse_list(&token.client_scope).0,
+        kind,
+    )
 }
 
 /// A read or search answer with the patients whose records it carries (for

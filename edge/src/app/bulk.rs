@@ -284,7 +284,7 @@ pub async fn kick_off<D: Database, P: Platform>(
     }
     let scope = match caller {
         Caller::Admin => String::new(),
-        Caller::App(a) => a.token.scope.clone(),
+        Caller::App(a) => flare_core::smart::access::to_string(&a.scopes),
     };
     let job = ExportJob {
         job_id: random_token(&app.platform, 16),

@@ -389,7 +389,7 @@ pub async fn launch<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
         body["encounter"] = json!(e);
         body["fhirContext"] = json!([format!("Encounter/{e}")]);
     }
-    let (launch, _) = new_launch(app, req, &user, &body).await?;
+    let (launch, _) = new_launch(app, req, &user, &client, &body).await?;
     let launch_uri = client.launch_uri.as_deref().unwrap_or_default();
     let src = launch_url(launch_uri, &req.fhir_base(), &launch)
         .ok_or_else(|| ApiError::page(400, "the app's launch URL is not an http(s) URL"))?;

@@ -161,7 +161,8 @@ pub async fn list_clients<D: Database>(
 }
 
 /// Sets a client's status; approving publishes its redirect origins for CORS,
-/// anything else withdraws them. One atomic batch.
+/// anything else withdraws them and revokes all the client's grants, refresh
+/// families, access tokens and unused launch contexts. One atomic batch.
 pub async fn set_client_status<D: Database>(
     db: &D,
     client_id: &str,
@@ -191,6 +192,18 @@ pub async fn set_client_status<D: Database>(
                 "INSERT OR IGNORE INTO client_origins (origin, client_id) VALUES (?1, ?2)",
                 vec![o.as_str().into(), client_id.into()],
             ));
+        }
+    } else {
+        // Every grant and token ends here: enabling the app again later
+        // does not revive them (users authorize it anew).
+        for sql in [
+            "UPDATE grants SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL",
+            "UPDATE access_tokens SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL",
+            "UPDATE refresh_families SET revoked_at = ?2 WHERE revoked_at IS NULL \
+             AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ?1)",
+            "UPDATE launches SET used_at = ?2 WHERE client_id = ?1 AND used_at IS NULL",
+        ] {
+            stmts.push(Statement::new(sql, vec![client_id.into(), now.into()]));
         }
     }
     db.batch(stmts).await
@@ -504,46 +517,61 @@ pub async fn end_session<D: Database>(db: &D, session_hash: &str, now: i64) -> R
     .await
 }
 
-/// Stores a launch context.
+/// A launch context the EHR made for one user and one app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    /// The practitioner (or patient) who launched the app.
+    pub user_id: String,
+    /// Their practice.
+    pub practice: String,
+    /// The app it was made for: no other app may use it.
+    pub client_id: String,
+    /// JSON: patient, encounter, need_patient_banner, smart_style_url, fhirContext.
+    pub context: Json,
+}
+
+/// Stores a launch context (by the hash of its opaque value).
 pub async fn insert_launch<D: Database>(
     db: &D,
     launch_hash: &str,
-    user_id: &str,
-    practice: &str,
-    context: &Json,
+    launch: &Launch,
     expires_at: i64,
 ) -> Result<(), DbError> {
     db.batch(vec![Statement::new(
-        "INSERT INTO launches (launch_hash, user_id, practice, context, expires_at) VALUES (?1,?2,?3,?4,?5)",
+        "INSERT INTO launches (launch_hash, user_id, practice, client_id, context, expires_at) VALUES (?1,?2,?3,?4,?5,?6)",
         vec![
             launch_hash.into(),
-            user_id.into(),
-            practice.into(),
-            context.to_string().into(),
+            launch.user_id.as_str().into(),
+            launch.practice.as_str().into(),
+            launch.client_id.as_str().into(),
+            launch.context.to_string().into(),
             expires_at.into(),
         ],
     )])
     .await
 }
 
-/// A live launch context: `(user_id, practice, context)`.
-pub async fn launch<D: Database>(
+/// Uses a launch context once: only if it is live, unused and made for
+/// `client_id`, marked used in the same statement (two requests racing for
+/// one launch: one wins). `None` otherwise, without saying why.
+pub async fn consume_launch<D: Database>(
     db: &D,
     launch_hash: &str,
+    client_id: &str,
     now: i64,
-) -> Result<Option<(String, String, Json)>, DbError> {
+) -> Result<Option<Launch>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT user_id, practice, context FROM launches WHERE launch_hash = ?1 AND expires_at > ?2",
-            vec![launch_hash.into(), now.into()],
+            "UPDATE launches SET used_at = ?3 WHERE launch_hash = ?1 AND client_id = ?2 \
+             AND used_at IS NULL AND expires_at > ?3 RETURNING user_id, practice, client_id, context",
+            vec![launch_hash.into(), client_id.into(), now.into()],
         ))
         .await?;
-    Ok(rows.first().map(|r| {
-        (
-            text(r, 0).unwrap_or_default().to_string(),
-            text(r, 1).unwrap_or_default().to_string(),
-            json_col(r, 2).unwrap_or(Json::Null),
-        )
+    Ok(rows.first().map(|r| Launch {
+        user_id: text(r, 0).unwrap_or_default().to_string(),
+        practice: text(r, 1).unwrap_or_default().to_string(),
+        client_id: text(r, 2).unwrap_or_default().to_string(),
+        context: json_col(r, 3).unwrap_or(Json::Null),
     }))
 }
 
@@ -1061,6 +1089,9 @@ pub struct AccessToken {
     pub patient: Option<String>,
     /// Granted scopes.
     pub scope: String,
+    /// The scopes the client is approved for now (a narrowing after the
+    /// grant limits what the token may do at its next use).
+    pub client_scope: String,
     /// Issued (ms).
     pub issued_at: i64,
     /// Expiry (ms).
@@ -1078,7 +1109,7 @@ pub async fn access_token<D: Database>(
 ) -> Result<Option<AccessToken>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT t.client_id, t.grant_id, t.practice, t.user_id, t.patient, t.scope, t.issued_at, t.expires_at, u.fhir_user \
+            "SELECT t.client_id, t.grant_id, t.practice, t.user_id, t.patient, t.scope, t.issued_at, t.expires_at, u.fhir_user, c.scope \
              FROM access_tokens t JOIN clients c ON c.client_id = t.client_id \
              LEFT JOIN grants g ON g.grant_id = t.grant_id \
              LEFT JOIN refresh_families f ON f.family_id = t.family_id \
@@ -1098,6 +1129,7 @@ pub async fn access_token<D: Database>(
         issued_at: int(r, 6).unwrap_or_default(),
         expires_at: int(r, 7).unwrap_or_default(),
         fhir_user: text(r, 8).map(str::to_string),
+        client_scope: text(r, 9).unwrap_or_default().to_string(),
     }))
 }
 

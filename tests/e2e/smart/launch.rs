@@ -374,7 +374,7 @@ fn ehr_launch(ctx: &Ctx) {
     let r = w
         .admin_post(
             "/admin/launch",
-            &json!({"username": w.doctor.username, "patient": w.a.id, "encounter": w.a.encounter,
+            &json!({"username": w.doctor.username, "client_id": app.client_id, "patient": w.a.id, "encounter": w.a.encounter,
                     "smart_style_url": true, "fhirContext": [enc_ref]}),
         )
         .expect_status(201)
@@ -416,7 +416,7 @@ fn ehr_launch(ctx: &Ctx) {
     let r = w
         .admin_post(
             "/admin/launch",
-            &json!({"username": w.doctor.username, "patient": w.b.id, "need_patient_banner": false,
+            &json!({"username": w.doctor.username, "client_id": app.client_id, "patient": w.b.id, "need_patient_banner": false,
                     "smart_style_url": "https://style.example/flare.json"}),
         )
         .expect_status(201)
@@ -436,7 +436,7 @@ fn ehr_launch(ctx: &Ctx) {
     let r = w
         .admin_post(
             "/admin/launch",
-            &json!({"username": w.doctor.username, "patient": w.a.id}),
+            &json!({"username": w.doctor.username, "client_id": app.client_id, "patient": w.a.id}),
         )
         .expect_status(201)
         .json();

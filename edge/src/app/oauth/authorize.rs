@@ -12,7 +12,7 @@
 use serde_json::{json, Value as Json};
 use url::Url;
 
-use flare_core::smart::access::{self, grantable, granular_alternatives};
+use flare_core::smart::access::{self, for_grant, grantable, granular_alternatives, GrantKind};
 use flare_core::smart::scope::{Context, Scope};
 use flare_core::text::normalize;
 
@@ -282,25 +282,15 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
         return redirect_error(redirect_uri, "invalid_scope", "scope is required", state);
     };
     let requested = Scope::parse_list(scope).0;
-    let possible = grantable(&requested, &Scope::parse_list(&client.scope).0);
+    // `system/` scopes are never granted with a user present, whatever the
+    // registration says (they belong to backend services).
+    let possible = grantable(
+        &for_grant(GrantKind::AuthorizationCode, &requested),
+        &Scope::parse_list(&client.scope).0,
+    );
     let now = app.platform.now_ms();
-    let launch = match get("launch")? {
-        Some(l) => match store::launch(app.auth_db(), &sha256_b64(l), now).await? {
-            Some((user_id, practice, ctx)) if practice == client.practice => {
-                Some(json!({"user_id": user_id, "context": ctx}))
-            }
-            _ => {
-                return redirect_error(
-                    redirect_uri,
-                    "invalid_request",
-                    "launch is unknown or expired",
-                    state,
-                )
-            }
-        },
-        None => None,
-    };
-    if requested.contains(&Scope::Launch) && launch.is_none() {
+    let launch_value = get("launch")?;
+    if requested.contains(&Scope::Launch) && launch_value.is_none() {
         return redirect_error(
             redirect_uri,
             "invalid_request",
@@ -319,6 +309,26 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
             state,
         );
     }
+    // Last check, because it uses the launch up: single use, and only by
+    // the app it was made for.
+    let launch = match launch_value {
+        Some(l) => {
+            match store::consume_launch(app.auth_db(), &sha256_b64(l), &client.client_id, now).await? {
+                Some(found) if found.practice == client.practice => {
+                    Some(json!({"user_id": found.user_id, "context": found.context}))
+                }
+                _ => {
+                    return redirect_error(
+                        redirect_uri,
+                        "invalid_request",
+                        "launch is unknown, expired, already used or made for another app",
+                        state,
+                    )
+                }
+            }
+        }
+        None => None,
+    };
     let csrf = cookie(req, CSRF_COOKIE)
         .filter(|c| c.len() >= 22)
         .map(str::to_string)

@@ -50,7 +50,7 @@ pub async fn introspect<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReq
     let mut body = json!({
         "active": true,
         "client_id": t.client_id,
-        "scope": t.scope,
+        "scope": flare_core::smart::access::to_string(&crate::app::access::effective_scopes(&t)),
         "exp": t.expires_at / 1000,
         "iat": t.issued_at / 1000,
         "iss": e.issuer,

@@ -12,14 +12,14 @@
 //! - `POST /admin/users` `{username, password, practice, fhirUser, name, role}`
 //!   (`role`: `member`, the default, `practice_admin`, or `test_patient`: a
 //!   patient account the practice shows to developers of its approved apps)
-//! - `POST /admin/launch` `{username, patient, encounter, need_patient_banner, smart_style_url, fhirContext}`
+//! - `POST /admin/launch` `{username, client_id, patient, encounter, need_patient_banner, smart_style_url, fhirContext}`
 //! - `GET /admin/audit?practice=&patient=&limit=`
 
 use serde_json::{json, Value as Json};
 
 use super::crypto::{check_password_rule, hash_password, random_token, sha256_b64};
 use super::discovery::Endpoints;
-use super::register::{check_jwks, client_from_metadata, client_json, origin_of};
+use super::register::{check_grantable, check_jwks, client_from_metadata, client_json, origin_of};
 use super::LAUNCH_TTL_MS;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::http::{HttpRequest, HttpResponse};
@@ -166,7 +166,9 @@ pub async fn clients<D: Database, P: Platform>(
 /// A practice's decision on an app (`approve`, `reject`, `disable` or
 /// `enable`); returns the new status. Shared by the admin API and the
 /// practice administration pages. Approving publishes the redirect origins
-/// for CORS; disabling stops every token of the app at its next use.
+/// for CORS and needs scopes its grant types can grant ([`check_grantable`]);
+/// rejecting or disabling revokes every grant and token of the app (enabling
+/// it again revives none of them).
 pub async fn decide_client<D: Database, P: Platform>(
     app: &App<D, P>,
     client: &store::Client,
@@ -185,6 +187,9 @@ pub async fn decide_client<D: Database, P: Platform>(
             "conflict",
             format!("client {} is {}, not disabled", client.client_id, client.status),
         ));
+    }
+    if status == "approved" {
+        check_grantable(&client.grant_types, &client.scope)?;
     }
     let origins: Vec<String> = client.redirect_uris.iter().filter_map(|u| origin_of(u)).collect();
     store::set_client_status(
@@ -238,6 +243,9 @@ pub async fn decide_scope_change<D: Database, P: Platform>(
     approve: bool,
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
+    if approve {
+        check_grantable(&client.grant_types, expected)?;
+    }
     let reason = (!approve).then(|| reason.unwrap_or("no reason given"));
     let settled = store::settle_scope_change(
         app.auth_db(),
@@ -361,20 +369,29 @@ pub async fn create_launch<D: Database, P: Platform>(app: &App<D, P>, req: &Http
     let user = store::user_by_name(app.auth_db(), username)
         .await?
         .ok_or_else(|| ApiError::bad_request(format!("no user {username}")))?;
-    let (launch, expires_in) = new_launch(app, req, &user, &b).await?;
+    let client_id = b
+        .get("client_id")
+        .and_then(Json::as_str)
+        .ok_or_else(|| ApiError::bad_request("client_id is required: a launch is made for one app"))?;
+    let client = store::client(app.auth_db(), client_id)
+        .await?
+        .filter(|c| c.practice == user.practice)
+        .ok_or_else(|| ApiError::bad_request(format!("no app {client_id} in {}", user.practice)))?;
+    let (launch, expires_in) = new_launch(app, req, &user, &client, &b).await?;
     Ok(HttpResponse::json(
         201,
         &json!({"launch": launch, "expires_in": expires_in}),
     ))
 }
 
-/// Validates a launch context request and stores it; returns the opaque
-/// `launch` value and its lifetime in seconds. Shared by the admin API and the
-/// EHR simulator page.
+/// Validates a launch context request and stores it for `client` (which
+/// alone may use it, once); returns the opaque `launch` value and its
+/// lifetime in seconds. Shared by the admin API and the EHR simulator page.
 pub async fn new_launch<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
     user: &User,
+    client: &store::Client,
     b: &Json,
 ) -> Result<(String, i64), ApiError> {
     let db = app.shards.for_practice(&user.practice);
@@ -426,15 +443,13 @@ pub async fn new_launch<D: Database, P: Platform>(
     }
     let launch = random_token(&app.platform, 24);
     let now = app.platform.now_ms();
-    store::insert_launch(
-        app.auth_db(),
-        &sha256_b64(&launch),
-        &user.user_id,
-        &user.practice,
-        &Json::Object(context),
-        now + LAUNCH_TTL_MS,
-    )
-    .await?;
+    let stored = store::Launch {
+        user_id: user.user_id.clone(),
+        practice: user.practice.clone(),
+        client_id: client.client_id.clone(),
+        context: Json::Object(context),
+    };
+    store::insert_launch(app.auth_db(), &sha256_b64(&launch), &stored, now + LAUNCH_TTL_MS).await?;
     Ok((launch, LAUNCH_TTL_MS / 1000))
 }
 

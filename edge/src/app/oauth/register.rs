@@ -18,7 +18,7 @@ use crate::app::http::{HttpRequest, HttpResponse};
 use crate::app::{App, Caller, Platform};
 use crate::store::auth::{self as store, Client};
 use crate::store::{resources, Database};
-use flare_core::smart::access;
+use flare_core::smart::access::{self, registration_conflict, GrantKind};
 use flare_core::smart::scope::{Context, Scope};
 
 fn meta_error(message: impl Into<String>) -> ApiError {
@@ -220,6 +220,7 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
             ));
         }
     }
+    check_grantable(&grant_types, &scope)?;
     let practice = opt_str(m, "practice")?.unwrap_or(default_practice).to_string();
     let lifetime = match m.get("access_token_lifetime") {
         None | Some(Json::Null) => 3600,
@@ -257,6 +258,29 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
         secret_issued_at: None,
         scope_change_reason: None,
     })
+}
+
+/// Refuses a scope none of the client's grant types can grant: `system/`
+/// scopes need `client_credentials` (backend services); `patient/` and
+/// `user/` scopes, identity and launch scopes need `authorization_code`.
+/// Checked at registration, on a scope change and again when a practice
+/// approves either (registrations from before the rule).
+pub fn check_grantable(grant_types: &[String], scope: &str) -> Result<(), ApiError> {
+    let kinds: Vec<GrantKind> = grant_types
+        .iter()
+        .filter_map(|g| GrantKind::of_grant_type(g))
+        .collect();
+    let scopes = Scope::parse_list(scope).0;
+    match registration_conflict(&scopes, &kinds) {
+        None => Ok(()),
+        Some(s @ Scope::Resource(r)) if r.context == Context::System => Err(meta_error(format!(
+            "scope {s} can only be granted to a backend service (grant type client_credentials); \
+             an app that signs users in holds patient/ or user/ scopes"
+        ))),
+        Some(s) => Err(meta_error(format!(
+            "scope {s} needs a user to sign in (grant type authorization_code)"
+        ))),
+    }
 }
 
 /// The registration response body (RFC 7591 §3.2.1), without secrets.

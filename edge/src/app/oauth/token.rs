@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value as Json};
 
-use flare_core::smart::access::{self, grantable, is_subset};
+use flare_core::smart::access::{self, effective, grantable, is_subset, GrantKind};
 use flare_core::smart::scope::{Context, Scope};
 use flare_core::smart::wire::TokenResponse;
 
@@ -134,7 +134,16 @@ async fn code_grant<D: Database, P: Platform>(
         .await?
         .filter(|g| g.revoked_at.is_none())
         .ok_or_else(|| invalid_grant("the authorization was revoked"))?;
-    let scopes = Scope::parse_list(&grant.scope).0;
+    // Approved scopes may have narrowed since the consent.
+    let scopes = effective(
+        &Scope::parse_list(&grant.scope).0,
+        &Scope::parse_list(&client.scope).0,
+        GrantKind::AuthorizationCode,
+    );
+    let grant = Grant {
+        scope: access::to_string(&scopes),
+        ..grant
+    };
     let family = refresh_kind(&scopes).map(|offline| (random_token(&app.platform, 16), offline));
     let resp = issue(
         app,
@@ -208,7 +217,18 @@ async fn refresh_grant<D: Database, P: Platform>(
             ));
         }
     }
-    let original = Scope::parse_list(&rt.scope).0;
+    // What the family may refresh to, limited to what the app is approved
+    // for today: a practice's narrowing reaches existing grants here.
+    let original = effective(
+        &Scope::parse_list(&rt.scope).0,
+        &Scope::parse_list(&client.scope).0,
+        GrantKind::AuthorizationCode,
+    );
+    if refresh_kind(&original).is_none() {
+        return Err(invalid_grant(
+            "the app is no longer approved for refresh tokens (offline_access or online_access)",
+        ));
+    }
     let scopes = match field(pairs, "scope")? {
         None => original.clone(),
         Some(s) => {
