@@ -508,6 +508,12 @@ struct Grant {
     /// The signed-in user's id.
     user: Option<String>,
     fhir_user: Option<String>,
+    /// The app the token belongs to (by default the user-facing app, or the
+    /// backend service for `system/` grants).
+    client: &'static str,
+    /// What the oracle takes the token to permit, stated by hand where that
+    /// differs from `scope` (an app whose approval narrowed since the grant).
+    oracle_scope: Option<String>,
 }
 
 impl Grant {
@@ -522,10 +528,25 @@ impl Grant {
         Grant {
             name,
             practice,
-            scope,
             patient: patient.map(str::to_string),
             user: user.cloned(),
             fhir_user: fhir_user.map(str::to_string),
+            client: if scope.starts_with("system/") {
+                "oracle-backend"
+            } else {
+                "oracle-user-app"
+            },
+            scope,
+            oracle_scope: None,
+        }
+    }
+
+    /// The token of `client`, which the oracle takes to permit `oracle_scope`.
+    fn via(self, client: &'static str, oracle_scope: String) -> Grant {
+        Grant {
+            client,
+            oracle_scope: Some(oracle_scope),
+            ..self
         }
     }
 }
@@ -544,6 +565,25 @@ fn callers(app: &TestApp) -> Vec<Caller> {
         json!({"client_id": "oracle-backend", "client_name": "Oracle backend", "grant_types": ["client_credentials"],
             "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://backend.example/jwks", "scope": "system/*.rs"}),
     );
+    // An app whose practice narrowed its approval after its users' grants.
+    register(
+        app,
+        json!({"client_id": "oracle-narrowed-app", "client_name": "Oracle narrowed app", "redirect_uris": ["https://narrowed.example/cb"],
+            "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"],
+            "scope": format!("launch/patient patient/Patient.rs patient/Observation.rs?category={LAB}")}),
+    );
+    // A user-facing app approved with system/*.rs before registration refused
+    // that (finding 3): stored directly, as an old row would be.
+    register(
+        app,
+        json!({"client_id": "oracle-legacy-app", "client_name": "Oracle legacy app", "redirect_uris": ["https://legacy.example/cb"],
+            "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"], "scope": "launch/patient patient/Patient.rs"}),
+    );
+    pollster::block_on(app.auth_db().batch(vec![Statement::new(
+        "UPDATE clients SET scope = 'launch/patient patient/Patient.rs system/*.rs' WHERE client_id = 'oracle-legacy-app'",
+        vec![],
+    )]))
+    .unwrap();
     let doc = create_user(app, "oracle-doc", "northside", "Practitioner/northside-prac-1");
     let ann = create_user(app, "oracle-ann", "northside", "Patient/northside-pat-1");
     let (a, b, c) = ("northside-pat-1", "northside-pat-2", "lakeshore-pat-1");
@@ -581,6 +621,12 @@ fn callers(app: &TestApp) -> Vec<Caller> {
         Grant::new("EHR launch, patient B", "northside", "patient/*.rs".into(), Some(b), Some(&doc), Some("Practitioner/northside-prac-1")),
         Grant::new("system", "northside", "system/*.rs".into(), None, None, None),
         Grant::new("system, labs", "northside", format!("system/Patient.rs system/Observation.rs?category={LAB} system/Group.rs"), None, None, None),
+        Grant::new("patient A, app narrowed since", "northside", "patient/*.rs".into(), Some(a), None, None).via(
+            "oracle-narrowed-app",
+            format!("patient/Patient.rs patient/Observation.rs?category={LAB}"),
+        ),
+        Grant::new("patient A, system/ through consent", "northside", "patient/Patient.rs system/*.rs".into(), Some(a), None, None)
+            .via("oracle-legacy-app", "patient/Patient.rs".into()),
         Grant::new("lakeshore patient", "lakeshore", "patient/*.rs".into(), Some(c), None, None),
         Grant::new("lakeshore system", "lakeshore", "system/*.rs".into(), None, None, None),
     ];
@@ -597,17 +643,14 @@ fn callers(app: &TestApp) -> Vec<Caller> {
                     patient,
                     user,
                     fhir_user,
+                    client,
+                    oracle_scope,
                 },
             )| {
                 let token = format!("oracle-token-{i}-0123456789abcdef");
-                let client = if scope.starts_with("system/") {
-                    "oracle-backend"
-                } else {
-                    "oracle-user-app"
-                };
                 // A user-present token has a grant (its kind decides which
                 // scopes it may carry); a backend token has none.
-                let grant_id = (client == "oracle-user-app").then(|| {
+                let grant_id = (client != "oracle-backend").then(|| {
                     let g = flare_edge::store::auth::Grant {
                         grant_id: format!("oracle-grant-{i}"),
                         practice: practice.into(),
@@ -641,7 +684,7 @@ fn callers(app: &TestApp) -> Vec<Caller> {
                     name,
                     practice,
                     token,
-                    scopes: Scope::parse_list(&scope).0,
+                    scopes: Scope::parse_list(oracle_scope.as_deref().unwrap_or(&scope)).0,
                     patient,
                     fhir_user,
                 }
