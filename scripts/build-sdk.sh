@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the npm package in pkg/: the SDK crate's sans-IO core for wasm32
+# with the `npm` feature (the `call` export and the lol_alloc allocator)
 # (profile `sdk`: opt-level z, LTO, one codegen unit, panic=abort),
 # wasm-bindgen (--target web, name section removed) into pkg/dist (the glue
 # pkg/index.js imports), then the TypeScript declarations of the API, the
@@ -16,8 +17,8 @@ out=pkg/dist
 rm -rf "$out"
 mkdir -p "$out"
 
-log "cargo build -p flare-sdk --target wasm32-unknown-unknown --profile sdk"
-cargo build -p flare-sdk --lib --target wasm32-unknown-unknown --profile sdk
+log "cargo build -p flare-sdk --features npm --target wasm32-unknown-unknown --profile sdk"
+cargo build -p flare-sdk --lib --features npm --target wasm32-unknown-unknown --profile sdk
 wasm="$target_dir/wasm32-unknown-unknown/sdk/flare_sdk.wasm"
 
 log "wasm-bindgen --target web"

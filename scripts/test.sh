@@ -23,6 +23,7 @@ step "clippy (native and wasm32)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p flare-edge --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p flare-sdk --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p flare-sdk --all-targets --features npm --target wasm32-unknown-unknown -- -D warnings
 
 step "native tests"
 cargo test --workspace --exclude flare-tests
@@ -32,7 +33,7 @@ scripts/build-sdk.sh
 
 step "SDK: browser glue in headless Chromium (wasm-bindgen-test)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
-  WASM_BINDGEN_TEST_TIMEOUT=120 cargo test -p flare-sdk --target wasm32-unknown-unknown --test browser
+  WASM_BINDGEN_TEST_TIMEOUT=120 cargo test -p flare-sdk --features npm --target wasm32-unknown-unknown --test browser
 
 step "end-to-end tests against wrangler dev"
 cargo test -p flare-tests --test e2e

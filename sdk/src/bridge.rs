@@ -6,7 +6,7 @@
 //! `history`, windows and frames) and walks the objects `JSON.parse`
 //! returns; it hands Rust what it read and acts on what Rust decides.
 //!
-//! The wasm exports one function, `call` ([`dispatch`]): operation number
+//! With the `npm` feature the wasm exports one function, `call` ([`dispatch`]): operation number
 //! `op` (see [`Op`]) and seven string arguments; it returns a string.
 //! One export instead of one per function keeps wasm-bindgen's per-export
 //! shims (about 370 bytes of wasm and 300 of JS each) out of the download.
@@ -25,7 +25,7 @@
 //!
 //! Each function is also plain Rust and tested natively below.
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "npm"))]
 use wasm_bindgen::prelude::*;
 
 use crate::bundle::{self, Attachment, EntryRefs, Target};
@@ -566,8 +566,8 @@ pub enum Op {
     PlanResolution,
 }
 
-/// The wasm export: [`dispatch`].
-#[cfg(target_arch = "wasm32")]
+/// The wasm export: [`dispatch`] (with the `npm` feature only).
+#[cfg(all(target_arch = "wasm32", feature = "npm"))]
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn call(op: u32, a: &str, b: &str, c: &str, d: &str, e: &str, f: &str, g: &str) -> String {

@@ -16,9 +16,16 @@
 //! storage, `location`/`history`, WebCrypto, windows and frames) and acts on
 //! what these functions decide. Rust programs use the same modules directly,
 //! with their own HTTP client.
+//!
+//! Cargo feature `npm` (used by `scripts/build-sdk.sh` only) adds what the npm
+//! package needs on wasm32: the wasm-bindgen export of [`bridge`] and the
+//! `lol_alloc` global allocator. Without it, as a dependency of a Rust web app
+//! (Leptos, Yew, Dioxus, plain wasm-bindgen), the crate exports nothing and
+//! leaves the global allocator to the app.
 
-/// The wasm build's allocator (the page's JS is single-threaded).
-#[cfg(target_arch = "wasm32")]
+/// The npm build's allocator (the page's JS is single-threaded). Only with the
+/// `npm` feature: a Rust app that depends on this crate chooses its own.
+#[cfg(all(target_arch = "wasm32", feature = "npm"))]
 #[global_allocator]
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     // SAFETY: wasm32-unknown-unknown without atomics runs one thread.
