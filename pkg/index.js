@@ -8,9 +8,26 @@
 // reference-resolution plans. This file is the I/O around it: fetch, storage,
 // WebCrypto, history, windows and frames, and walking the objects JSON.parse
 // returns. Records cross the boundary as form text, lists joined by \0 and \1.
+//
+// Importing this module does no I/O (Node and server-side rendering import it
+// without a DOM): the wasm is instantiated by the first authorize()/ready(),
+// or by load().
 import init, { call } from "./dist/flare_sdk.js";
 
-await init({ module_or_path: new URL("./dist/flare_sdk_bg.wasm", import.meta.url) });
+let loading = null;
+let loaded = false;
+
+/** Instantiates the core's wasm once (see index.d.ts); a failed load is tried again by the next call. */
+export function load(source) {
+  loading ??= init({ module_or_path: source ?? new URL("./dist/flare_sdk_bg.wasm", import.meta.url) }).then(
+    () => void (loaded = true),
+    (e) => {
+      loading = null;
+      throw fail("network", "cannot load the SDK's WebAssembly: " + (e?.message ?? e));
+    },
+  );
+  return loading;
+}
 
 /** Argument text: absent as "", bytes as chars U+0000..U+00FF, numbers as JS prints them. */
 const arg = (v) => (v == null ? "" : v instanceof Uint8Array ? String.fromCharCode(...v) : String(v));
@@ -20,6 +37,8 @@ const op =
   (...args) => {
     const a = args.map(arg);
     while (a.length < 7) a.push("");
+    // Only client() can get here before a load: it is synchronous.
+    if (!loaded) throw fail("launch", "the SDK's WebAssembly is not loaded yet: `await load()` before client()");
     return out(call(n, ...a));
   };
 const ms = (r) => (r === "" ? -1 : +r);
@@ -146,7 +165,11 @@ async function stored(store, method, ...args) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** fetch with the core's retry rule (429/503, Retry-After, bounded backoff); the body parsed as JSON when it is JSON. */
+/**
+ * fetch with the core's retry rule (429, 503 for idempotent methods only, Retry-After, bounded backoff); the
+ * body parsed as JSON when it is JSON. The core sees the method: a POST (the one-time code exchange, a refresh,
+ * a create) is not sent again after a 503, which may come after the server acted on it.
+ */
 async function send(url, init, signal) {
   for (let attempt = 0; ; attempt++) {
     let response, body;
@@ -159,7 +182,7 @@ async function send(url, init, signal) {
         : fail("network", (url + ": " + (e?.name ?? "") + " " + (e?.message ?? "")).trim());
     }
     const retryAfter = response.headers.get("Retry-After");
-    const wait = core.retryDelay(response.status, retryAfter, attempt, now(), Math.random());
+    const wait = core.retryDelay(response.status, retryAfter, attempt, now(), Math.random(), init.method ?? "GET");
     if (wait < 0) {
       if (body === "") body = null;
       else {
@@ -240,6 +263,7 @@ function absolute(url, base) {
 }
 
 export async function authorize(options) {
+  await load();
   const page = location.href;
   const entries = Array.isArray(options) ? options : [options];
   const first = entries[0];
@@ -324,6 +348,7 @@ function cleanAddressBar(page) {
 }
 
 export async function ready(options) {
+  await load();
   const page = location.href;
   const redirect = record(core.redirect(page));
   const back = redirect.code !== undefined || redirect.error !== undefined;

@@ -347,11 +347,20 @@ pub fn under_base(url: &str, base: &str) -> bool {
     bundle::is_under_base(url, base)
 }
 
-/// The wait before retry `attempt` after `status` (ms), or -1 to report the
-/// answer now ([`retry::delay_ms`] with the default policy).
-pub fn retry_delay(status: u16, retry_after: Option<String>, attempt: u32, now_ms: f64, jitter: f64) -> f64 {
+/// The wait before retry `attempt` of a `method` request answered `status`
+/// (ms), or -1 to report the answer now ([`retry::delay_ms`] with the default
+/// policy: a POST, such as the code exchange, is not sent again after a 503).
+pub fn retry_delay(
+    method: &str,
+    status: u16,
+    retry_after: Option<String>,
+    attempt: u32,
+    now_ms: f64,
+    jitter: f64,
+) -> f64 {
     retry::delay_ms(
         &RetryPolicy::default(),
+        method,
         status,
         retry_after.as_deref(),
         attempt,
@@ -550,7 +559,7 @@ pub enum Op {
     UserReference,
     /// [`under_base`]`(url, base)`: `"1"` or `""`.
     UnderBase,
-    /// [`retry_delay`]`(status, retry_after, attempt, now, jitter)`: whole ms, or `""`.
+    /// [`retry_delay`]`(status, retry_after, attempt, now, jitter, method)`: whole ms, or `""`.
     RetryDelay,
     /// [`retry_after_seconds`]`(value, now)`, in whole ms, or `""`.
     RetryAfter,
@@ -623,6 +632,7 @@ pub fn dispatch(op: u32, x: [&str; 7]) -> String {
         16 => user_reference(x[0], x[1]).unwrap_or_default(),
         17 => flag(under_base(x[0], x[1])),
         18 => whole(retry_delay(
+            x[5],
             num(x[0]) as u16,
             opt(x[1]),
             num(x[2]) as u32,
@@ -968,9 +978,12 @@ mod tests {
         assert_eq!(absolute_url(BASE, "/metadata"), "http://ehr/fhir/metadata");
         assert!(under_base("http://ehr/fhir/Patient?x", BASE));
         assert!(!under_base("http://ehr/fhirx/Patient", BASE));
-        assert_eq!(retry_delay(429, Some("2".into()), 0, 0.0, 0.0), 2000.0);
-        assert_eq!(retry_delay(500, None, 0, 0.0, 0.0), -1.0);
-        assert_eq!(retry_delay(503, Some("60".into()), 0, 0.0, 0.0), -1.0);
+        assert_eq!(retry_delay("GET", 429, Some("2".into()), 0, 0.0, 0.0), 2000.0);
+        assert_eq!(retry_delay("GET", 500, None, 0, 0.0, 0.0), -1.0);
+        assert_eq!(retry_delay("GET", 503, Some("60".into()), 0, 0.0, 0.0), -1.0);
+        // The code exchange (a POST) is not sent again after a 503.
+        assert_eq!(retry_delay("POST", 503, Some("1".into()), 0, 0.0, 0.0), -1.0);
+        assert_eq!(retry_delay("POST", 429, Some("1".into()), 0, 0.0, 0.0), 1000.0);
         assert_eq!(retry_after_seconds("60", 0.0), 60.0);
         assert_eq!(retry_after_seconds("soon", 0.0), -1.0);
     }
@@ -1049,9 +1062,11 @@ mod tests {
         );
         assert_eq!(d(Op::UnderBase, &["http://ehr/fhir/Patient", BASE]), "1");
         assert_eq!(d(Op::UnderBase, &["http://evil/fhir", BASE]), "");
-        assert_eq!(d(Op::RetryDelay, &["429", "2", "0", "0", "0.5"]), "2000");
-        assert_eq!(d(Op::RetryDelay, &["500", "", "0", "0", "0.5"]), "");
-        assert_eq!(d(Op::RetryDelay, &["503", "", "1", "0", "0.5"]), "750");
+        assert_eq!(d(Op::RetryDelay, &["429", "2", "0", "0", "0.5", "GET"]), "2000");
+        assert_eq!(d(Op::RetryDelay, &["500", "", "0", "0", "0.5", "GET"]), "");
+        assert_eq!(d(Op::RetryDelay, &["503", "", "1", "0", "0.5", "GET"]), "750");
+        assert_eq!(d(Op::RetryDelay, &["503", "", "0", "0", "0.5", "POST"]), "");
+        assert_eq!(d(Op::RetryDelay, &["503", "", "0", "0", "0.5", ""]), "");
         assert_eq!(d(Op::RetryAfter, &["3", "0"]), "3000");
         // Bytes that start with 0x01 are not mistaken for a failure.
         assert_eq!(d(Op::Base64url, &["AQAB"]), "\u{0}\u{1}\u{0}\u{1}");

@@ -1,6 +1,13 @@
-//! When to retry a request: 429 (throttled) and 503 (unavailable), honouring
-//! `Retry-After` (seconds or an HTTP date), else exponential backoff with
-//! jitter; always bounded in attempts and in each wait.
+//! When to retry a request: 429 (throttled) and, for idempotent methods only,
+//! 503 (unavailable), honouring `Retry-After` (seconds or an HTTP date), else
+//! exponential backoff with jitter; always bounded in attempts and in each wait.
+//!
+//! A 503 may come after the server (or a proxy in front of it) acted on the
+//! request, so a POST or PATCH is not sent again after one: the one-time code
+//! exchange would present a spent code (Flare revokes what a replayed code
+//! issued, RFC 6749 §4.1.2), a refresh a rotated refresh token, a create would
+//! create twice. A 429 is the server refusing the request before acting on it
+//! (RFC 6585 §4; Flare throttles before routing), so every method retries it.
 
 /// Limits of the retry loop.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,9 +31,18 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Whether a status may be retried.
-pub fn is_retryable(status: u16) -> bool {
-    status == 429 || status == 503
+/// Whether sending `method` twice has the effect of sending it once
+/// (RFC 9110 §9.2.2). POST and PATCH, and methods this SDK does not know, are not.
+pub fn is_idempotent(method: &str) -> bool {
+    ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method))
+}
+
+/// Whether an answer `status` to a `method` request may be retried: 429
+/// always, 503 only for idempotent methods (see the module comment).
+pub fn is_retryable(method: &str, status: u16) -> bool {
+    status == 429 || (status == 503 && is_idempotent(method))
 }
 
 /// `Retry-After` in milliseconds from now: delta-seconds or an IMF-fixdate.
@@ -67,17 +83,19 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// How long to wait before retry number `attempt` (0-based) after `status`,
-/// or `None` to report the error now. `jitter` is a random number in [0, 1).
+/// How long to wait before retry number `attempt` (0-based) of a `method`
+/// request answered `status`, or `None` to report the answer now. `jitter` is
+/// a random number in [0, 1).
 pub fn delay_ms(
     policy: &RetryPolicy,
+    method: &str,
     status: u16,
     retry_after: Option<&str>,
     attempt: u32,
     now_ms: f64,
     jitter: f64,
 ) -> Option<f64> {
-    if !is_retryable(status) || attempt >= policy.max_retries {
+    if !is_retryable(method, status) || attempt >= policy.max_retries {
         return None;
     }
     match retry_after.and_then(|v| retry_after_ms(v, now_ms)) {
@@ -108,6 +126,7 @@ mod tests {
         assert_eq!(
             delay_ms(
                 &RetryPolicy::default(),
+                "GET",
                 429,
                 Some("99999999999999999999"),
                 0,
@@ -121,20 +140,41 @@ mod tests {
     #[test]
     fn retries_only_throttling_and_unavailability_a_bounded_number_of_times() {
         let p = RetryPolicy::default();
-        assert_eq!(delay_ms(&p, 429, Some("2"), 0, 0.0, 0.0), Some(2000.0));
-        assert_eq!(delay_ms(&p, 503, None, 0, 0.0, 0.0), Some(250.0));
-        let near_max = delay_ms(&p, 503, None, 2, 0.0, 0.999_999).unwrap();
+        assert_eq!(delay_ms(&p, "GET", 429, Some("2"), 0, 0.0, 0.0), Some(2000.0));
+        assert_eq!(delay_ms(&p, "GET", 503, None, 0, 0.0, 0.0), Some(250.0));
+        let near_max = delay_ms(&p, "GET", 503, None, 2, 0.0, 0.999_999).unwrap();
         assert!((near_max - 1999.999).abs() < 1e-6, "{near_max}");
-        assert_eq!(delay_ms(&p, 429, None, 3, 0.0, 0.0), None);
-        assert_eq!(delay_ms(&p, 500, None, 0, 0.0, 0.0), None);
-        assert_eq!(delay_ms(&p, 401, Some("1"), 0, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, "GET", 429, None, 3, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, "GET", 500, None, 0, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, "GET", 401, Some("1"), 0, 0.0, 0.0), None);
         // A server asking for a minute is not waited for: the app decides.
-        assert_eq!(delay_ms(&p, 429, Some("60"), 0, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, "GET", 429, Some("60"), 0, 0.0, 0.0), None);
         let tight = RetryPolicy {
             max_retries: 10,
             base_delay_ms: 500.0,
             max_delay_ms: 3000.0,
         };
-        assert_eq!(delay_ms(&tight, 503, None, 9, 0.0, 0.999), Some(3000.0));
+        assert_eq!(delay_ms(&tight, "GET", 503, None, 9, 0.0, 0.999), Some(3000.0));
+    }
+
+    #[test]
+    fn a_503_to_a_post_or_patch_is_not_sent_again() {
+        let p = RetryPolicy::default();
+        // The code exchange and the refresh are POSTs to the token endpoint:
+        // after a 503 the code may be spent, the refresh token rotated.
+        assert_eq!(delay_ms(&p, "POST", 503, None, 0, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, "POST", 503, Some("1"), 0, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, "patch", 503, None, 0, 0.0, 0.0), None);
+        assert_eq!(delay_ms(&p, "BREW", 503, None, 0, 0.0, 0.0), None);
+        // A 429 was refused before the server acted: retried for any method.
+        assert_eq!(delay_ms(&p, "POST", 429, Some("1"), 0, 0.0, 0.0), Some(1000.0));
+        assert_eq!(delay_ms(&p, "POST", 429, None, 0, 0.0, 0.0), Some(250.0));
+        // Idempotent methods are retried after a 503.
+        for m in ["GET", "head", "PUT", "DELETE", "OPTIONS"] {
+            assert_eq!(delay_ms(&p, m, 503, Some("1"), 0, 0.0, 0.0), Some(1000.0), "{m}");
+        }
+        assert!(!is_retryable("POST", 503));
+        assert!(is_retryable("GET", 503));
+        assert!(!is_retryable("GET", 500));
     }
 }

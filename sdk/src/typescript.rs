@@ -632,10 +632,22 @@ export class PageIterator {
  * Resolves to the authorization URL (with `noRedirect`, without navigating),
  * or with `target: "popup"` to the `Client` once the popup completes.
  */
-export function authorize(options: AuthorizeOptions | ServerOptions[]): Promise<Promise<string | Client>>;
+export function authorize(options: AuthorizeOptions | ServerOptions[]): Promise<string | Client>;
 
 /**
- * A client for a token the app already holds (no launch).
+ * Instantiates the SDK's WebAssembly, once; later calls return the same
+ * promise. Importing the package does no I/O (it imports in Node and during
+ * server-side rendering): `authorize` and `ready` call this themselves.
+ * `source` is where the wasm comes from (its URL, a `Response`, its bytes or
+ * a compiled module); by default `dist/flare_sdk_bg.wasm` next to the
+ * package's `index.js`. Rejects with a `FlareError` of kind `"network"`.
+ */
+export function load(source?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
+
+/**
+ * A client for a token the app already holds (no launch). Synchronous, so
+ * the wasm must be loaded: after `await load()` (or any awaited `authorize`
+ * or `ready`); before, it throws a `FlareError` of kind `"launch"`.
  */
 export function client(options: { serverUrl: string; accessToken: string; refreshToken?: string; tokenEndpoint?: string; clientId?: string; expiresIn?: number; scope?: string; patient?: string; encounter?: string }): Client;
 
@@ -657,6 +669,20 @@ export function storageAvailable(): boolean;
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn api_promises_are_not_nested() {
+        let ts = api();
+        // An async function's result is one Promise: `await authorize()` is the URL or the Client.
+        assert!(ts.contains(
+            "export function authorize(options: AuthorizeOptions | ServerOptions[]): Promise<string | Client>;\n"
+        ));
+        assert!(
+            !ts.contains("Promise<Promise<"),
+            "a Promise of a Promise in the API"
+        );
+        assert!(ts.contains("export function load(source?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;\n"));
+    }
 
     #[test]
     fn search_params_follow_the_registry() {

@@ -62,7 +62,11 @@ fn sessions_numbers_and_retries() {
     assert_eq!(bridge::due(&s, 3_541_000.0), 1);
     assert_eq!(bridge::due(&s, 3_601_000.0), 3);
     assert_eq!(bridge::after_401(&s, "a", false), 2);
-    assert_eq!(bridge::retry_delay(429, Some("3".into()), 0, 0.0, 0.5), 3000.0);
+    assert_eq!(
+        bridge::retry_delay("GET", 429, Some("3".into()), 0, 0.0, 0.5),
+        3000.0
+    );
+    assert_eq!(bridge::retry_delay("POST", 503, None, 0, 0.0, 0.5), -1.0);
     assert_eq!(
         bridge::retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777_000.0 - 1500.0),
         1.5

@@ -19,6 +19,10 @@
 //!   stubbed: includes, retries, typed errors, the shared refresh, launches
 //!   (PKCE, id_token verification, StrictMode double `ready()`, two launches
 //!   in a tab), blocked storage, popups, paging, reference resolution.
+//! - `sdk::package_imports_in_node_without_a_dom`: `node --test
+//!   node_import.test.mjs`: the package imports in Node (as server-side
+//!   rendering does) because the wasm is instantiated lazily; `load()` with
+//!   the wasm's bytes, then `client()` works there.
 //!
 //! `cargo test -p flare-tests --test sdk`. Needs `pkg/dist` (scripts/build-sdk.sh),
 //! `/usr/bin/chromium` and the npm devDependencies (scripts/setup.sh); the package trial
@@ -40,6 +44,7 @@ const LAUNCH_TRIAL: &str = "sdk::standalone_launch_against_the_edge";
 const EHR_TRIAL: &str = "sdk::ehr_launch_against_the_edge";
 const PACKAGE_TRIAL: &str = "sdk::packed_tarball_type_checks_and_builds_with_vite";
 const UNIT_TRIAL: &str = "sdk::js_layer_in_chromium";
+const NODE_TRIAL: &str = "sdk::package_imports_in_node_without_a_dom";
 const PRACTICE: &str = "sdkp";
 const PASSWORD: &str = "Sdk-e2e-2026!";
 
@@ -479,6 +484,22 @@ fn unit_trial(root: &Path) -> Result<(), Failed> {
     )
 }
 
+fn node_trial(root: &Path) -> Result<(), Failed> {
+    built(root)?;
+    let out = Command::new("node")
+        .args(["--test", "tests/sdk/node_import.test.mjs"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| fail(format!("cannot run node: {e}")))?;
+    ensure(out.status.success(), || {
+        format!(
+            "importing the package in Node failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     server::install_signal_handler();
@@ -496,7 +517,8 @@ fn main() -> ExitCode {
         Err("not started".to_string())
     };
     let edge = std::sync::Arc::new(edge);
-    let (r1, r2, r3, r4, e1, e2, e3) = (
+    let (r1, r2, r3, r4, r5, e1, e2, e3) = (
+        root.clone(),
         root.clone(),
         root.clone(),
         root.clone(),
@@ -510,6 +532,7 @@ fn main() -> ExitCode {
         Trial::test(EHR_TRIAL, move || ehr_trial(&r3, &e3)),
         Trial::test(PACKAGE_TRIAL, move || package_trial(&r2, &e2)),
         Trial::test(UNIT_TRIAL, move || unit_trial(&r4)),
+        Trial::test(NODE_TRIAL, move || node_trial(&r5)),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     let failed = conclusion.has_failed();

@@ -3,7 +3,7 @@
 // sessionStorage, history, WebCrypto (an RSA key made here signs the
 // id_tokens), timers and windows. Each test throws on a failed check;
 // window.__unit holds [{ name, ok, error }] when all have run.
-import { authorize, ready, client, storageAvailable } from "/pkg/index.js";
+import { authorize, ready, load, client, storageAvailable } from "/pkg/index.js";
 
 const BASE = "https://ehr.test/fhir";
 const out = document.getElementById("out");
@@ -241,6 +241,32 @@ const tests = {
     setUrl(page);
   },
 
+  async "the code exchange and a refresh are not sent again after a 503, only after a 429"() {
+    sessionStorage.clear();
+    const page = location.href.split(/[?#]/)[0];
+    const disc = route("/.well-known/smart-configuration", 200, discovery());
+    const ok = { access_token: "a1", token_type: "Bearer", expires_in: 3600 };
+    installFetch([disc]);
+    const first = query(await startLaunch("patient/*.rs"), "state");
+    const second = query(await startLaunch("patient/*.rs"), "state");
+    // 503: the server may have spent the code; sending it again would replay it.
+    let calls = installFetch([disc, route("/token", 503, { error: "temporarily_unavailable" }, { times: 1, headers: { "Retry-After": "0" } }), route("/token", 200, ok)]);
+    setUrl(`${page}?code=A&state=${first}`);
+    const e = await rejects(ready());
+    eq([e.kind, e.status, e.oauthError], ["oauth", 503, "temporarily_unavailable"], "the 503 is reported");
+    eq(calls.filter((c) => c.url.endsWith("/token")).length, 1, "one code exchange after a 503");
+    // 429: refused before the server acted, so the exchange is retried.
+    calls = installFetch([disc, route("/token", 429, { error: "slow_down" }, { times: 1, headers: { "Retry-After": "0" } }), route("/token", 200, ok)]);
+    setUrl(`${page}?code=B&state=${second}`);
+    eq((await ready()).accessToken, "a1", "completed after a 429");
+    eq(calls.filter((c) => c.url.endsWith("/token")).length, 2, "the exchange retried once after a 429");
+    setUrl(page);
+    // A refresh (a POST spending a rotating refresh token) follows the same rule.
+    calls = installFetch([route("/token", 503, { error: "temporarily_unavailable" }, { times: 1, headers: { "Retry-After": "0" } }), route("/token", 200, ok)]);
+    eq((await rejects(tokenClient(3600, true).refresh())).status, 503, "a refresh answered 503 is reported");
+    eq(calls.length, 1, "one refresh request after a 503");
+  },
+
   async "two launches in one tab keep their own state"() {
     sessionStorage.clear();
     const page = location.href.split(/[?#]/)[0];
@@ -381,6 +407,8 @@ const tests = {
   },
 };
 
+// The package instantiates its wasm lazily; client() is synchronous, so load it first.
+await load();
 const results = [];
 for (const [name, test] of Object.entries(tests)) {
   try {
