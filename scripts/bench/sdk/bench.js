@@ -67,6 +67,7 @@ async function interleaved(cases, runs) {
 
 window.runBench = async (runs) => {
   const out = {};
+  await flare.load(); // client() is synchronous; the package instantiates its wasm lazily
   const sdk = flare.client({ serverUrl: BASE, accessToken: "t" });
   const fc = FHIR.client({ serverUrl: BASE, tokenResponse: { access_token: "t" } });
   for (const size of [TOTAL, 100]) {

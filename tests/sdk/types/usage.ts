@@ -1,13 +1,15 @@
 // Compiled with `tsc --noEmit` against the packed @flare/smart: the calls
 // below must type-check, and each @ts-expect-error line must be an error
 // (tsc fails if an expected error does not occur).
-import { authorize, client, ready, type Client, type FlareError, type Observation, type SearchPage } from "@flare/smart";
+import { authorize, client, load, ready, type Client, type FlareError, type Observation, type SearchPage } from "@flare/smart";
 
 export async function standalone(): Promise<void> {
   await authorize({ iss: "https://ehr.example/fhir", clientId: "app", scope: "openid fhirUser patient/*.rs" });
   await authorize([{ iss: "https://a.example/fhir", clientId: "a", scope: "patient/*.rs" }]);
   // @ts-expect-error clientId is required
   await authorize({ iss: "https://ehr.example/fhir", scope: "patient/*.rs" });
+  // One Promise, not a Promise of a Promise: `then` gets the URL or the Client.
+  await authorize({ clientId: "app", scope: "patient/*.rs", target: "popup" }).then((r: string | Client) => r);
 }
 
 export async function queries(c: Client): Promise<void> {
@@ -40,6 +42,8 @@ export async function queries(c: Client): Promise<void> {
 
 export async function context(): Promise<string | undefined> {
   const c = await ready();
+  await load();
+  await load(new URL("https://cdn.example/flare_sdk_bg.wasm"));
   const other = client({ serverUrl: "https://x/fhir", accessToken: "t" });
   void other.scopes;
   try {
