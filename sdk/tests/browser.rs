@@ -4,7 +4,8 @@
 //! separators, failures). The JS layer itself is tested over the built
 //! package in `tests/sdk` (`sdk::js_layer_in_chromium`).
 //!
-//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p flare-sdk --target wasm32-unknown-unknown --test browser`
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p flare-sdk --features npm --target wasm32-unknown-unknown --test browser`
+//! (`npm`: the allocator the package ships with; the functions tested are plain Rust either way)
 #![cfg(target_arch = "wasm32")]
 
 use flare_sdk::bridge;
