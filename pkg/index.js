@@ -77,6 +77,8 @@ const PROBE = PREFIX + "probe";
 /** The sign-in popup's window name starts with this; its ready() hands the redirect to the opener. */
 const POPUP = "flare-smart-popup:";
 const MESSAGE = PREFIX + "redirect";
+/** The key of this page's launch `state` in `history.state` (per frame and per history entry, kept over a reload). */
+const PAGE_STATE = PREFIX + "state";
 const FHIR_JSON = "application/fhir+json";
 
 const now = () => Date.now();
@@ -132,7 +134,8 @@ const unavailable = (detail) =>
   fail(
     "storage_unavailable",
     "sessionStorage is unavailable (" + detail + "), as in an EHR iframe that blocks third-party storage. " +
-      'Launch with target "popup" (completes without storage) or "_top", or pass your own `storage`',
+      'Launch with target "popup" (completes without storage) or, from a frame, "_top" (the launch restarts in the ' +
+      "whole tab), or pass your own `storage`",
   );
 
 /** The store `options.storage` asks for; sessionStorage is probed with a write, so a blocked one fails now. */
@@ -163,7 +166,36 @@ async function stored(store, method, ...args) {
 
 // ---------------------------------------------------------------- HTTP
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const aborted = (what) => fail("aborted", what + ": aborted");
+
+/** Waits `ms`; an abort of `signal` rejects at once (the timer is cleared). */
+function sleep(ms, signal, what) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(aborted(what));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * `promise` as this caller sees it: an abort of `signal` rejects at once. The work itself goes on (a shared
+ * refresh finishes for the callers still waiting on it).
+ */
+function abortable(promise, signal, what) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(aborted(what));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(aborted(what));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
 
 /**
  * fetch with the core's retry rule (429, 503 for idempotent methods only, Retry-After, bounded backoff); the
@@ -172,13 +204,14 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function send(url, init, signal) {
   for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) throw aborted(url);
     let response, body;
     try {
       response = await fetch(url, { ...init, signal });
       body = await response.text();
     } catch (e) {
       throw e?.name === "AbortError"
-        ? fail("aborted", url + ": aborted")
+        ? aborted(url)
         : fail("network", (url + ": " + (e?.name ?? "") + " " + (e?.message ?? "")).trim());
     }
     const retryAfter = response.headers.get("Retry-After");
@@ -192,8 +225,7 @@ async function send(url, init, signal) {
       }
       return { status: response.status, ok: response.ok, body, retryAfter };
     }
-    await sleep(wait);
-    if (signal?.aborted) throw fail("aborted", url + ": aborted");
+    await sleep(wait, signal, url);
   }
 }
 
@@ -262,7 +294,36 @@ function absolute(url, base) {
   }
 }
 
-export async function authorize(options) {
+const POPUP_FEATURES = "popup,width=520,height=720";
+
+/** True in a frame (an EHR iframe), where a `_top` launch leaves the frame. */
+function inFrame() {
+  try {
+    return globalThis.top !== globalThis.self;
+  } catch {
+    return true;
+  }
+}
+
+export function authorize(options) {
+  const first = Array.isArray(options) ? options[0] : options;
+  // The sign-in popup is opened here, in the caller's task: browsers allow a popup only while the click's user
+  // activation lasts, and the launch awaits the wasm and discovery first. It is sent to the authorization page
+  // once that is known, and closed if the launch fails before.
+  let popup = null;
+  if (isObject(first) && first.target === "popup" && first.noRedirect !== true) {
+    popup = open("", "_blank", POPUP_FEATURES);
+    if (!popup) return Promise.reject(fail("popup", "the popup was blocked: call authorize() from a click handler"));
+  }
+  return startLaunch(options, popup).catch((e) => {
+    try {
+      popup?.close();
+    } catch {}
+    throw e;
+  });
+}
+
+async function startLaunch(options, popupWindow) {
   await load();
   const page = location.href;
   const entries = Array.isArray(options) ? options : [options];
@@ -287,6 +348,13 @@ export async function authorize(options) {
   );
   const target = text(first.target) ?? "_self";
   const popup = target === "popup";
+  if (target === "_top" && inFrame() && first.noRedirect !== true && !isObject(first.storage)) {
+    // The redirect lands at the top level, whose storage a frame cannot write (blocked, or partitioned by the
+    // embedding site): the launch record would be lost. The launch restarts at the top level instead, from this
+    // page with its `iss` and `launch` parameters, where this authorize() runs again with first-party storage.
+    if (!open(page, "_top")) throw fail("popup", "cannot open the launch in _top");
+    return page;
+  }
   let store;
   try {
     store = storeOf(first);
@@ -308,8 +376,10 @@ export async function authorize(options) {
     return url;
   }
   if (popup) {
-    const w = open(url, POPUP + state, "popup,width=520,height=720");
-    if (!w) throw fail("popup", "the popup was blocked: call authorize() from a click handler");
+    const w = popupWindow;
+    // Its name tells its ready() that it is the sign-in popup (it is still this origin's about:blank here).
+    w.name = POPUP + state;
+    w.location.href = url;
     return complete(store, await popupRedirect(w, state), false);
   }
   if (!open(url, target)) throw fail("popup", "cannot open the launch in " + target);
@@ -343,8 +413,30 @@ function popupRedirect(popup, state) {
 function cleanAddressBar(page) {
   const clean = core.stripRedirect(page);
   try {
-    if (clean !== page) history.replaceState(null, "", clean);
+    if (clean !== page) history.replaceState(history.state, "", clean);
   } catch {}
+}
+
+/**
+ * Keeps the launch's `state` with this page's history entry. sessionStorage is shared by every same-origin frame
+ * of the tab, so its "current" key names whichever frame completed last; history.state belongs to this frame and
+ * survives a reload, so each frame restores its own launch. An app's own non-object state is left alone.
+ */
+function rememberLaunch(state) {
+  try {
+    const s = history.state;
+    if (s === null || s === undefined) history.replaceState({ [PAGE_STATE]: state }, "");
+    else if (isObject(s) && !Array.isArray(s)) history.replaceState({ ...s, [PAGE_STATE]: state }, "");
+  } catch {}
+}
+
+/** The launch `state` kept with this page's history entry, if any. */
+function rememberedLaunch() {
+  try {
+    return text(history.state?.[PAGE_STATE]);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function ready(options) {
@@ -376,7 +468,8 @@ export async function ready(options) {
   if (storeError) throw storeError;
   if (redirect.code !== undefined) return complete(store, page);
   if (latest !== null && exchanging.has(latest)) return finish(store, latest, exchanging.get(latest));
-  const state = text(options?.state) ?? (await stored(store, "getItem", CURRENT));
+  // This page's own launch first; the tab's latest only for a page that kept none (another page of the app).
+  const state = text(options?.state) ?? rememberedLaunch() ?? (await stored(store, "getItem", CURRENT));
   const session = state ? await stored(store, "getItem", PREFIX + "session:" + state) : null;
   if (typeof session === "string" && record(session).access_token !== undefined) {
     return makeClient(session, store, PREFIX + "session:" + state);
@@ -427,6 +520,7 @@ async function exchange(store, state, code) {
   const result = session(idToken === undefined ? undefined : await verifyIdToken(idToken, pending, launch));
   await stored(store, "setItem", PREFIX + "session:" + state, result);
   await stored(store, "setItem", CURRENT, state);
+  rememberLaunch(state);
   return result;
 }
 
@@ -505,9 +599,9 @@ async function authorized(st, url, method, body, contentType, signal) {
   }
   if (core.due(st.t, now()) & 1) {
     try {
-      await refreshShared(st);
+      await abortable(refreshShared(st), signal, url);
     } catch (e) {
-      if (core.due(st.t, now()) & 2) throw e;
+      if (e.kind === "aborted" || core.due(st.t, now()) & 2) throw e;
     }
   }
   for (let retried = false; ; retried = true) {
@@ -519,7 +613,7 @@ async function authorized(st, url, method, body, contentType, signal) {
       const next = core.after401(st.t, token, retried ? "1" : "");
       if (next === 1) continue;
       if (next === 2) {
-        await refreshShared(st);
+        await abortable(refreshShared(st), signal, url);
         continue;
       }
     }

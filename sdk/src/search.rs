@@ -24,8 +24,18 @@ fn bad_request(message: String) -> SdkError {
     SdkError::new(ErrorKind::Launch, message)
 }
 
-/// `{base}/{type}/{id}`, with the type and id checked.
+/// `{base}/{type}/{id}`, with the type and id checked. An empty id (the JS
+/// layer passes `undefined` as one) is named as a missing launch context:
+/// `read("Patient", client.patient)` is the usual way to get here, when the
+/// launch granted no patient.
 pub fn read_url(base: &str, resource_type: &str, id: &str) -> Result<String, SdkError> {
+    if id.is_empty() {
+        return Err(bad_request(crate::form::cat(&[
+            "read(\"",
+            resource_type,
+            "\"): no id given (`client.patient` and `client.encounter` are undefined when the launch granted no patient or encounter in context)",
+        ])));
+    }
     if !is_type_name(resource_type) || !is_valid_id(id) {
         return Err(bad_request(crate::form::cat(&[
             resource_type,
@@ -105,6 +115,10 @@ mod tests {
         );
         assert!(read_url("http://f/fhir", "Patient", "../admin").is_err());
         assert!(read_url("http://f/fhir", "patient", "1").is_err());
+        // `read("Patient", client.patient)` without a patient in context.
+        let e = read_url("http://f/fhir", "Patient", "").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Launch);
+        assert!(e.message.contains("no patient"), "{}", e.message);
         let u = search_url(
             "http://f/fhir",
             "Observation",

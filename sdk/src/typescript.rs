@@ -528,8 +528,11 @@ export interface FlareError extends Error {
 }
 
 export interface Client {
-  /** Reads `type/id`. */
-  read<T extends string>(type: T, id: string, options?: RequestOptions): Promise<ResourceOf<T>>;
+  /**
+   * Reads `type/id`. The id may be `undefined` so that `read("Patient", client.patient)` type-checks under
+   * `strict`; without an id (no patient in context) it rejects with a `FlareError` of kind `"launch"`, sending nothing.
+   */
+  read<T extends string>(type: T, id: string | undefined, options?: RequestOptions): Promise<ResourceOf<T>>;
   /** One page of a search; parameters are checked against the server's registry at compile time. */
   search<T extends SearchableType>(type: T, params?: SearchParams[T], options?: RequestOptions): Promise<SearchPage<ResourceOf<T>>>;
   /** The page after `page` (or after a `next` URL); null at the end. */
@@ -682,6 +685,15 @@ mod tests {
             "a Promise of a Promise in the API"
         );
         assert!(ts.contains("export function load(source?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;\n"));
+    }
+
+    #[test]
+    fn read_takes_the_context_ids_as_they_are_typed() {
+        // `client.patient` is `string | undefined`: the README's `read("Patient", client.patient)` compiles under `strict`.
+        assert!(api().contains(
+            "read<T extends string>(type: T, id: string | undefined, options?: RequestOptions): Promise<ResourceOf<T>>;"
+        ));
+        assert!(api().contains("readonly patient: string | undefined;"));
     }
 
     #[test]

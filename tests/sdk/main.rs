@@ -420,6 +420,11 @@ fn package_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed>
     for f in ["usage.ts", "bad.ts", "tsconfig.json", "tsconfig.bad.json"] {
         std::fs::copy(root.join("tests/sdk/types").join(f), app.join(f)).map_err(|e| fail(e.to_string()))?;
     }
+    // The package README's own example is type-checked too (tsconfig.json lists readme.ts), as users copy it.
+    let readme = std::fs::read_to_string(root.join("pkg/README.md")).map_err(|e| fail(e.to_string()))?;
+    let example = readme_example(&readme, "## Standalone launch")
+        .ok_or_else(|| fail("pkg/README.md has no ```js block under \"## Standalone launch\""))?;
+    write("readme.ts", &example)?;
     let tsc = root.join("node_modules/.bin/tsc");
     let (ok, text) = run(&app, &tsc, &["-p", "tsconfig.json"])?;
     ensure(ok, || format!("tsc rejected the typed usage: {text}"))?;
@@ -455,6 +460,13 @@ fn package_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed>
     let iss = format!("{}/fhir", edge.origin);
     let r = drive(root, &app_url, &iss, &client_id, scope, "", "vite-app")?;
     standalone_checks(&r, &app_url, &iss)
+}
+
+/// The first ```js block after the line `heading` of a README.
+fn readme_example(readme: &str, heading: &str) -> Option<String> {
+    let rest = &readme[readme.find(&format!("\n{heading}\n"))?..];
+    let body = &rest[rest.find("\n```js\n")? + "\n```js\n".len()..];
+    Some(body[..body.find("\n```")? + 1].to_string())
 }
 
 fn unit_trial(root: &Path) -> Result<(), Failed> {

@@ -13,6 +13,9 @@ export async function standalone(): Promise<void> {
 }
 
 export async function queries(c: Client): Promise<void> {
+  // The launch context is `string | undefined`; read() takes it as it is (and rejects without one).
+  const patient = await c.read("Patient", c.patient);
+  void patient.id;
   const page: SearchPage<Observation> = await c.search("Observation", {
     patient: c.patient ?? "",
     category: ["laboratory"],

@@ -29,9 +29,9 @@ async function rejects(promise) {
 }
 
 /** Routes: [{ match, status, body, headers, times, delay }]; every call is recorded. */
-function installFetch(routes) {
+function installFetch(routes, w = window) {
   const calls = [];
-  window.fetch = async (url, init = {}) => {
+  w.fetch = async (url, init = {}) => {
     url = String(url);
     const headers = Object.fromEntries(Object.entries(init.headers || {}));
     calls.push({ url, method: init.method || "GET", headers, body: init.body ?? null });
@@ -80,21 +80,48 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 const tokenClient = (expiresIn, refresh) =>
   client({ serverUrl: BASE, accessToken: "t1", tokenEndpoint: "https://ehr.test/token", clientId: "app", expiresIn, ...(refresh ? { refreshToken: "r1" } : {}) });
 
+/** A stand-in for a popup window: records its name, where it was sent, and closing. */
+function fakeWindow(name) {
+  const w = { name, closed: false, location: { href: "about:blank" }, close: () => void (w.closed = true) };
+  return w;
+}
+/** Replaces window.open; each call records whether it came while a test had set `__inCall` (inside a synchronous call). */
 function watchPopups() {
   window.__popups = [];
-  if (!window.__realOpen) window.__realOpen = window.open.bind(window);
+  window.__inCall = false;
   window.open = (url, name, features) => {
-    const w = window.__realOpen("about:blank", name, features);
-    window.__popups.push({ w, url: String(url), name: String(name) });
+    const w = fakeWindow(String(name));
+    window.__popups.push({ w, openedWith: String(url ?? ""), features: String(features), sync: window.__inCall });
     return w;
   };
 }
-async function openedPopup() {
-  for (let i = 0; i < 200; i++) {
-    if (window.__popups[0]) return window.__popups[0];
+async function until(check, what) {
+  for (let i = 0; i < 300; i++) {
+    const v = check();
+    if (v) return v;
     await sleep(10);
   }
-  throw new Error("authorize() opened no popup");
+  throw new Error("timed out waiting for " + what);
+}
+/** The popup authorize() opened once it has been sent to the authorization page: `url` is that page. */
+async function openedPopup() {
+  const p = await until(() => window.__popups[0]?.w.location.href.startsWith("https://"), "the popup to be sent to the authorization page");
+  const popup = window.__popups[0];
+  return { ...popup, url: popup.w.location.href, name: popup.w.name };
+}
+/** An iframe of unit/frame.html (the package loaded) at `search`; resolves once the package is there. */
+async function frame(search = "") {
+  const f = document.createElement("iframe");
+  f.src = "/unit/frame.html" + search;
+  document.body.append(f);
+  await until(() => f.contentWindow?.smart, "the frame to load the package");
+  return f;
+}
+/** Reloads a frame and waits for its new document's package. */
+async function reloadFrame(f) {
+  f.contentWindow.__before = true;
+  f.contentWindow.location.reload();
+  await until(() => !f.contentWindow.__before && f.contentWindow.smart, "the frame to reload");
 }
 const postRedirect = (url) =>
   window.dispatchEvent(new MessageEvent("message", { data: { type: "flare-smart:redirect", url }, origin: location.origin }));
@@ -372,6 +399,7 @@ const tests = {
     let launch, popup;
     try {
       launch = authorize({ iss: BASE, clientId: "app", scope: "patient/*.rs", redirectUri: "https://app.test/cb", target: "popup" });
+      eq(window.__popups.length, 1, "window.open was called inside authorize(), before its first await");
       popup = await openedPopup();
       const state = query(popup.url, "state");
       eq(popup.name, "flare-smart-popup:" + state, "popup name");
@@ -393,6 +421,125 @@ const tests = {
     (await openedPopup()).w.close();
     const e = await rejects(launch);
     assert(e.kind === "popup" && e.message.includes("closed"), "popup closed: " + e.message);
+  },
+
+  async "an abort interrupts a Retry-After wait at once"() {
+    const calls = installFetch([route("/Patient/1", 429, { resourceType: "OperationOutcome", issue: [] }, { headers: { "Retry-After": "5" } })]);
+    const c = tokenClient(3600, false);
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort(), 100);
+    const t0 = performance.now();
+    const e = await rejects(c.read("Patient", "1", { signal: ctl.signal }));
+    const took = performance.now() - t0;
+    eq(e.kind, "aborted", "kind");
+    assert(took < 1000, `rejected ${Math.round(took)} ms after the read began, not at the abort (100 ms) during the 5 s Retry-After`);
+    eq(calls.length, 1, "not sent again");
+  },
+
+  async "an abort stops waiting for a shared refresh, which still completes for others"() {
+    const unauthorized = { resourceType: "OperationOutcome", issue: [{ severity: "error", code: "login", diagnostics: "expired" }] };
+    const fresh = (url, init) => init.headers.Authorization === "Bearer t2";
+    const calls = installFetch([
+      route("/token", 200, { access_token: "t2", token_type: "Bearer", expires_in: 3600 }, { delay: 1500 }),
+      route("/Patient/1", (u, i) => (fresh(u, i) ? 200 : 401), (u, i) => (fresh(u, i) ? { resourceType: "Patient", id: "1" } : unauthorized)),
+    ]);
+    const c = tokenClient(3600, true);
+    const patient = c.read("Patient", "1");
+    const ctl = new AbortController();
+    const waiting = c.read("Patient", "1", { signal: ctl.signal });
+    await sleep(100);
+    ctl.abort();
+    const t0 = performance.now();
+    const e = await rejects(waiting);
+    const took = performance.now() - t0;
+    eq(e.kind, "aborted", "kind");
+    assert(took < 500, `rejected ${Math.round(took)} ms after the abort, not at once (the refresh takes 1.5 s)`);
+    eq((await patient).id, "1", "the other caller's read completes after the refresh");
+    eq(calls.filter((x) => x.url.endsWith("/token")).length, 1, "one refresh");
+    eq(c.accessToken, "t2", "refreshed");
+  },
+
+  async "two same-origin EHR frames in one tab each restore their own patient after a reload"() {
+    sessionStorage.clear();
+    const disc = route("/.well-known/smart-configuration", 200, discovery());
+    const frames = [];
+    try {
+      for (const patient of ["frame-a", "frame-b"]) {
+        const f = await frame();
+        frames.push(f);
+        const w = f.contentWindow;
+        installFetch([disc], w);
+        const url = await w.smart.authorize({ iss: BASE, clientId: "app", scope: "launch/patient patient/*.rs", redirectUri: "https://app.test/cb", noRedirect: true });
+        installFetch([disc, route("/token", 200, { access_token: "tok-" + patient, token_type: "Bearer", expires_in: 3600, patient })], w);
+        w.history.replaceState(null, "", "/unit/frame.html?code=c&state=" + query(url, "state"));
+        eq((await w.smart.ready()).patient, patient, "launch in " + patient);
+      }
+      for (const [i, patient] of ["frame-a", "frame-b"].entries()) {
+        await reloadFrame(frames[i]);
+        eq((await frames[i].contentWindow.smart.ready()).patient, patient, "the reloaded frame restores its own launch");
+      }
+    } finally {
+      frames.forEach((f) => f.remove());
+    }
+  },
+
+  async "the popup opens synchronously inside the click and is then sent to the authorization page"() {
+    sessionStorage.clear();
+    installFetch([route("/.well-known/smart-configuration", 200, discovery(), { delay: 20 }), route("/token", 200, { access_token: "pop2", token_type: "Bearer" })]);
+    watchPopups();
+    window.__inCall = true;
+    const launch = authorize({ iss: BASE, clientId: "app", scope: "patient/*.rs", redirectUri: "https://app.test/cb", target: "popup" });
+    window.__inCall = false;
+    // Browsers allow a popup only while the click's user activation lasts: open() must not wait for discovery or the wasm.
+    eq(window.__popups.map((p) => p.sync), [true], "window.open called in the caller's task, before authorize() returned");
+    const popup = await openedPopup();
+    eq([popup.name, popup.features], ["flare-smart-popup:" + query(popup.url, "state"), "popup,width=520,height=720"], "name and features");
+    postRedirect(`https://app.test/cb?code=c2&state=${query(popup.url, "state")}`);
+    eq((await launch).accessToken, "pop2", "completed");
+    // A launch that fails before the popup has somewhere to go closes it.
+    installFetch([route("/.well-known/smart-configuration", 500, "down")]);
+    watchPopups();
+    const failed = authorize({ iss: BASE, clientId: "app", scope: "patient/*.rs", redirectUri: "https://app.test/cb", target: "popup" });
+    eq(window.__popups.length, 1, "opened at once");
+    eq((await rejects(failed)).kind, "protocol", "discovery failed");
+    assert(window.__popups[0].w.closed, "the empty popup is closed");
+  },
+
+  async "target _top from a frame without storage restarts the launch in the whole tab"() {
+    const launchQuery = "?iss=" + encodeURIComponent(BASE) + "&launch=l1";
+    const f = await frame(launchQuery);
+    try {
+      const w = f.contentWindow;
+      const calls = installFetch([route("/.well-known/smart-configuration", 200, discovery())], w);
+      Object.defineProperty(w, "sessionStorage", { configurable: true, get() { throw new DOMException("blocked", "SecurityError"); } });
+      const opened = [];
+      w.open = (url, target) => (opened.push([String(url), String(target)]), {});
+      const result = await w.smart.authorize({ clientId: "app", scope: "patient/*.rs", redirectUri: "https://app.test/cb", target: "_top" });
+      const page = location.origin + "/unit/frame.html" + launchQuery;
+      eq(opened, [[page, "_top"]], "the top window loads the launch page, where storage is first-party");
+      eq(result, page, "authorize() resolves to that page");
+      eq(calls.length, 0, "nothing started in the frame");
+    } finally {
+      f.remove();
+    }
+    // At the top level there is no frame to leave: blocked storage still fails, naming what works.
+    installFetch([route("/.well-known/smart-configuration", 200, discovery())]);
+    blockStorage();
+    let e;
+    try {
+      e = await rejects(authorize({ iss: BASE, clientId: "app", scope: "patient/*.rs", redirectUri: "https://app.test/cb", target: "_top" }));
+    } finally {
+      restoreStorage();
+    }
+    assert(e.kind === "storage_unavailable" && e.message.includes('"popup"'), "top-level _top without storage: " + e.message);
+  },
+
+  async "the README's patient read rejects with a clear error when no patient is in context"() {
+    const calls = installFetch([]);
+    const c = tokenClient(3600, false);
+    const e = await rejects(c.read("Patient", c.patient));
+    assert(e.kind === "launch" && e.message.includes("no patient"), "read(type, undefined): " + e.message);
+    eq(calls.length, 0, "nothing sent");
   },
 
   async "custom storage and noRedirect"() {
