@@ -441,7 +441,12 @@ export interface ServerOptions {
 
 /** Options of `authorize`. */
 export interface AuthorizeOptions extends ServerOptions {
-  /** Where to open the authorization page (default `_self`). `popup` completes in this window and needs no storage. */
+  /**
+   * Where to open the authorization page (default `_self`). `popup` completes in this window and needs no storage;
+   * the popup is opened synchronously inside the `authorize()` call (call it from the click handler) and sent to
+   * the authorization page when that is ready. `_top` from a frame restarts the launch at the top level (the top
+   * window loads this page and `authorize` resolves to its URL), unless `storage` is the app's own store.
+   */
   target?: LaunchTarget;
   /** Resolve to the authorization URL instead of navigating. */
   noRedirect?: boolean;
@@ -453,7 +458,10 @@ export interface AuthorizeOptions extends ServerOptions {
 export interface ReadyOptions {
   /** The storage `authorize` used. */
   storage?: StorageOption;
-  /** Restore the session of this launch `state` instead of the tab's latest. */
+  /**
+   * Restore the session of this launch `state`. By default: the launch this page completed (kept in
+   * `history.state`, so each same-origin frame restores its own after a reload), else the tab's latest.
+   */
   state?: string;
 }
 
@@ -468,7 +476,7 @@ export interface FhirContextItem {
 
 /** Options of every request. */
 export interface RequestOptions {
-  /** Aborts the request (and any retry wait). */
+  /** Aborts the request: it rejects at once with kind `"aborted"`, also during a retry wait or a shared refresh. */
   signal?: AbortSignal;
 }
 
@@ -633,7 +641,8 @@ export class PageIterator {
  * `launch`): discovery, PKCE S256, `state` and `nonce` from
  * `crypto.getRandomValues`, then the authorization page in `target`.
  * Resolves to the authorization URL (with `noRedirect`, without navigating),
- * or with `target: "popup"` to the `Client` once the popup completes.
+ * or with `target: "popup"` to the `Client` once the popup completes. A
+ * popup is opened before this returns, so browsers allow it in a click.
  */
 export function authorize(options: AuthorizeOptions | ServerOptions[]): Promise<string | Client>;
 

@@ -11,14 +11,18 @@
 //!   from `POST /admin/launch`) of the same page: the launch context
 //!   (patient, encounter, banner, style, `fhirContext`) reaches the client.
 //! - `sdk::packed_tarball_type_checks_and_builds_with_vite`: `npm pack`, the
-//!   tarball installed into a scratch app, `tsc` over a typed usage file
-//!   (and a misspelt parameter that must not compile), `vite build`, and the
+//!   tarball installed into a scratch app, `tsc` (strict) over a typed usage
+//!   file and the standalone example of `pkg/README.md` (and a misspelt
+//!   parameter that must not compile), `vite build`, and the
 //!   built app served and run through the same standalone launch.
 //! - `sdk::js_layer_in_chromium`: the package's JS layer over its wasm core
 //!   in headless Chromium (`unit/tests.js`, `unit.mjs`), with `fetch`
-//!   stubbed: includes, retries, typed errors, the shared refresh, launches
-//!   (PKCE, id_token verification, StrictMode double `ready()`, two launches
-//!   in a tab), blocked storage, popups, paging, reference resolution.
+//!   stubbed: includes, retries, typed errors, aborts during a retry wait
+//!   or a shared refresh, the shared refresh, launches (PKCE, id_token
+//!   verification, StrictMode double `ready()`, two launches in a tab, two
+//!   same-origin frames reloaded, `unit/frame.html`), blocked storage, popups
+//!   (opened inside the call), `_top` from a frame, paging, reference
+//!   resolution.
 //! - `sdk::package_imports_in_node_without_a_dom`: `node --test
 //!   node_import.test.mjs`: the package imports in Node (as server-side
 //!   rendering does) because the wasm is instantiated lazily; `load()` with
