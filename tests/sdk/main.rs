@@ -21,8 +21,9 @@
 //!   or a shared refresh, the shared refresh, launches (PKCE, id_token
 //!   verification, StrictMode double `ready()`, two launches in a tab, two
 //!   same-origin frames reloaded, `unit/frame.html`), blocked storage, popups
-//!   (opened inside the call), `_top` from a frame, paging, reference
-//!   resolution.
+//!   (opened inside the call; and from a real click in a Chromium with its
+//!   popup blocker on, discovery outlasting the click's activation,
+//!   `unit/popup.html`), `_top` from a frame, paging, reference resolution.
 //! - `sdk::package_imports_in_node_without_a_dom`: `node --test
 //!   node_import.test.mjs`: the package imports in Node (as server-side
 //!   rendering does) because the wasm is instantiated lazily; `load()` with
