@@ -4,8 +4,9 @@
 // (sdk/src/bridge.rs, tested natively): launch plans, PKCE, state-keyed
 // launch records, authorization URLs, discovery checks, redirect handling,
 // token-response and id_token claim checks, refresh timing and the 401 rule,
-// retry/backoff, search URLs, the token boundary, `_include` attachment and
-// reference-resolution plans. This file is the I/O around it: fetch, storage,
+// retry/backoff, search URLs, the token boundary, `_include` attachment,
+// reference-resolution plans, `_top` from a frame and which launch a reload
+// restores. This file is the I/O around it: fetch, storage,
 // WebCrypto, history, windows and frames, and walking the objects JSON.parse
 // returns. Records cross the boundary as form text, lists joined by \0 and \1.
 //
@@ -69,7 +70,10 @@ const core = {
   absoluteUrl: op(22),
   planAttachments: op(23, (r) => (r ? r.split(",").map(Number) : [])),
   planResolution: op(24),
+  restartsAtTop: op(25, Boolean),
+  restoreState: op(26, (r) => r || undefined),
 };
+const flag = (b) => (b ? "1" : "");
 
 const PREFIX = "flare-smart:";
 const CURRENT = PREFIX + "current";
@@ -348,10 +352,9 @@ async function startLaunch(options, popupWindow) {
   );
   const target = text(first.target) ?? "_self";
   const popup = target === "popup";
-  if (target === "_top" && inFrame() && first.noRedirect !== true && !isObject(first.storage)) {
-    // The redirect lands at the top level, whose storage a frame cannot write (blocked, or partitioned by the
-    // embedding site): the launch record would be lost. The launch restarts at the top level instead, from this
-    // page with its `iss` and `launch` parameters, where this authorize() runs again with first-party storage.
+  if (core.restartsAtTop(target, flag(inFrame()), flag(isObject(first.storage)), flag(first.noRedirect === true))) {
+    // The top level loads this page (with its `iss` and `launch`), where this authorize() runs again with
+    // first-party storage (launch::restarts_at_top says why).
     if (!open(page, "_top")) throw fail("popup", "cannot open the launch in _top");
     return page;
   }
@@ -468,8 +471,8 @@ export async function ready(options) {
   if (storeError) throw storeError;
   if (redirect.code !== undefined) return complete(store, page);
   if (latest !== null && exchanging.has(latest)) return finish(store, latest, exchanging.get(latest));
-  // This page's own launch first; the tab's latest only for a page that kept none (another page of the app).
-  const state = text(options?.state) ?? rememberedLaunch() ?? (await stored(store, "getItem", CURRENT));
+  // This page's own launch before the tab's latest (launch::restore_state).
+  const state = core.restoreState(text(options?.state), rememberedLaunch(), await stored(store, "getItem", CURRENT));
   const session = state ? await stored(store, "getItem", PREFIX + "session:" + state) : null;
   if (typeof session === "string" && record(session).access_token !== undefined) {
     return makeClient(session, store, PREFIX + "session:" + state);

@@ -573,6 +573,10 @@ pub enum Op {
     PlanAttachments,
     /// [`plan_resolution`]`(base, resources, at_hand)`.
     PlanResolution,
+    /// [`launch::restarts_at_top`]`(target, in_frame, own_store, no_redirect)`, flags as `"1"` or `""`: `"1"` or `""`.
+    RestartsAtTop,
+    /// [`launch::restore_state`]`(explicit, page, tab)`: the state, or `""`.
+    RestoreState,
 }
 
 /// The wasm export: [`dispatch`] (with the `npm` feature only).
@@ -654,6 +658,15 @@ pub fn dispatch(op: u32, x: [&str; 7]) -> String {
             out
         }
         24 => plan_resolution(x[0], x[1], x[2]),
+        25 => flag(launch::restarts_at_top(
+            x[0],
+            !x[1].is_empty(),
+            !x[2].is_empty(),
+            !x[3].is_empty(),
+        )),
+        26 => launch::restore_state(opt(x[0]).as_deref(), opt(x[1]).as_deref(), opt(x[2]).as_deref())
+            .unwrap_or_default()
+            .to_string(),
         _ => failure(&SdkError::launch("unknown core operation")),
     }
 }
@@ -1061,6 +1074,11 @@ mod tests {
             "http://ehr/fhir/.well-known/smart-configuration"
         );
         assert_eq!(d(Op::UnderBase, &["http://ehr/fhir/Patient", BASE]), "1");
+        assert_eq!(d(Op::RestartsAtTop, &["_top", "1", "", ""]), "1");
+        assert_eq!(d(Op::RestartsAtTop, &["_top", "", "", ""]), "");
+        assert_eq!(d(Op::RestartsAtTop, &["_top", "1", "1", ""]), "");
+        assert_eq!(d(Op::RestoreState, &["", "a", "b"]), "a");
+        assert_eq!(d(Op::RestoreState, &["", "", ""]), "");
         assert_eq!(d(Op::UnderBase, &["http://evil/fhir", BASE]), "");
         assert_eq!(d(Op::RetryDelay, &["429", "2", "0", "0", "0.5", "GET"]), "2000");
         assert_eq!(d(Op::RetryDelay, &["500", "", "0", "0", "0.5", "GET"]), "");

@@ -378,6 +378,33 @@ pub fn unknown_state_error() -> SdkError {
     )
 }
 
+/// Whether `authorize` with `target` restarts the launch at the top level
+/// instead of starting it here: `_top` from a frame (`in_frame`), unless the
+/// app passed its own store (`own_store`, which it says the top level can
+/// read) or asked for the URL only (`no_redirect`). The redirect lands at the
+/// top level, whose storage a frame cannot write (third-party storage blocked,
+/// or partitioned by the embedding site), so a record kept by the frame would
+/// be lost; the top level loads the launch page (with its `iss` and `launch`)
+/// and the launch runs there with first-party storage.
+pub fn restarts_at_top(target: &str, in_frame: bool, own_store: bool, no_redirect: bool) -> bool {
+    target == "_top" && in_frame && !own_store && !no_redirect
+}
+
+/// The launch `state` whose session `ready()` restores when no redirect is
+/// pending: the one the app names (`explicit`), else the one this page
+/// completed (`page`, kept in `history.state`: per frame and per history
+/// entry, and kept over a reload), else the tab's latest (`tab`, the
+/// [`CURRENT_SESSION_KEY`] record, shared by every same-origin frame of the
+/// tab, so only for a page that kept none, such as another page of the app).
+pub fn restore_state<'a>(
+    explicit: Option<&'a str>,
+    page: Option<&'a str>,
+    tab: Option<&'a str>,
+) -> Option<&'a str> {
+    let given = |s: Option<&'a str>| s.filter(|s| !s.is_empty());
+    given(explicit).or(given(page)).or(given(tab))
+}
+
 /// `url` without the OAuth redirect parameters (`code`, `state`, `error`,
 /// `error_description`, `error_uri`), for `history.replaceState`: a reload or
 /// a shared link then never replays a code.
@@ -412,6 +439,28 @@ pub fn strip_redirect_params(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_target_restarts_at_the_top_level_only_from_a_frame() {
+        assert!(restarts_at_top("_top", true, false, false));
+        // At the top level `_top` is this window; the app's own store is shared; noRedirect only wants the URL.
+        assert!(!restarts_at_top("_top", false, false, false));
+        assert!(!restarts_at_top("_top", true, true, false));
+        assert!(!restarts_at_top("_top", true, false, true));
+        for other in ["_self", "popup", "_parent", "named"] {
+            assert!(!restarts_at_top(other, true, false, false), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_reload_restores_this_page_launch_before_the_tab_latest() {
+        // Two same-origin frames share the tab's latest ("b"); each page keeps its own.
+        assert_eq!(restore_state(None, Some("a"), Some("b")), Some("a"));
+        assert_eq!(restore_state(Some("x"), Some("a"), Some("b")), Some("x"));
+        assert_eq!(restore_state(None, None, Some("b")), Some("b"));
+        assert_eq!(restore_state(Some(""), Some(""), Some("b")), Some("b"));
+        assert_eq!(restore_state(None, None, None), None);
+    }
 
     fn opts(iss: Option<&str>, client: &str) -> LaunchOptions {
         LaunchOptions {
