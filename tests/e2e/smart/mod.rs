@@ -20,6 +20,8 @@
 //! - [`limits`]: throttling, CORS, sign-in slow-down and lockout.
 //! - [`visibility`]: multi-patient resources, chains held to the chained
 //!   type's scopes, access history from the answer.
+//! - [`hygiene`]: body caps and parameter bounds, `jwks_uri` rules, uniform
+//!   sign-in failures throttled per name and address, PINs per practice.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -38,6 +40,7 @@ mod attacks;
 mod backend;
 mod discovery;
 mod enforcement;
+mod hygiene;
 mod launch;
 mod limits;
 mod portal;
@@ -58,6 +61,7 @@ pub fn trials() -> Vec<(&'static str, TrialFn)> {
     all.extend(portal::TRIALS.iter().copied());
     all.extend(limits::TRIALS.iter().copied());
     all.extend(visibility::TRIALS.iter().copied());
+    all.extend(hygiene::TRIALS.iter().copied());
     all
 }
 

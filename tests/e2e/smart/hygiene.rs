@@ -1,0 +1,407 @@
+//! Authentication hygiene (issue 12, findings 5, 6, 8, 9 and 11): PIN
+//! guesses counted per practice as well as per developer; `jwks_uri` never
+//! makes the Worker fetch loopback or private addresses, and its failures say
+//! nothing about what answered; sign-in failures look the same for real and
+//! unknown names and are throttled per name and address, so a stranger
+//! cannot lock someone else out; request bodies are capped per route and
+//! search parameters bounded. Finding 11 (a 500 carrying the database's
+//! error text) is proven natively (`edge/tests/hygiene.rs`): no request
+//! reaches a storage error under `wrangler dev`.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use flare_tests::fhir::expect_outcome;
+use flare_tests::http::{encode_pairs, excerpt, Resp};
+use flare_tests::oauth::{forms, random_string, the_form, Browser, Form, Pkce};
+use flare_tests::{check, check_eq};
+
+use super::launch::registered_scope;
+use super::{fresh_ip, oauth_err, World, PASSWORD};
+use crate::context::Ctx;
+use crate::TrialFn;
+
+/// The trials of this module.
+pub const TRIALS: &[(&str, TrialFn)] = &[
+    ("smart::hygiene::bodies_capped_and_parameters_bounded", bodies),
+    ("smart::hygiene::jwks_uri_never_fetched_inside", jwks_uri),
+    (
+        "smart::hygiene::signin_failures_uniform_and_per_address",
+        signin_uniform,
+    ),
+    ("smart::hygiene::pin_guesses_counted_per_practice", pin_per_practice),
+];
+
+/// A new developer account (signed up from `ip`); returns its e-mail and API token.
+fn developer(w: &World, tag: &str, ip: &str) -> (String, String) {
+    let email = format!("{tag}-{}@dev.example", random_string(8).to_ascii_lowercase());
+    w.client
+        .post(
+            "/developer/api/signup",
+            "application/json",
+            json!({"email": email, "name": format!("Dev {tag}"), "password": PASSWORD}).to_string(),
+        )
+        .no_auth()
+        .header("CF-Connecting-IP", ip)
+        .send()
+        .expect_status(201);
+    let t = dev_token(w, &email, PASSWORD, ip).expect_status(200).json();
+    let token = t["access_token"].as_str().unwrap_or_default().to_string();
+    check!(!token.is_empty(), "no developer token: {t}");
+    (email, token)
+}
+
+/// `POST /developer/api/token` (the developer API's sign-in).
+fn dev_token(w: &World, email: &str, password: &str, ip: &str) -> Resp {
+    w.client
+        .post(
+            "/developer/api/token",
+            "application/json",
+            json!({"email": email, "password": password}).to_string(),
+        )
+        .no_auth()
+        .header("CF-Connecting-IP", ip)
+        .send()
+}
+
+/// Sets practice `key`'s registration PIN.
+fn set_pin(w: &World, key: &str, pin: &str) {
+    w.client
+        .put_json(&format!("/admin/practices/{key}/pin"), &json!({"pin": pin}))
+        .send()
+        .expect_status(200);
+}
+
+/// A developer's RFC 7591 registration (`POST /register` with the developer token).
+fn dev_register(w: &World, token: &str, ip: &str, meta: &Value) -> Resp {
+    w.client
+        .post("/register", "application/json", meta.to_string())
+        .token(token)
+        .header("CF-Connecting-IP", ip)
+        .send()
+}
+
+/// A public app's metadata for practice `key` with `pin`.
+fn public_app(name: &str, key: &str, pin: &str) -> Value {
+    json!({
+        "client_name": name,
+        "redirect_uris": [format!("https://{name}.app.example/cb")],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code"],
+        "scope": "launch/patient patient/Patient.rs",
+        "practice": key,
+        "practice_pin": pin,
+    })
+}
+
+fn retry_after(r: &Resp) -> Option<u64> {
+    r.header("retry-after").and_then(|v| v.trim().parse().ok())
+}
+
+/// Finding 9: bodies of any size were read and parsed whole; `_elements`
+/// and repeated parameters were unbounded.
+fn bodies(ctx: &Ctx) {
+    let c = &ctx.client;
+    let ip = fresh_ip();
+    // 3 MB of JSON to the unauthenticated developer API.
+    let big = "x".repeat(3 << 20);
+    let r = c
+        .post(
+            "/developer/api/signup",
+            "application/json",
+            json!({"email": "big@dev.example", "name": big, "password": PASSWORD}).to_string(),
+        )
+        .no_auth()
+        .header("CF-Connecting-IP", &ip)
+        .send();
+    oauth_err(&r, 413, "invalid_request");
+    // A 1 MB form to /token.
+    let form = format!("grant_type=client_credentials&filler={}", "a".repeat(1 << 20));
+    let r = c
+        .post("/token", "application/x-www-form-urlencoded", form)
+        .no_auth()
+        .header("CF-Connecting-IP", &ip)
+        .send();
+    oauth_err(&r, 413, "invalid_request");
+    // A 64 KiB FHIR POST _search: an OperationOutcome.
+    let r = c
+        .post(
+            "/fhir/Patient/_search",
+            "application/x-www-form-urlencoded",
+            format!("name={}", "a".repeat(64 << 10)),
+        )
+        .send();
+    expect_outcome(&r, 413);
+    // A 64 KiB browser form: a page.
+    let r = c
+        .post(
+            "/portal/signin",
+            "application/x-www-form-urlencoded",
+            format!("username=x&password={}", "a".repeat(64 << 10)),
+        )
+        .no_auth()
+        .header("CF-Connecting-IP", &ip)
+        .send();
+    check_eq!(r.status, 413, "{}: {}", r.request, excerpt(&r.body));
+    check!(
+        r.header("content-type").is_some_and(|t| t.starts_with("text/html")),
+        "{}: content-type {:?}",
+        r.request,
+        r.header("content-type")
+    );
+    // Repeated parameters: at most 100 query pairs.
+    let pairs: Vec<(String, String)> = (0..101).map(|_| ("_pretty".to_string(), "false".to_string())).collect();
+    let r = c.get(&format!("/fhir/Patient?{}", encode_pairs(&pairs))).send();
+    let oo = expect_outcome(&r, 400);
+    check!(oo.to_string().contains("100"), "the limit is not named: {oo}");
+    let r = c.get(&format!("/fhir/Patient?{}", encode_pairs(&pairs[..100]))).send();
+    check_eq!(r.status, 200, "100 pairs: {}", excerpt(&r.body));
+    // `_elements`: at most 50 names.
+    let names: Vec<String> = (0..51).map(|i| format!("e{i}")).collect();
+    let r = c.get(&format!("/fhir/Patient?_elements={}", names.join(","))).send();
+    let oo = expect_outcome(&r, 400);
+    check!(oo.to_string().contains("50"), "the limit is not named: {oo}");
+    let r = c.get(&format!("/fhir/Patient?_elements={}", names[..50].join(","))).send();
+    check_eq!(r.status, 200, "50 _elements: {}", excerpt(&r.body));
+    // The operator's import keeps its own, larger cap: a 300 KB resource imports.
+    let id = format!("hyg-big-{}", random_string(6).to_ascii_lowercase());
+    let patient = json!({"resourceType": "Patient", "id": id,
+        "name": [{"family": "Bigbody", "given": ["Ann"]}],
+        "text": {"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{}</div>", "b".repeat(300_000))}});
+    c.import_ok(crate::context::LAKESHORE, &patient);
+}
+
+/// Finding 6: registration made the Worker fetch any `jwks_uri` (loopback
+/// included, redirects followed) and told the caller the status it got.
+fn jwks_uri(ctx: &Ctx) {
+    let w = World::new(ctx, "hyg-jwks");
+    let pin = "jwks-pin-4711";
+    set_pin(&w, &w.key, pin);
+    // A listener on loopback that counts every connection and answers 404.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let hits = Arc::new(AtomicUsize::new(0));
+    {
+        let hits = hits.clone();
+        std::thread::spawn(move || {
+            for mut s in listener.incoming().flatten() {
+                hits.fetch_add(1, Ordering::SeqCst);
+                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+    }
+    let edge_port = w.client.origin.rsplit(':').next().unwrap_or_default().to_string();
+    let ip = fresh_ip();
+    let (_, token) = developer(&w, "jwks", &ip);
+    let uris = [
+        format!("http://127.0.0.1:{port}/jwks"),
+        format!("http://127.0.0.1:{edge_port}/fhir/metadata"),
+        format!("http://localhost:{port}/keys"),
+        format!("https://127.0.0.1:{port}/jwks"),
+        format!("http://[::1]:{port}/jwks"),
+        format!("http://2130706433:{port}/jwks"),
+    ];
+    let mut descriptions = Vec::new();
+    for (i, uri) in uris.iter().enumerate() {
+        let meta = json!({
+            "client_name": format!("hyg jwks {i}"),
+            "redirect_uris": [],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "grant_types": ["client_credentials"],
+            "scope": "system/Patient.rs",
+            "jwks_uri": uri,
+            "practice": w.key,
+            "practice_pin": pin,
+        });
+        let r = dev_register(&w, &token, &ip, &meta);
+        oauth_err(&r, 400, "invalid_client_metadata");
+        let d = r.json()["error_description"].as_str().unwrap_or_default().to_string();
+        for leak in ["404", "200", "HTTP", &port.to_string(), &edge_port] {
+            check!(!d.contains(leak), "{uri}: the error tells {leak:?}: {d}");
+        }
+        descriptions.push(d);
+    }
+    check!(
+        descriptions.windows(2).all(|p| p[0] == p[1]),
+        "the refusals differ: {descriptions:?}"
+    );
+    // The operator's registration holds to the same rule.
+    let r = w.register(&json!({
+        "client_name": "hyg jwks operator",
+        "redirect_uris": [],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": ["client_credentials"],
+        "scope": "system/Patient.rs",
+        "jwks_uri": format!("http://127.0.0.1:{port}/jwks"),
+        "practice": w.key,
+    }));
+    oauth_err(&r, 400, "invalid_client_metadata");
+    std::thread::sleep(Duration::from_millis(300));
+    check_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the Worker connected to a loopback listener"
+    );
+}
+
+/// Posts one sign-in on `form`.
+fn post_signin(b: &mut Browser, form: &Form, user: &str, password: &str) -> Resp {
+    let mut p = form.hidden_pairs();
+    p.push(("username".into(), user.to_string()));
+    p.push(("password".into(), password.to_string()));
+    b.post(&form.action, &p)
+}
+
+/// Finding 8: a real name answered 401, 401, 401, 429 … and an unknown one
+/// 401 forever; anyone who knew a name could lock it.
+fn signin_uniform(ctx: &Ctx) {
+    let w = World::new(ctx, "hyg-signin");
+    let app = w.app("hygsign", "none", &registered_scope());
+    let params = w.auth_params(&app, "launch/patient patient/Patient.rs", Some(&Pkce::new()));
+    let open = |b: &mut Browser| -> Form {
+        let page = b.get(&format!("/authorize?{}", encode_pairs(&params)));
+        check_eq!(page.status, 200, "{}", excerpt(&page.body));
+        the_form(&page)
+    };
+    // Seven wrong passwords from one address: (status, Retry-After given).
+    let failures = |name: &str, ip: &str| -> Vec<(u16, bool)> {
+        let mut b = Browser::new(&w.client).with_header("CF-Connecting-IP", ip);
+        let mut form = open(&mut b);
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            let r = post_signin(&mut b, &form, name, "Wrong-pass-1!");
+            check!(
+                b.jar.get("flare_session").is_none(),
+                "a session after a wrong password"
+            );
+            seen.push((r.status, r.header("retry-after").is_some()));
+            if let Some(f) = forms(&r.body).into_iter().find(|f| f.method == "post") {
+                form = f;
+            }
+        }
+        seen
+    };
+    let stranger = fresh_ip();
+    let real = failures(&w.alice.username, &stranger);
+    // A stranger's failures do not lock the real user out: from their own
+    // address they sign in at once.
+    let mut own = Browser::new(&w.client).with_header("CF-Connecting-IP", &fresh_ip());
+    let form = open(&mut own);
+    let r = post_signin(&mut own, &form, &w.alice.username, PASSWORD);
+    check_eq!(
+        r.status,
+        303,
+        "the real user, from their own address, after a stranger's failures: {}",
+        excerpt(&r.body)
+    );
+    let unknown = failures(&format!("{}-nobody", w.key), &fresh_ip());
+    check_eq!(real, unknown, "a real name and an unknown one are told apart");
+    check!(
+        real[..5].iter().all(|s| *s == (401, false)) && real[5..].iter().all(|s| *s == (429, true)),
+        "five failures, then a slow-down: {real:?}"
+    );
+    // The slow-down grows: five failures, a wait, one more failure, a longer wait.
+    let mut b = Browser::new(&w.client).with_header("CF-Connecting-IP", &fresh_ip());
+    let mut form = open(&mut b);
+    for i in 0..5 {
+        let r = post_signin(&mut b, &form, &w.alice.username, "Wrong-pass-1!");
+        check_eq!(r.status, 401, "failure {}: {}", i + 1, excerpt(&r.body));
+        form = the_form(&r);
+    }
+    let first = post_signin(&mut b, &form, &w.alice.username, PASSWORD);
+    check_eq!(first.status, 429, "the right password while slowed down");
+    check!(b.jar.get("flare_session").is_none(), "a session while slowed down");
+    let wait = retry_after(&first).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(wait * 1000 + 300));
+    let r = post_signin(&mut b, &form, &w.alice.username, "Wrong-pass-1!");
+    check_eq!(r.status, 401, "after the wait: {}", excerpt(&r.body));
+    let next = post_signin(&mut b, &form, &w.alice.username, PASSWORD);
+    check_eq!(next.status, 429, "{}", excerpt(&next.body));
+    check!(
+        retry_after(&next).unwrap_or(0) > wait,
+        "the wait does not grow: {wait} then {:?}",
+        retry_after(&next)
+    );
+    // The developer API's sign-in: the same for a real and an unknown e-mail.
+    let (email, _) = developer(&w, "signin", &fresh_ip());
+    let api = |email: &str, ip: &str| -> Vec<(u16, bool)> {
+        (0..7)
+            .map(|_| {
+                let r = dev_token(&w, email, "Wrong-pass-1!", ip);
+                (r.status, r.header("retry-after").is_some())
+            })
+            .collect()
+    };
+    let dev_stranger = fresh_ip();
+    let real = api(&email, &dev_stranger);
+    let unknown = api("nobody-hyg@dev.example", &fresh_ip());
+    check_eq!(real, unknown, "developer sign-in tells names apart");
+    let r = dev_token(&w, &email, PASSWORD, &fresh_ip());
+    check_eq!(
+        r.status,
+        200,
+        "the developer, from their own address: {}",
+        excerpt(&r.body)
+    );
+}
+
+/// Finding 5: the PIN lockout counted per developer account only, and
+/// sign-up is free, so every new account guessed on.
+fn pin_per_practice(ctx: &Ctx) {
+    let w = World::new(ctx, "hyg-pin");
+    let pin = "right-pin-4711";
+    set_pin(&w, &w.key, pin);
+    let mut statuses = Vec::new();
+    let mut throttled = None;
+    for i in 0..14 {
+        let ip = fresh_ip();
+        let (_, token) = developer(&w, &format!("pin{i}"), &ip);
+        let r = dev_register(
+            &w,
+            &token,
+            &ip,
+            &public_app(&format!("hygpin{i}"), &w.key, &format!("wrong-pin-{i:02}")),
+        );
+        statuses.push(r.status);
+        if r.status == 429 {
+            throttled = Some(r);
+            break;
+        }
+        oauth_err(&r, 400, "invalid_client_metadata");
+    }
+    let r = throttled.unwrap_or_else(|| {
+        panic!("one wrong PIN from each of {} new accounts, never throttled: {statuses:?}", statuses.len())
+    });
+    check!(
+        statuses.len() <= 11,
+        "throttled only after {} guesses: {statuses:?}",
+        statuses.len() - 1
+    );
+    check!(
+        retry_after(&r).is_some_and(|s| s > 60),
+        "Retry-After {:?}",
+        r.header("retry-after")
+    );
+    // While the practice is throttled, even the right PIN from a fresh account waits.
+    let ip = fresh_ip();
+    let (_, token) = developer(&w, "pin-right", &ip);
+    let r = dev_register(&w, &token, &ip, &public_app("hygpinright", &w.key, pin));
+    check_eq!(r.status, 429, "the right PIN while throttled: {}", excerpt(&r.body));
+    // Another practice is not affected.
+    let other = format!("{}-other", w.key);
+    w.client
+        .put_json(&format!("/admin/practices/{other}"), &json!({"name": "Other"}))
+        .send()
+        .expect_status(200);
+    set_pin(&w, &other, pin);
+    let r = dev_register(&w, &token, &ip, &public_app("hygpinother", &other, pin));
+    check_eq!(r.status, 201, "another practice: {}", excerpt(&r.body));
+}
