@@ -578,6 +578,8 @@ pub async fn run_chunks<D: Database, P: Platform>(
             Ok(true) => {}
             Ok(false) => return, // finished, or lost the job to another runner
             Err(e) => {
+                // A server-side failure is logged under an id; the file names only the id.
+                let e = e.with_incident(&app.incident_id(), super::error::ErrorBody::OperationOutcome);
                 fail(app, practice, job_id, &e.message).await;
                 return;
             }

@@ -1,6 +1,11 @@
 //! Client-visible errors, turned into responses in exactly one place
 //! ([`ApiError::into_response`]): an OperationOutcome on FHIR routes, OAuth
 //! error JSON on OAuth endpoints, an HTML page on the browser pages.
+//!
+//! A server-side failure (storage, WebCrypto, the queue) never reaches the
+//! caller: [`ApiError::internal`] keeps its detail apart, and
+//! [`ApiError::with_incident`] (called by `App::respond` for every 5xx)
+//! logs it under a random id and answers "internal error (id …)" only.
 
 use serde_json::json;
 
@@ -22,6 +27,8 @@ pub struct ApiError {
     pub headers: Vec<(String, String)>,
     /// How the error is written.
     pub body: ErrorBody,
+    /// For a server-side failure: what went wrong, for the log only.
+    pub detail: Option<String>,
 }
 
 /// The shape of an error response.
@@ -46,7 +53,36 @@ impl ApiError {
             details: Vec::new(),
             headers: Vec::new(),
             body: ErrorBody::OperationOutcome,
+            detail: None,
         }
+    }
+    /// 500 for a server-side failure: the caller is told "internal error",
+    /// `detail` goes to the log (see [`ApiError::with_incident`]).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(500, "exception", "internal error");
+        e.detail = Some(detail.into());
+        e
+    }
+    /// A 5xx gets an incident id: the detail (or the message it was made
+    /// with) is logged under it, and the caller sees only
+    /// "internal error (id …)", in `shape` (the route's) unless the error
+    /// already has a shape of its own. Other errors are returned unchanged.
+    pub fn with_incident(mut self, id: &str, shape: ErrorBody) -> Self {
+        if self.status < 500 {
+            return self;
+        }
+        let detail = self.detail.take().unwrap_or_else(|| self.message.clone());
+        super::access::log(&format!("internal error {id}: {detail}"));
+        self.message = format!("internal error (id {id})");
+        self.code = "exception";
+        self.details.clear();
+        if self.body == ErrorBody::OperationOutcome {
+            self.body = shape;
+        }
+        if let ErrorBody::OAuth(_) = self.body {
+            self.body = ErrorBody::OAuth("server_error");
+        }
+        self
     }
     /// An OAuth error JSON with `Cache-Control: no-store`.
     pub fn oauth(status: u16, error: &'static str, description: impl Into<String>) -> Self {
@@ -153,8 +189,8 @@ impl ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        // Not the client's fault: a 500 with the cause for the operator's logs.
-        ApiError::new(500, "exception", e.to_string())
+        // Not the client's fault: the cause goes to the operator's log only.
+        ApiError::internal(e.to_string())
     }
 }
 

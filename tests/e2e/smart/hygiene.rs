@@ -34,7 +34,10 @@ pub const TRIALS: &[(&str, TrialFn)] = &[
         "smart::hygiene::signin_failures_uniform_and_per_address",
         signin_uniform,
     ),
-    ("smart::hygiene::pin_guesses_counted_per_practice", pin_per_practice),
+    (
+        "smart::hygiene::pin_guesses_counted_per_practice",
+        pin_per_practice,
+    ),
 ];
 
 /// A new developer account (signed up from `ip`); returns its e-mail and API token.
@@ -149,24 +152,33 @@ fn bodies(ctx: &Ctx) {
         .send();
     check_eq!(r.status, 413, "{}: {}", r.request, excerpt(&r.body));
     check!(
-        r.header("content-type").is_some_and(|t| t.starts_with("text/html")),
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")),
         "{}: content-type {:?}",
         r.request,
         r.header("content-type")
     );
     // Repeated parameters: at most 100 query pairs.
-    let pairs: Vec<(String, String)> = (0..101).map(|_| ("_pretty".to_string(), "false".to_string())).collect();
+    let pairs: Vec<(String, String)> = (0..101)
+        .map(|_| ("_pretty".to_string(), "false".to_string()))
+        .collect();
     let r = c.get(&format!("/fhir/Patient?{}", encode_pairs(&pairs))).send();
     let oo = expect_outcome(&r, 400);
     check!(oo.to_string().contains("100"), "the limit is not named: {oo}");
-    let r = c.get(&format!("/fhir/Patient?{}", encode_pairs(&pairs[..100]))).send();
+    let r = c
+        .get(&format!("/fhir/Patient?{}", encode_pairs(&pairs[..100])))
+        .send();
     check_eq!(r.status, 200, "100 pairs: {}", excerpt(&r.body));
     // `_elements`: at most 50 names.
     let names: Vec<String> = (0..51).map(|i| format!("e{i}")).collect();
-    let r = c.get(&format!("/fhir/Patient?_elements={}", names.join(","))).send();
+    let r = c
+        .get(&format!("/fhir/Patient?_elements={}", names.join(",")))
+        .send();
     let oo = expect_outcome(&r, 400);
     check!(oo.to_string().contains("50"), "the limit is not named: {oo}");
-    let r = c.get(&format!("/fhir/Patient?_elements={}", names[..50].join(","))).send();
+    let r = c
+        .get(&format!("/fhir/Patient?_elements={}", names[..50].join(",")))
+        .send();
     check_eq!(r.status, 200, "50 _elements: {}", excerpt(&r.body));
     // The operator's import keeps its own, larger cap: a 300 KB resource imports.
     let id = format!("hyg-big-{}", random_string(6).to_ascii_lowercase());
@@ -194,7 +206,8 @@ fn jwks_uri(ctx: &Ctx) {
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf);
-                let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ =
+                    s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             }
         });
     }
@@ -223,7 +236,10 @@ fn jwks_uri(ctx: &Ctx) {
         });
         let r = dev_register(&w, &token, &ip, &meta);
         oauth_err(&r, 400, "invalid_client_metadata");
-        let d = r.json()["error_description"].as_str().unwrap_or_default().to_string();
+        let d = r.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         for leak in ["404", "200", "HTTP", &port.to_string(), &edge_port] {
             check!(!d.contains(leak), "{uri}: the error tells {leak:?}: {d}");
         }
@@ -318,7 +334,10 @@ fn signin_uniform(ctx: &Ctx) {
     }
     let first = post_signin(&mut b, &form, &w.alice.username, PASSWORD);
     check_eq!(first.status, 429, "the right password while slowed down");
-    check!(b.jar.get("flare_session").is_none(), "a session while slowed down");
+    check!(
+        b.jar.get("flare_session").is_none(),
+        "a session while slowed down"
+    );
     let wait = retry_after(&first).unwrap_or(0);
     std::thread::sleep(Duration::from_millis(wait * 1000 + 300));
     let r = post_signin(&mut b, &form, &w.alice.username, "Wrong-pass-1!");
@@ -378,7 +397,10 @@ fn pin_per_practice(ctx: &Ctx) {
         oauth_err(&r, 400, "invalid_client_metadata");
     }
     let r = throttled.unwrap_or_else(|| {
-        panic!("one wrong PIN from each of {} new accounts, never throttled: {statuses:?}", statuses.len())
+        panic!(
+            "one wrong PIN from each of {} new accounts, never throttled: {statuses:?}",
+            statuses.len()
+        )
     });
     check!(
         statuses.len() <= 11,
@@ -394,7 +416,12 @@ fn pin_per_practice(ctx: &Ctx) {
     let ip = fresh_ip();
     let (_, token) = developer(&w, "pin-right", &ip);
     let r = dev_register(&w, &token, &ip, &public_app("hygpinright", &w.key, pin));
-    check_eq!(r.status, 429, "the right PIN while throttled: {}", excerpt(&r.body));
+    check_eq!(
+        r.status,
+        429,
+        "the right PIN while throttled: {}",
+        excerpt(&r.body)
+    );
     // Another practice is not affected.
     let other = format!("{}-other", w.key);
     w.client
