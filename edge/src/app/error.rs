@@ -3,9 +3,9 @@
 //! error JSON on OAuth endpoints, an HTML page on the browser pages.
 //!
 //! A server-side failure (storage, WebCrypto, the queue) never reaches the
-//! caller: [`ApiError::internal`] keeps its detail apart, and
-//! [`ApiError::with_incident`] (called by `App::respond` for every 5xx)
-//! logs it under a random id and answers "internal error (id …)" only.
+//! caller: [`ApiError::with_incident`] (called by `App::respond` for every
+//! 5xx) logs its message under a random id and answers "internal error
+//! (id …)" only.
 
 use serde_json::json;
 
@@ -27,8 +27,6 @@ pub struct ApiError {
     pub headers: Vec<(String, String)>,
     /// How the error is written.
     pub body: ErrorBody,
-    /// For a server-side failure: what went wrong, for the log only.
-    pub detail: Option<String>,
 }
 
 /// The shape of an error response.
@@ -53,26 +51,21 @@ impl ApiError {
             details: Vec::new(),
             headers: Vec::new(),
             body: ErrorBody::OperationOutcome,
-            detail: None,
         }
     }
-    /// 500 for a server-side failure: the caller is told "internal error",
-    /// `detail` goes to the log (see [`ApiError::with_incident`]).
+    /// 500 for a server-side failure: `detail` goes to the log, the caller
+    /// reads "internal error (id …)" (see [`ApiError::with_incident`]).
     pub fn internal(detail: impl Into<String>) -> Self {
-        let mut e = Self::new(500, "exception", "internal error");
-        e.detail = Some(detail.into());
-        e
+        Self::new(500, "exception", detail)
     }
-    /// A 5xx gets an incident id: the detail (or the message it was made
-    /// with) is logged under it, and the caller sees only
+    /// A 5xx gets an incident id: its message (the detail) is logged under it, and the caller sees only
     /// "internal error (id …)", in `shape` (the route's) unless the error
     /// already has a shape of its own. Other errors are returned unchanged.
     pub fn with_incident(mut self, id: &str, shape: ErrorBody) -> Self {
         if self.status < 500 {
             return self;
         }
-        let detail = self.detail.take().unwrap_or_else(|| self.message.clone());
-        super::access::log(&format!("internal error {id}: {detail}"));
+        super::access::log(&format!("internal error {id}: {}", self.message));
         self.message = format!("internal error (id {id})");
         self.code = "exception";
         self.details.clear();
