@@ -17,7 +17,7 @@
 //! - [`enforcement`]: what a token may read on `/fhir`.
 //! - [`attacks`]: attempts that must all fail, counted.
 //! - [`portal`]: patient-directed revocation.
-//! - [`limits`]: throttling, CORS, sign-in slow-down and lockout.
+//! - [`limits`]: throttling, CORS, sign-in slow-down per name and address.
 //! - [`visibility`]: multi-patient resources, chains held to the chained
 //!   type's scopes, access history from the answer.
 //! - [`hygiene`]: body caps and parameter bounds, `jwks_uri` rules, uniform
