@@ -407,3 +407,19 @@ fn pin_guesses_are_counted_per_practice() {
     let r = register(&app, &owner, "right", "north-123456");
     assert_eq!(r.status, 201, "{}", text(&r));
 }
+
+/// Finding 9: a Bulk Data kick-off's parameters are bounded the same way.
+#[test]
+fn export_parameters_are_bounded() {
+    use flare_edge::app::bulk::parse_params;
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let names = |n: usize| (0..n).map(|i| format!("e{i}")).collect::<Vec<_>>().join(",");
+    let e = parse_params(&[pair("_elements", &names(51))]).unwrap_err();
+    assert_eq!(e.status, 400);
+    assert!(e.message.contains("at most 50"), "{}", e.message);
+    assert!(parse_params(&[pair("_elements", &names(50))]).is_ok());
+    let many: Vec<_> = (0..101).map(|_| pair("_outputFormat", "ndjson")).collect();
+    let e = parse_params(&many).unwrap_err();
+    assert!(e.message.contains("at most 100"), "{}", e.message);
+    assert!(parse_params(&many[..100]).is_ok());
+}
