@@ -113,7 +113,7 @@ fn bodies(ctx: &Ctx) {
     let ip = fresh_ip();
     // 3 MB of JSON to the unauthenticated developer API.
     let big = "x".repeat(3 << 20);
-    let r = c
+    let signup = c
         .post(
             "/developer/api/signup",
             "application/json",
@@ -122,26 +122,23 @@ fn bodies(ctx: &Ctx) {
         .no_auth()
         .header("CF-Connecting-IP", &ip)
         .send();
-    oauth_err(&r, 413, "invalid_request");
     // A 1 MB form to /token.
     let form = format!("grant_type=client_credentials&filler={}", "a".repeat(1 << 20));
-    let r = c
+    let token = c
         .post("/token", "application/x-www-form-urlencoded", form)
         .no_auth()
         .header("CF-Connecting-IP", &ip)
         .send();
-    oauth_err(&r, 413, "invalid_request");
     // A 64 KiB FHIR POST _search: an OperationOutcome.
-    let r = c
+    let search = c
         .post(
             "/fhir/Patient/_search",
             "application/x-www-form-urlencoded",
             format!("name={}", "a".repeat(64 << 10)),
         )
         .send();
-    expect_outcome(&r, 413);
     // A 64 KiB browser form: a page.
-    let r = c
+    let page = c
         .post(
             "/portal/signin",
             "application/x-www-form-urlencoded",
@@ -150,36 +147,47 @@ fn bodies(ctx: &Ctx) {
         .no_auth()
         .header("CF-Connecting-IP", &ip)
         .send();
-    check_eq!(r.status, 413, "{}: {}", r.request, excerpt(&r.body));
-    check!(
-        r.header("content-type")
-            .is_some_and(|t| t.starts_with("text/html")),
-        "{}: content-type {:?}",
-        r.request,
-        r.header("content-type")
-    );
-    // Repeated parameters: at most 100 query pairs.
+    // Repeated parameters: at most 100 query pairs; `_elements`: at most 50 names.
     let pairs: Vec<(String, String)> = (0..101)
         .map(|_| ("_pretty".to_string(), "false".to_string()))
         .collect();
-    let r = c.get(&format!("/fhir/Patient?{}", encode_pairs(&pairs))).send();
-    let oo = expect_outcome(&r, 400);
-    check!(oo.to_string().contains("100"), "the limit is not named: {oo}");
-    let r = c
-        .get(&format!("/fhir/Patient?{}", encode_pairs(&pairs[..100])))
-        .send();
-    check_eq!(r.status, 200, "100 pairs: {}", excerpt(&r.body));
-    // `_elements`: at most 50 names.
     let names: Vec<String> = (0..51).map(|i| format!("e{i}")).collect();
-    let r = c
-        .get(&format!("/fhir/Patient?_elements={}", names.join(",")))
-        .send();
-    let oo = expect_outcome(&r, 400);
+    let get = |query: String| c.get(&format!("/fhir/Patient?{query}")).send();
+    let pairs_101 = get(encode_pairs(&pairs));
+    let pairs_100 = get(encode_pairs(&pairs[..100]));
+    let elements_51 = get(format!("_elements={}", names.join(",")));
+    let elements_50 = get(format!("_elements={}", names[..50].join(",")));
+    // Every answer first (so a failure lists them all), then each in detail.
+    let answers = [
+        ("3 MB developer sign-up", &signup, 413),
+        ("1 MB /token form", &token, 413),
+        ("64 KiB POST _search", &search, 413),
+        ("64 KiB page form", &page, 413),
+        ("101 query pairs", &pairs_101, 400),
+        ("100 query pairs", &pairs_100, 200),
+        ("51 _elements", &elements_51, 400),
+        ("50 _elements", &elements_50, 200),
+    ];
+    let wrong: Vec<String> = answers
+        .iter()
+        .filter(|(_, r, want)| r.status != *want)
+        .map(|(what, r, want)| format!("{what}: {} (want {want})", r.status))
+        .collect();
+    check!(wrong.is_empty(), "{wrong:#?}");
+    oauth_err(&signup, 413, "invalid_request");
+    oauth_err(&token, 413, "invalid_request");
+    expect_outcome(&search, 413);
+    check!(
+        page.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{}: content-type {:?}",
+        page.request,
+        page.header("content-type")
+    );
+    let oo = expect_outcome(&pairs_101, 400);
+    check!(oo.to_string().contains("100"), "the limit is not named: {oo}");
+    let oo = expect_outcome(&elements_51, 400);
     check!(oo.to_string().contains("50"), "the limit is not named: {oo}");
-    let r = c
-        .get(&format!("/fhir/Patient?_elements={}", names[..50].join(",")))
-        .send();
-    check_eq!(r.status, 200, "50 _elements: {}", excerpt(&r.body));
     // The operator's import keeps its own, larger cap: a 300 KB resource imports.
     let id = format!("hyg-big-{}", random_string(6).to_ascii_lowercase());
     let patient = json!({"resourceType": "Patient", "id": id,
@@ -307,19 +315,25 @@ fn signin_uniform(ctx: &Ctx) {
     };
     let stranger = fresh_ip();
     let real = failures(&w.alice.username, &stranger);
-    // A stranger's failures do not lock the real user out: from their own
-    // address they sign in at once.
+    // Right after a stranger's failures, the real user signs in from their
+    // own address.
     let mut own = Browser::new(&w.client).with_header("CF-Connecting-IP", &fresh_ip());
     let form = open(&mut own);
-    let r = post_signin(&mut own, &form, &w.alice.username, PASSWORD);
+    let own_signin = post_signin(&mut own, &form, &w.alice.username, PASSWORD);
+    let unknown = failures(&format!("{}-nobody", w.key), &fresh_ip());
     check_eq!(
-        r.status,
+        real,
+        unknown,
+        "a real name and an unknown one are told apart (real left, unknown right; the real user \
+         then signed in from another address with {})",
+        own_signin.status
+    );
+    check_eq!(
+        own_signin.status,
         303,
         "the real user, from their own address, after a stranger's failures: {}",
-        excerpt(&r.body)
+        excerpt(&own_signin.body)
     );
-    let unknown = failures(&format!("{}-nobody", w.key), &fresh_ip());
-    check_eq!(real, unknown, "a real name and an unknown one are told apart");
     check!(
         real[..5].iter().all(|s| *s == (401, false)) && real[5..].iter().all(|s| *s == (429, true)),
         "five failures, then a slow-down: {real:?}"
