@@ -4,25 +4,32 @@
 //! nothing about what answered; sign-in failures look the same for real and
 //! unknown names and are throttled per name and address, so a stranger
 //! cannot lock someone else out; request bodies are capped per route and
-//! search parameters bounded. Finding 11 (a 500 carrying the database's
+//! search parameters bounded; with the operator's development flag
+//! (`JWKS_ALLOW_LOOPBACK`, an exclusive trial that restarts the edge) a key
+//! set on loopback is fetched, but no redirect is followed, no more than
+//! 64 KiB read and no more than 5 s waited. Finding 11 (a 500 carrying the database's
 //! error text) is proven natively (`edge/tests/hygiene.rs`): no request
 //! reaches a storage error under `wrangler dev`.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use flare_tests::fhir::expect_outcome;
 use flare_tests::http::{encode_pairs, excerpt, Resp};
-use flare_tests::oauth::{forms, random_string, the_form, Browser, Form, Pkce};
+use flare_tests::oauth::{
+    assertion_claims, forms, random_string, rsa_jwk, rsa_key, sign_rs384, the_form, Browser, Form, Pkce,
+};
 use flare_tests::{check, check_eq};
 
+use super::backend::cc;
 use super::launch::registered_scope;
-use super::{fresh_ip, oauth_err, World, PASSWORD};
+use super::{fresh_ip, oauth_err, token_ok, World, PASSWORD};
 use crate::context::Ctx;
 use crate::TrialFn;
 
@@ -39,6 +46,13 @@ pub const TRIALS: &[(&str, TrialFn)] = &[
         pin_per_practice,
     ),
 ];
+
+/// The trial that restarts the edge with `JWKS_ALLOW_LOOPBACK` (run alone,
+/// after every other trial).
+pub const EXCLUSIVE: &[(&str, TrialFn)] = &[(
+    "smart::hygiene::jwks_fetch_limits_with_the_loopback_flag",
+    jwks_fetch_limits,
+)];
 
 /// A new developer account (signed up from `ip`); returns its e-mail and API token.
 fn developer(w: &World, tag: &str, ip: &str) -> (String, String) {
@@ -448,4 +462,166 @@ fn pin_per_practice(ctx: &Ctx) {
     set_pin(&w, &other, pin);
     let r = dev_register(&w, &token, &ip, &public_app("hygpinother", &other, pin));
     check_eq!(r.status, 201, "another practice: {}", excerpt(&r.body));
+}
+
+/// What a key server on loopback answered, by path.
+type Hits = Arc<Mutex<BTreeMap<String, usize>>>;
+
+/// A key server on 127.0.0.1: `/good` and `/target` serve `keys`,
+/// `/redirect` is a 302 to `/target`, `/big` is a key set padded to 100 KB,
+/// `/slow` answers after 7 s, anything else 404. Returns its port and hits.
+fn key_server(keys: Value) -> (u16, Hits) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let hits: Hits = Arc::default();
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (keys, hits) = (keys.clone(), counted.clone());
+            std::thread::spawn(move || serve_keys(stream, port, &keys, &hits));
+        }
+    });
+    (port, hits)
+}
+
+fn serve_keys(mut s: std::net::TcpStream, port: u16, keys: &Value, hits: &Hits) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    if let Ok(mut h) = hits.lock() {
+        *h.entry(path.clone()).or_default() += 1;
+    }
+    let (status, extra, body) = match path.as_str() {
+        "/good" | "/target" => ("200 OK", String::new(), keys.to_string()),
+        "/redirect" => (
+            "302 Found",
+            format!("Location: http://127.0.0.1:{port}/target\r\n"),
+            String::new(),
+        ),
+        "/big" => {
+            let mut big = keys.clone();
+            big["padding"] = json!("p".repeat(100_000));
+            ("200 OK", String::new(), big.to_string())
+        }
+        "/slow" => {
+            std::thread::sleep(Duration::from_secs(7));
+            ("200 OK", String::new(), keys.to_string())
+        }
+        _ => ("404 Not Found", String::new(), "{}".to_string()),
+    };
+    let _ = s.write_all(
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+}
+
+/// Restarts the edge in its plain configuration when dropped (also when the
+/// trial fails).
+struct PlainEdgeAfter<'a>(&'a Ctx);
+
+impl Drop for PlainEdgeAfter<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.restart_edge_with(&[]) {
+            eprintln!("restarting the edge without JWKS_ALLOW_LOOPBACK failed: {e}");
+        }
+    }
+}
+
+/// Finding 6, the fetch itself: with the operator's development flag a key
+/// set on loopback is fetched (at registration and at `/token`), but a
+/// redirect is not followed, more than 64 KiB is not read, a server slower
+/// than 5 s is given up on, and every failure reads the same.
+fn jwks_fetch_limits(ctx: &Ctx) {
+    ctx.restart_edge_with(&[("JWKS_ALLOW_LOOPBACK", "true")])
+        .unwrap_or_else(|e| panic!("restarting the edge with JWKS_ALLOW_LOOPBACK: {e}"));
+    let _plain = PlainEdgeAfter(ctx);
+    let w = World::new(ctx, "hyg-fetch");
+    let pin = "fetch-pin-4711";
+    set_pin(&w, &w.key, pin);
+    let kid = "hyg-fetch-1";
+    let (port, hits) = key_server(json!({"keys": [rsa_jwk(rsa_key(0), kid, "RS384")]}));
+    let ip = fresh_ip();
+    let (_, token) = developer(&w, "fetch", &ip);
+    let register = |path: &str| {
+        let meta = json!({
+            "client_name": format!("hyg fetch {path}"),
+            "redirect_uris": [],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "grant_types": ["client_credentials"],
+            "scope": "system/Patient.rs",
+            "jwks_uri": format!("http://127.0.0.1:{port}{path}"),
+            "practice": w.key,
+            "practice_pin": pin,
+        });
+        let started = Instant::now();
+        (dev_register(&w, &token, &ip, &meta), started.elapsed())
+    };
+    // Fetched, checked and kept; fetched again at /token.
+    let (r, _) = register("/good");
+    check_eq!(
+        r.status,
+        201,
+        "a key set on loopback with the flag: {}",
+        excerpt(&r.body)
+    );
+    let client_id = r.json()["client_id"].as_str().unwrap_or_default().to_string();
+    w.admin_post(&format!("/admin/clients/{client_id}/approve"), &json!({}))
+        .expect_status(200);
+    let assertion = sign_rs384(
+        rsa_key(0),
+        kid,
+        &assertion_claims(&client_id, &w.token_url(), 120),
+    );
+    token_ok(&cc(&w, "system/Patient.rs", assertion));
+    let good = hits
+        .lock()
+        .map(|h| h.get("/good").copied().unwrap_or(0))
+        .unwrap_or(0);
+    check!(
+        good >= 2,
+        "the key set was fetched {good} times (registration, /token)"
+    );
+    // A redirect is not followed, 100 KB is not read, 7 s is not waited for.
+    let mut descriptions = Vec::new();
+    for path in ["/redirect", "/big", "/slow", "/missing"] {
+        let (r, took) = register(path);
+        check_eq!(
+            r.status,
+            400,
+            "{path}: {} after {took:?}: {}",
+            r.status,
+            excerpt(&r.body)
+        );
+        oauth_err(&r, 400, "invalid_client_metadata");
+        check!(
+            took < Duration::from_millis(6500),
+            "{path}: answered after {took:?}"
+        );
+        descriptions.push(
+            r.json()["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    check!(
+        descriptions.windows(2).all(|p| p[0] == p[1]),
+        "the refusals differ: {descriptions:?}"
+    );
+    let target = hits
+        .lock()
+        .map(|h| h.get("/target").copied().unwrap_or(0))
+        .unwrap_or(0);
+    check_eq!(target, 0, "the redirect was followed");
 }

@@ -65,6 +65,9 @@ pub fn trials() -> Vec<(&'static str, TrialFn)> {
     all
 }
 
+/// The trials of this group that restart the edge (run alone, after all others).
+pub const EXCLUSIVE: &[(&str, TrialFn)] = hygiene::EXCLUSIVE;
+
 /// The password every test user gets (strong: upper, lower, digit, symbol).
 pub const PASSWORD: &str = "Flare-e2e-Pass1!";
 
