@@ -407,11 +407,16 @@ fn signin_uniform(ctx: &Ctx) {
     let form = open(&mut own);
     let own_signin = post_signin(&mut own, &form, &w.alice.username, PASSWORD);
     let unknown = failures(&format!("{}-nobody", w.key), &fresh_ip());
-    check_eq!(
-        real,
-        unknown,
-        "a real name and an unknown one are told apart (real left, unknown right; the real user \
-         then signed in from another address with {})",
+    // The same rule for both: five plain failures, then a slow-down. (The
+    // first wait is 1 s, so on a loaded machine the seventh attempt may come
+    // after it and count as a failure again: the sequences may differ there.)
+    let slowed = |seen: &[(u16, bool)]| {
+        seen[..5].iter().all(|s| *s == (401, false)) && seen[5..].contains(&(429, true))
+    };
+    check!(
+        slowed(&real) && slowed(&unknown),
+        "a real name and an unknown one are told apart (want five 401s, then 429 with Retry-After): \
+         real {real:?}, unknown {unknown:?}; the real user then signed in from another address with {}",
         own_signin.status
     );
     check_eq!(
@@ -420,36 +425,38 @@ fn signin_uniform(ctx: &Ctx) {
         "the real user, from their own address, after a stranger's failures: {}",
         excerpt(&own_signin.body)
     );
-    check!(
-        real[..5].iter().all(|s| *s == (401, false)) && real[5..].iter().all(|s| *s == (429, true)),
-        "five failures, then a slow-down: {real:?}"
-    );
-    // The slow-down grows: five failures, a wait, one more failure, a longer wait.
+    // The slow-down grows: each failure after a wait doubles the next wait;
+    // even the right password is refused unchecked meanwhile.
     let mut b = Browser::new(&w.client).with_header("CF-Connecting-IP", &fresh_ip());
     let mut form = open(&mut b);
-    for i in 0..5 {
+    let mut waits: Vec<u64> = Vec::new();
+    for _ in 0..20 {
         let r = post_signin(&mut b, &form, &w.alice.username, "Wrong-pass-1!");
-        check_eq!(r.status, 401, "failure {}: {}", i + 1, excerpt(&r.body));
-        form = the_form(&r);
+        if let Some(f) = forms(&r.body).into_iter().find(|f| f.method == "post") {
+            form = f;
+        }
+        if r.status != 429 {
+            check_eq!(r.status, 401, "{}", excerpt(&r.body));
+            continue;
+        }
+        let wait = retry_after(&r).unwrap_or(0);
+        waits.push(wait);
+        if wait >= 4 && waits[0] < wait {
+            let right = post_signin(&mut b, &form, &w.alice.username, PASSWORD);
+            check_eq!(right.status, 429, "the right password while slowed down");
+            check!(
+                b.jar.get("flare_session").is_none(),
+                "a session while slowed down"
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(wait * 1000 + 300));
     }
-    let first = post_signin(&mut b, &form, &w.alice.username, PASSWORD);
-    check_eq!(first.status, 429, "the right password while slowed down");
     check!(
-        b.jar.get("flare_session").is_none(),
-        "a session while slowed down"
+        waits.windows(2).all(|p| p[1] >= p[0]) && waits.first() < waits.last(),
+        "the waits do not grow: {waits:?}"
     );
-    let wait = retry_after(&first).unwrap_or(0);
-    std::thread::sleep(Duration::from_millis(wait * 1000 + 300));
-    let r = post_signin(&mut b, &form, &w.alice.username, "Wrong-pass-1!");
-    check_eq!(r.status, 401, "after the wait: {}", excerpt(&r.body));
-    let next = post_signin(&mut b, &form, &w.alice.username, PASSWORD);
-    check_eq!(next.status, 429, "{}", excerpt(&next.body));
-    check!(
-        retry_after(&next).unwrap_or(0) > wait,
-        "the wait does not grow: {wait} then {:?}",
-        retry_after(&next)
-    );
-    // The developer API's sign-in: the same for a real and an unknown e-mail.
+    // The developer API's sign-in: the same rule for a real and an unknown e-mail.
     let (email, _) = developer(&w, "signin", &fresh_ip());
     let api = |email: &str, ip: &str| -> Vec<(u16, bool)> {
         (0..7)
@@ -459,10 +466,12 @@ fn signin_uniform(ctx: &Ctx) {
             })
             .collect()
     };
-    let dev_stranger = fresh_ip();
-    let real = api(&email, &dev_stranger);
+    let real = api(&email, &fresh_ip());
     let unknown = api("nobody-hyg@dev.example", &fresh_ip());
-    check_eq!(real, unknown, "developer sign-in tells names apart");
+    check!(
+        slowed(&real) && slowed(&unknown),
+        "developer sign-in tells names apart: real {real:?}, unknown {unknown:?}"
+    );
     let r = dev_token(&w, &email, PASSWORD, &fresh_ip());
     check_eq!(
         r.status,
@@ -538,7 +547,7 @@ type Hits = Arc<Mutex<BTreeMap<String, usize>>>;
 
 /// A key server on 127.0.0.1: `/good` and `/target` serve `keys`,
 /// `/redirect` is a 302 to `/target`, `/big` is a key set padded to 100 KB,
-/// `/slow` answers after 7 s, anything else 404. Returns its port and hits.
+/// `/slow` answers after 12 s, anything else 404. Returns its port and hits.
 fn key_server(keys: Value) -> (u16, Hits) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
@@ -581,7 +590,7 @@ fn serve_keys(mut s: std::net::TcpStream, port: u16, keys: &Value, hits: &Hits) 
             ("200 OK", String::new(), big.to_string())
         }
         "/slow" => {
-            std::thread::sleep(Duration::from_secs(7));
+            std::thread::sleep(Duration::from_secs(12));
             ("200 OK", String::new(), keys.to_string())
         }
         _ => ("404 Not Found", String::new(), "{}".to_string()),
@@ -661,7 +670,7 @@ fn jwks_fetch_limits(ctx: &Ctx) {
         good >= 2,
         "the key set was fetched {good} times (registration, /token)"
     );
-    // A redirect is not followed, 100 KB is not read, 7 s is not waited for.
+    // A redirect is not followed, 100 KB is not read, 12 s is not waited for (the limit is 5 s).
     let answers: Vec<(&str, Resp, Duration)> = ["/redirect", "/big", "/slow", "/missing"]
         .into_iter()
         .map(|path| {
@@ -681,9 +690,9 @@ fn jwks_fetch_limits(ctx: &Ctx) {
     check!(
         answers
             .iter()
-            .all(|(_, r, took)| r.status == 400 && *took < Duration::from_millis(6500))
+            .all(|(_, r, took)| r.status == 400 && *took < Duration::from_millis(9000))
             && target == 0,
-        "want 400 within 6.5 s each and the redirect not followed: {seen:#?}, /target fetched {target} times"
+        "want 400 within 9 s each and the redirect not followed: {seen:#?}, /target fetched {target} times"
     );
     let mut descriptions = Vec::new();
     for (_, r, _) in &answers {
