@@ -18,6 +18,10 @@ pub const MAX_COUNT: usize = 500;
 pub const MAX_OR_VALUES: usize = 20;
 /// The most filters (parameter occurrences) one search may AND together.
 pub const MAX_FILTERS: usize = 12;
+/// Most query (and form) pairs of one search, repeated names included.
+pub const MAX_PAIRS: usize = 100;
+/// Most element names in `_elements`.
+pub const MAX_ELEMENTS: usize = 50;
 
 /// A client error in a search request: the message names the parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -615,6 +619,12 @@ pub fn parse(
         ignored: Vec::new(),
         canonical_query: Vec::new(),
     };
+    if pairs.len() > MAX_PAIRS {
+        return Err(SearchError(format!(
+            "{} search parameters; at most {MAX_PAIRS} are accepted",
+            pairs.len()
+        )));
+    }
     for (name, raw) in pairs {
         if raw.is_empty() {
             continue; // "Empty parameters are not an error - they are just ignored" (R4 §3.1.1.3)
@@ -693,6 +703,12 @@ pub fn parse(
                     return Err(SearchError(
                         "_elements: a comma-separated list of element names".into(),
                     ));
+                }
+                if els.len() > MAX_ELEMENTS {
+                    return Err(SearchError(format!(
+                        "_elements: {} names; at most {MAX_ELEMENTS} are accepted",
+                        els.len()
+                    )));
                 }
                 req.elements = Some(els);
                 keep(&mut req);

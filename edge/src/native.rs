@@ -1,5 +1,5 @@
 //! A deterministic [`Platform`] for native runs (tests, examples): a settable
-//! clock, counter-based "random" bytes, a fast stand-in KDF, no signing key,
+//! clock, counter-based "random" bytes (SHA-256 of a counter), a fast stand-in KDF, no signing key,
 //! no network, no throttling, an in-memory blob store and export queue. The real primitives are WebCrypto's and are
 //! exercised end to end under `wrangler dev`.
 
@@ -17,7 +17,7 @@ use crate::app::{Limiter, Platform};
 pub struct NativePlatform {
     /// The clock (ms since the epoch); tests move it.
     pub now: Cell<i64>,
-    counter: Cell<u8>,
+    counter: Cell<u64>,
     objects: RefCell<BTreeMap<String, String>>,
     queue: RefCell<Vec<(String, String)>>,
 }
@@ -64,9 +64,12 @@ impl Platform for NativePlatform {
         self.now.get()
     }
     fn random_bytes(&self, buf: &mut [u8]) {
-        for b in buf.iter_mut() {
-            self.counter.set(self.counter.get().wrapping_add(1));
-            *b = self.counter.get();
+        // SHA-256 of a counter: deterministic, and no value repeats (a plain
+        // byte counter repeats every 256 bytes, so tokens could collide).
+        for chunk in buf.chunks_mut(32) {
+            self.counter.set(self.counter.get() + 1);
+            let block = Sha256::digest(self.counter.get().to_be_bytes());
+            chunk.copy_from_slice(&block[..chunk.len()]);
         }
     }
     async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, String> {

@@ -116,6 +116,73 @@ fn buffer_bytes(v: &JsValue) -> Vec<u8> {
     js_sys::Uint8Array::new(v).to_vec()
 }
 
+/// Reads a `ReadableStream` (or `null`) up to `limit + 1` bytes: more than
+/// `limit` bytes back means the stream was longer (the rest is not read, the
+/// stream is cancelled).
+async fn read_capped(stream: &JsValue, limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    if stream.is_null() || stream.is_undefined() {
+        return Ok(out);
+    }
+    let get_reader: js_sys::Function = js_sys::Reflect::get(stream, &JsValue::from_str("getReader"))
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| "getReader is not a function".to_string())?;
+    let reader = get_reader.call0(stream).map_err(js_err)?;
+    let read: js_sys::Function = js_sys::Reflect::get(&reader, &JsValue::from_str("read"))
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| "read is not a function".to_string())?;
+    loop {
+        let promise: js_sys::Promise = read
+            .call0(&reader)
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| "read did not return a promise".to_string())?;
+        let chunk = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(js_err)?;
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done"))
+            .map(|d| d.as_bool() == Some(true))
+            .map_err(js_err)?;
+        if done {
+            return Ok(out);
+        }
+        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).map_err(js_err)?;
+        let bytes = js_sys::Uint8Array::new(&value);
+        let room = limit + 1 - out.len();
+        let take = (bytes.length() as usize).min(room);
+        out.extend_from_slice(&bytes.subarray(0, take as u32).to_vec());
+        if out.len() > limit {
+            if let Ok(cancel) = js_sys::Reflect::get(&reader, &JsValue::from_str("cancel"))
+                .and_then(|c| c.dyn_into::<js_sys::Function>())
+            {
+                if let Ok(p) = cancel
+                    .call0(&reader)
+                    .and_then(|p| p.dyn_into::<js_sys::Promise>())
+                {
+                    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+                }
+            }
+            return Ok(out);
+        }
+    }
+}
+
+/// Cancels a `ReadableStream` (or does nothing for `null`): a body not read.
+async fn cancel_stream(stream: &JsValue) {
+    if stream.is_null() || stream.is_undefined() {
+        return;
+    }
+    if let Ok(cancel) = js_sys::Reflect::get(stream, &JsValue::from_str("cancel"))
+        .and_then(|c| c.dyn_into::<js_sys::Function>())
+    {
+        if let Ok(p) = cancel.call0(stream).and_then(|p| p.dyn_into::<js_sys::Promise>()) {
+            let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+        }
+    }
+}
+
 impl JsPlatform {
     /// The imported signing key and its public JWK (imported once per isolate).
     async fn signing_key(&self) -> Result<(JsValue, serde_json::Value), String> {
@@ -252,12 +319,49 @@ impl Platform for JsPlatform {
     }
 
     async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String> {
-        let url = worker::Url::parse(url).map_err(|e| e.to_string())?;
-        let mut resp = worker::Fetch::Url(url).send().await.map_err(|e| e.to_string())?;
-        if resp.status_code() != 200 {
-            return Err(format!("HTTP {}", resp.status_code()));
+        use crate::app::oauth::jwks_uri::{JWKS_MAX_BYTES, JWKS_TIMEOUT_MS};
+        let global = js_sys::global();
+        let fetch: js_sys::Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| "fetch is not a function".to_string())?;
+        // No redirects (a 3xx is an answer, refused below) and a deadline.
+        let abort = js_sys::Reflect::get(&global, &JsValue::from_str("AbortSignal")).map_err(js_err)?;
+        let timeout: js_sys::Function = js_sys::Reflect::get(&abort, &JsValue::from_str("timeout"))
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| "AbortSignal.timeout is not a function".to_string())?;
+        let signal = timeout
+            .call1(&abort, &JsValue::from_f64(JWKS_TIMEOUT_MS as f64))
+            .map_err(js_err)?;
+        let init = js_json(&serde_json::json!({
+            "method": "GET",
+            "redirect": "manual",
+            "headers": {"accept": "application/json"},
+        }))?;
+        js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal).map_err(js_err)?;
+        let promise: js_sys::Promise = fetch
+            .call2(&global, &JsValue::from_str(url), &init)
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| "fetch did not return a promise".to_string())?;
+        let resp = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(js_err)?;
+        let status = js_sys::Reflect::get(&resp, &JsValue::from_str("status"))
+            .ok()
+            .and_then(|s| s.as_f64())
+            .unwrap_or(0.0);
+        let body = js_sys::Reflect::get(&resp, &JsValue::from_str("body")).map_err(js_err)?;
+        if status != 200.0 {
+            cancel_stream(&body).await;
+            return Err(format!("{url} answered HTTP {status}"));
         }
-        resp.json().await.map_err(|e| e.to_string())
+        let bytes = read_capped(&body, JWKS_MAX_BYTES).await?;
+        if bytes.len() > JWKS_MAX_BYTES {
+            return Err(format!("{url}: the key set is over {JWKS_MAX_BYTES} bytes"));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON: {e}"))
     }
 
     async fn allow(&self, limiter: Limiter, key: &str) -> bool {
@@ -352,7 +456,7 @@ fn var(env: &Env, name: &str) -> Option<String> {
 
 /// Builds the application from the Worker's bindings: `DB_0` … `DB_{SHARD_COUNT-1}`,
 /// `PRACTICE_SHARDS` (JSON object practice → shard), `DEFAULT_PRACTICE`, `ADMIN_TOKEN`,
-/// `SIGNING_KEY`, and the `CLIENT_LIMITER` / `IP_LIMITER` rate limits.
+/// `SIGNING_KEY`, `JWKS_ALLOW_LOOPBACK`, and the `CLIENT_LIMITER` / `IP_LIMITER` rate limits.
 fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
     let shard_count: usize = var(env, "SHARD_COUNT")
         .and_then(|v| v.parse().ok())
@@ -370,6 +474,11 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
                 .collect()
         })
         .unwrap_or_default();
+    let mut config = Config::new(
+        var(env, "ADMIN_TOKEN").filter(|t| !t.is_empty()),
+        &var(env, "DEFAULT_PRACTICE").unwrap_or_else(|| "default".into()),
+    );
+    config.jwks_allow_loopback = var(env, "JWKS_ALLOW_LOOPBACK").is_some_and(|v| v.trim() == "true");
     Ok(App::new(
         Shards::new(dbs, directory),
         JsPlatform {
@@ -379,26 +488,41 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
             exports: env.bucket("EXPORTS").ok(),
             export_queue: env.queue("EXPORT_QUEUE").ok(),
         },
-        Config::new(
-            var(env, "ADMIN_TOKEN").filter(|t| !t.is_empty()),
-            &var(env, "DEFAULT_PRACTICE").unwrap_or_else(|| "default".into()),
-        ),
+        config,
     ))
 }
 
-async fn to_http(mut req: Request) -> worker::Result<HttpRequest> {
-    let headers = req
+/// The request as the application sees it. The body is read only up to one
+/// byte over its route's cap ([`crate::app::limits::body_cap`]), and not at
+/// all when `Content-Length` is already over it: the application answers 413.
+async fn to_http(req: Request) -> worker::Result<HttpRequest> {
+    let headers: Vec<(String, String)> = req
         .headers()
         .entries()
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .collect();
+    let url = req.url()?;
+    let cap = crate::app::limits::body_cap(url.path()).max;
+    let declared = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
     let body = match req.method() {
         worker::Method::Get | worker::Method::Head => Vec::new(),
-        _ => req.bytes().await?,
+        _ if declared > cap as u64 => Vec::new(),
+        _ => {
+            let inner: &JsValue = req.inner().as_ref();
+            let stream =
+                js_sys::Reflect::get(inner, &JsValue::from_str("body")).map_err(worker::Error::from)?;
+            read_capped(&stream, cap)
+                .await
+                .map_err(worker::Error::RustError)?
+        }
     };
     Ok(HttpRequest {
         method: req.method().to_string(),
-        url: req.url()?,
+        url,
         headers,
         body,
     })
@@ -453,11 +577,17 @@ async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> 
 }
 
 /// Hourly (`[triggers] crons`): deletes expired Bulk Data exports and their
-/// files in every practice.
+/// files in every practice, and attempt counters idle for a day.
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     match build_app(&env) {
-        Ok(app) => crate::app::bulk::purge_all_expired(&app).await,
+        Ok(app) => {
+            crate::app::bulk::purge_all_expired(&app).await;
+            let day_ago = app.platform.now_ms() - 24 * 60 * 60 * 1000;
+            if let Err(e) = crate::store::attempts::purge(app.auth_db(), day_ago).await {
+                crate::app::access::log(&format!("scheduled purge of attempt counters: {e}"));
+            }
+        }
         Err(e) => crate::app::access::log(&format!("scheduled purge: {e}")),
     }
 }

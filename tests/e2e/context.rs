@@ -81,6 +81,15 @@ impl Ctx {
         edge.restart()
     }
 
+    /// [`Ctx::restart_edge`] with these Worker vars (an empty list: the
+    /// plain configuration again).
+    pub fn restart_edge_with(&self, vars: &[(&str, &str)]) -> Result<(), String> {
+        let edge = self.edge.get().ok_or("no edge handle")?;
+        let mut edge = edge.lock().map_err(|_| "the edge lock is poisoned")?;
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        edge.restart_with_vars(&vars)
+    }
+
     /// The recorded summary lines.
     pub fn summary(&self) -> String {
         self.notes.lock().map(|n| n.join("\n")).unwrap_or_default()

@@ -88,7 +88,9 @@ fn trials() -> Vec<(&'static str, TrialFn)> {
 
 /// Trials that restart the edge: run alone, after all of [`trials`].
 fn exclusive_trials() -> Vec<(&'static str, TrialFn)> {
-    bulk::EXCLUSIVE.to_vec()
+    let mut all = bulk::EXCLUSIVE.to_vec();
+    all.extend(smart::EXCLUSIVE.iter().copied());
+    all
 }
 
 /// One line per panic (the failure summary repeats the message); set

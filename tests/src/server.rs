@@ -123,6 +123,8 @@ pub struct Edge {
     wrangler: PathBuf,
     edge_dir: PathBuf,
     port: u16,
+    /// Worker vars given on the command line (`--var NAME:VALUE`).
+    vars: Vec<(String, String)>,
 }
 
 impl Edge {
@@ -168,7 +170,7 @@ impl Edge {
                 .map_err(|_| format!("FLARE_E2E_PORT={p} is not a port"))?,
             Err(_) => free_port(PORTS).ok_or("no free port in 8791-8799 (set FLARE_E2E_PORT)")?,
         };
-        let child = spawn_dev(&wrangler, &edge_dir, port, &state, &log, false)?;
+        let child = spawn_dev(&wrangler, &edge_dir, port, &state, &log, false, &[])?;
         let pgid = child.id();
         if let Ok(mut g) = RUNNING.lock() {
             *g = Some((pgid, state.clone()));
@@ -183,6 +185,7 @@ impl Edge {
             wrangler,
             edge_dir,
             port,
+            vars: Vec::new(),
         };
         edge.wait_ready()?;
         Ok(edge)
@@ -240,6 +243,14 @@ impl Edge {
     /// caller must make sure nothing else is running (the e2e harness runs
     /// such trials alone, after all others).
     pub fn restart(&mut self) -> Result<(), String> {
+        let vars = self.vars.clone();
+        self.restart_with_vars(&vars)
+    }
+
+    /// [`Edge::restart`] with these Worker vars on top of `wrangler.toml`
+    /// and `.dev.vars` (`--var NAME:VALUE`), kept for later restarts; an
+    /// empty list goes back to the plain configuration.
+    pub fn restart_with_vars(&mut self, vars: &[(String, String)]) -> Result<(), String> {
         if self.stopped {
             return Err("the edge was stopped".into());
         }
@@ -252,6 +263,7 @@ impl Edge {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        self.vars = vars.to_vec();
         self.child = spawn_dev(
             &self.wrangler,
             &self.edge_dir,
@@ -259,6 +271,7 @@ impl Edge {
             &self.state,
             &self.log,
             true,
+            &self.vars,
         )?;
         self.pgid = self.child.id();
         if let Ok(mut g) = RUNNING.lock() {
@@ -296,7 +309,7 @@ impl Edge {
 }
 
 /// Starts `wrangler dev` on `port` with state `state` in its own process
-/// group, its output going to `log` (appended with `append`).
+/// group, its output going to `log` (appended with `append`), with `vars`.
 fn spawn_dev(
     wrangler: &Path,
     edge_dir: &Path,
@@ -304,6 +317,7 @@ fn spawn_dev(
     state: &Path,
     log: &Path,
     append: bool,
+    vars: &[(String, String)],
 ) -> Result<Child, String> {
     // `FLARE_E2E_INSPECTOR_PORT` pins it (helpers running suites side by side
     // each have their own); else the first free one of 9300-9399.
@@ -325,6 +339,10 @@ fn spawn_dev(
         .args(["--inspector-port", &inspector.to_string(), "--persist-to"])
         .arg(state)
         .args(["--log-level", "warn", "--show-interactive-dev-session=false"])
+        .args(
+            vars.iter()
+                .flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]),
+        )
         .current_dir(edge_dir)
         .envs(WRANGLER_ENV)
         .stdin(Stdio::null())

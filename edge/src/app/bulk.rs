@@ -74,6 +74,13 @@ fn bad(message: impl Into<String>) -> ApiError {
 /// Parses kick-off parameters (query pairs, or a POSTed Parameters resource
 /// turned into pairs). Anything unsupported is a 400 naming it.
 pub fn parse_params(pairs: &[(String, String)]) -> Result<ExportParams, ApiError> {
+    use flare_core::search::{MAX_ELEMENTS, MAX_PAIRS};
+    if pairs.len() > MAX_PAIRS {
+        return Err(bad(format!(
+            "{} export parameters; at most {MAX_PAIRS} are accepted",
+            pairs.len()
+        )));
+    }
     let mut p = ExportParams::default();
     for (k, v) in pairs {
         match k.as_str() {
@@ -122,6 +129,12 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<ExportParams, ApiError
                 )))
             }
         }
+    }
+    if p.elements.len() > MAX_ELEMENTS {
+        return Err(bad(format!(
+            "_elements: {} names; at most {MAX_ELEMENTS} are accepted",
+            p.elements.len()
+        )));
     }
     Ok(p)
 }
@@ -578,6 +591,8 @@ pub async fn run_chunks<D: Database, P: Platform>(
             Ok(true) => {}
             Ok(false) => return, // finished, or lost the job to another runner
             Err(e) => {
+                // A server-side failure is logged under an id; the file names only the id.
+                let e = e.with_incident(&app.incident_id(), super::error::ErrorBody::OperationOutcome);
                 fail(app, practice, job_id, &e.message).await;
                 return;
             }

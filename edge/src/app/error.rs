@@ -1,6 +1,11 @@
 //! Client-visible errors, turned into responses in exactly one place
 //! ([`ApiError::into_response`]): an OperationOutcome on FHIR routes, OAuth
 //! error JSON on OAuth endpoints, an HTML page on the browser pages.
+//!
+//! A server-side failure (storage, WebCrypto, the queue) never reaches the
+//! caller: [`ApiError::with_incident`] (called by `App::respond` for every
+//! 5xx) logs its message under a random id and answers "internal error
+//! (id …)" only.
 
 use serde_json::json;
 
@@ -47,6 +52,30 @@ impl ApiError {
             headers: Vec::new(),
             body: ErrorBody::OperationOutcome,
         }
+    }
+    /// 500 for a server-side failure: `detail` goes to the log, the caller
+    /// reads "internal error (id …)" (see [`ApiError::with_incident`]).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(500, "exception", detail)
+    }
+    /// A 5xx gets an incident id: its message (the detail) is logged under it, and the caller sees only
+    /// "internal error (id …)", in `shape` (the route's) unless the error
+    /// already has a shape of its own. Other errors are returned unchanged.
+    pub fn with_incident(mut self, id: &str, shape: ErrorBody) -> Self {
+        if self.status < 500 {
+            return self;
+        }
+        super::access::log(&format!("internal error {id}: {}", self.message));
+        self.message = format!("internal error (id {id})");
+        self.code = "exception";
+        self.details.clear();
+        if self.body == ErrorBody::OperationOutcome {
+            self.body = shape;
+        }
+        if let ErrorBody::OAuth(_) = self.body {
+            self.body = ErrorBody::OAuth("server_error");
+        }
+        self
     }
     /// An OAuth error JSON with `Cache-Control: no-store`.
     pub fn oauth(status: u16, error: &'static str, description: impl Into<String>) -> Self {
@@ -153,8 +182,8 @@ impl ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        // Not the client's fault: a 500 with the cause for the operator's logs.
-        ApiError::new(500, "exception", e.to_string())
+        // Not the client's fault: the cause goes to the operator's log only.
+        ApiError::internal(e.to_string())
     }
 }
 

@@ -12,6 +12,7 @@ pub mod ehr;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod limits;
 pub mod oauth;
 pub mod pages;
 pub mod portal;
@@ -49,7 +50,10 @@ pub trait Platform {
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, String>;
-    /// GETs a JSON document (a client's `jwks_uri`).
+    /// GETs a JSON document (a client's `jwks_uri`, already allowed by
+    /// [`oauth::jwks_uri::check`]): no redirect followed, at most
+    /// [`oauth::jwks_uri::JWKS_MAX_BYTES`] read, within
+    /// [`oauth::jwks_uri::JWKS_TIMEOUT_MS`]; `Err` says why, for the log.
     async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String>;
     /// Counts one request against a limiter; `false` once the key is over its limit.
     async fn allow(&self, limiter: Limiter, key: &str) -> bool;
@@ -89,6 +93,10 @@ pub struct Config {
     pub export_file_resources: i64,
     /// Patients whose compartments one export query reads.
     pub export_member_window: usize,
+    /// `JWKS_ALLOW_LOOPBACK = "true"` (development only): a client's
+    /// `jwks_uri` may name a loopback host, over `http` too
+    /// ([`oauth::jwks_uri`]).
+    pub jwks_allow_loopback: bool,
 }
 
 impl Config {
@@ -99,6 +107,7 @@ impl Config {
             default_practice: default_practice.to_string(),
             export_file_resources: bulk::FILE_MAX_RESOURCES,
             export_member_window: bulk::MEMBER_WINDOW,
+            jwks_allow_loopback: false,
         }
     }
 }
@@ -175,9 +184,18 @@ impl<D: Database, P: Platform> App<D, P> {
         }
         let resp = match self.route(&req).await {
             Ok(r) => r,
-            Err(e) => e.into_response(),
+            Err(e) => e
+                .with_incident(&self.incident_id(), limits::error_shape(req.url.path()))
+                .into_response(),
         };
         cors::decorate(self, &req, resp).await
+    }
+
+    /// A random id naming one server-side failure in the answer and the log.
+    pub fn incident_id(&self) -> String {
+        let mut b = [0u8; 8];
+        self.platform.random_bytes(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
     /// The database of the authorization server (shard 0, the directory shard).
@@ -186,6 +204,7 @@ impl<D: Database, P: Platform> App<D, P> {
     }
 
     async fn route(&self, req: &HttpRequest) -> ApiResult {
+        limits::check_body(req)?;
         let path = req.url.path().trim_end_matches('/').to_string();
         let segs: Vec<&str> = path.split('/').skip(1).collect();
         let method = req.method.as_str();

@@ -1,7 +1,8 @@
 //! The browser sign-in and sign-out that the patient portal, the EHR
 //! simulator and practice administration share: one session cookie
 //! (`flare_session`, made by [`start_session`]) and the authorization
-//! server's slow-down and lockout ([`sign_in`]). Callers check CSRF first.
+//! server's sign-in throttle per name and address ([`sign_in`]). Callers
+//! check CSRF first.
 
 use super::error::ApiResult;
 use super::http::HttpRequest;
@@ -43,7 +44,7 @@ pub async fn sign_in_form<D: Database, P: Platform>(
 ) -> ApiResult {
     let value = |name| field(pairs, name).ok().flatten().unwrap_or_default();
     let again = |status, error: &str| html(status, page.title, &(page.form)(csrf, Some(error)));
-    match sign_in(app, value("username"), value("password")).await {
+    match sign_in(app, req, value("username"), value("password")).await {
         Ok(user) => match (page.allowed)(&user) {
             Ok(()) => {
                 let cookie = start_session(app, req, &user.user_id).await?;

@@ -379,14 +379,12 @@ pub async fn user<D: Database>(db: &D, user_id: &str) -> Result<Option<User>, Db
     Ok(rows.first().map(user_from))
 }
 
-/// A consecutive-failure counter with its lock: users' and developers'
-/// sign-ins, developers' practice PINs.
+/// A consecutive-failure counter with its lock on an account: developers'
+/// practice PINs. (Sign-ins are counted per name and client address in
+/// [`super::attempts`], not per account, so that nobody can lock another
+/// person's account.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureCounter {
-    /// `users.failed_signins` / `locked_until`.
-    UserSignIn,
-    /// `developers.failed_signins` / `locked_until`.
-    DeveloperSignIn,
     /// `developers.failed_pins` / `pin_locked_until`.
     DeveloperPin,
 }
@@ -395,10 +393,6 @@ impl FailureCounter {
     /// (table, id column, failure column, lock column).
     fn columns(self) -> (&'static str, &'static str, &'static str, &'static str) {
         match self {
-            FailureCounter::UserSignIn => ("users", "user_id", "failed_signins", "locked_until"),
-            FailureCounter::DeveloperSignIn => {
-                ("developers", "developer_id", "failed_signins", "locked_until")
-            }
             FailureCounter::DeveloperPin => ("developers", "developer_id", "failed_pins", "pin_locked_until"),
         }
     }

@@ -5,6 +5,7 @@
 //! tests with rusqlite ([`sqlite::SqliteDatabase`]), so the same SQL runs in
 //! both. Practices are sharded across databases by [`Shards`].
 
+pub mod attempts;
 pub mod auth;
 pub mod developer;
 pub mod export;

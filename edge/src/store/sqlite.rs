@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_bulk_export.sql"),
     include_str!("../../migrations/0005_developer_portal.sql"),
     include_str!("../../migrations/0006_grant_rules.sql"),
+    include_str!("../../migrations/0007_attempt_counters.sql"),
 ];
 
 /// An in-memory (or file) SQLite database with the migrations applied.

@@ -17,11 +17,13 @@
 //! - [`enforcement`]: what a token may read on `/fhir`.
 //! - [`attacks`]: attempts that must all fail, counted.
 //! - [`portal`]: patient-directed revocation.
-//! - [`limits`]: throttling, CORS, sign-in slow-down and lockout.
+//! - [`limits`]: throttling, CORS, sign-in slow-down per name and address.
 //! - [`visibility`]: multi-patient resources, chains held to the chained
 //!   type's scopes, access history from the answer.
 //! - [`grant_types`]: `system/` only for backend services, approval changes
 //!   reaching existing grants, single-use launch contexts bound to one app.
+//! - [`hygiene`]: body caps and parameter bounds, `jwks_uri` rules, uniform
+//!   sign-in failures throttled per name and address, PINs per practice.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -41,6 +43,7 @@ mod backend;
 mod discovery;
 mod enforcement;
 mod grant_types;
+mod hygiene;
 mod launch;
 mod limits;
 mod portal;
@@ -62,8 +65,12 @@ pub fn trials() -> Vec<(&'static str, TrialFn)> {
     all.extend(limits::TRIALS.iter().copied());
     all.extend(visibility::TRIALS.iter().copied());
     all.extend(grant_types::TRIALS.iter().copied());
+    all.extend(hygiene::TRIALS.iter().copied());
     all
 }
+
+/// The trials of this group that restart the edge (run alone, after all others).
+pub const EXCLUSIVE: &[(&str, TrialFn)] = hygiene::EXCLUSIVE;
 
 /// The password every test user gets (strong: upper, lower, digit, symbol).
 pub const PASSWORD: &str = "Flare-e2e-Pass1!";

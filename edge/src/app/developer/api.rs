@@ -111,7 +111,7 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
         }
         ("POST", ["token"]) => {
             let b = body(req)?;
-            let dev = sign_in(app, str_field(&b, "email"), str_field(&b, "password"))
+            let dev = sign_in(app, req, str_field(&b, "email"), str_field(&b, "password"))
                 .await?
                 .map_err(refusal)?;
             let token = new_credential(app, &dev.developer_id, CredentialKind::Api).await?;
@@ -132,6 +132,7 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
             let b = body(req)?;
             change_password(
                 app,
+                req,
                 &dev,
                 str_field(&b, "current_password"),
                 str_field(&b, "new_password"),

@@ -6,9 +6,10 @@
 //! `POST /register` with a developer API token, RFC 7592 `/register/{id}`,
 //! `/developer/api/…`).
 //!
-//! Sign-in uses the authorization server's slow-down and lockout
-//! ([`check_password`]); a wrong practice PIN counts the same way per
-//! developer, so a PIN cannot be guessed by trying.
+//! Sign-in uses the authorization server's throttle per (e-mail address,
+//! client address) ([`attempts::check_sign_in`]); a wrong practice PIN
+//! counts against the developer ([`check_password`]) and against the practice
+//! ([`attempts::PRACTICE_PIN`]), so new accounts cannot guess on either.
 
 pub mod api;
 pub mod pages;
@@ -17,8 +18,10 @@ use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
 use super::http::HttpRequest;
+use super::oauth::attempts::{self, SignInKind};
 use super::oauth::authorize::{check_password, Account, PasswordCheck};
 use super::oauth::crypto::{check_password_rule, hash_password, random_token, sha256_b64};
+use super::oauth::jwks_uri;
 use super::oauth::register::{check_jwks, client_from_metadata};
 use super::oauth::{cookie, manage, SESSION_TTL_MS};
 use super::{App, Platform};
@@ -186,38 +189,39 @@ pub async fn sign_up<D: Database, P: Platform>(
     Ok(Ok(dev))
 }
 
-/// Checks a developer's e-mail address and password with the authorization
-/// server's slow-down and lockout.
+/// Checks a developer's e-mail address and password under the sign-in
+/// throttle per (e-mail address, client address) ([`attempts::check_sign_in`]):
+/// an unknown address and a wrong password answer alike.
 pub async fn sign_in<D: Database, P: Platform>(
     app: &App<D, P>,
+    req: &HttpRequest,
     email: &str,
     password: &str,
 ) -> Result<Result<Developer, Refusal>, ApiError> {
     let dev = store::developer_by_email(app.auth_db(), email.trim()).await?;
-    let account = dev.as_ref().map(|d| Account {
-        counter: FailureCounter::DeveloperSignIn,
-        id: &d.developer_id,
-        hash: &d.password_hash,
-        locked_until: d.locked_until,
-    });
+    let key = attempts::sign_in_key(SignInKind::Developer, email, req);
+    let hash = dev.as_ref().map(|d| d.password_hash.as_str());
     let wrong = || Refusal::Wrong("The e-mail address or password is not right.".into());
-    Ok(match (check_password(app, account, password).await?, dev) {
-        (PasswordCheck::Right, Some(dev)) => Ok(dev),
-        (PasswordCheck::Throttled(s), _) => Err(Refusal::Throttled(s)),
-        _ => Err(wrong()),
-    })
+    Ok(
+        match (attempts::check_sign_in(app, &key, hash, password).await?, dev) {
+            (PasswordCheck::Right, Some(dev)) => Ok(dev),
+            (PasswordCheck::Throttled(s), _) => Err(Refusal::Throttled(s)),
+            _ => Err(wrong()),
+        },
+    )
 }
 
 /// Changes a developer's password (the current one is checked like a
 /// sign-in); every other session and API token of the account ends.
 pub async fn change_password<D: Database, P: Platform>(
     app: &App<D, P>,
+    req: &HttpRequest,
     dev: &Developer,
     current: &str,
     new: &str,
     keep_credential_hash: &str,
 ) -> Result<Result<(), Refusal>, ApiError> {
-    if let Err(r) = sign_in(app, &dev.email, current).await? {
+    if let Err(r) = sign_in(app, req, &dev.email, current).await? {
         return Ok(Err(match r {
             Refusal::Wrong(_) => Refusal::Wrong("The current password is not right.".into()),
             other => other,
@@ -313,6 +317,9 @@ pub async fn register_app<D: Database, P: Platform>(
     // Developers do not choose client ids (the operator may).
     meta.remove("client_id");
     let mut client = client_from_metadata(&Json::Object(meta), &app.config.default_practice, now)?;
+    if let Some(uri) = &client.jwks_uri {
+        jwks_uri::allowed(app, uri).map_err(|_| registration_error(jwks_uri::REFUSED))?;
+    }
     // The practice reviews the app by its use case: it must say what the
     // grants do (a backend service is one, and nothing else is).
     let backend = client.grant_types.iter().any(|g| g == "client_credentials");
@@ -339,14 +346,24 @@ pub async fn register_app<D: Database, P: Platform>(
             client.practice
         )));
     };
-    // Counted like a sign-in (parallel guesses included, see `check_password`).
+    // Counted per practice (any number of accounts guess together) ...
+    let practice_key = attempts::practice_pin_key(&client.practice);
+    if let Some(seconds) = attempts::claim(app, &practice_key, attempts::PRACTICE_PIN).await? {
+        return Err(pin_locked(now + seconds * 1000));
+    }
+    // ... and per account, like a sign-in (parallel guesses included, see `check_password`).
     let account = Account {
         counter: FailureCounter::DeveloperPin,
         id: &dev.developer_id,
         hash: &pin_hash,
         locked_until: dev.pin_locked_until,
     };
-    match check_password(app, Some(account), &pin).await? {
+    let checked = check_password(app, Some(account), &pin).await?;
+    if checked != PasswordCheck::Wrong {
+        // A right PIN, or one not checked, is no guess against the practice.
+        attempts::refund(app, &practice_key, attempts::PRACTICE_PIN).await?;
+    }
+    match checked {
         PasswordCheck::Right => {}
         PasswordCheck::Throttled(_) => {
             let until = auth_store::locked_until(db, FailureCounter::DeveloperPin, &dev.developer_id).await?;
@@ -361,12 +378,7 @@ pub async fn register_app<D: Database, P: Platform>(
     }
     // Only after the PIN: a developer without one cannot make us fetch URLs.
     if let Some(uri) = &client.jwks_uri {
-        let set = app
-            .platform
-            .fetch_json(uri)
-            .await
-            .map_err(|e| registration_error(format!("the JWKS URL {uri} could not be read: {e}")))?;
-        check_jwks(&set).map_err(|e| registration_error(format!("the JWKS at {uri}: {}", e.message)))?;
+        fetch_key_set(app, uri).await?;
     }
     client.client_id = random_token(&app.platform, 16);
     client.owner_developer = Some(dev.developer_id.clone());
@@ -480,6 +492,20 @@ pub async fn request_scope<D: Database, P: Platform>(
     manage::request_scope_change(app, client, scope).await
 }
 
+/// Fetches and checks the key set at a `jwks_uri` ([`jwks_uri::fetch`]);
+/// whatever fails, the developer reads the one [`jwks_uri::REFUSED`] message
+/// (the detail is logged), so the answer says nothing about what the URL
+/// reached.
+async fn fetch_key_set<D: Database, P: Platform>(app: &App<D, P>, uri: &str) -> Result<(), ApiError> {
+    let set = jwks_uri::fetch(app, uri)
+        .await
+        .map_err(|_| registration_error(jwks_uri::REFUSED))?;
+    check_jwks(&set).map_err(|e| {
+        crate::app::access::log(&format!("jwks_uri {uri}: {}", e.message));
+        registration_error(jwks_uri::REFUSED)
+    })
+}
+
 /// Replaces the public keys of a `private_key_jwt` app: a pasted JWKS, or a
 /// JWKS URL fetched and checked now (as at registration). Effective at once,
 /// like a secret rotation: assertions signed with other keys stop working.
@@ -499,17 +525,7 @@ pub async fn replace_keys<D: Database, P: Platform>(
             (Some(set.to_string()), None)
         }
         (None, Some(uri)) => {
-            let parsed = url::Url::parse(uri)
-                .map_err(|_| registration_error("the JWKS URL must be an absolute URL"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(registration_error("the JWKS URL must be http(s)"));
-            }
-            let set = app
-                .platform
-                .fetch_json(uri)
-                .await
-                .map_err(|e| registration_error(format!("the JWKS URL {uri} could not be read: {e}")))?;
-            check_jwks(&set).map_err(|e| registration_error(format!("the JWKS at {uri}: {}", e.message)))?;
+            fetch_key_set(app, uri).await?;
             (None, Some(uri.to_string()))
         }
         _ => return Err(registration_error("give either a JWKS URL or a pasted JWKS")),

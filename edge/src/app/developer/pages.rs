@@ -117,7 +117,7 @@ async fn post<D: Database, P: Platform>(
         }
         ["signin"] => {
             let email = get(pairs, "email");
-            match sign_in(app, email, get(pairs, "password")).await? {
+            match sign_in(app, req, email, get(pairs, "password")).await? {
                 Ok(dev) => {
                     let session = new_credential(app, &dev.developer_id, CredentialKind::Session).await?;
                     Ok(see_other("/developer").with_header("set-cookie", &session_cookie(req, &session)))
@@ -164,7 +164,7 @@ async fn post_signed_in<D: Database, P: Platform>(
             let keep = cookie(req, DEV_SESSION_COOKIE)
                 .map(sha256_b64)
                 .unwrap_or_default();
-            match change_password(app, dev, get(pairs, "current_password"), get(pairs, "new_password"), &keep).await? {
+            match change_password(app, req, dev, get(pairs, "current_password"), get(pairs, "new_password"), &keep).await? {
                 Ok(()) => Ok(password_page(200, dev, csrf, Some(Ok("Your password was changed. Other sessions and API tokens of your account were signed out.")))),
                 Err(r) => Ok(password_page(r.status(), dev, csrf, Some(Err(&r.message())))),
             }

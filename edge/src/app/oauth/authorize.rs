@@ -28,7 +28,8 @@ use crate::app::{App, Platform};
 use crate::store::auth::{self as store, AuthorizeRequest, Client, Code, Grant, User};
 use crate::store::{resources, Database, DbError};
 
-/// After this many consecutive failures a sign-in is slowed down.
+/// After this many consecutive wrong PINs a developer is slowed down
+/// (sign-ins: [`super::attempts::SIGN_IN`]).
 pub const SLOWDOWN_AFTER: i64 = 3;
 /// After this many it is locked.
 pub const LOCK_AFTER: i64 = 10;
@@ -55,7 +56,7 @@ pub enum PasswordCheck {
     Throttled(i64),
 }
 
-/// The slow-down and lockout of every sign-in and PIN check.
+/// The slow-down and lockout of a developer's PIN checks.
 pub const LOCK_POLICY: store::LockPolicy = store::LockPolicy {
     slowdown_after: SLOWDOWN_AFTER,
     lock_after: LOCK_AFTER,
@@ -80,9 +81,9 @@ fn seconds_until(until: i64, now: i64) -> i64 {
     ((until - now + 999) / 1000).max(1)
 }
 
-/// Checks `password` against an account (`None` for an unknown name) with
-/// slow-down and lockout; shared by every sign-in (practice users here,
-/// developers and practice PINs in `app::developer`). The attempt is counted
+/// Checks `password` (a practice PIN) against an account's counter with
+/// slow-down and lockout (`None`: nothing to check against, the same work
+/// is spent). Sign-ins use [`super::attempts::check_sign_in`]. The attempt is counted
 /// as a failure before the slow hash check, atomically
 /// ([`store::claim_attempt`]), so parallel guesses cannot each use the
 /// failure count read before any of them failed; a right one clears it.
@@ -118,21 +119,24 @@ pub async fn check_password<D: Database, P: Platform>(
     Ok(PasswordCheck::Wrong)
 }
 
-/// Checks a username and password with slow-down and lockout.
+/// Checks a username and password under the sign-in throttle per (name,
+/// client address) ([`super::attempts::check_sign_in`]): an unknown name and
+/// a wrong password answer alike, and a stranger's failures elsewhere never
+/// lock the user out.
 pub async fn sign_in<D: Database, P: Platform>(
     app: &App<D, P>,
+    req: &HttpRequest,
     username: &str,
     password: &str,
 ) -> Result<User, SignInError> {
     let user = store::user_by_name(app.auth_db(), username).await.ok().flatten();
-    let account = user.as_ref().map(|u| Account {
-        counter: store::FailureCounter::UserSignIn,
-        id: &u.user_id,
-        hash: &u.password_hash,
-        locked_until: u.locked_until,
-    });
+    let key = super::attempts::sign_in_key(super::attempts::SignInKind::User, username, req);
+    let hash = user.as_ref().map(|u| u.password_hash.as_str());
     // A storage failure refuses the sign-in (it never lets one through).
-    match (check_password(app, account, password).await, user) {
+    match (
+        super::attempts::check_sign_in(app, &key, hash, password).await,
+        user,
+    ) {
         (Ok(PasswordCheck::Right), Some(user)) => Ok(user),
         (Ok(PasswordCheck::Throttled(s)), _) => Err(SignInError::Throttled(s)),
         _ => Err(SignInError::Wrong),
@@ -427,7 +431,7 @@ pub async fn signin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
     let (areq, client) = load_checked(app, req, get("request")?, get("csrf")?).await?;
     let username = get("username")?.unwrap_or_default();
     let password = get("password")?.unwrap_or_default();
-    let user = match sign_in(app, username, password).await {
+    let user = match sign_in(app, req, username, password).await {
         Ok(u) => u,
         Err(SignInError::Wrong) => {
             return Ok(signin_page(

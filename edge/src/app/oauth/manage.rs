@@ -115,8 +115,8 @@ pub async fn clients<D: Database, P: Platform>(
                     store::update_client(db, id, ClientColumn::JwksUri, None, now).await?;
                 }
                 (None, Some(u)) => {
-                    url::Url::parse(u)
-                        .map_err(|_| ApiError::bad_request("jwks_uri must be an absolute URL"))?;
+                    super::jwks_uri::allowed(app, u)
+                        .map_err(|_| ApiError::bad_request(super::jwks_uri::REFUSED))?;
                     store::update_client(db, id, ClientColumn::JwksUri, Some(u.to_string()), now).await?;
                     store::update_client(db, id, ClientColumn::Jwks, None, now).await?;
                 }

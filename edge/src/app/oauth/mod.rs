@@ -7,10 +7,12 @@
 //! All state lives in the directory shard's tables (`store::auth`); secrets
 //! are stored only as SHA-256 hashes.
 
+pub mod attempts;
 pub mod authorize;
 pub mod crypto;
 pub mod discovery;
 pub mod introspect;
+pub mod jwks_uri;
 pub mod jws;
 pub mod manage;
 pub mod register;
@@ -246,13 +248,15 @@ fn base64_std_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The client's keys: its inline JWKS or the document at its `jwks_uri`.
-async fn client_keys<P: Platform>(platform: &P, client: &Client) -> Result<Vec<Json>, ApiError> {
+async fn client_keys<D: Database, P: Platform>(
+    app: &App<D, P>,
+    client: &Client,
+) -> Result<Vec<Json>, ApiError> {
     let set = match (&client.jwks, &client.jwks_uri) {
         (Some(j), _) => j.clone(),
-        (None, Some(uri)) => platform
-            .fetch_json(uri)
+        (None, Some(uri)) => jwks_uri::fetch(app, uri)
             .await
-            .map_err(|e| invalid_client(false, format!("the client's jwks_uri could not be read: {e}")))?,
+            .map_err(|_| invalid_client(false, jwks_uri::UNREADABLE))?,
         (None, None) => return Err(invalid_client(false, "the client has no registered keys")),
     };
     Ok(set
@@ -330,7 +334,7 @@ pub async fn verify_assertion<D: Database, P: Platform>(
         .and_then(Json::as_str)
         .filter(|k| !k.is_empty())
         .ok_or_else(|| bad("client_assertion header needs the kid of a registered key".into()))?;
-    let keys = client_keys(&app.platform, &client).await?;
+    let keys = client_keys(app, &client).await?;
     let candidates: Vec<&Json> = keys
         .iter()
         .filter(|k| k.get("kid").and_then(Json::as_str) == Some(kid))

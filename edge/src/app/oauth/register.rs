@@ -339,6 +339,9 @@ pub async fn register<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
     let meta: Json =
         serde_json::from_slice(&req.body).map_err(|e| meta_error(format!("the body is not JSON: {e}")))?;
     let mut client = client_from_metadata(&meta, &app.config.default_practice, app.platform.now_ms())?;
+    if let Some(uri) = &client.jwks_uri {
+        super::jwks_uri::allowed(app, uri).map_err(|_| meta_error(super::jwks_uri::REFUSED))?;
+    }
     let practices = resources::list_practices(app.shards.for_practice(&client.practice)).await?;
     if !practices.iter().any(|p| p.key == client.practice) {
         return Err(meta_error(format!("practice {} does not exist", client.practice)));
