@@ -9,9 +9,10 @@
 //! (`JWKS_ALLOW_LOOPBACK = "true"`, [`crate::app::Config::jwks_allow_loopback`]).
 //! The fetch (the Worker adapter's `Platform::fetch_json`) follows no
 //! redirect, stops after [`JWKS_TIMEOUT_MS`] and reads at most
-//! [`JWKS_MAX_BYTES`]. Host names that resolve to private addresses are
-//! refused by Cloudflare's egress, which does not route Workers' `fetch` to
-//! them. Whatever fails, the caller reads [`REFUSED`] (or [`UNREADABLE`] at
+//! [`JWKS_MAX_BYTES`]. A host name is checked as written: a Worker has no
+//! DNS lookup, so a public name that resolves to a private address is left
+//! to the platform's outbound network (deployed Workers reach only the public
+//! internet; under `wrangler dev` such a name would be fetched). Whatever fails, the caller reads [`REFUSED`] (or [`UNREADABLE`] at
 //! `/token`); the detail goes to the log.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
