@@ -4,14 +4,14 @@
 //! refresh at once (enabling again revives nothing); an EHR launch context is
 //! made for one app and accepted by `/authorize` once.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use flare_tests::check;
 use flare_tests::http::encode_pairs;
 use flare_tests::oauth::{query_param, Step};
 
 use super::launch::registered_scope;
-use super::{allow, code_of, expect_401, expect_403_scope, oauth_err, scopes, token_ok, World};
+use super::{access_token, allow, code_of, expect_401, expect_403_scope, oauth_err, scopes, token_ok, World};
 use crate::context::Ctx;
 use crate::TrialFn;
 
@@ -30,10 +30,6 @@ pub const TRIALS: &[(&str, TrialFn)] = &[
         launch_single_use,
     ),
 ];
-
-fn access_token(t: &Value) -> String {
-    t["access_token"].as_str().unwrap_or_default().to_string()
-}
 
 /// Finding 3: a public `authorization_code` app registered and approved with
 /// `system/*.rs` was granted it when a patient clicked Allow, and read the

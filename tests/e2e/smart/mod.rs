@@ -668,6 +668,11 @@ pub fn oauth_err(r: &Resp, status: u16, error: &str) {
     );
 }
 
+/// The `access_token` of a token response (empty when it has none).
+pub fn access_token(t: &Value) -> String {
+    t["access_token"].as_str().unwrap_or_default().to_string()
+}
+
 /// The scopes of a space-separated scope string.
 pub fn scopes(s: &Value) -> Vec<String> {
     s.as_str()

@@ -11,7 +11,7 @@ use flare_tests::fhir::{expect_outcome, search_all, Method};
 use flare_tests::{check, check_eq};
 
 use super::launch::{registered_scope, PATIENT_SCOPE};
-use super::{expect_403_scope, World, OBS_CAT};
+use super::{access_token, expect_403_scope, World, OBS_CAT};
 use crate::context::Ctx;
 use crate::TrialFn;
 
@@ -30,10 +30,6 @@ pub const TRIALS: &[(&str, TrialFn)] = &[
         history_from_answer,
     ),
 ];
-
-fn access_token(t: &Value) -> String {
-    t["access_token"].as_str().unwrap_or_default().to_string()
-}
 
 /// The `total` of a `_summary=count` search, or the status when it is not 200.
 fn count(w: &World, token: &str, path: &str) -> Result<i64, u16> {
