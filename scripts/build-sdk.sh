@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the npm package in pkg/: the SDK crate's sans-IO core for wasm32
-# with the `npm` feature (the `call` export and the lol_alloc allocator)
+# Builds the npm package in pkg/: the SDK crate for wasm32 with the `npm`
+# feature (the wasm-bindgen exports of the JavaScript API, sdk/src/npm)
 # (profile `sdk`: opt-level z, LTO, one codegen unit, panic=abort),
 # wasm-bindgen (--target web, name section removed) into pkg/dist (the glue
 # pkg/index.js imports), then the TypeScript declarations of the API, the

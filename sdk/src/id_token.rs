@@ -1,9 +1,9 @@
 //! id_token checks (OpenID Connect Core §3.1.3.7) without the cryptography:
-//! splitting the JWS, refusing every algorithm but RS256, choosing the JWKS
-//! key, and validating `iss`, `aud`, `exp`, `iat` and `nonce`. The RS256
-//! signature itself is verified by WebCrypto in the browser layer.
+//! reading the JWS (jwt-compact), refusing every algorithm but RS256,
+//! choosing the JWKS key, and validating `iss`, `aud`, `exp`, `iat` and
+//! `nonce`. The RS256 signature itself is verified by the platform
+//! ([`crate::runtime::Platform::verify_rs256`]: WebCrypto in the browser).
 
-use crate::base64url;
 use crate::error::{ErrorKind, SdkError};
 use crate::json::{text_at, texts_at, Json};
 
@@ -14,49 +14,53 @@ fn bad(message: impl Into<String>) -> SdkError {
     SdkError::new(ErrorKind::IdToken, message)
 }
 
-/// A compact JWS split into its parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwsParts {
+/// An id_token read by jwt-compact, its signature not yet checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnverifiedIdToken {
     /// `header.payload`: the bytes the signature covers.
     pub signing_input: String,
-    /// The decoded header JSON text.
-    pub header_json: String,
-    /// The decoded payload JSON text.
-    pub payload_json: String,
+    /// The header's `kid`.
+    pub kid: Option<String>,
     /// The signature bytes.
     pub signature: Vec<u8>,
+    /// Every claim, `exp`, `iat` and `nbf` as epoch seconds.
+    pub claims: serde_json::Value,
 }
 
-/// Splits and decodes a compact JWS.
-pub fn split(token: &str) -> Result<JwsParts, SdkError> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(bad("id_token is not a compact JWS (three parts)"));
-    };
-    let text = |part: &str| {
-        base64url::decode(part)
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| bad("id_token part is not base64url JSON"))
-    };
-    Ok(JwsParts {
-        signing_input: crate::form::cat(&[h, ".", p]),
-        header_json: text(h)?,
-        payload_json: text(p)?,
-        signature: base64url::decode(s).ok_or_else(|| bad("id_token signature is not base64url"))?,
-    })
-}
-
-/// Checks the JWS header: `alg` must be RS256 (never `none`, never HMAC), and
-/// returns its `kid`.
-pub fn check_header<J: Json>(header: &J) -> Result<Option<String>, SdkError> {
-    match text_at(header, "alg").as_deref() {
-        Some("RS256") => Ok(text_at(header, "kid")),
-        other => Err(bad(crate::form::cat(&[
+/// Reads a compact JWS with jwt-compact (structure, base64url, header and
+/// claims JSON) and refuses every algorithm but RS256 (never `none`, never
+/// HMAC with the public key as secret).
+pub fn parse(token: &str) -> Result<UnverifiedIdToken, SdkError> {
+    use jwt_compact::UntrustedToken;
+    let untrusted =
+        UntrustedToken::new(token).map_err(|e| bad(format!("id_token is not a compact JWS: {e}")))?;
+    if untrusted.algorithm() != "RS256" {
+        return Err(bad(crate::form::cat(&[
             "id_token alg ",
-            other.unwrap_or("(none)"),
+            untrusted.algorithm(),
             " is not RS256",
-        ]))),
+        ])));
     }
+    let claims = untrusted
+        .deserialize_claims_unchecked::<serde_json::Map<String, serde_json::Value>>()
+        .map_err(|e| bad(format!("id_token claims are not a JSON object: {e}")))?;
+    let mut all = claims.custom;
+    for (name, at) in [
+        ("exp", claims.expiration),
+        ("iat", claims.issued_at),
+        ("nbf", claims.not_before),
+    ] {
+        if let Some(at) = at {
+            all.insert(name.into(), at.timestamp().into());
+        }
+    }
+    let dot = token.rfind('.').unwrap_or(0);
+    Ok(UnverifiedIdToken {
+        signing_input: token[..dot].to_string(),
+        kid: untrusted.header().key_id.clone(),
+        signature: untrusted.signature_bytes().to_vec(),
+        claims: serde_json::Value::Object(all),
+    })
 }
 
 /// The RSA signing key for `kid` in a JWKS (`kty` RSA, `use` sig or absent,
@@ -167,6 +171,7 @@ pub fn validate<J: Json>(claims: &J, expected: &Expected<'_>) -> Result<IdTokenC
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base64url;
     use serde_json::{json, Value};
 
     fn expected(nonce: Option<&str>) -> Expected<'_> {
@@ -183,32 +188,41 @@ mod tests {
             "nonce": "n1", "fhirUser": "http://ehr/fhir/Patient/1"})
     }
 
-    #[test]
-    fn splits_compact_jws() {
-        let token = format!(
+    fn jws(header: &str, claims: &str) -> String {
+        format!(
             "{}.{}.{}",
-            base64url::encode(br#"{"alg":"RS256"}"#),
-            base64url::encode(b"{}"),
+            base64url::encode(header.as_bytes()),
+            base64url::encode(claims.as_bytes()),
             base64url::encode(&[1, 2, 3])
-        );
-        let parts = split(&token).unwrap();
-        assert_eq!(parts.header_json, r#"{"alg":"RS256"}"#);
-        assert_eq!(parts.signature, vec![1, 2, 3]);
-        assert!(token.starts_with(&parts.signing_input));
-        assert!(split("a.b").is_err());
-        assert!(split("a.b.c.d").is_err());
+        )
     }
 
     #[test]
-    fn only_rs256_headers_pass() {
-        assert_eq!(
-            check_header(&&json!({"alg": "RS256", "kid": "k1"}))
-                .unwrap()
-                .as_deref(),
-            Some("k1")
+    fn reads_compact_jws_with_jwt_compact() {
+        let token = jws(
+            r#"{"alg":"RS256","kid":"k1"}"#,
+            r#"{"iss":"i","exp":1100,"iat":990,"fhirUser":"Patient/1"}"#,
         );
+        let parsed = parse(&token).unwrap();
+        assert_eq!(parsed.kid.as_deref(), Some("k1"));
+        assert_eq!(parsed.signature, vec![1, 2, 3]);
+        assert!(token.starts_with(&parsed.signing_input));
+        assert_eq!(parsed.signing_input.matches('.').count(), 1);
+        assert_eq!(
+            parsed.claims,
+            json!({"iss": "i", "fhirUser": "Patient/1", "exp": 1100, "iat": 990})
+        );
+        assert!(parse("a.b").is_err());
+        assert!(parse("a.b.c.d").is_err());
+        assert!(parse(&jws(r#"{"alg":"RS256"}"#, "[1]")).is_err());
+    }
+
+    #[test]
+    fn only_rs256_passes() {
         for alg in ["none", "HS256", "RS384"] {
-            assert!(check_header(&&json!({ "alg": alg })).is_err(), "{alg}");
+            let token = jws(&format!(r#"{{"alg":"{alg}"}}"#), "{}");
+            let e = parse(&token).unwrap_err();
+            assert!(e.message.contains("is not RS256"), "{alg}: {}", e.message);
         }
     }
 

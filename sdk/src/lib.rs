@@ -23,30 +23,26 @@
 //! (Leptos, Yew, Dioxus, plain wasm-bindgen), the crate exports nothing and
 //! leaves the global allocator to the app.
 
-/// The npm build's allocator (the page's JS is single-threaded). Only with the
-/// `npm` feature: a Rust app that depends on this crate chooses its own.
-#[cfg(all(target_arch = "wasm32", feature = "npm"))]
-#[global_allocator]
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    // SAFETY: wasm32-unknown-unknown without atomics runs one thread.
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
-
 pub mod base64url;
-pub mod bridge;
 pub mod bundle;
+pub mod codes;
 pub mod discovery;
 pub mod error;
-pub mod flat;
 pub mod form;
 pub mod id_token;
 pub mod json;
 pub mod keys;
 pub mod launch;
+#[cfg(all(target_arch = "wasm32", feature = "npm"))]
+pub mod npm;
 pub mod pkce;
 pub mod resolve;
 pub mod retry;
+pub mod runtime;
 pub mod search;
 pub mod session;
 pub mod typescript;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use error::{ErrorKind, SdkError};

@@ -42,6 +42,16 @@ pub struct Batch {
     pub ids: Vec<String>,
 }
 
+impl Batch {
+    /// The search parameters of this batch: `_id=a,b,c&_count=n`.
+    pub fn search_pairs(&self) -> Vec<(String, String)> {
+        vec![
+            ("_id".to_string(), self.ids.join(",")),
+            ("_count".to_string(), self.ids.len().to_string()),
+        ]
+    }
+}
+
 /// The whole plan.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {

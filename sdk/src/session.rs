@@ -81,6 +81,12 @@ pub struct Session {
     pub fhir_context_json: Option<String>,
     /// `fhirUser` from the verified id_token.
     pub fhir_user: Option<String>,
+    /// The token response as JSON text, with the fields of later refresh
+    /// responses merged over it: what the server sent beyond SMART's own
+    /// fields (`intent`, `tenant`, vendor fields) reaches the app.
+    pub token_response_json: Option<String>,
+    /// The claims of the verified id_token as JSON text.
+    pub id_token_claims_json: Option<String>,
 }
 
 impl Session {
@@ -109,6 +115,8 @@ impl Session {
             smart_style_url: response.smart_style_url.clone(),
             fhir_context_json,
             fhir_user,
+            token_response_json: None,
+            id_token_claims_json: None,
         };
         s.apply(response, now_ms);
         s
@@ -193,6 +201,8 @@ impl Session {
             ("smart_style_url", &self.smart_style_url),
             ("fhir_context", &self.fhir_context_json),
             ("fhir_user", &self.fhir_user),
+            ("token_response", &self.token_response_json),
+            ("id_token_claims", &self.id_token_claims_json),
         ];
         let mut pairs = vec![
             ("server", self.server.as_str()),
@@ -228,6 +238,8 @@ impl Session {
             smart_style_url: get("smart_style_url"),
             fhir_context_json: get("fhir_context"),
             fhir_user: get("fhir_user"),
+            token_response_json: get("token_response"),
+            id_token_claims_json: get("id_token_claims"),
         })
     }
 }

@@ -1,97 +1,146 @@
-//! The sans-IO core compiled to wasm32 and run in headless Chromium
-//! (`wasm-bindgen-test`): the functions the npm package's JS layer calls
-//! behave there as natively (integer and float handling, byte arrays,
-//! separators, failures). The JS layer itself is tested over the built
-//! package in `tests/sdk` (`sdk::js_layer_in_chromium`).
+//! The browser platform (`flare_sdk::web`) in headless Chromium with
+//! wasm-bindgen-test: gloo-net's fetch and its abort, WebCrypto's SHA-256,
+//! RS256 verification and randomness, timers, sessionStorage and the page's
+//! history entry. The protocol on top is tested natively (tests/runtime.rs)
+//! and end to end through the npm package and the Rust example app.
 //!
-//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p flare-sdk --features npm --target wasm32-unknown-unknown --test browser`
-//! (`npm`: the allocator the package ships with; the functions tested are plain Rust either way)
+//! `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver cargo test -p flare-sdk --target wasm32-unknown-unknown --test browser`
 #![cfg(target_arch = "wasm32")]
 
-use flare_sdk::bridge;
-use flare_sdk::form;
+use flare_sdk::error::ErrorKind;
+use flare_sdk::runtime::{AbortHandle, HttpRequest, Platform, Store};
+use flare_sdk::web::store::SessionStore;
+use flare_sdk::web::{window, WebPlatform};
+use flare_sdk::{base64url, runtime};
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const BASE: &str = "https://ehr.test/fhir";
-
-fn failure_kind(text: &str) -> Option<&str> {
-    text.strip_prefix('\u{1}')?.split('\u{1}').next()
+#[wasm_bindgen_test]
+async fn fetch_reads_status_headers_and_body_through_gloo_net() {
+    let p = WebPlatform;
+    let request = HttpRequest::get(
+        "data:application/fhir+json,%7B%22resourceType%22%3A%22Patient%22%7D",
+        "application/fhir+json",
+    );
+    let r = p.fetch(&request, &AbortHandle::new()).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/fhir+json"));
+    assert_eq!(r.json().unwrap()["resourceType"], "Patient");
+    // No server there: a network error, typed.
+    let e = p
+        .fetch(
+            &HttpRequest::get("http://127.0.0.1:9/none", "application/json"),
+            &AbortHandle::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Network);
 }
 
 #[wasm_bindgen_test]
-fn a_launch_record_carries_pkce_and_state_and_expires() {
-    let entry = form::encode(&[
-        ("client_id", "app"),
-        ("scope", "openid patient/*.rs"),
-        ("redirect_uri", "https://app/"),
-        ("iss", BASE),
-    ]);
-    let plan = bridge::launch_plan(&entry, "https://app/");
-    let config = form::encode(&[
-        ("authorization_endpoint", "https://ehr.test/authorize"),
-        ("token_endpoint", "https://ehr.test/token"),
-        ("code_challenge_methods_supported", "S256"),
-    ]);
-    let now = 1_763_870_000_123.0;
-    let record = bridge::pending_launch(&plan, &config, &[7; 32], &[8; 32], &[9; 32], now);
-    assert_eq!(failure_kind(&record), None, "{record}");
+async fn an_abort_ends_a_fetch_and_a_retry_wait() {
+    let p = WebPlatform;
+    let abort = AbortHandle::new();
+    abort.abort();
+    let e = p
+        .fetch(&HttpRequest::get("data:text/plain,x", "text/plain"), &abort)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Aborted);
+    // A long sleep ended by an abort from a timer.
+    let abort = AbortHandle::new();
+    let a = abort.clone();
+    let long = async {
+        p.sleep(60_000.0).await;
+        Ok(())
+    };
+    let wait = runtime::abort::or_abort(long, &abort, "wait");
+    let trigger = async move {
+        WebPlatform.sleep(20.0).await;
+        a.abort();
+    };
+    let (r, ()) = futures_util::future::join(wait, trigger).await;
+    assert_eq!(r.unwrap_err().kind, ErrorKind::Aborted);
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_digests_verifies_rs256_and_gives_random_bytes() {
+    let p = WebPlatform;
     assert_eq!(
-        bridge::member(&record, "expires_at_ms").as_deref(),
-        Some("1763871800123")
+        base64url::encode(&p.sha256(b"abc").await.unwrap()),
+        "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
     );
-    let url = bridge::authorize_url(&record, &[0; 32]);
+    assert_ne!(p.random_bytes().unwrap(), p.random_bytes().unwrap());
+    // A key pair made by WebCrypto signs; the platform verifies with the public JWK.
+    let subtle = web_sys::window().unwrap().crypto().unwrap().subtle();
+    let alg = Object::new();
+    Reflect::set(&alg, &"name".into(), &"RSASSA-PKCS1-v1_5".into()).unwrap();
+    Reflect::set(&alg, &"hash".into(), &"SHA-256".into()).unwrap();
+    Reflect::set(&alg, &"modulusLength".into(), &2048.into()).unwrap();
+    Reflect::set(
+        &alg,
+        &"publicExponent".into(),
+        &Uint8Array::from(&[1u8, 0, 1][..]),
+    )
+    .unwrap();
+    let usages = js_sys::Array::of2(&"sign".into(), &"verify".into());
+    let pair = JsFuture::from(subtle.generate_key_with_object(&alg, true, &usages).unwrap())
+        .await
+        .unwrap();
+    let private: web_sys::CryptoKey = Reflect::get(&pair, &"privateKey".into())
+        .unwrap()
+        .unchecked_into();
+    let public: web_sys::CryptoKey = Reflect::get(&pair, &"publicKey".into()).unwrap().unchecked_into();
+    let jwk = JsFuture::from(subtle.export_key("jwk", &public).unwrap())
+        .await
+        .unwrap();
+    let n = Reflect::get(&jwk, &"n".into()).unwrap().as_string().unwrap();
+    let e = Reflect::get(&jwk, &"e".into()).unwrap().as_string().unwrap();
+    let signed = b"header.payload";
+    let sig = JsFuture::from(
+        subtle
+            .sign_with_object_and_u8_array(&alg, &private, signed)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let sig = Uint8Array::new(&sig).to_vec();
+    assert!(p.verify_rs256(&n, &e, signed, &sig).await.unwrap());
+    assert!(!p.verify_rs256(&n, &e, b"header.other", &sig).await.unwrap());
+}
+
+#[wasm_bindgen_test]
+async fn session_storage_and_the_page_history_entry() {
+    let store = SessionStore::open().unwrap();
+    store.set("flare-test", "v").await.unwrap();
+    assert_eq!(store.get("flare-test").await.unwrap().as_deref(), Some("v"));
+    store.remove("flare-test").await.unwrap();
+    assert_eq!(store.get("flare-test").await.unwrap(), None);
+    // The launch state is kept with this page's history entry, beside the app's own state.
+    let history = web_sys::window().unwrap().history().unwrap();
+    let own = Object::new();
+    Reflect::set(&own, &"tab".into(), &"labs".into()).unwrap();
+    history.replace_state(&own, "").unwrap();
+    window::remember_launch("s1");
+    assert_eq!(window::remembered_launch().as_deref(), Some("s1"));
+    let kept = history.state().unwrap();
+    assert_eq!(
+        Reflect::get(&kept, &"tab".into()).unwrap().as_string().as_deref(),
+        Some("labs")
+    );
+    assert!(!window::in_frame() || web_sys::window().unwrap().top().is_ok());
+    let page = window::page_url();
+    let base = page.split(['?', '#']).next().unwrap().to_string();
+    window::replace_address(&format!("{base}?code=c&state=s&view=1"));
     assert!(
-        url.contains("code_challenge=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&code_challenge_method=S256"),
-        "{url}"
+        window::page_url().ends_with("?code=c&state=s&view=1"),
+        "{}",
+        window::page_url()
     );
-    assert_eq!(
-        failure_kind(&bridge::token_request(&record, "c", now + 31.0 * 60_000.0)),
-        Some("launch")
-    );
-    assert!(bridge::token_request(&record, "c", now).contains("code_verifier="));
-}
-
-#[wasm_bindgen_test]
-fn sessions_numbers_and_retries() {
-    let token = "access_token=a&token_type=Bearer&expires_in=3600&refresh_token=r";
-    let s = bridge::new_session(BASE, "app", "https://ehr.test/token", token, None, None, 1000.5);
-    assert_eq!(bridge::member(&s, "expires_at_ms").as_deref(), Some("3601000"));
-    // Stored in whole milliseconds: due 60 s before 3,601,000.
-    assert_eq!(bridge::due(&s, 3_540_999.0), 0);
-    assert_eq!(bridge::due(&s, 3_541_000.0), 1);
-    assert_eq!(bridge::due(&s, 3_601_000.0), 3);
-    assert_eq!(bridge::after_401(&s, "a", false), 2);
-    assert_eq!(
-        bridge::retry_delay("GET", 429, Some("3".into()), 0, 0.0, 0.5),
-        3000.0
-    );
-    assert_eq!(bridge::retry_delay("POST", 503, None, 0, 0.0, 0.5), -1.0);
-    assert_eq!(
-        bridge::retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777_000.0 - 1500.0),
-        1.5
-    );
-}
-
-#[wasm_bindgen_test]
-fn pages_and_references_are_planned() {
-    let matches = [
-        "Observation\u{0}o1\u{0}\u{0}Patient/p1",
-        "Observation\u{0}o2\u{0}\u{0}Patient/p2",
-    ]
-    .join("\u{1}");
-    let included = "Patient\u{0}p1\u{0}https://ehr.test/fhir/Patient/p1";
-    assert_eq!(
-        bridge::plan_attachments(BASE, included, &matches),
-        vec![1, 0, 0, 0]
-    );
-    let plan = bridge::plan_resolution(BASE, "Patient/p1\u{0}Patient/p2", "Patient/p1");
-    assert!(
-        plan.ends_with("u\u{0}https://ehr.test/fhir/Patient?_id=p2&_count=1"),
-        "{plan}"
-    );
-    assert!(!bridge::under_base("https://evil.test/fhir/Patient", BASE));
-    assert_eq!(bridge::base64url("AQAB"), Some(vec![1, 0, 1]));
-    assert_eq!(failure_kind(&bridge::pick_key("alg=HS256", "")), Some("id_token"));
+    window::replace_address(&flare_sdk::launch::strip_redirect_params(&window::page_url()));
+    assert_eq!(window::page_url(), format!("{base}?view=1"));
 }

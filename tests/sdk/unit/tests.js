@@ -31,19 +31,28 @@ async function rejects(promise) {
 /** Routes: [{ match, status, body, headers, times, delay }]; every call is recorded. */
 function installFetch(routes, w = window) {
   const calls = [];
-  w.fetch = async (url, init = {}) => {
-    url = String(url);
+  // The SDK fetches with a Request (gloo-net): seen here as (url, init) with the header names capitalised.
+  const canonical = (name) => name.replace(/(^|-)([a-z])/g, (_, dash, c) => dash + c.toUpperCase());
+  w.fetch = async (input, init = {}) => {
+    let url = String(input);
+    if (typeof input === "object" && input !== null && "url" in input) {
+      const headers = {};
+      input.headers.forEach((v, k) => (headers[canonical(k)] = v));
+      const body = input.method === "GET" || input.method === "HEAD" ? null : await input.clone().text();
+      url = input.url;
+      init = { method: input.method, headers, body, signal: input.signal };
+    }
     const headers = Object.fromEntries(Object.entries(init.headers || {}));
     calls.push({ url, method: init.method || "GET", headers, body: init.body ?? null });
     if (init.signal && init.signal.aborted) throw new DOMException("aborted", "AbortError");
     const route = routes.find((r) => url.includes(r.match) && (r.times === undefined || r.times > 0));
-    if (!route) return new Response(JSON.stringify({ resourceType: "OperationOutcome", issue: [{ severity: "error", code: "not-found", diagnostics: "no route " + url }] }), { status: 404 });
+    if (!route) return new w.Response(JSON.stringify({ resourceType: "OperationOutcome", issue: [{ severity: "error", code: "not-found", diagnostics: "no route " + url }] }), { status: 404 });
     if (route.times !== undefined) route.times -= 1;
     if (route.delay) await sleep(route.delay);
     let body = typeof route.body === "function" ? await route.body(url, init) : route.body;
     if (typeof body !== "string") body = JSON.stringify(body);
     const status = typeof route.status === "function" ? route.status(url, init) : route.status || 200;
-    return new Response(body, { status, headers: route.headers || {} });
+    return new w.Response(body, { status, headers: route.headers || {} });
   };
   return calls;
 }
