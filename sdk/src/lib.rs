@@ -3,7 +3,8 @@
 //! The protocol is plain Rust, tested natively: [`launch`] (the launch state
 //! machine, URL building), [`pkce`], [`discovery`], [`session`] (tokens,
 //! refresh timing, the 401 rule), [`id_token`] (claims and key choice),
-//! [`search`] (URLs, registry-checked parameters), [`bundle`] (pages,
+//! [`search`] (URLs, registry-checked parameters), [`params`] (typed search
+//! builders generated from the registry), [`bundle`] (pages,
 //! `_include`/`_revinclude` attachment), [`resolve`] (reference resolution
 //! plans), [`retry`] (429/503 backoff) and [`error`] (typed errors). It reads
 //! JSON through the [`json::Json`] view: `serde_json` values natively,
@@ -42,6 +43,7 @@ pub mod id_token;
 pub mod json;
 pub mod keys;
 pub mod launch;
+pub mod params;
 pub mod pkce;
 pub mod resolve;
 pub mod retry;
