@@ -15,7 +15,7 @@ fn generated_params_match_the_registry() {
             .lines()
             .zip(fresh.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(|| committed.lines().count().min(fresh.lines().count()), |i| i)
+            .unwrap_or_else(|| committed.lines().count().min(fresh.lines().count()))
             + 1;
         panic!(
             "sdk/src/params/generated.rs is stale (first difference at line {line}); \
