@@ -4,8 +4,8 @@
 # (profile `sdk`: opt-level z, LTO, one codegen unit, panic=abort),
 # wasm-bindgen (--target web, name section removed) into pkg/dist (the glue
 # pkg/index.js imports), then the TypeScript declarations of the API, the
-# search parameters (from the registry) and resources (from the US Core
-# examples). Uses only tools scripts/setup.sh installs from the registries.
+# search parameters (from the registry) and resources (from the FHIR R4
+# StructureDefinitions). Uses only tools scripts/setup.sh installs from the registries.
 #   scripts/build-sdk.sh            build pkg/dist
 #   scripts/build-sdk.sh --pack     also `npm pack` into target/sdk-pack/
 set -euo pipefail

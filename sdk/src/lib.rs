@@ -1,27 +1,30 @@
-//! Flare's SMART on FHIR browser SDK.
+//! Flare's SMART on FHIR client for browser apps, in Rust: the SMART App
+//! Launch (standalone and EHR, PKCE, verified id_tokens, refresh) and typed
+//! FHIR queries, for Rust web apps as a crate and for JavaScript apps as the
+//! npm package `@flare/smart` built from it.
 //!
-//! The protocol is plain Rust, tested natively: [`launch`] (the launch state
-//! machine, URL building), [`pkce`], [`discovery`], [`session`] (tokens,
-//! refresh timing, the 401 rule), [`id_token`] (claims and key choice),
-//! [`search`] (URLs, registry-checked parameters), [`bundle`] (pages,
-//! `_include`/`_revinclude` attachment), [`resolve`] (reference resolution
-//! plans), [`retry`] (429/503 backoff) and [`error`] (typed errors). It reads
-//! JSON through the [`json::Json`] view: `serde_json` values natively,
-//! [`flat::Flat`] forms in the browser.
+//! Three layers, arrows pointing down:
 //!
-//! [`bridge`] is the sans-IO API the npm package `@flare/smart` calls from its
-//! thin JavaScript layer (`pkg/index.js`): synchronous functions over strings
-//! and numbers, so the wasm links no futures, no JS object walking, no JSON
-//! parser and no `core::fmt` of its own. The JS layer does the I/O (`fetch`,
-//! storage, `location`/`history`, WebCrypto, windows and frames) and acts on
-//! what these functions decide. Rust programs use the same modules directly,
-//! with their own HTTP client.
+//! - [`npm`] (feature `npm`, wasm32 only; `scripts/build-sdk.sh`): the
+//!   JavaScript API as wasm-bindgen exports returning Promises; FHIR JSON
+//!   crosses as objects through serde-wasm-bindgen.
+//! - [`web`] (wasm32): the browser platform (HTTP through gloo-net; storage,
+//!   location, history, windows and WebCrypto through web-sys) and
+//!   `authorize`/`ready` for Rust web apps (Leptos, Yew, Dioxus, plain
+//!   wasm-bindgen). Exports nothing, brings no global allocator.
+//! - [`runtime`] (every target): the async client and launch written once over
+//!   a [`runtime::Platform`]: one code exchange per `state`, one shared
+//!   refresh, the 401 rule, retries with abortable waits, pages as a
+//!   `Stream`, reference resolution, writes. The native tests run it on a
+//!   scripted platform (`tests/runtime.rs`): the code the browser runs.
 //!
-//! Cargo feature `npm` (used by `scripts/build-sdk.sh` only) adds what the npm
-//! package needs on wasm32: the wasm-bindgen export of [`bridge`] and the
-//! `lol_alloc` global allocator. Without it, as a dependency of a Rust web app
-//! (Leptos, Yew, Dioxus, plain wasm-bindgen), the crate exports nothing and
-//! leaves the global allocator to the app.
+//! Under them, the sans-IO protocol modules, tested natively: [`launch`]
+//! (the launch state machine), [`pkce`], [`discovery`], [`session`] (tokens,
+//! refresh timing, the 401 rule), [`id_token`] (jwt-compact; claims and key
+//! choice), [`search`] (URLs), [`params`] (typed search builders generated
+//! from the registry), [`bundle`] (pages, `_include`/`_revinclude`
+//! attachment), [`resolve`] (reference resolution plans), [`retry`] (429/503
+//! backoff), [`codes`] (resources by code) and [`error`] (typed errors).
 
 pub mod base64url;
 pub mod bundle;
@@ -35,6 +38,7 @@ pub mod keys;
 pub mod launch;
 #[cfg(all(target_arch = "wasm32", feature = "npm"))]
 pub mod npm;
+pub mod params;
 pub mod pkce;
 pub mod resolve;
 pub mod retry;

@@ -4,9 +4,11 @@
 //!   the registry in `flare-core` (the one the edge parses searches with), so
 //!   a TypeScript app gets completion and a compile error for a parameter the
 //!   server does not support.
-//! - [`resources`]: interfaces for the resource types, inferred from example
-//!   instances (the US Core examples in `shared/fixtures`): every element that
-//!   occurs, with the shape it occurs in.
+//! - [`resources`]: interfaces for the resource types the server serves and
+//!   the data types they use, generated from the FHIR R4 StructureDefinitions
+//!   in `shared/reference/fhir-r4` (not inferred from examples): cardinality,
+//!   choice types, BackboneElements as named interfaces, required code sets as
+//!   literal unions where the FHIR JSON schema lists them.
 //!
 //! `flare-sdk-dts` (src/bin/dts.rs) writes both into the npm package.
 
@@ -149,177 +151,335 @@ pub fn search_params() -> String {
     out
 }
 
-/// The inferred shape of a JSON value across examples.
-#[derive(Debug, Clone, PartialEq)]
-enum Shape {
-    String,
-    Number,
-    Boolean,
-    Named(&'static str),
-    Object(Vec<(String, Shape)>),
-    Array(Box<Shape>),
-    Union(Vec<Shape>),
+/// The StructureDefinitions of FHIR R4 (resources and data types) by type
+/// name, from the reduced bundles in `shared/reference/fhir-r4`.
+#[derive(Debug, Default)]
+pub struct Definitions {
+    by_name: BTreeMap<String, Value>,
 }
 
-/// FHIR datatypes recognised by element name or shape; declared once in
-/// [`BASE_TYPES`].
-fn named_by_key(key: &str) -> Option<Shape> {
-    match key {
-        "meta" => Some(Shape::Named("Meta")),
-        "extension" | "modifierExtension" => Some(Shape::Array(Box::new(Shape::Named("Extension")))),
-        "contained" => Some(Shape::Array(Box::new(Shape::Named("FhirResource")))),
-        _ => None,
-    }
-}
-
-fn named_by_shape(obj: &serde_json::Map<String, Value>) -> Option<&'static str> {
-    let within = |allowed: &[&str]| obj.keys().all(|k| allowed.contains(&k.as_str()));
-    if obj.contains_key("reference")
-        && within(&["reference", "display", "type", "identifier", "extension", "id"])
-    {
-        return Some("Reference");
-    }
-    if obj.contains_key("coding") && within(&["coding", "text", "extension", "id"]) {
-        return Some("CodeableConcept");
-    }
-    if obj.contains_key("status") && obj.contains_key("div") && within(&["status", "div", "extension", "id"])
-    {
-        return Some("Narrative");
-    }
-    None
-}
-
-fn infer(key: &str, value: &Value) -> Shape {
-    if let Some(named) = named_by_key(key) {
-        return named;
-    }
-    match value {
-        Value::String(_) | Value::Null => Shape::String,
-        Value::Number(_) => Shape::Number,
-        Value::Bool(_) => Shape::Boolean,
-        Value::Array(items) => {
-            let mut element: Option<Shape> = None;
-            for item in items {
-                let s = infer(key, item);
-                element = Some(match element {
-                    None => s,
-                    Some(e) => merge(e, s),
-                });
-            }
-            Shape::Array(Box::new(element.unwrap_or(Shape::String)))
-        }
-        Value::Object(obj) => match named_by_shape(obj) {
-            Some(name) => Shape::Named(name),
-            None => Shape::Object(obj.iter().map(|(k, v)| (k.clone(), infer(k, v))).collect()),
-        },
-    }
-}
-
-fn merge(a: Shape, b: Shape) -> Shape {
-    match (a, b) {
-        (a, b) if a == b => a,
-        (Shape::Object(mut a), Shape::Object(b)) => {
-            for (k, v) in b {
-                match a.iter_mut().find(|(ka, _)| *ka == k) {
-                    Some((_, existing)) => *existing = merge(existing.clone(), v),
-                    None => a.push((k, v)),
+impl Definitions {
+    /// Reads every StructureDefinition in the bundles
+    /// (`structuredefinitions-resources.json`, `structuredefinitions-types.json`).
+    pub fn from_bundles(bundles: &[Value]) -> Self {
+        let mut by_name = BTreeMap::new();
+        for b in bundles {
+            for e in b.get("entry").and_then(Value::as_array).into_iter().flatten() {
+                let Some(sd) = e.get("resource") else { continue };
+                if let Some(id) = sd.get("id").and_then(Value::as_str) {
+                    by_name.insert(id.to_string(), sd.clone());
                 }
             }
-            Shape::Object(a)
         }
-        (Shape::Array(a), Shape::Array(b)) => Shape::Array(Box::new(merge(*a, *b))),
-        (Shape::Union(mut u), s) | (s, Shape::Union(mut u)) => {
-            if !u.contains(&s) {
-                u.push(s);
-            }
-            Shape::Union(u)
-        }
-        (a, b) => Shape::Union(vec![a, b]),
+        Definitions { by_name }
+    }
+
+    fn get(&self, name: &str) -> Result<&Value, String> {
+        self.by_name
+            .get(name)
+            .ok_or_else(|| format!("no StructureDefinition for {name}"))
+    }
+
+    fn kind(&self, name: &str) -> Option<&str> {
+        self.by_name.get(name)?.get("kind")?.as_str()
     }
 }
 
-fn render(shape: &Shape, indent: usize, out: &mut String) {
-    match shape {
-        Shape::String => out.push_str("string"),
-        Shape::Number => out.push_str("number"),
-        Shape::Boolean => out.push_str("boolean"),
-        Shape::Named(n) => out.push_str(n),
-        Shape::Array(e) => {
-            out.push_str("Array<");
-            render(e, indent, out);
-            out.push('>');
-        }
-        Shape::Union(items) => {
-            for (i, s) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(" | ");
+/// FHIR primitive types written as TypeScript `number` and `boolean`; every
+/// other primitive (string, code, uri, date, base64Binary, xhtml …) is a string in JSON.
+fn primitive_ts(code: &str) -> &'static str {
+    match code {
+        "boolean" | "http://hl7.org/fhirpath/System.Boolean" => "boolean",
+        "integer"
+        | "decimal"
+        | "positiveInt"
+        | "unsignedInt"
+        | "http://hl7.org/fhirpath/System.Integer"
+        | "http://hl7.org/fhirpath/System.Decimal" => "number",
+        _ => "string",
+    }
+}
+
+/// Required value sets up to this many codes become string literal unions.
+const MAX_LITERAL_CODES: usize = 40;
+
+/// `component` → `Component`, `valueQuantity`'s `Quantity` from `Quantity`.
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// The interface name of an element with children: `Observation.component` →
+/// `Observation_Component`, `Claim.item.detail` → `Claim_Item_Detail`.
+fn nested_name(path: &str) -> String {
+    path.split('.')
+        .enumerate()
+        .map(|(i, s)| if i == 0 { s.to_string() } else { upper_first(s) })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The codes of a required binding, when the provided files list them: the
+/// FHIR JSON schema's `enum` of the same property (by definition name, or by
+/// the value set when another element with the same binding resolved).
+struct Codes<'a> {
+    schema: &'a Value,
+    by_value_set: BTreeMap<String, Vec<String>>,
+}
+
+impl<'a> Codes<'a> {
+    fn new(schema: &'a Value, defs: &Definitions) -> Self {
+        let mut codes = Codes {
+            schema,
+            by_value_set: BTreeMap::new(),
+        };
+        for sd in defs.by_name.values() {
+            for el in elements(sd) {
+                let vs = required_value_set(el);
+                if let Some(vs) = vs {
+                    if let Some(found) = codes.schema_enum(str_of(el, "path")) {
+                        codes.by_value_set.entry(vs.to_string()).or_insert(found);
+                    }
                 }
-                render(s, indent, out);
             }
         }
-        Shape::Object(members) => {
-            out.push_str("{\n");
-            render_members(members, indent + 2, out);
-            let _ = write!(out, "{}}}", " ".repeat(indent));
+        codes
+    }
+
+    /// The schema's enum for the element at `path` (the schema names nested
+    /// definitions `Type_Last`: `Observation_Component`, `Claim_SubDetail`).
+    fn schema_enum(&self, path: &str) -> Option<Vec<String>> {
+        let parts: Vec<&str> = path.split('.').collect();
+        if parts.len() < 2 || parts.last()?.ends_with("[x]") {
+            return None;
+        }
+        let owner = if parts.len() == 2 {
+            parts[0].to_string()
+        } else {
+            format!("{}_{}", parts[0], upper_first(parts[parts.len() - 2]))
+        };
+        let prop = self
+            .schema
+            .get("definitions")?
+            .get(&owner)?
+            .get("properties")?
+            .get(parts[parts.len() - 1])?;
+        let list = prop.get("enum").or_else(|| prop.get("items")?.get("enum"))?;
+        list.as_array()?
+            .iter()
+            .map(|c| c.as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn of(&self, el: &Value) -> Option<Vec<String>> {
+        let vs = required_value_set(el)?;
+        let codes = self
+            .schema_enum(str_of(el, "path"))
+            .or_else(|| self.by_value_set.get(vs).cloned())?;
+        (!codes.is_empty() && codes.len() <= MAX_LITERAL_CODES).then_some(codes)
+    }
+}
+
+fn required_value_set(el: &Value) -> Option<&str> {
+    let b = el.get("binding")?;
+    (str_of(b, "strength") == "required").then(|| str_of(b, "valueSet"))
+}
+
+fn elements(sd: &Value) -> impl Iterator<Item = &Value> {
+    sd.get("snapshot")
+        .and_then(|s| s.get("element"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+/// Emits the interfaces of FHIR types on demand, each once.
+struct Emitter<'a> {
+    defs: &'a Definitions,
+    codes: Codes<'a>,
+    /// Complex data types still to write (written in name order).
+    pending: std::collections::BTreeSet<String>,
+    done: std::collections::BTreeSet<String>,
+    out: String,
+}
+
+impl Emitter<'_> {
+    fn need(&mut self, name: &str) {
+        if !self.done.contains(name) {
+            self.pending.insert(name.to_string());
         }
     }
-}
 
-fn render_members(members: &[(String, Shape)], indent: usize, out: &mut String) {
-    for (k, s) in members {
-        let _ = write!(out, "{}\"{k}\"?: ", " ".repeat(indent));
-        render(s, indent, out);
-        out.push_str(";\n");
+    /// The TypeScript type of one element type code.
+    fn type_of(&mut self, code: &str) -> Result<String, String> {
+        if code.starts_with("http://hl7.org/fhirpath/System.") {
+            return Ok(primitive_ts(code).to_string());
+        }
+        match code {
+            "Resource" | "DomainResource" => Ok("FhirResource".to_string()),
+            _ => match self.defs.kind(code) {
+                Some("primitive-type") => Ok(primitive_ts(code).to_string()),
+                Some("complex-type") => {
+                    self.need(code);
+                    Ok(code.to_string())
+                }
+                Some(other) => Err(format!("element type {code} is a {other}")),
+                None => Err(format!("no StructureDefinition for element type {code}")),
+            },
+        }
+    }
+
+    /// Writes the interface of `sd` (a resource or complex type) and its
+    /// nested BackboneElement interfaces.
+    fn write_type(&mut self, name: &str) -> Result<(), String> {
+        self.done.insert(name.to_string());
+        let sd = self.defs.get(name)?;
+        let els: Vec<&Value> = elements(sd).collect();
+        let Some(root) = els.first() else {
+            return Err(format!("{name}: no snapshot"));
+        };
+        let is_resource = str_of(sd, "kind") == "resource";
+        let mut blocks = Vec::new();
+        self.write_interface(
+            name,
+            str_of(root, "path"),
+            str_of(root, "short"),
+            &els,
+            is_resource,
+            &mut blocks,
+        )?;
+        for b in blocks {
+            self.out.push_str(&b);
+        }
+        Ok(())
+    }
+
+    /// One interface: the direct children of `path`. Nested interfaces are
+    /// pushed to `blocks` after their parent.
+    fn write_interface(
+        &mut self,
+        iface: &str,
+        path: &str,
+        short: &str,
+        els: &[&Value],
+        is_resource: bool,
+        blocks: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let mut out = String::new();
+        out.push('\n');
+        doc_comment(&mut out, "", short);
+        let _ = writeln!(out, "export interface {iface} {{");
+        if is_resource {
+            let _ = writeln!(out, "  resourceType: \"{iface}\";");
+        }
+        let prefix = format!("{path}.");
+        let mut nested = Vec::new();
+        for el in els {
+            let p = str_of(el, "path");
+            let Some(name) = p.strip_prefix(&prefix) else {
+                continue;
+            };
+            if name.contains('.') {
+                continue;
+            }
+            let many = str_of(el, "max") != "1" && str_of(el, "max") != "0";
+            if str_of(el, "max") == "0" {
+                continue;
+            }
+            let required = el.get("min").and_then(Value::as_u64).unwrap_or(0) >= 1;
+            let short = str_of(el, "short");
+            let has_children = els
+                .iter()
+                .any(|c| str_of(c, "path").starts_with(&format!("{p}.")));
+            let types: Vec<&str> = el
+                .get("type")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|t| str_of(t, "code"))
+                .collect();
+            let choice = name.ends_with("[x]");
+            let member = |out: &mut String, key: &str, ty: &str, optional: bool, primitive: bool| {
+                if choice {
+                    // One of the choice's types: say which, and that the others exclude it.
+                    doc_comment(out, "  ", &format!("{short} (one of the `{name}` types)"));
+                } else {
+                    doc_comment(out, "  ", short);
+                }
+                let q = if optional { "?" } else { "" };
+                let ty = if many {
+                    if ty.contains(' ') {
+                        format!("({ty})[]")
+                    } else {
+                        format!("{ty}[]")
+                    }
+                } else {
+                    ty.to_string()
+                };
+                let _ = writeln!(out, "  {key}{q}: {ty};");
+                if primitive {
+                    // The JSON form of a primitive's id and extensions (FHIR R4 JSON §2.6.2).
+                    let ext = if many { "(Element | null)[]" } else { "Element" };
+                    let _ = writeln!(out, "  _{key}?: {ext};");
+                }
+            };
+            if let Some(reference) = el.get("contentReference").and_then(Value::as_str) {
+                let target = nested_name(reference.trim_start_matches('#'));
+                member(&mut out, name, &target, !required, false);
+            } else if has_children {
+                let child = nested_name(p);
+                member(&mut out, name, &child, !required, false);
+                nested.push((child, p.to_string(), short.to_string()));
+            } else if let Some(base) = name.strip_suffix("[x]") {
+                for t in &types {
+                    let ty = self.type_of(t)?;
+                    let primitive = self.defs.kind(t) == Some("primitive-type");
+                    member(
+                        &mut out,
+                        &format!("{base}{}", upper_first(t)),
+                        &ty,
+                        true,
+                        primitive,
+                    );
+                }
+            } else {
+                let [t] = types.as_slice() else {
+                    return Err(format!("{p}: {} types and not a choice", types.len()));
+                };
+                let mut ty = self.type_of(t)?;
+                let primitive = self.defs.kind(t) == Some("primitive-type");
+                if *t == "code" {
+                    if let Some(codes) = self.codes.of(el) {
+                        ty = quoted_union(&codes);
+                    }
+                }
+                member(&mut out, name, &ty, !required, primitive);
+            }
+        }
+        out.push_str("}\n");
+        blocks.push(out);
+        for (child, p, short) in nested {
+            self.write_interface(&child, &p, &short, els, false, blocks)?;
+        }
+        Ok(())
     }
 }
 
-/// Hand-declared FHIR datatypes the inferred interfaces refer to.
-pub const BASE_TYPES: &str = r#"/** Any FHIR resource. */
+/// Hand-declared types around the generated ones: the open `FhirResource`
+/// (any resource, also of types not generated) and `Attached`.
+pub const BASE_TYPES: &str = r#"/** Any FHIR resource (of any type, also those without an interface here). */
 export interface FhirResource {
   resourceType: string;
   id?: string;
   meta?: Meta;
   [element: string]: unknown;
-}
-/** FHIR Meta. */
-export interface Meta {
-  versionId?: string;
-  lastUpdated?: string;
-  source?: string;
-  profile?: string[];
-  security?: Coding[];
-  tag?: Coding[];
-}
-/** FHIR Coding. */
-export interface Coding {
-  system?: string;
-  version?: string;
-  code?: string;
-  display?: string;
-  userSelected?: boolean;
-}
-/** FHIR CodeableConcept. */
-export interface CodeableConcept {
-  coding?: Coding[];
-  text?: string;
-}
-/** FHIR Reference. */
-export interface Reference {
-  reference?: string;
-  type?: string;
-  identifier?: { system?: string; value?: string };
-  display?: string;
-}
-/** FHIR Narrative. */
-export interface Narrative {
-  status: string;
-  div: string;
-}
-/** FHIR Extension (`value[x]` as its typed key). */
-export interface Extension {
-  url: string;
-  extension?: Extension[];
-  [value: `value${string}`]: unknown;
 }
 /**
  * A resource as the SDK returns it from a search: `$refs` maps each reference
@@ -333,63 +493,55 @@ export type Attached<R> = R & {
 };
 "#;
 
-/// Collects the resources in example files (Bundles contribute their entries).
-pub fn example_resources(value: &Value, out: &mut Vec<Value>) {
-    if value.get("resourceType").and_then(Value::as_str) == Some("Bundle") {
-        for e in value.get("entry").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(r) = e.get("resource") {
-                example_resources(r, out);
-            }
-        }
-    } else if value.get("resourceType").is_some() {
-        out.push(value.clone());
-    }
-}
-
-/// `resources.d.ts`: an interface per resource type found in `examples`, and
-/// `ResourceTypes` mapping type names to them.
-pub fn resources(examples: &[Value]) -> String {
-    let mut by_type: BTreeMap<String, Shape> = BTreeMap::new();
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for r in examples {
-        let Some(t) = r.get("resourceType").and_then(Value::as_str) else {
-            continue;
-        };
-        let shape = infer("", r);
-        let merged = match by_type.remove(t) {
-            Some(existing) => merge(existing, shape),
-            None => shape,
-        };
-        by_type.insert(t.to_string(), merged);
-        *counts.entry(t.to_string()).or_default() += 1;
-    }
-    let mut out = String::from(HEADER);
-    out.push_str(
-        "// Source: the elements used by the US Core 6.1.0 example instances (shared/fixtures).\n\n",
+/// `resources.d.ts`: an interface per resource type the server serves (the
+/// registry's types, which are the US Core 6.1.0 CapabilityStatement's and
+/// the vendor's), generated from the FHIR R4 StructureDefinition snapshots,
+/// with every data type they use; `Resource` (their union), `ResourceMap`
+/// (type name → interface) and `ResourceOf`. Required bindings of `code`
+/// elements are string literal unions when `schema` (the FHIR R4 JSON schema)
+/// lists the codes, else `string`.
+pub fn resources(defs: &Definitions, schema: &Value) -> Result<String, String> {
+    let names: Vec<&str> = RESOURCES.iter().map(|r| r.name).collect();
+    let mut e = Emitter {
+        defs,
+        codes: Codes::new(schema, defs),
+        pending: Default::default(),
+        done: Default::default(),
+        out: String::new(),
+    };
+    e.out.push_str(HEADER);
+    e.out.push_str(
+        "// Source: the FHIR R4 (4.0.1) StructureDefinitions and JSON schema (shared/reference/fhir-r4),\n\
+         // for the resource types the server serves (the registry in flare-core).\n\n",
     );
-    out.push_str(BASE_TYPES);
-    let mut map =
-        String::from("\n/** Resource interfaces by type name. */\nexport interface ResourceTypes {\n");
-    for (t, shape) in &by_type {
-        let Shape::Object(members) = shape else { continue };
-        let _ = writeln!(
-            out,
-            "\n/** {t}: the elements of {} US Core example(s). */\nexport interface {t} extends FhirResource {{\n  resourceType: \"{t}\";",
-            counts[t]
-        );
-        let rest: Vec<(String, Shape)> = members
-            .iter()
-            .filter(|(k, _)| k != "resourceType" && k != "id" && k != "meta")
-            .cloned()
-            .collect();
-        render_members(&rest, 2, &mut out);
-        out.push_str("}\n");
-        let _ = writeln!(map, "  {t}: {t};");
+    e.out.push_str(BASE_TYPES);
+    for n in &names {
+        if defs.kind(n) != Some("resource") {
+            return Err(format!("{n}: no resource StructureDefinition"));
+        }
+        e.write_type(n)?;
     }
-    map.push_str("}\n\n/** The interface of a type name (FhirResource for types without examples). */\n");
-    map.push_str("export type ResourceOf<T extends string> = T extends keyof ResourceTypes ? ResourceTypes[T] : FhirResource;\n");
-    out.push_str(&map);
-    out
+    e.need("Element");
+    while let Some(t) = e.pending.pop_first() {
+        if !e.done.contains(&t) {
+            e.write_type(&t)?;
+        }
+    }
+    let mut out = e.out;
+    let _ = write!(
+        out,
+        "\n/** Every resource type the server serves. */\nexport type Resource =\n  | {};\n",
+        names.join("\n  | ")
+    );
+    out.push_str("\n/** Resource interfaces by type name. */\nexport interface ResourceMap {\n");
+    for n in &names {
+        let _ = writeln!(out, "  {n}: {n};");
+    }
+    out.push_str("}\n\n/** The interface of a type name (FhirResource for types without one). */\n");
+    out.push_str(
+        "export type ResourceOf<T extends string> = T extends keyof ResourceMap ? ResourceMap[T] : FhirResource;\n",
+    );
+    Ok(out)
 }
 
 /// The declarations of the package's API (`dist/smart.d.ts`, re-exported by
@@ -408,7 +560,7 @@ pub fn api() -> String {
 
 const API_TYPES: &str = r#"
 import type { SearchParams, SearchableType } from "./search-params.js";
-import type { Attached, FhirResource, ResourceOf } from "./resources.js";
+import type { Attached, FhirResource, Resource, ResourceOf } from "./resources.js";
 export type * from "./search-params.js";
 export type * from "./resources.js";
 
@@ -452,6 +604,15 @@ export interface AuthorizeOptions extends ServerOptions {
   noRedirect?: boolean;
   /** Storage for the launch and the session (default `sessionStorage`). */
   storage?: StorageOption;
+  /** The popup's width in CSS pixels (default 520). */
+  width?: number;
+  /** The popup's height in CSS pixels (default 720). */
+  height?: number;
+  /**
+   * An open FHIR server (no authorization): `authorize` resolves to a `Client` at once, whose requests carry no
+   * token (fhirclient's `fhirServiceUrl`).
+   */
+  fhirServiceUrl?: string;
 }
 
 /** Options of `ready`. */
@@ -481,11 +642,13 @@ export interface RequestOptions {
 }
 
 /** Options of `searchAll` and `pages`. */
-export interface PagingOptions extends RequestOptions {
+export interface PagingOptions<R = FhirResource> extends RequestOptions {
   /** Most resources `searchAll` returns (default 10,000). */
   limit?: number;
   /** Most pages fetched (default 1,000). */
   maxPages?: number;
+  /** `searchAll` calls this with each page as it arrives (a throw ends the search with that error). */
+  onPage?: (page: SearchPage<R>) => void;
 }
 
 /** Options of `request`. */
@@ -495,6 +658,26 @@ export interface RawRequestOptions extends RequestOptions {
   body?: unknown;
   /** Default `application/fhir+json` when there is a body. */
   contentType?: string;
+  /** More headers: `If-None-Match`, `If-Match`, `Prefer` … */
+  headers?: Record<string, string>;
+}
+
+/** The session as one object (`client.getState()`). */
+export interface SessionState {
+  serverUrl: string;
+  clientId: string;
+  tokenEndpoint: string;
+  scope: string;
+  accessToken: string;
+  refreshToken?: string;
+  expiresAt?: number;
+  patient?: string;
+  encounter?: string;
+  fhirUser?: string;
+  /** The launch `state` the session is kept under (`ready({ state })` restores it). */
+  key?: string;
+  /** The token response as the server sent it. */
+  tokenResponse: Record<string, unknown>;
 }
 
 /** Options of `resolveReferences`. */
@@ -502,7 +685,7 @@ export interface ResolveOptions extends RequestOptions {
   /** Element paths to resolve (`subject`, `performer.actor`); all references when absent. */
   paths?: string[];
   /** A page whose resources and includes answer references without requests. */
-  page?: SearchPage<FhirResource>;
+  page?: SearchPage<Resource | FhirResource>;
 }
 
 /** One page of search results. */
@@ -546,13 +729,15 @@ export interface Client {
   /** The page after `page` (or after a `next` URL); null at the end. */
   nextPage<R = FhirResource>(page: SearchPage<R> | string, options?: RequestOptions): Promise<SearchPage<R> | null>;
   /** Every match across pages, bounded by `limit` and `maxPages`. */
-  searchAll<T extends SearchableType>(type: T, params?: SearchParams[T], options?: PagingOptions): Promise<Attached<ResourceOf<T>>[]>;
+  searchAll<T extends SearchableType>(type: T, params?: SearchParams[T], options?: PagingOptions<ResourceOf<T>>): Promise<Attached<ResourceOf<T>>[]>;
   /** The pages of a search as an async iterator: `for await (const page of client.pages(...))`. */
   pages<T extends SearchableType>(type: T, params?: SearchParams[T], options?: PagingOptions): SearchPages<ResourceOf<T>>;
   /** Resolves references (contained → page → server in batches) into `resource.$refs`; resolves to how many were resolved. */
-  resolveReferences(resources: FhirResource | FhirResource[], options?: ResolveOptions): Promise<number>;
-  /** Any request under the FHIR base with the session's token. */
+  resolveReferences(resources: Resource | FhirResource | (Resource | FhirResource)[], options?: ResolveOptions): Promise<number>;
+  /** Any request under the FHIR base with the session's token (writes too, where the server allows them). */
   request<R = unknown>(path: string, options?: RawRequestOptions): Promise<R>;
+  /** The session as one object (fhirclient's `getState()`). */
+  getState(): SessionState;
 }
 
 /** The pages of a search (a `PageIterator` at run time). */
@@ -625,6 +810,19 @@ export class Client {
      * The signed-in user as a relative reference (`Practitioner/123`), if known.
      */
     readonly user: string | undefined;
+    /**
+     * The token response as the server sent it, later refreshes merged over it: SMART's fields and any others
+     * (`intent`, `tenant`, vendor fields).
+     */
+    readonly tokenResponse: Record<string, unknown>;
+    /**
+     * The verified id_token's claims (when `openid` was granted).
+     */
+    readonly idTokenClaims: Record<string, unknown> | undefined;
+    /**
+     * The launch `state` this session is kept under (several sessions in one tab: `ready({ state })`).
+     */
+    readonly state: string | undefined;
 }
 
 /**
@@ -672,15 +870,22 @@ export function ready(options?: ReadyOptions): Promise<Client>;
 
 /**
  * Whether `sessionStorage` works in this document (false in an EHR iframe
- * that blocks third-party storage: launch with `target: "popup"` there).
+ * that blocks third-party storage: launch with `target: "popup"` there;
+ * false without a DOM). In a browser the wasm must be loaded (`await load()`).
  */
 export function storageAvailable(): boolean;
+
+/**
+ * Resources grouped by the codes of `property` (default `code`): under each
+ * bare `code` and each `system|code` (fhirclient's `byCode`). The wasm must
+ * be loaded (`await load()`).
+ */
+export function byCode<R extends FhirResource | Resource>(resources: R[], property?: string): Record<string, R[]>;
 "#;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn api_promises_are_not_nested() {
@@ -729,29 +934,93 @@ mod tests {
         assert!(!ts.contains("*/*/"));
     }
 
+    /// The generated `resources.d.ts` from `shared/reference/fhir-r4`.
+    fn generated() -> String {
+        let dir = std::env::var_os("FLARE_SHARED")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+            .join("reference/fhir-r4");
+        let read = |name: &str| -> Value {
+            let text = std::fs::read_to_string(dir.join(name)).expect(name);
+            serde_json::from_str(&text).expect(name)
+        };
+        let defs = Definitions::from_bundles(&[
+            read("structuredefinitions-resources.json"),
+            read("structuredefinitions-types.json"),
+        ]);
+        resources(&defs, &read("fhir.schema.json")).unwrap()
+    }
+
+    /// The text of `export interface {name} { ... }`.
+    fn interface<'a>(ts: &'a str, name: &str) -> &'a str {
+        let start = ts
+            .find(&format!("export interface {name} {{\n"))
+            .unwrap_or_else(|| panic!("no interface {name}"));
+        let end = start + ts[start..].find("\n}\n").unwrap();
+        &ts[start..end]
+    }
+
     #[test]
-    fn resources_merge_examples_and_name_datatypes() {
-        let mut examples = Vec::new();
-        example_resources(
-            &json!({"resourceType": "Bundle", "entry": [
-                {"resource": {"resourceType": "Observation", "id": "1", "status": "final",
-                    "code": {"coding": [{"system": "s", "code": "c"}]},
-                    "subject": {"reference": "Patient/1"}, "valueQuantity": {"value": 1.5, "unit": "kg"}}},
-                {"resource": {"resourceType": "Observation", "id": "2", "status": "final",
-                    "valueString": "x", "component": [{"valueQuantity": {"value": 2}}, {"valueBoolean": true}]}}
-            ]}),
-            &mut examples,
+    fn resources_follow_the_structure_definitions() {
+        let ts = generated();
+        let obs = interface(&ts, "Observation");
+        for line in [
+            "  resourceType: \"Observation\";",
+            "  /** registered | preliminary | final | amended + */\n  status: \"registered\" | \"preliminary\" | \"final\" | \"amended\" | \"corrected\" | \"cancelled\" | \"entered-in-error\" | \"unknown\";",
+            "  _status?: Element;",
+            "  code: CodeableConcept;",
+            "  category?: CodeableConcept[];",
+            "  subject?: Reference;",
+            "  valueQuantity?: Quantity;",
+            "  valueString?: string;",
+            "  _valueString?: Element;",
+            "  valueBoolean?: boolean;",
+            "  valueInteger?: number;",
+            "  effectiveDateTime?: string;",
+            "  effectivePeriod?: Period;",
+            "  component?: Observation_Component[];",
+            "  referenceRange?: Observation_ReferenceRange[];",
+            "  contained?: FhirResource[];",
+            "  meta?: Meta;",
+            "  id?: string;",
+        ] {
+            assert!(obs.contains(line), "Observation lacks {line:?}:\n{obs}");
+        }
+        assert!(
+            !obs.contains("  value?:") && obs.contains("/** Actual result (one of the `value[x]` types) */")
         );
-        assert_eq!(examples.len(), 2);
-        let ts = resources(&examples);
-        assert!(ts.contains(
-            "export interface Observation extends FhirResource {\n  resourceType: \"Observation\";"
-        ));
-        assert!(ts.contains("  \"code\"?: CodeableConcept;"));
-        assert!(ts.contains("  \"subject\"?: Reference;"));
-        assert!(ts.contains("  \"valueString\"?: string;"));
-        assert!(ts.contains("\"valueBoolean\"?: boolean;"));
-        assert!(ts.contains("  Observation: Observation;"));
-        assert!(ts.contains("2 US Core example(s)"));
+        let component = interface(&ts, "Observation_Component");
+        assert!(component.contains("  code: CodeableConcept;"));
+        assert!(component.contains("  valueQuantity?: Quantity;"));
+        // contentReference: the component's ranges are the Observation's.
+        assert!(component.contains("  referenceRange?: Observation_ReferenceRange[];"));
+        let range = interface(&ts, "Observation_ReferenceRange");
+        assert!(range.contains("  low?: Quantity;"));
+        // Data types, with their own nested parts; primitives mapped.
+        assert!(interface(&ts, "Quantity").contains("  value?: number;"));
+        assert!(interface(&ts, "Quantity").contains("  comparator?: \"<\" | \"<=\" | \">=\" | \">\";"));
+        assert!(interface(&ts, "Timing").contains("  repeat?: Timing_Repeat;"));
+        assert!(interface(&ts, "Patient").contains("  birthDate?: string;"));
+        assert!(
+            interface(&ts, "Patient").contains("  given?: string[];")
+                || interface(&ts, "HumanName").contains("  given?: string[];")
+        );
+        assert!(interface(&ts, "HumanName").contains("  _given?: (Element | null)[];"));
+        assert!(interface(&ts, "Patient").contains("  multipleBirthInteger?: number;"));
+        assert!(interface(&ts, "Patient").contains("  link?: Patient_Link[];"));
+        assert!(interface(&ts, "Patient_Link").contains("  other: Reference;"));
+        assert!(interface(&ts, "Questionnaire_Item").contains("  item?: Questionnaire_Item[];"));
+        // Required bindings without listed codes (mime types) stay strings.
+        assert!(interface(&ts, "Attachment").contains("  contentType?: string;"));
+        assert!(interface(&ts, "Extension").contains("  url: string;"));
+        // The union, the map, and every served type.
+        for r in RESOURCES {
+            assert!(ts.contains(&format!("  {}: {};\n", r.name, r.name)), "{}", r.name);
+            assert!(ts.contains(&format!("  | {}", r.name)) || ts.contains(&format!("  | {};", r.name)));
+            interface(&ts, r.name);
+        }
+        assert!(ts.contains("export type ResourceOf<T extends string> = T extends keyof ResourceMap"));
+        // Choice elements are expanded: no member is named `…[x]`.
+        assert!(!ts.lines().any(|l| l.contains("[x]?:") || l.contains("[x]:")));
     }
 }

@@ -501,6 +501,24 @@ fn pages_limits_includes_and_the_token_boundary() {
     assert!(runtime.platform().requests("elsewhere").is_empty());
     // max_pages bounds the stream.
     assert_eq!(block_on(client.pages("Observation", &pairs, 1).count()), 1);
+    // The typed builders (generated from the registry) build the same search.
+    use flare_sdk::params::{MedicationRequestSearch, ObservationSearch, Raw};
+    let typed = ObservationSearch::new()
+        .patient("p1")
+        .category("laboratory")
+        .count(5);
+    let page = block_on(client.search(typed)).unwrap();
+    assert_eq!(page.resources().count(), 2);
+    assert!(
+        block_on(client.search(Raw::new("Observation").param("colour", "red"))).is_err(),
+        "Raw is checked"
+    );
+    let typed_pages = block_on(
+        client
+            .pages_of(MedicationRequestSearch::new().patient("p1"), 1)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(typed_pages.len(), 1);
     // Parameters given as pairs go to the server as written (other servers
     // support other parameters); the typed builders are checked at compile time.
     let raw = vec![("_elements".to_string(), "id".to_string())];

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::bundle::{is_under_base, reference_key};
 use crate::error::{ErrorKind, SdkError};
 use crate::launch;
+use crate::params::SearchParams;
 use crate::resolve::{self, Source};
 use crate::retry::{retry_after_ms, RetryPolicy};
 use crate::runtime::abort::{or_abort, AbortHandle};
@@ -406,6 +407,32 @@ impl<P: Platform> Client<P> {
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, SdkError> {
         let url = search::read_url(&self.server_url(), resource_type, id)?;
         self.get_json(url).await
+    }
+
+    /// One page of a typed search: a builder generated from the registry
+    /// ([`crate::params`], so an unknown parameter does not compile), or a
+    /// [`crate::params::Raw`] search checked against the registry now.
+    pub async fn search(&self, params: impl SearchParams) -> Result<SearchPage, SdkError> {
+        params.check()?;
+        let resource_type = params.resource_type().to_string();
+        self.search_pairs(&resource_type, &params.into_pairs()).await
+    }
+
+    /// The pages of a typed search as a `Stream` (see [`Client::pages`]).
+    pub fn pages_of(
+        &self,
+        params: impl SearchParams,
+        max_pages: usize,
+    ) -> impl Stream<Item = Result<SearchPage, SdkError>> + 'static {
+        use futures_util::StreamExt;
+        match params.check() {
+            Err(e) => stream::once(async move { Err(e) }).left_stream(),
+            Ok(()) => {
+                let resource_type = params.resource_type().to_string();
+                self.pages(&resource_type, &params.into_pairs(), max_pages)
+                    .right_stream()
+            }
+        }
     }
 
     /// One page of a search given as name/value pairs (checked against the
