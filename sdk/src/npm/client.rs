@@ -1,7 +1,6 @@
 //! The `Client` and `PageIterator` classes of the npm package.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::rc::Rc;
 
@@ -16,6 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{abort_of, count, error, from_js, hidden, member, pairs, set, text, to_js};
 use crate::bundle::{Attachment, Target};
 use crate::error::SdkError;
+use crate::keys::KeyIndex;
 use crate::resolve::Source;
 use crate::runtime::{FhirRequest, Limits, SearchPage};
 use crate::web::WebClient;
@@ -94,10 +94,15 @@ fn page_to_js(page: &SearchPage) -> JsValue {
     out
 }
 
-fn promise<F>(work: F) -> Promise
-where
-    F: std::future::Future<Output = Result<JsValue, SdkError>> + 'static,
-{
+/// `work` as a Promise; a failure rejects with a `FlareError`. Boxed, so
+/// the wasm carries one instantiation of `future_to_promise`, not one per method.
+pub(super) fn promise(
+    work: impl std::future::Future<Output = Result<JsValue, SdkError>> + 'static,
+) -> Promise {
+    boxed_promise(Box::pin(work))
+}
+
+fn boxed_promise(work: futures_util::future::LocalBoxFuture<'static, Result<JsValue, SdkError>>) -> Promise {
     future_to_promise(async move { work.await.map_err(error) })
 }
 
@@ -320,24 +325,39 @@ impl JsClient {
             let hand_refs: Vec<&Value> = hand.iter().collect();
             let resolved = c.resolve(&values, &paths, &hand_refs).await?;
             // The app's own objects where the target is at hand or contained.
-            let mut by_key: HashMap<String, JsValue> = HashMap::new();
-            for (js, v) in list.iter().zip(&values).chain(hand_js.iter().zip(&hand)) {
-                if let (Some(t), Some(id)) = (v["resourceType"].as_str(), v["id"].as_str()) {
-                    by_key.entry(format!("{t}/{id}")).or_insert_with(|| js.clone());
-                }
-            }
-            let mut fetched: HashMap<String, JsValue> = HashMap::new();
+            let js_list: Vec<&JsValue> = list.iter().chain(&hand_js).collect();
+            let by_key = KeyIndex::new(
+                values
+                    .iter()
+                    .chain(&hand)
+                    .enumerate()
+                    .filter_map(|(i, v)| {
+                        Some((
+                            format!("{}/{}", v["resourceType"].as_str()?, v["id"].as_str()?),
+                            i as u32,
+                        ))
+                    })
+                    .collect(),
+            );
+            // One JavaScript object per resource fetched, however many reference it.
+            let mut fetched: Vec<(String, JsValue)> = Vec::new();
             let n = resolved.len();
             for r in resolved {
                 let target = match &r.source {
                     Source::Contained(i) => {
                         Array::from(&member(&list[r.resource], "contained")).get(*i as u32)
                     }
-                    Source::AtHand(k) => by_key.get(k).cloned().unwrap_or_else(|| to_js(&r.target)),
-                    Source::Server(k) => fetched
-                        .entry(k.clone())
-                        .or_insert_with(|| to_js(&r.target))
-                        .clone(),
+                    Source::AtHand(k) => by_key
+                        .get(k)
+                        .map_or_else(|| to_js(&r.target), |i| js_list[i as usize].clone()),
+                    Source::Server(k) => match fetched.iter().find(|(key, _)| key == k) {
+                        Some((_, js)) => js.clone(),
+                        None => {
+                            let js = to_js(&r.target);
+                            fetched.push((k.clone(), js.clone()));
+                            js
+                        }
+                    },
                 };
                 set(
                     &hidden(&list[r.resource], "$refs", Object::new().into()),

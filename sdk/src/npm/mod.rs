@@ -14,7 +14,6 @@ use futures_util::FutureExt;
 use js_sys::{Array, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 pub use client::{JsClient, PageIterator};
 use convert::{count, error, member, text};
@@ -166,7 +165,7 @@ pub fn authorize(options: JsValue, popup: JsValue) -> Promise {
         }
         web::authorize_in(parsed, window).right_future()
     };
-    future_to_promise(async move { work.await.map(launched).map_err(error) })
+    client::promise(async move { work.await.map(launched) })
 }
 
 /// `ready(options)`: completes the launch or restores the session.
@@ -174,12 +173,13 @@ pub fn authorize(options: JsValue, popup: JsValue) -> Promise {
 pub fn ready(options: JsValue) -> Promise {
     let storage = storage_of(&options);
     let state = text(&options, "state");
-    future_to_promise(async move {
-        let storage = storage.map_err(error)?;
-        web::ready(ReadyOptions { storage, state })
-            .await
-            .map(|c| JsClient::from(c).into())
-            .map_err(error)
+    client::promise(async move {
+        web::ready(ReadyOptions {
+            storage: storage?,
+            state,
+        })
+        .await
+        .map(|c| JsClient::from(c).into())
     })
 }
 

@@ -6,7 +6,6 @@
 //! any other request with its headers, and writes for servers that allow them.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use futures_core::Stream;
@@ -16,6 +15,7 @@ use serde_json::Value;
 
 use crate::bundle::{is_under_base, reference_key};
 use crate::error::{ErrorKind, SdkError};
+use crate::keys::KeyIndex;
 use crate::launch;
 use crate::params::SearchParams;
 use crate::resolve::{self, Source};
@@ -555,29 +555,34 @@ impl<P: Platform> Client<P> {
                 r.get("id")?.as_str()?
             ))
         };
-        let mut hand: HashMap<String, &Value> = HashMap::new();
-        for r in resources.iter().chain(at_hand.iter().copied()) {
-            if let Some(k) = key_of(r) {
-                hand.entry(k).or_insert(r);
-            }
-        }
+        let hand_list: Vec<&Value> = resources.iter().chain(at_hand.iter().copied()).collect();
+        let hand = KeyIndex::new(
+            hand_list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((key_of(r)?, i as u32)))
+                .collect(),
+        );
         let refs: Vec<&Value> = resources.iter().collect();
-        let plan = resolve::plan(&refs, paths, &|k: &str| hand.contains_key(k), &base);
-        let mut fetched: HashMap<String, Value> = HashMap::new();
+        let plan = resolve::plan(&refs, paths, &|k: &str| hand.contains(k), &base);
+        let mut fetched_list: Vec<Value> = Vec::new();
         for batch in &plan.batches {
             let url = search::search_url(&base, &batch.resource_type, &batch.search_pairs())?;
-            for r in self.page(url).await?.resources() {
-                if let Some(k) = key_of(r) {
-                    fetched.entry(k).or_insert_with(|| r.clone());
-                }
-            }
+            fetched_list.extend(self.page(url).await?.resources().cloned());
         }
+        let fetched = KeyIndex::new(
+            fetched_list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((key_of(r)?, i as u32)))
+                .collect(),
+        );
         let mut out = Vec::new();
         for r in plan.resolutions {
             let target = match &r.source {
                 Source::Contained(i) => resources[r.resource]["contained"].get(*i).cloned(),
-                Source::AtHand(k) => hand.get(k).map(|v| (*v).clone()),
-                Source::Server(k) => fetched.get(k).cloned(),
+                Source::AtHand(k) => hand.get(k).map(|i| hand_list[i as usize].clone()),
+                Source::Server(k) => fetched.get(k).map(|i| fetched_list[i as usize].clone()),
             };
             if let Some(target) = target {
                 out.push(ResolvedReference {

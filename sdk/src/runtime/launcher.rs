@@ -6,7 +6,6 @@
 //! sequences them over a [`Platform`] and a [`Store`].
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
@@ -41,8 +40,9 @@ pub struct StartedLaunch {
 pub struct Runtime<P: Platform> {
     platform: Rc<P>,
     policy: RetryPolicy,
-    started: RefCell<HashMap<String, PendingLaunch>>,
-    exchanging: RefCell<HashMap<String, SharedExchange>>,
+    // A few launches per page at most: lists keyed by `state`.
+    started: RefCell<Vec<PendingLaunch>>,
+    exchanging: RefCell<Vec<(String, SharedExchange)>>,
     latest: RefCell<Option<String>>,
 }
 
@@ -102,7 +102,7 @@ impl<P: Platform> Runtime<P> {
             plan.launch.as_deref(),
         );
         store.set(&launch::launch_key(&state), &pending.encode()).await?;
-        self.started.borrow_mut().insert(state.clone(), pending);
+        self.started.borrow_mut().push(pending);
         Ok(StartedLaunch { url, state })
     }
 
@@ -115,49 +115,59 @@ impl<P: Platform> Runtime<P> {
         code: String,
         state: String,
     ) -> impl std::future::Future<Output = Result<Session, SdkError>> {
-        let running = {
-            let mut exchanging = self.exchanging.borrow_mut();
-            exchanging
-                .entry(state.clone())
-                .or_insert_with(|| {
-                    let me = self.clone();
-                    let key = state.clone();
-                    async move {
-                        let result = me.exchange(&*store, &key, &code).await;
-                        me.exchanging.borrow_mut().remove(&key);
-                        result
-                    }
-                    .boxed_local()
-                    .shared()
-                })
-                .clone()
-        };
+        let running = self.exchange_of(&state).unwrap_or_else(|| {
+            let me = self.clone();
+            let key = state.clone();
+            let running = async move {
+                let result = me.exchange(&*store, &key, &code).await;
+                me.exchanging.borrow_mut().retain(|(s, _)| *s != key);
+                result
+            }
+            .boxed_local()
+            .shared();
+            self.exchanging
+                .borrow_mut()
+                .push((state.clone(), running.clone()));
+            running
+        });
         *self.latest.borrow_mut() = Some(state);
         running
+    }
+
+    fn exchange_of(&self, state: &str) -> Option<SharedExchange> {
+        let exchanging = self.exchanging.borrow();
+        exchanging
+            .iter()
+            .find(|(s, _)| s == state)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn take_started(&self, state: &str) -> Option<PendingLaunch> {
+        let mut started = self.started.borrow_mut();
+        let i = started.iter().position(|p| p.state == state)?;
+        Some(started.remove(i))
     }
 
     /// The exchange most recently started on this page, while it runs: a
     /// `ready()` after the address bar was cleaned joins it.
     pub fn latest_exchange(&self) -> Option<(String, SharedExchange)> {
         let latest = self.latest.borrow().clone()?;
-        let running = self.exchanging.borrow().get(&latest).cloned()?;
+        let running = self.exchange_of(&latest)?;
         Some((latest, running))
     }
 
     /// Forgets the pending launch of a redirect that came back with an error.
     pub async fn forget_launch(&self, store: &dyn Store, state: &str) -> Result<(), SdkError> {
-        self.started.borrow_mut().remove(state);
+        self.take_started(state);
         store.remove(&launch::launch_key(state)).await
     }
 
     async fn exchange(&self, store: &dyn Store, state: &str, code: &str) -> Result<Session, SdkError> {
         let key = launch::launch_key(state);
         let stored = store.get(&key).await?.and_then(|t| PendingLaunch::decode(&t));
-        let pending = stored
-            .or_else(|| self.started.borrow().get(state).cloned())
-            .ok_or_else(launch::unknown_state_error)?;
+        let here = self.take_started(state);
+        let pending = stored.or(here).ok_or_else(launch::unknown_state_error)?;
         store.remove(&key).await?;
-        self.started.borrow_mut().remove(state);
         let p = &*self.platform;
         if !pending.is_live(p.now_ms()) {
             return Err(SdkError::launch("the launch expired; start it again"));

@@ -5,7 +5,6 @@
 //! they run is the code the browser runs.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 
 use futures_util::future::LocalBoxFuture;
@@ -151,10 +150,11 @@ pub trait Store {
     fn remove<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), SdkError>>;
 }
 
-/// A store that lives as long as the page (or the test).
+/// A store that lives as long as the page (or the test). A few records (a
+/// launch, a session per server), so a list.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    items: RefCell<HashMap<String, String>>,
+    items: RefCell<Vec<(String, String)>>,
 }
 
 impl MemoryStore {
@@ -166,15 +166,22 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, SdkError>> {
-        let value = self.items.borrow().get(key).cloned();
+        let value = self
+            .items
+            .borrow()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone());
         Box::pin(async move { Ok(value) })
     }
     fn set<'a>(&'a self, key: &'a str, value: &'a str) -> LocalBoxFuture<'a, Result<(), SdkError>> {
-        self.items.borrow_mut().insert(key.to_string(), value.to_string());
+        let mut items = self.items.borrow_mut();
+        items.retain(|(k, _)| k != key);
+        items.push((key.to_string(), value.to_string()));
         Box::pin(async { Ok(()) })
     }
     fn remove<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), SdkError>> {
-        self.items.borrow_mut().remove(key);
+        self.items.borrow_mut().retain(|(k, _)| k != key);
         Box::pin(async { Ok(()) })
     }
 }

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` against the packed @flare/smart: the calls
 // below must type-check, and each @ts-expect-error line must be an error
 // (tsc fails if an expected error does not occur).
-import { authorize, client, load, ready, type Client, type FlareError, type Observation, type SearchPage } from "@flare/smart";
+import { authorize, byCode, client, load, ready, type Client, type FlareError, type Observation, type SearchPage, type SessionState } from "@flare/smart";
 
 export async function standalone(): Promise<void> {
   await authorize({ iss: "https://ehr.example/fhir", clientId: "app", scope: "openid fhirUser patient/*.rs" });
@@ -56,4 +56,22 @@ export async function context(): Promise<string | undefined> {
     if (err.kind === "fhir") return err.issues[0]?.diagnostics;
   }
   return c.fhirUser;
+}
+
+export async function beyondFhirclient(): Promise<void> {
+  await authorize({ clientId: "app", scope: "patient/*.rs", target: "popup", width: 600, height: 800 });
+  const open = await authorize({ clientId: "none", scope: "", fhirServiceUrl: "https://open.example/fhir" });
+  void open;
+  const c = await ready();
+  const intent: unknown = c.tokenResponse["intent"];
+  const name: unknown = c.idTokenClaims?.["name"];
+  const state: SessionState = c.getState();
+  const key: string | undefined = state.key ?? c.state;
+  void [intent, name, key];
+  const obs = await c.searchAll("Observation", { patient: "p1" }, { onPage: (p) => void p.resources.length });
+  const byLoinc: Record<string, Observation[]> = byCode(obs, "code");
+  void byLoinc;
+  await c.request("Patient/1", { headers: { "If-None-Match": 'W/"1"' } });
+  // @ts-expect-error headers are strings
+  await c.request("Patient/1", { headers: { "If-None-Match": 1 } });
 }

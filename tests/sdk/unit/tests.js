@@ -3,7 +3,7 @@
 // sessionStorage, history, WebCrypto (an RSA key made here signs the
 // id_tokens), timers and windows. Each test throws on a failed check;
 // window.__unit holds [{ name, ok, error }] when all have run.
-import { authorize, ready, load, client, storageAvailable } from "/pkg/index.js";
+import { authorize, ready, load, client, storageAvailable, byCode } from "/pkg/index.js";
 
 const BASE = "https://ehr.test/fhir";
 const out = document.getElementById("out");
@@ -52,7 +52,8 @@ function installFetch(routes, w = window) {
     let body = typeof route.body === "function" ? await route.body(url, init) : route.body;
     if (typeof body !== "string") body = JSON.stringify(body);
     const status = typeof route.status === "function" ? route.status(url, init) : route.status || 200;
-    return new w.Response(body, { status, headers: route.headers || {} });
+    // A 204 or 304 has no body.
+    return new w.Response(status === 204 || status === 304 ? null : body, { status, headers: route.headers || {} });
   };
   return calls;
 }
@@ -560,6 +561,91 @@ const tests = {
     eq(keys, ["flare-smart:launch:" + query(url, "state")], "the launch record lives in the app's store");
     const rec = new URLSearchParams(store.map.get(keys[0]));
     assert(!rec.has("access_token") && rec.has("code_verifier"), "only what a public client needs");
+  },
+
+  async "the token response's own fields, the id_token's claims and the session as one object"() {
+    sessionStorage.clear();
+    const page = location.href.split(/[?#]/)[0];
+    const disc = route("/.well-known/smart-configuration", 200, discovery());
+    installFetch([disc]);
+    const url = await startLaunch("openid fhirUser launch/patient patient/*.rs offline_access");
+    const claims = { iss: BASE, aud: "app", sub: "u1", nonce: query(url, "nonce"), fhirUser: BASE + "/Practitioner/d1", exp: nowSeconds() + 300, name: "Dr Who" };
+    const response = { access_token: "a1", token_type: "Bearer", expires_in: 3600, scope: "openid fhirUser patient/*.rs", patient: "p1",
+      refresh_token: "r1", intent: "reconcile-medications", tenant: "practice-7", "x-vendor": { tier: 2 }, id_token: await idToken(claims, false) };
+    installFetch([disc, route("/token", 200, response), route("/jwks", 200, await jwks())]);
+    setUrl(`${page}?code=c1&state=${query(url, "state")}`);
+    const c = await ready();
+    eq([c.tokenResponse.intent, c.tokenResponse.tenant, c.tokenResponse["x-vendor"]], ["reconcile-medications", "practice-7", { tier: 2 }], "extra token response fields");
+    eq([c.idTokenClaims.sub, c.idTokenClaims.name, c.idTokenClaims.fhirUser], ["u1", "Dr Who", BASE + "/Practitioner/d1"], "id_token claims");
+    eq(c.state, query(url, "state"), "the launch state the session is kept under");
+    const st = c.getState();
+    eq([st.serverUrl, st.clientId, st.tokenEndpoint, st.accessToken, st.refreshToken, st.patient, st.key, st.tokenResponse.tenant],
+      [BASE, "app", "https://ehr.test/token", "a1", "r1", "p1", query(url, "state"), "practice-7"], "getState()");
+    // A refresh merges its response over the first: the launch's fields stay.
+    installFetch([route("/token", 200, { access_token: "a2", token_type: "Bearer", expires_in: 3600, "x-refreshed": true })]);
+    await c.refresh();
+    eq([c.accessToken, c.tokenResponse.intent, c.tokenResponse["x-refreshed"]], ["a2", "reconcile-medications", true], "after a refresh");
+    eq((await ready()).tokenResponse["x-refreshed"], true, "kept for a reload");
+    setUrl(page);
+  },
+
+  async "an open server (fhirServiceUrl) is read without a token"() {
+    const calls = installFetch([route("/Patient/1", 200, { resourceType: "Patient", id: "1" })]);
+    const c = await authorize({ fhirServiceUrl: BASE });
+    eq([c.serverUrl, c.accessToken, (await c.read("Patient", "1")).id], [BASE, "", "1"], "open client");
+    eq(calls[0].headers.Authorization, undefined, "no Authorization header");
+  },
+
+  async "byCode groups Observations by code and system|code"() {
+    const loinc = "http://loinc.org";
+    const obs = [
+      { resourceType: "Observation", id: "a", code: { coding: [{ system: loinc, code: "8867-4" }] } },
+      { resourceType: "Observation", id: "b", code: { coding: [{ system: loinc, code: "8867-4" }, { code: "HR" }] } },
+      { resourceType: "Observation", id: "c", code: { coding: [{ system: loinc, code: "8310-5" }] } },
+    ];
+    const m = byCode(obs);
+    eq([m["8867-4"].map((o) => o.id), m[loinc + "|8867-4"].map((o) => o.id), m.HR.map((o) => o.id)], [["a", "b"], ["a", "b"], ["b"]], "groups");
+    assert(m["8867-4"][0] === obs[0], "the app's own objects");
+  },
+
+  async "searchAll calls onPage per page and request sends the app's headers"() {
+    const p1 = bundle([{ resource: { resourceType: "Patient", id: "1" } }], BASE + "/Patient?_cursor=2");
+    const p2 = bundle([{ resource: { resourceType: "Patient", id: "2" } }]);
+    const calls = installFetch([route("_cursor=2", 200, p2), route("/Patient?", 200, p1),
+      route("/Patient/1", 304, "", { headers: { ETag: 'W/"3"' } }), route("/Observation", 201, { resourceType: "Observation", id: "new" })]);
+    const c = tokenClient(3600, false);
+    const seen = [];
+    const all = await c.searchAll("Patient", { name: "a" }, { onPage: (page) => seen.push(page.resources.map((p) => p.id)) });
+    eq([all.length, seen], [2, [["1"], ["2"]]], "onPage saw each page");
+    const e = await rejects(c.searchAll("Patient", { name: "a" }, { onPage: () => { throw new Error("stop here"); } }));
+    assert(e.message.includes("stop here"), "a throw in onPage ends the search: " + e.message);
+    eq(await c.request("Patient/1", { headers: { "If-None-Match": 'W/"3"' } }), null, "304 without a body");
+    eq(calls.at(-1).headers["If-None-Match"], 'W/"3"', "conditional header sent");
+    const created = await c.request("Observation", { method: "POST", body: { resourceType: "Observation", status: "final" }, headers: { Prefer: "return=representation" } });
+    const post = calls.at(-1);
+    eq([created.id, post.method, post.headers["Content-Type"], post.headers.Prefer, JSON.parse(post.body).status],
+      ["new", "POST", "application/fhir+json", "return=representation", "final"], "a write with Prefer");
+  },
+
+  async "two servers in one tab: each client keeps its own server, token and session"() {
+    sessionStorage.clear();
+    const page = location.href.split(/[?#]/)[0];
+    const OTHER = "https://other.test/fhir";
+    const disc = route("/.well-known/smart-configuration", 200, discovery());
+    const otherDisc = route("other.test/fhir/.well-known/smart-configuration", 200, { ...discovery(), issuer: OTHER, token_endpoint: "https://other.test/token" });
+    installFetch([otherDisc, disc]);
+    const s1 = query(await startLaunch("patient/*.rs"), "state");
+    const s2 = query(await authorize({ iss: OTHER, clientId: "app2", scope: "patient/*.rs", redirectUri: "https://app.test/cb", noRedirect: true }), "state");
+    installFetch([route("other.test/token", 200, { access_token: "o1", token_type: "Bearer", patient: "x" }), route("ehr.test/token", 200, { access_token: "e1", token_type: "Bearer", patient: "p1" }),
+      route("other.test/fhir/Patient/x", 200, { resourceType: "Patient", id: "x" }), route("ehr.test/fhir/Patient/p1", 200, { resourceType: "Patient", id: "p1" })]);
+    setUrl(`${page}?code=A&state=${s1}`);
+    const a = await ready();
+    setUrl(`${page}?code=B&state=${s2}`);
+    const b = await ready();
+    eq([a.serverUrl, a.accessToken, b.serverUrl, b.accessToken], [BASE, "e1", OTHER, "o1"], "two clients");
+    eq([(await a.read("Patient", a.patient)).id, (await b.read("Patient", b.patient)).id], ["p1", "x"], "each reads its own server");
+    eq([(await ready({ state: s1 })).serverUrl, (await ready({ state: s2 })).serverUrl], [BASE, OTHER], "each restored by its state");
+    setUrl(page);
   },
 };
 
