@@ -46,11 +46,18 @@ export function client(options) {
   return wasm.client(options);
 }
 
+/**
+ * Synchronous and usable before the wasm loads (an EHR frame decides on a popup launch first):
+ * the same write probe as the wasm's SessionStore (sdk/src/web/store.rs).
+ */
 export function storageAvailable() {
-  // Without a DOM (Node, server-side rendering) there is no sessionStorage to probe.
-  if (typeof window === "undefined") return false;
-  needsLoad("storageAvailable");
-  return wasm.storageAvailable();
+  try {
+    sessionStorage.setItem("flare-smart:probe", "1");
+    sessionStorage.removeItem("flare-smart:probe");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function byCode(resources, property) {

@@ -871,7 +871,7 @@ export function ready(options?: ReadyOptions): Promise<Client>;
 /**
  * Whether `sessionStorage` works in this document (false in an EHR iframe
  * that blocks third-party storage: launch with `target: "popup"` there;
- * false without a DOM). In a browser the wasm must be loaded (`await load()`).
+ * false without a DOM). Synchronous, and needs no `load()`.
  */
 export function storageAvailable(): boolean;
 

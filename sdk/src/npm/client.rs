@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{abort_of, count, error, from_js, hidden, member, pairs, set, text, to_js};
+use super::convert::{abort_of, array, count, error, from_js, hidden, member, pairs, set, text, to_js};
 use crate::bundle::{Attachment, Target};
 use crate::error::SdkError;
 use crate::keys::KeyIndex;
@@ -42,7 +42,7 @@ fn opt(v: Option<String>) -> JsValue {
 /// `_revinclude`d ones under `$revincluded`.
 fn page_to_js(page: &SearchPage) -> JsValue {
     let bundle = to_js(page.bundle());
-    let entries = Array::from(&member(&bundle, "entry"));
+    let entries = array(&member(&bundle, "entry"));
     let resource = |i: &usize| member(&entries.get(*i as u32), "resource");
     let (matches, included, outcomes) = page.entry_positions();
     let resources: Vec<JsValue> = matches.iter().map(resource).collect();
@@ -264,7 +264,7 @@ impl JsClient {
                         callback_error.get_or_insert(e);
                     }
                 }
-                let resources = Array::from(&member(&js, "resources"));
+                let resources = array(&member(&js, "resources"));
                 let n = (resources.length() as usize).min(room);
                 for r in resources.iter().take(n) {
                     all.push(&r);
@@ -344,9 +344,7 @@ impl JsClient {
             let n = resolved.len();
             for r in resolved {
                 let target = match &r.source {
-                    Source::Contained(i) => {
-                        Array::from(&member(&list[r.resource], "contained")).get(*i as u32)
-                    }
+                    Source::Contained(i) => array(&member(&list[r.resource], "contained")).get(*i as u32),
                     Source::AtHand(k) => by_key
                         .get(k)
                         .map_or_else(|| to_js(&r.target), |i| js_list[i as usize].clone()),

@@ -32,6 +32,16 @@ pub fn member(object: &JsValue, key: &str) -> JsValue {
     }
 }
 
+/// `value` as an array (an empty one when it is not an array: a Bundle
+/// without `entry`). `Array.from` would copy, and throw on `undefined`.
+pub fn array(value: &JsValue) -> Array {
+    if Array::is_array(value) {
+        value.clone().unchecked_into()
+    } else {
+        Array::new()
+    }
+}
+
 /// A string member.
 pub fn text(object: &JsValue, key: &str) -> Option<String> {
     member(object, key).as_string()

@@ -201,12 +201,6 @@ pub fn client(options: JsValue) -> Result<JsClient, JsValue> {
     })))
 }
 
-/// `storageAvailable()`: whether sessionStorage can be used here.
-#[wasm_bindgen(js_name = storageAvailable)]
-pub fn storage_available() -> bool {
-    web::storage_available()
-}
-
 /// `byCode(observations, property = "code")`: the resources by each
 /// `system|code` and bare `code` of `property` ([`crate::codes`]).
 #[wasm_bindgen(js_name = byCode)]

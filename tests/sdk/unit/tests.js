@@ -627,6 +627,14 @@ const tests = {
       ["new", "POST", "application/fhir+json", "return=representation", "final"], "a write with Prefer");
   },
 
+  async "a searchset without entries is an empty page"() {
+    installFetch([route("/Goal?", 200, { resourceType: "Bundle", type: "searchset", total: 0 })]);
+    const c = tokenClient(3600, false);
+    const page = await c.search("Goal", { patient: "p1" });
+    eq([page.resources, page.included, page.outcomes, page.next, page.total], [[], [], [], null, 0], "empty page");
+    eq(await c.searchAll("Goal", { patient: "p1" }), [], "searchAll of nothing");
+  },
+
   async "two servers in one tab: each client keeps its own server, token and session"() {
     sessionStorage.clear();
     const page = location.href.split(/[?#]/)[0];
