@@ -114,12 +114,16 @@ async function launchBench() {
       searched: stats(list.map((t) => t.searched)),
       rendered: stats(list.map((t) => t.rendered)),
       appBytesTransferred: stats(list.map((t) => t.transferred)),
+      arrived: Object.fromEntries(
+        Object.keys(list[0].arrived).filter((f) => f !== "index.html").map((f) => [f, stats(list.map((t) => t.arrived[f] ?? NaN))]),
+      ),
     };
   }
   const result = {
     what:
       "ms from the redirect page's navigation start (performance.now()) to: the app module running (script), " +
-      "ready() resolved (ready), the first search's Bundle in hand (searched), its rows in the DOM and laid out (rendered)",
+      "ready() resolved (ready), the first search's Bundle in hand (searched), its rows in the DOM and laid out (rendered); " +
+      "arrived: responseEnd of the app's JS and wasm on the redirect page",
     iss: smart.iss, app: appBase, scope, observations: OBSERVATIONS, requests, cases: table, raw,
   };
   await writeFile(join(out, "launch.json"), JSON.stringify(result, null, 2) + "\n");
@@ -139,6 +143,9 @@ async function launchBench() {
     `${per("GET /fhir/Observation")} searches, ${per("OPTIONS (CORS preflight)")} CORS preflights, ${per("GET /fhir/.well-known/smart-configuration")} discovery`);
   const bytes = Object.entries(table).map(([mode, bySdk]) =>
     `${mode}: ${Object.entries(bySdk).map(([name, s]) => `${name} ${s.appBytesTransferred.median.toLocaleString("en-US")}`).join(", ")}`);
+  const arrivals = Object.entries(table).map(([mode, bySdk]) =>
+    `${mode}: ${Object.entries(bySdk).map(([name, s]) => `${name} ${Object.entries(s.arrived).map(([f, x]) => `${f} ${x.median.toFixed(1)}`).join(", ")}`).join("; ")}`);
+  console.log(`   app files in hand (responseEnd, median ms): ${arrivals.join(" | ")}`);
   console.log(`   app bytes fetched by the redirect page (HTML, JS, wasm; served uncompressed over loopback): ${bytes.join("; ")}`);
   return result;
 }
@@ -165,14 +172,18 @@ async function launchOnce(dir, noCache, scope) {
     await cdp.send("Network.setCacheDisabled", { cacheDisabled: noCache });
     await page.goto(location);
     await page.waitForFunction(() => window.__timing !== undefined, null, { timeout: 30000 });
-    const t = await page.evaluate(() => ({
-      ...window.__timing,
-      transferred: performance
+    const t = await page.evaluate(() => {
+      const own = performance
         .getEntriesByType("resource")
         .concat(performance.getEntriesByType("navigation"))
-        .filter((e) => e.name.startsWith(location.origin))
-        .reduce((n, e) => n + (e.transferSize || 0), 0),
-    }));
+        .filter((e) => e.name.startsWith(location.origin));
+      return {
+        ...window.__timing,
+        transferred: own.reduce((n, e) => n + (e.transferSize || 0), 0),
+        // When each of the app's files (page, JS, wasm) had arrived, ms from navigation start.
+        arrived: Object.fromEntries(own.map((e) => [new URL(e.name).pathname.split("/").pop() || "index.html", e.responseEnd])),
+      };
+    });
     if (t.error) throw new Error(`${dir}: ${t.kind ?? ""} ${t.error} ${errors.join("; ")}`);
     if (t.rows !== OBSERVATIONS) throw new Error(`${dir}: rendered ${t.rows} rows, expected ${OBSERVATIONS}`);
     return t;
