@@ -15,6 +15,7 @@
 // serves until interrupted (to try an app page by hand).
 import { createServer } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
+import { pathToFileURL } from "node:url";
 import { patient, searchset, PATIENT_ID } from "./fixtures.mjs";
 
 export const OBSERVATIONS = 50;
@@ -136,7 +137,7 @@ export async function startSmartServer({ port = 0, host = "127.0.0.1" } = {}) {
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const s = await startSmartServer({ port: Number(process.argv[2] || 0) });
   console.log(`SMART server: iss ${s.iss} (client_id ${CLIENT_ID}); Ctrl-C to stop`);
 }
