@@ -5,35 +5,19 @@
 import "./mock-fetch.js";
 import * as flare from "@flare/smart";
 import FHIR from "fhirclient";
+import { PATIENT_ID, searchset } from "./fixtures.mjs";
 
 const BASE = "https://bench.example/fhir";
 const TOTAL = 1000;
 
-function observation(i) {
-  return {
-    resourceType: "Observation", id: `obs-${i}`, meta: { lastUpdated: "2024-05-01T10:00:00Z" }, status: "final",
-    category: [{ coding: [{ system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "laboratory", display: "Laboratory" }] }],
-    code: { coding: [{ system: "http://loinc.org", code: "4548-4", display: "Hemoglobin A1c/Hemoglobin.total in Blood" }], text: "HbA1c" },
-    subject: { reference: "Patient/p1" }, effectiveDateTime: `2024-05-01T10:${String(i % 60).padStart(2, "0")}:00Z`,
-    valueQuantity: { value: 5 + (i % 30) / 10, unit: "%", system: "http://unitsofmeasure.org", code: "%" },
-    referenceRange: [{ low: { value: 4, unit: "%" }, high: { value: 5.6, unit: "%" } }],
-  };
-}
-
 /** url → response text: TOTAL Observations in pages of `size`. */
 function pages(size) {
   const map = new Map();
-  const first = `${BASE}/Observation?patient=p1`;
+  const first = `${BASE}/Observation?patient=${PATIENT_ID}`;
   for (let start = 0, n = 0; start < TOTAL; start += size, n += 1) {
     const url = n === 0 ? first : `${first}&_cursor=${start}`;
     const next = start + size < TOTAL ? `${first}&_cursor=${start + size}` : null;
-    const entry = [];
-    for (let i = start; i < Math.min(TOTAL, start + size); i++) {
-      entry.push({ fullUrl: `${BASE}/Observation/obs-${i}`, resource: observation(i), search: { mode: "match" } });
-    }
-    const link = [{ relation: "self", url }];
-    if (next) link.push({ relation: "next", url: next });
-    map.set(url, JSON.stringify({ resourceType: "Bundle", type: "searchset", link, entry }));
+    map.set(url, JSON.stringify(searchset(BASE, url, start, Math.min(TOTAL, start + size), next)));
   }
   return map;
 }
@@ -47,9 +31,9 @@ function installFetch(map) {
   };
 }
 
+/** Milliseconds, sorted; run.mjs summarises them (median, p90) like the launch timings. */
 function summary(times) {
-  times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1] };
+  return times.sort((a, b) => a - b);
 }
 
 /** Runs the cases alternately (so machine noise hits both alike), after 3 warm-up rounds. */
