@@ -1,14 +1,61 @@
-//! A Rust web app on plain wasm-bindgen that uses `flare-sdk` as a crate
-//! (without the `npm` feature): it defines its own global allocator and its
-//! own export, and links the SDK's search-URL builder.
+//! A Rust web app with no JavaScript of its own: plain wasm-bindgen and
+//! web-sys (no framework) over `flare-sdk` used as a crate, without the
+//! `npm` feature. Its page is `examples/rust_app/index.html`: markup and the
+//! wasm-bindgen loader line only.
 //!
-//! `tests/no_npm_feature.rs` builds it for wasm32: it links only if the SDK
-//! brings no `#[global_allocator]` of its own (two fail to link), and its
-//! exports are the app's, not the SDK's `call`.
+//! # Rust web apps
+//!
+//! Depend on `flare-sdk` (no features) and drive the launch from Rust:
+//!
+//! - on load without `code` in the address, [`flare_sdk::web::ready`]
+//!   restores the session of an earlier launch in this tab (after a reload);
+//!   when there is none it fails with kind `launch` and the app offers a
+//!   "Sign in" button whose click calls [`flare_sdk::web::authorize`]
+//!   (a standalone launch: `iss` is the FHIR base; the authorization page
+//!   opens in this window);
+//! - on the redirect back, `ready()` exchanges the code (and removes `code`
+//!   and `state` from the address bar); the [`flare_sdk::web::WebClient`] it
+//!   gives then reads and searches with the typed builders of
+//!   [`flare_sdk::params`], pages as a `Stream` (`pages_of`), everything
+//!   within limits (`search_all`), `_include`s attached to their matches
+//!   (`SearchPage::referenced`), references resolved (`resolve`), typed
+//!   errors (`SdkError { kind, status, .. }`) and `refresh()`.
+//!
+//! The page carries its configuration as data attributes of `<body>`:
+//! `data-client-id` (the client registered with the server, its redirect URI
+//! being this page's address without query), `data-iss` (the FHIR base) and
+//! `data-scope`. The app keeps its own `#[global_allocator]` (the SDK brings
+//! none without `npm`).
+//!
+//! Build (scripts/build-sdk.sh does this into `target/sdk-rust-app/`):
+//!
+//! ```text
+//! cargo build -p flare-sdk --example rust_app --target wasm32-unknown-unknown --profile sdk
+//! wasm-bindgen --target web --out-dir target/sdk-rust-app \
+//!     target/wasm32-unknown-unknown/sdk/examples/rust_app.wasm
+//! cp sdk/examples/rust_app/index.html target/sdk-rust-app/
+//! ```
+//!
+//! For the end-to-end test (`sdk::rust_app_standalone_launch_against_the_edge`
+//! in tests/sdk/main.rs) the app leaves a JSON summary of the launch in
+//! `window.__result`, and after a reload `{ patient }` in `window.__restored`.
+//! `tests/no_npm_feature.rs` builds it too: it links only if the SDK brings no
+//! global allocator of its own, and its exports are the app's.
 
 #[cfg(target_arch = "wasm32")]
 mod app {
+    use futures_util::StreamExt;
+    use serde_json::{json, Map, Value};
     use wasm_bindgen::prelude::*;
+    use web_sys::{Document, Element, HtmlElement};
+
+    use flare_sdk::params::{
+        MedicationRequestInclude, MedicationRequestSearch, ObservationRevinclude, ObservationSearch,
+        ObservationSort, Raw, SearchParams,
+    };
+    use flare_sdk::runtime::{FhirRequest, Limits};
+    use flare_sdk::web::{authorize, ready, AuthorizeOptions, ReadyOptions, Server, Target, WebClient};
+    use flare_sdk::{ErrorKind, SdkError};
 
     /// The app's allocator. With `npm` (clippy's `--features npm` pass over
     /// all targets) the SDK brings `lol_alloc` and this one must stay out.
@@ -25,5 +72,446 @@ mod app {
             ("category".to_string(), "vital-signs".to_string()),
         ];
         flare_sdk::search::search_url(base, "Observation", &params).map_err(|e| JsError::new(&e.message))
+    }
+
+    /// What the page says about the server (`<body data-…>`).
+    struct Config {
+        client_id: String,
+        iss: String,
+        scope: String,
+    }
+
+    impl Config {
+        fn read(body: &Element) -> Result<Config, String> {
+            let attribute = |name: &str| {
+                body.get_attribute(name)
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| format!("the page has no <body {name}>"))
+            };
+            Ok(Config {
+                client_id: attribute("data-client-id")?,
+                iss: attribute("data-iss")?,
+                scope: attribute("data-scope")?,
+            })
+        }
+    }
+
+    /// The page's parts.
+    struct Page {
+        document: Document,
+        window: web_sys::Window,
+        body: HtmlElement,
+        status: Element,
+        content: Element,
+    }
+
+    impl Page {
+        fn get() -> Result<Page, JsValue> {
+            let window = web_sys::window().ok_or("no window")?;
+            let document = window.document().ok_or("no document")?;
+            let body = document.body().ok_or("no <body>")?;
+            let by_id = |id: &str| -> Result<Element, JsValue> {
+                match document.get_element_by_id(id) {
+                    Some(e) => Ok(e),
+                    None => {
+                        let e = document.create_element("div")?;
+                        e.set_id(id);
+                        body.append_child(&e)?;
+                        Ok(e)
+                    }
+                }
+            };
+            let status = by_id("status")?;
+            let content = by_id("content")?;
+            Ok(Page {
+                document,
+                window,
+                body,
+                status,
+                content,
+            })
+        }
+
+        fn say(&self, text: &str) {
+            self.status.set_text_content(Some(text));
+        }
+
+        /// Appends `<tag>text</tag>` to `parent`.
+        fn add(&self, parent: &Element, tag: &str, text: &str) -> Result<Element, JsValue> {
+            let e = self.document.create_element(tag)?;
+            e.set_text_content(Some(text));
+            parent.append_child(&e)?;
+            Ok(e)
+        }
+
+        /// Sets `window[name]` to the JSON value `value` (a JS object).
+        fn set_global(&self, name: &str, value: &Value) -> Result<(), JsValue> {
+            let object = js_sys::JSON::parse(&value.to_string())?;
+            js_sys::Reflect::set(&self.window, &JsValue::from_str(name), &object)?;
+            Ok(())
+        }
+
+        /// The address, `location.href`.
+        fn address(&self) -> String {
+            self.window.location().href().unwrap_or_default()
+        }
+
+        /// Whether the address carries an authorization response (`code` or `error`).
+        fn is_redirect(&self) -> bool {
+            let search = self.window.location().search().unwrap_or_default();
+            form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
+                .any(|(k, _)| k == "code" || k == "error")
+        }
+    }
+
+    #[wasm_bindgen(start)]
+    pub fn app_main() {
+        wasm_bindgen_futures::spawn_local(async {
+            if let Err(e) = run().await {
+                web_sys::console::error_1(&e);
+                if let Ok(page) = Page::get() {
+                    page.say(&format!(
+                        "error: {}",
+                        e.as_string().unwrap_or_else(|| format!("{e:?}"))
+                    ));
+                }
+            }
+        });
+    }
+
+    async fn run() -> Result<(), JsValue> {
+        let page = Page::get()?;
+        let config = Config::read(&page.body)?;
+        if page.is_redirect() {
+            return after_redirect(&page).await;
+        }
+        page.say("restoring the session …");
+        match ready(ReadyOptions::default()).await {
+            Ok(client) => {
+                let patient = client.patient().unwrap_or_default();
+                page.say(&format!("session restored: Patient/{patient}"));
+                page.set_global("__restored", &json!({ "patient": patient }))?;
+                page.add(
+                    &page.content,
+                    "p",
+                    &format!("Signed in as {}", client.user().unwrap_or_default()),
+                )?;
+                let name = match client.read("Patient", &patient).await {
+                    Ok(p) => format!(
+                        "Patient: {} {}",
+                        p["name"][0]["given"][0].as_str().unwrap_or_default(),
+                        p["name"][0]["family"].as_str().unwrap_or_default()
+                    ),
+                    Err(e) => format!("cannot read the patient: {e}"),
+                };
+                page.add(&page.content, "p", &name)?;
+                Ok(())
+            }
+            Err(e) => {
+                // Kind `launch`: no session in this tab yet.
+                page.say(&match e.kind {
+                    ErrorKind::Launch => "not signed in".to_string(),
+                    _ => format!("cannot restore the session ({}): {}", e.kind.as_str(), e.message),
+                });
+                sign_in_button(&page, config)
+            }
+        }
+    }
+
+    /// The "Sign in" button: its click starts a standalone launch in this window.
+    fn sign_in_button(page: &Page, config: Config) -> Result<(), JsValue> {
+        let button = page.add(&page.content, "button", "Sign in")?;
+        button.set_id("sign-in");
+        let status = page.status.clone();
+        let on_click = Closure::<dyn FnMut()>::new(move || {
+            let options = AuthorizeOptions {
+                servers: vec![Server {
+                    client_id: config.client_id.clone(),
+                    scope: config.scope.clone(),
+                    iss: Some(config.iss.clone()),
+                    ..Server::default()
+                }],
+                target: Target::SameWindow,
+                ..AuthorizeOptions::default()
+            };
+            status.set_text_content(Some("going to the sign-in page …"));
+            let status = status.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = authorize(options).await {
+                    status.set_text_content(Some(&format!("authorize failed: {e}")));
+                }
+            });
+        });
+        button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
+        // The button lives as long as the page.
+        on_click.forget();
+        Ok(())
+    }
+
+    /// The redirect back: complete the launch, query, render, summarise.
+    async fn after_redirect(page: &Page) -> Result<(), JsValue> {
+        page.say("completing the launch …");
+        let summary = match ready(ReadyOptions::default()).await {
+            Ok(client) => match queries(page, &client).await {
+                Ok(mut r) => {
+                    r.insert("ok".into(), true.into());
+                    page.say("signed in");
+                    Value::Object(r)
+                }
+                Err(e) => failure(&e),
+            },
+            Err(e) => failure(&e),
+        };
+        if summary["ok"] != true {
+            page.say(&format!(
+                "failed: {}",
+                summary["message"].as_str().unwrap_or_default()
+            ));
+        }
+        page.add(
+            &page.content,
+            "pre",
+            &serde_json::to_string_pretty(&summary).unwrap_or_default(),
+        )?
+        .set_id("out");
+        page.set_global("__result", &summary)
+    }
+
+    fn failure(e: &SdkError) -> Value {
+        json!({ "ok": false, "kind": e.kind.as_str(), "message": e.message, "status": e.status })
+    }
+
+    fn ids<'a>(resources: impl Iterator<Item = &'a Value>) -> Vec<String> {
+        resources
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// One line of the lab list: id, code text and LOINC code, value, date.
+    fn lab_line(o: &Value) -> String {
+        let code = &o["code"];
+        format!(
+            "{}: {} ({}) {} {} on {}",
+            o["id"].as_str().unwrap_or("?"),
+            code["text"].as_str().unwrap_or("?"),
+            code["coding"][0]["code"].as_str().unwrap_or("?"),
+            o["valueQuantity"]["value"],
+            o["valueQuantity"]["unit"].as_str().unwrap_or(""),
+            o["effectiveDateTime"].as_str().unwrap_or("?"),
+        )
+    }
+
+    /// What the app does once signed in; the summary for `window.__result`.
+    async fn queries(page: &Page, client: &WebClient) -> Result<Map<String, Value>, SdkError> {
+        let mut r = Map::new();
+        let patient = client
+            .patient()
+            .ok_or_else(|| SdkError::launch("the launch gave no patient"))?;
+        r.insert("addressBar".into(), page.address().into());
+        r.insert("patient".into(), patient.clone().into());
+        r.insert("user".into(), client.user().into());
+        r.insert("fhirUser".into(), client.fhir_user().into());
+        r.insert("scopes".into(), client.scopes().into());
+        r.insert("canRefresh".into(), client.can_refresh().into());
+
+        let me = client.read("Patient", &patient).await?;
+        let family = me["name"][0]["family"].as_str().unwrap_or_default().to_string();
+        let given = me["name"][0]["given"][0].as_str().unwrap_or_default();
+        page.add(
+            &page.content,
+            "h2",
+            &format!("{given} {family} (Patient/{patient})"),
+        )
+        .map_err(dom)?;
+        r.insert("patientFamily".into(), family.into());
+
+        // Any other request: the server's CapabilityStatement.
+        let metadata = client.request(FhirRequest::get("metadata")).await?;
+        r.insert(
+            "fhirVersion".into(),
+            metadata
+                .body
+                .as_ref()
+                .map_or(Value::Null, |b| b["fhirVersion"].clone()),
+        );
+
+        // The patient's lab results, newest first, two per page.
+        let labs = || {
+            ObservationSearch::new()
+                .patient(patient.as_str())
+                .category("laboratory")
+                .sort_desc(ObservationSort::Date)
+                .count(2)
+        };
+        let first = client.search(labs()).await?;
+        r.insert("firstLabPage".into(), ids(first.resources()).into());
+        r.insert("labsHasNext".into(), first.next.is_some().into());
+
+        // Every page, as a Stream.
+        let mut sizes = Vec::new();
+        let mut streamed = Vec::new();
+        let mut pages = Box::pin(client.pages_of(labs(), 10));
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            sizes.push(page.resources().len());
+            streamed.extend(page.resources().cloned());
+        }
+        r.insert("labPageSizes".into(), sizes.into());
+
+        // Everything within limits, and a search cut by them.
+        let mut pages_seen = 0;
+        let all = client
+            .search_all(
+                "Observation",
+                &labs().into_pairs(),
+                Limits {
+                    max_resources: 100,
+                    max_pages: 10,
+                },
+                |_| pages_seen += 1,
+            )
+            .await?;
+        r.insert("allLabs".into(), ids(all.iter()).into());
+        r.insert("allLabsPages".into(), pages_seen.into());
+        let capped = client
+            .search_all(
+                "Observation",
+                &labs().into_pairs(),
+                Limits {
+                    max_resources: 3,
+                    max_pages: 1,
+                },
+                |_| (),
+            )
+            .await?;
+        r.insert("labsWithinOnePage".into(), ids(capped.iter()).into());
+
+        page.add(&page.content, "h3", "Laboratory, newest first")
+            .map_err(dom)?;
+        let list = page.add(&page.content, "ul", "").map_err(dom)?;
+        list.set_id("labs");
+        for o in &streamed {
+            let item = page.add(&list, "li", &lab_line(o)).map_err(dom)?;
+            item.set_attribute("data-id", o["id"].as_str().unwrap_or_default())
+                .map_err(dom)?;
+        }
+
+        // Provenance of the lab results (`_revinclude`).
+        let with_provenance = client
+            .search(
+                ObservationSearch::new()
+                    .patient(patient.as_str())
+                    .category("laboratory")
+                    .revinclude(ObservationRevinclude::ProvenanceTarget),
+            )
+            .await?;
+        let revincluded: Vec<String> = with_provenance
+            .resources()
+            .enumerate()
+            .flat_map(|(i, o)| {
+                let id = o["id"].as_str().unwrap_or_default().to_string();
+                with_provenance
+                    .revincluded(i)
+                    .into_iter()
+                    .map(move |p| format!("{id}<-{}", p["id"].as_str().unwrap_or_default()))
+            })
+            .collect();
+        r.insert("revincluded".into(), revincluded.into());
+
+        // Medication orders with their medication (`_include`).
+        let meds = client
+            .search(
+                MedicationRequestSearch::new()
+                    .patient(patient.as_str())
+                    .include(MedicationRequestInclude::Medication),
+            )
+            .await?;
+        let included = meds.resources().next().and_then(|rx| {
+            let reference = rx["medicationReference"]["reference"].as_str()?;
+            meds.referenced(0, reference)
+        });
+        r.insert(
+            "includedMedication".into(),
+            included.map_or(Value::Null, |m| m["id"].clone()),
+        );
+        let medication_text = included
+            .and_then(|m| m["code"]["coding"][0]["code"].as_str())
+            .map(|c| format!("Medication: RxNorm {c}"))
+            .unwrap_or_else(|| "Medication: none".into());
+        page.add(&page.content, "p", &medication_text).map_err(dom)?;
+
+        // The same orders without `_include`: their references resolved.
+        let bare = client
+            .search(MedicationRequestSearch::new().patient(patient.as_str()))
+            .await?;
+        let orders: Vec<Value> = bare.resources().cloned().collect();
+        let resolved = client
+            .resolve(
+                &orders,
+                &["medicationReference".to_string(), "subject".to_string()],
+                &[],
+            )
+            .await?;
+        let medication_reference = orders
+            .first()
+            .and_then(|o| o["medicationReference"]["reference"].as_str());
+        r.insert(
+            "resolvedMedication".into(),
+            resolved
+                .iter()
+                .find(|x| Some(x.reference.as_str()) == medication_reference)
+                .map_or(Value::Null, |x| x.target["id"].clone()),
+        );
+        r.insert("resolved".into(), resolved.len().into());
+
+        // Errors are typed: a parameter the registry does not know (through
+        // `Raw`; the typed builders do not compile with it) fails before any
+        // request, another patient's record is a 404 of the server.
+        let unknown = client
+            .search(
+                Raw::new("Observation")
+                    .param("patient", patient.as_str())
+                    .param("colour", "red"),
+            )
+            .await;
+        r.insert(
+            "unknownParam".into(),
+            match unknown {
+                Ok(_) => "accepted".into(),
+                Err(e) => json!({ "kind": e.kind.as_str(), "status": e.status }),
+            },
+        );
+        r.insert(
+            "otherPatient".into(),
+            match client.read("Patient", "someone-else").await {
+                Ok(_) => "readable".into(),
+                Err(e) => json!({ "kind": e.kind.as_str(), "status": e.status }),
+            },
+        );
+
+        // A new access token from the refresh token.
+        if client.can_refresh() {
+            let before = client.access_token();
+            client.refresh().await?;
+            r.insert("refreshedToken".into(), (client.access_token() != before).into());
+            r.insert(
+                "afterRefresh".into(),
+                client.read("Patient", &patient).await?["id"].clone(),
+            );
+        } else {
+            r.insert(
+                "refreshedToken".into(),
+                match client.refresh().await {
+                    Ok(()) => "refreshed".into(),
+                    Err(e) => e.kind.as_str().into(),
+                },
+            );
+        }
+        Ok(r)
+    }
+
+    /// A DOM failure as an SDK error (it ends the summary with `ok: false`).
+    fn dom(e: JsValue) -> SdkError {
+        SdkError::new(ErrorKind::Protocol, format!("DOM: {e:?}"))
     }
 }

@@ -4,6 +4,10 @@
 // Environment: APP_URL, LAUNCH_QUERY (`?iss=…&launch=…` for an EHR launch, else
 // empty: a standalone launch against ISS), ISS, CLIENT_ID, SCOPE, USERNAME,
 // PASSWORD, SCREENSHOT (failure), SHOTS (a directory for the key screens on success).
+// MODE=rust-app drives the example Rust web app (sdk/examples/rust_app.rs) instead:
+// its page carries its own configuration, so the launch starts with a click on
+// its #sign-in button, and after the reload it sets window.__restored itself
+// (ISS, CLIENT_ID and SCOPE are then not needed).
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -22,17 +26,25 @@ page.on("pageerror", (e) => log.push(`[pageerror] ${e.message}`));
 const steps = [];
 try {
   const ehr = Boolean(process.env.LAUNCH_QUERY);
+  const rustApp = process.env.MODE === "rust-app";
+  const shot = async (name) => process.env.SHOTS && page.screenshot({ path: `${process.env.SHOTS}/${name}.png`, fullPage: true });
   await page.goto(env("APP_URL") + (process.env.LAUNCH_QUERY || ""));
-  await page.waitForFunction(() => typeof window.startLaunch === "function", null, { timeout: 20000 });
-  steps.push("page loaded");
-  // An EHR launch passes no iss: the SDK reads iss and launch from the page URL.
-  const options = { clientId: env("CLIENT_ID"), scope: env("SCOPE"), redirectUri: env("APP_URL") };
-  if (!ehr) options.iss = env("ISS");
-  await page.evaluate((o) => window.startLaunch(o), options);
+  if (rustApp) {
+    await page.waitForSelector("#sign-in", { timeout: 20000 });
+    steps.push("page loaded: sign-in button");
+    await shot("0-app-signed-out");
+    await page.click("#sign-in");
+  } else {
+    await page.waitForFunction(() => typeof window.startLaunch === "function", null, { timeout: 20000 });
+    steps.push("page loaded");
+    // An EHR launch passes no iss: the SDK reads iss and launch from the page URL.
+    const options = { clientId: env("CLIENT_ID"), scope: env("SCOPE"), redirectUri: env("APP_URL") };
+    if (!ehr) options.iss = env("ISS");
+    await page.evaluate((o) => window.startLaunch(o), options);
+  }
   await page.waitForSelector("input[name=username]", { timeout: 20000 });
   steps.push(`sign-in page ${page.url().split("?")[0]}`);
   const authorizeUrl = new URL(page.url());
-  const shot = async (name) => process.env.SHOTS && page.screenshot({ path: `${process.env.SHOTS}/${name}.png`, fullPage: true });
   await shot("1-sign-in");
   await page.fill("input[name=username]", env("USERNAME"));
   await page.fill("input[name=password]", env("PASSWORD"));
@@ -48,9 +60,20 @@ try {
   steps.push("ready() done");
   await page.waitForFunction(() => document.getElementById("out")?.textContent.startsWith("{"), null, { timeout: 5000 }).catch(() => {});
   await shot("3-app-after-launch");
+  // What the Rust app rendered: its list of lab results.
+  if (rustApp) result.domLabs = await page.evaluate(() => [...document.querySelectorAll("#labs li")].map((li) => li.dataset.id));
   await page.reload();
-  await page.waitForFunction(() => typeof window.__restore === "function", null, { timeout: 20000 });
-  result.restored = await page.evaluate(() => window.__restore());
+  if (rustApp) {
+    // The app restores the session on load; without one it shows #sign-in again.
+    await page.waitForFunction(() => window.__restored !== undefined || document.getElementById("sign-in"), null,
+      { timeout: 20000 });
+    result.restored = await page.evaluate(() => window.__restored ?? null);
+    steps.push(result.restored ? "reload: session restored" : "reload: signed out");
+    await shot("4-app-after-reload");
+  } else {
+    await page.waitForFunction(() => typeof window.__restore === "function", null, { timeout: 20000 });
+    result.restored = await page.evaluate(() => window.__restore());
+  }
   result.authorizeParams = Object.fromEntries(authorizeUrl.searchParams);
   result.steps = steps;
   console.log(JSON.stringify(result));

@@ -1,5 +1,6 @@
 //! End-to-end tests of the browser SDK (`@flare/smart`, built into `pkg/` by
-//! `scripts/build-sdk.sh`):
+//! `scripts/build-sdk.sh`, and the example Rust web app it builds into
+//! `target/sdk-rust-app`):
 //!
 //! - `sdk::standalone_launch_against_the_edge`: a real `wrangler dev`, a
 //!   practice, patient, user and an approved public client of its own, the
@@ -7,6 +8,17 @@
 //!   (`drive.mjs`, playwright-core) doing the launch through the edge's
 //!   sign-in and consent pages, then typed searches, paging, includes,
 //!   reference resolution, errors, refresh and a reload.
+//! - `sdk::rust_app_standalone_launch_against_the_edge`: the example Rust web
+//!   app (`sdk/examples/rust_app.rs`: the crate without `npm`, wasm-bindgen
+//!   and web-sys, no JavaScript of its own) served from a second origin, its
+//!   page configured by the harness (`<body data-client-id data-iss
+//!   data-scope>`) once a client is registered for that origin: Chromium
+//!   clicks its "Sign in" button, signs in and consents on the edge; the app
+//!   completes the launch and runs typed searches, a `Stream` of pages,
+//!   `search_all` within limits, `_include`/`_revinclude`, reference
+//!   resolution, typed errors and a refresh, rendering its lab list and
+//!   leaving a summary in `window.__result`; after a reload it restores the
+//!   session by itself (`window.__restored`).
 //! - `sdk::ehr_launch_against_the_edge`: an EHR launch (`?iss=…&launch=…`
 //!   from `POST /admin/launch`) of the same page: the launch context
 //!   (patient, encounter, banner, style, `fhirContext`) reaches the client.
@@ -29,7 +41,7 @@
 //!   rendering does) because the wasm is instantiated lazily; `load()` with
 //!   the wasm's bytes, then `client()` works there.
 //!
-//! `cargo test -p flare-tests --test sdk`. Needs `pkg/dist` (scripts/build-sdk.sh),
+//! `cargo test -p flare-tests --test sdk`. Needs `pkg/dist` and `target/sdk-rust-app` (scripts/build-sdk.sh),
 //! `/usr/bin/chromium` and the npm devDependencies (scripts/setup.sh); the package trial
 //! installs Vite into its scratch app from the npm registry.
 
@@ -46,6 +58,7 @@ use serde_json::{json, Value};
 use static_server::StaticServer;
 
 const LAUNCH_TRIAL: &str = "sdk::standalone_launch_against_the_edge";
+const RUST_APP_TRIAL: &str = "sdk::rust_app_standalone_launch_against_the_edge";
 const EHR_TRIAL: &str = "sdk::ehr_launch_against_the_edge";
 const PACKAGE_TRIAL: &str = "sdk::packed_tarball_type_checks_and_builds_with_vite";
 const UNIT_TRIAL: &str = "sdk::js_layer_in_chromium";
@@ -170,7 +183,9 @@ fn register(admin: &Client, redirect_uri: &str, scope: &str) -> String {
 }
 
 /// Runs `drive.mjs` against the test page at `app_url` (with `query`
-/// appended for an EHR launch) and returns the page's summary.
+/// appended for an EHR launch) and returns the page's summary. `mode` is
+/// `rust-app` for the example Rust web app (a click on its `#sign-in`), else empty.
+#[allow(clippy::too_many_arguments)]
 fn drive(
     root: &Path,
     app_url: &str,
@@ -179,6 +194,7 @@ fn drive(
     scope: &str,
     query: &str,
     shots: &str,
+    mode: &str,
 ) -> Result<Value, Failed> {
     let screenshot = root.join(format!("target/sdk-e2e-failure-{client_id}.png"));
     let shots = root.join("target/screenshots/sdk").join(shots);
@@ -195,6 +211,7 @@ fn drive(
         .env("PASSWORD", PASSWORD)
         .env("SCREENSHOT", &screenshot)
         .env("SHOTS", &shots)
+        .env("MODE", mode)
         .output()
         .map_err(|e| fail(format!("cannot run node: {e}")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -222,13 +239,27 @@ fn launch_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> 
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
     let client_id = register(&admin, &app_url, scope);
     let iss = format!("{}/fhir", edge.origin);
-    let r = drive(root, &app_url, &iss, &client_id, scope, "", "standalone")?;
+    let r = drive(root, &app_url, &iss, &client_id, scope, "", "standalone", "")?;
     standalone_checks(&r, &app_url, &iss)
 }
 
 /// What a standalone launch of the test app must show.
 fn standalone_checks(r: &Value, app_url: &str, iss: &str) -> Result<(), Failed> {
-    let checks: Vec<(&str, bool)> = vec![
+    let mut checks = launch_checks(r, app_url, iss);
+    checks.extend([
+        ("attachments hidden from JSON", r["includeHiddenFromJson"] == true),
+        (
+            "unknown parameter is a typed 400",
+            r["unknownParam"]["kind"] == "fhir" && r["unknownParam"]["status"] == 400,
+        ),
+    ]);
+    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
+    ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
+}
+
+/// What a standalone launch shows in both the npm test page and the Rust app.
+fn launch_checks(r: &Value, app_url: &str, iss: &str) -> Vec<(&'static str, bool)> {
+    vec![
         (
             "code and state stripped from the address bar",
             r["addressBar"] == app_url,
@@ -265,7 +296,6 @@ fn standalone_checks(r: &Value, app_url: &str, iss: &str) -> Result<(), Failed> 
         ),
         ("pages iterates", r["labPageSizes"] == json!([2, 1])),
         ("_include attached", r["includedMedication"] == "sdk-med"),
-        ("attachments hidden from JSON", r["includeHiddenFromJson"] == true),
         (
             "_revinclude attached",
             r["revincluded"] == json!(["sdk-lab-1<-sdk-prov"]),
@@ -273,10 +303,6 @@ fn standalone_checks(r: &Value, app_url: &str, iss: &str) -> Result<(), Failed> 
         (
             "references resolved from the server",
             r["resolvedMedication"] == "sdk-med" && r["resolved"] == 2,
-        ),
-        (
-            "unknown parameter is a typed 400",
-            r["unknownParam"]["kind"] == "fhir" && r["unknownParam"]["status"] == 400,
         ),
         (
             "another patient is a typed 404",
@@ -290,7 +316,96 @@ fn standalone_checks(r: &Value, app_url: &str, iss: &str) -> Result<(), Failed> 
             "a reload restores the session",
             r["restored"]["patient"] == "sdk-pat",
         ),
-    ];
+    ]
+}
+
+/// The built example Rust web app (scripts/build-sdk.sh).
+fn rust_app_built(root: &Path) -> Result<PathBuf, Failed> {
+    let dir = root.join("target/sdk-rust-app");
+    for f in ["index.html", "rust_app.js", "rust_app_bg.wasm"] {
+        ensure(dir.join(f).is_file(), || {
+            format!("{} is not built: run scripts/build-sdk.sh", dir.join(f).display())
+        })?;
+    }
+    Ok(dir)
+}
+
+/// The example app's page with its configuration: `template`'s `<body …>`
+/// tag replaced by one carrying the client id, the FHIR base and the scopes
+/// as data attributes (what `sdk/examples/rust_app.rs` reads).
+fn configure_rust_app(template: &str, client_id: &str, iss: &str, scope: &str) -> Result<String, Failed> {
+    let start = template
+        .find("<body")
+        .ok_or_else(|| fail("the app's index.html has no <body> tag"))?;
+    let end = start
+        + template[start..]
+            .find('>')
+            .ok_or_else(|| fail("the app's <body> tag is not closed"))?
+        + 1;
+    let attr = |v: &str| {
+        v.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+    };
+    Ok(format!(
+        "{}<body data-client-id=\"{}\" data-iss=\"{}\" data-scope=\"{}\">{}",
+        &template[..start],
+        attr(client_id),
+        attr(iss),
+        attr(scope),
+        &template[end..]
+    ))
+}
+
+fn rust_app_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
+    let built = rust_app_built(root)?;
+    let edge = edge
+        .as_ref()
+        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
+    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    seed(&admin);
+    // A copy of the build, served from its own origin; its page is written
+    // once the client is registered for that origin (files are read per request).
+    let dir = root.join(format!("target/sdk-rust-app-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+    for f in ["rust_app.js", "rust_app_bg.wasm"] {
+        std::fs::copy(built.join(f), dir.join(f)).map_err(|e| fail(format!("{f}: {e}")))?;
+    }
+    let app = StaticServer::start_dir(&dir).map_err(fail)?;
+    let app_url = format!("{}/", app.origin);
+    let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
+    let client_id = register(&admin, &app_url, scope);
+    let iss = format!("{}/fhir", edge.origin);
+    let template = std::fs::read_to_string(built.join("index.html")).map_err(|e| fail(e.to_string()))?;
+    let page = configure_rust_app(&template, &client_id, &iss, scope)?;
+    std::fs::write(dir.join("index.html"), page).map_err(|e| fail(e.to_string()))?;
+    let r = drive(
+        root, &app_url, &iss, &client_id, scope, "", "rust-app", "rust-app",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = r?;
+    let mut checks = launch_checks(&r, &app_url, &iss);
+    checks.extend([
+        (
+            "the lab list rendered, newest first",
+            r["domLabs"] == json!(["sdk-lab-3", "sdk-lab-2", "sdk-lab-1"]),
+        ),
+        ("search_all counted its pages", r["allLabsPages"] == 2),
+        (
+            "search_all stops at its page limit",
+            r["labsWithinOnePage"] == json!(["sdk-lab-3", "sdk-lab-2"]),
+        ),
+        (
+            "a Raw search with an unknown parameter fails before any request",
+            r["unknownParam"]["kind"] == "launch" && r["unknownParam"]["status"].is_null(),
+        ),
+        ("the 404 is of kind fhir", r["otherPatient"]["kind"] == "fhir"),
+        (
+            "request() reads the CapabilityStatement",
+            r["fhirVersion"] == "4.0.1",
+        ),
+    ]);
     let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
     ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
 }
@@ -330,7 +445,7 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
             .append_pair("launch", launch_id)
             .finish()
     );
-    let r = drive(root, &app_url, "", &client_id, requested, &query, "ehr")?;
+    let r = drive(root, &app_url, "", &client_id, requested, &query, "ehr", "")?;
     let checks: Vec<(&str, bool)> = vec![
         ("launch id sent", r["authorizeParams"]["launch"] == launch_id),
         (
@@ -463,7 +578,7 @@ fn package_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed>
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
     let client_id = register(&admin, &app_url, scope);
     let iss = format!("{}/fhir", edge.origin);
-    let r = drive(root, &app_url, &iss, &client_id, scope, "", "vite-app")?;
+    let r = drive(root, &app_url, &iss, &client_id, scope, "", "vite-app", "")?;
     standalone_checks(&r, &app_url, &iss)
 }
 
@@ -527,25 +642,32 @@ fn main() -> ExitCode {
             .is_none_or(|f| if args.exact { f == name } else { name.contains(f) })
             && !args.skip.iter().any(|s| name.contains(s.as_str()))
     };
-    let wants_edge = !args.list && (selected(LAUNCH_TRIAL) || selected(EHR_TRIAL) || selected(PACKAGE_TRIAL));
+    let wants_edge = !args.list
+        && (selected(LAUNCH_TRIAL)
+            || selected(RUST_APP_TRIAL)
+            || selected(EHR_TRIAL)
+            || selected(PACKAGE_TRIAL));
     let edge = if wants_edge {
         Edge::start(&root)
     } else {
         Err("not started".to_string())
     };
     let edge = std::sync::Arc::new(edge);
-    let (r1, r2, r3, r4, r5, e1, e2, e3) = (
+    let (r1, r2, r3, r4, r5, r6, e1, e2, e3, e4) = (
         root.clone(),
         root.clone(),
         root.clone(),
         root.clone(),
         root.clone(),
+        root.clone(),
+        edge.clone(),
         edge.clone(),
         edge.clone(),
         edge.clone(),
     );
     let trials = vec![
         Trial::test(LAUNCH_TRIAL, move || launch_trial(&r1, &e1)),
+        Trial::test(RUST_APP_TRIAL, move || rust_app_trial(&r6, &e4)),
         Trial::test(EHR_TRIAL, move || ehr_trial(&r3, &e3)),
         Trial::test(PACKAGE_TRIAL, move || package_trial(&r2, &e2)),
         Trial::test(UNIT_TRIAL, move || unit_trial(&r4)),
