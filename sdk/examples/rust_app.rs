@@ -57,9 +57,8 @@ mod app {
     use flare_sdk::web::{authorize, ready, AuthorizeOptions, ReadyOptions, Server, Target, WebClient};
     use flare_sdk::{ErrorKind, SdkError};
 
-    /// The app's allocator. With `npm` (clippy's `--features npm` pass over
-    /// all targets) the SDK brings `lol_alloc` and this one must stay out.
-    #[cfg(not(feature = "npm"))]
+    /// The app's own allocator: the SDK brings none (with or without `npm`),
+    /// so this links only if that stays true.
     #[global_allocator]
     static ALLOCATOR: std::alloc::System = std::alloc::System;
 
