@@ -84,6 +84,35 @@ pub fn references_at<J: Json>(resource: &J, path: &str) -> Vec<String> {
     nodes.iter().flat_map(|n| references(n)).collect()
 }
 
+/// Where `path` crosses a reference in `resource`: the part up to and
+/// including the first element that is a Reference, and the rest, which
+/// applies in the resource that reference points to. `encounter.serviceProvider`
+/// is `encounter`, then `serviceProvider` of the Encounter; `performer.actor`
+/// stays whole (`performer` is a BackboneElement, `actor` the Reference).
+pub fn split_at_reference<J: Json>(resource: &J, path: &str) -> (String, Option<String>) {
+    let steps: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    let mut nodes = vec![resource.clone()];
+    for (i, step) in steps.iter().enumerate() {
+        let mut next = Vec::new();
+        for n in &nodes {
+            if let Some(child) = n.member(step) {
+                let elements = child.elements();
+                if elements.is_empty() {
+                    next.push(child);
+                } else {
+                    next.extend(elements);
+                }
+            }
+        }
+        let is_reference = next.iter().any(|n| text_at(n, "reference").is_some());
+        if is_reference && i + 1 < steps.len() {
+            return (steps[..=i].join("."), Some(steps[i + 1..].join(".")));
+        }
+        nodes = next;
+    }
+    (steps.join("."), None)
+}
+
 /// What resolution planning needs of one resource: its references (under
 /// the requested paths) and the ids of its `contained` resources.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -180,6 +209,42 @@ pub fn plan_refs(resources: &[ResourceRefs], at_hand: &dyn Fn(&str) -> bool, bas
 /// Whether a key names a resource on this server (`Type/id`, not a URL).
 fn is_server_key(key: &str, base: &str) -> bool {
     !key.contains(':') || is_under_base(key, base)
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_split_where_they_cross_a_reference() {
+        let r = json!({"resourceType": "Observation", "encounter": {"reference": "Encounter/e1"},
+            "performer": [{"reference": "Practitioner/d1"}],
+            "component": [{"code": {"text": "x"}}]});
+        assert_eq!(
+            split_at_reference(&&r, "encounter.serviceProvider"),
+            ("encounter".into(), Some("serviceProvider".into()))
+        );
+        assert_eq!(split_at_reference(&&r, "encounter"), ("encounter".into(), None));
+        assert_eq!(
+            split_at_reference(&&r, "encounter.serviceProvider.partOf"),
+            ("encounter".into(), Some("serviceProvider.partOf".into()))
+        );
+        assert_eq!(
+            split_at_reference(&&r, "component.code"),
+            ("component.code".into(), None)
+        );
+        let mr = json!({"dispenseRequest": {"performer": {"reference": "Organization/o1"}}});
+        assert_eq!(
+            split_at_reference(&&mr, "dispenseRequest.performer.partOf"),
+            ("dispenseRequest.performer".into(), Some("partOf".into()))
+        );
+        // Absent elements leave the path whole (nothing to resolve there).
+        assert_eq!(
+            split_at_reference(&&r, "subject.managingOrganization"),
+            ("subject.managingOrganization".into(), None)
+        );
+    }
 }
 
 #[cfg(test)]

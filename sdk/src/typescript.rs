@@ -682,7 +682,11 @@ export interface SessionState {
 
 /** Options of `resolveReferences`. */
 export interface ResolveOptions extends RequestOptions {
-  /** Element paths to resolve (`subject`, `performer.actor`); all references when absent. */
+  /**
+   * Element paths to resolve (`subject`, `performer.actor`); all references when absent. A path that goes on past a
+   * reference is followed into the resolved resource: `encounter.serviceProvider` attaches the Encounter to the
+   * resource's `$refs` and the Organization to the Encounter's.
+   */
   paths?: string[];
   /** A page whose resources and includes answer references without requests. */
   page?: SearchPage<Resource | FhirResource>;

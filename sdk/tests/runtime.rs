@@ -544,6 +544,14 @@ fn references_resolve_from_contained_then_at_hand_then_one_batch_per_type() {
                 ],
                 None,
             )
+        } else if r.url.contains("/Encounter?") {
+            let e = json!({"resourceType": "Encounter", "id": "e1", "serviceProvider": {"reference": "Organization/org1"}});
+            bundle(vec![json!({ "resource": e })], None)
+        } else if r.url.contains("/Organization?") {
+            bundle(
+                vec![json!({"resource": {"resourceType": "Organization", "id": "org1"}})],
+                None,
+            )
         } else {
             json_response(404, json!({}))
         }
@@ -573,6 +581,26 @@ fn references_resolve_from_contained_then_at_hand_then_one_batch_per_type() {
         searches[0].url.contains("_id=d1%2Cd2") || searches[0].url.contains("_id=d1,d2"),
         "{}",
         searches[0].url
+    );
+    // A path past a reference is followed into the resolved resource.
+    let with_encounter = vec![json!({"resourceType": "Observation", "id": "o9",
+        "encounter": {"reference": "Encounter/e1"}, "performer": [{"reference": "Practitioner/d1"}]})];
+    let deep =
+        block_on(client.resolve(&with_encounter, &["encounter.serviceProvider".to_string()], &[])).unwrap();
+    let found: Vec<(Vec<String>, String, Value)> = deep
+        .iter()
+        .map(|r| (r.via.clone(), r.reference.clone(), r.target["id"].clone()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (vec![], "Encounter/e1".to_string(), json!("e1")),
+            (
+                vec!["Encounter/e1".to_string()],
+                "Organization/org1".to_string(),
+                json!("org1")
+            ),
+        ]
     );
     // A nested path resolves only what lies under it.
     let only = block_on(client.resolve(&resources[..1], &["medicationReference".to_string()], &[])).unwrap();

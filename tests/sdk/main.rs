@@ -611,7 +611,7 @@ fn unit_trial(root: &Path) -> Result<(), Failed> {
     let results = r["results"].as_array().cloned().unwrap_or_default();
     let failed: Vec<&Value> = results.iter().filter(|t| t["ok"] != true).collect();
     ensure(
-        r["ok"] == true && results.len() >= 28 && failed.is_empty(),
+        r["ok"] == true && results.len() >= 29 && failed.is_empty(),
         || format!("JS-layer tests failed: {failed:#?}\n{r:#}"),
     )
 }

@@ -291,7 +291,9 @@ impl JsClient {
     }
 
     /// `resolveReferences(resources, { paths, page, signal })`: attaches each
-    /// resolved reference under the resource's hidden `$refs`; the count.
+    /// resolved reference under the hidden `$refs` of the object it is in (a
+    /// resource, or for `encounter.serviceProvider` the resolved Encounter);
+    /// the count.
     #[wasm_bindgen(js_name = resolveReferences)]
     pub fn resolve_references(&self, resources: JsValue, options: JsValue) -> Promise {
         let c = self.inner.with_abort(&abort_of(&options));
@@ -343,8 +345,17 @@ impl JsClient {
             let mut fetched: Vec<(String, JsValue)> = Vec::new();
             let n = resolved.len();
             for r in resolved {
+                // The object the reference is in: the resource, or a target resolved
+                // before it (a path such as `encounter.serviceProvider`).
+                let mut holder = list[r.resource].clone();
+                for v in &r.via {
+                    holder = member(&member(&holder, "$refs"), v);
+                }
+                if !holder.is_object() {
+                    continue;
+                }
                 let target = match &r.source {
-                    Source::Contained(i) => array(&member(&list[r.resource], "contained")).get(*i as u32),
+                    Source::Contained(i) => array(&member(&holder, "contained")).get(*i as u32),
                     Source::AtHand(k) => by_key
                         .get(k)
                         .map_or_else(|| to_js(&r.target), |i| js_list[i as usize].clone()),
@@ -358,7 +369,7 @@ impl JsClient {
                     },
                 };
                 set(
-                    &hidden(&list[r.resource], "$refs", Object::new().into()),
+                    &hidden(&holder, "$refs", Object::new().into()),
                     &r.reference,
                     &target,
                 );

@@ -139,11 +139,27 @@ impl FhirResponse {
     }
 }
 
+/// How many references deep [`Client::resolve`] follows a path
+/// (`encounter.serviceProvider.partOf` is two).
+pub const MAX_HOPS: usize = 4;
+
+/// A resource (or a resolved target) and the paths it still has to follow.
+struct Hop {
+    origin: usize,
+    via: Vec<String>,
+    value: Value,
+    paths: Vec<String>,
+}
+
 /// One reference answered by [`Client::resolve`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedReference {
-    /// Index of the referencing resource.
+    /// Index of the resource the path starts from.
     pub resource: usize,
+    /// The references followed from that resource to the one this
+    /// reference is in (empty: in the resource itself;
+    /// `["Encounter/e1"]`: in the Encounter it references).
+    pub via: Vec<String>,
     /// The reference as written.
     pub reference: String,
     /// Where it was found: the resource's `contained`, the resources at hand,
@@ -536,17 +552,86 @@ impl<P: Platform> Client<P> {
         })
     }
 
-    /// Resolves the references of `resources` (under the dotted `paths`, such
-    /// as `medicationReference` or `encounter.serviceProvider`; all when
-    /// empty): a resource's `contained` first, then `at_hand` (the page's
-    /// resources), then one batched `_id` search per type on the server.
-    /// References to other servers are never fetched.
+    /// Resolves the references of `resources` under the dotted `paths`
+    /// (`medicationReference`, `performer.actor`; all references when empty):
+    /// a resource's `contained` first, then `at_hand` (the page's resources),
+    /// then one batched `_id` search per type. A path that goes on past a
+    /// reference (`encounter.serviceProvider`) is followed into the resolved
+    /// resource, up to [`MAX_HOPS`] references deep; `via` says where. References
+    /// to other servers are never fetched.
     pub async fn resolve(
         &self,
         resources: &[Value],
         paths: &[String],
         at_hand: &[&Value],
     ) -> Result<Vec<ResolvedReference>, SdkError> {
+        let mut out = Vec::new();
+        // One level: the resources (or resolved targets) and the paths they still have to follow.
+        let mut level: Vec<Hop> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Hop {
+                origin: i,
+                via: Vec::new(),
+                value: r.clone(),
+                paths: paths.to_vec(),
+            })
+            .collect();
+        for depth in 0..=MAX_HOPS {
+            if level.is_empty() {
+                break;
+            }
+            // Each path up to its first reference here; the rest continues in the target.
+            let mut local: Vec<String> = Vec::new();
+            let mut onward: Vec<(usize, String, String)> = Vec::new();
+            for (i, hop) in level.iter().enumerate() {
+                for p in &hop.paths {
+                    let (here, rest) = resolve::split_at_reference(&&hop.value, p);
+                    if !local.contains(&here) {
+                        local.push(here.clone());
+                    }
+                    if let (Some(rest), true) = (rest, depth < MAX_HOPS) {
+                        onward.push((i, here, rest));
+                    }
+                }
+            }
+            let values: Vec<&Value> = level.iter().map(|h| &h.value).collect();
+            let found = self.resolve_level(&values, &local, at_hand).await?;
+            let mut next: Vec<Hop> = Vec::new();
+            for (i, here, rest) in onward {
+                let refs = resolve::references_at(&&level[i].value, &here);
+                for f in found.iter().filter(|f| f.0 == i && refs.contains(&f.1)) {
+                    let mut via = level[i].via.clone();
+                    via.push(f.1.clone());
+                    next.push(Hop {
+                        origin: level[i].origin,
+                        via,
+                        value: f.3.clone(),
+                        paths: vec![rest.clone()],
+                    });
+                }
+            }
+            for (i, reference, source, target) in found {
+                out.push(ResolvedReference {
+                    resource: level[i].origin,
+                    via: level[i].via.clone(),
+                    reference,
+                    source,
+                    target,
+                });
+            }
+            level = next;
+        }
+        Ok(out)
+    }
+
+    /// One level of [`Client::resolve`]: `(index, reference, source, target)`.
+    async fn resolve_level(
+        &self,
+        resources: &[&Value],
+        paths: &[String],
+        at_hand: &[&Value],
+    ) -> Result<Vec<(usize, String, Source, Value)>, SdkError> {
         let base = self.server_url();
         let key_of = |r: &Value| -> Option<String> {
             Some(format!(
@@ -555,7 +640,7 @@ impl<P: Platform> Client<P> {
                 r.get("id")?.as_str()?
             ))
         };
-        let hand_list: Vec<&Value> = resources.iter().chain(at_hand.iter().copied()).collect();
+        let hand_list: Vec<&Value> = resources.iter().copied().chain(at_hand.iter().copied()).collect();
         let hand = KeyIndex::new(
             hand_list
                 .iter()
@@ -563,8 +648,7 @@ impl<P: Platform> Client<P> {
                 .filter_map(|(i, r)| Some((key_of(r)?, i as u32)))
                 .collect(),
         );
-        let refs: Vec<&Value> = resources.iter().collect();
-        let plan = resolve::plan(&refs, paths, &|k: &str| hand.contains(k), &base);
+        let plan = resolve::plan(resources, paths, &|k: &str| hand.contains(k), &base);
         let mut fetched_list: Vec<Value> = Vec::new();
         for batch in &plan.batches {
             let url = search::search_url(&base, &batch.resource_type, &batch.search_pairs())?;
@@ -585,12 +669,7 @@ impl<P: Platform> Client<P> {
                 Source::Server(k) => fetched.get(k).map(|i| fetched_list[i as usize].clone()),
             };
             if let Some(target) = target {
-                out.push(ResolvedReference {
-                    resource: r.resource,
-                    reference: r.reference,
-                    source: r.source,
-                    target,
-                });
+                out.push((r.resource, r.reference, r.source, target));
             }
         }
         Ok(out)

@@ -627,6 +627,20 @@ const tests = {
       ["new", "POST", "application/fhir+json", "return=representation", "final"], "a write with Prefer");
   },
 
+  async "a path past a reference is followed into the resolved resource (encounter.serviceProvider)"() {
+    const calls = installFetch([
+      route("/Encounter?", 200, bundle([{ resource: { resourceType: "Encounter", id: "e1", serviceProvider: { reference: "Organization/org1" } } }])),
+      route("/Organization?", 200, bundle([{ resource: { resourceType: "Organization", id: "org1", name: "Northside" } }])),
+    ]);
+    const c = tokenClient(3600, false);
+    const obs = [{ resourceType: "Observation", id: "o1", encounter: { reference: "Encounter/e1" } },
+                 { resourceType: "Observation", id: "o2", encounter: { reference: "Encounter/e1" } }];
+    eq(await c.resolveReferences(obs, { paths: ["encounter.serviceProvider"] }), 4, "two encounters and their organizations");
+    const enc = obs[0].$refs["Encounter/e1"];
+    eq([enc.id, enc.$refs["Organization/org1"].name, obs[1].$refs["Encounter/e1"].$refs["Organization/org1"].id], ["e1", "Northside", "org1"], "attached along the path");
+    eq(calls.map((x) => new URL(x.url).pathname), ["/fhir/Encounter", "/fhir/Organization"], "one batched search per level");
+  },
+
   async "a searchset without entries is an empty page"() {
     installFetch([route("/Goal?", 200, { resourceType: "Bundle", type: "searchset", total: 0 })]);
     const c = tokenClient(3600, false);
