@@ -51,6 +51,36 @@ pub enum DatePrefix {
     Ap,
 }
 
+impl DatePrefix {
+    /// Every prefix, in the order the specification lists them.
+    pub const ALL: [DatePrefix; 9] = [
+        DatePrefix::Eq,
+        DatePrefix::Ne,
+        DatePrefix::Gt,
+        DatePrefix::Lt,
+        DatePrefix::Ge,
+        DatePrefix::Le,
+        DatePrefix::Sa,
+        DatePrefix::Eb,
+        DatePrefix::Ap,
+    ];
+
+    /// The prefix as written in a search value (`ge` in `ge2020-01-01`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatePrefix::Eq => "eq",
+            DatePrefix::Ne => "ne",
+            DatePrefix::Gt => "gt",
+            DatePrefix::Lt => "lt",
+            DatePrefix::Ge => "ge",
+            DatePrefix::Le => "le",
+            DatePrefix::Sa => "sa",
+            DatePrefix::Eb => "eb",
+            DatePrefix::Ap => "ap",
+        }
+    }
+}
+
 /// How a token parameter's system part constrains matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSystem {
@@ -304,20 +334,9 @@ fn split_pipe(v: &str) -> (Option<String>, String) {
 }
 
 fn date_value(raw: &str, name: &str) -> Result<(DatePrefix, DateRange), SearchError> {
-    let prefixes = [
-        ("eq", DatePrefix::Eq),
-        ("ne", DatePrefix::Ne),
-        ("gt", DatePrefix::Gt),
-        ("lt", DatePrefix::Lt),
-        ("ge", DatePrefix::Ge),
-        ("le", DatePrefix::Le),
-        ("sa", DatePrefix::Sa),
-        ("eb", DatePrefix::Eb),
-        ("ap", DatePrefix::Ap),
-    ];
-    let (prefix, rest) = prefixes
+    let (prefix, rest) = DatePrefix::ALL
         .iter()
-        .find_map(|(p, d)| raw.strip_prefix(p).map(|rest| (*d, rest)))
+        .find_map(|d| raw.strip_prefix(d.as_str()).map(|rest| (*d, rest)))
         .unwrap_or((DatePrefix::Eq, raw));
     let range = parse_range(rest).ok_or_else(|| {
         SearchError(format!(

@@ -63,22 +63,29 @@ pub struct Plan {
     pub unresolvable: Vec<String>,
 }
 
+/// The values of member `step` of `nodes`, arrays flattened (one step of a
+/// dotted path).
+fn children<J: Json>(nodes: &[J], step: &str) -> Vec<J> {
+    let mut next = Vec::new();
+    for n in nodes {
+        if let Some(child) = n.member(step) {
+            let elements = child.elements();
+            if elements.is_empty() {
+                next.push(child);
+            } else {
+                next.extend(elements);
+            }
+        }
+    }
+    next
+}
+
 /// The references under a dotted path (`medicationReference`,
 /// `performer.actor`), or all of them when `path` is empty.
 pub fn references_at<J: Json>(resource: &J, path: &str) -> Vec<String> {
     let mut nodes = vec![resource.clone()];
     for step in path.split('.').filter(|s| !s.is_empty()) {
-        let mut next = Vec::new();
-        for n in &nodes {
-            if let Some(child) = n.member(step) {
-                let elements = child.elements();
-                if elements.is_empty() {
-                    next.push(child);
-                } else {
-                    next.extend(elements);
-                }
-            }
-        }
+        let next = children(&nodes, step);
         nodes = next;
     }
     nodes.iter().flat_map(|n| references(n)).collect()
@@ -93,17 +100,7 @@ pub fn split_at_reference<J: Json>(resource: &J, path: &str) -> (String, Option<
     let steps: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
     let mut nodes = vec![resource.clone()];
     for (i, step) in steps.iter().enumerate() {
-        let mut next = Vec::new();
-        for n in &nodes {
-            if let Some(child) = n.member(step) {
-                let elements = child.elements();
-                if elements.is_empty() {
-                    next.push(child);
-                } else {
-                    next.extend(elements);
-                }
-            }
-        }
+        let next = children(&nodes, step);
         let is_reference = next.iter().any(|n| text_at(n, "reference").is_some());
         if is_reference && i + 1 < steps.len() {
             return (steps[..=i].join("."), Some(steps[i + 1..].join(".")));

@@ -208,45 +208,9 @@ impl From<StringModifier> for &'static str {
     }
 }
 
-/// Comparison prefixes of date parameters (FHIR R4 search §3.1.1.4.1.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparator {
-    /// `eq`: the range of the value fully contains the range of the target.
-    Eq,
-    /// `ne`: not `eq`.
-    Ne,
-    /// `gt`: after the value.
-    Gt,
-    /// `lt`: before the value.
-    Lt,
-    /// `ge`: at or after the value.
-    Ge,
-    /// `le`: at or before the value.
-    Le,
-    /// `sa`: starts after the value ends.
-    Sa,
-    /// `eb`: ends before the value starts.
-    Eb,
-    /// `ap`: approximately the value.
-    Ap,
-}
-
-impl Comparator {
-    /// The prefix's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Comparator::Eq => "eq",
-            Comparator::Ne => "ne",
-            Comparator::Gt => "gt",
-            Comparator::Lt => "lt",
-            Comparator::Ge => "ge",
-            Comparator::Le => "le",
-            Comparator::Sa => "sa",
-            Comparator::Eb => "eb",
-            Comparator::Ap => "ap",
-        }
-    }
-}
+/// Comparison prefixes of date parameters (FHIR R4 search §3.1.1.4.1.1.1):
+/// the edge's own type, so the builders write what its parser reads.
+pub use flare_core::search::DatePrefix as Comparator;
 
 /// `_total`: whether the Bundle carries the number of matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
