@@ -85,8 +85,7 @@ fn children<J: Json>(nodes: &[J], step: &str) -> Vec<J> {
 pub fn references_at<J: Json>(resource: &J, path: &str) -> Vec<String> {
     let mut nodes = vec![resource.clone()];
     for step in path.split('.').filter(|s| !s.is_empty()) {
-        let next = children(&nodes, step);
-        nodes = next;
+        nodes = children(&nodes, step);
     }
     nodes.iter().flat_map(|n| references(n)).collect()
 }
