@@ -7,6 +7,10 @@
 //!
 //! Depend on `flare-sdk` (no features) and drive the launch from Rust:
 //!
+//! - on load with `iss` and `launch` in the address (an EHR launch), the app
+//!   calls [`flare_sdk::web::authorize`] at once with its client and scopes
+//!   and no `iss` of its own: the SDK takes the address's `iss` (also sent as
+//!   `aud`) and `launch`, and adds the `launch` scope;
 //! - on load without `code` in the address, [`flare_sdk::web::ready`]
 //!   restores the session of an earlier launch in this tab (after a reload);
 //!   when there is none it fails with kind `launch` and the app offers a
@@ -19,7 +23,12 @@
 //!   [`flare_sdk::params`], pages as a `Stream` (`pages_of`), everything
 //!   within limits (`search_all`), `_include`s attached to their matches
 //!   (`SearchPage::referenced`), references resolved (`resolve`), typed
-//!   errors (`SdkError { kind, status, .. }`) and `refresh()`.
+//!   errors (`SdkError { kind, status, .. }`) and `refresh()`. Then two
+//!   buttons: "Read again" (`#read-again`) reads the patient once more (after
+//!   the patient revoked the app in the portal: an error of kind `fhir`,
+//!   status 401), "Burst of reads" (`#burst`) reads the patient in waves of
+//!   concurrent reads (`futures_util::future::join_all`) and counts
+//!   successes and typed 429s with their `retry_after`.
 //!
 //! The page carries its configuration as data attributes of `<body>`:
 //! `data-client-id` (the client registered with the server, its redirect URI
@@ -36,9 +45,12 @@
 //! cp sdk/examples/rust_app/index.html target/sdk-rust-app/
 //! ```
 //!
-//! For the end-to-end test (`sdk::rust_app_standalone_launch_against_the_edge`
-//! in tests/sdk/main.rs) the app leaves a JSON summary of the launch in
-//! `window.__result`, and after a reload `{ patient }` in `window.__restored`.
+//! For the end-to-end tests (`sdk::rust_app_standalone_launch_against_the_edge`
+//! and `sdk::rust_app_ehr_launch_against_the_edge` in tests/sdk/main.rs) the
+//! app leaves a JSON summary of the launch in `window.__result` (with the
+//! launch context: `encounter`, `needPatientBanner`, `smartStyleUrl`,
+//! `fhirContext`), the buttons' outcomes in `window.__readAgain` and
+//! `window.__burst`, and after a reload `{ patient }` in `window.__restored`.
 //! `tests/no_npm_feature.rs` builds it too: it links only if the SDK brings no
 //! global allocator of its own, and its exports are the app's.
 
@@ -145,9 +157,7 @@ mod app {
 
         /// Sets `window[name]` to the JSON value `value` (a JS object).
         fn set_global(&self, name: &str, value: &Value) -> Result<(), JsValue> {
-            let object = js_sys::JSON::parse(&value.to_string())?;
-            js_sys::Reflect::set(&self.window, &JsValue::from_str(name), &object)?;
-            Ok(())
+            set_global(&self.window, name, value)
         }
 
         /// The address, `location.href`.
@@ -155,12 +165,32 @@ mod app {
             self.window.location().href().unwrap_or_default()
         }
 
-        /// Whether the address carries an authorization response (`code` or `error`).
-        fn is_redirect(&self) -> bool {
+        /// The query parameters of the address.
+        fn query(&self) -> Vec<(String, String)> {
             let search = self.window.location().search().unwrap_or_default();
             form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
-                .any(|(k, _)| k == "code" || k == "error")
+                .into_owned()
+                .collect()
         }
+
+        /// Whether the address carries an authorization response (`code` or `error`).
+        fn is_redirect(&self) -> bool {
+            self.query().iter().any(|(k, _)| k == "code" || k == "error")
+        }
+
+        /// The `iss` of an EHR launch: the address carries `iss` and `launch`.
+        fn ehr_launch(&self) -> Option<String> {
+            let query = self.query();
+            let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            get("launch").and(get("iss"))
+        }
+    }
+
+    /// Sets `window[name]` to the JSON value `value` (a JS object).
+    fn set_global(window: &web_sys::Window, name: &str, value: &Value) -> Result<(), JsValue> {
+        let object = js_sys::JSON::parse(&value.to_string())?;
+        js_sys::Reflect::set(window, &JsValue::from_str(name), &object)?;
+        Ok(())
     }
 
     #[wasm_bindgen(start)]
@@ -183,6 +213,25 @@ mod app {
         let config = Config::read(&page.body)?;
         if page.is_redirect() {
             return after_redirect(&page).await;
+        }
+        if let Some(iss) = page.ehr_launch() {
+            // An EHR launch: authorize at once. The server entry names no
+            // `iss`, so the SDK takes the address's `iss` (and `launch`).
+            page.say(&format!("launched from {iss}: going to the sign-in page …"));
+            let options = AuthorizeOptions {
+                servers: vec![Server {
+                    client_id: config.client_id,
+                    scope: config.scope,
+                    ..Server::default()
+                }],
+                target: Target::SameWindow,
+                ..AuthorizeOptions::default()
+            };
+            if let Err(e) = authorize(options).await {
+                page.say(&format!("authorize failed: {e}"));
+                page.set_global("__result", &failure(&e))?;
+            }
+            return Ok(());
         }
         page.say("restoring the session …");
         match ready(ReadyOptions::default()).await {
@@ -250,17 +299,22 @@ mod app {
     /// The redirect back: complete the launch, query, render, summarise.
     async fn after_redirect(page: &Page) -> Result<(), JsValue> {
         page.say("completing the launch …");
+        let mut signed_in = None;
         let summary = match ready(ReadyOptions::default()).await {
             Ok(client) => match queries(page, &client).await {
                 Ok(mut r) => {
                     r.insert("ok".into(), true.into());
                     page.say("signed in");
+                    signed_in = Some(client);
                     Value::Object(r)
                 }
                 Err(e) => failure(&e),
             },
             Err(e) => failure(&e),
         };
+        if let Some(client) = signed_in {
+            more_buttons(page, client)?;
+        }
         if summary["ok"] != true {
             page.say(&format!(
                 "failed: {}",
@@ -312,6 +366,11 @@ mod app {
         r.insert("fhirUser".into(), client.fhir_user().into());
         r.insert("scopes".into(), client.scopes().into());
         r.insert("canRefresh".into(), client.can_refresh().into());
+        // The launch context (an EHR launch gives more than the patient).
+        r.insert("encounter".into(), client.encounter().into());
+        r.insert("needPatientBanner".into(), client.need_patient_banner().into());
+        r.insert("smartStyleUrl".into(), client.smart_style_url().into());
+        r.insert("fhirContext".into(), client.fhir_context());
 
         let me = client.read("Patient", &patient).await?;
         let family = me["name"][0]["family"].as_str().unwrap_or_default().to_string();
@@ -507,6 +566,108 @@ mod app {
             );
         }
         Ok(r)
+    }
+
+    /// Reads of the patient a burst fires at most. The edge throttles each
+    /// client after 3000 FHIR requests in its 60 s window, which a browser
+    /// does not reach against `wrangler dev` (about 26 reads/s measured, 50/s
+    /// needed), so the e2e burst stays well below it and checks that every
+    /// read succeeds once, without retries.
+    const BURST_MAX: usize = 256;
+    /// Reads in flight at once (`join_all` of one wave).
+    const BURST_WAVE: usize = 64;
+
+    /// Two buttons once signed in, each leaving its outcome in a `window`
+    /// global: `#read-again` reads the patient again (`window.__readAgain`,
+    /// a typed error once the grant is revoked), `#burst` reads the patient
+    /// in waves of concurrent reads until the server throttles
+    /// (`window.__burst`).
+    fn more_buttons(page: &Page, client: WebClient) -> Result<(), JsValue> {
+        let patient = client.patient().unwrap_or_default();
+        let read_again = page.add(&page.content, "button", "Read again")?;
+        read_again.set_id("read-again");
+        let (c, p, window) = (client.clone(), patient.clone(), page.window.clone());
+        let on_read = Closure::<dyn FnMut()>::new(move || {
+            let (client, patient, window) = (c.clone(), p.clone(), window.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let outcome = match client.read("Patient", &patient).await {
+                    Ok(p) => json!({ "ok": true, "id": p["id"] }),
+                    Err(e) => failure(&e),
+                };
+                let _ = set_global(&window, "__readAgain", &outcome);
+            });
+        });
+        read_again.add_event_listener_with_callback("click", on_read.as_ref().unchecked_ref())?;
+        on_read.forget();
+
+        let burst_button = page.add(&page.content, "button", "Burst of reads")?;
+        burst_button.set_id("burst");
+        let window = page.window.clone();
+        let on_burst = Closure::<dyn FnMut()>::new(move || {
+            let (client, patient, window) = (client.clone(), patient.clone(), window.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let outcome = burst(&client, &patient, &window).await;
+                let _ = set_global(&window, "__burst", &outcome);
+            });
+        });
+        burst_button.add_event_listener_with_callback("click", on_burst.as_ref().unchecked_ref())?;
+        on_burst.forget();
+        Ok(())
+    }
+
+    /// Reads `Patient/{patient}` in waves of [`BURST_WAVE`] concurrent reads
+    /// (`join_all`) until a wave has a 429 or [`BURST_MAX`] reads are done:
+    /// how many succeeded, how many came back as typed 429 errors (with their
+    /// `retry_after`), other errors, and how long the slowest 429 took (the
+    /// SDK waits out a `Retry-After` of at most 10 s before retrying; the
+    /// edge asks for 60 s, so a 429 comes back at once).
+    async fn burst(client: &WebClient, patient: &str, window: &web_sys::Window) -> Value {
+        let started = js_sys::Date::now();
+        let (mut reads, mut ok, mut waves) = (0usize, 0usize, 0usize);
+        let mut throttled = Vec::new();
+        let mut other = Vec::new();
+        let mut slowest_throttled_ms: f64 = 0.0;
+        while reads < BURST_MAX && throttled.is_empty() {
+            let wave = (0..BURST_WAVE).map(|_| async move {
+                let at = js_sys::Date::now();
+                let r = client.read("Patient", patient).await;
+                (r, js_sys::Date::now() - at)
+            });
+            for (r, ms) in futures_util::future::join_all(wave).await {
+                match r {
+                    Ok(_) => ok += 1,
+                    Err(e) if e.kind == ErrorKind::Fhir && e.status == Some(429) => {
+                        slowest_throttled_ms = slowest_throttled_ms.max(ms);
+                        throttled.push(e.retry_after);
+                    }
+                    Err(e) => other.push(failure(&e)),
+                }
+            }
+            reads += BURST_WAVE;
+            waves += 1;
+            let progress = json!({
+                "reads": reads, "ok": ok, "throttled": throttled.len(),
+                "ms": (js_sys::Date::now() - started).round(),
+            });
+            let _ = set_global(window, "__burstProgress", &progress);
+        }
+        let mut retry_after: Vec<Value> = Vec::new();
+        for r in &throttled {
+            let v = json!(r);
+            if !retry_after.contains(&v) {
+                retry_after.push(v);
+            }
+        }
+        json!({
+            "reads": reads,
+            "waves": waves,
+            "ok": ok,
+            "throttled": throttled.len(),
+            "retryAfter": retry_after,
+            "otherErrors": other,
+            "slowestThrottledMs": slowest_throttled_ms.round(),
+            "ms": (js_sys::Date::now() - started).round(),
+        })
     }
 
     /// A DOM failure as an SDK error (it ends the summary with `ok: false`).

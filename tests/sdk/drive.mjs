@@ -7,7 +7,13 @@
 // MODE=rust-app drives the example Rust web app (sdk/examples/rust_app.rs) instead:
 // its page carries its own configuration, so the launch starts with a click on
 // its #sign-in button, and after the reload it sets window.__restored itself
-// (ISS, CLIENT_ID and SCOPE are then not needed).
+// (ISS, CLIENT_ID and SCOPE are then not needed). With LAUNCH_QUERY too it is an
+// EHR launch of the Rust app: no click (the app authorizes on load); after the
+// launch the driver clicks its #burst button (window.__burst: a burst of
+// concurrent reads; the driver counts the reads it sees on the wire, so retries
+// would show), revokes the app in the edge's patient portal
+// (CLIENT_NAME: the revoke button of that app) and clicks #read-again
+// (window.__readAgain: the typed error of the revoked grant).
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -19,7 +25,8 @@ const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm
   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
-const page = await browser.newPage();
+const context = await browser.newContext();
+const page = await context.newPage();
 const log = [];
 page.on("console", (m) => log.push(`[console.${m.type()}] ${m.text()}`));
 page.on("pageerror", (e) => log.push(`[pageerror] ${e.message}`));
@@ -29,7 +36,9 @@ try {
   const rustApp = process.env.MODE === "rust-app";
   const shot = async (name) => process.env.SHOTS && page.screenshot({ path: `${process.env.SHOTS}/${name}.png`, fullPage: true });
   await page.goto(env("APP_URL") + (process.env.LAUNCH_QUERY || ""));
-  if (rustApp) {
+  if (rustApp && ehr) {
+    steps.push("EHR launch of the Rust app: it authorizes on load");
+  } else if (rustApp) {
     await page.waitForSelector("#sign-in", { timeout: 20000 });
     steps.push("page loaded: sign-in button");
     await shot("0-app-signed-out");
@@ -62,6 +71,41 @@ try {
   await shot("3-app-after-launch");
   // What the Rust app rendered: its list of lab results.
   if (rustApp) result.domLabs = await page.evaluate(() => [...document.querySelectorAll("#labs li")].map((li) => li.dataset.id));
+  if (rustApp && ehr) {
+    // A burst of reads up to the throttle; every read of the patient on the wire is counted.
+    const patientRead = /\/fhir\/Patient\/[^/?]+$/;
+    let onTheWire = 0;
+    const count = (req) => { if (req.method() === "GET" && patientRead.test(req.url())) onTheWire += 1; };
+    page.on("request", count);
+    await page.click("#burst");
+    await page.waitForFunction(() => window.__burst !== undefined, null, { timeout: 60000, polling: 500 })
+      .catch(async (e) => { throw new Error(`${e}: ${JSON.stringify(await page.evaluate(() => window.__burstProgress))}`); });
+    page.off("request", count);
+    result.burst = await page.evaluate(() => window.__burst);
+    result.burst.onTheWire = onTheWire;
+    steps.push(`burst: ${result.burst.ok} read, ${result.burst.throttled} throttled`);
+    // The patient revokes the app in the edge's portal (signed in there by the launch).
+    const portal = await context.newPage();
+    await portal.goto(`${new URL(authorizeUrl).origin}/portal`);
+    await portal.waitForSelector("h1", { timeout: 20000 });
+    if (await portal.$("input[name=username]")) {
+      await portal.fill("input[name=username]", env("USERNAME"));
+      await portal.fill("input[name=password]", env("PASSWORD"));
+      await Promise.all([portal.waitForNavigation(), portal.click("form button[type=submit]")]);
+    }
+    const revoke = `button[aria-label="Revoke ${env("CLIENT_NAME")}"]`;
+    await portal.waitForSelector(revoke, { timeout: 20000 });
+    result.portalBefore = await portal.$$eval(revoke, (xs) => xs.length);
+    await shot("5-portal");
+    await Promise.all([portal.waitForNavigation(), portal.click(revoke)]);
+    result.portalAfter = await portal.$$eval(revoke, (xs) => xs.length);
+    await portal.close();
+    steps.push("revoked in the portal");
+    await page.click("#read-again");
+    await page.waitForFunction(() => window.__readAgain !== undefined, null, { timeout: 20000 });
+    result.readAgain = await page.evaluate(() => window.__readAgain);
+    await shot("6-app-after-revocation");
+  }
   await page.reload();
   if (rustApp) {
     // The app restores the session on load; without one it shows #sign-in again.

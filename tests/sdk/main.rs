@@ -22,6 +22,15 @@
 //! - `sdk::ehr_launch_against_the_edge`: an EHR launch (`?iss=…&launch=…`
 //!   from `POST /admin/launch`) of the same page: the launch context
 //!   (patient, encounter, banner, style, `fhirContext`) reaches the client.
+//! - `sdk::rust_app_ehr_launch_against_the_edge`: the same EHR launch of the
+//!   example Rust web app (it authorizes on load; its scopes without `launch`
+//!   or `offline_access`), with the same checks; then Chromium clicks its
+//!   `#burst` (256 concurrent reads of the patient in waves of 64: all 200,
+//!   each sent once; the edge's per-client throttle, 3000 requests per 60 s,
+//!   is out of the browser's reach at the ~26–29 reads/s `wrangler dev`
+//!   answers here, so no 429 — see [`BURST_READS`]), the patient revokes the
+//!   app in the edge's portal (`/portal`, its row by client name) and the
+//!   app's `#read-again` then fails with a typed error (kind `fhir`, 401).
 //! - `sdk::packed_tarball_type_checks_and_builds_with_vite`: `npm pack`, the
 //!   tarball installed into a scratch app, `tsc` (strict) over a typed usage
 //!   file and the standalone example of `pkg/README.md` (and a misspelt
@@ -60,6 +69,7 @@ use static_server::StaticServer;
 const LAUNCH_TRIAL: &str = "sdk::standalone_launch_against_the_edge";
 const RUST_APP_TRIAL: &str = "sdk::rust_app_standalone_launch_against_the_edge";
 const EHR_TRIAL: &str = "sdk::ehr_launch_against_the_edge";
+const RUST_APP_EHR_TRIAL: &str = "sdk::rust_app_ehr_launch_against_the_edge";
 const PACKAGE_TRIAL: &str = "sdk::packed_tarball_type_checks_and_builds_with_vite";
 const UNIT_TRIAL: &str = "sdk::js_layer_in_chromium";
 const NODE_TRIAL: &str = "sdk::package_imports_in_node_without_a_dom";
@@ -160,11 +170,16 @@ fn seed(admin: &Client) {
 
 /// Registers and approves a public client redirecting to `redirect_uri`.
 fn register(admin: &Client, redirect_uri: &str, scope: &str) -> String {
+    register_named(admin, "SDK e2e", redirect_uri, scope)
+}
+
+/// [`register`] with the client's name (the patient portal lists the app by it).
+fn register_named(admin: &Client, name: &str, redirect_uri: &str, scope: &str) -> String {
     let r = admin
         .post(
             "/register",
             "application/json",
-            json!({"client_name": "SDK e2e", "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none",
+            json!({"client_name": name, "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none",
                    "grant_types": ["authorization_code", "refresh_token"], "scope": scope, "practice": PRACTICE})
             .to_string(),
         )
@@ -184,7 +199,9 @@ fn register(admin: &Client, redirect_uri: &str, scope: &str) -> String {
 
 /// Runs `drive.mjs` against the test page at `app_url` (with `query`
 /// appended for an EHR launch) and returns the page's summary. `mode` is
-/// `rust-app` for the example Rust web app (a click on its `#sign-in`), else empty.
+/// `rust-app` for the example Rust web app (a click on its `#sign-in`, or
+/// none for an EHR launch), else empty; `extra` is more environment
+/// (`CLIENT_NAME` for the Rust app's EHR launch).
 #[allow(clippy::too_many_arguments)]
 fn drive(
     root: &Path,
@@ -195,6 +212,7 @@ fn drive(
     query: &str,
     shots: &str,
     mode: &str,
+    extra: &[(&str, &str)],
 ) -> Result<Value, Failed> {
     let screenshot = root.join(format!("target/sdk-e2e-failure-{client_id}.png"));
     let shots = root.join("target/screenshots/sdk").join(shots);
@@ -212,6 +230,7 @@ fn drive(
         .env("SCREENSHOT", &screenshot)
         .env("SHOTS", &shots)
         .env("MODE", mode)
+        .envs(extra.iter().copied())
         .output()
         .map_err(|e| fail(format!("cannot run node: {e}")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -239,7 +258,7 @@ fn launch_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> 
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
     let client_id = register(&admin, &app_url, scope);
     let iss = format!("{}/fhir", edge.origin);
-    let r = drive(root, &app_url, &iss, &client_id, scope, "", "standalone", "")?;
+    let r = drive(root, &app_url, &iss, &client_id, scope, "", "standalone", "", &[])?;
     standalone_checks(&r, &app_url, &iss)
 }
 
@@ -357,6 +376,33 @@ fn configure_rust_app(template: &str, client_id: &str, iss: &str, scope: &str) -
     ))
 }
 
+/// A copy of the example app's build (`built`) in a directory of its own,
+/// served from its own origin. Its page is written by [`write_rust_app_page`]
+/// once a client is registered for that origin (files are read per request).
+fn serve_rust_app(root: &Path, built: &Path, tag: &str) -> Result<(StaticServer, PathBuf), Failed> {
+    let dir = root.join(format!("target/sdk-rust-app-e2e-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+    for f in ["rust_app.js", "rust_app_bg.wasm"] {
+        std::fs::copy(built.join(f), dir.join(f)).map_err(|e| fail(format!("{f}: {e}")))?;
+    }
+    let app = StaticServer::start_dir(&dir).map_err(fail)?;
+    Ok((app, dir))
+}
+
+/// The app's page in `dir`, configured for `client_id` ([`configure_rust_app`]).
+fn write_rust_app_page(
+    built: &Path,
+    dir: &Path,
+    client_id: &str,
+    iss: &str,
+    scope: &str,
+) -> Result<(), Failed> {
+    let template = std::fs::read_to_string(built.join("index.html")).map_err(|e| fail(e.to_string()))?;
+    let page = configure_rust_app(&template, client_id, iss, scope)?;
+    std::fs::write(dir.join("index.html"), page).map_err(|e| fail(e.to_string()))
+}
+
 fn rust_app_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let built = rust_app_built(root)?;
     let edge = edge
@@ -364,24 +410,22 @@ fn rust_app_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed
         .map_err(|e| fail(format!("the edge did not start: {e}")))?;
     let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
     seed(&admin);
-    // A copy of the build, served from its own origin; its page is written
-    // once the client is registered for that origin (files are read per request).
-    let dir = root.join(format!("target/sdk-rust-app-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
-    for f in ["rust_app.js", "rust_app_bg.wasm"] {
-        std::fs::copy(built.join(f), dir.join(f)).map_err(|e| fail(format!("{f}: {e}")))?;
-    }
-    let app = StaticServer::start_dir(&dir).map_err(fail)?;
+    let (app, dir) = serve_rust_app(root, &built, "standalone")?;
     let app_url = format!("{}/", app.origin);
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
     let client_id = register(&admin, &app_url, scope);
     let iss = format!("{}/fhir", edge.origin);
-    let template = std::fs::read_to_string(built.join("index.html")).map_err(|e| fail(e.to_string()))?;
-    let page = configure_rust_app(&template, &client_id, &iss, scope)?;
-    std::fs::write(dir.join("index.html"), page).map_err(|e| fail(e.to_string()))?;
+    write_rust_app_page(&built, &dir, &client_id, &iss, scope)?;
     let r = drive(
-        root, &app_url, &iss, &client_id, scope, "", "rust-app", "rust-app",
+        root,
+        &app_url,
+        &iss,
+        &client_id,
+        scope,
+        "",
+        "rust-app",
+        "rust-app",
+        &[],
     );
     let _ = std::fs::remove_dir_all(&dir);
     let r = r?;
@@ -420,9 +464,38 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let app = StaticServer::start(root).map_err(fail)?;
     let app_url = format!("{}/", app.origin);
     // The app asks without `launch`: the SDK adds it for an EHR launch.
-    let registered = "launch openid fhirUser offline_access patient/*.rs";
-    let requested = "openid fhirUser patient/*.rs";
-    let client_id = register(&admin, &app_url, registered);
+    let client_id = register(&admin, &app_url, EHR_REGISTERED);
+    let iss = format!("{}/fhir", edge.origin);
+    let (launch_id, query) = ehr_launch(&admin, &client_id, &iss)?;
+    let r = drive(
+        root,
+        &app_url,
+        "",
+        &client_id,
+        EHR_REQUESTED,
+        &query,
+        "ehr",
+        "",
+        &[],
+    )?;
+    let failed: Vec<&str> = ehr_checks(&r, &launch_id, &iss, &app_url)
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(n, _)| *n)
+        .collect();
+    ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
+}
+
+/// The scopes an EHR-launched app is registered with, and those it asks
+/// for: without `launch` (the SDK adds it for an EHR launch) and without
+/// `offline_access` (no refresh token).
+const EHR_REGISTERED: &str = "launch openid fhirUser offline_access patient/*.rs";
+const EHR_REQUESTED: &str = "openid fhirUser patient/*.rs";
+
+/// An EHR launch context of `sdk-patient` for `client_id` (`POST
+/// /admin/launch`: patient, encounter, no banner, a style URL, `fhirContext`):
+/// its launch id and the app's query `?iss=…&launch=…`.
+fn ehr_launch(admin: &Client, client_id: &str, iss: &str) -> Result<(String, String), Failed> {
     let launch = admin
         .post(
             "/admin/launch",
@@ -436,17 +509,21 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
         .json();
     let launch_id = launch["launch"]
         .as_str()
-        .ok_or_else(|| fail(format!("no launch id: {launch}")))?;
-    let iss = format!("{}/fhir", edge.origin);
+        .ok_or_else(|| fail(format!("no launch id: {launch}")))?
+        .to_string();
     let query = format!(
         "?{}",
         form_urlencoded::Serializer::new(String::new())
-            .append_pair("iss", &iss)
-            .append_pair("launch", launch_id)
+            .append_pair("iss", iss)
+            .append_pair("launch", &launch_id)
             .finish()
     );
-    let r = drive(root, &app_url, "", &client_id, requested, &query, "ehr", "")?;
-    let checks: Vec<(&str, bool)> = vec![
+    Ok((launch_id, query))
+}
+
+/// What an EHR launch ([`ehr_launch`]) shows in both the npm test page and the Rust app.
+fn ehr_checks(r: &Value, launch_id: &str, iss: &str, app_url: &str) -> Vec<(&'static str, bool)> {
+    vec![
         ("launch id sent", r["authorizeParams"]["launch"] == launch_id),
         (
             "launch scope added",
@@ -456,7 +533,7 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
         ),
         (
             "aud is the iss of the launch URL",
-            r["authorizeParams"]["aud"] == iss.as_str(),
+            r["authorizeParams"]["aud"] == iss,
         ),
         ("patient from the launch", r["patient"] == "sdk-pat"),
         ("encounter from the launch", r["encounter"] == "sdk-enc"),
@@ -469,7 +546,7 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
             "fhirContext passed through",
             r["fhirContext"] == json!([{"reference": "Encounter/sdk-enc"}]),
         ),
-        ("address bar clean", r["addressBar"] == app_url.as_str()),
+        ("address bar clean", r["addressBar"] == app_url),
         (
             "typed searches work",
             r["firstLabPage"] == json!(["sdk-lab-3", "sdk-lab-2"]),
@@ -478,7 +555,78 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
             "no refresh token without offline_access",
             r["canRefresh"] == false && r["refreshedToken"] == "oauth",
         ),
-    ];
+    ]
+}
+
+/// Reads of the Rust app's burst (`BURST_MAX` in sdk/examples/rust_app.rs).
+///
+/// The edge answers 3000 FHIR requests per client in its 60 s window
+/// (`CLIENT_LIMITER` in edge/wrangler.toml), then 429 with `Retry-After: 60`.
+/// Measured here, the app's reads reach `wrangler dev` at about 26/s (4672
+/// reads in 179 s, waves of 64 concurrent reads, all 200): the throttle is
+/// not reachable from the browser within a window, so the burst checks that
+/// concurrent reads all succeed, each sent once.
+const BURST_READS: u64 = 256;
+
+/// The Rust app's name as a registered client (its row in the patient portal).
+const RUST_APP_EHR_NAME: &str = "SDK Rust app (EHR launch)";
+
+fn rust_app_ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
+    let built = rust_app_built(root)?;
+    let edge = edge
+        .as_ref()
+        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
+    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    seed(&admin);
+    let (app, dir) = serve_rust_app(root, &built, "ehr")?;
+    let app_url = format!("{}/", app.origin);
+    let client_id = register_named(&admin, RUST_APP_EHR_NAME, &app_url, EHR_REGISTERED);
+    let iss = format!("{}/fhir", edge.origin);
+    write_rust_app_page(&built, &dir, &client_id, &iss, EHR_REQUESTED)?;
+    let (launch_id, query) = ehr_launch(&admin, &client_id, &iss)?;
+    let r = drive(
+        root,
+        &app_url,
+        &iss,
+        &client_id,
+        EHR_REQUESTED,
+        &query,
+        "rust-app-ehr",
+        "rust-app",
+        &[("CLIENT_NAME", RUST_APP_EHR_NAME)],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = r?;
+    let mut checks = ehr_checks(&r, &launch_id, &iss, &app_url);
+    let burst = &r["burst"];
+    let count = |v: &Value| v.as_u64().unwrap_or(0);
+    checks.extend([
+        (
+            "the lab list rendered",
+            r["domLabs"] == json!(["sdk-lab-3", "sdk-lab-2", "sdk-lab-1"]),
+        ),
+        // Below the per-client throttle (see BURST_READS): every read succeeds.
+        (
+            "a burst of concurrent reads all succeed, none throttled",
+            count(&burst["reads"]) == BURST_READS
+                && count(&burst["ok"]) == BURST_READS
+                && count(&burst["throttled"]) == 0
+                && burst["otherErrors"] == json!([]),
+        ),
+        (
+            "each read of the burst went out once",
+            burst["onTheWire"] == burst["reads"],
+        ),
+        (
+            "the portal listed the app, and not after the revocation",
+            r["portalBefore"] == 1 && r["portalAfter"] == 0,
+        ),
+        (
+            "after the revocation a read is a typed 401",
+            r["readAgain"]["kind"] == "fhir" && r["readAgain"]["status"] == 401,
+        ),
+    ]);
+    eprintln!("{RUST_APP_EHR_TRIAL}: burst {burst}");
     let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
     ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
 }
@@ -578,7 +726,7 @@ fn package_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed>
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
     let client_id = register(&admin, &app_url, scope);
     let iss = format!("{}/fhir", edge.origin);
-    let r = drive(root, &app_url, &iss, &client_id, scope, "", "vite-app", "")?;
+    let r = drive(root, &app_url, &iss, &client_id, scope, "", "vite-app", "", &[])?;
     standalone_checks(&r, &app_url, &iss)
 }
 
@@ -646,6 +794,7 @@ fn main() -> ExitCode {
         && (selected(LAUNCH_TRIAL)
             || selected(RUST_APP_TRIAL)
             || selected(EHR_TRIAL)
+            || selected(RUST_APP_EHR_TRIAL)
             || selected(PACKAGE_TRIAL));
     let edge = if wants_edge {
         Edge::start(&root)
@@ -653,13 +802,15 @@ fn main() -> ExitCode {
         Err("not started".to_string())
     };
     let edge = std::sync::Arc::new(edge);
-    let (r1, r2, r3, r4, r5, r6, e1, e2, e3, e4) = (
+    let (r1, r2, r3, r4, r5, r6, r7, e1, e2, e3, e4, e5) = (
         root.clone(),
         root.clone(),
         root.clone(),
         root.clone(),
         root.clone(),
         root.clone(),
+        root.clone(),
+        edge.clone(),
         edge.clone(),
         edge.clone(),
         edge.clone(),
@@ -669,6 +820,7 @@ fn main() -> ExitCode {
         Trial::test(LAUNCH_TRIAL, move || launch_trial(&r1, &e1)),
         Trial::test(RUST_APP_TRIAL, move || rust_app_trial(&r6, &e4)),
         Trial::test(EHR_TRIAL, move || ehr_trial(&r3, &e3)),
+        Trial::test(RUST_APP_EHR_TRIAL, move || rust_app_ehr_trial(&r7, &e5)),
         Trial::test(PACKAGE_TRIAL, move || package_trial(&r2, &e2)),
         Trial::test(UNIT_TRIAL, move || unit_trial(&r4)),
         Trial::test(NODE_TRIAL, move || node_trial(&r5)),
