@@ -36,8 +36,8 @@
 //!   file and the standalone example of `pkg/README.md` (and a misspelt
 //!   parameter that must not compile), `vite build`, and the
 //!   built app served and run through the same standalone launch.
-//! - `sdk::js_layer_in_chromium`: the package's JS layer over its wasm core
-//!   in headless Chromium (`unit/tests.js`, `unit.mjs`), with `fetch`
+//! - `sdk::package_api_in_chromium`: the package's JavaScript API (the
+//!   wasm exports behind the entry module) in headless Chromium (`unit/tests.js`, `unit.mjs`), with `fetch`
 //!   stubbed: includes, retries, typed errors, aborts during a retry wait
 //!   or a shared refresh, the shared refresh, launches (PKCE, id_token
 //!   verification, StrictMode double `ready()`, two launches in a tab, two
@@ -71,7 +71,7 @@ const RUST_APP_TRIAL: &str = "sdk::rust_app_standalone_launch_against_the_edge";
 const EHR_TRIAL: &str = "sdk::ehr_launch_against_the_edge";
 const RUST_APP_EHR_TRIAL: &str = "sdk::rust_app_ehr_launch_against_the_edge";
 const PACKAGE_TRIAL: &str = "sdk::packed_tarball_type_checks_and_builds_with_vite";
-const UNIT_TRIAL: &str = "sdk::js_layer_in_chromium";
+const UNIT_TRIAL: &str = "sdk::package_api_in_chromium";
 const NODE_TRIAL: &str = "sdk::package_imports_in_node_without_a_dom";
 const PRACTICE: &str = "sdkp";
 const PASSWORD: &str = "Sdk-e2e-2026!";
@@ -760,7 +760,7 @@ fn unit_trial(root: &Path) -> Result<(), Failed> {
     let failed: Vec<&Value> = results.iter().filter(|t| t["ok"] != true).collect();
     ensure(
         r["ok"] == true && results.len() >= 29 && failed.is_empty(),
-        || format!("JS-layer tests failed: {failed:#?}\n{r:#}"),
+        || format!("package API tests failed: {failed:#?}\n{r:#}"),
     )
 }
 

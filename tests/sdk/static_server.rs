@@ -1,6 +1,6 @@
 //! A static file server on a free 127.0.0.1 port for the app origin of the
 //! SDK tests: `/` and `/app.js` from `tests/sdk/page/`, `/unit/…` from
-//! `tests/sdk/unit/` (the JS-layer tests), `/pkg/…` from the built npm
+//! `tests/sdk/unit/` (the package API tests), `/pkg/…` from the built npm
 //! package `pkg/`; or one directory (a Vite build). A thread per connection,
 //! one request each.
 

@@ -1,4 +1,4 @@
-// Runs the JS-layer tests (tests/sdk/unit/) in headless Chromium
+// Runs the package API tests (tests/sdk/unit/) in headless Chromium
 // (playwright-core, Debian's /usr/bin/chromium) and prints their results as
 // one JSON line. Environment: APP_URL (the static server's origin),
 // SCREENSHOT (a PNG of the results page, saved always).

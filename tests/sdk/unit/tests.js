@@ -1,4 +1,4 @@
-// The npm package's JS layer (pkg/index.js) over its wasm core, in headless
+// The npm package's JavaScript API (pkg/index.js over the wasm exports of sdk/src/npm), in headless
 // Chromium: real fetch (answered by a stub on window.fetch), real
 // sessionStorage, history, WebCrypto (an RSA key made here signs the
 // id_tokens), timers and windows. Each test throws on a failed check;
