@@ -214,7 +214,8 @@ async function rustAppInFrame(name) {
     out.popupErrors = [];
     popup.on("console", (m) => {
       log.push(`[popup console.${m.type()}] ${m.text()}`);
-      if (m.type() === "error") out.popupErrors.push(m.text());
+      // Not the browser's own request for /favicon.ico (the app has none).
+      if (m.type() === "error" && !m.location()?.url?.endsWith("/favicon.ico")) out.popupErrors.push(m.text());
     });
     popup.on("pageerror", (e) => out.popupErrors.push(e.message));
     await popup.waitForSelector("input[name=username], button[name=decision]", { timeout: 30000 });

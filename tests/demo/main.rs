@@ -39,7 +39,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use flare_tests::http::Client;
@@ -1168,13 +1168,23 @@ fn main() -> ExitCode {
     } else {
         Err("not started".to_string())
     });
+    // The Rust app's trial runs alone (the others side by side): with it
+    // alongside, the demo app's requests under `wrangler dev` were seen to
+    // get intermittent preflights without CORS headers (3 runs in 8).
+    let alone = Arc::new(RwLock::new(()));
     let list = trials
         .into_iter()
         .map(|(name, f)| {
             let world = world.clone();
-            Trial::test(name, move || match world.as_ref() {
-                Ok(w) => f(w),
-                Err(e) => Err(fail(format!("set-up failed: {e}"))),
+            let alone = alone.clone();
+            Trial::test(name, move || {
+                let by_itself = name.contains("rust_app");
+                let _alone = by_itself.then(|| alone.write().unwrap_or_else(|e| e.into_inner()));
+                let _shared = (!by_itself).then(|| alone.read().unwrap_or_else(|e| e.into_inner()));
+                match world.as_ref() {
+                    Ok(w) => f(w),
+                    Err(e) => Err(fail(format!("set-up failed: {e}"))),
+                }
             })
         })
         .collect();
