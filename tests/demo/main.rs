@@ -1170,7 +1170,7 @@ fn main() -> ExitCode {
     });
     // The Rust app's trial runs alone (the others side by side): with it
     // alongside, the demo app's requests under `wrangler dev` were seen to
-    // get intermittent preflights without CORS headers (3 runs in 8).
+    // get intermittent preflights without CORS headers (4 runs in 11).
     let alone = Arc::new(RwLock::new(()));
     let list = trials
         .into_iter()
