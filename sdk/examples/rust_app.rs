@@ -11,6 +11,16 @@
 //!   calls [`flare_sdk::web::authorize`] at once with its client and scopes
 //!   and no `iss` of its own: the SDK takes the address's `iss` (also sent as
 //!   `aud`) and `launch`, and adds the `launch` scope;
+//! - the same in an EHR's iframe on another site, where the browser gives the
+//!   frame no storage ([`flare_sdk::web::storage_available`] is false): the
+//!   app shows a "Connect" button (`#connect`) whose click handler calls
+//!   `authorize` synchronously (a browser opens a popup only within the
+//!   click) with `Target::popup()` and `Storage::Memory`; the popup signs in
+//!   (first party: the EHR's session carries), its `ready()` hands the
+//!   redirect to the frame and fails with kind `popup` (the popup shows
+//!   nothing alarming and closes), and `authorize` gives
+//!   `Launched::Client` in the frame, which then runs the same result flow
+//!   as after a redirect;
 //! - on load without `code` in the address, [`flare_sdk::web::ready`]
 //!   restores the session of an earlier launch in this tab (after a reload);
 //!   when there is none it fails with kind `launch` and the app offers a
@@ -46,7 +56,8 @@
 //! ```
 //!
 //! For the end-to-end tests (`sdk::rust_app_standalone_launch_against_the_edge`
-//! and `sdk::rust_app_ehr_launch_against_the_edge` in tests/sdk/main.rs) the
+//! and `sdk::rust_app_ehr_launch_against_the_edge` in tests/sdk/main.rs, and
+//! `demo::rust_app_ehr_launch_in_an_iframe` in tests/demo/main.rs) the
 //! app leaves a JSON summary of the launch in `window.__result` (with the
 //! launch context: `encounter`, `needPatientBanner`, `smartStyleUrl`,
 //! `fhirContext`), the buttons' outcomes in `window.__readAgain` and
@@ -66,7 +77,10 @@ mod app {
         ObservationSort, Raw, SearchParams,
     };
     use flare_sdk::runtime::{FhirRequest, Limits};
-    use flare_sdk::web::{authorize, ready, AuthorizeOptions, ReadyOptions, Server, Target, WebClient};
+    use flare_sdk::web::{
+        authorize, ready, storage_available, AuthorizeOptions, Launched, ReadyOptions, Server, Storage,
+        Target, WebClient,
+    };
     use flare_sdk::{ErrorKind, SdkError};
 
     /// The app's own allocator: the SDK brings none (with or without `npm`),
@@ -215,15 +229,26 @@ mod app {
             return after_redirect(&page).await;
         }
         if let Some(iss) = page.ehr_launch() {
-            // An EHR launch: authorize at once. The server entry names no
-            // `iss`, so the SDK takes the address's `iss` (and `launch`).
+            // An EHR launch. The server entry names no `iss`, so the SDK
+            // takes the address's `iss` (and `launch`).
+            let server = Server {
+                client_id: config.client_id,
+                scope: config.scope,
+                ..Server::default()
+            };
+            if !storage_available() {
+                // A frame of another site than the EHR's: no storage, so the
+                // launch runs in a popup, which a browser opens only in a click.
+                page.say(&format!(
+                    "launched from {iss}: this EHR keeps apps in its frame from storing anything, \
+                     so signing in opens in a small window"
+                ));
+                return connect_button(&page, server);
+            }
+            // Authorize at once, in this window (or frame).
             page.say(&format!("launched from {iss}: going to the sign-in page …"));
             let options = AuthorizeOptions {
-                servers: vec![Server {
-                    client_id: config.client_id,
-                    scope: config.scope,
-                    ..Server::default()
-                }],
+                servers: vec![server],
                 target: Target::SameWindow,
                 ..AuthorizeOptions::default()
             };
@@ -296,11 +321,71 @@ mod app {
         Ok(())
     }
 
-    /// The redirect back: complete the launch, query, render, summarise.
+    /// The "Connect" button of an EHR launch in a frame without storage: its
+    /// click calls [`authorize`] at once (so the popup opens within the
+    /// click's user activation) with a popup target and the page's memory as
+    /// storage; the launch completes here, in the frame, and the result flow
+    /// runs as after a redirect.
+    fn connect_button(page: &Page, server: Server) -> Result<(), JsValue> {
+        let button = page.add(&page.content, "button", "Connect to the health record")?;
+        button.set_id("connect");
+        let on_click = Closure::<dyn FnMut()>::new({
+            let button = button.clone();
+            move || {
+                let _ = button.set_attribute("disabled", "");
+                let launching = authorize(AuthorizeOptions {
+                    servers: vec![server.clone()],
+                    target: Target::popup(),
+                    storage: Storage::Memory,
+                    ..AuthorizeOptions::default()
+                });
+                let button = button.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let Ok(page) = Page::get() else { return };
+                    page.say("signing in in the popup …");
+                    let outcome = match launching.await {
+                        Ok(Launched::Client(client)) => {
+                            button.remove();
+                            Ok(client)
+                        }
+                        Ok(_) => Err(SdkError::launch("the popup launch ended without a client")),
+                        Err(e) => {
+                            let _ = button.remove_attribute("disabled");
+                            Err(e)
+                        }
+                    };
+                    if let Err(e) = show_result(&page, outcome).await {
+                        web_sys::console::error_1(&e);
+                    }
+                });
+            }
+        });
+        button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
+        // The button lives as long as the page.
+        on_click.forget();
+        Ok(())
+    }
+
+    /// The redirect back: complete the launch, query, render, summarise. In
+    /// the sign-in popup of a frame's launch, `ready()` hands the redirect to
+    /// the frame and fails with kind `popup`: nothing to show here, the popup
+    /// is about to close.
     async fn after_redirect(page: &Page) -> Result<(), JsValue> {
         page.say("completing the launch …");
+        match ready(ReadyOptions::default()).await {
+            Err(e) if e.kind == ErrorKind::Popup => {
+                page.say("signed in: back to the app …");
+                Ok(())
+            }
+            launched => show_result(page, launched).await,
+        }
+    }
+
+    /// The result flow once a launch completed (or failed): query, render,
+    /// summarise in `window.__result`.
+    async fn show_result(page: &Page, launched: Result<WebClient, SdkError>) -> Result<(), JsValue> {
         let mut signed_in = None;
-        let summary = match ready(ReadyOptions::default()).await {
+        let summary = match launched {
             Ok(client) => match queries(page, &client).await {
                 Ok(mut r) => {
                     r.insert("ok".into(), true.into());

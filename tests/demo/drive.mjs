@@ -3,10 +3,10 @@
 // sign-in, patient picker and consent forms, the EHR simulator, the patient
 // portal. Prints one JSON object (what the pages showed) on stdout.
 //
-// Environment: SCENARIO (patient | provider | ehr | limited | revoke | expiry),
+// Environment: SCENARIO (patient | provider | ehr | rust-ehr | limited | revoke | expiry),
 // EDGE (edge origin), APP_URL (the app's origin + "/"), CLIENT_ID, CLIENT_NAME,
 // USERNAME, PASSWORD, PATIENT (the patient to pick, provider/ehr),
-// ENCOUNTER (ehr), UNTICK (space-separated scopes to untick, limited),
+// ENCOUNTER (ehr, rust-ehr), CLIENT_ID_2 (ehr, rust-ehr: the same-site app), UNTICK (space-separated scopes to untick, limited),
 // WAIT_SECONDS (expiry), SHOTS (screenshot directory).
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -197,6 +197,68 @@ async function launchInFrame(name) {
   return out;
 }
 
+/**
+ * The same for the example Rust web app (sdk/examples/rust_app.rs): its
+ * `#connect` in a frame without storage, then `window.__result` in the frame
+ * and the lab list it rendered.
+ */
+async function rustAppInFrame(name) {
+  const frameOf = async () => (await page.$("iframe#app-frame")).contentFrame();
+  let frame = await frameOf();
+  await frame.waitForSelector("input[name=username], button[name=decision], #connect", { timeout: 30000 });
+  const out = { via: "frame", frameSignIn: false };
+  if (await frame.$("#connect")) {
+    out.via = "popup";
+    await shot(`${name}-connect`);
+    const [popup] = await Promise.all([context.waitForEvent("page"), frame.click("#connect")]);
+    out.popupErrors = [];
+    popup.on("console", (m) => {
+      log.push(`[popup console.${m.type()}] ${m.text()}`);
+      // Not the browser's own request for /favicon.ico (the app has none).
+      if (m.type() === "error" && !m.location()?.url?.endsWith("/favicon.ico")) out.popupErrors.push(m.text());
+    });
+    popup.on("pageerror", (e) => out.popupErrors.push(e.message));
+    await popup.waitForSelector("input[name=username], button[name=decision]", { timeout: 30000 });
+    out.popupSignIn = Boolean(await popup.$("input[name=username]"));
+    if (out.popupSignIn) await signIn(popup);
+    await shot(`${name}-popup-consent`, popup);
+    await consent(popup, [], popup);
+    await popup.waitForEvent("close", { timeout: 20000 });
+  } else {
+    out.frameSignIn = Boolean(await frame.$("input[name=username]"));
+    if (out.frameSignIn) await signIn(frame);
+    await consent(frame);
+  }
+  frame = await frameOf();
+  await frame.waitForFunction(() => window.__result !== undefined, null, { timeout: 60000 });
+  frame = await frameOf();
+  out.frameUrl = frame.url();
+  out.result = await frame.evaluate(() => window.__result);
+  out.status = await frame.textContent("#status");
+  out.domLabs = await frame.$$eval("#labs li", (xs) => xs.map((x) => x.dataset.id));
+  await shot(name);
+  return out;
+}
+
+/** Signs in at the EHR simulator (unless signed in) and launches `clientId` for the patient. */
+async function ehrLaunch(clientId, { encounter, banner = false, style = true } = {}) {
+  await page.goto(`${EDGE}/ehr`);
+  if (await page.$("input[name=username]")) {
+    await shot("signin");
+    await signIn(page);
+  }
+  await page.waitForSelector("nav[aria-label=Patients]", { timeout: 20000 });
+  await page.click(`a[href="/ehr?patient=${env("PATIENT")}"]`);
+  await page.waitForSelector("form[action='/ehr/launch']", { timeout: 20000 });
+  if (encounter) await page.check(`input[name=encounter][value="${encounter}"]`);
+  await page.check(`input[name=client_id][value="${clientId}"]`);
+  if (banner) await page.check("input[name=need_patient_banner]");
+  if (!style) await page.uncheck("input[name=smart_style_url]");
+  await page.click("form[action='/ehr/launch'] button[type=submit]");
+  await page.waitForSelector("iframe#app-frame", { timeout: 20000 });
+  return page.getAttribute("iframe#app-frame", "src");
+}
+
 const result = { ok: true, scenario: SCENARIO };
 try {
   if (SCENARIO === "patient") {
@@ -275,6 +337,13 @@ try {
       await page.waitForSelector("iframe#app-frame", { timeout: 20000 });
       result.second = await launchInFrame("launched-with-banner");
     }
+  } else if (SCENARIO === "rust-ehr") {
+    // The example Rust web app: from another site (popup), then the same site (in the frame).
+    result.appUrl = APP_URL;
+    result.frameSrc = await ehrLaunch(env("CLIENT_ID"), { encounter: env("ENCOUNTER") });
+    result.first = await rustAppInFrame("rust-app-other-site");
+    await ehrLaunch(env("CLIENT_ID_2"), { encounter: env("ENCOUNTER") });
+    result.second = await rustAppInFrame("rust-app-same-site");
   } else if (SCENARIO === "limited") {
     const untick = (process.env.UNTICK ?? "").split(" ").filter(Boolean);
     const { offered } = await standalone(env("USERNAME"), { untick });

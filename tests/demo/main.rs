@@ -13,6 +13,14 @@
 //!   its iframe, once from another site (the app's frame has no storage:
 //!   the launch completes through the app's popup) without a banner and with
 //!   the EHR's style, once from the same site in the frame with a banner.
+//! - `demo::rust_app_ehr_launch_in_an_iframe`: the same for the example Rust
+//!   web app (`sdk/examples/rust_app.rs`, its build `target/sdk-rust-app`
+//!   copied per run, page configured for its client, served by
+//!   tests/sdk/static_server.rs; registered with `{origin}/` as redirect URI
+//!   and launch URL): from `localhost` (another site) its `#connect` runs the
+//!   launch in a popup that the EHR session signs in, and the result (launch
+//!   patient and encounter, lab searches, the lab list) is in the frame; from
+//!   `127.0.0.1` (the same site) the launch completes in the frame.
 //! - `demo::record_data_is_shown_as_text`: markup and scripts in a record's
 //!   name, allergy, lab result and note are shown as text; nothing runs.
 //! - `demo::limited_consent`: unticked types are shown as not shared and the
@@ -23,21 +31,27 @@
 //! - `demo::token_expiry_refreshes_silently`: a client with 12-second access
 //!   tokens keeps working after they expire (a refresh, no prompt).
 //!
-//! `cargo test -p flare-tests --test demo`. Needs `pkg/dist`
-//! (scripts/build-sdk.sh), `/usr/bin/chromium` and the npm devDependencies
+//! `cargo test -p flare-tests --test demo`. Needs `pkg/dist` and
+//! `target/sdk-rust-app` (scripts/build-sdk.sh), `/usr/bin/chromium` and the npm devDependencies
 //! (scripts/setup.sh). Screenshots of every key screen go to
 //! `target/screenshots/demo/` (`<scenario>-failure.png` on failure).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use flare_tests::http::Client;
 use flare_tests::server::{self, Edge};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
+
+// The SDK tests' static file server (one directory, on 127.0.0.1).
+#[allow(dead_code)]
+#[path = "../sdk/static_server.rs"]
+mod static_server;
+use static_server::StaticServer;
 
 const PASSWORD: &str = "Demo-e2e-2026!";
 const PRACTICE: &str = "northside";
@@ -172,10 +186,27 @@ impl World {
             .find(|r| r["resourceType"] == "Patient" && r["id"] == id)
     }
 
-    /// Registers and approves a public client for the app at `origin`.
+    /// Registers and approves a public client for the app at `origin`
+    /// (redirect URI `{origin}/`, launch URL `{origin}/launch.html`).
     fn register(&self, name: &str, origin: &str, lifetime: Option<u32>) -> Result<String, Failed> {
-        let mut body = json!({"client_name": name, "redirect_uris": [format!("{origin}/")],
-            "launch_uri": format!("{origin}/launch.html"), "token_endpoint_auth_method": "none",
+        self.register_at(
+            name,
+            &format!("{origin}/"),
+            &format!("{origin}/launch.html"),
+            lifetime,
+        )
+    }
+
+    /// Registers and approves a public client with one redirect URI and its launch URL.
+    fn register_at(
+        &self,
+        name: &str,
+        redirect_uri: &str,
+        launch_uri: &str,
+        lifetime: Option<u32>,
+    ) -> Result<String, Failed> {
+        let mut body = json!({"client_name": name, "redirect_uris": [redirect_uri],
+            "launch_uri": launch_uri, "token_endpoint_auth_method": "none",
             "grant_types": ["authorization_code", "refresh_token"], "scope": SCOPE, "practice": PRACTICE});
         if let Some(s) = lifetime {
             body["access_token_lifetime"] = json!(s);
@@ -750,6 +781,187 @@ fn ehr_trial(world: &World) -> Result<(), Failed> {
     verdict(&checks, &r)
 }
 
+/// The example Rust web app's build (`target/sdk-rust-app`, scripts/build-sdk.sh).
+fn rust_app_built(root: &Path) -> Result<PathBuf, Failed> {
+    let dir = root.join("target/sdk-rust-app");
+    for f in ["index.html", "rust_app.js", "rust_app_bg.wasm"] {
+        if !dir.join(f).is_file() {
+            return Err(fail(format!(
+                "{} is not built: run scripts/build-sdk.sh",
+                dir.join(f).display()
+            )));
+        }
+    }
+    Ok(dir)
+}
+
+/// What the Rust app asks for (the server adds `launch` for an EHR launch).
+const RUST_APP_SCOPE: &str = "openid fhirUser offline_access patient/*.rs";
+
+/// The example Rust web app served from a directory of its own (a copy of
+/// its build, its page configured for a client registered by origin), on
+/// 127.0.0.1 and reached as `http://{host}:PORT`: the client's redirect URI
+/// and launch URL are both `{origin}/` (the app's one page).
+struct RustApp {
+    _server: StaticServer,
+    dir: PathBuf,
+    origin: String,
+    client_id: String,
+}
+
+impl RustApp {
+    fn start(world: &World, name: &str, host: &str, tag: &str) -> Result<RustApp, Failed> {
+        let built = rust_app_built(&world.root)?;
+        let dir = world
+            .root
+            .join(format!("target/demo-rust-app-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+        for f in ["rust_app.js", "rust_app_bg.wasm"] {
+            std::fs::copy(built.join(f), dir.join(f)).map_err(|e| fail(format!("{f}: {e}")))?;
+        }
+        let server = StaticServer::start_dir(&dir).map_err(fail)?;
+        let port = server.origin.rsplit(':').next().unwrap_or_default();
+        let origin = format!("http://{host}:{port}");
+        let client_id = world.register_at(name, &format!("{origin}/"), &format!("{origin}/"), None)?;
+        // The page's configuration: `<body data-client-id data-iss data-scope>`.
+        let template = std::fs::read_to_string(built.join("index.html")).map_err(|e| fail(e.to_string()))?;
+        let start = template
+            .find("<body")
+            .ok_or_else(|| fail("the app's index.html has no <body>"))?;
+        let end = start
+            + template[start..]
+                .find('>')
+                .ok_or_else(|| fail("the app's <body> is not closed"))?
+            + 1;
+        let page = format!(
+            "{}<body data-client-id=\"{client_id}\" data-iss=\"{}/fhir\" data-scope=\"{RUST_APP_SCOPE}\">{}",
+            &template[..start],
+            world.edge.origin,
+            &template[end..]
+        );
+        std::fs::write(dir.join("index.html"), page).map_err(|e| fail(e.to_string()))?;
+        Ok(RustApp {
+            _server: server,
+            dir,
+            origin,
+            client_id,
+        })
+    }
+}
+
+impl Drop for RustApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rust_app_ehr_trial(world: &World) -> Result<(), Failed> {
+    let cross = RustApp::start(world, "Rust app (other site)", "localhost", "cross")?;
+    let same = RustApp::start(world, "Rust app (same site)", "127.0.0.1", "same")?;
+    let encounter = world
+        .records(PATIENT_1, "Encounter")
+        .first()
+        .and_then(|e| e["id"].as_str())
+        .unwrap_or("?")
+        .to_string();
+    let r = drive(
+        world,
+        "rust-ehr",
+        &[
+            ("APP_URL", &format!("{}/", cross.origin)),
+            ("CLIENT_ID", &cross.client_id),
+            ("CLIENT_ID_2", &same.client_id),
+            ("USERNAME", "demo-clinician"),
+            ("PATIENT", PATIENT_1),
+            ("ENCOUNTER", &encounter),
+        ],
+    )?;
+    drop((cross, same));
+    let labs: Vec<String> = world
+        .records(PATIENT_1, "Observation")
+        .into_iter()
+        .filter(|o| has_category(o, "laboratory"))
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect();
+    // The app's searches: every lab within 100 (`search_all`), the pages
+    // streamed into the list (at most 10 pages of 2, newest first).
+    let lab_searches = |x: &Value, dom: &Value| {
+        let (all, dom, first_page) = (texts(&x["allLabs"]), texts(dom), texts(&x["firstLabPage"]));
+        let known = |v: &[String]| v.iter().all(|id| labs.contains(id));
+        !labs.is_empty()
+            && all.len() == labs.len().min(100)
+            && known(&all)
+            && dom.len() == labs.len().min(20)
+            && known(&dom)
+            && !first_page.is_empty()
+            && dom.starts_with(&first_page)
+    };
+    let family = world.patient(PATIENT_1).map(|p| p["name"][0]["family"].clone());
+    let first = &r["first"]["result"];
+    let second = &r["second"]["result"];
+    let launched = |x: &Value| {
+        x["ok"] == true
+            && x["patient"] == PATIENT_1
+            && x["encounter"] == encounter.as_str()
+            && Some(&x["patientFamily"]) == family.as_ref()
+    };
+    let checks = vec![
+        (
+            "the frame opens the app's launch URL with iss and launch",
+            r["frameSrc"].as_str().is_some_and(|s| {
+                s.starts_with(&format!(
+                    "{}/?iss=",
+                    r["appUrl"].as_str().unwrap_or("?").trim_end_matches('/')
+                )) && s.contains("&launch=")
+            }),
+        ),
+        (
+            "other site: the launch completes through the popup",
+            r["first"]["via"] == "popup",
+        ),
+        (
+            "popup: the EHR session signs in (first party)",
+            r["first"]["popupSignIn"] == false,
+        ),
+        (
+            "popup: no error in it (ready() handed the redirect to the frame)",
+            r["first"]["popupErrors"] == json!([]),
+        ),
+        (
+            "other site: ok in the frame with the launch's patient and encounter",
+            launched(first),
+        ),
+        (
+            "other site: the lab searches done in the frame (the patient's labs, listed in the page)",
+            lab_searches(first, &r["first"]["domLabs"]),
+        ),
+        (
+            "other site: the frame's address is the app's",
+            r["first"]["frameUrl"]
+                .as_str()
+                .is_some_and(|u| u.starts_with(r["appUrl"].as_str().unwrap_or("?"))),
+        ),
+        (
+            "same site: the launch completes in the frame",
+            r["second"]["via"] == "frame",
+        ),
+        (
+            "same site: the EHR session carries into the frame",
+            r["second"]["frameSignIn"] == false,
+        ),
+        (
+            "same site: ok with the launch's patient and encounter",
+            launched(second),
+        ),
+        (
+            "same site: the lab searches done",
+            lab_searches(second, &r["second"]["domLabs"]),
+        ),
+    ];
+    verdict(&checks, &r)
+}
+
 fn limited_trial(world: &World) -> Result<(), Failed> {
     let (app, client_id, origin) = app_for(world, "Demo app (limited)", "127.0.0.1", None)?;
     let untick = "patient/*.rs";
@@ -938,6 +1150,7 @@ fn main() -> ExitCode {
             provider_trial,
         ),
         ("demo::ehr_launch_in_an_iframe", ehr_trial),
+        ("demo::rust_app_ehr_launch_in_an_iframe", rust_app_ehr_trial),
         ("demo::record_data_is_shown_as_text", hostile_trial),
         ("demo::limited_consent", limited_trial),
         ("demo::revocation_from_the_portal", revoke_trial),
@@ -955,13 +1168,23 @@ fn main() -> ExitCode {
     } else {
         Err("not started".to_string())
     });
+    // The Rust app's trial runs alone (the others side by side): with it
+    // alongside, the demo app's requests under `wrangler dev` were seen to
+    // get intermittent preflights without CORS headers (4 runs in 11).
+    let alone = Arc::new(RwLock::new(()));
     let list = trials
         .into_iter()
         .map(|(name, f)| {
             let world = world.clone();
-            Trial::test(name, move || match world.as_ref() {
-                Ok(w) => f(w),
-                Err(e) => Err(fail(format!("set-up failed: {e}"))),
+            let alone = alone.clone();
+            Trial::test(name, move || {
+                let by_itself = name.contains("rust_app");
+                let _alone = by_itself.then(|| alone.write().unwrap_or_else(|e| e.into_inner()));
+                let _shared = (!by_itself).then(|| alone.read().unwrap_or_else(|e| e.into_inner()));
+                match world.as_ref() {
+                    Ok(w) => f(w),
+                    Err(e) => Err(fail(format!("set-up failed: {e}"))),
+                }
             })
         })
         .collect();
