@@ -158,21 +158,29 @@ async function standalone(username, { untick = [], pick } = {}) {
 /**
  * Completes the EHR launch running in the page's iframe: in the frame itself
  * (the edge's sign-in if needed, then consent), or, when the app's frame
- * has no storage (another site), through the app's popup.
+ * has no storage (another site), through the app's `#connect` popup. Returns
+ * how it went and the frame's getter; the caller waits for its app's result.
  */
-async function launchInFrame(name) {
+async function completeInFrame(name) {
   const frameOf = async () => (await page.$("iframe#app-frame")).contentFrame();
-  let frame = await frameOf();
+  const frame = await frameOf();
   await frame.waitForSelector("input[name=username], button[name=decision], #connect", { timeout: 30000 });
   const out = { via: "frame", frameSignIn: false };
   if (await frame.$("#connect")) {
     out.via = "popup";
     await shot(`${name}-connect`);
     const [popup] = await Promise.all([context.waitForEvent("page"), frame.click("#connect")]);
+    out.popupErrors = [];
+    popup.on("console", (m) => {
+      log.push(`[popup console.${m.type()}] ${m.text()}`);
+      // Not the browser's own request for /favicon.ico (the apps have none).
+      if (m.type() === "error" && !m.location()?.url?.endsWith("/favicon.ico")) out.popupErrors.push(m.text());
+    });
+    popup.on("pageerror", (e) => out.popupErrors.push(e.message));
     await popup.waitForSelector("input[name=username], button[name=decision]", { timeout: 30000 });
     out.popupSignIn = Boolean(await popup.$("input[name=username]"));
     if (out.popupSignIn) await signIn(popup);
-    popup.on("console", (m) => log.push(`[popup console.${m.type()}] ${m.text()}`));
+    await shot(`${name}-popup-consent`, popup);
     await consent(popup, [], popup);
     try {
       await popup.waitForEvent("close", { timeout: 20000 });
@@ -188,9 +196,14 @@ async function launchInFrame(name) {
     }
     await consent(frame);
   }
-  frame = await frameOf();
-  await frame.waitForSelector("#app[data-loaded=true]", { timeout: 60000 });
-  frame = await frameOf();
+  return { out, frameOf };
+}
+
+/** The demo app's EHR launch in the frame, up to its summary. */
+async function launchInFrame(name) {
+  const { out, frameOf } = await completeInFrame(name);
+  await (await frameOf()).waitForSelector("#app[data-loaded=true]", { timeout: 60000 });
+  const frame = await frameOf();
   out.frameUrl = frame.url();
   out.summary = await readSummary(frame);
   await shot(name);
@@ -198,40 +211,13 @@ async function launchInFrame(name) {
 }
 
 /**
- * The same for the example Rust web app (sdk/examples/rust_app.rs): its
- * `#connect` in a frame without storage, then `window.__result` in the frame
- * and the lab list it rendered.
+ * The same for the example Rust web app (sdk/examples/rust_app.rs), up to
+ * `window.__result` in the frame and the lab list it rendered.
  */
 async function rustAppInFrame(name) {
-  const frameOf = async () => (await page.$("iframe#app-frame")).contentFrame();
-  let frame = await frameOf();
-  await frame.waitForSelector("input[name=username], button[name=decision], #connect", { timeout: 30000 });
-  const out = { via: "frame", frameSignIn: false };
-  if (await frame.$("#connect")) {
-    out.via = "popup";
-    await shot(`${name}-connect`);
-    const [popup] = await Promise.all([context.waitForEvent("page"), frame.click("#connect")]);
-    out.popupErrors = [];
-    popup.on("console", (m) => {
-      log.push(`[popup console.${m.type()}] ${m.text()}`);
-      // Not the browser's own request for /favicon.ico (the app has none).
-      if (m.type() === "error" && !m.location()?.url?.endsWith("/favicon.ico")) out.popupErrors.push(m.text());
-    });
-    popup.on("pageerror", (e) => out.popupErrors.push(e.message));
-    await popup.waitForSelector("input[name=username], button[name=decision]", { timeout: 30000 });
-    out.popupSignIn = Boolean(await popup.$("input[name=username]"));
-    if (out.popupSignIn) await signIn(popup);
-    await shot(`${name}-popup-consent`, popup);
-    await consent(popup, [], popup);
-    await popup.waitForEvent("close", { timeout: 20000 });
-  } else {
-    out.frameSignIn = Boolean(await frame.$("input[name=username]"));
-    if (out.frameSignIn) await signIn(frame);
-    await consent(frame);
-  }
-  frame = await frameOf();
-  await frame.waitForFunction(() => window.__result !== undefined, null, { timeout: 60000 });
-  frame = await frameOf();
+  const { out, frameOf } = await completeInFrame(name);
+  await (await frameOf()).waitForFunction(() => window.__result !== undefined, null, { timeout: 60000 });
+  const frame = await frameOf();
   out.frameUrl = frame.url();
   out.result = await frame.evaluate(() => window.__result);
   out.status = await frame.textContent("#status");

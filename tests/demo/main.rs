@@ -226,6 +226,15 @@ impl World {
         Ok(id)
     }
 
+    /// The id of `patient`'s first Encounter ("?" when it has none).
+    fn first_encounter(&self, patient: &str) -> String {
+        self.records(patient, "Encounter")
+            .first()
+            .and_then(|e| e["id"].as_str())
+            .unwrap_or("?")
+            .to_string()
+    }
+
     /// A FHIR GET with an app's token: the status.
     fn status_with(&self, token: &str, path: &str) -> u16 {
         self.admin.get(path).token(token).send().status
@@ -693,12 +702,7 @@ fn ehr_trial(world: &World) -> Result<(), Failed> {
     // One app on another site (localhost vs the edge's 127.0.0.1), one on the same site.
     let (cross, cross_id, cross_origin) = app_for(world, "Demo app (other site)", "localhost", None)?;
     let (same, same_id, _) = app_for(world, "Demo app (same site)", "127.0.0.1", None)?;
-    let encounter = world
-        .records(PATIENT_1, "Encounter")
-        .first()
-        .and_then(|e| e["id"].as_str())
-        .unwrap_or("?")
-        .to_string();
+    let encounter = world.first_encounter(PATIENT_1);
     let r = drive(
         world,
         "ehr",
@@ -859,12 +863,7 @@ impl Drop for RustApp {
 fn rust_app_ehr_trial(world: &World) -> Result<(), Failed> {
     let cross = RustApp::start(world, "Rust app (other site)", "localhost", "cross")?;
     let same = RustApp::start(world, "Rust app (same site)", "127.0.0.1", "same")?;
-    let encounter = world
-        .records(PATIENT_1, "Encounter")
-        .first()
-        .and_then(|e| e["id"].as_str())
-        .unwrap_or("?")
-        .to_string();
+    let encounter = world.first_encounter(PATIENT_1);
     let r = drive(
         world,
         "rust-ehr",

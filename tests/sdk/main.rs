@@ -197,6 +197,17 @@ fn register_named(admin: &Client, name: &str, redirect_uri: &str, scope: &str) -
     client_id
 }
 
+/// The running edge and an operator client of it, the practice, users and
+/// records of these trials seeded (idempotent).
+fn seeded<'e>(root: &Path, edge: &'e Result<Edge, String>) -> Result<(&'e Edge, Client), Failed> {
+    let edge = edge
+        .as_ref()
+        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
+    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    seed(&admin);
+    Ok((edge, admin))
+}
+
 /// Runs `drive.mjs` against the test page at `app_url` (with `query`
 /// appended for an EHR launch) and returns the page's summary. `mode` is
 /// `rust-app` for the example Rust web app (a click on its `#sign-in`, or
@@ -248,11 +259,7 @@ fn drive(
 
 fn launch_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     built(root)?;
-    let edge = edge
-        .as_ref()
-        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
-    seed(&admin);
+    let (edge, admin) = seeded(root, edge)?;
     let app = StaticServer::start(root).map_err(fail)?;
     let app_url = format!("{}/", app.origin);
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
@@ -405,11 +412,7 @@ fn write_rust_app_page(
 
 fn rust_app_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let built = rust_app_built(root)?;
-    let edge = edge
-        .as_ref()
-        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
-    seed(&admin);
+    let (edge, admin) = seeded(root, edge)?;
     let (app, dir) = serve_rust_app(root, &built, "standalone")?;
     let app_url = format!("{}/", app.origin);
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
@@ -456,11 +459,7 @@ fn rust_app_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed
 
 fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     built(root)?;
-    let edge = edge
-        .as_ref()
-        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
-    seed(&admin);
+    let (edge, admin) = seeded(root, edge)?;
     let app = StaticServer::start(root).map_err(fail)?;
     let app_url = format!("{}/", app.origin);
     // The app asks without `launch`: the SDK adds it for an EHR launch.
@@ -573,11 +572,7 @@ const RUST_APP_EHR_NAME: &str = "SDK Rust app (EHR launch)";
 
 fn rust_app_ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let built = rust_app_built(root)?;
-    let edge = edge
-        .as_ref()
-        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
-    seed(&admin);
+    let (edge, admin) = seeded(root, edge)?;
     let (app, dir) = serve_rust_app(root, &built, "ehr")?;
     let app_url = format!("{}/", app.origin);
     let client_id = register_named(&admin, RUST_APP_EHR_NAME, &app_url, EHR_REGISTERED);
@@ -716,11 +711,7 @@ fn package_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed>
         || format!("vite output lacks the wasm or the JS: {assets:?}"),
     )?;
     // The built app runs the same standalone launch against the edge.
-    let edge = edge
-        .as_ref()
-        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
-    seed(&admin);
+    let (edge, admin) = seeded(root, edge)?;
     let served = StaticServer::start_dir(&app.join("dist")).map_err(fail)?;
     let app_url = format!("{}/", served.origin);
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
