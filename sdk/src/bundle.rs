@@ -15,6 +15,8 @@ pub struct Entry<J> {
     pub resource: J,
     /// The entry itself (its `fullUrl` is read only when includes need it).
     pub entry: J,
+    /// Its position in `Bundle.entry`.
+    pub position: usize,
 }
 
 impl<J: Json> Entry<J> {
@@ -32,7 +34,7 @@ pub struct Page<J> {
     /// `search.mode = include` entries.
     pub included: Vec<Entry<J>>,
     /// `search.mode = outcome` entries (warnings such as ignored parameters).
-    pub outcomes: Vec<J>,
+    pub outcomes: Vec<Entry<J>>,
     /// The `next` link.
     pub next: Option<String>,
     /// `Bundle.total`, when the server counted.
@@ -59,15 +61,20 @@ pub fn read_page<J: Json>(bundle: &J) -> Result<Page<J>, SdkError> {
             page.next = text_at(&link, "url");
         }
     }
-    for entry in bundle.member("entry").map(|e| e.elements()).unwrap_or_default() {
+    let entries = bundle.member("entry").map(|e| e.elements()).unwrap_or_default();
+    for (position, entry) in entries.into_iter().enumerate() {
         let Some(resource) = entry.member("resource") else {
             continue;
         };
         let mode = entry.member("search").and_then(|s| s.member("mode"));
-        let e = Entry { resource, entry };
+        let e = Entry {
+            resource,
+            entry,
+            position,
+        };
         match mode {
             Some(m) if m.text_is("include") => page.included.push(e),
-            Some(m) if m.text_is("outcome") => page.outcomes.push(e.resource),
+            Some(m) if m.text_is("outcome") => page.outcomes.push(e),
             _ => page.matches.push(e),
         }
     }

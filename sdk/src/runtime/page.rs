@@ -27,22 +27,14 @@ impl SearchPage {
     pub fn from_bundle(bundle: Value, base: &str) -> Result<SearchPage, SdkError> {
         let read = bundle::read_page(&&bundle)?;
         let attachments = bundle::attachments(&read, base);
+        let positions = |entries: &[bundle::Entry<&Value>]| entries.iter().map(|e| e.position).collect();
+        let (matches, included, outcomes) = (
+            positions(&read.matches),
+            positions(&read.included),
+            positions(&read.outcomes),
+        );
         let (next, total) = (read.next.clone(), read.total);
         drop(read);
-        // The same classification as `bundle::read_page`, as entry positions.
-        let (mut matches, mut included, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
-        if let Some(entries) = bundle.get("entry").and_then(Value::as_array) {
-            for (i, e) in entries.iter().enumerate() {
-                if e.get("resource").is_none_or(Value::is_null) {
-                    continue;
-                }
-                match e.pointer("/search/mode").and_then(Value::as_str) {
-                    Some("include") => included.push(i),
-                    Some("outcome") => outcomes.push(i),
-                    _ => matches.push(i),
-                }
-            }
-        }
         Ok(SearchPage {
             bundle,
             matches,
