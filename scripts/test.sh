@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Flare test: formatting and lints, the registry check against
 # ../shared/reference, native tests (core, edge over SQLite, sdk, synth), the
-# SDK build and its browser-glue tests in headless Chromium, and the
+# SDK build and its browser-platform tests in headless Chromium, and the
 # end-to-end suites against a real `wrangler dev` (workerd + local D1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,12 +26,14 @@ cargo clippy -p flare-sdk --all-targets --target wasm32-unknown-unknown -- -D wa
 cargo clippy -p flare-sdk --all-targets --features npm --target wasm32-unknown-unknown -- -D warnings
 
 step "native tests"
-cargo test --workspace --exclude flare-tests
+# The generated resource types are type-checked with the repository's tsc
+# (npm ci ran in set-up): here a missing tsc fails instead of being skipped.
+FLARE_REQUIRE_TSC=1 cargo test --workspace --exclude flare-tests
 
 step "SDK: build pkg/ (scripts/build-sdk.sh)"
 scripts/build-sdk.sh
 
-step "SDK: browser glue in headless Chromium (wasm-bindgen-test)"
+step "SDK: browser platform in headless Chromium (wasm-bindgen-test)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
   WASM_BINDGEN_TEST_TIMEOUT=120 cargo test -p flare-sdk --features npm --target wasm32-unknown-unknown --test browser
 
