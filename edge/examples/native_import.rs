@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use flare_edge::app::http::HttpRequest;
 use flare_edge::app::{App, Config};
-use flare_edge::native::NativePlatform;
+use flare_edge::http::HttpRequest;
+use flare_edge::platform::native::NativePlatform;
 use flare_edge::store::sqlite::SqliteDatabase;
 use flare_edge::store::Shards;
 
@@ -21,7 +21,7 @@ fn main() {
     let auth = |r: HttpRequest| r.header("authorization", "Bearer t");
     let put = auth(HttpRequest::new(
         "PUT",
-        flare_edge::app::http::Url::parse("http://x/admin/practices/p").unwrap(),
+        flare_edge::http::Url::parse("http://x/admin/practices/p").unwrap(),
     ))
     .body(r#"{"name":"P"}"#);
     assert_eq!(pollster::block_on(app.handle(put)).status, 200);
@@ -31,7 +31,7 @@ fn main() {
         let body = chunk.join("\n");
         let req = auth(HttpRequest::new(
             "POST",
-            flare_edge::app::http::Url::parse("http://x/admin/import").unwrap(),
+            flare_edge::http::Url::parse("http://x/admin/import").unwrap(),
         ))
         .header("content-type", "application/fhir+ndjson")
         .body(body);

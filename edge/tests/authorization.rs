@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{admin, app, call, import, TestApp, BASE, NOW};
-use flare_edge::app::http::{HttpRequest, HttpResponse, Url};
+use flare_edge::http::{HttpRequest, HttpResponse, Url};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

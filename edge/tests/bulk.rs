@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{admin, app, call, import, TestApp, BASE, NOW};
-use flare_edge::app::bulk;
+use flare_edge::fhir::bulk;
 use serde_json::{json, Value};
 
 fn entry(resource: Value) -> Value {
@@ -359,7 +359,7 @@ fn token_for(app: &TestApp, client_id: &str, scope: &str) -> String {
     );
     let token = format!("token-of-{client_id}-0123456789");
     let row = NewAccessToken {
-        token_hash: flare_edge::app::oauth::crypto::sha256_b64(&token),
+        token_hash: flare_edge::crypto::sha256_b64(&token),
         client_id: client_id.into(),
         grant_id: None,
         family_id: None,
@@ -374,7 +374,7 @@ fn token_for(app: &TestApp, client_id: &str, scope: &str) -> String {
     token
 }
 
-fn with_token(token: &str, method: &str, path: &str) -> flare_edge::app::http::HttpRequest {
+fn with_token(token: &str, method: &str, path: &str) -> flare_edge::http::HttpRequest {
     common::request(method, path)
         .header("authorization", &format!("Bearer {token}"))
         .header("prefer", "respond-async")

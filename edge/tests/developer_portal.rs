@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{admin, app, call, import, TestApp, BASE};
-use flare_edge::app::http::{HttpRequest, HttpResponse, Url};
+use flare_edge::http::{HttpRequest, HttpResponse, Url};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -1003,7 +1003,7 @@ fn a_scope_change_swapped_after_review_is_not_approved() {
 /// as concurrent requests would).
 #[test]
 fn parallel_pin_guesses_are_counted_and_locked_out() {
-    use flare_edge::app::developer::register_app;
+    use flare_edge::pages::developer::register_app;
     use flare_edge::store::developer::developer_by_email;
     let app = world();
     signed_up(&app, "guesser@example.com");
@@ -1035,10 +1035,10 @@ fn parallel_pin_guesses_are_counted_and_locked_out() {
 /// (name, address) counter, whatever count their request read.
 #[test]
 fn parallel_password_guesses_are_counted_and_slowed_down() {
-    use flare_edge::app::oauth::attempts::{check_sign_in, sign_in_key, SignInKind};
-    use flare_edge::app::oauth::authorize::PasswordCheck;
     use flare_edge::store::auth::user_by_name;
     use flare_edge::store::developer::developer_by_email;
+    use flare_edge::web::attempts::PasswordCheck;
+    use flare_edge::web::attempts::{check_sign_in, sign_in_key, SignInKind};
     let app = world();
     signed_up(&app, "guesser@example.com");
     let ann = pollster::block_on(user_by_name(app.auth_db(), "ann"))

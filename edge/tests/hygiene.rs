@@ -7,8 +7,8 @@
 mod common;
 
 use common::{admin, app, call, request, TestApp, NOW};
-use flare_edge::app::oauth::jwks_uri::check;
-use flare_edge::app::oauth::jwks_uri::REFUSED;
+use flare_edge::oauth::jwks_uri::check;
+use flare_edge::oauth::jwks_uri::REFUSED;
 use flare_edge::store::{Database, Statement};
 use serde_json::{json, Value};
 
@@ -411,7 +411,7 @@ fn pin_guesses_are_counted_per_practice() {
 /// Finding 9: a Bulk Data kick-off's parameters are bounded the same way.
 #[test]
 fn export_parameters_are_bounded() {
-    use flare_edge::app::bulk::parse_params;
+    use flare_edge::fhir::bulk::parse_params;
     let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
     let names = |n: usize| (0..n).map(|i| format!("e{i}")).collect::<Vec<_>>().join(",");
     let e = parse_params(&[pair("_elements", &names(51))]).unwrap_err();

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn post(app: &TestApp, body: &str, content_type: &str) -> flare_edge::app::http::HttpResponse {
+fn post(app: &TestApp, body: &str, content_type: &str) -> flare_edge::http::HttpResponse {
     call(
         app,
         admin("POST", "/admin/import")
@@ -123,13 +123,13 @@ fn ndjson_import_and_versions() {
 fn client_errors_are_operation_outcomes() {
     let app = app();
     import(&app, "northside", &json!({"resourceType": "Patient", "id": "p1"}));
-    let cases: Vec<(flare_edge::app::http::HttpResponse, u16)> = vec![
+    let cases: Vec<(flare_edge::http::HttpResponse, u16)> = vec![
         (
             call(
                 &app,
-                flare_edge::app::http::HttpRequest::new(
+                flare_edge::http::HttpRequest::new(
                     "GET",
-                    flare_edge::app::http::Url::parse(&format!("{BASE}/fhir/Patient/p1")).unwrap(),
+                    flare_edge::http::Url::parse(&format!("{BASE}/fhir/Patient/p1")).unwrap(),
                 ),
             ),
             401,
@@ -137,9 +137,9 @@ fn client_errors_are_operation_outcomes() {
         (
             call(
                 &app,
-                flare_edge::app::http::HttpRequest::new(
+                flare_edge::http::HttpRequest::new(
                     "GET",
-                    flare_edge::app::http::Url::parse(&format!("{BASE}/fhir/Patient/p1")).unwrap(),
+                    flare_edge::http::Url::parse(&format!("{BASE}/fhir/Patient/p1")).unwrap(),
                 )
                 .header("authorization", "Bearer wrong"),
             ),
@@ -211,9 +211,9 @@ fn practices_are_isolated() {
     assert_eq!(r.status, 200);
     let base: Value = call(
         &app,
-        flare_edge::app::http::HttpRequest::new(
+        flare_edge::http::HttpRequest::new(
             "GET",
-            flare_edge::app::http::Url::parse(&format!("{BASE}/fhir")).unwrap(),
+            flare_edge::http::Url::parse(&format!("{BASE}/fhir")).unwrap(),
         ),
     )
     .json_body();
@@ -230,7 +230,7 @@ fn practices_are_isolated() {
 #[test]
 fn oversized_resource_is_rejected_before_writing() {
     let app = app();
-    let big = "x".repeat(flare_edge::app::import::MAX_RESOURCE_BYTES);
+    let big = "x".repeat(flare_edge::fhir::import::MAX_RESOURCE_BYTES);
     let body = json!({"resourceType": "Bundle", "type": "collection", "entry": [
         {"resource": {"resourceType": "Patient", "id": "small"}},
         {"resource": {"resourceType": "Binary", "id": "big", "contentType": "text/plain", "data": big}}

@@ -668,7 +668,7 @@ fn callers(app: &TestApp) -> Vec<Caller> {
                     g.grant_id
                 });
                 let row = NewAccessToken {
-                    token_hash: flare_edge::app::oauth::crypto::sha256_b64(&token),
+                    token_hash: flare_edge::crypto::sha256_b64(&token),
                     client_id: client.into(),
                     grant_id,
                     family_id: None,

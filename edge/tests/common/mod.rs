@@ -4,8 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a subset
 
-pub use flare_edge::app::http::{HttpRequest, HttpResponse};
 use flare_edge::app::{App, Config};
+pub use flare_edge::http::{HttpRequest, HttpResponse};
 use flare_edge::store::sqlite::SqliteDatabase;
 use flare_edge::store::Shards;
 use serde_json::Value;
@@ -15,7 +15,7 @@ pub const BASE: &str = "http://flare.test";
 /// 2026-01-01T00:00:00Z
 pub const NOW: i64 = 1_767_225_600_000;
 
-pub use flare_edge::native::NativePlatform as TestPlatform;
+pub use flare_edge::platform::native::NativePlatform as TestPlatform;
 
 pub type TestApp = App<SqliteDatabase, TestPlatform>;
 
@@ -43,7 +43,7 @@ pub fn app() -> TestApp {
 pub fn request(method: &str, path: &str) -> HttpRequest {
     HttpRequest::new(
         method,
-        flare_edge::app::http::Url::parse(&format!("{BASE}{path}")).unwrap(),
+        flare_edge::http::Url::parse(&format!("{BASE}{path}")).unwrap(),
     )
 }
 
@@ -51,7 +51,7 @@ pub fn request(method: &str, path: &str) -> HttpRequest {
 pub fn admin(method: &str, path: &str) -> HttpRequest {
     HttpRequest::new(
         method,
-        flare_edge::app::http::Url::parse(&format!("{BASE}{path}")).unwrap(),
+        flare_edge::http::Url::parse(&format!("{BASE}{path}")).unwrap(),
     )
     .header("authorization", &format!("Bearer {TOKEN}"))
 }

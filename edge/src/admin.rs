@@ -1,0 +1,125 @@
+//! The admin API (bearer `ADMIN_TOKEN`): practices, imports, and the two
+//! benchmark floor routes.
+//!
+//! - `PUT /admin/practices/{key}` `{"name": …, "organizationId": …}` creates or updates a practice.
+//! - `GET /admin/practices` lists practices.
+//! - `PUT /admin/practices/{key}/pin` `{"pin": …}` sets or rotates the
+//!   practice's registration PIN (without `pin`: a random 8-digit one);
+//!   answers it once (only its hash is kept).
+//! - `POST /admin/import[?practice=key]` imports FHIR data (see [`crate::fhir::import`]).
+//! - `/admin/clients/…`, `POST /admin/users`, `POST /admin/launch`,
+//!   `GET /admin/audit`: the authorization server (see [`manage`]).
+//! - `GET /admin/bench/noop` does nothing; `GET /admin/bench/select1` runs one
+//!   D1 `SELECT 1`: the floors the benchmark compares FHIR routes with.
+
+use serde_json::{json, Value as Json};
+
+use crate::app::App;
+use crate::fhir::import;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::oauth::manage;
+use crate::platform::Platform;
+use crate::store::resources::{self, Practice};
+use crate::store::{Database, Statement};
+
+/// Routes `/admin/…` (already authenticated).
+pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
+    match (req.method.as_str(), rest) {
+        ("POST", ["import"]) => import::handle(app, req).await,
+        (_, ["clients", rest @ ..]) => manage::clients(app, req, rest).await,
+        ("POST", ["users"]) => manage::create_user(app, req).await,
+        ("POST", ["launch"]) => manage::create_launch(app, req).await,
+        ("GET", ["audit"]) => manage::audit(app, req).await,
+        ("PUT", ["practices", key]) => put_practice(app, req, key).await,
+        ("PUT", ["practices", key, "pin"]) => put_pin(app, req, key).await,
+        ("GET", ["practices"]) => {
+            let mut all = Vec::new();
+            for db in app.shards.all() {
+                all.extend(resources::list_practices(db).await?);
+            }
+            let list: Vec<Json> = all
+                .iter()
+                .map(|p| json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}))
+                .collect();
+            Ok(HttpResponse::json(200, &json!({"practices": list})))
+        }
+        ("GET", ["bench", "noop"]) => Ok(HttpResponse::json(200, &json!({"ok": true}))),
+        ("GET", ["bench", "select1"]) => {
+            let db = app.shards.for_practice(&app.config.default_practice);
+            let rows = db.query(Statement::new("SELECT 1", vec![])).await?;
+            Ok(HttpResponse::json(200, &json!({"ok": rows.len() == 1})))
+        }
+        _ => Err(ApiError::not_found(format!(
+            "no admin route {} /admin/{}",
+            req.method,
+            rest.join("/")
+        ))),
+    }
+}
+
+fn valid_practice_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 40
+        && k.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+async fn put_practice<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, key: &str) -> ApiResult {
+    if !valid_practice_key(key) {
+        return Err(ApiError::bad_request(
+            "a practice key is 1-40 characters of a-z, 0-9 and '-'",
+        ));
+    }
+    let body: Json = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    let name = body
+        .get("name")
+        .and_then(Json::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("\"name\" is required"))?;
+    let organization_id = match body.get("organizationId") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) if flare_core::reference::is_valid_id(s) => Some(s.clone()),
+        Some(_) => return Err(ApiError::bad_request("\"organizationId\" must be a FHIR id")),
+    };
+    let p = Practice {
+        key: key.to_string(),
+        name: name.to_string(),
+        organization_id,
+    };
+    resources::put_practice(app.shards.for_practice(key), &p, app.platform.now_ms()).await?;
+    Ok(HttpResponse::json(
+        200,
+        &json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}),
+    ))
+}
+
+/// `PUT /admin/practices/{key}/pin`.
+async fn put_pin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, key: &str) -> ApiResult {
+    let exists = resources::list_practices(app.shards.for_practice(key))
+        .await?
+        .iter()
+        .any(|p| p.key == key);
+    if !exists {
+        return Err(ApiError::not_found(format!("no practice {key}")));
+    }
+    let body: Json = if req.body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?
+    };
+    let pin = match body.get("pin") {
+        None | Some(Json::Null) => {
+            let mut bytes = [0u8; 8];
+            app.platform.random_bytes(&mut bytes);
+            bytes.iter().map(|b| char::from(b'0' + b % 10)).collect()
+        }
+        Some(Json::String(p)) => p.clone(),
+        Some(_) => return Err(ApiError::bad_request("\"pin\" must be a string")),
+    };
+    crate::pages::developer::set_practice_pin(app, key, &pin).await?;
+    Ok(HttpResponse::json(200, &json!({"practice": key, "pin": pin}))
+        .with_header("cache-control", "no-store"))
+}

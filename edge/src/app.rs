@@ -1,0 +1,204 @@
+//! The application's state and who is calling: [`App`] (databases, platform,
+//! configuration, the audit events of this request), [`Config`], [`Caller`]
+//! and [`Access`] (a live access token and its effective scopes). Handlers
+//! take `&App`; the router ([`crate::router`]) decides the [`Caller`].
+
+use flare_core::smart::access::{effective, GrantKind};
+use flare_core::smart::scope::Scope;
+
+use crate::crypto;
+use crate::http::error::ApiError;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::platform::{self, Platform};
+use crate::store::auth::AccessToken;
+use crate::store::{Database, Shards};
+
+/// Most resources in one output file (larger types are split into several).
+pub const FILE_MAX_RESOURCES: i64 = 10_000;
+/// Patients whose compartments one query reads.
+pub const MEMBER_WINDOW: usize = 200;
+
+/// Deployment configuration (Worker vars and secrets).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ADMIN_TOKEN` secret: admin API and system-level read access. `None` disables both.
+    pub admin_token: Option<String>,
+    /// The practice used when a request names none.
+    pub default_practice: String,
+    /// Most resources per Bulk Data output file.
+    pub export_file_resources: i64,
+    /// Patients whose compartments one export query reads.
+    pub export_member_window: usize,
+    /// `JWKS_ALLOW_LOOPBACK = "true"` (development only): a client's
+    /// `jwks_uri` may name a loopback host, over `http` too
+    /// ([`crate::oauth::jwks_uri`]).
+    pub jwks_allow_loopback: bool,
+}
+
+impl Config {
+    /// A configuration with the documented defaults.
+    pub fn new(admin_token: Option<String>, default_practice: &str) -> Config {
+        Config {
+            admin_token,
+            default_practice: default_practice.to_string(),
+            export_file_resources: FILE_MAX_RESOURCES,
+            export_member_window: MEMBER_WINDOW,
+            jwks_allow_loopback: false,
+        }
+    }
+}
+
+/// Who is calling, decided once per request before any handler runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Caller {
+    /// The operator, with `ADMIN_TOKEN`: everything, in the practice it names.
+    Admin,
+    /// An app, with an access token the authorization server issued.
+    App(Box<Access>),
+}
+
+/// A live access token and its effective scopes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Access {
+    /// The token as stored.
+    pub token: AccessToken,
+    /// Its effective scopes ([`effective_scopes`]).
+    pub scopes: Vec<Scope>,
+}
+
+impl Access {
+    /// The token with its effective scopes.
+    pub fn new(token: AccessToken) -> Access {
+        let scopes = effective_scopes(&token);
+        Access { token, scopes }
+    }
+}
+
+/// What a token may do now: its granted scopes, limited to its grant type
+/// (`system/` only without a user, i.e. without a grant) and to the scopes
+/// its client is approved for today, so a practice's narrowing reaches
+/// every existing token at its next use. Used for FHIR requests, bulk
+/// kick-offs and introspection alike.
+pub fn effective_scopes(token: &AccessToken) -> Vec<Scope> {
+    let kind = match token.grant_id {
+        Some(_) => GrantKind::AuthorizationCode,
+        None => GrantKind::ClientCredentials,
+    };
+    effective(
+        &Scope::parse_list(&token.scope).0,
+        &Scope::parse_list(&token.client_scope).0,
+        kind,
+    )
+}
+
+/// The application.
+pub struct App<D, P> {
+    /// Practice → database directory. Shard 0 also holds the authorization server.
+    pub shards: Shards<D>,
+    /// Clock, randomness, WebCrypto, rate limiters.
+    pub platform: P,
+    /// Configuration.
+    pub config: Config,
+    /// Audit events of this request, written after the response is sent.
+    deferred: std::cell::RefCell<Vec<crate::store::auth::AuditEvent>>,
+}
+
+/// Header an admin caller uses to pick the practice it reads.
+pub const PRACTICE_HEADER: &str = "x-flare-practice";
+
+impl<D: Database, P: Platform> App<D, P> {
+    /// The application over its databases, platform and configuration.
+    pub fn new(shards: Shards<D>, platform: P, config: Config) -> Self {
+        App {
+            shards,
+            platform,
+            config,
+            deferred: Default::default(),
+        }
+    }
+
+    /// Handles one request and then writes its audit events (natively and in
+    /// tests; the Worker uses [`App::respond`] and writes them after responding).
+    pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
+        let resp = self.respond(req).await;
+        self.flush_deferred().await;
+        resp
+    }
+
+    /// Records an audit event to write after the response.
+    pub fn defer_audit(&self, event: crate::store::auth::AuditEvent) {
+        self.deferred.borrow_mut().push(event);
+    }
+
+    /// Writes the deferred audit events, each to its practice's shard. A
+    /// failure is logged: the answer was already given.
+    pub async fn flush_deferred(&self) {
+        let mut events: Vec<_> = self.deferred.borrow_mut().drain(..).collect();
+        while let Some(first) = events.first() {
+            let practice = first.practice.clone();
+            let (mine, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.practice == practice);
+            events = rest;
+            let db = self.shards.for_practice(&practice);
+            if let Err(err) = crate::store::auth::insert_audits(db, &mine).await {
+                platform::log(&format!("audit events not recorded: {err}"));
+            }
+        }
+    }
+
+    /// A random id naming one server-side failure in the answer and the log.
+    pub fn incident_id(&self) -> String {
+        let mut b = [0u8; 8];
+        self.platform.random_bytes(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// The database of the authorization server (shard 0, the directory shard).
+    pub fn auth_db(&self) -> &D {
+        self.shards.directory_db()
+    }
+
+    /// Authenticates the bearer token: `ADMIN_TOKEN` or a live access token.
+    /// Missing, unknown, expired or revoked: 401 with `WWW-Authenticate`.
+    pub async fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
+        let realm = "Bearer realm=\"flare\"";
+        let header = req.header_value("authorization").ok_or_else(|| {
+            ApiError::unauthorized("an access token is required (Authorization: Bearer …)", realm)
+        })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::unauthorized("Authorization must use the Bearer scheme", realm))?;
+        if let Some(admin) = &self.config.admin_token {
+            if crypto::constant_time_eq(admin.as_bytes(), token.as_bytes()) {
+                return Ok(Caller::Admin);
+            }
+        }
+        let invalid = || {
+            ApiError::unauthorized(
+                "the access token is not valid (unknown, expired or revoked)",
+                "Bearer realm=\"flare\", error=\"invalid_token\", error_description=\"the access token is not valid\"",
+            )
+        };
+        if token.is_empty() || token.len() > 200 {
+            return Err(invalid());
+        }
+        let hash = crypto::sha256_b64(token);
+        let found = crate::store::auth::access_token(self.auth_db(), &hash, self.platform.now_ms()).await?;
+        found
+            .map(|t| Caller::App(Box::new(Access::new(t))))
+            .ok_or_else(invalid)
+    }
+
+    /// The practice a request acts in: the token's, or for the operator the
+    /// one named by [`PRACTICE_HEADER`].
+    pub fn practice_for(&self, caller: &Caller, req: &HttpRequest) -> Result<String, ApiError> {
+        match caller {
+            Caller::Admin => Ok(req
+                .header_value(PRACTICE_HEADER)
+                .map(str::to_string)
+                .unwrap_or_else(|| self.config.default_practice.clone())),
+            Caller::App(a) => Ok(a.token.practice.clone()),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Authorization of FHIR requests: what an access token's scopes let it see,
+//! decided once per request from the token row and passed to the handlers as
+//! the search compiler's [`Visibility`] (practice, and per type the patient
+//! context and query restrictions), which the compiler applies to every table
+//! a statement touches. Audit of FHIR access.
+
+use std::collections::BTreeMap;
+
+use flare_core::registry;
+use flare_core::search::{self, ParseOptions};
+use flare_core::smart::access::{type_access, Interaction};
+use flare_core::smart::scope::Context;
+
+use crate::app::{Access, App, Caller};
+use crate::http::error::ApiError;
+use crate::http::HttpRequest;
+use crate::platform::Platform;
+use crate::store::auth::AuditEvent;
+use crate::store::search_sql::{TypeRule, Visibility};
+use crate::store::Database;
+
+/// A read or search answer with the patients whose records it carries (for
+/// [`audit_fhir`]).
+pub type Answered = Result<(crate::http::HttpResponse, Vec<String>), ApiError>;
+
+fn denied(rtype: &str, interaction: Interaction) -> ApiError {
+    let what = match interaction {
+        Interaction::Read => "read",
+        Interaction::Search => "search",
+    };
+    ApiError::insufficient_scope(format!(
+        "the access token's scopes do not permit {what} of {rtype}"
+    ))
+}
+
+/// The patient whose records alone a caller sees of a type granted in
+/// `context`: the launch patient for `patient/` scopes, the signed-in
+/// patient for a patient user's `user/` scopes; `Err` for `patient/` scopes
+/// without a patient in context.
+fn context_patient(access: &Access, context: Context) -> Result<Option<String>, ApiError> {
+    match context {
+        Context::Patient => access.token.patient.clone().map(Some).ok_or_else(|| {
+            ApiError::insufficient_scope("patient/ scopes need a patient in context, and this token has none")
+        }),
+        // A patient signed in as the user sees only their own record.
+        Context::User => Ok(access
+            .token
+            .fhir_user
+            .as_deref()
+            .and_then(|f| f.strip_prefix("Patient/"))
+            .map(str::to_string)),
+        Context::System => Ok(None),
+    }
+}
+
+/// The caller's rule for one type and interaction, or `Err` (403) when the
+/// scopes grant nothing.
+fn type_rule(access: &Access, rtype: &str, interaction: Interaction) -> Result<TypeRule, ApiError> {
+    let granted =
+        type_access(&access.scopes, rtype, interaction).ok_or_else(|| denied(rtype, interaction))?;
+    let patient = context_patient(access, granted.context)?;
+    if patient.is_some() && rtype == "Group" {
+        // A Group lists many patients: never one patient's record.
+        return Err(ApiError::insufficient_scope(
+            "a Group is a multi-patient resource: it is not visible in a patient context",
+        ));
+    }
+    let mut restrictions = Vec::new();
+    for query in &granted.queries {
+        // A scope query the server cannot evaluate grants nothing (fail closed).
+        if let Ok(parsed) = search::parse(rtype, query, ParseOptions::default()) {
+            restrictions.push(parsed.filters);
+        }
+    }
+    if !granted.queries.is_empty() && restrictions.is_empty() {
+        return Err(denied(rtype, interaction));
+    }
+    Ok(TypeRule {
+        patient,
+        restrictions,
+    })
+}
+
+/// What `caller` may see in `practice` when it asks for `interaction` on
+/// `rtype`: the search compiler's [`Visibility`], with a rule for every type the
+/// request may touch (`rtype` for `interaction`, every searchable type for
+/// chains and includes). 403 (`insufficient_scope`) when `rtype` is not granted.
+///
+/// This is the only place scopes become visibility; the compiler applies the
+/// rules to every table a statement touches.
+pub fn visibility(
+    caller: &Caller,
+    practice: &str,
+    rtype: &str,
+    interaction: Interaction,
+) -> Result<Visibility, ApiError> {
+    let Caller::App(access) = caller else {
+        return Ok(Visibility::practice(practice));
+    };
+    let main = registry::ALL_R4_TYPES
+        .iter()
+        .find(|t| **t == rtype)
+        .copied()
+        .ok_or_else(|| {
+            ApiError::not_found(format!("resource type '{rtype}' is not a FHIR R4 resource type"))
+        })?;
+    let mut rules = BTreeMap::new();
+    for def in registry::RESOURCES {
+        if let Ok(rule) = type_rule(access, def.name, Interaction::Search) {
+            rules.insert(def.name, rule);
+        }
+    }
+    rules.insert(main, type_rule(access, main, interaction)?);
+    let everything = registry::RESOURCES.iter().all(|d| rules.contains_key(d.name))
+        && rules.values().all(|r| !r.is_restricted());
+    Ok(Visibility {
+        practice: practice.to_string(),
+        rules: (!everything).then_some(rules),
+        with_patients: true,
+    })
+}
+
+/// Records a FHIR access for the access history of every patient whose
+/// records the answer carried (`patients`, from the compartment rows of what
+/// was returned, never from the query); when it carried none, one event for
+/// the patient in the token's context, if any (written after the response:
+/// see [`App::flush_deferred`]).
+pub fn audit_fhir<D: Database, P: Platform>(
+    app: &App<D, P>,
+    access: &Access,
+    req: &HttpRequest,
+    segs: &[&str],
+    status: u16,
+    patients: &[String],
+) {
+    let action = match segs {
+        [_, _] => "read",
+        _ => "search",
+    };
+    let mut what = segs.join("/");
+    if let Some(q) = req.url.query() {
+        what.push('?');
+        what.push_str(q);
+    }
+    what.truncate(what.floor_char_boundary(500));
+    let mut who: Vec<Option<String>> = patients.iter().cloned().map(Some).collect();
+    who.sort();
+    who.dedup();
+    if who.is_empty() {
+        who.push(access.token.patient.clone());
+    }
+    for patient in who {
+        app.defer_audit(AuditEvent {
+            at: app.platform.now_ms(),
+            practice: access.token.practice.clone(),
+            client_id: Some(access.token.client_id.clone()),
+            user_id: access.token.user_id.clone(),
+            patient,
+            action: action.into(),
+            what: what.clone(),
+            status: status.into(),
+        });
+    }
+}

@@ -1,0 +1,441 @@
+//! The Worker's adapters: [`Database`] over D1 ([`D1`]) and [`Platform`] over
+//! the JS runtime ([`JsPlatform`]: WebCrypto, the rate-limit bindings, R2 and
+//! the export queue). With the thin entry in `crate::worker` (which builds
+//! the [`crate::app::App`] from the bindings), the only code that touches
+//! `worker::` types.
+
+use wasm_bindgen::{JsCast, JsValue};
+use worker::D1Database;
+
+use crate::platform::Alg;
+use crate::platform::{Limiter, Platform};
+use crate::store::{Database, DbError, Row, SqlValue, Statement};
+
+/// D1 behind the [`Database`] trait.
+pub struct D1(pub D1Database);
+
+fn bind(db: &D1Database, s: &Statement) -> Result<worker::D1PreparedStatement, DbError> {
+    let values: Vec<JsValue> = s
+        .params
+        .iter()
+        .map(|p| match p {
+            SqlValue::Null => JsValue::NULL,
+            SqlValue::Int(i) => JsValue::from_f64(*i as f64),
+            SqlValue::Text(t) => JsValue::from_str(t),
+        })
+        .collect();
+    db.prepare(&s.sql)
+        .bind(&values)
+        .map_err(|e| DbError(e.to_string()))
+}
+
+impl Database for D1 {
+    async fn query(&self, stmt: Statement) -> Result<Vec<Row>, DbError> {
+        bind(&self.0, &stmt)?
+            .raw::<serde_json::Value>()
+            .await
+            .map_err(|e| DbError(e.to_string()))
+    }
+
+    async fn batch(&self, stmts: Vec<Statement>) -> Result<(), DbError> {
+        let prepared = stmts
+            .iter()
+            .map(|s| bind(&self.0, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.0.batch(prepared).await.map_err(|e| DbError(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Clock, CSPRNG, WebCrypto and the rate-limit bindings of the JS runtime.
+pub struct JsPlatform {
+    /// `SIGNING_KEY`: base64 of the PKCS#8 DER of the RSA key that signs id_tokens.
+    pub signing_key: Option<String>,
+    /// The `[[ratelimits]]` bindings, called through JS directly: the
+    /// `worker` crate's typed getter checks a constructor name that local
+    /// workerd spells differently.
+    pub client_limiter: Option<JsValue>,
+    /// The per-IP limiter binding.
+    pub ip_limiter: Option<JsValue>,
+    /// `EXPORTS`: the R2 bucket of Bulk Data output files.
+    pub exports: Option<worker::Bucket>,
+    /// `EXPORT_QUEUE`: runs of export jobs.
+    pub export_queue: Option<worker::Queue>,
+}
+
+thread_local! {
+    /// The imported signing key, per isolate: `(secret it came from, CryptoKey, public JWK)`.
+    static SIGNING_KEY: std::cell::RefCell<Option<(String, JsValue, serde_json::Value)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn js_err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn subtle() -> Result<JsValue, String> {
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(js_err)?;
+    js_sys::Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(js_err)
+}
+
+/// Calls `crypto.subtle[method](...args)` and awaits its promise.
+async fn subtle_call(method: &str, args: &[JsValue]) -> Result<JsValue, String> {
+    let subtle = subtle()?;
+    let f: js_sys::Function = js_sys::Reflect::get(&subtle, &JsValue::from_str(method))
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| format!("crypto.subtle.{method} is not a function"))?;
+    let array = js_sys::Array::new();
+    for a in args {
+        array.push(a);
+    }
+    let promise: js_sys::Promise = f
+        .apply(&subtle, &array)
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| format!("crypto.subtle.{method} did not return a promise"))?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(js_err)
+}
+
+fn js_json(v: &serde_json::Value) -> Result<JsValue, String> {
+    js_sys::JSON::parse(&v.to_string()).map_err(js_err)
+}
+
+fn bytes(b: &[u8]) -> JsValue {
+    js_sys::Uint8Array::from(b).into()
+}
+
+fn buffer_bytes(v: &JsValue) -> Vec<u8> {
+    js_sys::Uint8Array::new(v).to_vec()
+}
+
+/// Reads a `ReadableStream` (or `null`) up to `limit + 1` bytes: more than
+/// `limit` bytes back means the stream was longer (the rest is not read, the
+/// stream is cancelled).
+pub async fn read_capped(stream: &JsValue, limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    if stream.is_null() || stream.is_undefined() {
+        return Ok(out);
+    }
+    let get_reader: js_sys::Function = js_sys::Reflect::get(stream, &JsValue::from_str("getReader"))
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| "getReader is not a function".to_string())?;
+    let reader = get_reader.call0(stream).map_err(js_err)?;
+    let read: js_sys::Function = js_sys::Reflect::get(&reader, &JsValue::from_str("read"))
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| "read is not a function".to_string())?;
+    loop {
+        let promise: js_sys::Promise = read
+            .call0(&reader)
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| "read did not return a promise".to_string())?;
+        let chunk = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(js_err)?;
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done"))
+            .map(|d| d.as_bool() == Some(true))
+            .map_err(js_err)?;
+        if done {
+            return Ok(out);
+        }
+        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).map_err(js_err)?;
+        let bytes = js_sys::Uint8Array::new(&value);
+        let room = limit + 1 - out.len();
+        let take = (bytes.length() as usize).min(room);
+        out.extend_from_slice(&bytes.subarray(0, take as u32).to_vec());
+        if out.len() > limit {
+            if let Ok(cancel) = js_sys::Reflect::get(&reader, &JsValue::from_str("cancel"))
+                .and_then(|c| c.dyn_into::<js_sys::Function>())
+            {
+                if let Ok(p) = cancel
+                    .call0(&reader)
+                    .and_then(|p| p.dyn_into::<js_sys::Promise>())
+                {
+                    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+                }
+            }
+            return Ok(out);
+        }
+    }
+}
+
+/// Cancels a `ReadableStream` (or does nothing for `null`): a body not read.
+async fn cancel_stream(stream: &JsValue) {
+    if stream.is_null() || stream.is_undefined() {
+        return;
+    }
+    if let Ok(cancel) = js_sys::Reflect::get(stream, &JsValue::from_str("cancel"))
+        .and_then(|c| c.dyn_into::<js_sys::Function>())
+    {
+        if let Ok(p) = cancel.call0(stream).and_then(|p| p.dyn_into::<js_sys::Promise>()) {
+            let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+        }
+    }
+}
+
+impl JsPlatform {
+    /// The imported signing key and its public JWK (imported once per isolate).
+    async fn signing_key(&self) -> Result<(JsValue, serde_json::Value), String> {
+        let secret = self
+            .signing_key
+            .clone()
+            .ok_or("the SIGNING_KEY secret is not set (see README: Deploy)")?;
+        let cached = SIGNING_KEY.with(|k| {
+            k.borrow()
+                .as_ref()
+                .filter(|(s, _, _)| *s == secret)
+                .map(|(_, key, jwk)| (key.clone(), jwk.clone()))
+        });
+        if let Some(c) = cached {
+            return Ok(c);
+        }
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(secret.trim())
+            .map_err(|e| format!("SIGNING_KEY is not base64: {e}"))?;
+        let algorithm = js_json(&serde_json::json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-256"}))?;
+        let usages = js_json(&serde_json::json!(["sign"]))?;
+        let key = subtle_call(
+            "importKey",
+            &[
+                JsValue::from_str("pkcs8"),
+                bytes(&der),
+                algorithm,
+                JsValue::TRUE,
+                usages,
+            ],
+        )
+        .await?;
+        let exported = subtle_call("exportKey", &[JsValue::from_str("jwk"), key.clone()]).await?;
+        let text = js_sys::JSON::stringify(&exported).map_err(js_err)?;
+        let full: serde_json::Value =
+            serde_json::from_str(&String::from(text)).map_err(|e| format!("exported JWK: {e}"))?;
+        // Only the public members ever leave this function.
+        let public = serde_json::json!({"kty": "RSA", "n": full.get("n"), "e": full.get("e")});
+        SIGNING_KEY.with(|k| *k.borrow_mut() = Some((secret, key.clone(), public.clone())));
+        Ok((key, public))
+    }
+}
+
+impl Platform for JsPlatform {
+    fn now_ms(&self) -> i64 {
+        js_sys::Date::now() as i64
+    }
+
+    fn random_bytes(&self, buf: &mut [u8]) {
+        let array = js_sys::Uint8Array::new_with_length(buf.len() as u32);
+        let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok();
+        let get = crypto
+            .as_ref()
+            .and_then(|c| js_sys::Reflect::get(c, &JsValue::from_str("getRandomValues")).ok())
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        if let (Some(c), Some(f)) = (crypto, get) {
+            // getRandomValues only fails for buffers over 64 KiB; ours are tokens.
+            let _ = f.call1(&c, &array);
+        }
+        array.copy_to(buf);
+    }
+
+    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, String> {
+        let base = subtle_call(
+            "importKey",
+            &[
+                JsValue::from_str("raw"),
+                bytes(password),
+                JsValue::from_str("PBKDF2"),
+                JsValue::FALSE,
+                js_json(&serde_json::json!(["deriveBits"]))?,
+            ],
+        )
+        .await?;
+        let params =
+            js_json(&serde_json::json!({"name": "PBKDF2", "hash": "SHA-256", "iterations": iterations}))?;
+        js_sys::Reflect::set(&params, &JsValue::from_str("salt"), &bytes(salt)).map_err(js_err)?;
+        let bits = subtle_call("deriveBits", &[params, base, JsValue::from_f64(256.0)]).await?;
+        Ok(buffer_bytes(&bits))
+    }
+
+    async fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let (key, _) = self.signing_key().await?;
+        let sig = subtle_call(
+            "sign",
+            &[JsValue::from_str("RSASSA-PKCS1-v1_5"), key, bytes(message)],
+        )
+        .await?;
+        Ok(buffer_bytes(&sig))
+    }
+
+    async fn signing_public_jwk(&self) -> Result<serde_json::Value, String> {
+        Ok(self.signing_key().await?.1)
+    }
+
+    async fn verify_signature(
+        &self,
+        alg: Alg,
+        jwk: &serde_json::Value,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String> {
+        let g = |k: &str| jwk.get(k).cloned().unwrap_or(serde_json::Value::Null);
+        let (public, import_alg, verify_alg) = match alg {
+            Alg::Rs384 => (
+                serde_json::json!({"kty": "RSA", "n": g("n"), "e": g("e")}),
+                serde_json::json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-384"}),
+                serde_json::json!({"name": "RSASSA-PKCS1-v1_5"}),
+            ),
+            Alg::Es384 => (
+                serde_json::json!({"kty": "EC", "crv": "P-384", "x": g("x"), "y": g("y")}),
+                serde_json::json!({"name": "ECDSA", "namedCurve": "P-384"}),
+                serde_json::json!({"name": "ECDSA", "hash": "SHA-384"}),
+            ),
+        };
+        let key = subtle_call(
+            "importKey",
+            &[
+                JsValue::from_str("jwk"),
+                js_json(&public)?,
+                js_json(&import_alg)?,
+                JsValue::FALSE,
+                js_json(&serde_json::json!(["verify"]))?,
+            ],
+        )
+        .await?;
+        let ok = subtle_call(
+            "verify",
+            &[js_json(&verify_alg)?, key, bytes(signature), bytes(message)],
+        )
+        .await?;
+        Ok(ok.as_bool() == Some(true))
+    }
+
+    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String> {
+        use crate::platform::{JWKS_MAX_BYTES, JWKS_TIMEOUT_MS};
+        let global = js_sys::global();
+        let fetch: js_sys::Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| "fetch is not a function".to_string())?;
+        // No redirects (a 3xx is an answer, refused below) and a deadline.
+        let abort = js_sys::Reflect::get(&global, &JsValue::from_str("AbortSignal")).map_err(js_err)?;
+        let timeout: js_sys::Function = js_sys::Reflect::get(&abort, &JsValue::from_str("timeout"))
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| "AbortSignal.timeout is not a function".to_string())?;
+        let signal = timeout
+            .call1(&abort, &JsValue::from_f64(JWKS_TIMEOUT_MS as f64))
+            .map_err(js_err)?;
+        let init = js_json(&serde_json::json!({
+            "method": "GET",
+            "redirect": "manual",
+            "headers": {"accept": "application/json"},
+        }))?;
+        js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal).map_err(js_err)?;
+        let promise: js_sys::Promise = fetch
+            .call2(&global, &JsValue::from_str(url), &init)
+            .map_err(js_err)?
+            .dyn_into()
+            .map_err(|_| "fetch did not return a promise".to_string())?;
+        let resp = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(js_err)?;
+        let status = js_sys::Reflect::get(&resp, &JsValue::from_str("status"))
+            .ok()
+            .and_then(|s| s.as_f64())
+            .unwrap_or(0.0);
+        let body = js_sys::Reflect::get(&resp, &JsValue::from_str("body")).map_err(js_err)?;
+        if status != 200.0 {
+            cancel_stream(&body).await;
+            return Err(format!("{url} answered HTTP {status}"));
+        }
+        let bytes = read_capped(&body, JWKS_MAX_BYTES).await?;
+        if bytes.len() > JWKS_MAX_BYTES {
+            return Err(format!("{url}: the key set is over {JWKS_MAX_BYTES} bytes"));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON: {e}"))
+    }
+
+    async fn allow(&self, limiter: Limiter, key: &str) -> bool {
+        let binding = match limiter {
+            Limiter::Client => &self.client_limiter,
+            Limiter::Ip => &self.ip_limiter,
+        };
+        let Some(binding) = binding else {
+            return true;
+        };
+        // A limiter that fails open: throttling protects capacity, not data.
+        let outcome = async {
+            let f: js_sys::Function = js_sys::Reflect::get(binding, &JsValue::from_str("limit"))
+                .map_err(js_err)?
+                .dyn_into()
+                .map_err(|_| "limit is not a function".to_string())?;
+            let arg = js_json(&serde_json::json!({ "key": key }))?;
+            let promise: js_sys::Promise = f
+                .call1(binding, &arg)
+                .map_err(js_err)?
+                .dyn_into()
+                .map_err(|_| "limit did not return a promise".to_string())?;
+            let result = wasm_bindgen_futures::JsFuture::from(promise)
+                .await
+                .map_err(js_err)?;
+            js_sys::Reflect::get(&result, &JsValue::from_str("success"))
+                .map(|v| v.as_bool() != Some(false))
+                .map_err(js_err)
+        };
+        outcome.await.unwrap_or(true)
+    }
+
+    async fn put_object(&self, key: &str, body: String) -> Result<(), String> {
+        let bucket = self.exports.as_ref().ok_or("the EXPORTS bucket is not bound")?;
+        bucket
+            .put(key, body.into_bytes())
+            .execute()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn delete_objects(&self, prefix: &str) -> Result<(), String> {
+        let bucket = self.exports.as_ref().ok_or("the EXPORTS bucket is not bound")?;
+        loop {
+            let list = bucket
+                .list()
+                .prefix(prefix)
+                .execute()
+                .await
+                .map_err(|e| e.to_string())?;
+            let keys: Vec<String> = list.objects().iter().map(|o| o.key()).collect();
+            if keys.is_empty() {
+                return Ok(());
+            }
+            for k in keys {
+                bucket.delete(k).await.map_err(|e| e.to_string())?;
+            }
+            if !list.truncated() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn enqueue_export(&self, practice: &str, job_id: &str) -> Result<(), String> {
+        let queue = self
+            .export_queue
+            .as_ref()
+            .ok_or("the EXPORT_QUEUE queue is not bound")?;
+        // Sent as JSON text: a plain string survives every serializer.
+        queue
+            .send(serde_json::json!({"practice": practice, "job": job_id}).to_string())
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
