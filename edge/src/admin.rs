@@ -8,54 +8,51 @@
 //!   answers it once (only its hash is kept).
 //! - `POST /admin/import[?practice=key]` imports FHIR data (see [`crate::fhir::import`]).
 //! - `/admin/clients/…`, `POST /admin/users`, `POST /admin/launch`,
-//!   `GET /admin/audit`: the authorization server (see [`manage`]).
+//!   `GET /admin/audit`: the authorization server (see [`crate::oauth::manage`]).
 //! - `GET /admin/bench/noop` does nothing; `GET /admin/bench/select1` runs one
 //!   D1 `SELECT 1`: the floors the benchmark compares FHIR routes with.
 
 use serde_json::{json, Value as Json};
 
 use crate::app::App;
-use crate::fhir::import;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::oauth::manage;
 use crate::platform::Platform;
 use crate::store::resources::{self, Practice};
 use crate::store::{Database, Statement};
 
-/// Routes `/admin/…` (already authenticated).
-pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    match (req.method.as_str(), rest) {
-        ("POST", ["import"]) => import::handle(app, req).await,
-        (_, ["clients", rest @ ..]) => manage::clients(app, req, rest).await,
-        ("POST", ["users"]) => manage::create_user(app, req).await,
-        ("POST", ["launch"]) => manage::create_launch(app, req).await,
-        ("GET", ["audit"]) => manage::audit(app, req).await,
-        ("PUT", ["practices", key]) => put_practice(app, req, key).await,
-        ("PUT", ["practices", key, "pin"]) => put_pin(app, req, key).await,
-        ("GET", ["practices"]) => {
-            let mut all = Vec::new();
-            for db in app.shards.all() {
-                all.extend(resources::list_practices(db).await?);
-            }
-            let list: Vec<Json> = all
-                .iter()
-                .map(|p| json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}))
-                .collect();
-            Ok(HttpResponse::json(200, &json!({"practices": list})))
-        }
-        ("GET", ["bench", "noop"]) => Ok(HttpResponse::json(200, &json!({"ok": true}))),
-        ("GET", ["bench", "select1"]) => {
-            let db = app.shards.for_practice(&app.config.default_practice);
-            let rows = db.query(Statement::new("SELECT 1", vec![])).await?;
-            Ok(HttpResponse::json(200, &json!({"ok": rows.len() == 1})))
-        }
-        _ => Err(ApiError::not_found(format!(
-            "no admin route {} /admin/{}",
-            req.method,
-            rest.join("/")
-        ))),
+/// `GET /admin/practices`: every practice of every shard.
+pub async fn practices<D: Database, P: Platform>(app: &App<D, P>) -> ApiResult {
+    let mut all = Vec::new();
+    for db in app.shards.all() {
+        all.extend(resources::list_practices(db).await?);
     }
+    let list: Vec<Json> = all
+        .iter()
+        .map(|p| json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}))
+        .collect();
+    Ok(HttpResponse::json(200, &json!({"practices": list})))
+}
+
+/// `GET /admin/bench/noop`: the benchmark's floor without storage.
+pub fn bench_noop() -> ApiResult {
+    Ok(HttpResponse::json(200, &json!({"ok": true})))
+}
+
+/// `GET /admin/bench/select1`: the benchmark's floor, one D1 `SELECT 1`.
+pub async fn bench_select1<D: Database, P: Platform>(app: &App<D, P>) -> ApiResult {
+    let db = app.shards.for_practice(&app.config.default_practice);
+    let rows = db.query(Statement::new("SELECT 1", vec![])).await?;
+    Ok(HttpResponse::json(200, &json!({"ok": rows.len() == 1})))
+}
+
+/// Any other path under `/admin`.
+pub fn not_found(req: &HttpRequest, rest: &[&str]) -> ApiResult {
+    Err(ApiError::not_found(format!(
+        "no admin route {} /admin/{}",
+        req.method,
+        rest.join("/")
+    )))
 }
 
 fn valid_practice_key(k: &str) -> bool {
@@ -65,7 +62,12 @@ fn valid_practice_key(k: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-async fn put_practice<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, key: &str) -> ApiResult {
+/// `PUT /admin/practices/{key}` `{"name": …, "organizationId": …}`.
+pub async fn put_practice<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    key: &str,
+) -> ApiResult {
     if !valid_practice_key(key) {
         return Err(ApiError::bad_request(
             "a practice key is 1-40 characters of a-z, 0-9 and '-'",
@@ -96,7 +98,7 @@ async fn put_practice<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
 }
 
 /// `PUT /admin/practices/{key}/pin`.
-async fn put_pin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, key: &str) -> ApiResult {
+pub async fn put_pin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, key: &str) -> ApiResult {
     let exists = resources::list_practices(app.shards.for_practice(key))
         .await?
         .iter()

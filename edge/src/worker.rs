@@ -67,7 +67,7 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
 }
 
 /// The request as the application sees it. The body is read only up to one
-/// byte over its route's cap ([`crate::router::limits::body_cap`]), and not at
+/// byte over its route's cap ([`crate::router::body_max`]), and not at
 /// all when `Content-Length` is already over it: the application answers 413.
 async fn to_http(req: Request) -> worker::Result<HttpRequest> {
     let headers: Vec<(String, String)> = req
@@ -76,7 +76,7 @@ async fn to_http(req: Request) -> worker::Result<HttpRequest> {
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .collect();
     let url = req.url()?;
-    let cap = crate::router::limits::body_cap(url.path()).max;
+    let cap = crate::router::body_max(url.path());
     let declared = headers
         .iter()
         .find(|(k, _)| k == "content-length")

@@ -55,113 +55,127 @@ async fn load_client<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> Res
         .ok_or_else(|| ApiError::not_found(format!("no client {id}")))
 }
 
-/// Routes `/admin/clients/…`.
-pub async fn clients<D: Database, P: Platform>(
+/// `GET /admin/clients[?practice=&status=]`.
+pub async fn list_clients<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let q = req.query_pairs();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let list = store::list_clients(app.auth_db(), get("practice"), get("status")).await?;
+    Ok(HttpResponse::json(
+        200,
+        &json!({"clients": list.iter().map(client_json).collect::<Vec<_>>()}),
+    ))
+}
+
+/// `GET /admin/clients/{id}`.
+pub async fn get_client<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> ApiResult {
+    Ok(HttpResponse::json(
+        200,
+        &client_json(&load_client(app, id).await?),
+    ))
+}
+
+/// `POST /admin/clients/{id}/{approve|reject|disable|enable}` (`{"reason": …}` optional).
+pub async fn client_decision<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
-    rest: &[&str],
+    id: &str,
+    action: &str,
 ) -> ApiResult {
-    let now = app.platform.now_ms();
-    let db = app.auth_db();
-    match (req.method.as_str(), rest) {
-        ("GET", []) => {
-            let q = req.query_pairs();
-            let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-            let list = store::list_clients(db, get("practice"), get("status")).await?;
-            Ok(HttpResponse::json(
-                200,
-                &json!({"clients": list.iter().map(client_json).collect::<Vec<_>>()}),
-            ))
-        }
-        ("GET", [id]) => Ok(HttpResponse::json(
-            200,
-            &client_json(&load_client(app, id).await?),
-        )),
-        ("POST", [id, action @ ("approve" | "reject" | "disable" | "enable")]) => {
-            let client = load_client(app, id).await?;
-            let reason = body(req)?
-                .get("reason")
-                .and_then(Json::as_str)
-                .map(str::to_string);
-            let status = decide_client(app, &client, action, reason.as_deref()).await?;
-            Ok(HttpResponse::json(
-                200,
-                &json!({"client_id": id, "status": status, "reason": reason}),
-            ))
-        }
-        ("POST", [id, "rotate-secret"]) => {
-            let client = load_client(app, id).await?;
-            if client.auth_method != "client_secret_basic" {
-                return Err(ApiError::bad_request(
-                    "only client_secret_basic clients have a secret",
-                ));
-            }
-            let secret = random_token(&app.platform, 32);
-            developer_store::rotate_secret(db, id, &sha256_b64(&secret), now).await?;
-            Ok(
-                HttpResponse::json(200, &json!({"client_id": id, "client_secret": secret}))
-                    .with_header("cache-control", "no-store"),
-            )
-        }
-        ("PUT", [id, "jwks"]) => {
-            let client = load_client(app, id).await?;
-            if client.auth_method != "private_key_jwt" {
-                return Err(ApiError::bad_request("only private_key_jwt clients have keys"));
-            }
-            let b = body(req)?;
-            match (b.get("jwks"), b.get("jwks_uri").and_then(Json::as_str)) {
-                (Some(j), None) => {
-                    check_jwks(j).map_err(|e| ApiError::bad_request(e.message))?;
-                    store::update_client(db, id, ClientColumn::Jwks, Some(j.to_string()), now).await?;
-                    store::update_client(db, id, ClientColumn::JwksUri, None, now).await?;
-                }
-                (None, Some(u)) => {
-                    crate::oauth::jwks_uri::allowed(app, u)
-                        .map_err(|_| ApiError::bad_request(crate::oauth::jwks_uri::REFUSED))?;
-                    store::update_client(db, id, ClientColumn::JwksUri, Some(u.to_string()), now).await?;
-                    store::update_client(db, id, ClientColumn::Jwks, None, now).await?;
-                }
-                _ => return Err(ApiError::bad_request("send either jwks or jwks_uri")),
-            }
-            Ok(HttpResponse::json(
-                200,
-                &client_json(&load_client(app, id).await?),
-            ))
-        }
-        ("POST", [id, "scope-change"]) => {
-            let client = load_client(app, id).await?;
-            let scope = body(req)?
-                .get("scope")
-                .and_then(Json::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| ApiError::bad_request("scope is required"))?;
-            let scope = request_scope_change(app, &client, &scope)
-                .await
-                .map_err(|e| ApiError::bad_request(e.message))?;
-            Ok(HttpResponse::json(
-                202,
-                &json!({"client_id": id, "pending_scope": scope}),
-            ))
-        }
-        ("POST", [id, "scope-change", decision @ ("approve" | "reject")]) => {
-            let client = load_client(app, id).await?;
-            let reason = body(req)?
-                .get("reason")
-                .and_then(Json::as_str)
-                .map(str::to_string);
-            let expected = client.pending_scope.clone().unwrap_or_default();
-            decide_scope_change(app, &client, &expected, *decision == "approve", reason.as_deref()).await?;
-            Ok(HttpResponse::json(
-                200,
-                &client_json(&load_client(app, id).await?),
-            ))
-        }
-        _ => Err(ApiError::not_found(format!(
-            "no admin route {} /admin/clients/{}",
-            req.method,
-            rest.join("/")
-        ))),
+    let client = load_client(app, id).await?;
+    let reason = body(req)?
+        .get("reason")
+        .and_then(Json::as_str)
+        .map(str::to_string);
+    let status = decide_client(app, &client, action, reason.as_deref()).await?;
+    Ok(HttpResponse::json(
+        200,
+        &json!({"client_id": id, "status": status, "reason": reason}),
+    ))
+}
+
+/// `POST /admin/clients/{id}/rotate-secret` → `{"client_secret": …}` (shown once).
+pub async fn rotate_secret<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> ApiResult {
+    let client = load_client(app, id).await?;
+    if client.auth_method != "client_secret_basic" {
+        return Err(ApiError::bad_request(
+            "only client_secret_basic clients have a secret",
+        ));
     }
+    let secret = random_token(&app.platform, 32);
+    developer_store::rotate_secret(app.auth_db(), id, &sha256_b64(&secret), app.platform.now_ms()).await?;
+    Ok(
+        HttpResponse::json(200, &json!({"client_id": id, "client_secret": secret}))
+            .with_header("cache-control", "no-store"),
+    )
+}
+
+/// `PUT /admin/clients/{id}/jwks` `{"jwks": …}` or `{"jwks_uri": …}`.
+pub async fn put_jwks<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, id: &str) -> ApiResult {
+    let (db, now) = (app.auth_db(), app.platform.now_ms());
+    let client = load_client(app, id).await?;
+    if client.auth_method != "private_key_jwt" {
+        return Err(ApiError::bad_request("only private_key_jwt clients have keys"));
+    }
+    let b = body(req)?;
+    match (b.get("jwks"), b.get("jwks_uri").and_then(Json::as_str)) {
+        (Some(j), None) => {
+            check_jwks(j).map_err(|e| ApiError::bad_request(e.message))?;
+            store::update_client(db, id, ClientColumn::Jwks, Some(j.to_string()), now).await?;
+            store::update_client(db, id, ClientColumn::JwksUri, None, now).await?;
+        }
+        (None, Some(u)) => {
+            crate::oauth::jwks_uri::allowed(app, u)
+                .map_err(|_| ApiError::bad_request(crate::oauth::jwks_uri::REFUSED))?;
+            store::update_client(db, id, ClientColumn::JwksUri, Some(u.to_string()), now).await?;
+            store::update_client(db, id, ClientColumn::Jwks, None, now).await?;
+        }
+        _ => return Err(ApiError::bad_request("send either jwks or jwks_uri")),
+    }
+    Ok(HttpResponse::json(
+        200,
+        &client_json(&load_client(app, id).await?),
+    ))
+}
+
+/// `POST /admin/clients/{id}/scope-change` `{"scope": …}`: pending until decided.
+pub async fn scope_change<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    id: &str,
+) -> ApiResult {
+    let client = load_client(app, id).await?;
+    let scope = body(req)?
+        .get("scope")
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::bad_request("scope is required"))?;
+    let scope = request_scope_change(app, &client, &scope)
+        .await
+        .map_err(|e| ApiError::bad_request(e.message))?;
+    Ok(HttpResponse::json(
+        202,
+        &json!({"client_id": id, "pending_scope": scope}),
+    ))
+}
+
+/// `POST /admin/clients/{id}/scope-change/{approve|reject}`.
+pub async fn scope_decision<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    id: &str,
+    decision: &str,
+) -> ApiResult {
+    let client = load_client(app, id).await?;
+    let reason = body(req)?
+        .get("reason")
+        .and_then(Json::as_str)
+        .map(str::to_string);
+    let expected = client.pending_scope.clone().unwrap_or_default();
+    decide_scope_change(app, &client, &expected, decision == "approve", reason.as_deref()).await?;
+    Ok(HttpResponse::json(
+        200,
+        &client_json(&load_client(app, id).await?),
+    ))
 }
 
 /// A practice's decision on an app (`approve`, `reject`, `disable` or

@@ -3,47 +3,25 @@
 //! the FHIR API and the token, introspection and revocation endpoints answer
 //! only the origins of approved apps' redirect URIs. Pages (authorize, portal)
 //! and the admin API are not for cross-origin scripts and get no CORS headers.
+//! Each route's policy is declared in [`crate::router::routes::ROUTES`].
 
 use crate::app::App;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
+use crate::router::routes::Cors as Policy;
 use crate::store::auth::origin_allowed;
 use crate::store::Database;
-
-/// Which CORS policy a path falls under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Policy {
-    /// Public documents: `*`.
-    Public,
-    /// APIs for registered apps: echo an approved origin.
-    Apps,
-    /// No CORS.
-    None,
-}
-
-fn policy(path: &str) -> Policy {
-    let p = path.trim_end_matches('/');
-    if p.ends_with("/.well-known/smart-configuration")
-        || p.ends_with("/.well-known/openid-configuration")
-        || p == "/.well-known/jwks.json"
-        || p == "/fhir/metadata"
-        || p == "/fhir"
-        || p.starts_with("/smart-style/")
-    {
-        Policy::Public
-    } else if p.starts_with("/fhir/") || matches!(p, "/token" | "/introspect" | "/revoke") {
-        Policy::Apps
-    } else {
-        Policy::None
-    }
-}
 
 const EXPOSE: &str =
     "Location, Content-Location, ETag, Last-Modified, WWW-Authenticate, Retry-After, X-Progress";
 
-async fn allowed_origin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> Option<String> {
+async fn allowed_origin<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    policy: Policy,
+) -> Option<String> {
     let origin = req.header_value("origin")?;
-    match policy(req.url.path()) {
+    match policy {
         Policy::Public => Some("*".to_string()),
         Policy::Apps => match origin_allowed(app.auth_db(), origin).await {
             Ok(true) => Some(origin.to_string()),
@@ -58,8 +36,8 @@ pub async fn decorate<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
     mut resp: HttpResponse,
+    pol: Policy,
 ) -> HttpResponse {
-    let pol = policy(req.url.path());
     if pol == Policy::Apps {
         resp.headers.push(("vary".into(), "Origin".into()));
     }
@@ -69,7 +47,7 @@ pub async fn decorate<D: Database, P: Platform>(
             .push(("access-control-allow-origin".into(), "*".into()));
         return resp;
     }
-    if let Some(origin) = allowed_origin(app, req).await {
+    if let Some(origin) = allowed_origin(app, req, pol).await {
         resp.headers.push(("access-control-allow-origin".into(), origin));
         resp.headers
             .push(("access-control-expose-headers".into(), EXPOSE.into()));
@@ -78,14 +56,18 @@ pub async fn decorate<D: Database, P: Platform>(
 }
 
 /// Answers an `OPTIONS` preflight: 204, with the CORS grant if the origin may call.
-pub async fn preflight<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> HttpResponse {
+pub async fn preflight<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    policy: Policy,
+) -> HttpResponse {
     let mut resp = HttpResponse {
         status: 204,
         headers: vec![("vary".into(), "Origin".into())],
         body: Vec::new(),
         object: None,
     };
-    if let Some(origin) = allowed_origin(app, req).await {
+    if let Some(origin) = allowed_origin(app, req, policy).await {
         let requested = req
             .header_value("access-control-request-headers")
             .unwrap_or("authorization, content-type, accept, prefer, if-none-match");

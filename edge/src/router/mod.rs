@@ -1,162 +1,202 @@
 //! The router: every request enters here ([`App::respond`]), is matched to
-//! its route, authenticated, throttled and answered with CORS headers and
-//! its route's error shape.
+//! its route in the one table ([`routes::ROUTES`]), and gets what that route
+//! declares: its body cap, authentication, throttle, CORS and error shape.
+//! Handlers below it take parsed requests and never route.
 
 pub mod cors;
-pub mod limits;
+pub mod routes;
+
+use routes::{Auth, Endpoint as E, Matched, Shape, Throttle};
 
 use crate::admin;
 use crate::app::{App, Caller};
-use crate::fhir::{access, bulk, capability, read, search, service_base};
-use crate::http::error::{self, ApiError, ApiResult};
+use crate::fhir::{access, bulk, capability, import, read, search, service_base};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth;
 use crate::pages::{developer, ehr, portal, practice};
 use crate::platform::{Limiter, Platform};
 use crate::store::Database;
 
+/// The body cap of the route at `path`, for the Worker's entry (which reads
+/// at most one byte more than it).
+pub fn body_max(path: &str) -> usize {
+    routes::find_path(path).body_max
+}
+
 impl<D: Database, P: Platform> App<D, P> {
     /// Answers one request. Never panics on client input; every error becomes
-    /// an OperationOutcome, an OAuth error or an error page. CORS headers are
-    /// added here, for answers and errors alike.
+    /// an OperationOutcome, an OAuth error or an error page, as its route
+    /// declares. CORS headers are added here, for answers and errors alike.
     pub async fn respond(&self, req: HttpRequest) -> HttpResponse {
+        let path = req.url.path().to_string();
         if req.method == "OPTIONS" {
-            return cors::preflight(self, &req).await;
+            return cors::preflight(self, &req, routes::find_path(&path).cors).await;
         }
-        let resp = match self.route(&req).await {
+        let matched = routes::find(&req.method, &path);
+        let route = matched.route;
+        let resp = match self.dispatch(&req, &matched).await {
             Ok(r) => r,
             Err(e) => e
-                .with_incident(&self.incident_id(), limits::error_shape(req.url.path()))
+                .with_incident(&self.incident_id(), route.errors.body("invalid_request"))
                 .into_response(),
         };
-        cors::decorate(self, &req, resp).await
+        cors::decorate(self, &req, resp, routes::find_path(&path).cors).await
     }
 
-    async fn route(&self, req: &HttpRequest) -> ApiResult {
-        limits::check_body(req)?;
-        let path = req.url.path().trim_end_matches('/').to_string();
-        let segs: Vec<&str> = path.split('/').skip(1).collect();
-        let method = req.method.as_str();
-        match segs.as_slice() {
-            ["fhir"] if method == "GET" => service_base::handle(self, req).await,
-            ["fhir", "metadata"] if method == "GET" => capability::handle(req),
-            [".well-known", doc] | ["fhir", ".well-known", doc] if method == "GET" => {
-                oauth::discovery::handle(self, req, doc).await
+    async fn dispatch(&self, req: &HttpRequest, m: &Matched<'_>) -> ApiResult {
+        let route = m.route;
+        check_body(req, routes::find_path(req.url.path()).body_max, route.errors)?;
+        if route.throttle == Throttle::PerIp {
+            let ip = req.header_value("cf-connecting-ip").unwrap_or("unknown");
+            if !self.platform.allow(Limiter::Ip, ip).await {
+                return Err(ApiError::too_many_requests(
+                    Limiter::Ip.period_s(),
+                    route.errors.body("temporarily_unavailable"),
+                ));
             }
-            ["smart-style", "default.json"] if method == "GET" => Ok(oauth::discovery::style()),
-            ["fhir", ..] => self.fhir(req, &path, &segs[1..]).await,
-            ["authorize", ..]
-            | ["token"]
-            | ["introspect"]
-            | ["revoke"]
-            | ["register"]
-            | ["register", _]
-            | ["portal", ..]
-            | ["developer", ..]
-            | ["practice", ..]
-            | ["ehr", ..] => {
-                self.throttle_ip(req, &segs).await?;
-                match (method, segs.as_slice()) {
-                    ("GET" | "POST", ["authorize"]) => oauth::authorize::start(self, req).await,
-                    ("POST", ["authorize", "signin"]) => oauth::authorize::signin(self, req).await,
-                    ("GET", ["authorize", "continue"]) => oauth::authorize::resume(self, req).await,
-                    ("POST", ["authorize", "patient"]) => oauth::authorize::pick_patient(self, req).await,
-                    ("POST", ["authorize", "consent"]) => oauth::authorize::consent(self, req).await,
-                    ("POST", ["token"]) => oauth::token::handle(self, req).await,
-                    ("POST", ["introspect"]) => oauth::introspect::introspect(self, req).await,
-                    ("POST", ["revoke"]) => oauth::introspect::revoke(self, req).await,
-                    ("POST", ["register"]) => {
-                        // A developer's API token registers a pending app they
-                        // own, with the practice's PIN; else the operator's.
-                        match developer::token_developer(self, req).await? {
-                            Some(dev) => developer::api::register(self, req, &dev).await,
-                            None => oauth::register::register(self, req).await,
-                        }
-                    }
-                    ("GET", ["portal"]) => portal::home(self, req).await,
-                    ("POST", ["portal", "signin"]) => portal::signin(self, req).await,
-                    ("POST", ["portal", "revoke"]) => portal::revoke(self, req).await,
-                    ("POST", ["portal", "signout"]) => portal::signout(self, req).await,
-                    (_, ["register", id]) => developer::api::configuration(self, req, id).await,
-                    (_, ["developer", "api", rest @ ..]) => developer::api::route(self, req, rest).await,
-                    (_, ["developer", rest @ ..]) => developer::pages::route(self, req, rest).await,
-                    (_, ["practice", rest @ ..]) => practice::route(self, req, rest).await,
-                    ("GET", ["ehr"]) => ehr::home(self, req).await,
-                    ("POST", ["ehr", "signin"]) => ehr::signin(self, req).await,
-                    ("POST", ["ehr", "launch"]) => ehr::launch(self, req).await,
-                    ("POST", ["ehr", "signout"]) => ehr::signout(self, req).await,
-                    (_, ["token"] | ["introspect"] | ["revoke"] | ["register"]) => {
-                        Err(
-                            ApiError::oauth(405, "invalid_request", format!("{path} accepts POST only"))
-                                .with_header("allow", "POST"),
-                        )
-                    }
-                    _ => Err(ApiError::page(404, format!("no page at {method} {path}"))),
-                }
-            }
-            ["admin", rest @ ..] => {
+        }
+        match route.auth {
+            Auth::Bearer => self.fhir(req, m).await,
+            Auth::Operator => {
                 if self.authenticate(req).await? != Caller::Admin {
                     return Err(ApiError::new(403, "forbidden", "the admin API needs ADMIN_TOKEN"));
                 }
-                admin::route(self, req, rest).await
+                self.admin(req, m).await
             }
-            [""] | [] => Ok(HttpResponse::json(
-                200,
-                &serde_json::json!({"service": "Flare", "fhir": req.fhir_base()}),
-            )),
-            _ => Err(ApiError::not_found(format!("no route for {method} {path}"))),
+            _ => self.open(req, m).await,
         }
     }
 
-    /// The FHIR API: authenticate, throttle, authorize per interaction, audit.
-    async fn fhir(&self, req: &HttpRequest, path: &str, segs: &[&str]) -> ApiResult {
-        if segs.first() != Some(&"$export-file") {
+    /// Routes whose callers prove themselves inside the request (or need not).
+    async fn open(&self, req: &HttpRequest, m: &Matched<'_>) -> ApiResult {
+        let path = req.url.path().trim_end_matches('/');
+        match m.route.endpoint {
+            E::Root => Ok(HttpResponse::json(
+                200,
+                &serde_json::json!({"service": "Flare", "fhir": req.fhir_base()}),
+            )),
+            E::ServiceBase => service_base::handle(self, req).await,
+            E::Capability => capability::handle(req),
+            E::WellKnown => {
+                oauth::discovery::handle(
+                    self,
+                    req,
+                    routes::segments(path).last().copied().unwrap_or_default(),
+                )
+                .await
+            }
+            E::Style => Ok(oauth::discovery::style()),
+            E::Authorize => oauth::authorize::start(self, req).await,
+            E::AuthorizeSignIn => oauth::authorize::signin(self, req).await,
+            E::AuthorizeContinue => oauth::authorize::resume(self, req).await,
+            E::AuthorizePatient => oauth::authorize::pick_patient(self, req).await,
+            E::AuthorizeConsent => oauth::authorize::consent(self, req).await,
+            E::Token => oauth::token::handle(self, req).await,
+            E::Introspect => oauth::introspect::introspect(self, req).await,
+            E::Revoke => oauth::introspect::revoke(self, req).await,
+            // A developer's API token registers a pending app they own, with
+            // the practice's PIN; else the operator's initial access token.
+            E::Register => match developer::token_developer(self, req).await? {
+                Some(dev) => developer::api::register(self, req, &dev).await,
+                None => oauth::register::register(self, req).await,
+            },
+            E::RegisterConfiguration => developer::api::configuration(self, req, m.param(0)).await,
+            E::OAuthPostOnly => {
+                Err(
+                    ApiError::oauth(405, "invalid_request", format!("{path} accepts POST only"))
+                        .with_header("allow", "POST"),
+                )
+            }
+            E::PortalHome => portal::home(self, req).await,
+            E::PortalSignIn => portal::signin(self, req).await,
+            E::PortalRevoke => portal::revoke(self, req).await,
+            E::PortalSignOut => portal::signout(self, req).await,
+            E::EhrHome => ehr::home(self, req).await,
+            E::EhrSignIn => ehr::signin(self, req).await,
+            E::EhrLaunch => ehr::launch(self, req).await,
+            E::EhrSignOut => ehr::signout(self, req).await,
+            E::DeveloperApi => developer::api::route(self, req, &m.rest).await,
+            E::DeveloperPages => developer::pages::route(self, req, &m.rest).await,
+            E::Practice => practice::route(self, req, &m.rest).await,
+            E::PageNotFound => Err(ApiError::page(404, format!("no page at {} {path}", req.method))),
+            _ => Err(ApiError::not_found(format!("no route for {} {path}", req.method))),
+        }
+    }
+
+    /// The operator's API (`ADMIN_TOKEN` already checked).
+    async fn admin(&self, req: &HttpRequest, m: &Matched<'_>) -> ApiResult {
+        let last = || {
+            routes::segments(req.url.path())
+                .last()
+                .copied()
+                .unwrap_or_default()
+        };
+        match m.route.endpoint {
+            E::AdminImport => import::handle(self, req).await,
+            E::AdminClients => oauth::manage::list_clients(self, req).await,
+            E::AdminClient => oauth::manage::get_client(self, m.param(0)).await,
+            E::AdminClientDecision => oauth::manage::client_decision(self, req, m.param(0), last()).await,
+            E::AdminClientRotateSecret => oauth::manage::rotate_secret(self, m.param(0)).await,
+            E::AdminClientJwks => oauth::manage::put_jwks(self, req, m.param(0)).await,
+            E::AdminClientScopeChange => oauth::manage::scope_change(self, req, m.param(0)).await,
+            E::AdminClientScopeDecision => oauth::manage::scope_decision(self, req, m.param(0), last()).await,
+            E::AdminUsers => oauth::manage::create_user(self, req).await,
+            E::AdminLaunch => oauth::manage::create_launch(self, req).await,
+            E::AdminAudit => oauth::manage::audit(self, req).await,
+            E::AdminPractices => admin::practices(self).await,
+            E::AdminPutPractice => admin::put_practice(self, req, m.param(0)).await,
+            E::AdminPutPin => admin::put_pin(self, req, m.param(0)).await,
+            E::AdminBenchNoop => admin::bench_noop(),
+            E::AdminBenchSelect1 => admin::bench_select1(self).await,
+            _ => admin::not_found(req, &m.rest),
+        }
+    }
+
+    /// The FHIR API: authenticate, throttle per client, answer, audit.
+    async fn fhir(&self, req: &HttpRequest, m: &Matched<'_>) -> ApiResult {
+        if m.route.endpoint != E::ExportFile {
             // Export files are ndjson; everything else speaks JSON only.
             search::check_format(req)?;
         }
         let caller = self.authenticate(req).await?;
-        if let Caller::App(a) = &caller {
+        if let (Caller::App(a), Throttle::PerClient) = (&caller, m.route.throttle) {
             if !self.platform.allow(Limiter::Client, &a.token.client_id).await {
                 return Err(ApiError::too_many_requests(
                     Limiter::Client.period_s(),
-                    error::ErrorBody::OperationOutcome,
+                    Shape::OperationOutcome.body("temporarily_unavailable"),
                 ));
             }
         }
         let practice = self.practice_for(&caller, req)?;
-        let method = req.method.as_str();
+        let path = req.url.path().trim_end_matches('/');
+        let (p0, p1) = (m.param(0), m.param(1));
         // Reads and searches also say whose records they returned (the access history).
         let answered = |r: ApiResult| r.map(|r| (r, Vec::new()));
-        let result = match (method, segs) {
-            ("GET" | "POST", ["Group", id, "$export"]) => answered(
-                bulk::kick_off(self, req, &caller, &practice, bulk::Level::Group(id.to_string())).await,
+        let result = match m.route.endpoint {
+            E::ExportGroup => answered(
+                bulk::kick_off(self, req, &caller, &practice, bulk::Level::Group(p0.to_string())).await,
             ),
-            ("GET" | "POST", ["Patient", "$export"]) => {
+            E::ExportPatient => {
                 answered(bulk::kick_off(self, req, &caller, &practice, bulk::Level::Patient).await)
             }
-            ("GET" | "POST", ["$export"]) => {
+            E::ExportSystem => {
                 answered(bulk::kick_off(self, req, &caller, &practice, bulk::Level::System).await)
             }
-            ("GET", ["$export-status", job]) => {
-                answered(bulk::status(self, req, &caller, &practice, job).await)
-            }
-            ("DELETE", ["$export-status", job]) => {
-                answered(bulk::cancel(self, &caller, &practice, job).await)
-            }
-            ("GET", ["$export-file", job, name]) => {
-                answered(bulk::file(self, &caller, &practice, job, name).await)
-            }
-            ("GET", [t]) => search::handle(self, req, &caller, &practice, t, req.query_pairs()).await,
-            ("POST", [t, "_search"]) => match search::form_pairs(req) {
+            E::ExportStatus => answered(bulk::status(self, req, &caller, &practice, p0).await),
+            E::ExportCancel => answered(bulk::cancel(self, &caller, &practice, p0).await),
+            E::ExportFile => answered(bulk::file(self, &caller, &practice, p0, p1).await),
+            E::Search => search::handle(self, req, &caller, &practice, p0, req.query_pairs()).await,
+            E::SearchPost => match search::form_pairs(req) {
                 Ok(form) => {
                     let mut pairs = req.query_pairs();
                     pairs.extend(form);
-                    search::handle(self, req, &caller, &practice, t, pairs).await
+                    search::handle(self, req, &caller, &practice, p0, pairs).await
                 }
                 Err(e) => Err(e),
             },
-            ("GET", [t, id]) => read::handle(self, req, &caller, &practice, t, id).await,
-            ("GET", _) => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
+            E::Read => read::handle(self, req, &caller, &practice, p0, p1).await,
+            E::FhirNotFound => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
             _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search, $export")),
         };
         let (result, patients) = match result {
@@ -178,26 +218,32 @@ impl<D: Database, P: Platform> App<D, P> {
                 Ok(r) => r.status,
                 Err(e) => e.status,
             };
-            access::audit_fhir(self, a, req, segs, status, &patients);
+            let segs = routes::segments(path);
+            access::audit_fhir(self, a, req, &segs[1..], status, &patients);
         }
         result
     }
+}
 
-    /// Per-IP throttling of the authorization server and its pages.
-    async fn throttle_ip(&self, req: &HttpRequest, segs: &[&str]) -> Result<(), ApiError> {
-        let ip = req.header_value("cf-connecting-ip").unwrap_or("unknown");
-        if self.platform.allow(Limiter::Ip, ip).await {
-            return Ok(());
-        }
-        let body = match segs.first() {
-            Some(&"developer") if segs.get(1) == Some(&"api") => {
-                error::ErrorBody::OAuth("temporarily_unavailable")
-            }
-            Some(&"authorize") | Some(&"portal") | Some(&"developer") | Some(&"practice") | Some(&"ehr") => {
-                error::ErrorBody::Page
-            }
-            _ => error::ErrorBody::OAuth("temporarily_unavailable"),
-        };
-        Err(ApiError::too_many_requests(Limiter::Ip.period_s(), body))
+/// 413 when the body, or the length the request declares, is over the
+/// route's cap, in the route's error shape.
+fn check_body(req: &HttpRequest, body_max: usize, errors: Shape) -> Result<(), ApiError> {
+    let declared = req
+        .header_value("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    if req.body.len() <= body_max && declared <= body_max as u64 {
+        return Ok(());
     }
+    let mut e = ApiError::new(
+        413,
+        "too-costly",
+        format!(
+            "the request body is over the {} KiB limit of {}",
+            body_max / 1024,
+            req.url.path()
+        ),
+    );
+    e.body = errors.body("invalid_request");
+    Err(e)
 }
