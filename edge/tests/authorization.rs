@@ -6,9 +6,8 @@
 mod common;
 
 use common::{
-    admin, app, call, challenge, checkboxes, entry, form_body, hidden, import, location, query_param, request, text,
-    unescape,
-    Browser, TestApp, BASE, NOW,
+    admin, app, call, challenge, checkboxes, entry, form_body, hidden, import, import_puts, location,
+    query_param, request, text, unescape, Browser, TestApp, BASE, NOW,
 };
 use flare_edge::app::http::HttpResponse;
 use serde_json::{json, Value};
@@ -42,18 +41,14 @@ fn world() -> TestApp {
             "patient": {"reference": "Patient/b"}, "agent": [{"who": {"reference": "Practitioner/doc"}}]}),
         json!({"resourceType": "Encounter", "id": "enc-a", "status": "finished", "class": {"code": "AMB"}, "subject": {"reference": "Patient/a"}}),
     ];
-    import(
-        &app,
-        "northside",
-        &json!({"resourceType": "Bundle", "type": "transaction", "entry": resources.into_iter().map(entry).collect::<Vec<_>>()}),
-    );
-    import(
+    import_puts(&app, "northside", resources);
+    import_puts(
         &app,
         "lakeshore",
-        &json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-            entry(json!({"resourceType": "Patient", "id": "c", "name": [{"family": "Gamma"}]})),
-            entry(obs("c-lab", "c", "laboratory")),
-        ]}),
+        [
+            json!({"resourceType": "Patient", "id": "c", "name": [{"family": "Gamma"}]}),
+            obs("c-lab", "c", "laboratory"),
+        ],
     );
     for (username, practice, fhir_user) in [
         ("ann", "northside", "Patient/a"),

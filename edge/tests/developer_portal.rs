@@ -7,7 +7,10 @@
 
 mod common;
 
-use common::{admin, app, call, challenge, form_body, hidden, import, location, query_param, request, text, Browser, TestApp, BASE};
+use common::{
+    admin, app, call, challenge, form_body, hidden, import_puts, location, query_param, request, text,
+    Browser, TestApp, BASE,
+};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "Flare-demo-2026";
@@ -19,28 +22,15 @@ const VERIFIER: &str = "a-perfectly-fine-code-verifier-of-enough-length-01234567
 fn world() -> TestApp {
     let app = app();
     for (practice, ids) in [("northside", ["a", "b"]), ("lakeshore", ["c", "d"])] {
-        let entries: Vec<Value> = ids
+        let resources = ids
             .iter()
             .map(|id| json!({"resourceType": "Patient", "id": id, "name": [{"family": id.to_uppercase()}]}))
             .chain([json!({"resourceType": "Practitioner", "id": format!("{practice}-doc")})])
             .chain([
                 json!({"resourceType": "Observation", "id": format!("{}-obs", ids[0]), "status": "final",
                 "code": {"text": "x"}, "subject": {"reference": format!("Patient/{}", ids[0])}}),
-            ])
-            .map(|r| {
-                let url = format!(
-                    "{}/{}",
-                    r["resourceType"].as_str().unwrap(),
-                    r["id"].as_str().unwrap()
-                );
-                json!({"resource": r, "request": {"method": "PUT", "url": url}})
-            })
-            .collect();
-        import(
-            &app,
-            practice,
-            &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
-        );
+            ]);
+        import_puts(&app, practice, resources);
     }
     for (username, practice, fhir_user, role) in [
         ("ann", "northside", "Patient/a", "test_patient"),
@@ -269,11 +259,7 @@ fn forms_need_the_csrf_token_of_this_browser() {
     assert!(text(&r).contains("CSRF"));
     let mut wrong = pairs.clone();
     wrong.push(("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
-    assert_eq!(
-        dana.post("/developer/apps", &wrong).status,
-        403,
-        "wrong token"
-    );
+    assert_eq!(dana.post("/developer/apps", &wrong).status, 403, "wrong token");
     let mut admin_b = practice_admin(&app, "north-admin");
     assert_eq!(admin_b.post("/practice/signout", &[]).status, 403);
     assert_eq!(
@@ -1212,7 +1198,9 @@ fn a_transfer_retires_the_previous_owners_client_secret() {
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "approve")],
     );
-    let old = secret_of(&text(&dana.post_csrf(&format!("/developer/apps/{id}/secret"), &[])));
+    let old = secret_of(&text(
+        &dana.post_csrf(&format!("/developer/apps/{id}/secret"), &[]),
+    ));
     assert!(client_authenticates(&app, &id, &old));
     dana.post_csrf(
         &format!("/developer/apps/{id}/transfer"),
@@ -1230,11 +1218,14 @@ fn a_transfer_retires_the_previous_owners_client_secret() {
     );
     let page = text(&fred.get(&format!("/developer/apps/{id}")));
     assert!(page.contains("Show the client secret"), "the new owner gets one");
-    let new = secret_of(&text(&fred.post_csrf(&format!("/developer/apps/{id}/secret"), &[])));
+    let new = secret_of(&text(
+        &fred.post_csrf(&format!("/developer/apps/{id}/secret"), &[]),
+    ));
     assert_ne!(new, old);
     assert!(client_authenticates(&app, &id, &new));
     assert_eq!(
-        fred.post_csrf(&format!("/developer/apps/{id}/secret"), &[]).status,
+        fred.post_csrf(&format!("/developer/apps/{id}/secret"), &[])
+            .status,
         409,
         "once"
     );
@@ -1298,7 +1289,10 @@ fn a_transfer_retires_the_previous_owners_keys_and_the_new_owner_registers_their
             .status,
         400
     );
-    assert_eq!(fred.post_csrf(&format!("/developer/apps/{id}/keys"), &[]).status, 400);
+    assert_eq!(
+        fred.post_csrf(&format!("/developer/apps/{id}/keys"), &[]).status,
+        400
+    );
     let private =
         json!({"keys": [{"kty": "RSA", "kid": "x", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}).to_string();
     assert_eq!(

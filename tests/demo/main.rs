@@ -130,15 +130,11 @@ impl World {
             ("demo-patient2", format!("Patient/{PATIENT_2}")),
             ("demo-clinician", "Practitioner/northside-prac-1".to_string()),
         ] {
-            let r = admin
-                .post(
-                    "/admin/users",
-                    "application/json",
-                    json!({"username": username, "password": PASSWORD, "practice": PRACTICE,
-                           "fhirUser": fhir_user, "name": format!("Demo {username}")})
-                    .to_string(),
-                )
-                .send();
+            let r = browser::add_user(
+                &admin,
+                &json!({"username": username, "password": PASSWORD, "practice": PRACTICE,
+                        "fhirUser": fhir_user, "name": format!("Demo {username}")}),
+            );
             if r.status != 201 {
                 return Err(format!("POST /admin/users {username}: {} {}", r.status, r.body));
             }

@@ -68,15 +68,11 @@ fn seed(admin: &Client) {
                 "practice_admin",
             ),
         ] {
-            let r = admin
-                .post(
-                    "/admin/users",
-                    "application/json",
-                    json!({"username": username, "password": PASSWORD, "practice": key, "fhirUser": fhir_user,
-                           "name": format!("{username} (demo)"), "role": role})
-                    .to_string(),
-                )
-                .send();
+            let r = browser::add_user(
+                admin,
+                &json!({"username": username, "password": PASSWORD, "practice": key, "fhirUser": fhir_user,
+                        "name": format!("{username} (demo)"), "role": role}),
+            );
             assert!(
                 matches!(r.status, 201 | 409),
                 "POST /admin/users {username}: {} {}",
@@ -107,17 +103,17 @@ fn drive(root: &Path, edge: &Result<Edge, String>, mode: &str) -> Result<Value, 
         Command::new("node")
             .arg(root.join("tests/portal/drive.mjs"))
             .env("EDGE", &edge.origin)
-        .env("MODE", mode)
-        .env("SHOTS", &shots)
-        .env("RUN", &run)
-        .env("PRACTICE", PRACTICE)
-        .env("OTHER_PRACTICE", OTHER_PRACTICE)
-        .env("PIN", PIN)
-        .env("PATIENT_USER", format!("{PRACTICE}-patient"))
-        .env("PATIENT_ID", format!("{PRACTICE}-pat"))
-        .env("ADMIN_USER", format!("{PRACTICE}-admin"))
-        .env("OTHER_ADMIN_USER", format!("{OTHER_PRACTICE}-admin"))
-        .env("PASSWORD", PASSWORD),
+            .env("MODE", mode)
+            .env("SHOTS", &shots)
+            .env("RUN", &run)
+            .env("PRACTICE", PRACTICE)
+            .env("OTHER_PRACTICE", OTHER_PRACTICE)
+            .env("PIN", PIN)
+            .env("PATIENT_USER", format!("{PRACTICE}-patient"))
+            .env("PATIENT_ID", format!("{PRACTICE}-pat"))
+            .env("ADMIN_USER", format!("{PRACTICE}-admin"))
+            .env("OTHER_ADMIN_USER", format!("{OTHER_PRACTICE}-admin"))
+            .env("PASSWORD", PASSWORD),
         root,
         "driver",
     )?;

@@ -127,15 +127,11 @@ fn seed(admin: &Client) {
         &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
     );
     // Both launch trials seed; whichever comes second finds the user (409).
-    let created = admin
-        .post(
-            "/admin/users",
-            "application/json",
-            json!({"username": "sdk-patient", "password": PASSWORD, "practice": PRACTICE,
-                   "fhirUser": "Patient/sdk-pat", "name": "Ada"})
-            .to_string(),
-        )
-        .send();
+    let created = browser::add_user(
+        admin,
+        &json!({"username": "sdk-patient", "password": PASSWORD, "practice": PRACTICE,
+                "fhirUser": "Patient/sdk-pat", "name": "Ada"}),
+    );
     assert!(
         matches!(created.status, 201 | 409),
         "POST /admin/users answered {}: {}",
@@ -190,16 +186,16 @@ fn drive(
         Command::new("node")
             .arg(root.join("tests/sdk/drive.mjs"))
             .env("APP_URL", app_url)
-        .env("LAUNCH_QUERY", query)
-        .env("ISS", iss)
-        .env("CLIENT_ID", client_id)
-        .env("SCOPE", scope)
-        .env("USERNAME", "sdk-patient")
-        .env("PASSWORD", PASSWORD)
-        .env("SCREENSHOT", &screenshot)
-        .env("SHOTS", &shots)
-        .env("MODE", mode)
-        .envs(extra.iter().copied()),
+            .env("LAUNCH_QUERY", query)
+            .env("ISS", iss)
+            .env("CLIENT_ID", client_id)
+            .env("SCOPE", scope)
+            .env("USERNAME", "sdk-patient")
+            .env("PASSWORD", PASSWORD)
+            .env("SCREENSHOT", &screenshot)
+            .env("SHOTS", &shots)
+            .env("MODE", mode)
+            .envs(extra.iter().copied()),
         root,
         "driver",
     )?;
@@ -646,7 +642,13 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     server::install_signal_handler();
     let root = server::repo_root();
-    let needing = [LAUNCH_TRIAL, RUST_APP_TRIAL, EHR_TRIAL, RUST_APP_EHR_TRIAL, PACKAGE_TRIAL];
+    let needing = [
+        LAUNCH_TRIAL,
+        RUST_APP_TRIAL,
+        EHR_TRIAL,
+        RUST_APP_EHR_TRIAL,
+        PACKAGE_TRIAL,
+    ];
     let edge = browser::set_up(&args, &needing, || Edge::start(&root));
     type EdgeTrial = fn(&Path, &Result<Edge, String>) -> Result<(), Failed>;
     let with_edge: [(&str, EdgeTrial); 5] = [
@@ -663,7 +665,8 @@ fn main() -> ExitCode {
             Trial::test(name, move || f(&root, &edge))
         })
         .collect();
-    let without: [(&str, fn(&Path) -> Result<(), Failed>); 2] = [(UNIT_TRIAL, unit_trial), (NODE_TRIAL, node_trial)];
+    let without: [(&str, fn(&Path) -> Result<(), Failed>); 2] =
+        [(UNIT_TRIAL, unit_trial), (NODE_TRIAL, node_trial)];
     trials.extend(without.into_iter().map(|(name, f)| {
         let root = root.clone();
         Trial::test(name, move || f(&root))

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use libtest_mimic::{Arguments, Conclusion, Failed};
 use serde_json::Value;
 
-use crate::http::Client;
+use crate::http::{Client, Resp};
 use crate::server::{self, Edge};
 use crate::static_server::StaticServer;
 
@@ -66,7 +66,11 @@ pub fn set_up<S>(
 
 /// Runs `trials`, then stops the edge of the set-up (if it started and no
 /// trial still holds it), keeping wrangler's log when a trial failed.
-pub fn run<S: AsMut<Edge>>(args: &Arguments, trials: Vec<libtest_mimic::Trial>, set_up: Arc<Result<S, String>>) -> ExitCode {
+pub fn run<S: AsMut<Edge>>(
+    args: &Arguments,
+    trials: Vec<libtest_mimic::Trial>,
+    set_up: Arc<Result<S, String>>,
+) -> ExitCode {
     let conclusion: Conclusion = libtest_mimic::run(args, trials);
     let failed = conclusion.has_failed();
     if let Ok(mut state) = Arc::try_unwrap(set_up) {
@@ -107,6 +111,13 @@ pub fn register_approved(admin: &Client, metadata: &Value) -> Result<String, Fai
         .send()
         .expect_status(200);
     Ok(id)
+}
+
+/// `POST /admin/users` with `user` (username, password, practice, fhirUser, …); the answer.
+pub fn add_user(admin: &Client, user: &Value) -> Resp {
+    admin
+        .post("/admin/users", "application/json", user.to_string())
+        .send()
 }
 
 /// The screenshots' directory of a suite: `target/screenshots/{suite}`.

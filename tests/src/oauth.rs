@@ -430,7 +430,11 @@ fn input(t: &Tag) -> Input {
 /// Every `<input>` of `html` (a page or a part of one) in order, inside a
 /// form or not.
 pub fn inputs(html: &str) -> Vec<Input> {
-    tags(html).iter().filter(|t| t.name == "input").map(input).collect()
+    tags(html)
+        .iter()
+        .filter(|t| t.name == "input")
+        .map(input)
+        .collect()
 }
 
 /// Every `<form>` of `html`, with the inputs and buttons up to its `</form>`.

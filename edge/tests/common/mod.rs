@@ -126,6 +126,16 @@ pub fn entry(resource: Value) -> Value {
     json!({"resource": resource, "request": {"method": "PUT", "url": url}})
 }
 
+/// Imports `resources` into a practice as a transaction of PUTs; asserts 200.
+pub fn import_puts(app: &TestApp, practice: &str, resources: impl IntoIterator<Item = Value>) -> Value {
+    let entries: Vec<Value> = resources.into_iter().map(entry).collect();
+    import(
+        app,
+        practice,
+        &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+    )
+}
+
 /// `application/x-www-form-urlencoded` form of `pairs`.
 pub fn form_body(pairs: &[(&str, &str)]) -> String {
     flare_tests::http::encode_pairs(pairs)
