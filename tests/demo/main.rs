@@ -16,7 +16,7 @@
 //! - `demo::rust_app_ehr_launch_in_an_iframe`: the same for the example Rust
 //!   web app (`sdk/examples/rust_app.rs`, its build `target/sdk-rust-app`
 //!   copied per run, page configured for its client, served by
-//!   tests/sdk/static_server.rs; registered with `{origin}/` as redirect URI
+//!   tests/src/static_server.rs; registered with `{origin}/` as redirect URI
 //!   and launch URL): from `localhost` (another site) its `#connect` runs the
 //!   launch in a popup that the EHR session signs in, and the result (launch
 //!   patient and encounter, lab searches, the lab list) is in the frame; from

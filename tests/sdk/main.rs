@@ -227,7 +227,7 @@ fn standalone_checks(r: &Value, app_url: &str, iss: &str) -> Result<(), Failed> 
             r["unknownParam"]["kind"] == "fhir" && r["unknownParam"]["status"] == 400,
         ),
     ]);
-    verdict(&checks, &r)
+    verdict(&checks, r)
 }
 
 /// What a standalone launch shows in both the npm test page and the Rust app.
@@ -650,26 +650,22 @@ fn main() -> ExitCode {
         PACKAGE_TRIAL,
     ];
     let edge = browser::set_up(&args, &needing, || Edge::start(&root));
-    type EdgeTrial = fn(&Path, &Result<Edge, String>) -> Result<(), Failed>;
-    let with_edge: [(&str, EdgeTrial); 5] = [
+    type TrialFn = fn(&Path, &Result<Edge, String>) -> Result<(), Failed>;
+    let trials: [(&str, TrialFn); 7] = [
         (LAUNCH_TRIAL, launch_trial),
         (RUST_APP_TRIAL, rust_app_trial),
         (EHR_TRIAL, ehr_trial),
         (RUST_APP_EHR_TRIAL, rust_app_ehr_trial),
         (PACKAGE_TRIAL, package_trial),
+        (UNIT_TRIAL, |root, _| unit_trial(root)),
+        (NODE_TRIAL, |root, _| node_trial(root)),
     ];
-    let mut trials: Vec<Trial> = with_edge
+    let trials = trials
         .into_iter()
         .map(|(name, f)| {
             let (root, edge) = (root.clone(), edge.clone());
             Trial::test(name, move || f(&root, &edge))
         })
         .collect();
-    let without: [(&str, fn(&Path) -> Result<(), Failed>); 2] =
-        [(UNIT_TRIAL, unit_trial), (NODE_TRIAL, node_trial)];
-    trials.extend(without.into_iter().map(|(name, f)| {
-        let root = root.clone();
-        Trial::test(name, move || f(&root))
-    }));
     browser::run(&args, trials, edge)
 }
