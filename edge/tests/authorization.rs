@@ -5,137 +5,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::{admin, app, call, import, TestApp, BASE, NOW};
-use flare_edge::http::{HttpRequest, HttpResponse, Url};
+use common::{
+    admin, app, call, challenge, checkboxes, entry, form_body, hidden, import, import_puts, location,
+    query_param, request, text, unescape, Browser, TestApp, BASE, NOW,
+};
+use flare_edge::http::HttpResponse;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const PASSWORD: &str = "Flare-demo-2026";
 const REDIRECT: &str = "http://127.0.0.1:9000/cb";
-
-fn request(method: &str, path: &str) -> HttpRequest {
-    let url = if path.starts_with("http") {
-        path.to_string()
-    } else {
-        format!("{BASE}{path}")
-    };
-    HttpRequest::new(method, Url::parse(&url).unwrap())
-}
-
-fn form_body(pairs: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-fn body_text(r: &HttpResponse) -> String {
-    String::from_utf8_lossy(&r.body).into_owned()
-}
-
-/// Keeps cookies like a browser.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-    /// `CF-Connecting-IP` on every request, when set.
-    ip: Option<&'static str>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Browser {
-            app,
-            cookies: BTreeMap::new(),
-            ip: None,
-        }
-    }
-
-    fn send(&mut self, mut req: HttpRequest) -> HttpResponse {
-        if let Some(ip) = self.ip {
-            req = req.header("cf-connecting-ip", ip);
-        }
-        if !self.cookies.is_empty() {
-            let c: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            req = req.header("cookie", &c.join("; "));
-        }
-        let r = call(self.app, req);
-        for (k, v) in &r.headers {
-            if k == "set-cookie" {
-                let pair = v.split(';').next().unwrap_or_default();
-                if let Some((n, val)) = pair.split_once('=') {
-                    if val.is_empty() {
-                        self.cookies.remove(n);
-                    } else {
-                        self.cookies.insert(n.to_string(), val.to_string());
-                    }
-                }
-            }
-        }
-        r
-    }
-
-    fn get(&mut self, path: &str) -> HttpResponse {
-        self.send(request("GET", path))
-    }
-
-    fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> HttpResponse {
-        self.send(
-            request("POST", path)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form_body(pairs)),
-        )
-    }
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
-}
-
-/// `name="x" value="y"` pairs of hidden inputs.
-fn hidden(html: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
-        let (name, rest) = part.split_once('"').unwrap();
-        let value = rest.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
-        out.push((name.to_string(), unescape(value)));
-    }
-    out
-}
-
-/// The consent checkboxes: `(scope, checked)`.
-fn checkboxes(html: &str) -> Vec<(String, bool)> {
-    html.split("name=\"scope\" value=\"")
-        .skip(1)
-        .map(|part| {
-            let (v, rest) = part.split_once('"').unwrap();
-            (unescape(v), rest.starts_with(" checked"))
-        })
-        .collect()
-}
-
-fn location(r: &HttpResponse) -> String {
-    r.header_value("location").unwrap_or_default().to_string()
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    Url::parse(url)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn challenge(verifier: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
 
 const VERIFIER: &str = "a-perfectly-fine-code-verifier-of-enough-length-0123456789";
 
@@ -144,15 +22,6 @@ fn obs(id: &str, patient: &str, category: &str) -> Value {
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
         "code": {"text": "test"}, "subject": {"reference": format!("Patient/{patient}")},
         "performer": [{"reference": "Practitioner/doc"}]})
-}
-
-fn entry(resource: Value) -> Value {
-    let url = format!(
-        "{}/{}",
-        resource["resourceType"].as_str().unwrap(),
-        resource["id"].as_str().unwrap()
-    );
-    json!({"resource": resource, "request": {"method": "PUT", "url": url}})
 }
 
 /// Two patients with records in northside, one in lakeshore, users and an approved public app.
@@ -172,18 +41,14 @@ fn world() -> TestApp {
             "patient": {"reference": "Patient/b"}, "agent": [{"who": {"reference": "Practitioner/doc"}}]}),
         json!({"resourceType": "Encounter", "id": "enc-a", "status": "finished", "class": {"code": "AMB"}, "subject": {"reference": "Patient/a"}}),
     ];
-    import(
-        &app,
-        "northside",
-        &json!({"resourceType": "Bundle", "type": "transaction", "entry": resources.into_iter().map(entry).collect::<Vec<_>>()}),
-    );
-    import(
+    import_puts(&app, "northside", resources);
+    import_puts(
         &app,
         "lakeshore",
-        &json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-            entry(json!({"resourceType": "Patient", "id": "c", "name": [{"family": "Gamma"}]})),
-            entry(obs("c-lab", "c", "laboratory")),
-        ]}),
+        [
+            json!({"resourceType": "Patient", "id": "c", "name": [{"family": "Gamma"}]}),
+            obs("c-lab", "c", "laboratory"),
+        ],
     );
     for (username, practice, fhir_user) in [
         ("ann", "northside", "Patient/a"),
@@ -196,7 +61,7 @@ fn world() -> TestApp {
             admin("POST", "/admin/users")
                 .body(json!({"username": username, "password": PASSWORD, "practice": practice, "fhirUser": fhir_user}).to_string()),
         );
-        assert_eq!(r.status, 201, "{}", body_text(&r));
+        assert_eq!(r.status, 201, "{}", text(&r));
     }
     register(
         &app,
@@ -210,7 +75,7 @@ fn world() -> TestApp {
 /// Registers and approves a client; returns the registration response.
 fn register(app: &TestApp, meta: Value) -> Value {
     let r = call(app, admin("POST", "/register").body(meta.to_string()));
-    assert_eq!(r.status, 201, "{}", body_text(&r));
+    assert_eq!(r.status, 201, "{}", text(&r));
     let body = r.json_body();
     let id = body["client_id"].as_str().unwrap();
     assert_eq!(
@@ -251,26 +116,26 @@ fn consent_flow(
     ticked: Option<&[&str]>,
 ) -> HttpResponse {
     let mut page = b.get(url);
-    if body_text(&page).contains("action=\"/authorize/signin\"") {
-        let mut f = hidden(&body_text(&page));
+    if text(&page).contains("action=\"/authorize/signin\"") {
+        let mut f = hidden(&text(&page));
         f.push(("username".into(), user.into()));
         f.push(("password".into(), PASSWORD.into()));
         let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let r = b.post("/authorize/signin", &pairs);
-        assert_eq!(r.status, 303, "{}", body_text(&r));
+        assert_eq!(r.status, 303, "{}", text(&r));
         page = b.get(&location(&r));
     }
-    if body_text(&page).contains("action=\"/authorize/patient\"") {
-        let html = body_text(&page);
+    if text(&page).contains("action=\"/authorize/patient\"") {
+        let html = text(&page);
         let form = html.split("action=\"/authorize/patient\"").nth(1).unwrap();
         let mut f = hidden(form);
         f.push(("patient".into(), pick.expect("the picker was shown").into()));
         let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let r = b.post("/authorize/patient", &pairs);
-        assert_eq!(r.status, 303, "{}", body_text(&r));
+        assert_eq!(r.status, 303, "{}", text(&r));
         page = b.get(&location(&r));
     }
-    let html = body_text(&page);
+    let html = text(&page);
     assert!(
         html.contains("action=\"/authorize/consent\""),
         "expected consent, got {}: {html}",
@@ -323,12 +188,12 @@ fn patient_token(app: &TestApp, user: &str, scope: &str, ticked: Option<&[&str]>
         None,
         ticked,
     );
-    assert_eq!(r.status, 302, "{}", body_text(&r));
+    assert_eq!(r.status, 302, "{}", text(&r));
     let loc = location(&r);
     assert_eq!(query_param(&loc, "state").as_deref(), Some("st-1"));
     let code = query_param(&loc, "code").expect("a code");
     let t = exchange(app, "public-app", &code);
-    assert_eq!(t.status, 200, "{}", body_text(&t));
+    assert_eq!(t.status, 200, "{}", text(&t));
     assert_eq!(t.header_value("cache-control"), Some("no-store"));
     t.json_body()
 }
@@ -360,7 +225,7 @@ fn patient_token_sees_only_its_patient() {
     let at = t["access_token"].as_str().unwrap();
     let ok = |p: &str| {
         let r = fhir(&app, at, p);
-        assert_eq!(r.status, 200, "{p}: {}", body_text(&r));
+        assert_eq!(r.status, 200, "{p}: {}", text(&r));
         ids(&r)
     };
     let status = |p: &str| fhir(&app, at, p).status;
@@ -440,14 +305,14 @@ fn user_token_with_picker_sees_its_practice_only() {
     // A picked patient outside the practice is refused.
     let mut b = Browser::new(&app);
     let page = b.get(&authorize_url("public-app", "launch/patient user/*.rs", &[]));
-    let mut f = hidden(&body_text(&page));
+    let mut f = hidden(&text(&page));
     f.extend([
         ("username".to_string(), "doc".to_string()),
         ("password".to_string(), PASSWORD.to_string()),
     ]);
     let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let r = b.post("/authorize/signin", &pairs);
-    let picker = body_text(&b.get(&location(&r)));
+    let picker = text(&b.get(&location(&r)));
     assert!(
         picker.contains("value=\"a\"") && picker.contains("value=\"b\"") && !picker.contains("value=\"c\"")
     );
@@ -629,7 +494,7 @@ fn authorize_errors_redirect_only_to_registered_uris() {
         ));
         assert_eq!(r.status, 400, "{variant}");
         assert!(r.header_value("location").is_none());
-        assert!(body_text(&r).contains("redirect_uri"));
+        assert!(text(&r).contains("redirect_uri"));
     }
     let r = b.get(&authorize_url("nobody", "patient/*.rs", &[]));
     assert_eq!((r.status, r.header_value("location")), (400, None));
@@ -648,7 +513,7 @@ fn authorize_errors_redirect_only_to_registered_uris() {
             "launch/patient patient/*.rs",
             &[extra],
         ));
-        assert_eq!(r.status, 302, "{extra:?}: {}", body_text(&r));
+        assert_eq!(r.status, 302, "{extra:?}: {}", text(&r));
         let loc = location(&r);
         assert!(loc.starts_with(REDIRECT), "{loc}");
         assert_eq!(query_param(&loc, "error").as_deref(), Some(error), "{extra:?}");
@@ -679,7 +544,7 @@ fn consent_forms_need_the_csrf_token_and_cookie() {
     let app = world();
     let mut b = Browser::new(&app);
     let page = b.get(&authorize_url("public-app", "launch/patient patient/*.rs", &[]));
-    let f = hidden(&body_text(&page));
+    let f = hidden(&text(&page));
     let request_id = f.iter().find(|(k, _)| k == "request").unwrap().1.clone();
     let csrf = f.iter().find(|(k, _)| k == "csrf").unwrap().1.clone();
     // Sign-in from another browser (no cookie), or with a wrong token: refused.
@@ -745,10 +610,10 @@ fn consent_forms_need_the_csrf_token_and_cookie() {
 fn pages_escape_what_they_show() {
     let app = world();
     let mut b = Browser::new(&app);
-    let page = body_text(&b.get(&authorize_url("public-app", "patient/*.rs", &[])));
+    let page = text(&b.get(&authorize_url("public-app", "patient/*.rs", &[])));
     assert!(page.contains("Public &lt;app&gt;") && !page.contains("Public <app>"));
     let r = b.get("/authorize?client_id=%3Cscript%3E");
-    assert!(!body_text(&r).contains("<script>"));
+    assert!(!text(&r).contains("<script>"));
 }
 
 #[test]
@@ -773,7 +638,7 @@ fn refresh_rotates_with_a_reuse_window_and_never_widens() {
         (400, json!("invalid_scope"))
     );
     let narrow = refresh(&rt1, Some("patient/Observation.rs"));
-    assert_eq!(narrow.status, 200, "{}", body_text(&narrow));
+    assert_eq!(narrow.status, 200, "{}", text(&narrow));
     let n = narrow.json_body();
     assert_eq!(n["scope"], "patient/Observation.rs");
     assert_eq!(
@@ -835,7 +700,7 @@ fn online_access_ends_with_the_session_and_tokens_expire() {
     assert_eq!(ok.status, 200);
     let rt2 = ok.json_body()["refresh_token"].as_str().unwrap().to_string();
     // Signing out of the portal ends the session.
-    let portal = body_text(&b.get("/portal"));
+    let portal = text(&b.get("/portal"));
     let f = hidden(&portal);
     let csrf = f.iter().find(|(k, _)| k == "csrf").unwrap().1.clone();
     assert_eq!(b.post("/portal/signout", &[("csrf", &csrf)]).status, 303);
@@ -868,14 +733,14 @@ fn portal_revocation_stops_tokens_at_once() {
     let rt = t["refresh_token"].as_str().unwrap();
     assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
     let mut b = Browser::new(&app);
-    let page = body_text(&b.get("/portal"));
+    let page = text(&b.get("/portal"));
     let csrf = hidden(&page).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
     let r = b.post(
         "/portal/signin",
         &[("csrf", &csrf), ("username", "ann"), ("password", PASSWORD)],
     );
     assert_eq!(r.status, 303);
-    let list = body_text(&b.get("/portal"));
+    let list = text(&b.get("/portal"));
     assert!(
         list.contains("Public &lt;app&gt;") && list.contains("Revoke"),
         "{list}"
@@ -891,7 +756,7 @@ fn portal_revocation_stops_tokens_at_once() {
         .to_string();
     // Bob cannot revoke Ann's grant.
     let mut bob = Browser::new(&app);
-    let bp = body_text(&bob.get("/portal"));
+    let bp = text(&bob.get("/portal"));
     let bcsrf = hidden(&bp).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
     bob.post(
         "/portal/signin",
@@ -926,7 +791,7 @@ fn portal_revocation_stops_tokens_at_once() {
         ],
     );
     assert_eq!(r.json_body()["error"], "invalid_grant");
-    assert!(!body_text(&b.get("/portal")).contains("name=\"grant\""));
+    assert!(!text(&b.get("/portal")).contains("name=\"grant\""));
 }
 
 #[test]
@@ -975,7 +840,7 @@ fn ehr_launch_carries_its_context() {
                 .to_string(),
             ),
         );
-        assert_eq!(launch.status, 201, "{}", body_text(&launch));
+        assert_eq!(launch.status, 201, "{}", text(&launch));
         let l = launch.json_body();
         assert_eq!(l["expires_in"], 300);
         l["launch"].as_str().unwrap().to_string()
@@ -989,7 +854,7 @@ fn ehr_launch_carries_its_context() {
         "launch user/*.rs",
         &[("launch", value)],
     ));
-    let mut f = hidden(&body_text(&page));
+    let mut f = hidden(&text(&page));
     f.extend([
         ("username".to_string(), "ann".to_string()),
         ("password".to_string(), PASSWORD.to_string()),
@@ -1092,7 +957,7 @@ fn confidential_clients_authenticate_with_basic_and_rotate_secrets() {
     );
     assert_eq!(r.status, 401);
     let ok = send(&basic(&secret), &code);
-    assert_eq!(ok.status, 200, "{}", body_text(&ok));
+    assert_eq!(ok.status, 200, "{}", text(&ok));
     let at = ok.json_body()["access_token"].as_str().unwrap().to_string();
     // Introspection by the client itself.
     let intro = |tok: &str, auth: &str| {
@@ -1196,7 +1061,7 @@ fn token_endpoint_errors_are_oauth_json() {
     ];
     for (pairs, status, error) in cases {
         let r = token(&app, &pairs);
-        assert_eq!(r.status, status, "{pairs:?}: {}", body_text(&r));
+        assert_eq!(r.status, status, "{pairs:?}: {}", text(&r));
         assert_eq!(r.json_body()["error"], error, "{pairs:?}");
         assert_eq!(r.header_value("cache-control"), Some("no-store"));
     }
@@ -1217,7 +1082,7 @@ fn sign_in_slows_down_per_name_and_address() {
         let mut b = Browser::new(&app);
         b.ip = Some(ip);
         let page = b.get(&authorize_url("public-app", "launch/patient patient/*.rs", &[]));
-        let mut f = hidden(&body_text(&page));
+        let mut f = hidden(&text(&page));
         f.extend([
             ("username".to_string(), "bob".to_string()),
             ("password".to_string(), password.to_string()),
@@ -1387,7 +1252,7 @@ fn authorize_accepts_a_form_post() {
             .body(query),
     );
     assert_eq!(r.status, 200);
-    assert!(body_text(&r).contains("action=\"/authorize/signin\""));
+    assert!(text(&r).contains("action=\"/authorize/signin\""));
     assert!(r.header_value("set-cookie").unwrap().starts_with("flare_csrf="));
 }
 
@@ -1396,7 +1261,7 @@ fn consent_needs_the_browser_signed_in_as_the_requests_user() {
     let app = world();
     let mut alice = Browser::new(&app);
     let page = alice.get(&authorize_url("public-app", "launch/patient patient/*.rs", &[]));
-    let f = hidden(&body_text(&page));
+    let f = hidden(&text(&page));
     let get = |k: &str| f.iter().find(|(n, _)| n == k).unwrap().1.clone();
     let (request_id, csrf) = (get("request"), get("csrf"));
     let r = alice.post(
@@ -1412,7 +1277,7 @@ fn consent_needs_the_browser_signed_in_as_the_requests_user() {
     // Bob, signed in himself, somehow holding Alice's CSRF cookie and request id.
     let mut bob = Browser::new(&app);
     let bp = bob.get(&authorize_url("public-app", "launch/patient patient/*.rs", &[]));
-    let bf = hidden(&body_text(&bp));
+    let bf = hidden(&text(&bp));
     let bget = |k: &str| bf.iter().find(|(n, _)| n == k).unwrap().1.clone();
     bob.post(
         "/authorize/signin",
@@ -1423,7 +1288,7 @@ fn consent_needs_the_browser_signed_in_as_the_requests_user() {
             ("password", PASSWORD),
         ],
     );
-    bob.cookies.insert("flare_csrf".into(), csrf.clone());
+    bob.jar.set("flare_csrf", &csrf);
     let r = bob.post(
         "/authorize/consent",
         &[("request", &request_id), ("csrf", &csrf), ("decision", "allow")],
@@ -1497,14 +1362,14 @@ fn ehr_signin<'a>(app: &'a TestApp, user: &str) -> (Browser<'a>, String) {
     let mut b = Browser::new(app);
     let page = b.get("/ehr");
     assert_eq!(page.status, 200);
-    let html = body_text(&page);
+    let html = text(&page);
     assert!(html.contains("action=\"/ehr/signin\""), "{html}");
     let csrf = hidden(&html).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
     let r = b.post(
         "/ehr/signin",
         &[("csrf", &csrf), ("username", user), ("password", PASSWORD)],
     );
-    assert_eq!(r.status, 303, "{}", body_text(&r));
+    assert_eq!(r.status, 303, "{}", text(&r));
     (b, csrf)
 }
 
@@ -1522,7 +1387,7 @@ fn ehr_simulator_launches_an_app_in_a_frame() {
     let app = world();
     register_launchable(&app);
     let (mut b, csrf) = ehr_signin(&app, "doc");
-    let home = body_text(&b.get("/ehr"));
+    let home = text(&b.get("/ehr"));
     assert!(
         home.contains("href=\"/ehr?patient=a\"") && home.contains("Ann Alpha"),
         "{home}"
@@ -1532,7 +1397,7 @@ fn ehr_simulator_launches_an_app_in_a_frame() {
         "another practice's patient"
     );
     let chart = b.get("/ehr?patient=a");
-    let html = body_text(&chart);
+    let html = text(&chart);
     assert!(
         html.contains("value=\"enc-a\""),
         "the patient's encounter: {html}"
@@ -1555,8 +1420,8 @@ fn ehr_simulator_launches_an_app_in_a_frame() {
             ("smart_style_url", "true"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", body_text(&r));
-    let html = body_text(&r);
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let html = text(&r);
     let src = html
         .split("<iframe")
         .nth(1)
@@ -1593,7 +1458,7 @@ fn ehr_simulator_launches_an_app_in_a_frame() {
         form_urlencoded::byte_serialize(format!("{BASE}/fhir").as_bytes()).collect::<String>(),
         challenge(&verifier),
     );
-    let page = body_text(&b.get(&url));
+    let page = text(&b.get(&url));
     assert!(page.contains("action=\"/authorize/consent\""), "{page}");
     let mut f = hidden(&page);
     f.extend(
@@ -1635,7 +1500,7 @@ fn ehr_simulator_refuses_what_it_must() {
     register_launchable(&app);
     // Signed out: the sign-in page, and no launch.
     let mut anon = Browser::new(&app);
-    let page = body_text(&anon.get("/ehr?patient=a"));
+    let page = text(&anon.get("/ehr?patient=a"));
     assert!(page.contains("action=\"/ehr/signin\"") && !page.contains("Ann Alpha"));
     let csrf = hidden(&page).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
     let r = anon.post(
@@ -1734,12 +1599,12 @@ fn ehr_simulator_refuses_what_it_must() {
         &json!({"resourceType": "Bundle", "type": "transaction", "entry": [
             entry(json!({"resourceType": "Patient", "id": "x", "name": [{"family": "<script>alert(1)</script>"}]}))]}),
     );
-    let html = body_text(&b.get("/ehr?patient=x"));
+    let html = text(&b.get("/ehr?patient=x"));
     assert!(
         !html.contains("<script>") && html.contains("&lt;script&gt;"),
         "{html}"
     );
     // Signing out ends the session.
     assert_eq!(b.post("/ehr/signout", &[("csrf", &csrf)]).status, 303);
-    assert!(body_text(&b.get("/ehr")).contains("action=\"/ehr/signin\""));
+    assert!(text(&b.get("/ehr")).contains("action=\"/ehr/signin\""));
 }

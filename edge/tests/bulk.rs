@@ -7,18 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{admin, app, call, import, TestApp, BASE, NOW};
+use common::{admin, app, call, entry, import, import_puts, TestApp, BASE, NOW};
 use flare_edge::fhir::bulk;
 use serde_json::{json, Value};
-
-fn entry(resource: Value) -> Value {
-    let url = format!(
-        "{}/{}",
-        resource["resourceType"].as_str().unwrap(),
-        resource["id"].as_str().unwrap()
-    );
-    json!({"resource": resource, "request": {"method": "PUT", "url": url}})
-}
 
 fn obs(id: &str, patient: &str, category: &str) -> Value {
     json!({"resourceType": "Observation", "id": id, "status": "final",
@@ -57,18 +48,14 @@ fn world() -> TestApp {
         json!({"resourceType": "MedicationRequest", "id": "p2-mr", "status": "active", "intent": "order",
         "subject": {"reference": "Patient/p2"}, "medicationReference": {"reference": "Medication/med"}}),
     );
-    import(
-        &app,
-        "northside",
-        &json!({"resourceType": "Bundle", "type": "transaction", "entry": resources.into_iter().map(entry).collect::<Vec<_>>()}),
-    );
-    import(
+    import_puts(&app, "northside", resources);
+    import_puts(
         &app,
         "lakeshore",
-        &json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-            entry(json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "other practice"}]})),
-            entry(obs("p1-lab-0", "p1", "laboratory")),
-        ]}),
+        [
+            json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "other practice"}]}),
+            obs("p1-lab-0", "p1", "laboratory"),
+        ],
     );
     app
 }

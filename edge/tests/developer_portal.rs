@@ -7,127 +7,30 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::{admin, app, call, import, TestApp, BASE};
-use flare_edge::http::{HttpRequest, HttpResponse, Url};
+use common::{
+    admin, app, call, challenge, form_body, hidden, import_puts, location, query_param, request, text,
+    Browser, TestApp, BASE,
+};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const PASSWORD: &str = "Flare-demo-2026";
 const DEV_PASSWORD: &str = "Dev-portal-2026!";
 const REDIRECT: &str = "http://127.0.0.1:9000/cb";
 const VERIFIER: &str = "a-perfectly-fine-code-verifier-of-enough-length-0123456789";
 
-fn request(method: &str, path: &str) -> HttpRequest {
-    HttpRequest::new(method, Url::parse(&format!("{BASE}{path}")).unwrap())
-}
-
-fn form_body(pairs: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-fn text(r: &HttpResponse) -> String {
-    String::from_utf8_lossy(&r.body).into_owned()
-}
-
-fn location(r: &HttpResponse) -> String {
-    r.header_value("location").unwrap_or_default().to_string()
-}
-
-/// Keeps cookies like a browser; every form post carries the CSRF cookie's value.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        let mut b = Browser {
-            app,
-            cookies: BTreeMap::new(),
-        };
-        b.get("/developer");
-        b
-    }
-
-    fn send(&mut self, mut req: HttpRequest) -> HttpResponse {
-        if !self.cookies.is_empty() {
-            let c: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            req = req.header("cookie", &c.join("; "));
-        }
-        let r = call(self.app, req);
-        for (k, v) in &r.headers {
-            if k == "set-cookie" {
-                let pair = v.split(';').next().unwrap_or_default();
-                if let Some((n, val)) = pair.split_once('=') {
-                    if val.is_empty() {
-                        self.cookies.remove(n);
-                    } else {
-                        self.cookies.insert(n.to_string(), val.to_string());
-                    }
-                }
-            }
-        }
-        r
-    }
-
-    fn get(&mut self, path: &str) -> HttpResponse {
-        self.send(request("GET", path))
-    }
-
-    fn csrf(&self) -> String {
-        self.cookies.get("flare_csrf").cloned().unwrap_or_default()
-    }
-
-    /// Posts a form with the right CSRF token.
-    fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> HttpResponse {
-        let csrf = self.csrf();
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(pairs);
-        self.post_raw(path, &all)
-    }
-
-    /// Posts a form exactly as given.
-    fn post_raw(&mut self, path: &str, pairs: &[(&str, &str)]) -> HttpResponse {
-        self.send(
-            request("POST", path)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form_body(pairs)),
-        )
-    }
-}
-
 /// Practices with patients, users (a practice admin in each) and PINs.
 fn world() -> TestApp {
     let app = app();
     for (practice, ids) in [("northside", ["a", "b"]), ("lakeshore", ["c", "d"])] {
-        let entries: Vec<Value> = ids
+        let resources = ids
             .iter()
             .map(|id| json!({"resourceType": "Patient", "id": id, "name": [{"family": id.to_uppercase()}]}))
             .chain([json!({"resourceType": "Practitioner", "id": format!("{practice}-doc")})])
             .chain([
                 json!({"resourceType": "Observation", "id": format!("{}-obs", ids[0]), "status": "final",
                 "code": {"text": "x"}, "subject": {"reference": format!("Patient/{}", ids[0])}}),
-            ])
-            .map(|r| {
-                let url = format!(
-                    "{}/{}",
-                    r["resourceType"].as_str().unwrap(),
-                    r["id"].as_str().unwrap()
-                );
-                json!({"resource": r, "request": {"method": "PUT", "url": url}})
-            })
-            .collect();
-        import(
-            &app,
-            practice,
-            &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
-        );
+            ]);
+        import_puts(&app, practice, resources);
     }
     for (username, practice, fhir_user, role) in [
         ("ann", "northside", "Patient/a", "test_patient"),
@@ -169,21 +72,21 @@ fn world() -> TestApp {
 }
 
 fn signed_up<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
-    let mut b = Browser::new(app);
+    let mut b = Browser::at(app, "/developer");
     b.get("/developer/signup");
-    let r = b.post(
+    let r = b.post_csrf(
         "/developer/signup",
         &[("email", email), ("name", "Dana Dev"), ("password", DEV_PASSWORD)],
     );
     assert_eq!(r.status, 303, "{}", text(&r));
-    assert!(b.cookies.contains_key("flare_dev_session"));
+    assert!(b.jar.get("flare_dev_session").is_some());
     b
 }
 
 fn practice_admin<'a>(app: &'a TestApp, username: &str) -> Browser<'a> {
-    let mut b = Browser::new(app);
+    let mut b = Browser::at(app, "/developer");
     b.get("/practice");
-    let r = b.post(
+    let r = b.post_csrf(
         "/practice/signin",
         &[("username", username), ("password", PASSWORD)],
     );
@@ -206,7 +109,7 @@ fn registration<'a>(use_case: &'a str, name: &'a str, pin: &'a str) -> Vec<(&'a 
 
 /// Registers through the form; returns the new client id.
 fn register(b: &mut Browser, pairs: &[(&str, &str)]) -> String {
-    let r = b.post("/developer/apps", pairs);
+    let r = b.post_csrf("/developer/apps", pairs);
     assert_eq!(r.status, 303, "{}", text(&r));
     location(&r).rsplit('/').next().unwrap().to_string()
 }
@@ -218,11 +121,11 @@ fn client(app: &TestApp, id: &str) -> Value {
 #[test]
 fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
     let app = world();
-    let mut b = Browser::new(&app);
+    let mut b = Browser::at(&app, "/developer");
     let page = text(&b.get("/developer/signup"));
     assert!(page.contains("<script src=\"/developer/password-rule.js\""));
     assert!(page.contains("data-check=\"symbol\""));
-    let weak = b.post(
+    let weak = b.post_csrf(
         "/developer/signup",
         &[
             ("email", "dana@example.com"),
@@ -249,7 +152,7 @@ fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
     assert!(text(&js).contains("check_password_rule"));
 
     let mut dana = signed_up(&app, "dana@example.com");
-    let again = Browser::new(&app).post_raw(
+    let again = Browser::at(&app, "/developer").post(
         "/developer/signup",
         &[
             ("email", "DANA@example.com"),
@@ -258,8 +161,8 @@ fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
         ],
     );
     assert_eq!(again.status, 403, "no CSRF token");
-    let mut other = Browser::new(&app);
-    let again = other.post(
+    let mut other = Browser::at(&app, "/developer");
+    let again = other.post_csrf(
         "/developer/signup",
         &[
             ("email", "DANA@example.com"),
@@ -273,17 +176,17 @@ fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
     );
 
     // Sign out, sign in; wrong passwords slow down (per e-mail and address).
-    assert_eq!(dana.post("/developer/signout", &[]).status, 303);
+    assert_eq!(dana.post_csrf("/developer/signout", &[]).status, 303);
     assert!(text(&dana.get("/developer")).contains("action=\"/developer/signin\""));
-    let mut b = Browser::new(&app);
+    let mut b = Browser::at(&app, "/developer");
     for i in 1..=5 {
-        let r = b.post(
+        let r = b.post_csrf(
             "/developer/signin",
             &[("email", "dana@example.com"), ("password", "Wrong-pass-1")],
         );
         assert_eq!(r.status, 401, "attempt {i}");
     }
-    let r = b.post(
+    let r = b.post_csrf(
         "/developer/signin",
         &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
     );
@@ -292,36 +195,36 @@ fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
     app.platform.now.set(app.platform.now.get() + 60_000);
     for _ in 0..5 {
         app.platform.now.set(app.platform.now.get() + 120_000);
-        let r = b.post(
+        let r = b.post_csrf(
             "/developer/signin",
             &[("email", "dana@example.com"), ("password", "Wrong-pass-1")],
         );
         assert_eq!(r.status, 401);
     }
-    let r = b.post(
+    let r = b.post_csrf(
         "/developer/signin",
         &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
     );
     assert_eq!(r.status, 429, "slowed down after 10 failures");
     app.platform.now.set(app.platform.now.get() + 16 * 60_000);
-    let r = b.post(
+    let r = b.post_csrf(
         "/developer/signin",
         &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
     );
     assert_eq!(r.status, 303, "the wait ends: {}", text(&r));
 
     // Password change: the current one is checked, the new one must pass the rule.
-    let bad = b.post(
+    let bad = b.post_csrf(
         "/developer/password",
         &[("current_password", "nope"), ("new_password", "New-pass-2026!")],
     );
     assert_eq!(bad.status, 401);
-    let weak = b.post(
+    let weak = b.post_csrf(
         "/developer/password",
         &[("current_password", DEV_PASSWORD), ("new_password", "short")],
     );
     assert_eq!(weak.status, 400);
-    let ok = b.post(
+    let ok = b.post_csrf(
         "/developer/password",
         &[
             ("current_password", DEV_PASSWORD),
@@ -333,13 +236,13 @@ fn sign_up_enforces_the_password_rule_and_sign_in_locks_out() {
         text(&b.get("/developer")).contains("Your apps"),
         "this session goes on"
     );
-    let mut fresh = Browser::new(&app);
-    let r = fresh.post(
+    let mut fresh = Browser::at(&app, "/developer");
+    let r = fresh.post_csrf(
         "/developer/signin",
         &[("email", "dana@example.com"), ("password", DEV_PASSWORD)],
     );
     assert_eq!(r.status, 401, "the old password is gone");
-    let r = fresh.post(
+    let r = fresh.post_csrf(
         "/developer/signin",
         &[("email", "dana@example.com"), ("password", "New-pass-2026!")],
     );
@@ -351,18 +254,14 @@ fn forms_need_the_csrf_token_of_this_browser() {
     let app = world();
     let mut dana = signed_up(&app, "dana@example.com");
     let pairs = registration("patient", "No CSRF", "north-123456");
-    let r = dana.post_raw("/developer/apps", &pairs);
+    let r = dana.post("/developer/apps", &pairs);
     assert_eq!(r.status, 403, "no token");
     assert!(text(&r).contains("CSRF"));
     let mut wrong = pairs.clone();
     wrong.push(("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
-    assert_eq!(
-        dana.post_raw("/developer/apps", &wrong).status,
-        403,
-        "wrong token"
-    );
+    assert_eq!(dana.post("/developer/apps", &wrong).status, 403, "wrong token");
     let mut admin_b = practice_admin(&app, "north-admin");
-    assert_eq!(admin_b.post_raw("/practice/signout", &[]).status, 403);
+    assert_eq!(admin_b.post("/practice/signout", &[]).status, 403);
     assert_eq!(
         call(&app, admin("GET", "/admin/clients?practice=northside")).json_body()["clients"],
         json!([]),
@@ -377,7 +276,7 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     let form = text(&dana.get("/developer/apps/new?use=provider"));
     assert!(form.contains("Register a provider app") && form.contains("user/*.rs"));
 
-    let r = dana.post("/developer/apps", &registration("patient", "My <app>", "000000"));
+    let r = dana.post_csrf("/developer/apps", &registration("patient", "My <app>", "000000"));
     assert_eq!(r.status, 400);
     let html = text(&r);
     assert!(
@@ -458,9 +357,9 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
 
     // Repeated wrong PINs lock registrations for a while (no guessing).
     for _ in 0..3 {
-        dana.post("/developer/apps", &registration("patient", "Guess", "111111"));
+        dana.post_csrf("/developer/apps", &registration("patient", "Guess", "111111"));
     }
-    let r = dana.post(
+    let r = dana.post_csrf(
         "/developer/apps",
         &registration("patient", "Now right", "north-123456"),
     );
@@ -468,7 +367,7 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     assert!(text(&r).contains("Too many wrong practice PINs"));
     app.platform.now.set(app.platform.now.get() + 60_000);
     assert_eq!(
-        dana.post(
+        dana.post_csrf(
             "/developer/apps",
             &registration("patient", "Later", "north-123456")
         )
@@ -488,21 +387,21 @@ fn registration_needs_the_practice_pin_and_valid_metadata() {
     let generated = r.json_body()["pin"].as_str().unwrap().to_string();
     assert_eq!(generated.len(), 8);
     assert!(generated.bytes().all(|b| b.is_ascii_digit()));
-    let r = dana.post(
+    let r = dana.post_csrf(
         "/developer/apps",
         &registration("patient", "Old PIN", "north-123456"),
     );
     assert_eq!(r.status, 400, "the rotated PIN replaces the old one");
     app.platform.now.set(app.platform.now.get() + 60_000);
     assert_eq!(
-        dana.post("/developer/apps", &registration("patient", "New PIN", &generated))
+        dana.post_csrf("/developer/apps", &registration("patient", "New PIN", &generated))
             .status,
         303
     );
 }
 
 fn dup_post(b: &mut Browser, pairs: &[(&str, &str)]) -> String {
-    let r = b.post("/developer/apps", pairs);
+    let r = b.post_csrf("/developer/apps", pairs);
     assert_eq!(r.status, 400, "{}", text(&r));
     text(&r)
 }
@@ -521,8 +420,8 @@ fn practice_admins_decide_only_for_their_practice() {
     let lake = register(&mut dana, &lake_form);
 
     // Members are not practice administrators.
-    let mut member = Browser::new(&app);
-    let r = member.post("/practice/signin", &[("username", "doc"), ("password", PASSWORD)]);
+    let mut member = Browser::at(&app, "/developer");
+    let r = member.post_csrf("/practice/signin", &[("username", "doc"), ("password", PASSWORD)]);
     assert_eq!(r.status, 403);
     let r = call(
         &app,
@@ -559,7 +458,7 @@ fn practice_admins_decide_only_for_their_practice() {
     );
     // Deciding another practice's app is refused as if it did not exist.
     for decision in ["approve", "reject"] {
-        let r = nadmin.post(
+        let r = nadmin.post_csrf(
             &format!("/practice/clients/{lake}/decide"),
             &[("decision", decision)],
         );
@@ -567,16 +466,16 @@ fn practice_admins_decide_only_for_their_practice() {
     }
     assert_eq!(client(&app, &lake)["status"], "pending");
     // A session of a non-admin cannot decide either.
-    let mut patient = Browser::new(&app);
+    let mut patient = Browser::at(&app, "/developer");
     patient.get("/portal");
-    patient.post("/portal/signin", &[("username", "ann"), ("password", PASSWORD)]);
-    let r = patient.post(
+    patient.post_csrf("/portal/signin", &[("username", "ann"), ("password", PASSWORD)]);
+    let r = patient.post_csrf(
         &format!("/practice/clients/{north}/decide"),
         &[("decision", "approve")],
     );
     assert_eq!(r.status, 401);
 
-    let r = nadmin.post(
+    let r = nadmin.post_csrf(
         &format!("/practice/clients/{north}/decide"),
         &[("decision", "reject"), ("reason", "Needs a <privacy> policy")],
     );
@@ -588,7 +487,7 @@ fn practice_admins_decide_only_for_their_practice() {
     );
     let page = text(&dana.get(&format!("/developer/apps/{north}")));
     assert!(page.contains("Rejected") && page.contains("Needs a &lt;privacy&gt; policy"));
-    let r = nadmin.post(
+    let r = nadmin.post_csrf(
         &format!("/practice/clients/{north}/decide"),
         &[("decision", "approve")],
     );
@@ -598,7 +497,7 @@ fn practice_admins_decide_only_for_their_practice() {
     assert!(text(&ladmin.get("/practice")).contains("Lake app"));
     assert_eq!(
         ladmin
-            .post(
+            .post_csrf(
                 &format!("/practice/clients/{lake}/decide"),
                 &[("decision", "approve")]
             )
@@ -606,7 +505,7 @@ fn practice_admins_decide_only_for_their_practice() {
         303
     );
     assert_eq!(client(&app, &lake)["status"], "approved");
-    let r = ladmin.post(
+    let r = ladmin.post_csrf(
         &format!("/practice/clients/{lake}/decide"),
         &[("decision", "disable"), ("reason", "paused")],
     );
@@ -614,7 +513,7 @@ fn practice_admins_decide_only_for_their_practice() {
     assert_eq!(client(&app, &lake)["status"], "disabled");
     assert_eq!(
         ladmin
-            .post(
+            .post_csrf(
                 &format!("/practice/clients/{lake}/decide"),
                 &[("decision", "enable")]
             )
@@ -661,12 +560,12 @@ fn the_client_secret_is_shown_once_then_only_rotated() {
     form.retain(|(k, _)| *k != "token_endpoint_auth_method");
     form.push(("token_endpoint_auth_method", "client_secret_basic"));
     let id = register(&mut dana, &form);
-    let r = dana.post(&format!("/developer/apps/{id}/secret"), &[]);
+    let r = dana.post_csrf(&format!("/developer/apps/{id}/secret"), &[]);
     assert_eq!(r.status, 409, "no secret before approval");
     let mut nadmin = practice_admin(&app, "north-admin");
     assert_eq!(
         nadmin
-            .post(
+            .post_csrf(
                 &format!("/practice/clients/{id}/decide"),
                 &[("decision", "approve")]
             )
@@ -676,18 +575,18 @@ fn the_client_secret_is_shown_once_then_only_rotated() {
     let page = text(&dana.get(&format!("/developer/apps/{id}")));
     assert!(page.contains("Show the client secret") && !page.contains("client-secret"));
 
-    let r = dana.post(&format!("/developer/apps/{id}/secret"), &[]);
+    let r = dana.post_csrf(&format!("/developer/apps/{id}/secret"), &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header_value("cache-control"), Some("no-store"));
     let first = secret_of(&text(&r));
     assert!(client_authenticates(&app, &id, &first));
-    let again = dana.post(&format!("/developer/apps/{id}/secret"), &[]);
+    let again = dana.post_csrf(&format!("/developer/apps/{id}/secret"), &[]);
     assert_eq!(again.status, 409, "shown once");
     assert!(!text(&again).contains(&first));
     let page = text(&dana.get(&format!("/developer/apps/{id}")));
     assert!(!page.contains(&first) && page.contains("Rotate the client secret"));
 
-    let r = dana.post(&format!("/developer/apps/{id}/secret"), &[("rotate", "1")]);
+    let r = dana.post_csrf(&format!("/developer/apps/{id}/secret"), &[("rotate", "1")]);
     assert_eq!(r.status, 200);
     let second = secret_of(&text(&r));
     assert_ne!(first, second);
@@ -698,7 +597,7 @@ fn the_client_secret_is_shown_once_then_only_rotated() {
     let mut eve = signed_up(&app, "eve@example.com");
     assert_eq!(eve.get(&format!("/developer/apps/{id}")).status, 404);
     assert_eq!(
-        eve.post(&format!("/developer/apps/{id}/secret"), &[("rotate", "1")])
+        eve.post_csrf(&format!("/developer/apps/{id}/secret"), &[("rotate", "1")])
             .status,
         404
     );
@@ -706,10 +605,7 @@ fn the_client_secret_is_shown_once_then_only_rotated() {
 }
 
 fn authorize(b: &mut Browser, client_id: &str, scope: &str) -> String {
-    let ch = {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
-    };
+    let ch = challenge(VERIFIER);
     let fhir = format!("{BASE}/fhir");
     let url = format!(
         "/authorize?{}",
@@ -730,7 +626,7 @@ fn authorize(b: &mut Browser, client_id: &str, scope: &str) -> String {
     f.push(("username".into(), "ann".into()));
     f.push(("password".into(), PASSWORD.into()));
     let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let r = b.post_raw("/authorize/signin", &pairs);
+    let r = b.post("/authorize/signin", &pairs);
     assert_eq!(r.status, 303, "{}", text(&r));
     let consent = text(&b.get(&location(&r)));
     let mut f = hidden(&consent);
@@ -742,14 +638,9 @@ fn authorize(b: &mut Browser, client_id: &str, scope: &str) -> String {
     }
     f.push(("decision".into(), "allow".into()));
     let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let r = b.post_raw("/authorize/consent", &pairs);
+    let r = b.post("/authorize/consent", &pairs);
     assert_eq!(r.status, 302, "{}", text(&r));
-    let code = Url::parse(&location(&r))
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let code = query_param(&location(&r), "code").unwrap();
     let t = call(
         b.app,
         request("POST", "/token")
@@ -764,20 +655,6 @@ fn authorize(b: &mut Browser, client_id: &str, scope: &str) -> String {
     );
     assert_eq!(t.status, 200, "{}", text(&t));
     t.json_body()["access_token"].as_str().unwrap().to_string()
-}
-
-/// `name="x" value="y"` pairs of hidden inputs (values unescaped).
-fn hidden(html: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
-        let (name, rest) = part.split_once('"').unwrap();
-        let value = rest.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
-        out.push((
-            name.to_string(),
-            value.replace("&quot;", "\"").replace("&amp;", "&"),
-        ));
-    }
-    out
 }
 
 fn read(app: &TestApp, token: &str, path: &str) -> u16 {
@@ -796,18 +673,18 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     form.retain(|(k, _)| *k != "scope" && *k != "offline_access");
     form.push(("scope", "launch/patient patient/Patient.rs"));
     let id = register(&mut dana, &form);
-    let r = dana.post(
+    let r = dana.post_csrf(
         &format!("/developer/apps/{id}/scope"),
         &[("scope", "patient/*.rs")],
     );
     assert_eq!(r.status, 409, "only approved apps change scopes");
     let mut nadmin = practice_admin(&app, "north-admin");
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "approve")],
     );
 
-    let mut patient = Browser::new(&app);
+    let mut patient = Browser::at(&app, "/developer");
     let token = authorize(
         &mut patient,
         &id,
@@ -816,7 +693,7 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     assert_eq!(read(&app, &token, "/fhir/Patient/a"), 200);
     assert_eq!(read(&app, &token, "/fhir/Observation/a-obs"), 403, "not granted");
 
-    let r = dana.post(
+    let r = dana.post_csrf(
         &format!("/developer/apps/{id}/scope"),
         &[
             (
@@ -844,7 +721,7 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     let mut ladmin = practice_admin(&app, "lake-admin");
     assert_eq!(
         ladmin
-            .post(
+            .post_csrf(
                 &format!("/practice/clients/{id}/scope"),
                 &[("decision", "approve")]
             )
@@ -853,14 +730,14 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     );
 
     // A backend-only rule still applies to requested scopes.
-    let r = dana.post(
+    let r = dana.post_csrf(
         &format!("/developer/apps/{id}/scope"),
         &[("scope", "patient/*.rs nonsense")],
     );
     assert_eq!(r.status, 400);
 
     let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
-    let r = nadmin.post(
+    let r = nadmin.post_csrf(
         &format!("/practice/clients/{id}/scope"),
         &[
             ("decision", "reject"),
@@ -873,7 +750,7 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     assert!(c.get("pending_scope").is_none());
     assert!(text(&dana.get(&format!("/developer/apps/{id}"))).contains("Rejected: too broad"));
 
-    dana.post(
+    dana.post_csrf(
         &format!("/developer/apps/{id}/scope"),
         &[
             (
@@ -886,7 +763,7 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
     assert_eq!(
         nadmin
-            .post(
+            .post_csrf(
                 &format!("/practice/clients/{id}/scope"),
                 &[("decision", "approve"), ("pending_scope", &shown)]
             )
@@ -897,7 +774,7 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
         client(&app, &id)["scope"],
         "launch/patient patient/Patient.rs patient/Observation.rs offline_access"
     );
-    let mut patient = Browser::new(&app);
+    let mut patient = Browser::at(&app, "/developer");
     let wider = authorize(
         &mut patient,
         &id,
@@ -911,7 +788,7 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     );
 
     // The practice disables the app: every token stops at once.
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "disable"), ("reason", "stop")],
     );
@@ -919,7 +796,7 @@ fn scope_changes_wait_for_approval_while_the_old_grant_works() {
     assert_eq!(read(&app, &token, "/fhir/Patient/a"), 401);
 
     // Approved apps list the practice's test patients (not another practice's).
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "enable")],
     );
@@ -942,11 +819,11 @@ fn a_scope_change_swapped_after_review_is_not_approved() {
     form.push(("scope", "launch/patient patient/Patient.rs"));
     let id = register(&mut dana, &form);
     let mut nadmin = practice_admin(&app, "north-admin");
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "approve")],
     );
-    let r = dana.post(
+    let r = dana.post_csrf(
         &format!("/developer/apps/{id}/scope"),
         &[("scope", "launch/patient patient/Patient.rs patient/Condition.rs")],
     );
@@ -964,12 +841,12 @@ fn a_scope_change_swapped_after_review_is_not_approved() {
         .expect("the scope decision names the scopes shown");
     assert_eq!(shown, "launch/patient patient/Patient.rs patient/Condition.rs");
     // Meanwhile the developer asks for everything.
-    let r = dana.post(
+    let r = dana.post_csrf(
         &format!("/developer/apps/{id}/scope"),
         &[("scope", "launch/patient patient/*.cruds")],
     );
     assert_eq!(r.status, 303, "{}", text(&r));
-    let r = nadmin.post(
+    let r = nadmin.post_csrf(
         &format!("/practice/clients/{id}/scope"),
         &[("decision", "approve"), ("pending_scope", &shown)],
     );
@@ -979,14 +856,14 @@ fn a_scope_change_swapped_after_review_is_not_approved() {
     assert_eq!(c["scope"], "launch/patient patient/Patient.rs");
     assert_eq!(c["pending_scope"], "launch/patient patient/*.cruds");
     // A form without the reviewed scopes decides nothing either.
-    let r = nadmin.post(
+    let r = nadmin.post_csrf(
         &format!("/practice/clients/{id}/scope"),
         &[("decision", "approve")],
     );
     assert_eq!(r.status, 400);
     assert_eq!(client(&app, &id)["scope"], "launch/patient patient/Patient.rs");
     // Deciding on what is really pending works.
-    let r = nadmin.post(
+    let r = nadmin.post_csrf(
         &format!("/practice/clients/{id}/scope"),
         &[
             ("decision", "reject"),
@@ -1076,9 +953,9 @@ fn parallel_password_guesses_are_counted_and_slowed_down() {
         ));
     }
     // The real sign-ins from that address wait too.
-    let mut b = Browser::new(&app);
+    let mut b = Browser::at(&app, "/developer");
     b.get("/practice");
-    let r = b.post("/practice/signin", &[("username", "ann"), ("password", PASSWORD)]);
+    let r = b.post_csrf("/practice/signin", &[("username", "ann"), ("password", PASSWORD)]);
     assert_eq!(r.status, 429);
     let r = call(
         &app,
@@ -1095,7 +972,7 @@ fn a_withdrawn_unreviewed_app_cannot_be_enabled() {
     let app = world();
     let mut dana = signed_up(&app, "dana@example.com");
     let id = register(&mut dana, &registration("patient", "Withdrawn", "north-123456"));
-    let r = dana.post("/developer/token", &[]);
+    let r = dana.post_csrf("/developer/token", &[]);
     let page = text(&r);
     let token = page
         .split("id=\"api-token\">")
@@ -1112,7 +989,7 @@ fn a_withdrawn_unreviewed_app_cannot_be_enabled() {
     let mut nadmin = practice_admin(&app, "north-admin");
     let dashboard = text(&nadmin.get("/practice"));
     assert!(!dashboard.contains("aria-label=\"Enable Withdrawn\""));
-    let r = nadmin.post(
+    let r = nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "enable")],
     );
@@ -1134,7 +1011,7 @@ fn overlong_registrations_and_reasons_are_refused() {
     let mut form = registration("patient", "Huge", "north-123456");
     form.retain(|(k, _)| *k != "redirect_uris");
     form.push(("redirect_uris", &many));
-    let r = dana.post("/developer/apps", &form);
+    let r = dana.post_csrf("/developer/apps", &form);
     assert_eq!(
         r.status,
         413,
@@ -1142,7 +1019,7 @@ fn overlong_registrations_and_reasons_are_refused() {
         text(&r).chars().take(300).collect::<String>()
     );
     assert!(text(&r).contains("over the 64 KiB limit"));
-    let token = text(&dana.post("/developer/token", &[]))
+    let token = text(&dana.post_csrf("/developer/token", &[]))
         .split("id=\"api-token\">")
         .nth(1)
         .and_then(|t| t.split('<').next())
@@ -1163,20 +1040,20 @@ fn overlong_registrations_and_reasons_are_refused() {
     let id = register(&mut dana, &registration("patient", "Fine", "north-123456"));
     let mut nadmin = practice_admin(&app, "north-admin");
     let long_reason = "r".repeat(100_000);
-    let r = nadmin.post(
+    let r = nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "reject"), ("reason", &long_reason)],
     );
     assert_eq!(r.status, 413);
     assert_eq!(client(&app, &id)["status"], "pending");
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "approve")],
     );
     let scope: String = (0..3000)
         .map(|i| format!("patient/Observation.rs?code=http://loinc.org|{i}-0 "))
         .collect();
-    let r = dana.post(&format!("/developer/apps/{id}/scope"), &[("scope", &scope)]);
+    let r = dana.post_csrf(&format!("/developer/apps/{id}/scope"), &[("scope", &scope)]);
     assert_eq!(r.status, 413);
     assert!(client(&app, &id).get("pending_scope").is_none());
 }
@@ -1187,7 +1064,7 @@ fn overlong_registrations_and_reasons_are_refused() {
 fn the_use_case_must_match_the_grants() {
     let app = world();
     let mut dana = signed_up(&app, "dana@example.com");
-    let token = text(&dana.post("/developer/token", &[]))
+    let token = text(&dana.post_csrf("/developer/token", &[]))
         .split("id=\"api-token\">")
         .nth(1)
         .and_then(|t| t.split('<').next())
@@ -1233,19 +1110,19 @@ fn ownership_moves_only_when_both_developers_agree() {
     let id = register(&mut dana, &registration("patient", "Handed over", "north-123456"));
 
     assert_eq!(
-        fred.post(
+        fred.post_csrf(
             &format!("/developer/apps/{id}/transfer"),
             &[("to", "eve@example.com")]
         )
         .status,
         404
     );
-    let r = dana.post(
+    let r = dana.post_csrf(
         &format!("/developer/apps/{id}/transfer"),
         &[("to", "nobody@example.com")],
     );
     assert_eq!(r.status, 400);
-    let r = dana.post(
+    let r = dana.post_csrf(
         &format!("/developer/apps/{id}/transfer"),
         &[("to", "fred@example.com")],
     );
@@ -1255,46 +1132,46 @@ fn ownership_moves_only_when_both_developers_agree() {
     assert!(text(&fred.get("/developer")).contains("Apps offered to you"));
     // Someone else cannot accept it; the owner cannot accept for the recipient.
     assert_eq!(
-        eve.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+        eve.post_csrf(&format!("/developer/apps/{id}/transfer/accept"), &[])
             .status,
         409
     );
     assert_eq!(
-        dana.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+        dana.post_csrf(&format!("/developer/apps/{id}/transfer/accept"), &[])
             .status,
         409
     );
     // The recipient declines; the owner offers again and cancels; then again and accepted.
     assert_eq!(
-        fred.post(&format!("/developer/apps/{id}/transfer/cancel"), &[])
+        fred.post_csrf(&format!("/developer/apps/{id}/transfer/cancel"), &[])
             .status,
         303
     );
     assert_eq!(
-        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+        fred.post_csrf(&format!("/developer/apps/{id}/transfer/accept"), &[])
             .status,
         409
     );
-    dana.post(
+    dana.post_csrf(
         &format!("/developer/apps/{id}/transfer"),
         &[("to", "fred@example.com")],
     );
     assert_eq!(
-        dana.post(&format!("/developer/apps/{id}/transfer/cancel"), &[])
+        dana.post_csrf(&format!("/developer/apps/{id}/transfer/cancel"), &[])
             .status,
         303
     );
     assert_eq!(
-        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+        fred.post_csrf(&format!("/developer/apps/{id}/transfer/accept"), &[])
             .status,
         409
     );
-    dana.post(
+    dana.post_csrf(
         &format!("/developer/apps/{id}/transfer"),
         &[("to", "fred@example.com")],
     );
     assert_eq!(
-        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+        fred.post_csrf(&format!("/developer/apps/{id}/transfer/accept"), &[])
             .status,
         303
     );
@@ -1317,19 +1194,21 @@ fn a_transfer_retires_the_previous_owners_client_secret() {
     form.push(("token_endpoint_auth_method", "client_secret_basic"));
     let id = register(&mut dana, &form);
     let mut nadmin = practice_admin(&app, "north-admin");
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "approve")],
     );
-    let old = secret_of(&text(&dana.post(&format!("/developer/apps/{id}/secret"), &[])));
+    let old = secret_of(&text(
+        &dana.post_csrf(&format!("/developer/apps/{id}/secret"), &[]),
+    ));
     assert!(client_authenticates(&app, &id, &old));
-    dana.post(
+    dana.post_csrf(
         &format!("/developer/apps/{id}/transfer"),
         &[("to", "fred@example.com")],
     );
     assert!(client_authenticates(&app, &id, &old), "offered, not yet accepted");
     assert_eq!(
-        fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[])
+        fred.post_csrf(&format!("/developer/apps/{id}/transfer/accept"), &[])
             .status,
         303
     );
@@ -1339,11 +1218,14 @@ fn a_transfer_retires_the_previous_owners_client_secret() {
     );
     let page = text(&fred.get(&format!("/developer/apps/{id}")));
     assert!(page.contains("Show the client secret"), "the new owner gets one");
-    let new = secret_of(&text(&fred.post(&format!("/developer/apps/{id}/secret"), &[])));
+    let new = secret_of(&text(
+        &fred.post_csrf(&format!("/developer/apps/{id}/secret"), &[]),
+    ));
     assert_ne!(new, old);
     assert!(client_authenticates(&app, &id, &new));
     assert_eq!(
-        fred.post(&format!("/developer/apps/{id}/secret"), &[]).status,
+        fred.post_csrf(&format!("/developer/apps/{id}/secret"), &[])
+            .status,
         409,
         "once"
     );
@@ -1367,16 +1249,16 @@ fn a_transfer_retires_the_previous_owners_keys_and_the_new_owner_registers_their
             ("scope", "system/*.rs"),
         ],
     );
-    practice_admin(&app, "north-admin").post(
+    practice_admin(&app, "north-admin").post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "approve")],
     );
     assert_eq!(client(&app, &id)["jwks"], key("dana-key"));
-    dana.post(
+    dana.post_csrf(
         &format!("/developer/apps/{id}/transfer"),
         &[("to", "fred@example.com")],
     );
-    fred.post(&format!("/developer/apps/{id}/transfer/accept"), &[]);
+    fred.post_csrf(&format!("/developer/apps/{id}/transfer/accept"), &[]);
     let c = client(&app, &id);
     assert!(
         c["jwks"].is_null() && c["jwks_uri"].is_null(),
@@ -1398,20 +1280,23 @@ fn a_transfer_retires_the_previous_owners_keys_and_the_new_owner_registers_their
 
     // Dana cannot touch it any more; Fred's bad input is refused with the form kept.
     assert_eq!(
-        dana.post(&format!("/developer/apps/{id}/keys"), &[("jwks", danas.as_str())])
+        dana.post_csrf(&format!("/developer/apps/{id}/keys"), &[("jwks", danas.as_str())])
             .status,
         404
     );
     assert_eq!(
-        fred.post(&format!("/developer/apps/{id}/keys"), &[("jwks", "{nope")])
+        fred.post_csrf(&format!("/developer/apps/{id}/keys"), &[("jwks", "{nope")])
             .status,
         400
     );
-    assert_eq!(fred.post(&format!("/developer/apps/{id}/keys"), &[]).status, 400);
+    assert_eq!(
+        fred.post_csrf(&format!("/developer/apps/{id}/keys"), &[]).status,
+        400
+    );
     let private =
         json!({"keys": [{"kty": "RSA", "kid": "x", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}).to_string();
     assert_eq!(
-        fred.post(
+        fred.post_csrf(
             &format!("/developer/apps/{id}/keys"),
             &[("jwks", private.as_str())]
         )
@@ -1419,7 +1304,7 @@ fn a_transfer_retires_the_previous_owners_keys_and_the_new_owner_registers_their
         400
     );
     let freds = key("fred-key").to_string();
-    let r = fred.post(&format!("/developer/apps/{id}/keys"), &[("jwks", freds.as_str())]);
+    let r = fred.post_csrf(&format!("/developer/apps/{id}/keys"), &[("jwks", freds.as_str())]);
     assert_eq!(r.status, 303, "{}", text(&r));
     assert_eq!(client(&app, &id)["jwks"], key("fred-key"));
     // The same through the JSON API, for the owner only.
@@ -1448,7 +1333,7 @@ fn a_transfer_retires_the_previous_owners_keys_and_the_new_owner_registers_their
     // Only private key JWT apps have keys.
     let public_id = register(&mut fred, &registration("patient", "Public", "north-123456"));
     assert_eq!(
-        fred.post(
+        fred.post_csrf(
             &format!("/developer/apps/{public_id}/keys"),
             &[("jwks", freds.as_str())]
         )
@@ -1696,7 +1581,7 @@ fn hostile_input_gets_4xx_not_500() {
     let mut dana = signed_up(&app, "dana@example.com");
     let id = register(&mut dana, &registration("patient", "Fuzzed", "north-123456"));
     let token = {
-        let page = text(&dana.post("/developer/token", &[]));
+        let page = text(&dana.post_csrf("/developer/token", &[]));
         page.split("id=\"api-token\">")
             .nth(1)
             .and_then(|t| t.split('<').next())
@@ -1704,9 +1589,9 @@ fn hostile_input_gets_4xx_not_500() {
             .to_string()
     };
     let mut nadmin = practice_admin(&app, "north-admin");
-    let mut doc = Browser::new(&app);
+    let mut doc = Browser::at(&app, "/developer");
     doc.get("/ehr");
-    doc.post("/ehr/signin", &[("username", "doc"), ("password", PASSWORD)]);
+    doc.post_csrf("/ehr/signin", &[("username", "doc"), ("password", PASSWORD)]);
     let long = "x".repeat(300_000);
     let paths = [
         "/developer".to_string(),
@@ -1810,9 +1695,9 @@ fn markup_in_every_field_is_shown_as_text() {
     let app = world();
     let evil_name = "<img src=x onerror=alert(1)>";
     let evil_email = "<svg/onload=alert(2)>@evil.example";
-    let mut mallory = Browser::new(&app);
+    let mut mallory = Browser::at(&app, "/developer");
     mallory.get("/developer/signup");
-    let r = mallory.post(
+    let r = mallory.post_csrf(
         "/developer/signup",
         &[
             ("email", evil_email),
@@ -1843,27 +1728,27 @@ fn markup_in_every_field_is_shown_as_text() {
         "jwks",
         "{\"keys\": [{\"kty\": \"<img src=x onerror=alert(6)>\"}]}",
     ));
-    let failed = text(&mallory.post("/developer/apps", &bad));
+    let failed = text(&mallory.post_csrf("/developer/apps", &bad));
     let mut dana = signed_up(&app, "dana@example.com");
     let mut nadmin = practice_admin(&app, "north-admin");
     let mut pages = vec![
         ("failed registration", failed),
         ("practice pending", text(&nadmin.get("/practice"))),
     ];
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "approve")],
     );
-    mallory.post(
+    mallory.post_csrf(
         &format!("/developer/apps/{id}/scope"),
         &[("scope", "launch openid fhirUser user/*.rs patient/*.rs")],
     );
-    mallory.post(
+    mallory.post_csrf(
         &format!("/developer/apps/{id}/transfer"),
         &[("to", "dana@example.com")],
     );
     let shown = client(&app, &id)["pending_scope"].as_str().unwrap().to_string();
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/scope"),
         &[
             ("decision", "reject"),
@@ -1871,11 +1756,11 @@ fn markup_in_every_field_is_shown_as_text() {
             ("pending_scope", &shown),
         ],
     );
-    let mut doc = Browser::new(&app);
+    let mut doc = Browser::at(&app, "/developer");
     doc.get("/ehr");
-    doc.post("/ehr/signin", &[("username", "doc"), ("password", PASSWORD)]);
+    doc.post_csrf("/ehr/signin", &[("username", "doc"), ("password", PASSWORD)]);
     pages.push(("ehr chart", text(&doc.get("/ehr?patient=a"))));
-    let launched = doc.post(
+    let launched = doc.post_csrf(
         "/ehr/launch",
         &[("patient", "a"), ("client_id", &id), ("smart_style_url", "true")],
     );
@@ -1899,7 +1784,7 @@ fn markup_in_every_field_is_shown_as_text() {
         "recipient app page",
         text(&dana.get(&format!("/developer/apps/{id}"))),
     ));
-    nadmin.post(
+    nadmin.post_csrf(
         &format!("/practice/clients/{id}/decide"),
         &[("decision", "disable"), ("reason", "<svg onload=alert(8)>")],
     );

@@ -8,23 +8,16 @@
 // USERNAME, PASSWORD, PATIENT (the patient to pick, provider/ehr),
 // ENCOUNTER (ehr, rust-ehr), CLIENT_ID_2 (ehr, rust-ehr: the same-site app), UNTICK (space-separated scopes to untick, limited),
 // WAIT_SECONDS (expiry), SHOTS (screenshot directory).
-import { chromium } from "playwright-core";
+import { env, launchChromium } from "../src/chromium.mjs";
 import { mkdirSync } from "node:fs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 const SCENARIO = env("SCENARIO");
 const EDGE = env("EDGE");
 const APP_URL = env("APP_URL");
 const SHOTS = env("SHOTS");
 mkdirSync(SHOTS, { recursive: true });
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
+const browser = await launchChromium();
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();
 const log = [];

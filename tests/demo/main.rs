@@ -16,7 +16,7 @@
 //! - `demo::rust_app_ehr_launch_in_an_iframe`: the same for the example Rust
 //!   web app (`sdk/examples/rust_app.rs`, its build `target/sdk-rust-app`
 //!   copied per run, page configured for its client, served by
-//!   tests/sdk/static_server.rs; registered with `{origin}/` as redirect URI
+//!   tests/src/static_server.rs; registered with `{origin}/` as redirect URI
 //!   and launch URL): from `localhost` (another site) its `#connect` runs the
 //!   launch in a popup that the EHR session signs in, and the result (launch
 //!   patient and encounter, lab searches, the lab list) is in the frame; from
@@ -42,16 +42,11 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
+use flare_tests::browser::{self, fail, register_approved, verdict, RustAppCopy};
 use flare_tests::http::Client;
 use flare_tests::server::{self, Edge};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
-
-// The SDK tests' static file server (one directory, on 127.0.0.1).
-#[allow(dead_code)]
-#[path = "../sdk/static_server.rs"]
-mod static_server;
-use static_server::StaticServer;
 
 const PASSWORD: &str = "Demo-e2e-2026!";
 const PRACTICE: &str = "northside";
@@ -59,20 +54,6 @@ const PATIENT_1: &str = "northside-pat-1";
 const PATIENT_2: &str = "northside-pat-2";
 const HOSTILE: &str = "northside-hostile";
 const SCOPE: &str = "openid fhirUser launch launch/patient offline_access patient/*.rs";
-
-fn fail(message: impl Into<String>) -> Failed {
-    Failed::from(message.into())
-}
-
-/// Fails with the names of the checks that did not hold.
-fn verdict(checks: &[(&str, bool)], r: &Value) -> Result<(), Failed> {
-    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(fail(format!("failed checks {failed:?} in {r:#}")))
-    }
-}
 
 /// What every trial shares: the edge, the admin client and the generated data.
 struct World {
@@ -82,11 +63,15 @@ struct World {
     data: Vec<Value>,
 }
 
+impl AsMut<Edge> for World {
+    fn as_mut(&mut self) -> &mut Edge {
+        &mut self.edge
+    }
+}
+
 impl World {
     fn start(root: &Path) -> Result<World, String> {
-        if !root.join("pkg/dist/flare_sdk_bg.wasm").is_file() {
-            return Err("pkg/dist is not built: run scripts/build-sdk.sh".into());
-        }
+        browser::sdk_built(root)?;
         let out = Command::new("node")
             .arg(root.join("demo-app/build.mjs"))
             .current_dir(root)
@@ -145,15 +130,11 @@ impl World {
             ("demo-patient2", format!("Patient/{PATIENT_2}")),
             ("demo-clinician", "Practitioner/northside-prac-1".to_string()),
         ] {
-            let r = admin
-                .post(
-                    "/admin/users",
-                    "application/json",
-                    json!({"username": username, "password": PASSWORD, "practice": PRACTICE,
-                           "fhirUser": fhir_user, "name": format!("Demo {username}")})
-                    .to_string(),
-                )
-                .send();
+            let r = browser::add_user(
+                &admin,
+                &json!({"username": username, "password": PASSWORD, "practice": PRACTICE,
+                        "fhirUser": fhir_user, "name": format!("Demo {username}")}),
+            );
             if r.status != 201 {
                 return Err(format!("POST /admin/users {username}: {} {}", r.status, r.body));
             }
@@ -211,19 +192,7 @@ impl World {
         if let Some(s) = lifetime {
             body["access_token_lifetime"] = json!(s);
         }
-        let r = self
-            .admin
-            .post("/register", "application/json", body.to_string())
-            .send();
-        if r.status != 201 {
-            return Err(fail(format!("POST /register: {} {}", r.status, r.body)));
-        }
-        let id = r.json()["client_id"].as_str().unwrap_or_default().to_string();
-        self.admin
-            .post(&format!("/admin/clients/{id}/approve"), "application/json", "{}")
-            .send()
-            .expect_status(200);
-        Ok(id)
+        register_approved(&self.admin, &body)
     }
 
     /// The id of `patient`'s first Encounter ("?" when it has none).
@@ -319,10 +288,9 @@ fn app_for(
 
 /// Runs `drive.mjs` with `scenario` and the given environment; its JSON result.
 fn drive(world: &World, scenario: &str, vars: &[(&str, &str)]) -> Result<Value, Failed> {
-    let shots = world.root.join("target/screenshots/demo");
+    let shots = browser::screenshots(&world.root, "demo");
     let mut cmd = Command::new("node");
     cmd.arg(world.root.join("tests/demo/drive.mjs"))
-        .current_dir(&world.root)
         .env("SCENARIO", scenario)
         .env("EDGE", &world.edge.origin)
         .env("PASSWORD", PASSWORD)
@@ -330,14 +298,7 @@ fn drive(world: &World, scenario: &str, vars: &[(&str, &str)]) -> Result<Value, 
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    let out = cmd.output().map_err(|e| fail(format!("cannot run node: {e}")))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let r: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).map_err(|e| {
-        fail(format!(
-            "driver output is not JSON ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })?;
+    let (_, r) = browser::drive_node(&mut cmd, &world.root, "driver")?;
     if r["ok"] != true {
         return Err(fail(format!(
             "the {scenario} scenario failed (screenshot {}/{scenario}-failure.png): {r:#}",
@@ -785,20 +746,6 @@ fn ehr_trial(world: &World) -> Result<(), Failed> {
     verdict(&checks, &r)
 }
 
-/// The example Rust web app's build (`target/sdk-rust-app`, scripts/build-sdk.sh).
-fn rust_app_built(root: &Path) -> Result<PathBuf, Failed> {
-    let dir = root.join("target/sdk-rust-app");
-    for f in ["index.html", "rust_app.js", "rust_app_bg.wasm"] {
-        if !dir.join(f).is_file() {
-            return Err(fail(format!(
-                "{} is not built: run scripts/build-sdk.sh",
-                dir.join(f).display()
-            )));
-        }
-    }
-    Ok(dir)
-}
-
 /// What the Rust app asks for (the server adds `launch` for an EHR launch).
 const RUST_APP_SCOPE: &str = "openid fhirUser offline_access patient/*.rs";
 
@@ -807,56 +754,23 @@ const RUST_APP_SCOPE: &str = "openid fhirUser offline_access patient/*.rs";
 /// 127.0.0.1 and reached as `http://{host}:PORT`: the client's redirect URI
 /// and launch URL are both `{origin}/` (the app's one page).
 struct RustApp {
-    _server: StaticServer,
-    dir: PathBuf,
+    _copy: RustAppCopy,
     origin: String,
     client_id: String,
 }
 
 impl RustApp {
     fn start(world: &World, name: &str, host: &str, tag: &str) -> Result<RustApp, Failed> {
-        let built = rust_app_built(&world.root)?;
-        let dir = world
-            .root
-            .join(format!("target/demo-rust-app-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
-        for f in ["rust_app.js", "rust_app_bg.wasm"] {
-            std::fs::copy(built.join(f), dir.join(f)).map_err(|e| fail(format!("{f}: {e}")))?;
-        }
-        let server = StaticServer::start_dir(&dir).map_err(fail)?;
-        let port = server.origin.rsplit(':').next().unwrap_or_default();
-        let origin = format!("http://{host}:{port}");
+        let copy = RustAppCopy::serve(&world.root, &format!("demo-rust-app-{tag}"))?;
+        let origin = format!("http://{host}:{}", copy.port());
         let client_id = world.register_at(name, &format!("{origin}/"), &format!("{origin}/"), None)?;
-        // The page's configuration: `<body data-client-id data-iss data-scope>`.
-        let template = std::fs::read_to_string(built.join("index.html")).map_err(|e| fail(e.to_string()))?;
-        let start = template
-            .find("<body")
-            .ok_or_else(|| fail("the app's index.html has no <body>"))?;
-        let end = start
-            + template[start..]
-                .find('>')
-                .ok_or_else(|| fail("the app's <body> is not closed"))?
-            + 1;
-        let page = format!(
-            "{}<body data-client-id=\"{client_id}\" data-iss=\"{}/fhir\" data-scope=\"{RUST_APP_SCOPE}\">{}",
-            &template[..start],
-            world.edge.origin,
-            &template[end..]
-        );
-        std::fs::write(dir.join("index.html"), page).map_err(|e| fail(e.to_string()))?;
+        let iss = format!("{}/fhir", world.edge.origin);
+        copy.configure(&client_id, &iss, RUST_APP_SCOPE)?;
         Ok(RustApp {
-            _server: server,
-            dir,
+            _copy: copy,
             origin,
             client_id,
         })
-    }
-}
-
-impl Drop for RustApp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -1155,18 +1069,8 @@ fn main() -> ExitCode {
         ("demo::revocation_from_the_portal", revoke_trial),
         ("demo::token_expiry_refreshes_silently", expiry_trial),
     ];
-    let selected = |name: &str| {
-        args.filter
-            .as_deref()
-            .is_none_or(|f| if args.exact { f == name } else { name.contains(f) })
-            && !args.skip.iter().any(|s| name.contains(s.as_str()))
-    };
-    let wanted = !args.list && trials.iter().any(|(n, _)| selected(n));
-    let world = Arc::new(if wanted {
-        World::start(&root)
-    } else {
-        Err("not started".to_string())
-    });
+    let names: Vec<&str> = trials.iter().map(|(n, _)| *n).collect();
+    let world = browser::set_up(&args, &names, || World::start(&root));
     // The Rust app's trial runs alone (the others side by side): with it
     // alongside, the demo app's requests under `wrangler dev` were seen to
     // get intermittent preflights without CORS headers (4 runs in 11).
@@ -1187,12 +1091,5 @@ fn main() -> ExitCode {
             })
         })
         .collect();
-    let conclusion = libtest_mimic::run(&args, list);
-    let failed = conclusion.has_failed();
-    if let Ok(mut world) = Arc::try_unwrap(world) {
-        if let Ok(w) = world.as_mut() {
-            w.edge.stop(failed);
-        }
-    }
-    conclusion.exit_code()
+    browser::run(&args, list, world)
 }

@@ -11,13 +11,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { env, launchChromium } from "../src/chromium.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const EDGE = env("EDGE");
 const SHOTS = env("SHOTS");
 const MODE = env("MODE");
@@ -31,9 +26,7 @@ mkdirSync(SHOTS, { recursive: true });
 for (const f of readdirSync(SHOTS)) if (f.startsWith(`${MODE}-`)) rmSync(`${SHOTS}/${f}`);
 let shots = 0;
 
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
+const browser = await launchChromium();
 const steps = [];
 const log = [];
 const facts = {};

@@ -22,6 +22,8 @@
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
+use flare_tests::browser::{self, fail, operator};
+use flare_tests::fhir::put_entry as put;
 use flare_tests::http::Client;
 use flare_tests::server::{self, Edge};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -33,19 +35,6 @@ const PRACTICE: &str = "portalp";
 const OTHER_PRACTICE: &str = "portalq";
 const PIN: &str = "portal-2468";
 const PASSWORD: &str = "Portal-e2e-2026!";
-
-fn fail(message: impl Into<String>) -> Failed {
-    Failed::from(message.into())
-}
-
-fn put(resource: Value) -> Value {
-    let url = format!(
-        "{}/{}",
-        resource["resourceType"].as_str().unwrap_or(""),
-        resource["id"].as_str().unwrap_or("")
-    );
-    json!({"request": {"method": "PUT", "url": url}, "resource": resource})
-}
 
 /// Two practices, each with a patient, a practitioner, a patient user, a
 /// practice administrator and a PIN. Idempotent (both trials call it).
@@ -79,15 +68,11 @@ fn seed(admin: &Client) {
                 "practice_admin",
             ),
         ] {
-            let r = admin
-                .post(
-                    "/admin/users",
-                    "application/json",
-                    json!({"username": username, "password": PASSWORD, "practice": key, "fhirUser": fhir_user,
-                           "name": format!("{username} (demo)"), "role": role})
-                    .to_string(),
-                )
-                .send();
+            let r = browser::add_user(
+                admin,
+                &json!({"username": username, "password": PASSWORD, "practice": key, "fhirUser": fhir_user,
+                        "name": format!("{username} (demo)"), "role": role}),
+            );
             assert!(
                 matches!(r.status, 201 | 409),
                 "POST /admin/users {username}: {} {}",
@@ -103,12 +88,9 @@ fn seed(admin: &Client) {
 }
 
 fn drive(root: &Path, edge: &Result<Edge, String>, mode: &str) -> Result<Value, Failed> {
-    let edge = edge
-        .as_ref()
-        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    let (edge, admin) = operator(root, edge)?;
     seed(&admin);
-    let shots = root.join("target/screenshots/portal");
+    let shots = browser::screenshots(root, "portal");
     let run = format!(
         "{}-{}",
         std::process::id(),
@@ -117,30 +99,24 @@ fn drive(root: &Path, edge: &Result<Edge, String>, mode: &str) -> Result<Value, 
             .map(|d| d.as_millis())
             .unwrap_or_default()
     );
-    let out = Command::new("node")
-        .arg(root.join("tests/portal/drive.mjs"))
-        .current_dir(root)
-        .env("EDGE", &edge.origin)
-        .env("MODE", mode)
-        .env("SHOTS", &shots)
-        .env("RUN", &run)
-        .env("PRACTICE", PRACTICE)
-        .env("OTHER_PRACTICE", OTHER_PRACTICE)
-        .env("PIN", PIN)
-        .env("PATIENT_USER", format!("{PRACTICE}-patient"))
-        .env("PATIENT_ID", format!("{PRACTICE}-pat"))
-        .env("ADMIN_USER", format!("{PRACTICE}-admin"))
-        .env("OTHER_ADMIN_USER", format!("{OTHER_PRACTICE}-admin"))
-        .env("PASSWORD", PASSWORD)
-        .output()
-        .map_err(|e| fail(format!("cannot run node: {e}")))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let r: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).map_err(|e| {
-        fail(format!(
-            "driver output is not JSON ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })?;
+    let (out, r) = browser::drive_node(
+        Command::new("node")
+            .arg(root.join("tests/portal/drive.mjs"))
+            .env("EDGE", &edge.origin)
+            .env("MODE", mode)
+            .env("SHOTS", &shots)
+            .env("RUN", &run)
+            .env("PRACTICE", PRACTICE)
+            .env("OTHER_PRACTICE", OTHER_PRACTICE)
+            .env("PIN", PIN)
+            .env("PATIENT_USER", format!("{PRACTICE}-patient"))
+            .env("PATIENT_ID", format!("{PRACTICE}-pat"))
+            .env("ADMIN_USER", format!("{PRACTICE}-admin"))
+            .env("OTHER_ADMIN_USER", format!("{OTHER_PRACTICE}-admin"))
+            .env("PASSWORD", PASSWORD),
+        root,
+        "driver",
+    )?;
     if r["ok"] != true || !out.status.success() {
         return Err(fail(format!(
             "{mode} failed (screenshot {}): {r:#}",
@@ -152,8 +128,7 @@ fn drive(root: &Path, edge: &Result<Edge, String>, mode: &str) -> Result<Value, 
 
 fn journey(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let r = drive(root, edge, "journey")?;
-    let edge = edge.as_ref().map_err(|e| fail(e.clone()))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    let (_, admin) = operator(root, edge)?;
     let id = r["facts"]["clientId"].as_str().unwrap_or_default();
     // What the pages did is what the admin API sees.
     let client = admin
@@ -187,8 +162,7 @@ fn journey(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
 
 fn errors(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let r = drive(root, edge, "errors")?;
-    let edge = edge.as_ref().map_err(|e| fail(e.clone()))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    let (_, admin) = operator(root, edge)?;
     let id = r["facts"]["clientId"].as_str().unwrap_or_default();
     let client = admin
         .get(&format!("/admin/clients/{id}"))
@@ -224,23 +198,11 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     server::install_signal_handler();
     let root = server::repo_root();
-    let edge = if args.list {
-        Err("not started".to_string())
-    } else {
-        Edge::start(&root)
-    };
-    let edge = std::sync::Arc::new(edge);
+    let edge = browser::set_up(&args, &[JOURNEY_TRIAL, ERRORS_TRIAL], || Edge::start(&root));
     let (r1, r2, e1, e2) = (root.clone(), root.clone(), edge.clone(), edge.clone());
     let trials = vec![
         Trial::test(JOURNEY_TRIAL, move || journey(&r1, &e1)),
         Trial::test(ERRORS_TRIAL, move || errors(&r2, &e2)),
     ];
-    let conclusion = libtest_mimic::run(&args, trials);
-    let failed = conclusion.has_failed();
-    if let Ok(mut edge) = std::sync::Arc::try_unwrap(edge) {
-        if let Ok(e) = edge.as_mut() {
-            e.stop(failed);
-        }
-    }
-    conclusion.exit_code()
+    browser::run(&args, trials, edge)
 }

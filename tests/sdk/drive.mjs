@@ -14,17 +14,10 @@
 // would show), revokes the app in the edge's patient portal
 // (CLIENT_NAME: the revoke button of that app) and clicks #read-again
 // (window.__readAgain: the typed error of the revoked grant).
-import { chromium } from "playwright-core";
+import { env, launchChromium } from "../src/chromium.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
+const browser = await launchChromium();
 const context = await browser.newContext();
 const page = await context.newPage();
 const log = [];

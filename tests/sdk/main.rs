@@ -54,17 +54,16 @@
 //! `/usr/bin/chromium` and the npm devDependencies (scripts/setup.sh); the package trial
 //! installs Vite into its scratch app from the npm registry.
 
-mod static_server;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use flare_tests::browser::{self, ensure, fail, operator, register_approved, verdict, RustAppCopy};
+use flare_tests::fhir::put_entry as put;
 use flare_tests::http::Client;
 use flare_tests::server::{self, Edge};
+use flare_tests::static_server::StaticServer;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
-
-use static_server::StaticServer;
 
 const LAUNCH_TRIAL: &str = "sdk::standalone_launch_against_the_edge";
 const RUST_APP_TRIAL: &str = "sdk::rust_app_standalone_launch_against_the_edge";
@@ -76,31 +75,8 @@ const NODE_TRIAL: &str = "sdk::package_imports_in_node_without_a_dom";
 const PRACTICE: &str = "sdkp";
 const PASSWORD: &str = "Sdk-e2e-2026!";
 
-fn fail(message: impl Into<String>) -> Failed {
-    Failed::from(message.into())
-}
-
-fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<(), Failed> {
-    if ok {
-        Ok(())
-    } else {
-        Err(fail(message()))
-    }
-}
-
 fn built(root: &Path) -> Result<(), Failed> {
-    ensure(root.join("pkg/dist/flare_sdk_bg.wasm").is_file(), || {
-        "pkg/dist is not built: run scripts/build-sdk.sh".to_string()
-    })
-}
-
-fn put(resource: Value) -> Value {
-    let url = format!(
-        "{}/{}",
-        resource["resourceType"].as_str().unwrap_or(""),
-        resource["id"].as_str().unwrap_or("")
-    );
-    json!({"request": {"method": "PUT", "url": url}, "resource": resource})
+    browser::sdk_built(root).map_err(fail)
 }
 
 /// The practice's data: one patient with three lab results (one with a
@@ -151,15 +127,11 @@ fn seed(admin: &Client) {
         &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
     );
     // Both launch trials seed; whichever comes second finds the user (409).
-    let created = admin
-        .post(
-            "/admin/users",
-            "application/json",
-            json!({"username": "sdk-patient", "password": PASSWORD, "practice": PRACTICE,
-                   "fhirUser": "Patient/sdk-pat", "name": "Ada"})
-            .to_string(),
-        )
-        .send();
+    let created = browser::add_user(
+        admin,
+        &json!({"username": "sdk-patient", "password": PASSWORD, "practice": PRACTICE,
+                "fhirUser": "Patient/sdk-pat", "name": "Ada"}),
+    );
     assert!(
         matches!(created.status, 201 | 409),
         "POST /admin/users answered {}: {}",
@@ -169,41 +141,23 @@ fn seed(admin: &Client) {
 }
 
 /// Registers and approves a public client redirecting to `redirect_uri`.
-fn register(admin: &Client, redirect_uri: &str, scope: &str) -> String {
+fn register(admin: &Client, redirect_uri: &str, scope: &str) -> Result<String, Failed> {
     register_named(admin, "SDK e2e", redirect_uri, scope)
 }
 
 /// [`register`] with the client's name (the patient portal lists the app by it).
-fn register_named(admin: &Client, name: &str, redirect_uri: &str, scope: &str) -> String {
-    let r = admin
-        .post(
-            "/register",
-            "application/json",
-            json!({"client_name": name, "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none",
-                   "grant_types": ["authorization_code", "refresh_token"], "scope": scope, "practice": PRACTICE})
-            .to_string(),
-        )
-        .send()
-        .expect_status(201);
-    let client_id = r.json()["client_id"].as_str().expect("client_id").to_string();
-    admin
-        .post(
-            &format!("/admin/clients/{client_id}/approve"),
-            "application/json",
-            "{}",
-        )
-        .send()
-        .expect_status(200);
-    client_id
+fn register_named(admin: &Client, name: &str, redirect_uri: &str, scope: &str) -> Result<String, Failed> {
+    register_approved(
+        admin,
+        &json!({"client_name": name, "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"], "scope": scope, "practice": PRACTICE}),
+    )
 }
 
 /// The running edge and an operator client of it, the practice, users and
 /// records of these trials seeded (idempotent).
 fn seeded<'e>(root: &Path, edge: &'e Result<Edge, String>) -> Result<(&'e Edge, Client), Failed> {
-    let edge = edge
-        .as_ref()
-        .map_err(|e| fail(format!("the edge did not start: {e}")))?;
-    let admin = Client::new(&edge.origin, &server::admin_token(root).map_err(fail)?);
+    let (edge, admin) = operator(root, edge)?;
     seed(&admin);
     Ok((edge, admin))
 }
@@ -226,31 +180,25 @@ fn drive(
     extra: &[(&str, &str)],
 ) -> Result<Value, Failed> {
     let screenshot = root.join(format!("target/sdk-e2e-failure-{client_id}.png"));
-    let shots = root.join("target/screenshots/sdk").join(shots);
+    let shots = browser::screenshots(root, "sdk").join(shots);
     std::fs::create_dir_all(&shots).map_err(|e| fail(e.to_string()))?;
-    let out = Command::new("node")
-        .arg(root.join("tests/sdk/drive.mjs"))
-        .current_dir(root)
-        .env("APP_URL", app_url)
-        .env("LAUNCH_QUERY", query)
-        .env("ISS", iss)
-        .env("CLIENT_ID", client_id)
-        .env("SCOPE", scope)
-        .env("USERNAME", "sdk-patient")
-        .env("PASSWORD", PASSWORD)
-        .env("SCREENSHOT", &screenshot)
-        .env("SHOTS", &shots)
-        .env("MODE", mode)
-        .envs(extra.iter().copied())
-        .output()
-        .map_err(|e| fail(format!("cannot run node: {e}")))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let r: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).map_err(|e| {
-        fail(format!(
-            "driver output is not JSON ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })?;
+    let (_, r) = browser::drive_node(
+        Command::new("node")
+            .arg(root.join("tests/sdk/drive.mjs"))
+            .env("APP_URL", app_url)
+            .env("LAUNCH_QUERY", query)
+            .env("ISS", iss)
+            .env("CLIENT_ID", client_id)
+            .env("SCOPE", scope)
+            .env("USERNAME", "sdk-patient")
+            .env("PASSWORD", PASSWORD)
+            .env("SCREENSHOT", &screenshot)
+            .env("SHOTS", &shots)
+            .env("MODE", mode)
+            .envs(extra.iter().copied()),
+        root,
+        "driver",
+    )?;
     ensure(r["ok"] == true, || {
         format!("launch failed (screenshot {}): {r:#}", screenshot.display())
     })?;
@@ -263,7 +211,7 @@ fn launch_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> 
     let app = StaticServer::start(root).map_err(fail)?;
     let app_url = format!("{}/", app.origin);
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
-    let client_id = register(&admin, &app_url, scope);
+    let client_id = register(&admin, &app_url, scope)?;
     let iss = format!("{}/fhir", edge.origin);
     let r = drive(root, &app_url, &iss, &client_id, scope, "", "standalone", "", &[])?;
     standalone_checks(&r, &app_url, &iss)
@@ -279,8 +227,7 @@ fn standalone_checks(r: &Value, app_url: &str, iss: &str) -> Result<(), Failed> 
             r["unknownParam"]["kind"] == "fhir" && r["unknownParam"]["status"] == 400,
         ),
     ]);
-    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
-    ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
+    verdict(&checks, r)
 }
 
 /// What a standalone launch shows in both the npm test page and the Rust app.
@@ -345,80 +292,14 @@ fn launch_checks(r: &Value, app_url: &str, iss: &str) -> Vec<(&'static str, bool
     ]
 }
 
-/// The built example Rust web app (scripts/build-sdk.sh).
-fn rust_app_built(root: &Path) -> Result<PathBuf, Failed> {
-    let dir = root.join("target/sdk-rust-app");
-    for f in ["index.html", "rust_app.js", "rust_app_bg.wasm"] {
-        ensure(dir.join(f).is_file(), || {
-            format!("{} is not built: run scripts/build-sdk.sh", dir.join(f).display())
-        })?;
-    }
-    Ok(dir)
-}
-
-/// The example app's page with its configuration: `template`'s `<body …>`
-/// tag replaced by one carrying the client id, the FHIR base and the scopes
-/// as data attributes (what `sdk/examples/rust_app.rs` reads).
-fn configure_rust_app(template: &str, client_id: &str, iss: &str, scope: &str) -> Result<String, Failed> {
-    let start = template
-        .find("<body")
-        .ok_or_else(|| fail("the app's index.html has no <body> tag"))?;
-    let end = start
-        + template[start..]
-            .find('>')
-            .ok_or_else(|| fail("the app's <body> tag is not closed"))?
-        + 1;
-    let attr = |v: &str| {
-        v.replace('&', "&amp;")
-            .replace('"', "&quot;")
-            .replace('<', "&lt;")
-    };
-    Ok(format!(
-        "{}<body data-client-id=\"{}\" data-iss=\"{}\" data-scope=\"{}\">{}",
-        &template[..start],
-        attr(client_id),
-        attr(iss),
-        attr(scope),
-        &template[end..]
-    ))
-}
-
-/// A copy of the example app's build (`built`) in a directory of its own,
-/// served from its own origin. Its page is written by [`write_rust_app_page`]
-/// once a client is registered for that origin (files are read per request).
-fn serve_rust_app(root: &Path, built: &Path, tag: &str) -> Result<(StaticServer, PathBuf), Failed> {
-    let dir = root.join(format!("target/sdk-rust-app-e2e-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
-    for f in ["rust_app.js", "rust_app_bg.wasm"] {
-        std::fs::copy(built.join(f), dir.join(f)).map_err(|e| fail(format!("{f}: {e}")))?;
-    }
-    let app = StaticServer::start_dir(&dir).map_err(fail)?;
-    Ok((app, dir))
-}
-
-/// The app's page in `dir`, configured for `client_id` ([`configure_rust_app`]).
-fn write_rust_app_page(
-    built: &Path,
-    dir: &Path,
-    client_id: &str,
-    iss: &str,
-    scope: &str,
-) -> Result<(), Failed> {
-    let template = std::fs::read_to_string(built.join("index.html")).map_err(|e| fail(e.to_string()))?;
-    let page = configure_rust_app(&template, client_id, iss, scope)?;
-    std::fs::write(dir.join("index.html"), page).map_err(|e| fail(e.to_string()))
-}
-
 fn rust_app_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
-    let built = rust_app_built(root)?;
+    let app = RustAppCopy::serve(root, "sdk-rust-app-e2e-standalone")?;
     let (edge, admin) = seeded(root, edge)?;
-    let (app, dir) = serve_rust_app(root, &built, "standalone")?;
-    let app_url = format!("{}/", app.origin);
+    let app_url = format!("{}/", app.server.origin);
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
-    let client_id = register(&admin, &app_url, scope);
+    let client_id = register(&admin, &app_url, scope)?;
     let iss = format!("{}/fhir", edge.origin);
-    write_rust_app_page(&built, &dir, &client_id, &iss, scope)?;
+    app.configure(&client_id, &iss, scope)?;
     let r = drive(
         root,
         &app_url,
@@ -430,7 +311,7 @@ fn rust_app_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed
         "rust-app",
         &[],
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(app);
     let r = r?;
     let mut checks = launch_checks(&r, &app_url, &iss);
     checks.extend([
@@ -453,8 +334,7 @@ fn rust_app_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed
             r["fhirVersion"] == "4.0.1",
         ),
     ]);
-    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
-    ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
+    verdict(&checks, &r)
 }
 
 fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
@@ -463,7 +343,7 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
     let app = StaticServer::start(root).map_err(fail)?;
     let app_url = format!("{}/", app.origin);
     // The app asks without `launch`: the SDK adds it for an EHR launch.
-    let client_id = register(&admin, &app_url, EHR_REGISTERED);
+    let client_id = register(&admin, &app_url, EHR_REGISTERED)?;
     let iss = format!("{}/fhir", edge.origin);
     let (launch_id, query) = ehr_launch(&admin, &client_id, &iss)?;
     let r = drive(
@@ -477,12 +357,7 @@ fn ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
         "",
         &[],
     )?;
-    let failed: Vec<&str> = ehr_checks(&r, &launch_id, &iss, &app_url)
-        .iter()
-        .filter(|(_, ok)| !ok)
-        .map(|(n, _)| *n)
-        .collect();
-    ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
+    verdict(&ehr_checks(&r, &launch_id, &iss, &app_url), &r)
 }
 
 /// The scopes an EHR-launched app is registered with, and those it asks
@@ -571,13 +446,12 @@ const BURST_READS: u64 = 256;
 const RUST_APP_EHR_NAME: &str = "SDK Rust app (EHR launch)";
 
 fn rust_app_ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed> {
-    let built = rust_app_built(root)?;
+    let app = RustAppCopy::serve(root, "sdk-rust-app-e2e-ehr")?;
     let (edge, admin) = seeded(root, edge)?;
-    let (app, dir) = serve_rust_app(root, &built, "ehr")?;
-    let app_url = format!("{}/", app.origin);
-    let client_id = register_named(&admin, RUST_APP_EHR_NAME, &app_url, EHR_REGISTERED);
+    let app_url = format!("{}/", app.server.origin);
+    let client_id = register_named(&admin, RUST_APP_EHR_NAME, &app_url, EHR_REGISTERED)?;
     let iss = format!("{}/fhir", edge.origin);
-    write_rust_app_page(&built, &dir, &client_id, &iss, EHR_REQUESTED)?;
+    app.configure(&client_id, &iss, EHR_REQUESTED)?;
     let (launch_id, query) = ehr_launch(&admin, &client_id, &iss)?;
     let r = drive(
         root,
@@ -590,7 +464,7 @@ fn rust_app_ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Fa
         "rust-app",
         &[("CLIENT_NAME", RUST_APP_EHR_NAME)],
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(app);
     let r = r?;
     let mut checks = ehr_checks(&r, &launch_id, &iss, &app_url);
     let burst = &r["burst"];
@@ -622,8 +496,7 @@ fn rust_app_ehr_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Fa
         ),
     ]);
     eprintln!("{RUST_APP_EHR_TRIAL}: burst {burst}");
-    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
-    ensure(failed.is_empty(), || format!("failed checks {failed:?} in {r:#}"))
+    verdict(&checks, &r)
 }
 
 fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(bool, String), Failed> {
@@ -715,7 +588,7 @@ fn package_trial(root: &Path, edge: &Result<Edge, String>) -> Result<(), Failed>
     let served = StaticServer::start_dir(&app.join("dist")).map_err(fail)?;
     let app_url = format!("{}/", served.origin);
     let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
-    let client_id = register(&admin, &app_url, scope);
+    let client_id = register(&admin, &app_url, scope)?;
     let iss = format!("{}/fhir", edge.origin);
     let r = drive(root, &app_url, &iss, &client_id, scope, "", "vite-app", "", &[])?;
     standalone_checks(&r, &app_url, &iss)
@@ -731,22 +604,16 @@ fn readme_example(readme: &str, heading: &str) -> Option<String> {
 fn unit_trial(root: &Path) -> Result<(), Failed> {
     built(root)?;
     let app = StaticServer::start(root).map_err(fail)?;
-    let shots = root.join("target/screenshots/sdk");
+    let shots = browser::screenshots(root, "sdk");
     std::fs::create_dir_all(&shots).map_err(|e| fail(e.to_string()))?;
-    let out = Command::new("node")
-        .arg(root.join("tests/sdk/unit.mjs"))
-        .current_dir(root)
-        .env("APP_URL", &app.origin)
-        .env("SCREENSHOT", shots.join("js-layer.png"))
-        .output()
-        .map_err(|e| fail(format!("cannot run node: {e}")))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let r: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).map_err(|e| {
-        fail(format!(
-            "unit driver output is not JSON ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })?;
+    let (_, r) = browser::drive_node(
+        Command::new("node")
+            .arg(root.join("tests/sdk/unit.mjs"))
+            .env("APP_URL", &app.origin)
+            .env("SCREENSHOT", shots.join("js-layer.png")),
+        root,
+        "unit driver",
+    )?;
     let results = r["results"].as_array().cloned().unwrap_or_default();
     let failed: Vec<&Value> = results.iter().filter(|t| t["ok"] != true).collect();
     ensure(
@@ -775,53 +642,30 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     server::install_signal_handler();
     let root = server::repo_root();
-    let selected = |name: &str| {
-        args.filter
-            .as_deref()
-            .is_none_or(|f| if args.exact { f == name } else { name.contains(f) })
-            && !args.skip.iter().any(|s| name.contains(s.as_str()))
-    };
-    let wants_edge = !args.list
-        && (selected(LAUNCH_TRIAL)
-            || selected(RUST_APP_TRIAL)
-            || selected(EHR_TRIAL)
-            || selected(RUST_APP_EHR_TRIAL)
-            || selected(PACKAGE_TRIAL));
-    let edge = if wants_edge {
-        Edge::start(&root)
-    } else {
-        Err("not started".to_string())
-    };
-    let edge = std::sync::Arc::new(edge);
-    let (r1, r2, r3, r4, r5, r6, r7, e1, e2, e3, e4, e5) = (
-        root.clone(),
-        root.clone(),
-        root.clone(),
-        root.clone(),
-        root.clone(),
-        root.clone(),
-        root.clone(),
-        edge.clone(),
-        edge.clone(),
-        edge.clone(),
-        edge.clone(),
-        edge.clone(),
-    );
-    let trials = vec![
-        Trial::test(LAUNCH_TRIAL, move || launch_trial(&r1, &e1)),
-        Trial::test(RUST_APP_TRIAL, move || rust_app_trial(&r6, &e4)),
-        Trial::test(EHR_TRIAL, move || ehr_trial(&r3, &e3)),
-        Trial::test(RUST_APP_EHR_TRIAL, move || rust_app_ehr_trial(&r7, &e5)),
-        Trial::test(PACKAGE_TRIAL, move || package_trial(&r2, &e2)),
-        Trial::test(UNIT_TRIAL, move || unit_trial(&r4)),
-        Trial::test(NODE_TRIAL, move || node_trial(&r5)),
+    let needing = [
+        LAUNCH_TRIAL,
+        RUST_APP_TRIAL,
+        EHR_TRIAL,
+        RUST_APP_EHR_TRIAL,
+        PACKAGE_TRIAL,
     ];
-    let conclusion = libtest_mimic::run(&args, trials);
-    let failed = conclusion.has_failed();
-    if let Ok(mut edge) = std::sync::Arc::try_unwrap(edge) {
-        if let Ok(e) = edge.as_mut() {
-            e.stop(failed);
-        }
-    }
-    conclusion.exit_code()
+    let edge = browser::set_up(&args, &needing, || Edge::start(&root));
+    type TrialFn = fn(&Path, &Result<Edge, String>) -> Result<(), Failed>;
+    let trials: [(&str, TrialFn); 7] = [
+        (LAUNCH_TRIAL, launch_trial),
+        (RUST_APP_TRIAL, rust_app_trial),
+        (EHR_TRIAL, ehr_trial),
+        (RUST_APP_EHR_TRIAL, rust_app_ehr_trial),
+        (PACKAGE_TRIAL, package_trial),
+        (UNIT_TRIAL, |root, _| unit_trial(root)),
+        (NODE_TRIAL, |root, _| node_trial(root)),
+    ];
+    let trials = trials
+        .into_iter()
+        .map(|(name, f)| {
+            let (root, edge) = (root.clone(), edge.clone());
+            Trial::test(name, move || f(&root, &edge))
+        })
+        .collect();
+    browser::run(&args, trials, edge)
 }

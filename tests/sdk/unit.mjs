@@ -2,11 +2,9 @@
 // (playwright-core, Debian's /usr/bin/chromium) and prints their results as
 // one JSON line. Environment: APP_URL (the static server's origin),
 // SCREENSHOT (a PNG of the results page, saved always).
-import { chromium } from "playwright-core";
+import { FLAGS, launchChromium } from "../src/chromium.mjs";
 
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-popup-blocking"];
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
+const browser = await launchChromium({ args: [...FLAGS, "--disable-popup-blocking"] });
 const page = await browser.newPage();
 const log = [];
 page.on("console", (m) => log.push(`[console.${m.type()}] ${m.text()}`));
@@ -18,8 +16,7 @@ page.on("pageerror", (e) => log.push(`[pageerror] ${e.message}`));
 async function popupFromClick() {
   const name = "the popup opens inside a real click in Chromium with its popup blocker on (discovery 5.5 s)";
   // Playwright passes --disable-popup-blocking by default: turned off here.
-  const strict = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: FLAGS.filter((f) => f !== "--disable-popup-blocking"), ignoreDefaultArgs: ["--disable-popup-blocking"] });
+  const strict = await launchChromium({ ignoreDefaultArgs: ["--disable-popup-blocking"] });
   try {
     const context = await strict.newContext();
     const p = await context.newPage();

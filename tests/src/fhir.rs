@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::http::{encode_pairs, excerpt, Client, Req, Resp};
 use crate::{check, check_eq};
@@ -282,4 +282,14 @@ pub fn search_all_with(
 /// Owned query pairs from borrowed ones.
 pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// A transaction entry that PUTs `resource` at `Type/id`.
+pub fn put_entry(resource: Value) -> Value {
+    let url = format!(
+        "{}/{}",
+        resource["resourceType"].as_str().unwrap_or_default(),
+        resource["id"].as_str().unwrap_or_default()
+    );
+    json!({"request": {"method": "PUT", "url": url}, "resource": resource})
 }

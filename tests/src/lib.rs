@@ -17,11 +17,23 @@
 //! - [`oauth`]: SMART/OAuth client pieces: PKCE, cookies, forms, a browser,
 //!   JWT client assertions, JWKS, id_token verification.
 //! - [`mod@check`]: counted assertions, so the suite can say how much it checked.
+//! - [`browser`]: what the browser suites (`tests/sdk`, `tests/portal`,
+//!   `tests/demo`) share: trial selection and the edge's set-up and stop,
+//!   the operator client, client registration, node drivers' JSON results,
+//!   screenshots, the example Rust web app's served copy.
+//! - [`static_server`]: the static file server the browser suites serve
+//!   their apps from (a free 127.0.0.1 port).
+//!
+//! The edge's native tests (`edge/tests/common`) use [`oauth`]'s cookie
+//! jar, HTML inputs, PKCE and query helpers too (a dev-dependency of
+//! flare-edge; this crate does not depend on flare-edge).
 
+pub mod browser;
 pub mod check;
 pub mod fhir;
 pub mod fixtures;
 pub mod http;
 pub mod oauth;
 pub mod server;
+pub mod static_server;
 pub mod uscore;

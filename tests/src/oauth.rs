@@ -120,7 +120,15 @@ impl CookieJar {
     /// Takes the `Set-Cookie` headers of `resp` (a `Max-Age=0` or an empty
     /// value deletes).
     pub fn absorb(&mut self, resp: &Resp) {
-        for (k, line) in &resp.headers {
+        self.absorb_headers(resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+
+    /// Takes the `set-cookie` lines of response headers (lower-cased names,
+    /// values) as [`CookieJar::absorb`] does: the same jar serves a browser
+    /// over HTTP ([`Browser`]) and one calling the edge's app in-process
+    /// (`edge/tests/common`).
+    pub fn absorb_headers<'h>(&mut self, headers: impl IntoIterator<Item = (&'h str, &'h str)>) {
+        for (k, line) in headers {
             if k != "set-cookie" {
                 continue;
             }
@@ -134,7 +142,7 @@ impl CookieJar {
                     let a = a.trim().to_ascii_lowercase();
                     a == "max-age=0" || a.starts_with("max-age=-") || a.contains("expires=thu, 01 jan 1970")
                 });
-            self.raw.insert(name.clone(), line.clone());
+            self.raw.insert(name.clone(), line.to_string());
             if deleted {
                 self.cookies.remove(&name);
             } else {
@@ -409,6 +417,26 @@ impl Form {
     }
 }
 
+/// An `<input>` tag read as a form input.
+fn input(t: &Tag) -> Input {
+    Input {
+        kind: t.attr("type").unwrap_or("text").to_ascii_lowercase(),
+        name: t.attr("name").unwrap_or("").to_string(),
+        value: t.attr("value").unwrap_or("").to_string(),
+        checked: t.has("checked"),
+    }
+}
+
+/// Every `<input>` of `html` (a page or a part of one) in order, inside a
+/// form or not.
+pub fn inputs(html: &str) -> Vec<Input> {
+    tags(html)
+        .iter()
+        .filter(|t| t.name == "input")
+        .map(input)
+        .collect()
+}
+
 /// Every `<form>` of `html`, with the inputs and buttons up to its `</form>`.
 pub fn forms(html: &str) -> Vec<Form> {
     let mut out: Vec<Form> = Vec::new();
@@ -427,12 +455,7 @@ pub fn forms(html: &str) -> Vec<Form> {
             "/form" => open = false,
             "input" if open => {
                 if let Some(f) = out.last_mut() {
-                    f.inputs.push(Input {
-                        kind: t.attr("type").unwrap_or("text").to_ascii_lowercase(),
-                        name: t.attr("name").unwrap_or("").to_string(),
-                        value: t.attr("value").unwrap_or("").to_string(),
-                        checked: t.has("checked"),
-                    });
+                    f.inputs.push(input(&t));
                 }
             }
             "button" if open => {

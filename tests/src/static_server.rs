@@ -1,7 +1,8 @@
-//! A static file server on a free 127.0.0.1 port for the app origin of the
-//! SDK tests: `/` and `/app.js` from `tests/sdk/page/`, `/unit/…` from
+//! A static file server on a free 127.0.0.1 port (the OS picks it) for the
+//! app origins of the browser suites: for the SDK's test page `/` and `/app.js` from `tests/sdk/page/`, `/unit/…` from
 //! `tests/sdk/unit/` (the package API tests), `/pkg/…` from the built npm
-//! package `pkg/`; or one directory (a Vite build). A thread per connection,
+//! package `pkg/`; or one directory (a Vite build, a copy of the example
+//! Rust web app's build in the sdk and demo suites). A thread per connection,
 //! one request each.
 
 use std::io::{BufRead, BufReader, Write};
