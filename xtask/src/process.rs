@@ -263,6 +263,11 @@ impl Wrangler {
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
         let mut group = Group::spawn("wrangler dev", &mut cmd)?;
+        // As lib.sh: STATE_DIR.pid holds the process group of wrangler and workerd.
+        let mut pid_file = state.as_os_str().to_owned();
+        pid_file.push(".pid");
+        fs::write(&pid_file, format!("{}\n", group.pid()))
+            .with_context(|| format!("writing {}", Path::new(&pid_file).display()))?;
         for _ in 0..1200 {
             if answers(&url, true) {
                 return Ok(group);
