@@ -443,3 +443,24 @@ pub fn json_get(key: &str) -> Result<()> {
     println!("{}", py_str(field));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{quote, shall_shapes};
+
+    #[test]
+    fn shapes_are_the_49_us_core_6_1_0_shall_combinations() {
+        let shapes = shall_shapes();
+        assert_eq!(shapes.len(), 49);
+        assert!(shapes.contains(&("Patient", vec!["birthdate", "name"])));
+        assert!(shapes.contains(&("Observation", vec!["patient", "category", "date"])));
+    }
+
+    #[test]
+    fn quote_is_pythons_with_pipe_safe() {
+        assert_eq!(
+            quote("http://x.org/a b|c~é"),
+            "http%3A%2F%2Fx.org%2Fa%20b|c~%C3%A9"
+        );
+    }
+}
