@@ -3,6 +3,8 @@
 //! the benchmark helpers, and the driver behind `scripts/run.sh` and
 //! `scripts/test.sh`.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 pub mod bench;
