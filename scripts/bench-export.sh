@@ -21,6 +21,9 @@ done
 bash scripts/setup.sh
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# The report helper (xtask), built once in release like bench.sh's.
+cargo build -q --release -p xtask
+xtask() { "$FLARE_ROOT/target/release/xtask" "$@"; }
 
 port=${FLARE_BENCH_PORT:-8790}
 base=http://127.0.0.1:$port
@@ -71,14 +74,5 @@ for group in bench-100 bench-1000 northside-group-all; do
   peak=$(sort -n "$rss_file" | tail -1); rm -f "$rss_file"
   printf '%s\t%s\t%s\n' "$group" "$line" "$peak" | tee -a "$results" >&2
 done
-python3 - "$results" "$patients" > "$out/export.md" <<'PY'
-import json, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-print(f"Patients in the practice: {sys.argv[2]}\n")
-print("| group | resources | files | export s | resources/s | polls | workerd peak RSS MB |")
-print("|---|---|---|---|---|---|---|")
-for g, j, rss in rows:
-    r = json.loads(j)
-    print(f'| {g} | {r["resources"]} | {r["files"]} | {r["seconds"]:.1f} | {r["resources_per_s"]} | {r["polls"]} | {int(rss) / 1024:.0f} |')
-PY
+xtask bench-export-report "$results" "$patients" > "$out/export.md"
 cat "$out/export.md"

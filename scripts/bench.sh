@@ -6,7 +6,8 @@
 # 3. runs wrk (Debian's package) at concurrency 1 and 8 against, side by side:
 #    the two floors (a route doing nothing, a route running one D1 SELECT 1),
 #    reads, and every US Core 6.1.0 SHALL search shape (+ declared includes),
-#    with paths built from the generated data (scripts/bench/queries.py),
+#    with paths built from the generated data (`xtask bench-queries`: the
+#    SHALL combinations come from flare_core::registry),
 # 4. repeats three shapes with a backend-services access token (token lookup
 #    and audit write included) next to the same shapes with ADMIN_TOKEN.
 # Results: bench-out/results.md (a table) and bench-out/results.json.
@@ -25,6 +26,10 @@ bash scripts/setup.sh
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# The xtask helpers (queries, token field, report), built once in release: they
+# parse the whole generated ndjson, which an unoptimised build does slowly.
+cargo build -q --release -p xtask
+xtask() { "$FLARE_ROOT/target/release/xtask" "$@"; }
 
 port=${FLARE_BENCH_PORT:-8790}
 base=http://127.0.0.1:$port
@@ -62,7 +67,7 @@ if [ "$fresh" = 1 ]; then
   echo "imported $resources resources in $import_seconds s" >&2
 fi
 
-python3 scripts/bench/queries.py "$data/northside.ndjson" ../shared/reference/us-core-6.1.0-search-requirements.txt "$out/queries"
+xtask bench-queries "$data/northside.ndjson" "$out/queries"
 printf '/admin/bench/noop\n' > "$out/queries/floor-noop.txt"
 printf '/admin/bench/select1\n' > "$out/queries/floor-select1.txt"
 
@@ -94,7 +99,7 @@ node scripts/seed-auth.mjs "$base" "$token" "$out/demo-apps.json" 2>/dev/null
 stop_edge "$pid"; start_edge "$state" "$port" "$out/wrangler.log"; pid=$EDGE_PID
 for name in read-Patient search-Observation-patient+category search-MedicationRequest-patient+intent+_include; do
   app_token=$(FLARE_DEMO_APPS="$out/demo-apps.json" node scripts/backend-token.mjs "$base" flare-demo-backend-service 'system/*.rs' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    | xtask json-get access_token)
   for c in 1 8; do
     sleep 61 # let the per-client rate limit window (3,000 requests / 60 s) pass
     line=$(wrk -t$(( c > 1 ? 2 : 1 )) -c"$c" -d"${duration}s" --latency -s scripts/bench/paths.lua "$base" -- \
@@ -102,5 +107,5 @@ for name in read-Patient search-Observation-patient+category search-MedicationRe
     printf '%s\t%s\t%s\n' "app-token:$name" "$c" "$line" | tee -a "$results" >&2
   done
 done
-python3 scripts/bench/report.py "$results" "$resources" "$import_seconds" "$patients" > "$out/results.md"
+xtask bench-report "$results" "$resources" "$import_seconds" "$patients" > "$out/results.md"
 cat "$out/results.md"

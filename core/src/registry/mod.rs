@@ -1,7 +1,7 @@
 //! The search-parameter registry: every resource type Flare serves and every
 //! search parameter it supports, generated from the US Core 6.1.0
 //! CapabilityStatement and SearchParameters plus the FHIR R4 base definitions
-//! (see `scripts/gen-registry.py`).
+//! (`cargo xtask registry`, xtask/src/registry.rs).
 //!
 //! This is the single source of search capability: the edge's search parser,
 //! index extraction, SQL compiler and CapabilityStatement, and the SDK's typed
