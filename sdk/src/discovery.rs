@@ -28,6 +28,7 @@ pub fn parse<J: Json>(doc: &J) -> Result<SmartConfiguration, SdkError> {
         revocation_endpoint: text_at(doc, "revocation_endpoint"),
         code_challenge_methods_supported: texts_at(doc, "code_challenge_methods_supported"),
         capabilities: texts_at(doc, "capabilities"),
+        ..SmartConfiguration::default()
     };
     let methods = &config.code_challenge_methods_supported;
     if !methods.is_empty() && !methods.iter().any(|m| m == "S256") {

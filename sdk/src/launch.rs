@@ -481,6 +481,7 @@ mod tests {
             revocation_endpoint: None,
             code_challenge_methods_supported: vec!["S256".into()],
             capabilities: vec![],
+            ..SmartConfiguration::default()
         }
     }
 

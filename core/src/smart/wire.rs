@@ -1,6 +1,6 @@
 //! OAuth and SMART wire types both halves agree on: the token response
-//! (<https://hl7.org/fhir/smart-app-launch/app-launch.html#response-5>) and
-//! OAuth error bodies (RFC 6749 §5.2).
+//! (<https://hl7.org/fhir/smart-app-launch/app-launch.html#response-5>),
+//! OAuth error bodies (RFC 6749 §5.2) and the discovery documents.
 
 use serde::{Deserialize, Serialize};
 
@@ -48,9 +48,10 @@ pub struct OAuthError {
     pub error_description: Option<String>,
 }
 
-/// What a client reads from a server's `.well-known/smart-configuration`
-/// (<https://hl7.org/fhir/smart-app-launch/conformance.html#metadata>).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A server's `.well-known/smart-configuration`
+/// (<https://hl7.org/fhir/smart-app-launch/conformance.html#metadata>): what
+/// the edge serves and the SDK reads. Lists a server leaves out read as empty.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SmartConfiguration {
     /// The issuer of id_tokens (required when `sso-openid-connect` is listed).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -62,13 +63,74 @@ pub struct SmartConfiguration {
     pub authorization_endpoint: String,
     /// The OAuth token endpoint.
     pub token_endpoint: String,
+    /// The RFC 7662 introspection endpoint.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub introspection_endpoint: Option<String>,
     /// The RFC 7009 revocation endpoint.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub revocation_endpoint: Option<String>,
+    /// The RFC 7591 registration endpoint.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub registration_endpoint: Option<String>,
+    /// Where a user reviews and revokes the apps they authorized.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub management_endpoint: Option<String>,
+    /// OAuth grant types.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub grant_types_supported: Vec<String>,
+    /// OAuth response types (`code`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub response_types_supported: Vec<String>,
     /// PKCE methods; SMART 2 servers list `S256`.
     #[serde(default)]
     pub code_challenge_methods_supported: Vec<String>,
+    /// Client authentication methods at the token endpoint.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Signature algorithms of `private_key_jwt` client assertions.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    /// Scopes a client may ask for.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub scopes_supported: Vec<String>,
     /// SMART capabilities (`launch-ehr`, `client-public`, `context-standalone-patient` …).
     #[serde(default)]
     pub capabilities: Vec<String>,
+}
+
+/// A server's `.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OpenIdConfiguration {
+    /// The issuer of id_tokens.
+    pub issuer: String,
+    /// The OAuth authorization endpoint.
+    pub authorization_endpoint: String,
+    /// The OAuth token endpoint.
+    pub token_endpoint: String,
+    /// The JWKS that verifies id_tokens.
+    pub jwks_uri: String,
+    /// The RFC 7591 registration endpoint.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub registration_endpoint: Option<String>,
+    /// OAuth response types.
+    pub response_types_supported: Vec<String>,
+    /// Subject identifier types (`public`).
+    pub subject_types_supported: Vec<String>,
+    /// id_token signature algorithms.
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// Scopes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub scopes_supported: Vec<String>,
+    /// Claims an id_token may carry.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub claims_supported: Vec<String>,
+    /// Client authentication methods at the token endpoint.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// PKCE methods.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// OAuth grant types.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub grant_types_supported: Vec<String>,
 }

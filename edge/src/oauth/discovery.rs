@@ -4,6 +4,7 @@
 //! `rest.security`, and the EHR style document (`smart_style_url`).
 //! No authentication; every origin may read them.
 
+use flare_core::smart::wire::{OpenIdConfiguration, SmartConfiguration};
 use serde_json::{json, Value as Json};
 
 use crate::app::App;
@@ -77,52 +78,81 @@ const SCOPES_SUPPORTED: &[&str] = &[
     "system/*.rs",
 ];
 
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Client authentication methods at the token endpoint.
+const AUTH_METHODS: &[&str] = &["client_secret_basic", "private_key_jwt", "none"];
+
 /// The SMART configuration document.
-pub fn smart_configuration(e: &Endpoints) -> Json {
-    json!({
-        "issuer": e.issuer,
-        "jwks_uri": e.jwks,
-        "authorization_endpoint": e.authorize,
-        "token_endpoint": e.token,
-        "introspection_endpoint": e.introspect,
-        "revocation_endpoint": e.revoke,
-        "registration_endpoint": e.register,
-        "management_endpoint": e.manage,
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-        "response_types_supported": ["code"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-        "scopes_supported": SCOPES_SUPPORTED,
-        "capabilities": [
-            "launch-ehr", "launch-standalone", "authorize-post",
-            "client-public", "client-confidential-symmetric", "client-confidential-asymmetric",
-            "sso-openid-connect", "context-banner", "context-style",
-            "context-ehr-patient", "context-ehr-encounter",
-            "context-standalone-patient", "context-standalone-encounter",
-            "permission-offline", "permission-online", "permission-patient", "permission-user",
-            "permission-v1", "permission-v2"
-        ]
-    })
+pub fn smart_configuration(e: &Endpoints) -> SmartConfiguration {
+    SmartConfiguration {
+        issuer: Some(e.issuer.clone()),
+        jwks_uri: Some(e.jwks.clone()),
+        authorization_endpoint: e.authorize.clone(),
+        token_endpoint: e.token.clone(),
+        introspection_endpoint: Some(e.introspect.clone()),
+        revocation_endpoint: Some(e.revoke.clone()),
+        registration_endpoint: Some(e.register.clone()),
+        management_endpoint: Some(e.manage.clone()),
+        grant_types_supported: strings(&["authorization_code", "client_credentials", "refresh_token"]),
+        response_types_supported: strings(&["code"]),
+        code_challenge_methods_supported: strings(&["S256"]),
+        token_endpoint_auth_methods_supported: strings(AUTH_METHODS),
+        token_endpoint_auth_signing_alg_values_supported: strings(&["RS384", "ES384"]),
+        scopes_supported: strings(SCOPES_SUPPORTED),
+        capabilities: strings(&[
+            "launch-ehr",
+            "launch-standalone",
+            "authorize-post",
+            "client-public",
+            "client-confidential-symmetric",
+            "client-confidential-asymmetric",
+            "sso-openid-connect",
+            "context-banner",
+            "context-style",
+            "context-ehr-patient",
+            "context-ehr-encounter",
+            "context-standalone-patient",
+            "context-standalone-encounter",
+            "permission-offline",
+            "permission-online",
+            "permission-patient",
+            "permission-user",
+            "permission-v1",
+            "permission-v2",
+        ]),
+    }
 }
 
 /// The OpenID Connect discovery document.
-pub fn openid_configuration(e: &Endpoints) -> Json {
-    json!({
-        "issuer": e.issuer,
-        "authorization_endpoint": e.authorize,
-        "token_endpoint": e.token,
-        "jwks_uri": e.jwks,
-        "registration_endpoint": e.register,
-        "response_types_supported": ["code"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid", "fhirUser", "profile"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser", "name", "auth_time"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt", "none"],
-        "code_challenge_methods_supported": ["S256"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"]
-    })
+pub fn openid_configuration(e: &Endpoints) -> OpenIdConfiguration {
+    OpenIdConfiguration {
+        issuer: e.issuer.clone(),
+        authorization_endpoint: e.authorize.clone(),
+        token_endpoint: e.token.clone(),
+        jwks_uri: e.jwks.clone(),
+        registration_endpoint: Some(e.register.clone()),
+        response_types_supported: strings(&["code"]),
+        subject_types_supported: strings(&["public"]),
+        id_token_signing_alg_values_supported: strings(&["RS256"]),
+        scopes_supported: strings(&["openid", "fhirUser", "profile"]),
+        claims_supported: strings(&[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nonce",
+            "fhirUser",
+            "name",
+            "auth_time",
+        ]),
+        token_endpoint_auth_methods_supported: strings(AUTH_METHODS),
+        code_challenge_methods_supported: strings(&["S256"]),
+        grant_types_supported: strings(&["authorization_code", "refresh_token", "client_credentials"]),
+    }
 }
 
 /// The CapabilityStatement's `rest.security`: the SMART service coding and
@@ -170,12 +200,15 @@ pub async fn public_jwk<P: Platform>(platform: &P) -> Result<Json, ApiError> {
 /// Routes the `.well-known` documents.
 pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, doc: &str) -> ApiResult {
     let e = Endpoints::of(req);
-    let body = match doc {
-        "smart-configuration" => smart_configuration(&e),
-        "openid-configuration" => openid_configuration(&e),
-        "jwks.json" => json!({"keys": [public_jwk(&app.platform).await?]}),
-        _ => return Err(ApiError::not_found(format!("no document .well-known/{doc}"))),
-    };
+    let body =
+        match doc {
+            "smart-configuration" => serde_json::to_value(smart_configuration(&e))
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            "openid-configuration" => serde_json::to_value(openid_configuration(&e))
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            "jwks.json" => json!({"keys": [public_jwk(&app.platform).await?]}),
+            _ => return Err(ApiError::not_found(format!("no document .well-known/{doc}"))),
+        };
     Ok(HttpResponse::json(200, &body).with_header("cache-control", "public, max-age=300"))
 }
 

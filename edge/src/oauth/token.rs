@@ -37,47 +37,131 @@ fn invalid_request(message: impl Into<String>) -> ApiError {
     ApiError::oauth(400, "invalid_request", message)
 }
 
+/// The grant types `/token` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    /// `authorization_code` (RFC 6749 §4.1.3), with PKCE.
+    AuthorizationCode,
+    /// `refresh_token` (RFC 6749 §6).
+    RefreshToken,
+    /// `client_credentials` (RFC 6749 §4.4; SMART Backend Services).
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The `grant_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// Reads `grant_type`; `unsupported_grant_type` for any other.
+    pub fn parse(value: &str) -> Result<GrantType, ApiError> {
+        [
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ]
+        .into_iter()
+        .find(|g| g.as_str() == value)
+        .ok_or_else(|| {
+            ApiError::oauth(
+                400,
+                "unsupported_grant_type",
+                format!("grant_type {value} is not supported"),
+            )
+        })
+    }
+}
+
+/// A token request's parameters, by grant type. Each parameter appears at
+/// most once (RFC 6749 §3.2); empty values read as absent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenRequest<'a> {
+    /// Exchanging an authorization code.
+    AuthorizationCode {
+        /// `code`.
+        code: &'a str,
+        /// `redirect_uri`: must equal the authorization request's.
+        redirect_uri: Option<&'a str>,
+        /// `code_verifier` (PKCE).
+        code_verifier: Option<&'a str>,
+    },
+    /// Rotating a refresh token.
+    RefreshToken {
+        /// `refresh_token`.
+        refresh_token: &'a str,
+        /// `scope`: at most what was granted.
+        scope: Option<&'a str>,
+    },
+    /// A backend service's own token.
+    ClientCredentials {
+        /// `scope`: at most what the client is approved for.
+        scope: Option<&'a str>,
+    },
+}
+
+impl<'a> TokenRequest<'a> {
+    /// The parameters of `grant` from the form.
+    pub fn parse(grant: GrantType, pairs: &'a [(String, String)]) -> Result<TokenRequest<'a>, ApiError> {
+        Ok(match grant {
+            GrantType::AuthorizationCode => TokenRequest::AuthorizationCode {
+                code: field(pairs, "code")?.ok_or_else(|| invalid_request("code is missing"))?,
+                redirect_uri: field(pairs, "redirect_uri")?,
+                code_verifier: field(pairs, "code_verifier")?,
+            },
+            GrantType::RefreshToken => TokenRequest::RefreshToken {
+                refresh_token: field(pairs, "refresh_token")?
+                    .ok_or_else(|| invalid_request("refresh_token is missing"))?,
+                scope: field(pairs, "scope")?,
+            },
+            GrantType::ClientCredentials => TokenRequest::ClientCredentials {
+                scope: field(pairs, "scope")?,
+            },
+        })
+    }
+}
+
 /// Handles `POST /token`.
 pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
     require_form(req)?;
     let pairs = form(req);
-    let grant_type = field(&pairs, "grant_type")?.ok_or_else(|| invalid_request("grant_type is missing"))?;
-    if !matches!(
-        grant_type,
-        "authorization_code" | "refresh_token" | "client_credentials"
-    ) {
+    let grant = GrantType::parse(
+        field(&pairs, "grant_type")?.ok_or_else(|| invalid_request("grant_type is missing"))?,
+    )?;
+    let (client, how) = authenticate_client(app, req, &pairs).await?;
+    let registered = |g: GrantType| client.grant_types.iter().any(|x| x == g.as_str());
+    let allowed = match grant {
+        GrantType::AuthorizationCode | GrantType::RefreshToken => registered(GrantType::AuthorizationCode),
+        GrantType::ClientCredentials => registered(GrantType::ClientCredentials),
+    };
+    if !allowed {
         return Err(ApiError::oauth(
             400,
-            "unsupported_grant_type",
-            format!("grant_type {grant_type} is not supported"),
+            "unauthorized_client",
+            format!("the client is not registered for {}", grant.as_str()),
         ));
     }
-    let (client, how) = authenticate_client(app, req, &pairs).await?;
-    let registered = |g: &str| client.grant_types.iter().any(|x| x == g);
-    let body = match grant_type {
-        "authorization_code" if registered("authorization_code") => {
-            code_grant(app, req, &pairs, &client, how).await?
+    if grant == GrantType::ClientCredentials && how != ClientAuth::Assertion {
+        return Err(ApiError::oauth(
+            401,
+            "invalid_client",
+            "client_credentials needs a private_key_jwt client assertion",
+        ));
+    }
+    let body = match TokenRequest::parse(grant, &pairs)? {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => code_grant(app, req, (code, redirect_uri, code_verifier), &client, how).await?,
+        TokenRequest::RefreshToken { refresh_token, scope } => {
+            refresh_grant(app, req, refresh_token, scope, &client).await?
         }
-        "refresh_token" if registered("authorization_code") => {
-            refresh_grant(app, req, &pairs, &client).await?
-        }
-        "client_credentials" if registered("client_credentials") && how == ClientAuth::Assertion => {
-            client_credentials(app, &pairs, &client).await?
-        }
-        "client_credentials" if registered("client_credentials") => {
-            return Err(ApiError::oauth(
-                401,
-                "invalid_client",
-                "client_credentials needs a private_key_jwt client assertion",
-            ))
-        }
-        _ => {
-            return Err(ApiError::oauth(
-                400,
-                "unauthorized_client",
-                format!("the client is not registered for {grant_type}"),
-            ))
-        }
+        TokenRequest::ClientCredentials { scope } => client_credentials(app, scope, &client).await?,
     };
     Ok(
         HttpResponse::json(200, &serde_json::to_value(&body).unwrap_or(Json::Null))
@@ -89,11 +173,10 @@ pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
 async fn code_grant<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
-    pairs: &[(String, String)],
+    (code, redirect_uri, verifier): (&str, Option<&str>, Option<&str>),
     client: &Client,
     how: ClientAuth,
 ) -> Result<TokenResponse, ApiError> {
-    let code = field(pairs, "code")?.ok_or_else(|| invalid_request("code is missing"))?;
     let now = app.platform.now_ms();
     let db = app.auth_db();
     let stored = match store::consume_code(db, &sha256_b64(code), now).await? {
@@ -111,12 +194,11 @@ async fn code_grant<D: Database, P: Platform>(
     if stored.expires_at <= now {
         return Err(invalid_grant("the code has expired"));
     }
-    if field(pairs, "redirect_uri")? != Some(stored.redirect_uri.as_str()) {
+    if redirect_uri != Some(stored.redirect_uri.as_str()) {
         return Err(invalid_grant(
             "redirect_uri differs from the authorization request",
         ));
     }
-    let verifier = field(pairs, "code_verifier")?;
     match (&stored.code_challenge, verifier) {
         (Some(challenge), Some(v)) if pkce_ok(challenge, v) => {}
         (Some(_), Some(_)) => return Err(invalid_grant("code_verifier does not match the code_challenge")),
@@ -175,10 +257,10 @@ fn refresh_kind(scopes: &[Scope]) -> Option<bool> {
 async fn refresh_grant<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
-    pairs: &[(String, String)],
+    token: &str,
+    scope: Option<&str>,
     client: &Client,
 ) -> Result<TokenResponse, ApiError> {
-    let token = field(pairs, "refresh_token")?.ok_or_else(|| invalid_request("refresh_token is missing"))?;
     let now = app.platform.now_ms();
     let db = app.auth_db();
     let rt = store::rotate_refresh(db, &sha256_b64(token), now)
@@ -230,7 +312,7 @@ async fn refresh_grant<D: Database, P: Platform>(
             "the app is no longer approved for refresh tokens (offline_access or online_access)",
         ));
     }
-    let scopes = match field(pairs, "scope")? {
+    let scopes = match scope {
         None => original.clone(),
         Some(s) => {
             let (asked, unknown) = Scope::parse_list(s);
@@ -254,11 +336,11 @@ async fn refresh_grant<D: Database, P: Platform>(
 
 async fn client_credentials<D: Database, P: Platform>(
     app: &App<D, P>,
-    pairs: &[(String, String)],
+    scope: Option<&str>,
     client: &Client,
 ) -> Result<TokenResponse, ApiError> {
     let allowed = Scope::parse_list(&client.scope).0;
-    let requested = match field(pairs, "scope")? {
+    let requested = match scope {
         Some(s) => {
             let (asked, unknown) = Scope::parse_list(s);
             if !unknown.is_empty() {
