@@ -2,11 +2,16 @@
 //! benchmark floor routes.
 //!
 //! - `PUT /admin/practices/{key}` `{"name": …, "organizationId": …}` creates or updates a practice.
-//! - `GET /admin/practices` lists practices.
+//! - `GET /admin/practices` lists practices; `GET /admin/practices/{key}`
+//!   reads one with the count of what it holds.
+//! - `DELETE /admin/practices/{key}[?purge=true]` removes a practice: refused
+//!   (409) while it holds records unless `purge=true` removes them all.
+//! - Every route that acts in one practice picks it the same way:
+//!   `X-Flare-Practice` or `?practice=` ([`App::operator_practice`]).
 //! - `PUT /admin/practices/{key}/pin` `{"pin": …}` sets or rotates the
 //!   practice's registration PIN (without `pin`: a random 8-digit one);
 //!   answers it once (only its hash is kept).
-//! - `POST /admin/import[?practice=key]` imports FHIR data (see [`crate::fhir::import`]).
+//! - `POST /admin/import` imports FHIR data (see [`crate::fhir::import`]).
 //! - `/admin/clients/…`, `POST /admin/users`, `POST /admin/launch`,
 //!   `GET /admin/audit`: the authorization server (see [`crate::oauth::manage`]).
 //! - `GET /admin/bench/noop` does nothing; `GET /admin/bench/select1` runs one
@@ -18,6 +23,7 @@ use crate::app::App;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
+use crate::store::practices;
 use crate::store::resources::{self, Practice};
 use crate::store::{Database, Statement};
 
@@ -32,6 +38,92 @@ pub async fn practices<D: Database, P: Platform>(app: &App<D, P>) -> ApiResult {
         .map(|p| json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}))
         .collect();
     Ok(HttpResponse::json(200, &json!({"practices": list})))
+}
+
+/// `GET /admin/practices/{key}`: the practice and what it holds.
+pub async fn practice<D: Database, P: Platform>(app: &App<D, P>, key: &str) -> ApiResult {
+    let (p, records) = load_practice(app, key).await?;
+    Ok(HttpResponse::json(
+        200,
+        &json!({"key": p.key, "name": p.name, "organizationId": p.organization_id, "records": records_json(&records)}),
+    ))
+}
+
+/// `DELETE /admin/practices/{key}[?purge=true]`: removes a practice. While it
+/// holds anything (resources, exports, audit events, apps, users, grants)
+/// the removal is refused with 409 and the counts, unless `purge=true` asks
+/// for everything to go with it: its export files, then its rows in the
+/// directory and in its shard, the practice last (so a purge interrupted at
+/// any point is finished by sending it again).
+pub async fn delete_practice<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    key: &str,
+) -> ApiResult {
+    let purge = req.query_pairs().iter().any(|(k, v)| k == "purge" && v == "true");
+    let (_, records) = load_practice(app, key).await?;
+    if !records.is_empty() && !purge {
+        let mut e = ApiError::new(
+            409,
+            "conflict",
+            format!(
+                "practice '{key}' still holds records ({}); DELETE with ?purge=true removes them with it",
+                describe(&records)
+            ),
+        );
+        e.details
+            .push(("records".into(), records_json(&records).to_string()));
+        return Err(e);
+    }
+    let shard = app.shards.for_practice(key);
+    for job in practices::export_job_ids(shard, key).await? {
+        app.platform
+            .delete_objects(&format!("exports/{key}/{job}/"))
+            .await
+            .map_err(|e| ApiError::internal(format!("export files of {key}/{job} not deleted: {e}")))?;
+    }
+    practices::purge(shard, app.auth_db(), key).await?;
+    Ok(HttpResponse::json(
+        200,
+        &json!({"key": key, "removed": records_json(&records)}),
+    ))
+}
+
+async fn load_practice<D: Database, P: Platform>(
+    app: &App<D, P>,
+    key: &str,
+) -> Result<(Practice, practices::PracticeRecords), ApiError> {
+    let shard = app.shards.for_practice(key);
+    let practice = resources::list_practices(shard)
+        .await?
+        .into_iter()
+        .find(|p| p.key == key)
+        .ok_or_else(|| ApiError::not_found(format!("no practice '{key}'")))?;
+    let records = practices::records(shard, app.auth_db(), key).await?;
+    Ok((practice, records))
+}
+
+fn records_json(r: &practices::PracticeRecords) -> Json {
+    json!({
+        "resources": r.resources, "exportJobs": r.export_jobs, "auditEvents": r.audit_events,
+        "clients": r.clients, "users": r.users, "grants": r.grants,
+    })
+}
+
+fn describe(r: &practices::PracticeRecords) -> String {
+    [
+        (r.resources, "resources"),
+        (r.export_jobs, "export jobs"),
+        (r.audit_events, "audit events"),
+        (r.clients, "apps"),
+        (r.users, "users"),
+        (r.grants, "grants"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// `GET /admin/bench/noop`: the benchmark's floor without storage.

@@ -190,15 +190,43 @@ impl<D: Database, P: Platform> App<D, P> {
             .ok_or_else(invalid)
     }
 
-    /// The practice a request acts in: the token's, or for the operator the
-    /// one named by [`PRACTICE_HEADER`].
+    /// The practice a request acts in: the token's, or for the operator
+    /// [`App::operator_practice`].
     pub fn practice_for(&self, caller: &Caller, req: &HttpRequest) -> Result<String, ApiError> {
         match caller {
+            // On the FHIR API query parameters are search parameters: the
+            // header alone names the practice.
             Caller::Admin => Ok(req
                 .header_value(PRACTICE_HEADER)
                 .map(str::to_string)
                 .unwrap_or_else(|| self.config.default_practice.clone())),
             Caller::App(a) => Ok(a.token.practice.clone()),
+        }
+    }
+
+    /// The practice an operator's admin request acts on (`/admin/import`,
+    /// `/admin/audit`, `/admin/clients`): the [`PRACTICE_HEADER`] header, as on
+    /// the FHIR API, or its alias the `practice` query parameter, else the
+    /// default practice. Naming two different practices is a 400.
+    pub fn operator_practice(&self, req: &HttpRequest) -> Result<String, ApiError> {
+        Ok(self
+            .operator_practice_named(req)?
+            .unwrap_or_else(|| self.config.default_practice.clone()))
+    }
+
+    /// The practice an operator's request names, if any ([`App::operator_practice`]).
+    pub fn operator_practice_named(&self, req: &HttpRequest) -> Result<Option<String>, ApiError> {
+        let header = req.header_value(PRACTICE_HEADER).map(str::to_string);
+        let query = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "practice")
+            .map(|(_, v)| v.into_owned());
+        match (header, query) {
+            (Some(h), Some(q)) if h != q => Err(ApiError::bad_request(format!(
+                "the request names two practices: {PRACTICE_HEADER}: {h} and ?practice={q}"
+            ))),
+            (h, q) => Ok(h.or(q)),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `POST /admin/import[?practice=key]`: loads FHIR data into a practice.
+//! `POST /admin/import`: loads FHIR data into the practice the operator
+//! names (`X-Flare-Practice` or `?practice=`, [`crate::app::App::operator_practice`]).
 //!
 //! Accepts a single resource, a Bundle of any type, or ndjson
 //! (`application/fhir+ndjson`). Transaction and batch Bundles keep FHIR's
@@ -40,12 +41,7 @@ struct Item {
 
 /// Handles an import.
 pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
-    let practice = req
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "practice")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| app.config.default_practice.clone());
+    let practice = app.operator_practice(req)?;
     let db = app.shards.for_practice(&practice);
     if !resources::practice_exists(db, &practice).await? {
         return Err(ApiError::not_found(format!(

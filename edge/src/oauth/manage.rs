@@ -55,11 +55,13 @@ async fn load_client<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> Res
         .ok_or_else(|| ApiError::not_found(format!("no client {id}")))
 }
 
-/// `GET /admin/clients[?practice=&status=]`.
+/// `GET /admin/clients[?status=]`: every practice's, or those of the
+/// practice the operator names ([`App::operator_practice_named`]).
 pub async fn list_clients<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
     let q = req.query_pairs();
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let list = store::list_clients(app.auth_db(), get("practice"), get("status")).await?;
+    let practice = app.operator_practice_named(req)?;
+    let list = store::list_clients(app.auth_db(), practice.as_deref(), get("status")).await?;
     Ok(HttpResponse::json(
         200,
         &json!({"clients": list.iter().map(client_json).collect::<Vec<_>>()}),
@@ -468,11 +470,12 @@ pub async fn new_launch<D: Database, P: Platform>(
     Ok((launch, LAUNCH_TTL_MS / 1000))
 }
 
-/// `GET /admin/audit?practice=&patient=&limit=`.
+/// `GET /admin/audit?patient=&limit=` in the practice the operator names
+/// ([`App::operator_practice`]).
 pub async fn audit<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
     let q = req.query_pairs();
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let practice = get("practice").unwrap_or_else(|| app.config.default_practice.clone());
+    let practice = app.operator_practice(req)?;
     let limit = get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(200i64)

@@ -223,8 +223,12 @@ pub enum Endpoint {
     AdminAudit,
     /// `GET /admin/practices`.
     AdminPractices,
+    /// `GET /admin/practices/{key}`.
+    AdminPractice,
     /// `PUT /admin/practices/{key}`.
     AdminPutPractice,
+    /// `DELETE /admin/practices/{key}[?purge=true]`.
+    AdminDeletePractice,
     /// `PUT /admin/practices/{key}/pin`.
     AdminPutPin,
     /// `GET /admin/bench/noop`: the benchmark's floor without storage.
@@ -466,7 +470,9 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/admin/launch", E::AdminLaunch, ADMIN),
     route(Get, "/admin/audit", E::AdminAudit, ADMIN),
     route(Get, "/admin/practices", E::AdminPractices, ADMIN),
+    route(Get, "/admin/practices/{key}", E::AdminPractice, ADMIN),
     route(Put, "/admin/practices/{key}", E::AdminPutPractice, ADMIN),
+    route(Delete, "/admin/practices/{key}", E::AdminDeletePractice, ADMIN),
     route(Put, "/admin/practices/{key}/pin", E::AdminPutPin, ADMIN),
     route(Get, "/admin/bench/noop", E::AdminBenchNoop, ADMIN),
     route(Get, "/admin/bench/select1", E::AdminBenchSelect1, ADMIN),

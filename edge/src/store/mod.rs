@@ -9,6 +9,7 @@ pub mod attempts;
 pub mod auth;
 pub mod developer;
 pub mod export;
+pub mod practices;
 pub mod resources;
 pub mod search_sql;
 #[cfg(not(target_arch = "wasm32"))]
