@@ -74,6 +74,54 @@ fn is_pkce_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The parameters of an authorization request (RFC 6749 §4.1.1, PKCE RFC
+/// 7636 §4.3, SMART App Launch: `aud`, `launch`), from the query of a GET or
+/// the form of a POST. Each appears at most once; empty values read as
+/// absent. Parsed before anything is checked, so that a repeated parameter
+/// is an error page, never a redirect.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthorizationRequest<'a> {
+    /// `response_type` (`code`).
+    pub response_type: Option<&'a str>,
+    /// `client_id`.
+    pub client_id: Option<&'a str>,
+    /// `redirect_uri`: exactly one the app registered.
+    pub redirect_uri: Option<&'a str>,
+    /// `scope`.
+    pub scope: Option<&'a str>,
+    /// `state`, echoed to the app.
+    pub state: Option<&'a str>,
+    /// `aud`: this server's FHIR base.
+    pub aud: Option<&'a str>,
+    /// `launch`: an EHR launch context's id.
+    pub launch: Option<&'a str>,
+    /// `nonce`, echoed in the id_token.
+    pub nonce: Option<&'a str>,
+    /// `code_challenge` (PKCE).
+    pub code_challenge: Option<&'a str>,
+    /// `code_challenge_method` (`S256`).
+    pub code_challenge_method: Option<&'a str>,
+}
+
+impl<'a> AuthorizationRequest<'a> {
+    /// Reads the parameters; a repeated one is a 400 error page.
+    pub fn parse(pairs: &'a [(String, String)]) -> Result<AuthorizationRequest<'a>, ApiError> {
+        let get = |k: &str| field(pairs, k).map_err(|e| ApiError::page(400, e.message));
+        Ok(AuthorizationRequest {
+            response_type: get("response_type")?,
+            client_id: get("client_id")?,
+            redirect_uri: get("redirect_uri")?,
+            scope: get("scope")?,
+            state: get("state")?,
+            aud: get("aud")?,
+            launch: get("launch")?,
+            nonce: get("nonce")?,
+            code_challenge: get("code_challenge")?,
+            code_challenge_method: get("code_challenge_method")?,
+        })
+    }
+}
+
 /// Handles `GET|POST /authorize`: validates, stores the request, shows the first page.
 pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
     let pairs = if req.method == "POST" {
@@ -82,8 +130,8 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
         req.query_pairs()
     };
     let page_err = |m: &str| ApiError::page(400, m.to_string());
-    let get = |k: &str| field(&pairs, k).map_err(|e| ApiError::page(400, e.message));
-    let client_id = get("client_id")?.ok_or_else(|| page_err("client_id is missing"))?;
+    let params = AuthorizationRequest::parse(&pairs)?;
+    let client_id = params.client_id.ok_or_else(|| page_err("client_id is missing"))?;
     let client = store::client(app.auth_db(), client_id)
         .await?
         .ok_or_else(|| page_err("this app is not registered here (unknown client_id)"))?;
@@ -96,15 +144,17 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
     if !client.grant_types.iter().any(|g| g == "authorization_code") {
         return Err(page_err("this app is a backend service and cannot sign users in"));
     }
-    let redirect_uri = get("redirect_uri")?.ok_or_else(|| page_err("redirect_uri is missing"))?;
+    let redirect_uri = params
+        .redirect_uri
+        .ok_or_else(|| page_err("redirect_uri is missing"))?;
     if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
         return Err(page_err(
             "redirect_uri is not one the app registered (they must match exactly)",
         ));
     }
     // From here on, errors go back to the app.
-    let state = get("state")?;
-    if get("response_type")? != Some("code") {
+    let state = params.state;
+    if params.response_type != Some("code") {
         return redirect_error(
             redirect_uri,
             "unsupported_response_type",
@@ -113,7 +163,7 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
         );
     }
     let base = req.fhir_base();
-    match get("aud")? {
+    match params.aud {
         Some(aud) if aud.trim_end_matches('/') == base => {}
         Some(_) => {
             return redirect_error(
@@ -132,8 +182,8 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
             )
         }
     }
-    let challenge = get("code_challenge")?;
-    match (challenge, get("code_challenge_method")?) {
+    let challenge = params.code_challenge;
+    match (challenge, params.code_challenge_method) {
         (Some(c), Some("S256")) if is_pkce_challenge(c) => {}
         (Some(_), Some("S256")) => {
             return redirect_error(
@@ -169,7 +219,7 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
         }
         (None, None) => {}
     }
-    let Some(scope) = get("scope")? else {
+    let Some(scope) = params.scope else {
         return redirect_error(redirect_uri, "invalid_scope", "scope is required", state);
     };
     let requested = Scope::parse_list(scope).0;
@@ -180,7 +230,7 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
         &Scope::parse_list(&client.scope).0,
     );
     let now = app.platform.now_ms();
-    let launch_value = get("launch")?;
+    let launch_value = params.launch;
     if requested.contains(&Scope::Launch) && launch_value.is_none() {
         return redirect_error(
             redirect_uri,
@@ -231,7 +281,7 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
         params: json!({
             "redirect_uri": redirect_uri,
             "state": state,
-            "nonce": get("nonce")?,
+            "nonce": params.nonce,
             "code_challenge": challenge,
             "requested": access::to_string(&possible),
             "launch": launch,
