@@ -10,6 +10,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
 
 use rsa::pkcs1v15;
 use rsa::pkcs8::DecodePrivateKey;
@@ -27,6 +28,18 @@ use crate::platform::{Alg, Limiter, Platform, PlatformError};
 /// The native platform's RSA signing key (2048 bit, PKCS#8): a test key,
 /// public in this repository, never a deployment's `SIGNING_KEY`.
 const SIGNING_KEY_PEM: &str = include_str!("native-signing-key.pem");
+
+/// PBKDF2 outputs already derived in this process, by `(password, salt,
+/// iterations)`. PBKDF2 is deliberately slow, and slower still in a debug
+/// build (its generic HMAC code is compiled unoptimized into this crate),
+/// while the suites sign the same test users in with the same password and
+/// deterministic salts hundreds of times: a pure function's memo keeps
+/// every answer real and the suites fast.
+static PBKDF2_MEMO: LazyLock<Mutex<HashMap<(Vec<u8>, Vec<u8>, u32), Vec<u8>>>> =
+    LazyLock::new(Mutex::default);
+
+/// The most outputs [`PBKDF2_MEMO`] keeps (it is emptied when full).
+const PBKDF2_MEMO_MAX: usize = 4096;
 
 /// How many log lines a thread keeps for [`take_log`] (the oldest go first).
 const LOG_KEPT: usize = 10_000;
@@ -214,8 +227,19 @@ impl Platform for NativePlatform {
                 "PBKDF2 needs at least one iteration".into(),
             ));
         }
+        let key = (password.to_vec(), salt.to_vec(), iterations);
+        let known = PBKDF2_MEMO.lock().ok().and_then(|m| m.get(&key).cloned());
+        if let Some(out) = known {
+            return Ok(out);
+        }
         let mut out = vec![0u8; 32];
         pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out);
+        if let Ok(mut memo) = PBKDF2_MEMO.lock() {
+            if memo.len() >= PBKDF2_MEMO_MAX {
+                memo.clear();
+            }
+            memo.insert(key, out.clone());
+        }
         Ok(out)
     }
     async fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, PlatformError> {
@@ -279,5 +303,79 @@ impl Platform for NativePlatform {
             .borrow_mut()
             .push((practice.to_string(), job_id.to_string()));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn pbkdf2_matches_the_published_vectors() {
+        let p = NativePlatform::at(0);
+        let run = |pw: &[u8], salt: &[u8], c| pollster::block_on(p.pbkdf2_sha256(pw, salt, c)).unwrap();
+        // RFC 7914 §11 (first 32 bytes) and the widely published SHA-256 vectors.
+        assert_eq!(
+            hex(&run(b"passwd", b"salt", 1)),
+            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+        );
+        assert_eq!(
+            hex(&run(b"password", b"salt", 4096)),
+            "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
+        );
+        // A second call (from the memo) answers the same.
+        assert_eq!(
+            hex(&run(b"password", b"salt", 4096)),
+            "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
+        );
+        assert!(pollster::block_on(p.pbkdf2_sha256(b"pw", b"salt", 0)).is_err());
+    }
+
+    #[test]
+    fn limiters_count_per_key_within_the_period() {
+        let p = NativePlatform::at(59_000);
+        p.set_limit(Limiter::Ip, 2);
+        let allow = |l, k| pollster::block_on(p.allow(l, k));
+        assert!(allow(Limiter::Ip, "a") && allow(Limiter::Ip, "a"));
+        assert!(!allow(Limiter::Ip, "a"), "the third in the period");
+        assert!(allow(Limiter::Ip, "b"), "per key");
+        assert!(allow(Limiter::Client, "a"), "per limiter");
+        p.now.set(60_000);
+        assert!(allow(Limiter::Ip, "a"), "a new period");
+    }
+
+    #[test]
+    fn signatures_are_real() {
+        let p = NativePlatform::at(0);
+        let sig = pollster::block_on(p.sign_rs256(b"message")).unwrap();
+        let jwk = pollster::block_on(p.signing_public_jwk()).unwrap();
+        assert_eq!(sig.len(), 256, "RSA-2048");
+        assert!(jwk.get("d").is_none());
+        let n = BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap());
+        let e = BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk["e"].as_str().unwrap()).unwrap());
+        let key = pkcs1v15::VerifyingKey::<Sha256>::new(RsaPublicKey::new(n, e).unwrap());
+        let s = pkcs1v15::Signature::try_from(sig.as_slice()).unwrap();
+        assert!(key.verify(b"message", &s).is_ok());
+        assert!(key.verify(b"massage", &s).is_err());
+        // RS384 verification refuses another key's signature and garbage.
+        let jwk384 = json!({"kty": "RSA", "n": jwk["n"], "e": jwk["e"]});
+        let signer = pkcs1v15::SigningKey::<Sha384>::new(p.key().unwrap().clone());
+        let good = signer.sign(b"m").to_vec();
+        let verify =
+            |alg, jwk: &Value, sig: &[u8]| pollster::block_on(p.verify_signature(alg, jwk, b"m", sig));
+        assert_eq!(verify(Alg::Rs384, &jwk384, &good), Ok(true));
+        assert_eq!(verify(Alg::Rs384, &jwk384, &sig), Ok(false));
+        assert_eq!(verify(Alg::Rs384, &jwk384, b"short"), Ok(false));
+        assert!(verify(Alg::Es384, &json!({"kty": "EC", "x": "AAAA", "y": "AAAA"}), &good).is_err());
+        // Without a key, signing is a typed error.
+        let keyless = NativePlatform::at(0).without_signing_key();
+        assert!(matches!(
+            pollster::block_on(keyless.sign_rs256(b"m")),
+            Err(PlatformError::SigningKey(_))
+        ));
     }
 }
