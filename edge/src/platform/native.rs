@@ -35,8 +35,10 @@ const SIGNING_KEY_PEM: &str = include_str!("native-signing-key.pem");
 /// while the suites sign the same test users in with the same password and
 /// deterministic salts hundreds of times: a pure function's memo keeps
 /// every answer real and the suites fast.
-static PBKDF2_MEMO: LazyLock<Mutex<HashMap<(Vec<u8>, Vec<u8>, u32), Vec<u8>>>> =
-    LazyLock::new(Mutex::default);
+static PBKDF2_MEMO: LazyLock<Mutex<HashMap<Pbkdf2Input, Vec<u8>>>> = LazyLock::new(Mutex::default);
+
+/// `(password, salt, iterations)`.
+type Pbkdf2Input = (Vec<u8>, Vec<u8>, u32);
 
 /// The most outputs [`PBKDF2_MEMO`] keeps (it is emptied when full).
 const PBKDF2_MEMO_MAX: usize = 4096;
