@@ -9,7 +9,7 @@
 //! ([`take_log`]).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex};
 
 use rsa::pkcs1v15;
@@ -48,7 +48,7 @@ const LOG_KEPT: usize = 10_000;
 
 thread_local! {
     /// The operator's log of this thread (a test runs on one thread).
-    static LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static LOG: RefCell<VecDeque<String>> = const { RefCell::new(VecDeque::new()) };
 }
 
 /// Writes a log line to stderr and keeps it for [`take_log`].
@@ -57,18 +57,18 @@ pub(crate) fn record_log(message: &str) {
     LOG.with(|log| {
         let mut log = log.borrow_mut();
         if log.len() >= LOG_KEPT {
-            log.remove(0);
+            log.pop_front();
         }
-        log.push(message.to_string());
+        log.push_back(message.to_string());
     });
 }
 
 /// Takes the log lines this thread wrote ([`crate::platform::log`]), oldest first.
 pub fn take_log() -> Vec<String> {
-    LOG.with(|log| std::mem::take(&mut *log.borrow_mut()))
+    LOG.with(|log| log.borrow_mut().drain(..).collect())
 }
 
-/// The server's signing key; its `Debug` shows the public half only.
+/// The server's signing key; its `Debug` shows only the key's size.
 struct SigningKey(RsaPrivateKey);
 
 impl std::fmt::Debug for SigningKey {
@@ -76,6 +76,9 @@ impl std::fmt::Debug for SigningKey {
         write!(f, "SigningKey({} bit RSA)", self.0.size() * 8)
     }
 }
+
+/// Past this many (limiter, key) counters, those of earlier windows are dropped.
+const WINDOWS_KEPT: usize = 10_000;
 
 /// A limiter's count in its current window.
 #[derive(Debug, Clone, Copy)]
@@ -283,6 +286,9 @@ impl Platform for NativePlatform {
             .unwrap_or_else(|| limiter.deployed_limit());
         let index = (self.now.get() / 1000).div_euclid(limiter.period_s());
         let mut windows = self.windows.borrow_mut();
+        if windows.len() >= WINDOWS_KEPT {
+            windows.retain(|(l, _), w| *l != limiter || w.index == index);
+        }
         let window = windows
             .entry((limiter, key.to_string()))
             .or_insert(Window { index, count: 0 });
