@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::platform::Platform;
+use crate::platform::{Platform, PlatformError};
 
 /// PBKDF2 iterations: the most deployed Workers allow (WebCrypto refuses
 /// more than 100,000 there, while local workerd does not; see TOOLCHAIN.md).
@@ -82,7 +82,7 @@ pub fn check_password_rule(password: &str) -> Result<(), String> {
 
 /// Hashes a password: `pbkdf2-sha256$iterations$salt$hash`, so the scheme and
 /// count can be raised later without invalidating stored hashes.
-pub async fn hash_password<P: Platform>(platform: &P, password: &str) -> Result<String, String> {
+pub async fn hash_password<P: Platform>(platform: &P, password: &str) -> Result<String, PlatformError> {
     let mut salt = [0u8; 16];
     platform.random_bytes(&mut salt);
     let hash = platform
@@ -119,7 +119,8 @@ pub async fn verify_password<P: Platform>(
     };
     let got = platform
         .pbkdf2_sha256(password.as_bytes(), &salt, iterations)
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(constant_time_eq(&got, &hash))
 }
 

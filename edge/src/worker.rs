@@ -2,7 +2,8 @@
 //! builds the [`App`] from the bindings, converts `worker::Request` to
 //! [`HttpRequest`] and back, and hands each event to the application
 //! (`fetch` to the router, `queue` to the export runner, `scheduled` to the
-//! purges). The adapters it wires in live in [`crate::platform::worker`].
+//! purges), after setting the panic hook once per isolate (`start`). The
+//! adapters it wires in live in [`crate::platform::worker`].
 
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, Request, Response};
@@ -123,6 +124,13 @@ async fn to_worker(env: &Env, resp: HttpResponse) -> worker::Result<Response> {
         headers.set(k, v)?;
     }
     Ok(out)
+}
+
+/// Once per isolate, before any event: a panic's message and location go to
+/// the console (the Worker's log) instead of a bare "unreachable".
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
 }
 
 #[event(fetch)]

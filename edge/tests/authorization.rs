@@ -1,7 +1,7 @@
 //! The authorization server and its enforcement, natively: the same
 //! application code as in workerd, driven through its pages and endpoints
 //! with a cookie-keeping "browser" and a movable clock. Signatures (id_token,
-//! client assertions) need WebCrypto and are tested end to end instead.
+//! client assertions) and the rate limiters are tested in `signing.rs`.
 
 mod common;
 

@@ -10,6 +10,7 @@
 use serde_json::json;
 
 use crate::http::HttpResponse;
+use crate::platform::PlatformError;
 use crate::store::DbError;
 
 /// An error answered with a FHIR OperationOutcome.
@@ -183,6 +184,13 @@ impl ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         // Not the client's fault: the cause goes to the operator's log only.
+        ApiError::internal(e.to_string())
+    }
+}
+
+impl From<PlatformError> for ApiError {
+    fn from(e: PlatformError) -> Self {
+        // WebCrypto, R2 or the queue failed: logged under an incident id.
         ApiError::internal(e.to_string())
     }
 }

@@ -1,13 +1,13 @@
 //! JSON Web Signatures (RFC 7515 compact form): parsing client assertions and
-//! signing id_tokens. The signature maths is WebCrypto's, behind
-//! [`Platform`]; this module only splits, decodes and checks algorithms and
+//! signing id_tokens. The signature maths is the platform's (WebCrypto in
+//! the Worker, the RustCrypto crates natively), behind [`Platform`]; this module only splits, decodes and checks algorithms and
 //! key types, so an `alg: none` or HMAC-with-a-public-key token never reaches
 //! a verifier.
 
 use serde_json::{json, Value as Json};
 
 use crate::crypto::{b64url, b64url_decode};
-use crate::platform::{Alg, Platform};
+use crate::platform::{Alg, Platform, PlatformError};
 
 /// A parsed, not yet verified, compact JWS.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,12 @@ impl Jws {
     }
 
     /// Verifies the signature with `jwk` (which must fit the algorithm).
-    pub async fn verify<P: Platform>(&self, platform: &P, alg: Alg, jwk: &Json) -> Result<bool, String> {
+    pub async fn verify<P: Platform>(
+        &self,
+        platform: &P,
+        alg: Alg,
+        jwk: &Json,
+    ) -> Result<bool, PlatformError> {
         if !alg.fits(jwk) {
             return Ok(false);
         }
@@ -80,8 +85,12 @@ impl Jws {
     }
 }
 
-/// Signs `claims` as an RS256 JWT with the server's key (WebCrypto).
-pub async fn sign_rs256<P: Platform>(platform: &P, kid: &str, claims: &Json) -> Result<String, String> {
+/// Signs `claims` as an RS256 JWT with the server's key (the platform's).
+pub async fn sign_rs256<P: Platform>(
+    platform: &P,
+    kid: &str,
+    claims: &Json,
+) -> Result<String, PlatformError> {
     let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
     let input = format!(
         "{}.{}",

@@ -349,9 +349,7 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
             "{target_type}/{target_id} does not exist in {practice}"
         )));
     }
-    let hash = hash_password(&app.platform, password)
-        .await
-        .map_err(|e| ApiError::new(500, "exception", e))?;
+    let hash = hash_password(&app.platform, password).await?;
     let user = User {
         user_id: random_token(&app.platform, 12),
         username: username.to_string(),

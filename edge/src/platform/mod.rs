@@ -15,9 +15,42 @@ pub const JWKS_MAX_BYTES: usize = 64 * 1024;
 /// How long a key set fetch may take (ms).
 pub const JWKS_TIMEOUT_MS: u32 = 5000;
 
+/// Why a platform service failed. Never the caller's fault: each becomes a
+/// 500 with an incident id (`From<PlatformError> for ApiError`), its message
+/// going to the operator's log only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformError {
+    /// Signing, verification or key derivation (WebCrypto, or the native crates).
+    Crypto(String),
+    /// The signing key is missing or unreadable (`SIGNING_KEY`).
+    SigningKey(String),
+    /// A fetch (a client's `jwks_uri`): refused, failed, too large, not JSON.
+    Fetch(String),
+    /// The blob store (R2): a put, list or delete failed, or it is not bound.
+    Object(String),
+    /// The export queue: a send failed, or it is not bound.
+    Queue(String),
+}
+
+impl std::fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, message) = match self {
+            PlatformError::Crypto(m) => ("crypto", m),
+            PlatformError::SigningKey(m) => ("signing key", m),
+            PlatformError::Fetch(m) => ("fetch", m),
+            PlatformError::Object(m) => ("object store", m),
+            PlatformError::Queue(m) => ("queue", m),
+        };
+        write!(f, "{what}: {message}")
+    }
+}
+
+impl std::error::Error for PlatformError {}
+
 /// What the runtime provides besides storage: clock, randomness, WebCrypto
 /// and the rate limiters. The Worker adapter implements it with the JS
-/// runtime; native tests with deterministic doubles.
+/// runtime; the native one with the RustCrypto crates, a movable clock and
+/// counting limiters.
 #[allow(async_fn_in_trait)] // single-threaded runtimes only: futures need not be Send
 pub trait Platform {
     /// Milliseconds since the epoch.
@@ -25,37 +58,43 @@ pub trait Platform {
     /// Fills `buf` from a CSPRNG.
     fn random_bytes(&self, buf: &mut [u8]);
     /// PBKDF2-HMAC-SHA256, 32 bytes.
-    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, String>;
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<Vec<u8>, PlatformError>;
     /// RS256 signature with the server's private key (never leaves WebCrypto).
-    async fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, String>;
+    async fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, PlatformError>;
     /// The public JWK of the signing key (`kty`, `n`, `e`).
-    async fn signing_public_jwk(&self) -> Result<serde_json::Value, String>;
-    /// Verifies a client-assertion signature with a public JWK.
+    async fn signing_public_jwk(&self) -> Result<serde_json::Value, PlatformError>;
+    /// Verifies a client-assertion signature with a public JWK: `Ok(false)`
+    /// for a signature that does not verify, `Err` for a key that cannot be used.
     async fn verify_signature(
         &self,
         alg: Alg,
         jwk: &serde_json::Value,
         message: &[u8],
         signature: &[u8],
-    ) -> Result<bool, String>;
+    ) -> Result<bool, PlatformError>;
     /// GETs a JSON document (a client's `jwks_uri`, already allowed by
     /// [`crate::oauth::jwks_uri::check`]): no redirect followed, at most
     /// [`JWKS_MAX_BYTES`] read, within
     /// [`JWKS_TIMEOUT_MS`]; `Err` says why, for the log.
-    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String>;
+    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, PlatformError>;
     /// Counts one request against a limiter; `false` once the key is over its limit.
     async fn allow(&self, limiter: Limiter, key: &str) -> bool;
     /// Stores an object in the blob store (R2), replacing one of the same key.
-    async fn put_object(&self, key: &str, body: String) -> Result<(), String>;
+    async fn put_object(&self, key: &str, body: String) -> Result<(), PlatformError>;
     /// Deletes every object whose key starts with `prefix`.
-    async fn delete_objects(&self, prefix: &str) -> Result<(), String>;
+    async fn delete_objects(&self, prefix: &str) -> Result<(), PlatformError>;
     /// Queues one run of an export job (the Worker's queue consumer calls
     /// [`crate::fhir::bulk::run`]).
-    async fn enqueue_export(&self, practice: &str, job_id: &str) -> Result<(), String>;
+    async fn enqueue_export(&self, practice: &str, job_id: &str) -> Result<(), PlatformError>;
 }
 
 /// The rate limiters (`[[ratelimits]]` in wrangler.toml).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limiter {
     /// FHIR requests per client.
     Client,
@@ -67,6 +106,24 @@ impl Limiter {
     /// The limiter's period in seconds: the `Retry-After` a throttled caller gets.
     pub fn period_s(self) -> i64 {
         60
+    }
+
+    /// How many requests a key may make per period in the deployed Worker
+    /// (`simple.limit` of the binding in wrangler.toml; the native platform's
+    /// default, checked against wrangler.toml by the hygiene tests).
+    pub fn deployed_limit(self) -> u32 {
+        match self {
+            Limiter::Client => 3000,
+            Limiter::Ip => 300,
+        }
+    }
+
+    /// The binding's name in wrangler.toml.
+    pub fn binding(self) -> &'static str {
+        match self {
+            Limiter::Client => "CLIENT_LIMITER",
+            Limiter::Ip => "IP_LIMITER",
+        }
     }
 }
 
@@ -98,10 +155,11 @@ impl Alg {
     }
 }
 
-/// Writes to the operator's log (the Worker's console; stderr natively).
+/// Writes to the operator's log (the Worker's console; stderr natively, where
+/// tests can also read it back: [`native::take_log`]).
 pub fn log(message: &str) {
     #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("{message}");
+    native::record_log(message);
     #[cfg(target_arch = "wasm32")]
     web_log(message);
 }

@@ -8,7 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::D1Database;
 
 use crate::platform::Alg;
-use crate::platform::{Limiter, Platform};
+use crate::platform::{Limiter, Platform, PlatformError};
 use crate::store::{Database, DbError, Row, SqlValue, Statement};
 
 /// D1 behind the [`Database`] trait.
@@ -184,13 +184,120 @@ async fn cancel_stream(stream: &JsValue) {
     }
 }
 
+/// PBKDF2-HMAC-SHA256 (32 bytes) with WebCrypto.
+async fn pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, String> {
+    let base = subtle_call(
+        "importKey",
+        &[
+            JsValue::from_str("raw"),
+            bytes(password),
+            JsValue::from_str("PBKDF2"),
+            JsValue::FALSE,
+            js_json(&serde_json::json!(["deriveBits"]))?,
+        ],
+    )
+    .await?;
+    let params =
+        js_json(&serde_json::json!({"name": "PBKDF2", "hash": "SHA-256", "iterations": iterations}))?;
+    js_sys::Reflect::set(&params, &JsValue::from_str("salt"), &bytes(salt)).map_err(js_err)?;
+    let bits = subtle_call("deriveBits", &[params, base, JsValue::from_f64(256.0)]).await?;
+    Ok(buffer_bytes(&bits))
+}
+
+/// Verifies a JOSE signature with WebCrypto (`alg` fits `jwk`: checked by the caller).
+async fn verify(alg: Alg, jwk: &serde_json::Value, message: &[u8], signature: &[u8]) -> Result<bool, String> {
+    let g = |k: &str| jwk.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let (public, import_alg, verify_alg) = match alg {
+        Alg::Rs384 => (
+            serde_json::json!({"kty": "RSA", "n": g("n"), "e": g("e")}),
+            serde_json::json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-384"}),
+            serde_json::json!({"name": "RSASSA-PKCS1-v1_5"}),
+        ),
+        Alg::Es384 => (
+            serde_json::json!({"kty": "EC", "crv": "P-384", "x": g("x"), "y": g("y")}),
+            serde_json::json!({"name": "ECDSA", "namedCurve": "P-384"}),
+            serde_json::json!({"name": "ECDSA", "hash": "SHA-384"}),
+        ),
+    };
+    let key = subtle_call(
+        "importKey",
+        &[
+            JsValue::from_str("jwk"),
+            js_json(&public)?,
+            js_json(&import_alg)?,
+            JsValue::FALSE,
+            js_json(&serde_json::json!(["verify"]))?,
+        ],
+    )
+    .await?;
+    let ok = subtle_call(
+        "verify",
+        &[js_json(&verify_alg)?, key, bytes(signature), bytes(message)],
+    )
+    .await?;
+    Ok(ok.as_bool() == Some(true))
+}
+
+/// GETs a JSON document: no redirect, capped, within a deadline.
+async fn fetch_json(url: &str) -> Result<serde_json::Value, String> {
+    use crate::platform::{JWKS_MAX_BYTES, JWKS_TIMEOUT_MS};
+    let global = js_sys::global();
+    let fetch: js_sys::Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| "fetch is not a function".to_string())?;
+    // No redirects (a 3xx is an answer, refused below) and a deadline.
+    let abort = js_sys::Reflect::get(&global, &JsValue::from_str("AbortSignal")).map_err(js_err)?;
+    let timeout: js_sys::Function = js_sys::Reflect::get(&abort, &JsValue::from_str("timeout"))
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| "AbortSignal.timeout is not a function".to_string())?;
+    let signal = timeout
+        .call1(&abort, &JsValue::from_f64(JWKS_TIMEOUT_MS as f64))
+        .map_err(js_err)?;
+    let init = js_json(&serde_json::json!({
+        "method": "GET",
+        "redirect": "manual",
+        "headers": {"accept": "application/json"},
+    }))?;
+    js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal).map_err(js_err)?;
+    let promise: js_sys::Promise = fetch
+        .call2(&global, &JsValue::from_str(url), &init)
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| "fetch did not return a promise".to_string())?;
+    let resp = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(js_err)?;
+    let status = js_sys::Reflect::get(&resp, &JsValue::from_str("status"))
+        .ok()
+        .and_then(|s| s.as_f64())
+        .unwrap_or(0.0);
+    let body = js_sys::Reflect::get(&resp, &JsValue::from_str("body")).map_err(js_err)?;
+    if status != 200.0 {
+        cancel_stream(&body).await;
+        return Err(format!("{url} answered HTTP {status}"));
+    }
+    let bytes = read_capped(&body, JWKS_MAX_BYTES).await?;
+    if bytes.len() > JWKS_MAX_BYTES {
+        return Err(format!("{url}: the key set is over {JWKS_MAX_BYTES} bytes"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON: {e}"))
+}
+
 impl JsPlatform {
+    /// The `EXPORTS` bucket, if bound.
+    fn bucket(&self) -> Result<&worker::Bucket, PlatformError> {
+        self.exports
+            .as_ref()
+            .ok_or_else(|| PlatformError::Object("the EXPORTS bucket is not bound".into()))
+    }
+
     /// The imported signing key and its public JWK (imported once per isolate).
-    async fn signing_key(&self) -> Result<(JsValue, serde_json::Value), String> {
-        let secret = self
-            .signing_key
-            .clone()
-            .ok_or("the SIGNING_KEY secret is not set (see README: Deploy)")?;
+    async fn signing_key(&self) -> Result<(JsValue, serde_json::Value), PlatformError> {
+        let secret = self.signing_key.clone().ok_or_else(|| {
+            PlatformError::SigningKey("the SIGNING_KEY secret is not set (see README: Deploy)".into())
+        })?;
         let cached = SIGNING_KEY.with(|k| {
             k.borrow()
                 .as_ref()
@@ -203,9 +310,11 @@ impl JsPlatform {
         use base64::Engine;
         let der = base64::engine::general_purpose::STANDARD
             .decode(secret.trim())
-            .map_err(|e| format!("SIGNING_KEY is not base64: {e}"))?;
-        let algorithm = js_json(&serde_json::json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-256"}))?;
-        let usages = js_json(&serde_json::json!(["sign"]))?;
+            .map_err(|e| PlatformError::SigningKey(format!("SIGNING_KEY is not base64: {e}")))?;
+        let key_err = |e: String| PlatformError::SigningKey(format!("SIGNING_KEY: {e}"));
+        let algorithm =
+            js_json(&serde_json::json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-256"})).map_err(key_err)?;
+        let usages = js_json(&serde_json::json!(["sign"])).map_err(key_err)?;
         let key = subtle_call(
             "importKey",
             &[
@@ -216,11 +325,14 @@ impl JsPlatform {
                 usages,
             ],
         )
-        .await?;
-        let exported = subtle_call("exportKey", &[JsValue::from_str("jwk"), key.clone()]).await?;
-        let text = js_sys::JSON::stringify(&exported).map_err(js_err)?;
+        .await
+        .map_err(key_err)?;
+        let exported = subtle_call("exportKey", &[JsValue::from_str("jwk"), key.clone()])
+            .await
+            .map_err(key_err)?;
+        let text = js_sys::JSON::stringify(&exported).map_err(|e| key_err(js_err(e)))?;
         let full: serde_json::Value =
-            serde_json::from_str(&String::from(text)).map_err(|e| format!("exported JWK: {e}"))?;
+            serde_json::from_str(&String::from(text)).map_err(|e| key_err(format!("exported JWK: {e}")))?;
         // Only the public members ever leave this function.
         let public = serde_json::json!({"kty": "RSA", "n": full.get("n"), "e": full.get("e")});
         SIGNING_KEY.with(|k| *k.borrow_mut() = Some((secret, key.clone(), public.clone())));
@@ -247,36 +359,29 @@ impl Platform for JsPlatform {
         array.copy_to(buf);
     }
 
-    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, String> {
-        let base = subtle_call(
-            "importKey",
-            &[
-                JsValue::from_str("raw"),
-                bytes(password),
-                JsValue::from_str("PBKDF2"),
-                JsValue::FALSE,
-                js_json(&serde_json::json!(["deriveBits"]))?,
-            ],
-        )
-        .await?;
-        let params =
-            js_json(&serde_json::json!({"name": "PBKDF2", "hash": "SHA-256", "iterations": iterations}))?;
-        js_sys::Reflect::set(&params, &JsValue::from_str("salt"), &bytes(salt)).map_err(js_err)?;
-        let bits = subtle_call("deriveBits", &[params, base, JsValue::from_f64(256.0)]).await?;
-        Ok(buffer_bytes(&bits))
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<Vec<u8>, PlatformError> {
+        pbkdf2(password, salt, iterations)
+            .await
+            .map_err(|e| PlatformError::Crypto(format!("PBKDF2: {e}")))
     }
 
-    async fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+    async fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, PlatformError> {
         let (key, _) = self.signing_key().await?;
         let sig = subtle_call(
             "sign",
             &[JsValue::from_str("RSASSA-PKCS1-v1_5"), key, bytes(message)],
         )
-        .await?;
+        .await
+        .map_err(|e| PlatformError::Crypto(format!("RS256 signing: {e}")))?;
         Ok(buffer_bytes(&sig))
     }
 
-    async fn signing_public_jwk(&self) -> Result<serde_json::Value, String> {
+    async fn signing_public_jwk(&self) -> Result<serde_json::Value, PlatformError> {
         Ok(self.signing_key().await?.1)
     }
 
@@ -286,83 +391,14 @@ impl Platform for JsPlatform {
         jwk: &serde_json::Value,
         message: &[u8],
         signature: &[u8],
-    ) -> Result<bool, String> {
-        let g = |k: &str| jwk.get(k).cloned().unwrap_or(serde_json::Value::Null);
-        let (public, import_alg, verify_alg) = match alg {
-            Alg::Rs384 => (
-                serde_json::json!({"kty": "RSA", "n": g("n"), "e": g("e")}),
-                serde_json::json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-384"}),
-                serde_json::json!({"name": "RSASSA-PKCS1-v1_5"}),
-            ),
-            Alg::Es384 => (
-                serde_json::json!({"kty": "EC", "crv": "P-384", "x": g("x"), "y": g("y")}),
-                serde_json::json!({"name": "ECDSA", "namedCurve": "P-384"}),
-                serde_json::json!({"name": "ECDSA", "hash": "SHA-384"}),
-            ),
-        };
-        let key = subtle_call(
-            "importKey",
-            &[
-                JsValue::from_str("jwk"),
-                js_json(&public)?,
-                js_json(&import_alg)?,
-                JsValue::FALSE,
-                js_json(&serde_json::json!(["verify"]))?,
-            ],
-        )
-        .await?;
-        let ok = subtle_call(
-            "verify",
-            &[js_json(&verify_alg)?, key, bytes(signature), bytes(message)],
-        )
-        .await?;
-        Ok(ok.as_bool() == Some(true))
+    ) -> Result<bool, PlatformError> {
+        verify(alg, jwk, message, signature)
+            .await
+            .map_err(|e| PlatformError::Crypto(format!("{} verification: {e}", alg.name())))
     }
 
-    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String> {
-        use crate::platform::{JWKS_MAX_BYTES, JWKS_TIMEOUT_MS};
-        let global = js_sys::global();
-        let fetch: js_sys::Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
-            .map_err(js_err)?
-            .dyn_into()
-            .map_err(|_| "fetch is not a function".to_string())?;
-        // No redirects (a 3xx is an answer, refused below) and a deadline.
-        let abort = js_sys::Reflect::get(&global, &JsValue::from_str("AbortSignal")).map_err(js_err)?;
-        let timeout: js_sys::Function = js_sys::Reflect::get(&abort, &JsValue::from_str("timeout"))
-            .map_err(js_err)?
-            .dyn_into()
-            .map_err(|_| "AbortSignal.timeout is not a function".to_string())?;
-        let signal = timeout
-            .call1(&abort, &JsValue::from_f64(JWKS_TIMEOUT_MS as f64))
-            .map_err(js_err)?;
-        let init = js_json(&serde_json::json!({
-            "method": "GET",
-            "redirect": "manual",
-            "headers": {"accept": "application/json"},
-        }))?;
-        js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal).map_err(js_err)?;
-        let promise: js_sys::Promise = fetch
-            .call2(&global, &JsValue::from_str(url), &init)
-            .map_err(js_err)?
-            .dyn_into()
-            .map_err(|_| "fetch did not return a promise".to_string())?;
-        let resp = wasm_bindgen_futures::JsFuture::from(promise)
-            .await
-            .map_err(js_err)?;
-        let status = js_sys::Reflect::get(&resp, &JsValue::from_str("status"))
-            .ok()
-            .and_then(|s| s.as_f64())
-            .unwrap_or(0.0);
-        let body = js_sys::Reflect::get(&resp, &JsValue::from_str("body")).map_err(js_err)?;
-        if status != 200.0 {
-            cancel_stream(&body).await;
-            return Err(format!("{url} answered HTTP {status}"));
-        }
-        let bytes = read_capped(&body, JWKS_MAX_BYTES).await?;
-        if bytes.len() > JWKS_MAX_BYTES {
-            return Err(format!("{url}: the key set is over {JWKS_MAX_BYTES} bytes"));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON: {e}"))
+    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, PlatformError> {
+        fetch_json(url).await.map_err(PlatformError::Fetch)
     }
 
     async fn allow(&self, limiter: Limiter, key: &str) -> bool {
@@ -395,31 +431,34 @@ impl Platform for JsPlatform {
         outcome.await.unwrap_or(true)
     }
 
-    async fn put_object(&self, key: &str, body: String) -> Result<(), String> {
-        let bucket = self.exports.as_ref().ok_or("the EXPORTS bucket is not bound")?;
+    async fn put_object(&self, key: &str, body: String) -> Result<(), PlatformError> {
+        let bucket = self.bucket()?;
         bucket
             .put(key, body.into_bytes())
             .execute()
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| PlatformError::Object(format!("put {key}: {e}")))
     }
 
-    async fn delete_objects(&self, prefix: &str) -> Result<(), String> {
-        let bucket = self.exports.as_ref().ok_or("the EXPORTS bucket is not bound")?;
+    async fn delete_objects(&self, prefix: &str) -> Result<(), PlatformError> {
+        let bucket = self.bucket()?;
         loop {
             let list = bucket
                 .list()
                 .prefix(prefix)
                 .execute()
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| PlatformError::Object(format!("list {prefix}: {e}")))?;
             let keys: Vec<String> = list.objects().iter().map(|o| o.key()).collect();
             if keys.is_empty() {
                 return Ok(());
             }
             for k in keys {
-                bucket.delete(k).await.map_err(|e| e.to_string())?;
+                bucket
+                    .delete(&k)
+                    .await
+                    .map_err(|e| PlatformError::Object(format!("delete {k}: {e}")))?;
             }
             if !list.truncated() {
                 return Ok(());
@@ -427,15 +466,15 @@ impl Platform for JsPlatform {
         }
     }
 
-    async fn enqueue_export(&self, practice: &str, job_id: &str) -> Result<(), String> {
+    async fn enqueue_export(&self, practice: &str, job_id: &str) -> Result<(), PlatformError> {
         let queue = self
             .export_queue
             .as_ref()
-            .ok_or("the EXPORT_QUEUE queue is not bound")?;
+            .ok_or_else(|| PlatformError::Queue("the EXPORT_QUEUE queue is not bound".into()))?;
         // Sent as JSON text: a plain string survives every serializer.
         queue
             .send(serde_json::json!({"practice": practice, "job": job_id}).to_string())
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| PlatformError::Queue(e.to_string()))
     }
 }

@@ -172,9 +172,7 @@ pub async fn sign_up<D: Database, P: Platform>(
     if let Err(e) = check_password_rule(password) {
         return Ok(Err(Refusal::Invalid(format!("Choose another password: {e}."))));
     }
-    let hash = hash_password(&app.platform, password)
-        .await
-        .map_err(|e| ApiError::new(500, "exception", e))?;
+    let hash = hash_password(&app.platform, password).await?;
     let dev = Developer {
         developer_id: random_token(&app.platform, 12),
         email: email.to_string(),
@@ -236,9 +234,7 @@ pub async fn change_password<D: Database, P: Platform>(
             "Choose another new password: {e}."
         ))));
     }
-    let hash = hash_password(&app.platform, new)
-        .await
-        .map_err(|e| ApiError::new(500, "exception", e))?;
+    let hash = hash_password(&app.platform, new).await?;
     store::set_developer_password(
         app.auth_db(),
         &dev.developer_id,
@@ -401,9 +397,7 @@ pub async fn set_practice_pin<D: Database, P: Platform>(
             "a PIN is 6 to 32 characters of A-Z, a-z, 0-9 and '-'",
         ));
     }
-    let hash = hash_password(&app.platform, pin)
-        .await
-        .map_err(|e| ApiError::new(500, "exception", e))?;
+    let hash = hash_password(&app.platform, pin).await?;
     store::set_practice_pin(app.auth_db(), practice, &hash, app.platform.now_ms()).await?;
     Ok(())
 }
