@@ -14,6 +14,7 @@ use crate::oauth;
 use crate::pages::{developer, ehr, portal, practice};
 use crate::platform::{Limiter, Platform};
 use crate::store::Database;
+use crate::web::page::error_response;
 
 impl<D: Database, P: Platform> App<D, P> {
     /// Answers one request. Never panics on client input; every error becomes
@@ -25,9 +26,9 @@ impl<D: Database, P: Platform> App<D, P> {
         }
         let resp = match self.route(&req).await {
             Ok(r) => r,
-            Err(e) => e
-                .with_incident(&self.incident_id(), limits::error_shape(req.url.path()))
-                .into_response(),
+            Err(e) => {
+                error_response(e.with_incident(&self.incident_id(), limits::error_shape(req.url.path())))
+            }
         };
         cors::decorate(self, &req, resp).await
     }
