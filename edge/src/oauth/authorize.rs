@@ -26,7 +26,7 @@ use crate::oauth::{AUTHORIZE_REQUEST_TTL_MS, CODE_TTL_MS};
 use crate::platform::Platform;
 use crate::store::auth::{self as store, AuthorizeRequest, Client, Code, Grant, User};
 use crate::store::{resources, Database};
-use crate::web::components::{csrf_form, hidden, sign_in as sign_in_form, Identity, SignIn};
+use crate::web::components::{hidden, sign_in as sign_in_form, Identity, Post, SignIn};
 use crate::web::cookie::{cookie, set_cookie, CSRF_COOKIE, SESSION_COOKIE};
 use crate::web::form::{field, form};
 use crate::web::page::html;
@@ -535,8 +535,7 @@ async fn picker_page<D: Database, P: Platform>(
                 input type="search" id="name" name="name" value=(name_filter.unwrap_or_default());
                 button type="submit" class="secondary" { "Search" }
             }
-            (csrf_form("/authorize/patient", &areq.csrf, None, markup! {
-                (hidden("request", &areq.request_id))
+            (Post::to("/authorize/patient", &areq.csrf).request(Some(&areq.request_id)).form(markup! {
                 fieldset {
                     legend { "Patients" }
                     @for (i, (id, json)) in patients.iter().enumerate() {
@@ -635,8 +634,7 @@ async fn consent_page<D: Database, P: Platform>(
             h1 { "Allow " (client.name) " to access your data?" }
             p class="muted" { "Signed in as " (signed_in_as) "." }
             @if let Some(name) = &patient { p { "Patient: " strong { (name) } } }
-            (csrf_form("/authorize/consent", &areq.csrf, None, markup! {
-                (hidden("request", &areq.request_id))
+            (Post::to("/authorize/consent", &areq.csrf).request(Some(&areq.request_id)).form(markup! {
                 fieldset {
                     legend { "Share these records (untick what you do not want to share; tick a category instead of a whole type to share only that part)" }
                     @for (n, (scope, checked, class)) in offered.iter().enumerate() {

@@ -30,7 +30,7 @@ use crate::pages::portal::session_user;
 use crate::platform::Platform;
 use crate::store::auth::{self as store, Client, User};
 use crate::store::{resources, Database};
-use crate::web::components::{csrf_form, hidden, sign_in, Identity, SignIn};
+use crate::web::components::{hidden, sign_in, Identity, Post, SignIn};
 use crate::web::cookie::{set_cookie, CSRF_COOKIE};
 use crate::web::csrf::{check_csrf, csrf_token};
 use crate::web::form::{field, form};
@@ -100,12 +100,9 @@ async fn practitioner<D: Database, P: Platform>(
 }
 
 fn signout_form(csrf: &str) -> Markup {
-    csrf_form(
-        "/ehr/signout",
-        csrf,
-        Some("inline"),
-        html! { button type="submit" class="secondary" { "Sign out" } },
-    )
+    Post::to("/ehr/signout", csrf)
+        .inline()
+        .form(html! { button type="submit" class="secondary" { "Sign out" } })
 }
 
 fn identifier(json: &Json, type_code: &str) -> Option<String> {
@@ -275,7 +272,7 @@ async fn launch_form<D: Database, P: Platform>(
         @if apps.is_empty() {
             p { "No approved app with a launch URL is registered in this practice." }
         } @else {
-            (csrf_form("/ehr/launch", csrf, None, html! {
+            (Post::to("/ehr/launch", csrf).form(html! {
                 (hidden("patient", id))
                 fieldset {
                     legend { "Encounter" }

@@ -19,7 +19,7 @@ use crate::http::HttpRequest;
 use crate::platform::Platform;
 use crate::store::auth::{self as store, User};
 use crate::store::Database;
-use crate::web::components::{csrf_form, hidden, sign_in, Identity, SignIn};
+use crate::web::components::{hidden, sign_in, Identity, Post, SignIn};
 use crate::web::cookie::{cookie, set_cookie, CSRF_COOKIE, SESSION_COOKIE};
 use crate::web::csrf::{check_csrf, csrf_token};
 use crate::web::form::{field, form};
@@ -70,12 +70,8 @@ pub async fn home<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) 
 }
 
 async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, csrf: &str) -> ApiResult {
-    let signout = csrf_form(
-        "/portal/signout",
-        csrf,
-        None,
-        html! { button type="submit" class="secondary" { "Sign out" } },
-    );
+    let signout = Post::to("/portal/signout", csrf)
+        .form(html! { button type="submit" class="secondary" { "Sign out" } });
     let Some(patient) = user.fhir_user.strip_prefix("Patient/") else {
         return Ok(page(
             200,
@@ -144,7 +140,7 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
                                 td { (when(g.created_at)) }
                                 td { (last_used(&g.client_id)) }
                                 td {
-                                    (csrf_form("/portal/revoke", csrf, None, html! {
+                                    (Post::to("/portal/revoke", csrf).form(html! {
                                         (hidden("grant", &g.grant_id))
                                         button type="submit" aria-label={ "Revoke " (name) } { "Revoke" }
                                     }))

@@ -21,7 +21,7 @@ use crate::platform::Platform;
 use crate::store::auth::{self as store, Client, User, PRACTICE_ADMIN};
 use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
-use crate::web::components::{alert, csrf_form, hidden, sign_in, status_badge, Identity, SignIn};
+use crate::web::components::{alert, hidden, sign_in, status_badge, Identity, Post, SignIn};
 use crate::web::cookie::{cookie, SESSION_COOKIE};
 use crate::web::csrf::{check_csrf, csrf_token, with_csrf_cookie};
 use crate::web::form::{field, form};
@@ -191,23 +191,18 @@ fn decision_form(
 ) -> Markup {
     let reason_id = format!("reason-{what}-{}", c.client_id);
     let action = format!("/practice/clients/{}/{what}", c.client_id);
-    csrf_form(
-        &action,
-        csrf,
-        None,
-        html! {
-            // A scope decision names the scopes it was made on (see `post`).
-            @if let ("scope", Some(p)) = (what, &c.pending_scope) { (hidden("pending_scope", p)) }
-            @if with_reason {
-                label for=(reason_id) { "Reason (shown to the developer)" }
-                input type="text" id=(reason_id) name="reason" maxlength="500";
-            }
-            @for (value, label, primary) in buttons {
-                button type="submit" name="decision" value=(value) class=[(!primary).then_some("secondary")]
-                    aria-label={ (label) " " (c.name) } { (label) }
-            }
-        },
-    )
+    Post::to(&action, csrf).form(html! {
+        // A scope decision names the scopes it was made on (see `post`).
+        @if let ("scope", Some(p)) = (what, &c.pending_scope) { (hidden("pending_scope", p)) }
+        @if with_reason {
+            label for=(reason_id) { "Reason (shown to the developer)" }
+            input type="text" id=(reason_id) name="reason" maxlength="500";
+        }
+        @for (value, label, primary) in buttons {
+            button type="submit" name="decision" value=(value) class=[(!primary).then_some("secondary")]
+                aria-label={ (label) " " (c.name) } { (label) }
+        }
+    })
 }
 
 async fn developer_email<D: Database, P: Platform>(app: &App<D, P>, c: &Client) -> Result<String, ApiError> {
@@ -249,7 +244,7 @@ async fn dashboard<D: Database, P: Platform>(
         nav aria-label="Practice administration" {
             strong { (practice_name) }
             span class="muted" { "Signed in as " (user.display_name.as_deref().unwrap_or(&user.username)) }
-            (csrf_form("/practice/signout", csrf, Some("inline"), html! {
+            (Post::to("/practice/signout", csrf).inline().form(html! {
                 button type="submit" class="secondary" { "Sign out" }
             }))
         }

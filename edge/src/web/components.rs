@@ -12,14 +12,43 @@ pub fn hidden(name: &str, value: &str) -> Markup {
     html! { input type="hidden" name=(name) value=(value); }
 }
 
-/// A form posted to `action` that carries the `csrf` token (double-submitted
-/// with the `flare_csrf` cookie) before its `fields`; `class` styles it
-/// (`inline` for a button in a line of text).
-pub fn csrf_form(action: &str, csrf: &str, class: Option<&str>, fields: Markup) -> Markup {
-    html! {
-        form method="post" action=(action) class=[class] {
-            (hidden("csrf", csrf))
-            (fields)
+/// A form posted to this origin that carries the `csrf` token
+/// (double-submitted with the `flare_csrf` cookie), after the authorization
+/// `request` it continues if any: `Post::to(action, csrf).form(fields)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Post<'a> {
+    action: &'a str,
+    csrf: &'a str,
+    request: Option<&'a str>,
+    inline: bool,
+}
+
+impl<'a> Post<'a> {
+    /// A form posted to `action` with the CSRF token `csrf`.
+    pub fn to(action: &'a str, csrf: &'a str) -> Self {
+        Post {
+            action,
+            csrf,
+            request: None,
+            inline: false,
+        }
+    }
+    /// Also carries the `/authorize` request `id` (before the token).
+    pub fn request(self, id: Option<&'a str>) -> Self {
+        Post { request: id, ..self }
+    }
+    /// Shown in a line of text (`class="inline"`: a button beside others).
+    pub fn inline(self) -> Self {
+        Post { inline: true, ..self }
+    }
+    /// The form with its hidden fields, then `fields`.
+    pub fn form(&self, fields: Markup) -> Markup {
+        html! {
+            form method="post" action=(self.action) class=[self.inline.then_some("inline")] {
+                @if let Some(r) = self.request { (hidden("request", r)) }
+                (hidden("csrf", self.csrf))
+                (fields)
+            }
         }
     }
 }
@@ -86,8 +115,7 @@ pub fn sign_in(s: &SignIn<'_>) -> Markup {
         @if let Some(e) = s.error {
             p class="error" role="alert" id="signin-error" { (sentence(e)) }
         }
-        (csrf_form(s.action, s.csrf, None, html! {
-            @if let Some(r) = s.request { (hidden("request", r)) }
+        (Post::to(s.action, s.csrf).request(s.request).form(html! {
             @match s.identity {
                 Identity::Username => {
                     label for="username" { "Username" }
@@ -143,8 +171,12 @@ mod tests {
         );
         assert_eq!(alert(None).into_string(), "");
         assert_eq!(
-            csrf_form("/x", "t", Some("inline"), html! { button { "Go" } }).into_string(),
+            Post::to("/x", "t").inline().form(html! { button { "Go" } }).into_string(),
             "<form method=\"post\" action=\"/x\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"t\"><button>Go</button></form>"
+        );
+        assert_eq!(
+            Post::to("/y", "t").request(Some("r")).form(html! {}).into_string(),
+            "<form method=\"post\" action=\"/y\"><input type=\"hidden\" name=\"request\" value=\"r\"><input type=\"hidden\" name=\"csrf\" value=\"t\"></form>"
         );
     }
 
@@ -159,7 +191,7 @@ mod tests {
         })
         .into_string();
         assert!(form.starts_with("<p class=\"error\" role=\"alert\" id=\"signin-error\">The username"));
-        assert!(form.contains("<form method=\"post\" action=\"/authorize/signin\"><input type=\"hidden\" name=\"csrf\" value=\"c\"><input type=\"hidden\" name=\"request\" value=\"r\">"));
+        assert!(form.contains("<form method=\"post\" action=\"/authorize/signin\"><input type=\"hidden\" name=\"request\" value=\"r\"><input type=\"hidden\" name=\"csrf\" value=\"c\">"));
         assert!(form.contains("<input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus aria-describedby=\"signin-error\">"));
         let plain = sign_in(&SignIn {
             action: "/developer/signin",

@@ -23,7 +23,7 @@ use crate::platform::Platform;
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 use crate::web::components::{
-    alert, csrf_form, hidden, notice, sign_in as sign_in_form, status_badge, Identity, SignIn,
+    alert, hidden, notice, sign_in as sign_in_form, status_badge, Identity, Post, SignIn,
 };
 use crate::web::cookie::{cookie, set_cookie};
 use crate::web::csrf::{check_csrf, csrf_token, with_csrf_cookie};
@@ -312,7 +312,7 @@ fn nav(dev: &Developer, csrf: &str) -> Markup {
             a href="/developer" { "Your apps" }
             a href="/developer/password" { "Change password" }
             span class="muted" { "Signed in as " (dev.display_name) }
-            (csrf_form("/developer/signout", csrf, Some("inline"), html! {
+            (Post::to("/developer/signout", csrf).inline().form(html! {
                 button type="submit" class="secondary" { "Sign out" }
             }))
         }
@@ -362,7 +362,7 @@ fn signup_page(status: u16, csrf: &str, email: &str, name: &str, error: Option<&
     let body = html! {
         h1 { "Create a developer account" }
         (alert(error))
-        (csrf_form("/developer/signup", csrf, None, html! {
+        (Post::to("/developer/signup", csrf).form(html! {
             label for="email" { "E-mail address" }
             input type="email" id="email" name="email" value=(email) autocomplete="username" required;
             label for="name" { "Display name" }
@@ -393,7 +393,7 @@ fn password_page(
             Some(Err(e)) => (alert(Some(e))),
             None => {},
         }
-        (csrf_form("/developer/password", csrf, None, html! {
+        (Post::to("/developer/password", csrf).form(html! {
             label for="current_password" { "Current password" }
             input type="password" id="current_password" name="current_password" autocomplete="current-password" required;
             label for="new_password" { "New password" }
@@ -474,10 +474,10 @@ async fn dashboard<D: Database, P: Platform>(
                             td { (c.practice) }
                             td { (from) }
                             td {
-                                (csrf_form(&format!("/developer/apps/{}/transfer/accept", c.client_id), csrf, Some("inline"), html! {
+                                (Post::to(&format!("/developer/apps/{}/transfer/accept", c.client_id), csrf).inline().form(html! {
                                     button type="submit" aria-label={ "Accept " (c.name) } { "Accept" }
                                 }))
-                                (csrf_form(&format!("/developer/apps/{}/transfer/cancel", c.client_id), csrf, Some("inline"), html! {
+                                (Post::to(&format!("/developer/apps/{}/transfer/cancel", c.client_id), csrf).inline().form(html! {
                                     button type="submit" class="secondary" aria-label={ "Decline " (c.name) } { "Decline" }
                                 }))
                             }
@@ -494,7 +494,7 @@ async fn dashboard<D: Database, P: Platform>(
         }
         h2 { "API access" }
         p { "Everything here is also available as JSON (see the README). Create an API token to call it:" }
-        (csrf_form("/developer/token", csrf, None, html! {
+        (Post::to("/developer/token", csrf).form(html! {
             button type="submit" class="secondary" { "Create an API token" }
         }))
     };
@@ -625,7 +625,7 @@ async fn registration_page<D: Database, P: Platform>(
         (nav(dev, csrf))
         h1 { "Register a " (use_case_label(use_case).to_lowercase()) }
         (alert(error))
-        (csrf_form("/developer/apps", csrf, None, html! {
+        (Post::to("/developer/apps", csrf).form(html! {
             (hidden("use_case", use_case))
             label for="client_name" { "Application name" }
             input type="text" id="client_name" name="client_name" value=(v("client_name")) required maxlength="120";
@@ -762,7 +762,7 @@ async fn app_page<D: Database, P: Platform>(
             @match c.secret_issued_at {
                 None => {
                     p { "Your app is approved. Get its client secret: it is shown once." }
-                    (csrf_form(&action("secret"), csrf, None, html! {
+                    (Post::to(&action("secret"), csrf).form(html! {
                         button type="submit" { "Show the client secret" }
                     }))
                 },
@@ -771,7 +771,7 @@ async fn app_page<D: Database, P: Platform>(
                         "The client secret was shown on " (format_instant(at)) "; it is not shown again. "
                         "Rotating it gives a new one (shown once) and the old one stops working."
                     }
-                    (csrf_form(&action("secret"), csrf, None, html! {
+                    (Post::to(&action("secret"), csrf).form(html! {
                         (hidden("rotate", "1"))
                         button type="submit" class="secondary" { "Rotate the client secret" }
                     }))
@@ -787,7 +787,7 @@ async fn app_page<D: Database, P: Platform>(
                 }
             }
             p class="muted" { "Replacing the keys takes effect at once: assertions signed with other keys stop working." }
-            (csrf_form(&action("keys"), csrf, None, html! {
+            (Post::to(&action("keys"), csrf).form(html! {
                 label for="new_jwks_uri" { "JWKS URL" }
                 input type="url" id="new_jwks_uri" name="jwks_uri" placeholder="https://app.example/.well-known/jwks.json";
                 label for="new_jwks" { "or paste your JWKS" }
@@ -800,7 +800,7 @@ async fn app_page<D: Database, P: Platform>(
             @let current = c.scope.split(' ').filter(|s| *s != "offline_access").collect::<Vec<_>>().join(" ");
             h2 { "Change scopes" }
             p class="muted" { "The practice reviews the change; until it approves, the current scopes keep working." }
-            (csrf_form(&action("scope"), csrf, None, html! {
+            (Post::to(&action("scope"), csrf).form(html! {
                 label for="new_scope" { "Scopes (space-separated)" }
                 input type="text" id="new_scope" name="scope" value=(current) required spellcheck="false";
                 @if !backend {
@@ -835,7 +835,7 @@ async fn app_page<D: Database, P: Platform>(
         @match (&transfer_email, mine) {
             (Some(email), true) => {
                 p { "Waiting for " strong { (email) } " to accept this app." }
-                (csrf_form(&action("transfer/cancel"), csrf, None, html! {
+                (Post::to(&action("transfer/cancel"), csrf).form(html! {
                     button type="submit" class="secondary" { "Cancel the transfer" }
                 }))
             },
@@ -844,7 +844,7 @@ async fn app_page<D: Database, P: Platform>(
                     "Hand this app to another developer account; it moves once they accept, and then the credentials "
                     "you hold stop working (they are shown a new client secret, or register their own keys)."
                 }
-                (csrf_form(&action("transfer"), csrf, None, html! {
+                (Post::to(&action("transfer"), csrf).form(html! {
                     label for="to" { "The other developer's e-mail address" }
                     input type="email" id="to" name="to" required;
                     button type="submit" class="secondary" { "Offer the transfer" }
@@ -852,10 +852,10 @@ async fn app_page<D: Database, P: Platform>(
             },
             (_, false) => {
                 p { "This app is offered to you." }
-                (csrf_form(&action("transfer/accept"), csrf, Some("inline"), html! {
+                (Post::to(&action("transfer/accept"), csrf).inline().form(html! {
                     button type="submit" { "Accept" }
                 }))
-                (csrf_form(&action("transfer/cancel"), csrf, Some("inline"), html! {
+                (Post::to(&action("transfer/cancel"), csrf).inline().form(html! {
                     button type="submit" class="secondary" { "Decline" }
                 }))
             },
