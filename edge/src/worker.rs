@@ -111,8 +111,9 @@ async fn to_worker(env: &Env, resp: HttpResponse) -> worker::Result<Response> {
             match object.as_ref().and_then(|o| o.body()) {
                 Some(body) => Response::from_stream(body.stream()?)?.with_status(resp.status),
                 None => {
-                    let missing =
-                        crate::http::error::ApiError::not_found(format!("{key} is gone")).into_response();
+                    let missing = crate::web::page::error_response(crate::http::error::ApiError::not_found(
+                        format!("{key} is gone"),
+                    ));
                     return Box::pin(to_worker(env, missing)).await;
                 }
             }

@@ -157,8 +157,10 @@ impl ApiError {
         json!({"resourceType": "OperationOutcome", "issue": issues})
     }
 
-    /// The response: status, body in its shape, headers.
-    pub fn into_response(self) -> HttpResponse {
+    /// The response: status, body in its shape, headers. `page` renders the
+    /// HTML error page of [`ErrorBody::Page`] (the web layer's frame, which
+    /// this layer does not know).
+    pub fn into_response(self, page: fn(u16, &str) -> HttpResponse) -> HttpResponse {
         let mut r = match &self.body {
             ErrorBody::OperationOutcome => HttpResponse::fhir(self.status, self.outcome().to_string()),
             ErrorBody::OAuth(code) => {
@@ -174,7 +176,7 @@ impl ApiError {
                 .with_header("cache-control", "no-store")
                 .with_header("pragma", "no-cache")
             }
-            ErrorBody::Page => crate::web::page::error_page(self.status, &self.message),
+            ErrorBody::Page => page(self.status, &self.message),
         };
         r.headers.extend(self.headers);
         r

@@ -9,6 +9,7 @@
 //! `authorize_requests`; each form carries its id and a CSRF token that must
 //! equal both the row's and the browser's `flare_csrf` cookie.
 
+use maud::html as markup;
 use serde_json::{json, Value as Json};
 use url::Url;
 
@@ -25,9 +26,10 @@ use crate::oauth::{AUTHORIZE_REQUEST_TTL_MS, CODE_TTL_MS};
 use crate::platform::Platform;
 use crate::store::auth::{self as store, AuthorizeRequest, Client, Code, Grant, User};
 use crate::store::{resources, Database};
+use crate::web::components::{hidden, sign_in as sign_in_form, Identity, Post, SignIn};
 use crate::web::cookie::{cookie, set_cookie, CSRF_COOKIE, SESSION_COOKIE};
 use crate::web::form::{field, form};
-use crate::web::page::{attr, esc, hidden, html};
+use crate::web::page::html;
 use crate::web::signin::{sign_in, SignInError};
 
 /// A 302 to the client's redirect URI with `params` added to its query.
@@ -514,32 +516,20 @@ async fn next_step<D: Database, P: Platform>(
 }
 
 fn signin_page(status: u16, areq: &AuthorizeRequest, client: &Client, error: Option<&str>) -> HttpResponse {
-    let err = error
-        .map(|e| {
-            format!(
-                "<p class=\"error\" role=\"alert\" id=\"signin-error\">{}</p>",
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    let described = if error.is_some() {
-        " aria-describedby=\"signin-error\""
-    } else {
-        ""
-    };
     html(
         status,
         "Sign in",
-        &format!(
-            "<h1>Sign in</h1><p class=\"muted\"><strong>{}</strong> wants to connect to your health record.</p>{err}\
-             <form method=\"post\" action=\"/authorize/signin\">{}{}\
-             <label for=\"username\">Username</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus{described}>\
-             <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-             <button type=\"submit\">Sign in</button></form>",
-            esc(&client.name),
-            hidden("request", &areq.request_id),
-            hidden("csrf", &areq.csrf),
-        ),
+        markup! {
+            h1 { "Sign in" }
+            p class="muted" { strong { (client.name) } " wants to connect to your health record." }
+            (sign_in_form(&SignIn {
+                action: "/authorize/signin",
+                csrf: &areq.csrf,
+                request: Some(&areq.request_id),
+                identity: Identity::Username,
+                error,
+            }))
+        },
     )
 }
 
@@ -580,39 +570,43 @@ async fn picker_page<D: Database, P: Platform>(
     let db = app.shards.for_practice(&client.practice);
     let norm = name_filter.map(normalize);
     let patients = store::patients_for_picker(db, &client.practice, norm.as_deref(), 50).await?;
-    let mut rows = String::new();
-    for (i, (id, json)) in patients.iter().enumerate() {
-        let v: Json = serde_json::from_str(json).unwrap_or(Json::Null);
-        let born = v.get("birthDate").and_then(Json::as_str).unwrap_or("unknown");
-        let gender = v.get("gender").and_then(Json::as_str).unwrap_or("unknown");
-        rows.push_str(&format!(
-            "<label class=\"scope\"><input type=\"radio\" name=\"patient\" value=\"{}\"{}> <span>{} <span class=\"muted\">· born {} · {}</span></span></label>",
-            attr(id),
-            if i == 0 { " required" } else { "" },
-            esc(&patient_name(&v)),
-            esc(born),
-            esc(gender),
-        ));
-    }
-    if patients.is_empty() {
-        rows.push_str("<p>No patients match.</p>");
-    }
+    let signed_in_as = user.display_name.as_deref().unwrap_or(&user.username);
     Ok(html(
         200,
         "Choose a patient",
-        &format!(
-            "<h1>Choose a patient</h1><p class=\"muted\">Signed in as {}. <strong>{}</strong> will open with the patient you choose.</p>\
-             <form method=\"get\" action=\"/authorize/continue\" role=\"search\">{}<label for=\"name\">Find by name</label>\
-             <input type=\"search\" id=\"name\" name=\"name\" value=\"{}\"><button type=\"submit\" class=\"secondary\">Search</button></form>\
-             <form method=\"post\" action=\"/authorize/patient\">{}{}<fieldset><legend>Patients</legend>{rows}</fieldset>\
-             <button type=\"submit\">Continue</button></form>",
-            esc(user.display_name.as_deref().unwrap_or(&user.username)),
-            esc(&client.name),
-            hidden("request", &areq.request_id),
-            attr(name_filter.unwrap_or_default()),
-            hidden("request", &areq.request_id),
-            hidden("csrf", &areq.csrf),
-        ),
+        markup! {
+            h1 { "Choose a patient" }
+            p class="muted" {
+                "Signed in as " (signed_in_as) ". " strong { (client.name) } " will open with the patient you choose."
+            }
+            form method="get" action="/authorize/continue" role="search" {
+                (hidden("request", &areq.request_id))
+                label for="name" { "Find by name" }
+                input type="search" id="name" name="name" value=(name_filter.unwrap_or_default());
+                button type="submit" class="secondary" { "Search" }
+            }
+            (Post::to("/authorize/patient", &areq.csrf).request(Some(&areq.request_id)).form(markup! {
+                fieldset {
+                    legend { "Patients" }
+                    @for (i, (id, json)) in patients.iter().enumerate() {
+                        @let v: Json = serde_json::from_str(json).unwrap_or(Json::Null);
+                        label class="scope" {
+                            input type="radio" name="patient" value=(id) required[i == 0];
+                            " "
+                            span {
+                                (patient_name(&v)) " "
+                                span class="muted" {
+                                    "· born " (v.get("birthDate").and_then(Json::as_str).unwrap_or("unknown"))
+                                    " · " (v.get("gender").and_then(Json::as_str).unwrap_or("unknown"))
+                                }
+                            }
+                        }
+                    }
+                    @if patients.is_empty() { p { "No patients match." } }
+                }
+                button type="submit" { "Continue" }
+            }))
+        },
     ))
 }
 
@@ -650,7 +644,7 @@ async fn consent_page<D: Database, P: Platform>(
     user: &User,
 ) -> ApiResult {
     let possible = Scope::parse_list(param(areq, "requested").unwrap_or_default()).0;
-    let patient_line = match &areq.patient {
+    let patient = match &areq.patient {
         Some(p) => {
             let db = app.shards.for_practice(&client.practice);
             let name = resources::read(db, &client.practice, "Patient", p)
@@ -658,28 +652,17 @@ async fn consent_page<D: Database, P: Platform>(
                 .and_then(|s| serde_json::from_str::<Json>(&s.json).ok())
                 .map(|v| patient_name(&v))
                 .unwrap_or_else(|| p.clone());
-            format!("<p>Patient: <strong>{}</strong></p>", esc(&name))
+            Some(name)
         }
-        None => String::new(),
+        None => None,
     };
-    let mut items = String::new();
-    let mut n = 0;
-    let mut checkbox = |scope: &Scope, checked: bool, class: &str| {
-        n += 1;
-        format!(
-            "<label class=\"scope {class}\" for=\"s{n}\"><input type=\"checkbox\" id=\"s{n}\" name=\"scope\" value=\"{}\"{}> \
-             <span>{} <code>{}</code></span></label>",
-            attr(&scope.to_string()),
-            if checked { " checked" } else { "" },
-            esc(&describe(scope)),
-            esc(&scope.to_string()),
-        )
-    };
+    // Each offered scope: ticked at first or not, and its class.
+    let mut offered: Vec<(Scope, bool, &str)> = Vec::new();
     for s in &possible {
         if let Scope::Resource(r) = s {
-            items.push_str(&checkbox(s, true, ""));
+            offered.push((s.clone(), true, ""));
             for alt in granular_alternatives(r) {
-                items.push_str(&checkbox(&Scope::Resource(alt), false, "granular"));
+                offered.push((Scope::Resource(alt), false, "granular"));
             }
         }
     }
@@ -687,35 +670,46 @@ async fn consent_page<D: Database, P: Platform>(
         .iter()
         .filter(|s| matches!(s, Scope::OfflineAccess | Scope::OnlineAccess))
     {
-        items.push_str(&checkbox(s, true, ""));
+        offered.push((s.clone(), true, ""));
     }
-    let fixed: Vec<String> = possible
+    let fixed: Vec<&Scope> = possible
         .iter()
         .filter(|s| !matches!(s, Scope::Resource(_) | Scope::OfflineAccess | Scope::OnlineAccess))
-        .map(|s| format!("<code>{}</code>", esc(&s.to_string())))
         .collect();
-    let fixed_line = if fixed.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<p class=\"muted\">The app also learns who you are and the launch context: {}.</p>",
-            fixed.join(", ")
-        )
-    };
+    let signed_in_as = user.display_name.as_deref().unwrap_or(&user.username);
     Ok(html(
         200,
         "Allow access",
-        &format!(
-            "<h1>Allow {} to access your data?</h1><p class=\"muted\">Signed in as {}.</p>{patient_line}\
-             <form method=\"post\" action=\"/authorize/consent\">{}{}\
-             <fieldset><legend>Share these records (untick what you do not want to share; tick a category instead of a whole type to share only that part)</legend>{items}</fieldset>{fixed_line}\
-             <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
-             <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></form>",
-            esc(&client.name),
-            esc(user.display_name.as_deref().unwrap_or(&user.username)),
-            hidden("request", &areq.request_id),
-            hidden("csrf", &areq.csrf),
-        ),
+        markup! {
+            h1 { "Allow " (client.name) " to access your data?" }
+            p class="muted" { "Signed in as " (signed_in_as) "." }
+            @if let Some(name) = &patient { p { "Patient: " strong { (name) } } }
+            (Post::to("/authorize/consent", &areq.csrf).request(Some(&areq.request_id)).form(markup! {
+                fieldset {
+                    legend { "Share these records (untick what you do not want to share; tick a category instead of a whole type to share only that part)" }
+                    @for (n, (scope, checked, class)) in offered.iter().enumerate() {
+                        @let id = format!("s{}", n + 1);
+                        label class={ "scope " (class) } for=(id) {
+                            input type="checkbox" id=(id) name="scope" value=(scope.to_string()) checked[*checked];
+                            " "
+                            span { (describe(scope)) " " code { (scope.to_string()) } }
+                        }
+                    }
+                }
+                @if !fixed.is_empty() {
+                    p class="muted" {
+                        "The app also learns who you are and the launch context: "
+                        @for (i, s) in fixed.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            code { (s.to_string()) }
+                        }
+                        "."
+                    }
+                }
+                button type="submit" name="decision" value="allow" { "Allow" }
+                button type="submit" name="decision" value="deny" class="secondary" { "Deny" }
+            }))
+        },
     ))
 }
 

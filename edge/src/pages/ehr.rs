@@ -14,6 +14,7 @@
 //! allow `frame-ancestors 'self'`: the EHR page is their only ancestor, so
 //! they render; on any other site they do not.
 
+use maud::{html, Markup};
 use serde_json::{json, Value as Json};
 use url::Url;
 
@@ -29,10 +30,11 @@ use crate::pages::portal::session_user;
 use crate::platform::Platform;
 use crate::store::auth::{self as store, Client, User};
 use crate::store::{resources, Database};
+use crate::web::components::{hidden, sign_in, Identity, Post, SignIn};
 use crate::web::cookie::{set_cookie, CSRF_COOKIE};
 use crate::web::csrf::{check_csrf, csrf_token};
 use crate::web::form::{field, form};
-use crate::web::page::{attr, esc, hidden, html, with_frame_src};
+use crate::web::page::{html as page, with_frame_src};
 use crate::web::session::SESSION_TTL_MS;
 use crate::web::signin::{anyone, sign_in_form, sign_out, SignInPage};
 
@@ -48,28 +50,18 @@ const PATIENTS_SHOWN: i64 = 50;
 /// Most encounters offered for a launch.
 const ENCOUNTERS_SHOWN: i64 = 20;
 
-fn signin_form(csrf: &str, error: Option<&str>) -> String {
-    let err = error
-        .map(|e| {
-            format!(
-                "<p class=\"error\" role=\"alert\" id=\"signin-error\">{}</p>",
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    let described = if error.is_some() {
-        " aria-describedby=\"signin-error\""
-    } else {
-        ""
-    };
-    format!(
-        "<h1>Flare EHR</h1><p class=\"muted\">A minimal EHR to launch SMART apps. Clinicians sign in here.</p>{err}\
-         <form method=\"post\" action=\"/ehr/signin\">{}\
-         <label for=\"username\">Username</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus{described}>\
-         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form>",
-        hidden("csrf", csrf)
-    )
+fn signin_form(csrf: &str, error: Option<&str>) -> Markup {
+    html! {
+        h1 { "Flare EHR" }
+        p class="muted" { "A minimal EHR to launch SMART apps. Clinicians sign in here." }
+        (sign_in(&SignIn {
+            action: "/ehr/signin",
+            csrf,
+            request: None,
+            identity: Identity::Username,
+            error,
+        }))
+    }
 }
 
 fn with_csrf_cookie(req: &HttpRequest, page: HttpResponse, csrf: &str, fresh: bool) -> HttpResponse {
@@ -90,26 +82,27 @@ async fn practitioner<D: Database, P: Platform>(
     csrf: &str,
 ) -> Result<Result<User, HttpResponse>, ApiError> {
     Ok(match session_user(app, req).await? {
-        None => Err(html(200, "EHR sign-in", &signin_form(csrf, None))),
-        Some(u) if !u.fhir_user.starts_with("Practitioner/") => Err(html(
+        None => Err(page(200, "EHR sign-in", signin_form(csrf, None))),
+        Some(u) if !u.fhir_user.starts_with("Practitioner/") => Err(page(
             403,
             "Flare EHR",
-            &format!(
-                "<h1>Flare EHR</h1><p class=\"error\" role=\"alert\">The EHR is for clinicians; you are signed in as {} (a patient). \
-                 Patients use the <a href=\"/portal\">patient portal</a>.</p>{}",
-                esc(&u.username),
-                signout_form(csrf)
-            ),
+            html! {
+                h1 { "Flare EHR" }
+                p class="error" role="alert" {
+                    "The EHR is for clinicians; you are signed in as " (u.username) " (a patient). Patients use the "
+                    a href="/portal" { "patient portal" } "."
+                }
+                (signout_form(csrf))
+            },
         )),
         Some(u) => Ok(u),
     })
 }
 
-fn signout_form(csrf: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"/ehr/signout\" class=\"inline\">{}<button type=\"submit\" class=\"secondary\">Sign out</button></form>",
-        hidden("csrf", csrf)
-    )
+fn signout_form(csrf: &str) -> Markup {
+    Post::to("/ehr/signout", csrf)
+        .inline()
+        .form(html! { button type="submit" class="secondary" { "Sign out" } })
 }
 
 fn identifier(json: &Json, type_code: &str) -> Option<String> {
@@ -130,19 +123,23 @@ fn identifier(json: &Json, type_code: &str) -> Option<String> {
 }
 
 /// The EHR's own patient banner.
-fn patient_banner(id: &str, patient: &Json) -> String {
+fn patient_banner(id: &str, patient: &Json) -> Markup {
     let s = |k: &str| patient.get(k).and_then(Json::as_str).unwrap_or("unknown");
-    let mrn = identifier(patient, "MR")
-        .map(|m| format!(" · MRN <strong>{}</strong>", esc(&m)))
-        .unwrap_or_default();
-    format!(
-        "<div class=\"ehr-banner\" role=\"region\" aria-label=\"Patient\"><strong class=\"big\">{}</strong> \
-         <span>born <strong>{}</strong> · {}{mrn} · <code>Patient/{}</code></span></div>",
-        esc(&patient_name(patient)),
-        esc(s("birthDate")),
-        esc(s("gender")),
-        esc(id)
-    )
+    html! {
+        div class="ehr-banner" role="region" aria-label="Patient" {
+            strong class="big" { (patient_name(patient)) } " "
+            span {
+                "born " strong { (s("birthDate")) } " · " (s("gender"))
+                @if let Some(m) = identifier(patient, "MR") { " · MRN " strong { (m) } }
+                " · " code { "Patient/" (id) }
+            }
+        }
+    }
+}
+
+/// A patient's id as a query value (`/ehr?patient=…`).
+fn patient_query(id: &str) -> String {
+    form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 fn encounter_label(json: &Json) -> String {
@@ -212,46 +209,50 @@ pub async fn home<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) 
     let db = app.shards.for_practice(&practice);
     let norm = name.map(normalize);
     let patients = store::patients_for_picker(db, &practice, norm.as_deref(), PATIENTS_SHOWN).await?;
-    let mut list = String::new();
-    for (id, json) in &patients {
-        let v: Json = serde_json::from_str(json).unwrap_or(Json::Null);
-        let current = if chosen == Some(id.as_str()) {
-            " aria-current=\"page\""
-        } else {
-            ""
-        };
-        list.push_str(&format!(
-            "<li><a href=\"/ehr?patient={}\"{current}>{}</a> <span class=\"muted\">· born {} · {}</span></li>",
-            attr(&form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
-            esc(&patient_name(&v)),
-            esc(v.get("birthDate").and_then(Json::as_str).unwrap_or("unknown")),
-            esc(v.get("gender").and_then(Json::as_str).unwrap_or("unknown")),
-        ));
-    }
-    if patients.is_empty() {
-        list.push_str("<li>No patients match.</li>");
-    }
     let chart = match chosen {
-        None => "<p class=\"muted\">Choose a patient to open their chart and launch an app.</p>".to_string(),
+        None => html! { p class="muted" { "Choose a patient to open their chart and launch an app." } },
         Some(id) => match read_patient(app, &practice, id).await? {
-            None => "<p class=\"error\" role=\"alert\">That patient is not in this practice.</p>".to_string(),
+            None => html! { p class="error" role="alert" { "That patient is not in this practice." } },
             Some(patient) => launch_form(app, &user, &csrf, id, &patient).await?,
         },
     };
-    let page = html(
+    let page = page(
         200,
         "EHR",
-        &format!(
-            "<div class=\"ehr-top\"><h1>Flare EHR</h1><span class=\"muted\">Signed in as {} ({}) {}</span></div>\
-             <form method=\"get\" action=\"/ehr\" role=\"search\"><label for=\"name\">Find a patient by name</label>\
-             <input type=\"search\" id=\"name\" name=\"name\" value=\"{}\"><button type=\"submit\" class=\"secondary\">Search</button></form>\
-             <nav aria-label=\"Patients\"><h2>Patients</h2><ul class=\"patients\">{list}</ul></nav>\
-             <section aria-labelledby=\"chart-h\"><h2 id=\"chart-h\">Chart</h2>{chart}</section>",
-            esc(user.display_name.as_deref().unwrap_or(&user.username)),
-            esc(&user.fhir_user),
-            signout_form(&csrf),
-            attr(name.unwrap_or_default()),
-        ),
+        html! {
+            div class="ehr-top" {
+                h1 { "Flare EHR" }
+                span class="muted" {
+                    "Signed in as " (user.display_name.as_deref().unwrap_or(&user.username)) " (" (user.fhir_user) ") "
+                    (signout_form(&csrf))
+                }
+            }
+            form method="get" action="/ehr" role="search" {
+                label for="name" { "Find a patient by name" }
+                input type="search" id="name" name="name" value=(name.unwrap_or_default());
+                button type="submit" class="secondary" { "Search" }
+            }
+            nav aria-label="Patients" {
+                h2 { "Patients" }
+                ul class="patients" {
+                    @for (id, json) in &patients {
+                        @let v: Json = serde_json::from_str(json).unwrap_or(Json::Null);
+                        li {
+                            a href={ "/ehr?patient=" (patient_query(id)) } aria-current=[(chosen == Some(id.as_str())).then_some("page")] {
+                                (patient_name(&v))
+                            }
+                            " "
+                            span class="muted" {
+                                "· born " (v.get("birthDate").and_then(Json::as_str).unwrap_or("unknown"))
+                                " · " (v.get("gender").and_then(Json::as_str).unwrap_or("unknown"))
+                            }
+                        }
+                    }
+                    @if patients.is_empty() { li { "No patients match." } }
+                }
+            }
+            section aria-labelledby="chart-h" { h2 id="chart-h" { "Chart" } (chart) }
+        },
     );
     Ok(with_csrf_cookie(req, page, &csrf, fresh))
 }
@@ -262,48 +263,57 @@ async fn launch_form<D: Database, P: Platform>(
     csrf: &str,
     id: &str,
     patient: &Json,
-) -> Result<String, ApiError> {
+) -> Result<Markup, ApiError> {
     let db = app.shards.for_practice(&user.practice);
     let encounters = resources::in_compartment(db, &user.practice, id, "Encounter", ENCOUNTERS_SHOWN).await?;
-    let mut enc = String::from(
-        "<label class=\"scope\" for=\"enc-none\"><input type=\"radio\" id=\"enc-none\" name=\"encounter\" value=\"\" checked> <span>No encounter</span></label>",
-    );
-    for (i, (eid, json)) in encounters.iter().enumerate() {
-        let v: Json = serde_json::from_str(json).unwrap_or(Json::Null);
-        enc.push_str(&format!(
-            "<label class=\"scope\" for=\"enc-{i}\"><input type=\"radio\" id=\"enc-{i}\" name=\"encounter\" value=\"{}\"> <span>{} <code>Encounter/{}</code></span></label>",
-            attr(eid),
-            esc(&encounter_label(&v)),
-            esc(eid)
-        ));
-    }
     let apps = launchable_apps(app, &user.practice).await?;
-    let mut choices = String::new();
-    for (i, c) in apps.iter().enumerate() {
-        choices.push_str(&format!(
-            "<label class=\"scope\" for=\"app-{i}\"><input type=\"radio\" id=\"app-{i}\" name=\"client_id\" value=\"{}\"{}> <span>{} <code>{}</code></span></label>",
-            attr(&c.client_id),
-            if i == 0 { " checked required" } else { "" },
-            esc(&c.name),
-            esc(c.launch_uri.as_deref().unwrap_or_default())
-        ));
-    }
-    let form = if apps.is_empty() {
-        "<p>No approved app with a launch URL is registered in this practice.</p>".to_string()
-    } else {
-        format!(
-            "<form method=\"post\" action=\"/ehr/launch\">{}{}\
-             <fieldset><legend>Encounter</legend>{enc}</fieldset>\
-             <fieldset><legend>App</legend>{choices}</fieldset>\
-             <fieldset><legend>Launch options</legend>\
-             <label class=\"scope\" for=\"banner\"><input type=\"checkbox\" id=\"banner\" name=\"need_patient_banner\" value=\"true\"> <span>The app shows its own patient banner (<code>need_patient_banner</code>; this EHR already shows one)</span></label>\
-             <label class=\"scope\" for=\"style\"><input type=\"checkbox\" id=\"style\" name=\"smart_style_url\" value=\"true\" checked> <span>Send the EHR's style (<code>smart_style_url</code>)</span></label>\
-             </fieldset><button type=\"submit\">Launch app</button></form>",
-            hidden("csrf", csrf),
-            hidden("patient", id),
-        )
-    };
-    Ok(format!("{}{form}", patient_banner(id, patient)))
+    Ok(html! {
+        (patient_banner(id, patient))
+        @if apps.is_empty() {
+            p { "No approved app with a launch URL is registered in this practice." }
+        } @else {
+            (Post::to("/ehr/launch", csrf).form(html! {
+                (hidden("patient", id))
+                fieldset {
+                    legend { "Encounter" }
+                    label class="scope" for="enc-none" {
+                        input type="radio" id="enc-none" name="encounter" value="" checked;
+                        " " span { "No encounter" }
+                    }
+                    @for (i, (eid, json)) in encounters.iter().enumerate() {
+                        @let v: Json = serde_json::from_str(json).unwrap_or(Json::Null);
+                        @let field_id = format!("enc-{i}");
+                        label class="scope" for=(field_id) {
+                            input type="radio" id=(field_id) name="encounter" value=(eid);
+                            " " span { (encounter_label(&v)) " " code { "Encounter/" (eid) } }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { "App" }
+                    @for (i, c) in apps.iter().enumerate() {
+                        @let field_id = format!("app-{i}");
+                        label class="scope" for=(field_id) {
+                            input type="radio" id=(field_id) name="client_id" value=(c.client_id) checked[i == 0] required[i == 0];
+                            " " span { (c.name) " " code { (c.launch_uri.as_deref().unwrap_or_default()) } }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { "Launch options" }
+                    label class="scope" for="banner" {
+                        input type="checkbox" id="banner" name="need_patient_banner" value="true";
+                        " " span { "The app shows its own patient banner (" code { "need_patient_banner" } "; this EHR already shows one)" }
+                    }
+                    label class="scope" for="style" {
+                        input type="checkbox" id="style" name="smart_style_url" value="true" checked;
+                        " " span { "Send the EHR's style (" code { "smart_style_url" } ")" }
+                    }
+                }
+                button type="submit" { "Launch app" }
+            }))
+        }
+    })
 }
 
 /// `POST /ehr/signin`.
@@ -407,23 +417,24 @@ pub async fn launch<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
     );
     origins.sort();
     origins.dedup();
-    let encounter_line = encounter
-        .map(|e| format!(" · encounter <code>{}</code>", esc(e)))
-        .unwrap_or_default();
-    let page = html(
+    let page = page(
         200,
         &format!("{} · EHR", client.name),
-        &format!(
-            "<div class=\"ehr-top\"><h1>Flare EHR</h1><span class=\"muted\">Signed in as {} · <a href=\"/ehr?patient={}\">Back to the chart</a></span></div>\
-             {}<p class=\"muted\">Running <strong>{}</strong>{encounter_line}</p>\
-             <iframe id=\"app-frame\" name=\"app\" title=\"{}\" src=\"{}\" sandbox=\"{APP_FRAME_SANDBOX}\"></iframe>",
-            esc(user.display_name.as_deref().unwrap_or(&user.username)),
-            attr(&form_urlencoded::byte_serialize(patient_id.as_bytes()).collect::<String>()),
-            patient_banner(patient_id, &patient),
-            esc(&client.name),
-            attr(&client.name),
-            attr(src.as_str()),
-        ),
+        html! {
+            div class="ehr-top" {
+                h1 { "Flare EHR" }
+                span class="muted" {
+                    "Signed in as " (user.display_name.as_deref().unwrap_or(&user.username)) " · "
+                    a href={ "/ehr?patient=" (patient_query(patient_id)) } { "Back to the chart" }
+                }
+            }
+            (patient_banner(patient_id, &patient))
+            p class="muted" {
+                "Running " strong { (client.name) }
+                @if let Some(e) = encounter { " · encounter " code { (e) } }
+            }
+            iframe id="app-frame" name="app" title=(client.name) src=(src.as_str()) sandbox=(APP_FRAME_SANDBOX) {}
+        },
     );
     Ok(with_frame_src(page, &origins))
 }

@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use maud::{html, Markup};
+
 use flare_core::datetime::format_instant;
 
 use crate::app::App;
@@ -17,10 +19,11 @@ use crate::http::HttpRequest;
 use crate::platform::Platform;
 use crate::store::auth::{self as store, User};
 use crate::store::Database;
+use crate::web::components::{hidden, sign_in, Identity, Post, SignIn};
 use crate::web::cookie::{cookie, set_cookie, CSRF_COOKIE, SESSION_COOKIE};
 use crate::web::csrf::{check_csrf, csrf_token};
 use crate::web::form::{field, form};
-use crate::web::page::{attr, esc, hidden, html, see_other};
+use crate::web::page::{html as page, see_other};
 use crate::web::session::SESSION_TTL_MS;
 use crate::web::signin::{anyone, sign_in_form, sign_out, SignInPage};
 
@@ -35,25 +38,25 @@ pub(crate) async fn session_user<D: Database, P: Platform>(
     })
 }
 
-fn signin_form(csrf: &str, error: Option<&str>) -> String {
-    let err = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    format!(
-        "<h1>Patient portal</h1><p class=\"muted\">Sign in to see and manage the apps that can read your health record.</p>{err}\
-         <form method=\"post\" action=\"/portal/signin\">{}\
-         <label for=\"username\">Username</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
-         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form>",
-        hidden("csrf", csrf)
-    )
+fn signin_form(csrf: &str, error: Option<&str>) -> Markup {
+    html! {
+        h1 { "Patient portal" }
+        p class="muted" { "Sign in to see and manage the apps that can read your health record." }
+        (sign_in(&SignIn {
+            action: "/portal/signin",
+            csrf,
+            request: None,
+            identity: Identity::Username,
+            error,
+        }))
+    }
 }
 
 /// `GET /portal`.
 pub async fn home<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
     let (csrf, fresh) = csrf_token(&app.platform, req);
     let page = match session_user(app, req).await? {
-        None => html(200, "Patient portal", &signin_form(&csrf, None)),
+        None => page(200, "Patient portal", signin_form(&csrf, None)),
         Some(user) => connected_apps(app, &user, &csrf).await?,
     };
     Ok(if fresh {
@@ -67,18 +70,17 @@ pub async fn home<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) 
 }
 
 async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, csrf: &str) -> ApiResult {
-    let signout = format!(
-        "<form method=\"post\" action=\"/portal/signout\">{}<button type=\"submit\" class=\"secondary\">Sign out</button></form>",
-        hidden("csrf", csrf)
-    );
+    let signout = Post::to("/portal/signout", csrf)
+        .form(html! { button type="submit" class="secondary" { "Sign out" } });
     let Some(patient) = user.fhir_user.strip_prefix("Patient/") else {
-        return Ok(html(
+        return Ok(page(
             200,
             "Patient portal",
-            &format!(
-                "<h1>Patient portal</h1><p>The portal is for patients; you are signed in as {}.</p>{signout}",
-                esc(&user.username)
-            ),
+            html! {
+                h1 { "Patient portal" }
+                p { "The portal is for patients; you are signed in as " (user.username) "." }
+                (signout)
+            },
         ));
     };
     let grants = store::grants_for_patient(app.auth_db(), &user.practice, patient).await?;
@@ -104,59 +106,71 @@ async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, 
             }
         }
     }
-    let mut rows = String::new();
-    for (g, name) in &grants {
-        let last = events
+    let last_used = |client_id: &str| {
+        events
             .iter()
-            .find(|e| e.client_id.as_deref() == Some(g.client_id.as_str()))
+            .find(|e| e.client_id.as_deref() == Some(client_id))
             .map(|e| when(e.at))
-            .unwrap_or_else(|| "not yet".into());
-        rows.push_str(&format!(
-            "<tr><td><strong>{}</strong></td><td>{}<details><summary>Scopes</summary><code>{}</code></details></td><td>{}</td><td>{}</td>\
-             <td><form method=\"post\" action=\"/portal/revoke\">{}{}<button type=\"submit\" aria-label=\"Revoke {}\">Revoke</button></form></td></tr>",
-            esc(name),
-            esc(&scope_summary(&g.scope)),
-            esc(&g.scope),
-            esc(&when(g.created_at)),
-            esc(&last),
-            hidden("csrf", csrf),
-            hidden("grant", &g.grant_id),
-            attr(name),
-        ));
-    }
-    let apps = if grants.is_empty() {
-        "<p>No apps can read your record.</p>".to_string()
-    } else {
-        format!("<table><caption class=\"muted\">Apps you allowed</caption><thead><tr><th>App</th><th>Can read</th><th>Allowed</th><th>Last used</th><th></th></tr></thead><tbody>{rows}</tbody></table>")
+            .unwrap_or_else(|| "not yet".into())
     };
-    let mut history = String::new();
-    for e in events.iter().take(50) {
-        let who = e
-            .client_id
+    let who = |client_id: &Option<String>| {
+        client_id
             .as_ref()
             .map(|c| app_names.get(c).cloned().unwrap_or_else(|| c.clone()))
-            .unwrap_or_default();
-        history.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            esc(&when(e.at)),
-            esc(&who),
-            esc(&e.action),
-            esc(&e.what),
-            e.status
-        ));
-    }
-    let history = if history.is_empty() {
-        "<p>No app has read your record yet.</p>".into()
-    } else {
-        format!("<table><thead><tr><th>When</th><th>App</th><th>Action</th><th>What</th><th>Result</th></tr></thead><tbody>{history}</tbody></table>")
+            .unwrap_or_default()
     };
-    Ok(html(
+    let history: Vec<_> = events.iter().take(50).collect();
+    Ok(page(
         200,
         "Connected apps",
-        &format!(
-            "<h1>Connected apps</h1><p class=\"muted\">Signed in as {}.</p>{apps}<h2>Access history</h2>{history}{signout}",
-            esc(user.display_name.as_deref().unwrap_or(&user.username))
-        ),
+        html! {
+            h1 { "Connected apps" }
+            p class="muted" { "Signed in as " (user.display_name.as_deref().unwrap_or(&user.username)) "." }
+            @if grants.is_empty() {
+                p { "No apps can read your record." }
+            } @else {
+                table {
+                    caption class="muted" { "Apps you allowed" }
+                    thead { tr { th { "App" } th { "Can read" } th { "Allowed" } th { "Last used" } th {} } }
+                    tbody {
+                        @for (g, name) in &grants {
+                            tr {
+                                td { strong { (name) } }
+                                td { (scope_summary(&g.scope)) details { summary { "Scopes" } code { (g.scope) } } }
+                                td { (when(g.created_at)) }
+                                td { (last_used(&g.client_id)) }
+                                td {
+                                    (Post::to("/portal/revoke", csrf).form(html! {
+                                        (hidden("grant", &g.grant_id))
+                                        button type="submit" aria-label={ "Revoke " (name) } { "Revoke" }
+                                    }))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Access history" }
+            @if history.is_empty() {
+                p { "No app has read your record yet." }
+            } @else {
+                table {
+                    thead { tr { th { "When" } th { "App" } th { "Action" } th { "What" } th { "Result" } } }
+                    tbody {
+                        @for e in &history {
+                            tr {
+                                td { (when(e.at)) }
+                                td { (who(&e.client_id)) }
+                                td { (e.action) }
+                                td { code { (e.what) } }
+                                td { (e.status) }
+                            }
+                        }
+                    }
+                }
+            }
+            (signout)
+        },
     ))
 }
 

@@ -6,6 +6,7 @@
 //! approved apps can be disabled (every token stops) and enabled again.
 //! The decisions are the admin API's (`oauth::manage`).
 
+use maud::{html, Markup};
 use serde_json::Value as Json;
 
 use flare_core::datetime::format_instant;
@@ -15,16 +16,16 @@ use crate::crypto::sha256_b64;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::manage::{decide_client, decide_scope_change};
-use crate::pages::developer::pages::status_badge;
 use crate::pages::developer::{auth_label, use_case_label};
 use crate::platform::Platform;
 use crate::store::auth::{self as store, Client, User, PRACTICE_ADMIN};
 use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
+use crate::web::components::{alert, hidden, sign_in, status_badge, Identity, Post, SignIn};
 use crate::web::cookie::{cookie, SESSION_COOKIE};
 use crate::web::csrf::{check_csrf, csrf_token, with_csrf_cookie};
 use crate::web::form::{field, form};
-use crate::web::page::{alert, attr, esc, hidden, html, see_other};
+use crate::web::page::{html as page, see_other};
 use crate::web::signin::{sign_in_form, sign_out, SignInPage};
 
 fn as_page(mut e: ApiError) -> ApiError {
@@ -58,7 +59,7 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
     match (req.method.as_str(), rest) {
         ("GET", []) => {
             let page = match admin_user(app, req).await? {
-                None => html(200, "Practice administration", &signin_form(&csrf, None)),
+                None => page(200, "Practice administration", signin_form(&csrf, None)),
                 Some(user) => dashboard(app, &user, &csrf, None).await?,
             };
             Ok(with_csrf_cookie(page, req, &csrf, fresh))
@@ -154,27 +155,31 @@ async fn post<D: Database, P: Platform>(
     }
 }
 
-fn signin_form(csrf: &str, error: Option<&str>) -> String {
-    format!(
-        "<h1>Practice administration</h1><p class=\"muted\">Practice administrators review the apps that ask to reach the practice's records.</p>{}\
-         <form method=\"post\" action=\"/practice/signin\">{}\
-         <label for=\"username\">Username</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
-         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form>",
-        alert(error),
-        hidden("csrf", csrf)
-    )
+fn signin_form(csrf: &str, error: Option<&str>) -> Markup {
+    html! {
+        h1 { "Practice administration" }
+        p class="muted" { "Practice administrators review the apps that ask to reach the practice's records." }
+        (sign_in(&SignIn {
+            action: "/practice/signin",
+            csrf,
+            request: None,
+            identity: Identity::Username,
+            error,
+        }))
+    }
 }
 
-fn codes(items: &[String]) -> String {
-    if items.is_empty() {
-        return "<span class=\"muted\">none</span>".into();
+/// Values in `<code>`, one per line (or a muted "none").
+fn codes(items: &[String]) -> Markup {
+    html! {
+        @if items.is_empty() {
+            span class="muted" { "none" }
+        }
+        @for (i, item) in items.iter().enumerate() {
+            @if i > 0 { br; }
+            code { (item) }
+        }
     }
-    items
-        .iter()
-        .map(|i| format!("<code>{}</code>", esc(i)))
-        .collect::<Vec<_>>()
-        .join("<br>")
 }
 
 fn decision_form(
@@ -183,37 +188,21 @@ fn decision_form(
     what: &str,
     buttons: &[(&str, &str, bool)],
     with_reason: bool,
-) -> String {
+) -> Markup {
     let reason_id = format!("reason-{what}-{}", c.client_id);
-    let reason = if with_reason {
-        format!(
-            "<label for=\"{}\">Reason (shown to the developer)</label><input type=\"text\" id=\"{}\" name=\"reason\" maxlength=\"500\">",
-            attr(&reason_id),
-            attr(&reason_id)
-        )
-    } else {
-        String::new()
-    };
-    let buttons: String = buttons
-        .iter()
-        .map(|(value, label, primary)| {
-            format!(
-                "<button type=\"submit\" name=\"decision\" value=\"{value}\"{} aria-label=\"{label} {}\">{label}</button>",
-                if *primary { "" } else { " class=\"secondary\"" },
-                attr(&c.name)
-            )
-        })
-        .collect();
-    // A scope decision names the scopes it was made on (see `post`).
-    let shown = match (what, &c.pending_scope) {
-        ("scope", Some(p)) => hidden("pending_scope", p),
-        _ => String::new(),
-    };
-    format!(
-        "<form method=\"post\" action=\"/practice/clients/{}/{what}\">{}{shown}{reason}{buttons}</form>",
-        attr(&c.client_id),
-        hidden("csrf", csrf)
-    )
+    let action = format!("/practice/clients/{}/{what}", c.client_id);
+    Post::to(&action, csrf).form(html! {
+        // A scope decision names the scopes it was made on (see `post`).
+        @if let ("scope", Some(p)) = (what, &c.pending_scope) { (hidden("pending_scope", p)) }
+        @if with_reason {
+            label for=(reason_id) { "Reason (shown to the developer)" }
+            input type="text" id=(reason_id) name="reason" maxlength="500";
+        }
+        @for (value, label, primary) in buttons {
+            button type="submit" name="decision" value=(value) class=[(!primary).then_some("secondary")]
+                aria-label={ (label) " " (c.name) } { (label) }
+        }
+    })
 }
 
 async fn developer_email<D: Database, P: Platform>(app: &App<D, P>, c: &Client) -> Result<String, ApiError> {
@@ -238,81 +227,103 @@ async fn dashboard<D: Database, P: Platform>(
         .find(|p| p.key == user.practice)
         .map_or_else(|| user.practice.clone(), |p| p.name);
     let clients = store::list_clients(app.auth_db(), Some(&user.practice), None).await?;
-    let mut pending = String::new();
-    let mut scope_changes = String::new();
-    let mut others = String::new();
+    let mut rows = Vec::new();
     for c in &clients {
-        let use_case = use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""));
-        if c.status == "pending" {
-            pending.push_str(&format!(
-                "<section class=\"registration\" aria-labelledby=\"reg-{id}\"><h3 id=\"reg-{id}\">{}</h3>\
-                 <table><tbody><tr><th scope=\"row\">Developer</th><td>{}</td></tr><tr><th scope=\"row\">Use case</th><td>{}</td></tr>\
-                 <tr><th scope=\"row\">Client authentication</th><td>{}</td></tr><tr><th scope=\"row\">Redirect URIs</th><td>{}</td></tr>\
-                 <tr><th scope=\"row\">Launch URI</th><td>{}</td></tr><tr><th scope=\"row\">Requested scopes</th><td><code class=\"scopes\">{}</code></td></tr>\
-                 <tr><th scope=\"row\">Registered</th><td>{}</td></tr></tbody></table>{}</section>",
-                esc(&c.name),
-                esc(&developer_email(app, c).await?),
-                esc(use_case),
-                esc(auth_label(&c.auth_method)),
-                codes(&c.redirect_uris),
-                c.launch_uri.as_deref().map_or_else(|| "<span class=\"muted\">none</span>".into(), |u| format!("<code>{}</code>", esc(u))),
-                esc(&c.scope),
-                esc(&format_instant(c.created_at)),
-                decision_form(c, csrf, "decide", &[("approve", "Approve", true), ("reject", "Reject", false)], true),
-                id = attr(&c.client_id),
-            ));
-            continue;
-        }
-        if let Some(p) = &c.pending_scope {
-            scope_changes.push_str(&format!(
-                "<tr><td>{}</td><td><code class=\"scopes\">{}</code></td><td><code class=\"scopes\">{}</code></td><td>{}</td></tr>",
-                esc(&c.name),
-                esc(&c.scope),
-                esc(p),
-                decision_form(c, csrf, "scope", &[("approve", "Approve", true), ("reject", "Reject", false)], true)
-            ));
-        }
-        let action = match c.status.as_str() {
-            "approved" => decision_form(c, csrf, "decide", &[("disable", "Disable", false)], true),
-            "disabled" => decision_form(c, csrf, "decide", &[("enable", "Enable", false)], false),
-            _ => String::new(),
-        };
-        others.push_str(&format!(
-            "<tr><td>{}<br><code>{}</code></td><td>{}</td><td>{}{}</td><td><code class=\"scopes\">{}</code></td><td>{action}</td></tr>",
-            esc(&c.name),
-            esc(&c.client_id),
-            esc(&developer_email(app, c).await?),
-            status_badge(&c.status),
-            c.status_reason
-                .as_deref()
-                .map(|r| format!("<br><span class=\"muted\">{}</span>", esc(r)))
-                .unwrap_or_default(),
-            esc(&c.scope)
-        ));
+        rows.push((c, developer_email(app, c).await?));
     }
-    let pending = if pending.is_empty() {
-        "<p>No registrations are waiting.</p>".to_string()
-    } else {
-        pending
+    let pending: Vec<_> = rows.iter().filter(|(c, _)| c.status == "pending").collect();
+    let scope_changes: Vec<_> = rows
+        .iter()
+        .filter(|(c, _)| c.status != "pending" && c.pending_scope.is_some())
+        .collect();
+    let others: Vec<_> = rows.iter().filter(|(c, _)| c.status != "pending").collect();
+    let use_case =
+        |c: &Client| use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""));
+    let approve_reject = [("approve", "Approve", true), ("reject", "Reject", false)];
+    let body = html! {
+        nav aria-label="Practice administration" {
+            strong { (practice_name) }
+            span class="muted" { "Signed in as " (user.display_name.as_deref().unwrap_or(&user.username)) }
+            (Post::to("/practice/signout", csrf).inline().form(html! {
+                button type="submit" class="secondary" { "Sign out" }
+            }))
+        }
+        h1 { "App registrations" }
+        (alert(error))
+        h2 { "Pending review" }
+        @for (c, email) in &pending {
+            @let heading = format!("reg-{}", c.client_id);
+            section class="registration" aria-labelledby=(heading) {
+                h3 id=(heading) { (c.name) }
+                table {
+                    tbody {
+                        tr { th scope="row" { "Developer" } td { (email) } }
+                        tr { th scope="row" { "Use case" } td { (use_case(c)) } }
+                        tr { th scope="row" { "Client authentication" } td { (auth_label(&c.auth_method)) } }
+                        tr { th scope="row" { "Redirect URIs" } td { (codes(&c.redirect_uris)) } }
+                        tr {
+                            th scope="row" { "Launch URI" }
+                            td {
+                                @match c.launch_uri.as_deref() {
+                                    Some(u) => code { (u) },
+                                    None => span class="muted" { "none" },
+                                }
+                            }
+                        }
+                        tr { th scope="row" { "Requested scopes" } td { code class="scopes" { (c.scope) } } }
+                        tr { th scope="row" { "Registered" } td { (format_instant(c.created_at)) } }
+                    }
+                }
+                (decision_form(c, csrf, "decide", &approve_reject, true))
+            }
+        }
+        @if pending.is_empty() { p { "No registrations are waiting." } }
+        h2 { "Scope changes" }
+        @if scope_changes.is_empty() {
+            p { "No scope changes are waiting." }
+        } @else {
+            table {
+                thead { tr { th { "App" } th { "Current scopes" } th { "Requested scopes" } th { "Decision" } } }
+                tbody {
+                    @for (c, _) in &scope_changes {
+                        tr {
+                            td { (c.name) }
+                            td { code class="scopes" { (c.scope) } }
+                            td { code class="scopes" { (c.pending_scope.as_deref().unwrap_or_default()) } }
+                            td { (decision_form(c, csrf, "scope", &approve_reject, true)) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Apps" }
+        @if others.is_empty() {
+            p { "No other apps." }
+        } @else {
+            table {
+                thead { tr { th { "App" } th { "Developer" } th { "Status" } th { "Scopes" } th {} } }
+                tbody {
+                    @for (c, email) in &others {
+                        tr {
+                            td { (c.name) br; code { (c.client_id) } }
+                            td { (email) }
+                            td {
+                                (status_badge(&c.status))
+                                @if let Some(r) = &c.status_reason { br; span class="muted" { (r) } }
+                            }
+                            td { code class="scopes" { (c.scope) } }
+                            td {
+                                @match c.status.as_str() {
+                                    "approved" => (decision_form(c, csrf, "decide", &[("disable", "Disable", false)], true)),
+                                    "disabled" => (decision_form(c, csrf, "decide", &[("enable", "Enable", false)], false)),
+                                    _ => {},
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     };
-    let scope_changes = if scope_changes.is_empty() {
-        "<p>No scope changes are waiting.</p>".to_string()
-    } else {
-        format!("<table><thead><tr><th>App</th><th>Current scopes</th><th>Requested scopes</th><th>Decision</th></tr></thead><tbody>{scope_changes}</tbody></table>")
-    };
-    let others = if others.is_empty() {
-        "<p>No other apps.</p>".to_string()
-    } else {
-        format!("<table><thead><tr><th>App</th><th>Developer</th><th>Status</th><th>Scopes</th><th></th></tr></thead><tbody>{others}</tbody></table>")
-    };
-    let body = format!(
-        "<nav aria-label=\"Practice administration\"><strong>{}</strong><span class=\"muted\">Signed in as {}</span>\
-         <form method=\"post\" action=\"/practice/signout\" class=\"inline\">{}<button type=\"submit\" class=\"secondary\">Sign out</button></form></nav>\
-         <h1>App registrations</h1>{}<h2>Pending review</h2>{pending}<h2>Scope changes</h2>{scope_changes}<h2>Apps</h2>{others}",
-        esc(&practice_name),
-        esc(user.display_name.as_deref().unwrap_or(&user.username)),
-        hidden("csrf", csrf),
-        alert(error)
-    );
-    Ok(html(200, "Practice administration", &body))
+    Ok(page(200, "Practice administration", body))
 }

@@ -17,6 +17,7 @@ use crate::oauth;
 use crate::pages::{developer, ehr, portal, practice};
 use crate::platform::{Limiter, Platform};
 use crate::store::Database;
+use crate::web::page::error_response;
 
 /// The body cap of the route at `path`, for the Worker's entry (which reads
 /// at most one byte more than it).
@@ -37,9 +38,9 @@ impl<D: Database, P: Platform> App<D, P> {
         let route = matched.route;
         let resp = match self.dispatch(&req, &matched).await {
             Ok(r) => r,
-            Err(e) => e
-                .with_incident(&self.incident_id(), route.errors.body("invalid_request"))
-                .into_response(),
+            Err(e) => {
+                error_response(e.with_incident(&self.incident_id(), route.errors.body("invalid_request")))
+            }
         };
         cors::decorate(self, &req, resp, routes::find_path(&path).cors).await
     }

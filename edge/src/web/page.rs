@@ -1,21 +1,15 @@
-//! Server-rendered HTML for the browser pages (authorize, portal): one
-//! layout, escaping of every interpolated value, no JavaScript needed.
+//! The page frame of every browser page (authorize, portal, EHR, developer
+//! portal, practice administration) and the HTML responses that carry it.
 //!
-//! Pages never embed anything the user cannot see except the hidden form
-//! fields `request` and `csrf`; stable field names (`username`, `password`,
-//! `patient`, `scope`, `decision`) let scripts and assistive tech drive them.
+//! Pages are [`maud`] templates: every interpolated value is escaped by
+//! construction, and only trusted constants (the stylesheet) are inserted
+//! unescaped. The shared pieces (forms with CSRF, sign-in, alerts) live in
+//! [`crate::web::components`].
 
+use maud::{html as markup, Markup, PreEscaped};
+
+use crate::http::error::ApiError;
 use crate::http::HttpResponse;
-
-/// Escapes text content.
-pub fn esc(s: &str) -> String {
-    html_escape::encode_text(s).into_owned()
-}
-
-/// Escapes a double-quoted attribute value.
-pub fn attr(s: &str) -> String {
-    html_escape::encode_double_quoted_attribute(s).into_owned()
-}
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f6f8;color:#1b1f24}\
 main{max-width:48rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0002}\
@@ -45,26 +39,37 @@ main:has(iframe),main:has(.ehr-top){max-width:80rem}main:has(table){max-width:64
 ul.patients{columns:2 18rem;padding-left:1.2rem}ul.patients a[aria-current]{font-weight:700}a{color:#0b57d0}\
 iframe{width:100%;height:80vh;min-height:36rem;border:1px solid #6b7785;border-radius:6px;background:#fff}";
 
-/// A complete page.
-pub fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · Flare</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
-        esc(title)
-    )
+/// A complete page: doctype, head (title, stylesheet) and `body` in `<main>`.
+pub fn layout(title: &str, body: Markup) -> Markup {
+    markup! {
+        // Lower-case, as the pages have always been written.
+        (PreEscaped("<!doctype html>"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Flare" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { main { (body) } }
+        }
+    }
 }
 
 /// An HTML response that is never cached or framed by other origins.
-pub fn html(status: u16, title: &str, body: &str) -> HttpResponse {
-    HttpResponse::new(status, "text/html; charset=utf-8", layout(title, body))
-        .with_header("cache-control", "no-store")
-        .with_header("x-content-type-options", "nosniff")
-        .with_header("referrer-policy", "no-referrer")
-        // Framing only by this origin (the EHR page that launches apps in an
-        // iframe): no other site can overlay the consent page (clickjacking).
-        .with_header("x-frame-options", "SAMEORIGIN")
-        .with_header("content-security-policy", CSP)
+pub fn html(status: u16, title: &str, body: Markup) -> HttpResponse {
+    HttpResponse::new(
+        status,
+        "text/html; charset=utf-8",
+        layout(title, body).into_string(),
+    )
+    .with_header("cache-control", "no-store")
+    .with_header("x-content-type-options", "nosniff")
+    .with_header("referrer-policy", "no-referrer")
+    // Framing only by this origin (the EHR page that launches apps in an
+    // iframe): no other site can overlay the consent page (clickjacking).
+    .with_header("x-frame-options", "SAMEORIGIN")
+    .with_header("content-security-policy", CSP)
 }
 
 /// The pages' content security policy: no scripts, forms to this origin (and
@@ -94,7 +99,7 @@ pub fn with_frame_src(mut page: HttpResponse, origins: &[String]) -> HttpRespons
 
 /// An HTML page that also loads same-origin scripts (`/developer/*.js`):
 /// progressive enhancement only, every page works without them.
-pub fn html_with_scripts(status: u16, title: &str, body: &str) -> HttpResponse {
+pub fn html_with_scripts(status: u16, title: &str, body: Markup) -> HttpResponse {
     let mut r = html(status, title, body);
     for (k, v) in r.headers.iter_mut() {
         if k == "content-security-policy" {
@@ -117,46 +122,22 @@ pub fn see_other(location: &str) -> HttpResponse {
     }
 }
 
-/// An alert paragraph for a form error (empty without one).
-pub fn alert(error: Option<&str>) -> String {
-    error
-        .map(|e| {
-            // Messages shared with the JSON API start in lower case; a
-            // leading identifier (`jwks.keys[0]`, `client_name`) stays as is.
-            let first_word = e.split(' ').next().unwrap_or_default();
-            let sentence = if first_word.chars().all(|c| c.is_ascii_lowercase()) {
-                let mut chars = e.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_uppercase().chain(chars).collect())
-                    .unwrap_or_default()
-            } else {
-                e.to_string()
-            };
-            format!("<p class=\"error\" role=\"alert\">{}</p>", esc(&sentence))
-        })
-        .unwrap_or_default()
-}
-
 /// An error page (no redirect: the client or redirect URI could not be trusted).
 pub fn error_page(status: u16, message: &str) -> HttpResponse {
     html(
         status,
         "Something went wrong",
-        &format!(
-            "<h1>Something went wrong</h1><p class=\"error\" role=\"alert\">{}</p>",
-            esc(message)
-        ),
+        markup! {
+            h1 { "Something went wrong" }
+            p class="error" role="alert" { (message) }
+        },
     )
 }
 
-/// The hidden fields every form carries.
-pub fn hidden(name: &str, value: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-        attr(name),
-        attr(value)
-    )
+/// The response of an error: [`ApiError::into_response`] with an HTML
+/// error page for the page-shaped errors.
+pub fn error_response(e: ApiError) -> HttpResponse {
+    e.into_response(error_page)
 }
 
 #[cfg(test)]
@@ -164,9 +145,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_text_and_attributes() {
-        assert_eq!(esc("<script>&"), "&lt;script&gt;&amp;");
-        assert_eq!(attr("\"><x"), "&quot;&gt;&lt;x");
-        assert!(hidden("a", "\"onload=").contains("&quot;onload="));
+    fn the_frame_escapes_the_title_and_keeps_the_doctype() {
+        let page = layout("<b>&", markup! { p { "x" } }).into_string();
+        assert!(page.starts_with("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"));
+        assert!(page.contains("<title>&lt;b&gt;&amp; · Flare</title>"));
+        assert!(page.ends_with("<main><p>x</p></main></body></html>"));
     }
 }

@@ -4,6 +4,8 @@
 //! server's sign-in throttle per name and address ([`sign_in`]). Callers
 //! check CSRF first.
 
+use maud::Markup;
+
 use crate::app::App;
 use crate::crypto::{hash_password, sha256_b64, verify_password};
 use crate::http::error::ApiResult;
@@ -129,8 +131,9 @@ pub struct SignInPage<'a> {
     pub home: &'a str,
     /// The page title.
     pub title: &'a str,
-    /// The sign-in form: CSRF token and an error to show.
-    pub form: fn(&str, Option<&str>) -> String,
+    /// The sign-in page's body (heading and [`crate::web::components::sign_in`]):
+    /// CSRF token and an error to show.
+    pub form: fn(&str, Option<&str>) -> Markup,
     /// Who may sign in here.
     pub allowed: fn(&User) -> Result<(), &'static str>,
 }
@@ -150,7 +153,7 @@ pub async fn sign_in_form<D: Database, P: Platform>(
     page: &SignInPage<'_>,
 ) -> ApiResult {
     let value = |name| field(pairs, name).ok().flatten().unwrap_or_default();
-    let again = |status, error: &str| html(status, page.title, &(page.form)(csrf, Some(error)));
+    let again = |status, error: &str| html(status, page.title, (page.form)(csrf, Some(error)));
     match sign_in(app, req, value("username"), value("password")).await {
         Ok(user) => match (page.allowed)(&user) {
             Ok(()) => {

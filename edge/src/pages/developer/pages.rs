@@ -5,6 +5,7 @@
 //! form CSRF-protected (double-submitted `flare_csrf` cookie); the only
 //! script (`/developer/password-rule.js`) just shows the password rule live.
 
+use maud::{html, Markup};
 use serde_json::{json, Map, Value as Json};
 
 use flare_core::datetime::format_instant;
@@ -21,10 +22,13 @@ use crate::pages::developer::{
 use crate::platform::Platform;
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
+use crate::web::components::{
+    alert, hidden, notice, sign_in as sign_in_form, status_badge, Identity, Post, SignIn,
+};
 use crate::web::cookie::{cookie, set_cookie};
 use crate::web::csrf::{check_csrf, csrf_token, with_csrf_cookie};
 use crate::web::form::{field, form};
-use crate::web::page::{alert, attr, esc, hidden, html, html_with_scripts, see_other};
+use crate::web::page::{html as page, html_with_scripts, see_other};
 use crate::web::session::SESSION_TTL_MS;
 
 /// The password-rule script.
@@ -53,7 +57,7 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
     let page = match (req.method.as_str(), rest) {
         ("GET", ["password-rule.js"]) => return Ok(password_rule_js()),
         ("GET", []) => match session_developer(app, req).await? {
-            None => html(200, "Developer sign-in", &signin_form(&csrf, "", None)),
+            None => page(200, "Developer sign-in", signin_form(&csrf, "", None)),
             Some(dev) => dashboard(app, &dev, &csrf, None).await?,
         },
         ("GET", ["signup"]) => signup_page(200, &csrf, "", "", None),
@@ -125,14 +129,14 @@ async fn post<D: Database, P: Platform>(
                     Ok(see_other("/developer").with_header("set-cookie", &session_cookie(req, &session)))
                 }
                 Err(r) => {
-                    let page = html(
+                    let shown = page(
                         r.status(),
                         "Developer sign-in",
-                        &signin_form(csrf, email, Some(&r.message())),
+                        signin_form(csrf, email, Some(&r.message())),
                     );
                     Ok(match r {
-                        Refusal::Throttled(s) => page.with_header("retry-after", &s.to_string()),
-                        _ => page,
+                        Refusal::Throttled(s) => shown.with_header("retry-after", &s.to_string()),
+                        _ => shown,
                     })
                 }
             }
@@ -173,15 +177,17 @@ async fn post_signed_in<D: Database, P: Platform>(
         }
         ["token"] => {
             let token = new_credential(app, &dev.developer_id, CredentialKind::Api).await?;
-            let body = format!(
-                "{}<h1>Your new API token</h1><p class=\"secret\" role=\"status\">API token: <code id=\"api-token\">{}</code></p>\
-                 <p>Copy it now: it is shown only this once. Use it as <code>Authorization: Bearer …</code> for \
-                 <code>POST /register</code> and <code>/developer/api/…</code> (see the README); it lasts 90 days.</p>\
-                 <p><a href=\"/developer\">Back to your apps</a></p>",
-                nav(dev, csrf),
-                esc(&token)
-            );
-            Ok(html(200, "API token", &body))
+            let body = html! {
+                (nav(dev, csrf))
+                h1 { "Your new API token" }
+                p class="secret" role="status" { "API token: " code id="api-token" { (token) } }
+                p {
+                    "Copy it now: it is shown only this once. Use it as " code { "Authorization: Bearer …" } " for "
+                    code { "POST /register" } " and " code { "/developer/api/…" } " (see the README); it lasts 90 days."
+                }
+                p { a href="/developer" { "Back to your apps" } }
+            };
+            Ok(page(200, "API token", body))
         }
         ["apps"] => {
             let use_case = get(pairs, "use_case");
@@ -205,19 +211,21 @@ async fn post_signed_in<D: Database, P: Platform>(
             let rotate = get(pairs, "rotate") == "1";
             match issue_secret(app, &client, rotate).await {
                 Ok(secret) => {
-                    let body = format!(
-                        "{}<h1>Client secret of {}</h1><p class=\"secret\" role=\"status\">Client ID: <code id=\"client-id\">{}</code><br>\
-                         Client secret: <code id=\"client-secret\">{}</code></p>\
-                         <p>Copy the secret now: it is shown only this once.{} Your app sends both with HTTP Basic \
-                         authentication to the token endpoint.</p><p><a href=\"/developer/apps/{}\">Back to the app</a></p>",
-                        nav(dev, csrf),
-                        esc(&client.name),
-                        esc(&client.client_id),
-                        esc(&secret),
-                        if rotate { " The previous secret no longer works." } else { "" },
-                        attr(&client.client_id)
-                    );
-                    Ok(html(200, "Client secret", &body))
+                    let body = html! {
+                        (nav(dev, csrf))
+                        h1 { "Client secret of " (client.name) }
+                        p class="secret" role="status" {
+                            "Client ID: " code id="client-id" { (client.client_id) } br;
+                            "Client secret: " code id="client-secret" { (secret) }
+                        }
+                        p {
+                            "Copy the secret now: it is shown only this once."
+                            @if rotate { " The previous secret no longer works." }
+                            " Your app sends both with HTTP Basic authentication to the token endpoint."
+                        }
+                        p { a href={ "/developer/apps/" (client.client_id) } { "Back to the app" } }
+                    };
+                    Ok(page(200, "Client secret", body))
                 }
                 Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
                     .await
@@ -297,32 +305,37 @@ fn session_cookie(req: &HttpRequest, session: &str) -> String {
     set_cookie(req, DEV_SESSION_COOKIE, session, SESSION_TTL_MS / 1000)
 }
 
-fn nav(dev: &Developer, csrf: &str) -> String {
-    format!(
-        "<nav aria-label=\"Developer portal\"><strong>Flare developer portal</strong><a href=\"/developer\">Your apps</a>\
-         <a href=\"/developer/password\">Change password</a><span class=\"muted\">Signed in as {}</span>\
-         <form method=\"post\" action=\"/developer/signout\" class=\"inline\">{}<button type=\"submit\" class=\"secondary\">Sign out</button></form></nav>",
-        esc(&dev.display_name),
-        hidden("csrf", csrf)
-    )
+fn nav(dev: &Developer, csrf: &str) -> Markup {
+    html! {
+        nav aria-label="Developer portal" {
+            strong { "Flare developer portal" }
+            a href="/developer" { "Your apps" }
+            a href="/developer/password" { "Change password" }
+            span class="muted" { "Signed in as " (dev.display_name) }
+            (Post::to("/developer/signout", csrf).inline().form(html! {
+                button type="submit" class="secondary" { "Sign out" }
+            }))
+        }
+    }
 }
 
-fn signin_form(csrf: &str, email: &str, error: Option<&str>) -> String {
-    format!(
-        "<h1>Developer portal</h1><p class=\"muted\">Register apps that use a practice's FHIR API, follow their review and get their credentials.</p>{}\
-         <form method=\"post\" action=\"/developer/signin\">{}\
-         <label for=\"email\">E-mail address</label><input type=\"email\" id=\"email\" name=\"email\" value=\"{}\" autocomplete=\"username\" required autofocus>\
-         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form>\
-         <p>New here? <a href=\"/developer/signup\">Create a developer account</a>.</p>",
-        alert(error),
-        hidden("csrf", csrf),
-        attr(email)
-    )
+fn signin_form(csrf: &str, email: &str, error: Option<&str>) -> Markup {
+    html! {
+        h1 { "Developer portal" }
+        p class="muted" { "Register apps that use a practice's FHIR API, follow their review and get their credentials." }
+        (sign_in_form(&SignIn {
+            action: "/developer/signin",
+            csrf,
+            request: None,
+            identity: Identity::Email(email),
+            error,
+        }))
+        p { "New here? " a href="/developer/signup" { "Create a developer account" } "." }
+    }
 }
 
 /// The password rule as a list the script ticks off.
-fn password_rule(list_id: &str) -> String {
+fn password_rule(list_id: &str) -> Markup {
     let items = [
         ("length", "at least 8 characters"),
         ("upper", "an upper-case letter"),
@@ -330,31 +343,40 @@ fn password_rule(list_id: &str) -> String {
         ("digit", "a digit"),
         ("symbol", "a symbol (such as ! - # or %)"),
     ];
-    let lis: String = items
-        .iter()
-        .map(|(k, t)| format!("<li data-check=\"{k}\">{t}<span class=\"state\"></span></li>"))
-        .collect();
-    format!("<p class=\"muted\" id=\"{list_id}-intro\">The password needs:</p><ul class=\"rule\" id=\"{list_id}\" aria-live=\"polite\">{lis}</ul>")
+    html! {
+        p class="muted" id={ (list_id) "-intro" } { "The password needs:" }
+        ul class="rule" id=(list_id) aria-live="polite" {
+            @for (k, t) in items {
+                li data-check=(k) { (t) span class="state" {} }
+            }
+        }
+    }
+}
+
+/// The page's one script: it ticks off the password rule as the user types.
+fn password_rule_script() -> Markup {
+    html! { script src="/developer/password-rule.js" defer {} }
 }
 
 fn signup_page(status: u16, csrf: &str, email: &str, name: &str, error: Option<&str>) -> HttpResponse {
-    let body = format!(
-        "<h1>Create a developer account</h1>{}\
-         <form method=\"post\" action=\"/developer/signup\">{}\
-         <label for=\"email\">E-mail address</label><input type=\"email\" id=\"email\" name=\"email\" value=\"{}\" autocomplete=\"username\" required>\
-         <label for=\"name\">Display name</label><input type=\"text\" id=\"name\" name=\"name\" value=\"{}\" autocomplete=\"name\" required>\
-         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" \
-         data-password-rule=\"password-rule\" aria-describedby=\"password-rule-intro password-rule\" required>{}\
-         <button type=\"submit\">Create account</button></form>\
-         <p>Have an account? <a href=\"/developer\">Sign in</a>.</p>\
-         <script src=\"/developer/password-rule.js\" defer></script>",
-        alert(error),
-        hidden("csrf", csrf),
-        attr(email),
-        attr(name),
-        password_rule("password-rule")
-    );
-    html_with_scripts(status, "Create a developer account", &body)
+    let body = html! {
+        h1 { "Create a developer account" }
+        (alert(error))
+        (Post::to("/developer/signup", csrf).form(html! {
+            label for="email" { "E-mail address" }
+            input type="email" id="email" name="email" value=(email) autocomplete="username" required;
+            label for="name" { "Display name" }
+            input type="text" id="name" name="name" value=(name) autocomplete="name" required;
+            label for="password" { "Password" }
+            input type="password" id="password" name="password" autocomplete="new-password"
+                data-password-rule="password-rule" aria-describedby="password-rule-intro password-rule" required;
+            (password_rule("password-rule"))
+            button type="submit" { "Create account" }
+        }))
+        p { "Have an account? " a href="/developer" { "Sign in" } "." }
+        (password_rule_script())
+    };
+    html_with_scripts(status, "Create a developer account", body)
 }
 
 fn password_page(
@@ -363,44 +385,26 @@ fn password_page(
     csrf: &str,
     outcome: Option<Result<&str, &str>>,
 ) -> HttpResponse {
-    let message = match outcome {
-        Some(Ok(m)) => format!("<p class=\"secret\" role=\"status\">{}</p>", esc(m)),
-        Some(Err(e)) => alert(Some(e)),
-        None => String::new(),
+    let body = html! {
+        (nav(dev, csrf))
+        h1 { "Change your password" }
+        @match outcome {
+            Some(Ok(m)) => (notice(m)),
+            Some(Err(e)) => (alert(Some(e))),
+            None => {},
+        }
+        (Post::to("/developer/password", csrf).form(html! {
+            label for="current_password" { "Current password" }
+            input type="password" id="current_password" name="current_password" autocomplete="current-password" required;
+            label for="new_password" { "New password" }
+            input type="password" id="new_password" name="new_password" autocomplete="new-password"
+                data-password-rule="new-password-rule" aria-describedby="new-password-rule-intro new-password-rule" required;
+            (password_rule("new-password-rule"))
+            button type="submit" { "Change password" }
+        }))
+        (password_rule_script())
     };
-    let body = format!(
-        "{}<h1>Change your password</h1>{message}\
-         <form method=\"post\" action=\"/developer/password\">{}\
-         <label for=\"current_password\">Current password</label><input type=\"password\" id=\"current_password\" name=\"current_password\" autocomplete=\"current-password\" required>\
-         <label for=\"new_password\">New password</label><input type=\"password\" id=\"new_password\" name=\"new_password\" autocomplete=\"new-password\" \
-         data-password-rule=\"new-password-rule\" aria-describedby=\"new-password-rule-intro new-password-rule\" required>{}\
-         <button type=\"submit\">Change password</button></form>\
-         <script src=\"/developer/password-rule.js\" defer></script>",
-        nav(dev, csrf),
-        hidden("csrf", csrf),
-        password_rule("new-password-rule")
-    );
-    html_with_scripts(status, "Change your password", &body)
-}
-
-/// The status as the developer sees it.
-pub fn status_label(status: &str) -> &'static str {
-    match status {
-        "pending" => "Pending Review",
-        "approved" => "Approved",
-        "rejected" => "Rejected",
-        "disabled" => "Disabled",
-        _ => "Unknown",
-    }
-}
-
-/// A status badge.
-pub fn status_badge(status: &str) -> String {
-    format!(
-        "<span class=\"status status-{}\">{}</span>",
-        attr(status),
-        status_label(status)
-    )
+    html_with_scripts(status, "Change your password", body)
 }
 
 async fn dashboard<D: Database, P: Platform>(
@@ -411,7 +415,7 @@ async fn dashboard<D: Database, P: Platform>(
 ) -> ApiResult {
     let db = app.auth_db();
     let (owned, offered) = store::developer_client_ids(db, &dev.developer_id).await?;
-    let mut rows = String::new();
+    let mut apps = Vec::new();
     for id in &owned {
         let c = owned_app(app, dev, id).await?;
         let notes = [
@@ -422,22 +426,9 @@ async fn dashboard<D: Database, P: Platform>(
         .flatten()
         .collect::<Vec<_>>()
         .join("; ");
-        rows.push_str(&format!(
-            "<tr><td><a href=\"/developer/apps/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            attr(&c.client_id),
-            esc(&c.name),
-            esc(&c.practice),
-            esc(use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""))),
-            status_badge(&c.status),
-            esc(&notes)
-        ));
+        apps.push((c, notes));
     }
-    let apps = if rows.is_empty() {
-        "<p>You have not registered an app yet.</p>".to_string()
-    } else {
-        format!("<table><caption class=\"muted\">Your apps</caption><thead><tr><th>App</th><th>Practice</th><th>Use case</th><th>Status</th><th>Notes</th></tr></thead><tbody>{rows}</tbody></table>")
-    };
-    let mut offers = String::new();
+    let mut offers = Vec::new();
     for id in &offered {
         let c = visible_app(app, dev, id).await?;
         let from = match &c.owner_developer {
@@ -447,41 +438,67 @@ async fn dashboard<D: Database, P: Platform>(
                 .unwrap_or_default(),
             None => String::new(),
         };
-        offers.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>\
-             <form method=\"post\" action=\"/developer/apps/{id}/transfer/accept\" class=\"inline\">{csrf_field}<button type=\"submit\" aria-label=\"Accept {name_attr}\">Accept</button></form>\
-             <form method=\"post\" action=\"/developer/apps/{id}/transfer/cancel\" class=\"inline\">{csrf_field}<button type=\"submit\" class=\"secondary\" aria-label=\"Decline {name_attr}\">Decline</button></form></td></tr>",
-            esc(&c.name),
-            esc(&c.practice),
-            esc(&from),
-            id = attr(&c.client_id),
-            csrf_field = hidden("csrf", csrf),
-            name_attr = attr(&c.name),
-        ));
+        offers.push((c, from));
     }
-    let offers = if offers.is_empty() {
-        String::new()
-    } else {
-        format!("<h2>Apps offered to you</h2><table><thead><tr><th>App</th><th>Practice</th><th>From</th><th></th></tr></thead><tbody>{offers}</tbody></table>")
+    let body = html! {
+        (nav(dev, csrf))
+        h1 { "Your apps" }
+        (alert(error))
+        @if apps.is_empty() {
+            p { "You have not registered an app yet." }
+        } @else {
+            table {
+                caption class="muted" { "Your apps" }
+                thead { tr { th { "App" } th { "Practice" } th { "Use case" } th { "Status" } th { "Notes" } } }
+                tbody {
+                    @for (c, notes) in &apps {
+                        tr {
+                            td { a href={ "/developer/apps/" (c.client_id) } { (c.name) } }
+                            td { (c.practice) }
+                            td { (use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""))) }
+                            td { (status_badge(&c.status)) }
+                            td { (notes) }
+                        }
+                    }
+                }
+            }
+        }
+        @if !offers.is_empty() {
+            h2 { "Apps offered to you" }
+            table {
+                thead { tr { th { "App" } th { "Practice" } th { "From" } th {} } }
+                tbody {
+                    @for (c, from) in &offers {
+                        tr {
+                            td { (c.name) }
+                            td { (c.practice) }
+                            td { (from) }
+                            td {
+                                (Post::to(&format!("/developer/apps/{}/transfer/accept", c.client_id), csrf).inline().form(html! {
+                                    button type="submit" aria-label={ "Accept " (c.name) } { "Accept" }
+                                }))
+                                (Post::to(&format!("/developer/apps/{}/transfer/cancel", c.client_id), csrf).inline().form(html! {
+                                    button type="submit" class="secondary" aria-label={ "Decline " (c.name) } { "Decline" }
+                                }))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Register an app" }
+        ul {
+            @for (k, label) in USE_CASES {
+                li { a href={ "/developer/apps/new?use=" (k) } { "Register a " (label.to_lowercase()) } }
+            }
+        }
+        h2 { "API access" }
+        p { "Everything here is also available as JSON (see the README). Create an API token to call it:" }
+        (Post::to("/developer/token", csrf).form(html! {
+            button type="submit" class="secondary" { "Create an API token" }
+        }))
     };
-    let register: String = USE_CASES
-        .iter()
-        .map(|(k, label)| {
-            format!(
-                "<li><a href=\"/developer/apps/new?use={k}\">Register a {}</a></li>",
-                label.to_lowercase()
-            )
-        })
-        .collect();
-    let body = format!(
-        "{}<h1>Your apps</h1>{}{apps}{offers}<h2>Register an app</h2><ul>{register}</ul>\
-         <h2>API access</h2><p>Everything here is also available as JSON (see the README). Create an API token to call it:</p>\
-         <form method=\"post\" action=\"/developer/token\">{}<button type=\"submit\" class=\"secondary\">Create an API token</button></form>",
-        nav(dev, csrf),
-        alert(error),
-        hidden("csrf", csrf)
-    );
-    Ok(html(200, "Your apps", &body))
+    Ok(page(200, "Your apps", body))
 }
 
 /// Default scopes of each use case.
@@ -579,111 +596,99 @@ async fn registration_page<D: Database, P: Platform>(
         practices.extend(resources::list_practices(db).await?);
     }
     let chosen = v("practice");
-    let options: String = practices
-        .iter()
-        .map(|p| {
-            format!(
-                "<option value=\"{}\"{}>{} ({})</option>",
-                attr(&p.key),
-                if p.key == chosen { " selected" } else { "" },
-                esc(&p.name),
-                esc(&p.key)
-            )
-        })
-        .collect();
     let backend = use_case == "backend";
     let auth = if submitted {
         v("token_endpoint_auth_method")
     } else {
         "none".into()
     };
-    let auth_choice = if backend {
-        "<p><strong>Client authentication:</strong> private key JWT (backend services always sign their requests).</p>".to_string()
-    } else {
-        let radio = |value: &str, label: &str| {
-            format!(
-                "<label class=\"scope\"><input type=\"radio\" name=\"token_endpoint_auth_method\" value=\"{value}\"{}> {label}</label>",
-                if auth == value { " checked" } else { "" }
-            )
-        };
-        format!(
-            "<fieldset><legend>Client authentication</legend>{}{}{}</fieldset>",
-            radio(
-                "none",
-                "Public app (no secret: runs in a browser or on a phone; uses PKCE)"
-            ),
-            radio(
-                "client_secret_basic",
-                "Client secret (a confidential server-side app)"
-            ),
-            radio(
-                "private_key_jwt",
-                "Private key JWT (signs assertions with your key)"
-            )
-        )
-    };
-    let jwks = format!(
-        "<fieldset><legend>Public keys (private key JWT only)</legend>\
-         <label for=\"jwks_uri\">JWKS URL</label><input type=\"url\" id=\"jwks_uri\" name=\"jwks_uri\" value=\"{}\" placeholder=\"https://app.example/.well-known/jwks.json\">\
-         <label for=\"jwks\">or paste your JWKS</label><textarea id=\"jwks\" name=\"jwks\" rows=\"5\" spellcheck=\"false\">{}</textarea>\
-         <p class=\"muted\">RSA or P-384 EC public keys with a <code>kid</code>; checked when you submit.</p></fieldset>",
-        attr(&v("jwks_uri")),
-        esc(&v("jwks"))
-    );
+    let auth_methods = [
+        (
+            "none",
+            "Public app (no secret: runs in a browser or on a phone; uses PKCE)",
+        ),
+        (
+            "client_secret_basic",
+            "Client secret (a confidential server-side app)",
+        ),
+        (
+            "private_key_jwt",
+            "Private key JWT (signs assertions with your key)",
+        ),
+    ];
     let scope = if submitted {
         v("scope")
     } else {
         default_scope(use_case).to_string()
     };
-    let web_fields = if backend {
-        String::new()
-    } else {
-        format!(
-            "<label for=\"redirect_uris\">Redirect URIs (one per line)</label><textarea id=\"redirect_uris\" name=\"redirect_uris\" rows=\"3\" required spellcheck=\"false\">{}</textarea>\
-             <label for=\"launch_uri\">Launch URI (for EHR launch; optional)</label><input type=\"url\" id=\"launch_uri\" name=\"launch_uri\" value=\"{}\">",
-            esc(&v("redirect_uris")),
-            attr(&v("launch_uri"))
-        )
+    let body = html! {
+        (nav(dev, csrf))
+        h1 { "Register a " (use_case_label(use_case).to_lowercase()) }
+        (alert(error))
+        (Post::to("/developer/apps", csrf).form(html! {
+            (hidden("use_case", use_case))
+            label for="client_name" { "Application name" }
+            input type="text" id="client_name" name="client_name" value=(v("client_name")) required maxlength="120";
+            label for="practice" { "Practice" }
+            select id="practice" name="practice" required {
+                @for p in &practices {
+                    option value=(p.key) selected[p.key == chosen] { (p.name) " (" (p.key) ")" }
+                }
+            }
+            label for="practice_pin" { "The practice's PIN" }
+            input type="text" id="practice_pin" name="practice_pin" value=(v("practice_pin")) autocomplete="off" required
+                aria-describedby="pin-help";
+            p class="muted" id="pin-help" { "Each practice gives its PIN to the developers it works with." }
+            @if backend {
+                p { strong { "Client authentication:" } " private key JWT (backend services always sign their requests)." }
+            } @else {
+                fieldset {
+                    legend { "Client authentication" }
+                    @for (value, label) in auth_methods {
+                        label class="scope" {
+                            input type="radio" name="token_endpoint_auth_method" value=(value) checked[auth == value];
+                            " " (label)
+                        }
+                    }
+                }
+            }
+            fieldset {
+                legend { "Public keys (private key JWT only)" }
+                label for="jwks_uri" { "JWKS URL" }
+                input type="url" id="jwks_uri" name="jwks_uri" value=(v("jwks_uri")) placeholder="https://app.example/.well-known/jwks.json";
+                label for="jwks" { "or paste your JWKS" }
+                textarea id="jwks" name="jwks" rows="5" spellcheck="false" { (v("jwks")) }
+                p class="muted" { "RSA or P-384 EC public keys with a " code { "kid" } "; checked when you submit." }
+            }
+            @if !backend {
+                label for="redirect_uris" { "Redirect URIs (one per line)" }
+                textarea id="redirect_uris" name="redirect_uris" rows="3" required spellcheck="false" { (v("redirect_uris")) }
+                label for="launch_uri" { "Launch URI (for EHR launch; optional)" }
+                input type="url" id="launch_uri" name="launch_uri" value=(v("launch_uri"));
+            }
+            label for="scope" { "Requested scopes (space-separated)" }
+            input type="text" id="scope" name="scope" value=(scope) required spellcheck="false";
+            @if !backend {
+                label class="scope" {
+                    input type="checkbox" name="offline_access" value="1" checked[v("offline_access") == "1"];
+                    " Offline access (a refresh token that outlives the sign-in)"
+                }
+            }
+            button type="submit" { "Submit for review" }
+        }))
     };
-    let offline = if backend {
-        String::new()
-    } else {
-        format!(
-            "<label class=\"scope\"><input type=\"checkbox\" name=\"offline_access\" value=\"1\"{}> Offline access (a refresh token that outlives the sign-in)</label>",
-            if v("offline_access") == "1" { " checked" } else { "" }
-        )
-    };
-    let body = format!(
-        "{nav}<h1>Register a {label}</h1>{error}\
-         <form method=\"post\" action=\"/developer/apps\">{csrf}{use_case_field}\
-         <label for=\"client_name\">Application name</label><input type=\"text\" id=\"client_name\" name=\"client_name\" value=\"{name}\" required maxlength=\"120\">\
-         <label for=\"practice\">Practice</label><select id=\"practice\" name=\"practice\" required>{options}</select>\
-         <label for=\"practice_pin\">The practice's PIN</label><input type=\"text\" id=\"practice_pin\" name=\"practice_pin\" value=\"{pin}\" autocomplete=\"off\" required \
-         aria-describedby=\"pin-help\"><p class=\"muted\" id=\"pin-help\">Each practice gives its PIN to the developers it works with.</p>\
-         {auth_choice}{jwks}{web_fields}\
-         <label for=\"scope\">Requested scopes (space-separated)</label><input type=\"text\" id=\"scope\" name=\"scope\" value=\"{scope}\" required spellcheck=\"false\">\
-         {offline}<button type=\"submit\">Submit for review</button></form>",
-        nav = nav(dev, csrf),
-        label = esc(&use_case_label(use_case).to_lowercase()),
-        error = alert(error),
-        csrf = hidden("csrf", csrf),
-        use_case_field = hidden("use_case", use_case),
-        name = attr(&v("client_name")),
-        pin = attr(&v("practice_pin")),
-        scope = attr(&scope),
-    );
-    Ok(html(status, "Register an app", &body))
+    Ok(page(status, "Register an app", body))
 }
 
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        return "<span class=\"muted\">none</span>".into();
+/// Values as a list of `<code>` (or a muted "none").
+fn list(items: &[String]) -> Markup {
+    html! {
+        @if items.is_empty() {
+            span class="muted" { "none" }
+        } @else {
+            ul { @for i in items { li { code { (i) } } } }
+        }
     }
-    let lis: String = items
-        .iter()
-        .map(|i| format!("<li><code>{}</code></li>", esc(i)))
-        .collect();
-    format!("<ul>{lis}</ul>")
 }
 
 async fn app_page<D: Database, P: Platform>(
@@ -696,165 +701,165 @@ async fn app_page<D: Database, P: Platform>(
     let c = visible_app(app, dev, id).await?;
     let db = app.auth_db();
     let mine = c.owner_developer.as_deref() == Some(dev.developer_id.as_str());
-    let csrf_field = hidden("csrf", csrf);
-    let action = |path: &str| format!("/developer/apps/{}/{path}", attr(&c.client_id));
-    let reason = match (c.status.as_str(), &c.status_reason) {
-        ("rejected" | "disabled", Some(r)) => format!("<p><strong>Reason:</strong> {}</p>", esc(r)),
-        ("pending", _) => {
-            "<p>The practice reviews your registration. Its credentials work once it is approved.</p>".into()
-        }
-        _ => String::new(),
-    };
-    let auth = auth_label(&c.auth_method);
-    let keys = match (&c.jwks_uri, &c.jwks) {
-        (Some(u), _) => format!("<dt>JWKS URL</dt><dd><code>{}</code></dd>", esc(u)),
-        (None, Some(j)) => format!(
-            "<dt>Keys</dt><dd>{} pasted key(s)</dd>",
-            j.get("keys").and_then(Json::as_array).map_or(0, Vec::len)
-        ),
-        _ => String::new(),
-    };
-    let pending = c
-        .pending_scope
-        .as_ref()
-        .map(|s| format!("<dt>Requested scope change (pending review)</dt><dd><code id=\"pending-scope\" class=\"scopes\">{}</code></dd>", esc(s)))
-        .unwrap_or_default();
-    let rejected_change = c
-        .scope_change_reason
-        .as_ref()
-        .map(|r| format!("<dt>Last scope change</dt><dd>Rejected: {}</dd>", esc(r)))
-        .unwrap_or_default();
-    let details = format!(
-        "<dl><dt>Client ID</dt><dd><code id=\"client-id\">{}</code></dd><dt>Practice</dt><dd>{}</dd><dt>Use case</dt><dd>{}</dd>\
-         <dt>Client authentication</dt><dd>{auth}</dd>{keys}<dt>Redirect URIs</dt><dd>{}</dd><dt>Launch URI</dt><dd>{}</dd>\
-         <dt>Scopes</dt><dd><code id=\"scope\" class=\"scopes\">{}</code></dd>{pending}{rejected_change}<dt>Registered</dt><dd>{}</dd></dl>",
-        esc(&c.client_id),
-        esc(&c.practice),
-        esc(use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""))),
-        list(&c.redirect_uris),
-        c.launch_uri.as_ref().map_or_else(|| "<span class=\"muted\">none</span>".into(), |u| format!("<code>{}</code>", esc(u))),
-        esc(&c.scope),
-        esc(&format_instant(c.created_at)),
-    );
+    let action = |path: &str| format!("/developer/apps/{}/{path}", c.client_id);
     let approved = c.status == "approved";
-    let credentials = if approved && mine && c.auth_method == "client_secret_basic" {
-        match c.secret_issued_at {
-            None => format!(
-                "<h2>Client secret</h2><p>Your app is approved. Get its client secret: it is shown once.</p>\
-                 <form method=\"post\" action=\"{}\">{csrf_field}<button type=\"submit\">Show the client secret</button></form>",
-                action("secret")
-            ),
-            Some(at) => format!(
-                "<h2>Client secret</h2><p>The client secret was shown on {}; it is not shown again. \
-                 Rotating it gives a new one (shown once) and the old one stops working.</p>\
-                 <form method=\"post\" action=\"{}\">{csrf_field}{}<button type=\"submit\" class=\"secondary\">Rotate the client secret</button></form>",
-                esc(&format_instant(at)),
-                action("secret"),
-                hidden("rotate", "1")
-            ),
-        }
-    } else {
-        String::new()
-    };
-    let scope_form = if approved && mine {
-        let backend = c.grant_types.iter().any(|g| g == "client_credentials");
-        let offline = if backend {
-            String::new()
-        } else {
-            format!(
-                "<label class=\"scope\"><input type=\"checkbox\" name=\"offline_access\" value=\"1\"{}> Offline access (refresh tokens)</label>",
-                if c.scope.split(' ').any(|s| s == "offline_access") { " checked" } else { "" }
-            )
-        };
-        let current: String = c
-            .scope
-            .split(' ')
-            .filter(|s| *s != "offline_access")
-            .collect::<Vec<_>>()
-            .join(" ");
-        format!(
-            "<h2>Change scopes</h2><p class=\"muted\">The practice reviews the change; until it approves, the current scopes keep working.</p>\
-             <form method=\"post\" action=\"{}\">{csrf_field}<label for=\"new_scope\">Scopes (space-separated)</label>\
-             <input type=\"text\" id=\"new_scope\" name=\"scope\" value=\"{}\" required spellcheck=\"false\">{offline}\
-             <button type=\"submit\">Request scope change</button></form>",
-            action("scope"),
-            attr(&current)
-        )
-    } else {
-        String::new()
-    };
     let patients = if approved {
-        let list = store::test_patients(db, &c.practice).await?;
-        if list.is_empty() {
-            "<h2>Test patients</h2><p>The practice has no test patients yet.</p>".into()
-        } else {
-            let rows: String = list
-                .iter()
-                .map(|(u, n, f)| {
-                    format!(
-                        "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td></tr>",
-                        esc(u),
-                        esc(n.as_deref().unwrap_or("")),
-                        esc(f)
-                    )
-                })
-                .collect();
-            format!(
-                "<h2>Test patients</h2><p class=\"muted\">Sign in with these names to try your app (the demo data's password is in the operator's run banner).</p>\
-                 <table id=\"test-patients\"><thead><tr><th>Sign-in name</th><th>Name</th><th>Record</th></tr></thead><tbody>{rows}</tbody></table>"
-            )
-        }
+        Some(store::test_patients(db, &c.practice).await?)
     } else {
-        String::new()
+        None
     };
-    let keys_form = if mine && c.auth_method == "private_key_jwt" && c.status != "rejected" {
-        let missing = if c.jwks.is_none() && c.jwks_uri.is_none() {
-            "<p class=\"error\" role=\"alert\">This app has no public keys (they are cleared when an app changes owner): \
-             register yours; until then the token endpoint refuses its assertions.</p>"
-        } else {
-            ""
-        };
-        format!(
-            "<h2>Public keys</h2>{missing}<p class=\"muted\">Replacing the keys takes effect at once: assertions signed with other keys stop working.</p>\
-             <form method=\"post\" action=\"{}\">{csrf_field}<label for=\"new_jwks_uri\">JWKS URL</label>\
-             <input type=\"url\" id=\"new_jwks_uri\" name=\"jwks_uri\" placeholder=\"https://app.example/.well-known/jwks.json\">\
-             <label for=\"new_jwks\">or paste your JWKS</label><textarea id=\"new_jwks\" name=\"jwks\" rows=\"4\" spellcheck=\"false\"></textarea>\
-             <button type=\"submit\" class=\"secondary\">Replace the public keys</button></form>",
-            action("keys")
-        )
-    } else {
-        String::new()
+    let transfer_email = match (&c.transfer_to, mine) {
+        (Some(to), true) => Some(
+            store::developer(db, to)
+                .await?
+                .map(|d| d.email)
+                .unwrap_or_default(),
+        ),
+        _ => None,
     };
-    let transfer = match (&c.transfer_to, mine) {
-        (Some(to), true) => {
-            let email = store::developer(db, to).await?.map(|d| d.email).unwrap_or_default();
-            format!(
-                "<h2>Ownership transfer</h2><p>Waiting for <strong>{}</strong> to accept this app.</p>\
-                 <form method=\"post\" action=\"{}\">{csrf_field}<button type=\"submit\" class=\"secondary\">Cancel the transfer</button></form>",
-                esc(&email),
-                action("transfer/cancel")
-            )
+    let body = html! {
+        (nav(dev, csrf))
+        h1 { (c.name) " " (status_badge(&c.status)) }
+        (alert(error))
+        @match (c.status.as_str(), &c.status_reason) {
+            ("rejected" | "disabled", Some(r)) => p { strong { "Reason:" } " " (r) },
+            ("pending", _) => p { "The practice reviews your registration. Its credentials work once it is approved." },
+            _ => {},
         }
-        (None, true) => format!(
-            "<h2>Ownership transfer</h2><p class=\"muted\">Hand this app to another developer account; it moves once they accept, and then the credentials you hold stop working (they are shown a new client secret, or register their own keys).</p>\
-             <form method=\"post\" action=\"{}\">{csrf_field}<label for=\"to\">The other developer's e-mail address</label>\
-             <input type=\"email\" id=\"to\" name=\"to\" required><button type=\"submit\" class=\"secondary\">Offer the transfer</button></form>",
-            action("transfer")
-        ),
-        (_, false) => format!(
-            "<h2>Ownership transfer</h2><p>This app is offered to you.</p>\
-             <form method=\"post\" action=\"{}\" class=\"inline\">{csrf_field}<button type=\"submit\">Accept</button></form>\
-             <form method=\"post\" action=\"{}\" class=\"inline\">{csrf_field}<button type=\"submit\" class=\"secondary\">Decline</button></form>",
-            action("transfer/accept"),
-            action("transfer/cancel")
-        ),
+        dl {
+            dt { "Client ID" } dd { code id="client-id" { (c.client_id) } }
+            dt { "Practice" } dd { (c.practice) }
+            dt { "Use case" } dd { (use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""))) }
+            dt { "Client authentication" } dd { (auth_label(&c.auth_method)) }
+            @match (&c.jwks_uri, &c.jwks) {
+                (Some(u), _) => { dt { "JWKS URL" } dd { code { (u) } } },
+                (None, Some(j)) => {
+                    dt { "Keys" }
+                    dd { (j.get("keys").and_then(Json::as_array).map_or(0, Vec::len)) " pasted key(s)" }
+                },
+                _ => {},
+            }
+            dt { "Redirect URIs" } dd { (list(&c.redirect_uris)) }
+            dt { "Launch URI" }
+            dd {
+                @match &c.launch_uri {
+                    Some(u) => code { (u) },
+                    None => span class="muted" { "none" },
+                }
+            }
+            dt { "Scopes" } dd { code id="scope" class="scopes" { (c.scope) } }
+            @if let Some(s) = &c.pending_scope {
+                dt { "Requested scope change (pending review)" }
+                dd { code id="pending-scope" class="scopes" { (s) } }
+            }
+            @if let Some(r) = &c.scope_change_reason {
+                dt { "Last scope change" } dd { "Rejected: " (r) }
+            }
+            dt { "Registered" } dd { (format_instant(c.created_at)) }
+        }
+        @if approved && mine && c.auth_method == "client_secret_basic" {
+            h2 { "Client secret" }
+            @match c.secret_issued_at {
+                None => {
+                    p { "Your app is approved. Get its client secret: it is shown once." }
+                    (Post::to(&action("secret"), csrf).form(html! {
+                        button type="submit" { "Show the client secret" }
+                    }))
+                },
+                Some(at) => {
+                    p {
+                        "The client secret was shown on " (format_instant(at)) "; it is not shown again. "
+                        "Rotating it gives a new one (shown once) and the old one stops working."
+                    }
+                    (Post::to(&action("secret"), csrf).form(html! {
+                        (hidden("rotate", "1"))
+                        button type="submit" class="secondary" { "Rotate the client secret" }
+                    }))
+                },
+            }
+        }
+        @if mine && c.auth_method == "private_key_jwt" && c.status != "rejected" {
+            h2 { "Public keys" }
+            @if c.jwks.is_none() && c.jwks_uri.is_none() {
+                p class="error" role="alert" {
+                    "This app has no public keys (they are cleared when an app changes owner): "
+                    "register yours; until then the token endpoint refuses its assertions."
+                }
+            }
+            p class="muted" { "Replacing the keys takes effect at once: assertions signed with other keys stop working." }
+            (Post::to(&action("keys"), csrf).form(html! {
+                label for="new_jwks_uri" { "JWKS URL" }
+                input type="url" id="new_jwks_uri" name="jwks_uri" placeholder="https://app.example/.well-known/jwks.json";
+                label for="new_jwks" { "or paste your JWKS" }
+                textarea id="new_jwks" name="jwks" rows="4" spellcheck="false" {}
+                button type="submit" class="secondary" { "Replace the public keys" }
+            }))
+        }
+        @if approved && mine {
+            @let backend = c.grant_types.iter().any(|g| g == "client_credentials");
+            @let current = c.scope.split(' ').filter(|s| *s != "offline_access").collect::<Vec<_>>().join(" ");
+            h2 { "Change scopes" }
+            p class="muted" { "The practice reviews the change; until it approves, the current scopes keep working." }
+            (Post::to(&action("scope"), csrf).form(html! {
+                label for="new_scope" { "Scopes (space-separated)" }
+                input type="text" id="new_scope" name="scope" value=(current) required spellcheck="false";
+                @if !backend {
+                    label class="scope" {
+                        input type="checkbox" name="offline_access" value="1"
+                            checked[c.scope.split(' ').any(|s| s == "offline_access")];
+                        " Offline access (refresh tokens)"
+                    }
+                }
+                button type="submit" { "Request scope change" }
+            }))
+        }
+        @if let Some(list) = &patients {
+            h2 { "Test patients" }
+            @if list.is_empty() {
+                p { "The practice has no test patients yet." }
+            } @else {
+                p class="muted" {
+                    "Sign in with these names to try your app (the demo data's password is in the operator's run banner)."
+                }
+                table id="test-patients" {
+                    thead { tr { th { "Sign-in name" } th { "Name" } th { "Record" } } }
+                    tbody {
+                        @for (u, n, f) in list {
+                            tr { td { code { (u) } } td { (n.as_deref().unwrap_or("")) } td { code { (f) } } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Ownership transfer" }
+        @match (&transfer_email, mine) {
+            (Some(email), true) => {
+                p { "Waiting for " strong { (email) } " to accept this app." }
+                (Post::to(&action("transfer/cancel"), csrf).form(html! {
+                    button type="submit" class="secondary" { "Cancel the transfer" }
+                }))
+            },
+            (None, true) => {
+                p class="muted" {
+                    "Hand this app to another developer account; it moves once they accept, and then the credentials "
+                    "you hold stop working (they are shown a new client secret, or register their own keys)."
+                }
+                (Post::to(&action("transfer"), csrf).form(html! {
+                    label for="to" { "The other developer's e-mail address" }
+                    input type="email" id="to" name="to" required;
+                    button type="submit" class="secondary" { "Offer the transfer" }
+                }))
+            },
+            (_, false) => {
+                p { "This app is offered to you." }
+                (Post::to(&action("transfer/accept"), csrf).inline().form(html! {
+                    button type="submit" { "Accept" }
+                }))
+                (Post::to(&action("transfer/cancel"), csrf).inline().form(html! {
+                    button type="submit" class="secondary" { "Decline" }
+                }))
+            },
+        }
     };
-    let body = format!(
-        "{}<h1>{} {}</h1>{}{reason}{details}{credentials}{keys_form}{scope_form}{patients}{transfer}",
-        nav(dev, csrf),
-        esc(&c.name),
-        status_badge(&c.status),
-        alert(error)
-    );
-    Ok(html(200, &c.name, &body))
+    Ok(page(200, &c.name, body))
 }
