@@ -25,7 +25,7 @@ use crate::oauth::discovery::Endpoints;
 use crate::oauth::register::{check_grantable, check_jwks, client_from_metadata, client_json, origin_of};
 use crate::oauth::LAUNCH_TTL_MS;
 use crate::platform::Platform;
-use crate::store::auth::{self as store, ClientColumn, User, PRACTICE_ADMIN, TEST_PATIENT};
+use crate::store::auth::{self as store, AuthMethod, ClientColumn, ClientStatus, Role, User};
 use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
 use flare_core::reference::{is_valid_id, parse_reference, ParsedReference};
@@ -67,7 +67,11 @@ pub async fn clients<D: Database, P: Platform>(
         ("GET", []) => {
             let q = req.query_pairs();
             let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-            let list = store::list_clients(db, get("practice"), get("status")).await?;
+            // An unknown status matches no client (the list is empty).
+            let list = match get("status").map(ClientStatus::parse) {
+                Some(None) => Vec::new(),
+                status => store::list_clients(db, get("practice"), status.flatten()).await?,
+            };
             Ok(HttpResponse::json(
                 200,
                 &json!({"clients": list.iter().map(client_json).collect::<Vec<_>>()}),
@@ -91,7 +95,7 @@ pub async fn clients<D: Database, P: Platform>(
         }
         ("POST", [id, "rotate-secret"]) => {
             let client = load_client(app, id).await?;
-            if client.auth_method != "client_secret_basic" {
+            if client.auth_method != AuthMethod::ClientSecretBasic {
                 return Err(ApiError::bad_request(
                     "only client_secret_basic clients have a secret",
                 ));
@@ -105,7 +109,7 @@ pub async fn clients<D: Database, P: Platform>(
         }
         ("PUT", [id, "jwks"]) => {
             let client = load_client(app, id).await?;
-            if client.auth_method != "private_key_jwt" {
+            if client.auth_method != AuthMethod::PrivateKeyJwt {
                 return Err(ApiError::bad_request("only private_key_jwt clients have keys"));
             }
             let b = body(req)?;
@@ -177,19 +181,19 @@ pub async fn decide_client<D: Database, P: Platform>(
     reason: Option<&str>,
 ) -> Result<&'static str, ApiError> {
     let status = match action {
-        "approve" | "enable" => "approved",
-        "reject" => "rejected",
-        "disable" => "disabled",
+        "approve" | "enable" => ClientStatus::Approved,
+        "reject" => ClientStatus::Rejected,
+        "disable" => ClientStatus::Disabled,
         _ => return Err(ApiError::bad_request(format!("unknown decision {action}"))),
     };
-    if action == "enable" && client.status != "disabled" {
+    if action == "enable" && client.status != ClientStatus::Disabled {
         return Err(ApiError::new(
             409,
             "conflict",
             format!("client {} is {}, not disabled", client.client_id, client.status),
         ));
     }
-    if status == "approved" {
+    if status == ClientStatus::Approved {
         check_grantable(&client.grant_types, &client.scope)?;
     }
     let origins: Vec<String> = client.redirect_uris.iter().filter_map(|u| origin_of(u)).collect();
@@ -202,7 +206,7 @@ pub async fn decide_client<D: Database, P: Platform>(
         app.platform.now_ms(),
     )
     .await?;
-    Ok(status)
+    Ok(status.as_str())
 }
 
 /// Records a requested scope change of `client` (pending until a practice
@@ -301,18 +305,20 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
         .ok_or_else(|| {
             ApiError::bad_request("fhirUser must be a relative Patient/… or Practitioner/… reference")
         })?;
-    let role = s("role").unwrap_or("member");
-    if !matches!(role, "member" | PRACTICE_ADMIN | TEST_PATIENT) {
+    let Some(role) = Role::parse(s("role").unwrap_or(Role::Member.as_str())) else {
         return Err(ApiError::bad_request(format!(
-            "role is member, {PRACTICE_ADMIN} or {TEST_PATIENT}"
+            "role is {}, {} or {}",
+            Role::Member,
+            Role::PracticeAdmin,
+            Role::TestPatient
         )));
-    }
-    if role == PRACTICE_ADMIN && target_type != "Practitioner" {
+    };
+    if role == Role::PracticeAdmin && target_type != "Practitioner" {
         return Err(ApiError::bad_request(
             "a practice administrator's fhirUser is a Practitioner",
         ));
     }
-    if role == TEST_PATIENT && target_type != "Patient" {
+    if role == Role::TestPatient && target_type != "Patient" {
         return Err(ApiError::bad_request("a test patient's fhirUser is a Patient"));
     }
     let db = app.shards.for_practice(&practice);
@@ -345,7 +351,7 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
         password_hash: hash,
         failed_signins: 0,
         locked_until: 0,
-        role: role.to_string(),
+        role,
     };
     if !store::insert_user(app.auth_db(), &user, app.platform.now_ms()).await? {
         return Err(ApiError::new(

@@ -293,7 +293,7 @@ async fn client_credentials<D: Database, P: Platform>(
     let now = app.platform.now_ms();
     let token = random_token(&app.platform, 32);
     let scope = access::to_string(&granted);
-    let lifetime = client.access_token_lifetime.min(300);
+    let lifetime = client.access_token_lifetime().min(300);
     store::insert_tokens(
         app.auth_db(),
         &NewAccessToken {
@@ -367,7 +367,7 @@ async fn issue<D: Database, P: Platform>(
         patient: grant.patient.clone(),
         scope: scope.clone(),
         issued_at: now,
-        expires_at: now + client.access_token_lifetime * 1000,
+        expires_at: now + client.access_token_lifetime() * 1000,
     };
     let refresh_token = family.map(|_| random_token(&app.platform, 32));
     let refresh = match (family, &refresh_token) {
@@ -398,7 +398,7 @@ async fn issue<D: Database, P: Platform>(
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
-        expires_in: client.access_token_lifetime,
+        expires_in: client.access_token_lifetime(),
         scope,
         refresh_token,
         id_token,

@@ -18,7 +18,7 @@ use crate::oauth::manage::{decide_client, decide_scope_change};
 use crate::pages::developer::pages::status_badge;
 use crate::pages::developer::{auth_label, use_case_label};
 use crate::platform::Platform;
-use crate::store::auth::{self as store, Client, User, PRACTICE_ADMIN};
+use crate::store::auth::{self as store, Client, ClientStatus, Role, User};
 use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
 use crate::web::cookie::{cookie, SESSION_COOKIE};
@@ -44,7 +44,7 @@ async fn admin_user<D: Database, P: Platform>(
     Ok(match cookie(req, SESSION_COOKIE) {
         Some(s) => store::session_user(app.auth_db(), &sha256_b64(s), app.platform.now_ms())
             .await?
-            .filter(|u| u.role == PRACTICE_ADMIN),
+            .filter(|u| u.role == Role::PracticeAdmin),
         None => None,
     })
 }
@@ -85,7 +85,7 @@ async fn post<D: Database, P: Platform>(
                 home: "/practice",
                 title: "Practice administration",
                 form: signin_form,
-                allowed: |user| match user.role == PRACTICE_ADMIN {
+                allowed: |user| match user.role == Role::PracticeAdmin {
                     true => Ok(()),
                     false => Err("This account is not a practice administrator."),
                 },
@@ -108,13 +108,13 @@ async fn post<D: Database, P: Platform>(
                 return Err(ApiError::page(400, "a reason has at most 500 characters"));
             }
             let outcome = match (*what, decision) {
-                ("decide", "approve" | "reject") if client.status == "pending" => {
+                ("decide", "approve" | "reject") if client.status == ClientStatus::Pending => {
                     decide_client(app, &client, decision, reason).await.map(|_| ())
                 }
-                ("decide", "disable") if client.status == "approved" => {
+                ("decide", "disable") if client.status == ClientStatus::Approved => {
                     decide_client(app, &client, decision, reason).await.map(|_| ())
                 }
-                ("decide", "enable") if client.status == "disabled" => {
+                ("decide", "enable") if client.status == ClientStatus::Disabled => {
                     decide_client(app, &client, decision, None).await.map(|_| ())
                 }
                 // The decision is on the scopes the page showed: if the
@@ -243,7 +243,7 @@ async fn dashboard<D: Database, P: Platform>(
     let mut others = String::new();
     for c in &clients {
         let use_case = use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""));
-        if c.status == "pending" {
+        if c.status == ClientStatus::Pending {
             pending.push_str(&format!(
                 "<section class=\"registration\" aria-labelledby=\"reg-{id}\"><h3 id=\"reg-{id}\">{}</h3>\
                  <table><tbody><tr><th scope=\"row\">Developer</th><td>{}</td></tr><tr><th scope=\"row\">Use case</th><td>{}</td></tr>\
@@ -253,7 +253,7 @@ async fn dashboard<D: Database, P: Platform>(
                 esc(&c.name),
                 esc(&developer_email(app, c).await?),
                 esc(use_case),
-                esc(auth_label(&c.auth_method)),
+                esc(auth_label(c.auth_method)),
                 codes(&c.redirect_uris),
                 c.launch_uri.as_deref().map_or_else(|| "<span class=\"muted\">none</span>".into(), |u| format!("<code>{}</code>", esc(u))),
                 esc(&c.scope),
@@ -282,7 +282,7 @@ async fn dashboard<D: Database, P: Platform>(
             esc(&c.name),
             esc(&c.client_id),
             esc(&developer_email(app, c).await?),
-            status_badge(&c.status),
+            status_badge(c.status),
             c.status_reason
                 .as_deref()
                 .map(|r| format!("<br><span class=\"muted\">{}</span>", esc(r)))

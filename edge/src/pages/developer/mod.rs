@@ -24,7 +24,7 @@ use crate::oauth::jwks_uri;
 use crate::oauth::manage;
 use crate::oauth::register::{check_jwks, client_from_metadata};
 use crate::platform::Platform;
-use crate::store::auth::{self as auth_store, Client, FailureCounter};
+use crate::store::auth::{self as auth_store, AuthMethod, Client, ClientStatus, FailureCounter};
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 use crate::web::attempts::PasswordCheck;
@@ -266,12 +266,11 @@ pub fn use_case_label(use_case: &str) -> &'static str {
 }
 
 /// How an app authenticates, in words.
-pub fn auth_label(method: &str) -> &'static str {
+pub fn auth_label(method: AuthMethod) -> &'static str {
     match method {
-        "none" => "Public (no secret)",
-        "client_secret_basic" => "Client secret",
-        "private_key_jwt" => "Private key JWT",
-        _ => "Unknown",
+        AuthMethod::None => "Public (no secret)",
+        AuthMethod::ClientSecretBasic => "Client secret",
+        AuthMethod::PrivateKeyJwt => "Private key JWT",
     }
 }
 
@@ -440,12 +439,12 @@ pub async fn issue_secret<D: Database, P: Platform>(
     client: &Client,
     rotate: bool,
 ) -> Result<String, ApiError> {
-    if client.auth_method != "client_secret_basic" {
+    if client.auth_method != AuthMethod::ClientSecretBasic {
         return Err(ApiError::bad_request(
             "only apps that authenticate with a client secret have one",
         ));
     }
-    if client.status != "approved" {
+    if client.status != ClientStatus::Approved {
         return Err(ApiError::new(
             409,
             "conflict",
@@ -483,7 +482,7 @@ pub async fn request_scope<D: Database, P: Platform>(
     client: &Client,
     scope: &str,
 ) -> Result<String, ApiError> {
-    if client.status != "approved" {
+    if client.status != ClientStatus::Approved {
         return Err(ApiError::new(
             409,
             "conflict",
@@ -519,7 +518,7 @@ pub async fn replace_keys<D: Database, P: Platform>(
     jwks: Option<&Json>,
     jwks_uri: Option<&str>,
 ) -> Result<(), ApiError> {
-    if client.auth_method != "private_key_jwt" {
+    if client.auth_method != AuthMethod::PrivateKeyJwt {
         return Err(registration_error("only private key JWT apps have public keys"));
     }
     let (db, now) = (app.auth_db(), app.platform.now_ms());
@@ -603,7 +602,7 @@ pub async fn app_json<D: Database, P: Platform>(app: &App<D, P>, client: &Client
         if let Some(r) = &client.scope_change_reason {
             o.insert("scope_change_rejected".into(), json!(r));
         }
-        if client.auth_method == "client_secret_basic" {
+        if client.auth_method == AuthMethod::ClientSecretBasic {
             o.insert(
                 "client_secret_issued".into(),
                 json!(client.secret_issued_at.is_some()),
@@ -617,7 +616,7 @@ pub async fn app_json<D: Database, P: Platform>(app: &App<D, P>, client: &Client
             let email = store::developer(db, owner).await?.map(|d| d.email);
             o.insert("owner".into(), json!(email));
         }
-        if client.status == "approved" {
+        if client.status == ClientStatus::Approved {
             let patients: Vec<Json> = store::test_patients(db, &client.practice)
                 .await?
                 .into_iter()

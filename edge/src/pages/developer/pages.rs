@@ -19,6 +19,7 @@ use crate::pages::developer::{
     visible_app, Refusal, DEV_SESSION_COOKIE, USE_CASES,
 };
 use crate::platform::Platform;
+use crate::store::auth::{AuthMethod, ClientStatus};
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 use crate::web::cookie::{cookie, set_cookie};
@@ -384,21 +385,20 @@ fn password_page(
 }
 
 /// The status as the developer sees it.
-pub fn status_label(status: &str) -> &'static str {
+pub fn status_label(status: ClientStatus) -> &'static str {
     match status {
-        "pending" => "Pending Review",
-        "approved" => "Approved",
-        "rejected" => "Rejected",
-        "disabled" => "Disabled",
-        _ => "Unknown",
+        ClientStatus::Pending => "Pending Review",
+        ClientStatus::Approved => "Approved",
+        ClientStatus::Rejected => "Rejected",
+        ClientStatus::Disabled => "Disabled",
     }
 }
 
 /// A status badge.
-pub fn status_badge(status: &str) -> String {
+pub fn status_badge(status: ClientStatus) -> String {
     format!(
         "<span class=\"status status-{}\">{}</span>",
-        attr(status),
+        attr(status.as_str()),
         status_label(status)
     )
 }
@@ -428,7 +428,7 @@ async fn dashboard<D: Database, P: Platform>(
             esc(&c.name),
             esc(&c.practice),
             esc(use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""))),
-            status_badge(&c.status),
+            status_badge(c.status),
             esc(&notes)
         ));
     }
@@ -705,7 +705,7 @@ async fn app_page<D: Database, P: Platform>(
         }
         _ => String::new(),
     };
-    let auth = auth_label(&c.auth_method);
+    let auth = auth_label(c.auth_method);
     let keys = match (&c.jwks_uri, &c.jwks) {
         (Some(u), _) => format!("<dt>JWKS URL</dt><dd><code>{}</code></dd>", esc(u)),
         (None, Some(j)) => format!(
@@ -736,8 +736,8 @@ async fn app_page<D: Database, P: Platform>(
         esc(&c.scope),
         esc(&format_instant(c.created_at)),
     );
-    let approved = c.status == "approved";
-    let credentials = if approved && mine && c.auth_method == "client_secret_basic" {
+    let approved = c.status == ClientStatus::Approved;
+    let credentials = if approved && mine && c.auth_method == AuthMethod::ClientSecretBasic {
         match c.secret_issued_at {
             None => format!(
                 "<h2>Client secret</h2><p>Your app is approved. Get its client secret: it is shown once.</p>\
@@ -807,7 +807,10 @@ async fn app_page<D: Database, P: Platform>(
     } else {
         String::new()
     };
-    let keys_form = if mine && c.auth_method == "private_key_jwt" && c.status != "rejected" {
+    let keys_form = if mine
+        && c.auth_method == AuthMethod::PrivateKeyJwt
+        && c.status != ClientStatus::Rejected
+    {
         let missing = if c.jwks.is_none() && c.jwks_uri.is_none() {
             "<p class=\"error\" role=\"alert\">This app has no public keys (they are cleared when an app changes owner): \
              register yours; until then the token endpoint refuses its assertions.</p>"
@@ -853,7 +856,7 @@ async fn app_page<D: Database, P: Platform>(
         "{}<h1>{} {}</h1>{}{reason}{details}{credentials}{keys_form}{scope_form}{patients}{transfer}",
         nav(dev, csrf),
         esc(&c.name),
-        status_badge(&c.status),
+        status_badge(c.status),
         alert(error)
     );
     Ok(html(200, &c.name, &body))
