@@ -2,7 +2,7 @@
 //! 0008's CHECK constraints), and a row whose column is missing or of the
 //! wrong type fails to decode with an error naming it, never a default.
 
-use flare_edge::store::auth::{self, AuthMethod, Client, ClientStatus, Role, User};
+use flare_edge::store::auth::{self, AuthMethod, Client, ClientStatus, GrantType, Role, User};
 use flare_edge::store::export::{ExportKind, ExportStatus};
 use flare_edge::store::row::FromRow;
 use flare_edge::store::sqlite::SqliteDatabase;
@@ -162,7 +162,15 @@ fn a_stored_value_of_the_wrong_type_is_an_error_not_a_default() {
 
     run(
         &db,
-        "UPDATE clients SET redirect_uris = '[\"https://app.example/cb\"]' WHERE client_id = 'c1'",
+        "UPDATE clients SET redirect_uris = '[\"https://app.example/cb\"]', grant_types = '[\"password\"]' \
+         WHERE client_id = 'c1'",
+    )
+    .expect("stored");
+    let err = pollster::block_on(auth::client(&db, "c1")).expect_err("password is no grant type here");
+    assert!(err.0.contains("clients.grant_types"), "{err}");
+    run(
+        &db,
+        "UPDATE clients SET grant_types = '[\"authorization_code\"]' WHERE client_id = 'c1'",
     )
     .expect("fixed");
     let c: Client = pollster::block_on(auth::client(&db, "c1"))
@@ -171,5 +179,6 @@ fn a_stored_value_of_the_wrong_type_is_an_error_not_a_default() {
     assert_eq!(c.redirect_uris, vec!["https://app.example/cb".to_string()]);
     assert_eq!(c.status, ClientStatus::Approved);
     assert_eq!(c.auth_method, AuthMethod::None);
+    assert_eq!(c.grant_types, vec![GrantType::AuthorizationCode]);
     assert!(Client::COLUMNS.starts_with("client_id, practice, name, auth_method"));
 }

@@ -93,7 +93,7 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
             client.name, client.status
         )));
     }
-    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+    if !client.grant_types.contains(&store::GrantType::AuthorizationCode) {
         return Err(page_err("this app is a backend service and cannot sign users in"));
     }
     let redirect_uri = get("redirect_uri")?.ok_or_else(|| page_err("redirect_uri is missing"))?;

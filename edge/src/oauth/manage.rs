@@ -179,7 +179,7 @@ pub async fn decide_client<D: Database, P: Platform>(
     client: &store::Client,
     action: &str,
     reason: Option<&str>,
-) -> Result<&'static str, ApiError> {
+) -> Result<ClientStatus, ApiError> {
     let status = match action {
         "approve" | "enable" => ClientStatus::Approved,
         "reject" => ClientStatus::Rejected,
@@ -206,7 +206,7 @@ pub async fn decide_client<D: Database, P: Platform>(
         app.platform.now_ms(),
     )
     .await?;
-    Ok(status.as_str())
+    Ok(status)
 }
 
 /// Records a requested scope change of `client` (pending until a practice

@@ -17,7 +17,7 @@ use crate::crypto::{random_token, sha256_b64};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
-use crate::store::auth::{self as store, AuthMethod, Client, ClientStatus};
+use crate::store::auth::{self as store, AuthMethod, Client, ClientStatus, GrantType};
 use crate::store::{resources, Database};
 use flare_core::smart::access::{self, registration_conflict, GrantKind};
 use flare_core::smart::scope::{Context, Scope};
@@ -149,23 +149,23 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
             "token_endpoint_auth_method {auth_method} is not supported (none, client_secret_basic, private_key_jwt)"
         )));
     };
-    let grant_types = str_list(m, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
-    for g in &grant_types {
-        if !matches!(
-            g.as_str(),
-            "authorization_code" | "refresh_token" | "client_credentials"
-        ) {
-            return Err(meta_error(format!("grant type {g} is not supported")));
-        }
-    }
-    let backend = grant_types.iter().any(|g| g == "client_credentials");
+    let grant_types = match str_list(m, "grant_types")? {
+        None => vec![GrantType::AuthorizationCode],
+        Some(list) => list
+            .iter()
+            .map(|g| {
+                GrantType::parse(g).ok_or_else(|| meta_error(format!("grant type {g} is not supported")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let backend = grant_types.contains(&GrantType::ClientCredentials);
     if backend && auth_method != AuthMethod::PrivateKeyJwt {
         return Err(meta_error(
             "client_credentials needs token_endpoint_auth_method private_key_jwt",
         ));
     }
     let redirect_uris = str_list(m, "redirect_uris")?.unwrap_or_default();
-    if grant_types.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
+    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err(ApiError::oauth(
             400,
             "invalid_redirect_uri",
@@ -266,10 +266,10 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
 /// `user/` scopes, identity and launch scopes need `authorization_code`.
 /// Checked at registration, on a scope change and again when a practice
 /// approves either (registrations from before the rule).
-pub fn check_grantable(grant_types: &[String], scope: &str) -> Result<(), ApiError> {
+pub fn check_grantable(grant_types: &[GrantType], scope: &str) -> Result<(), ApiError> {
     let kinds: Vec<GrantKind> = grant_types
         .iter()
-        .filter_map(|g| GrantKind::of_grant_type(g))
+        .filter_map(|g| GrantKind::of_grant_type(g.as_str()))
         .collect();
     let scopes = Scope::parse_list(scope).0;
     match registration_conflict(&scopes, &kinds) {
@@ -293,7 +293,7 @@ pub fn client_json(c: &Client) -> Json {
         "redirect_uris": c.redirect_uris,
         "token_endpoint_auth_method": c.auth_method,
         "grant_types": c.grant_types,
-        "response_types": if c.grant_types.iter().any(|g| g == "authorization_code") { json!(["code"]) } else { json!([]) },
+        "response_types": if c.grant_types.contains(&GrantType::AuthorizationCode) { json!(["code"]) } else { json!([]) },
         "scope": c.scope,
         "practice": c.practice,
         "status": c.status,

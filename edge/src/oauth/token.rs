@@ -24,7 +24,7 @@ use crate::oauth::{
 use crate::platform::log;
 use crate::platform::Platform;
 use crate::store::auth::{
-    self as store, AuditEvent, Client, CodeUse, Grant, NewAccessToken, NewRefreshToken,
+    self as store, AuditEvent, Client, CodeUse, Grant, GrantType, NewAccessToken, NewRefreshToken,
 };
 use crate::store::Database;
 use crate::web::form::{field, form, require_form};
@@ -42,29 +42,28 @@ pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
     require_form(req)?;
     let pairs = form(req);
     let grant_type = field(&pairs, "grant_type")?.ok_or_else(|| invalid_request("grant_type is missing"))?;
-    if !matches!(
-        grant_type,
-        "authorization_code" | "refresh_token" | "client_credentials"
-    ) {
+    let Some(grant_type) = GrantType::parse(grant_type) else {
         return Err(ApiError::oauth(
             400,
             "unsupported_grant_type",
             format!("grant_type {grant_type} is not supported"),
         ));
-    }
+    };
     let (client, how) = authenticate_client(app, req, &pairs).await?;
-    let registered = |g: &str| client.grant_types.iter().any(|x| x == g);
+    let registered = |g: GrantType| client.grant_types.contains(&g);
     let body = match grant_type {
-        "authorization_code" if registered("authorization_code") => {
+        GrantType::AuthorizationCode if registered(GrantType::AuthorizationCode) => {
             code_grant(app, req, &pairs, &client, how).await?
         }
-        "refresh_token" if registered("authorization_code") => {
+        GrantType::RefreshToken if registered(GrantType::AuthorizationCode) => {
             refresh_grant(app, req, &pairs, &client).await?
         }
-        "client_credentials" if registered("client_credentials") && how == ClientAuth::Assertion => {
+        GrantType::ClientCredentials
+            if registered(GrantType::ClientCredentials) && how == ClientAuth::Assertion =>
+        {
             client_credentials(app, &pairs, &client).await?
         }
-        "client_credentials" if registered("client_credentials") => {
+        GrantType::ClientCredentials if registered(GrantType::ClientCredentials) => {
             return Err(ApiError::oauth(
                 401,
                 "invalid_client",

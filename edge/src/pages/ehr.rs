@@ -172,7 +172,7 @@ async fn launchable_apps<D: Database, P: Platform>(
             .await?
             .into_iter()
             .filter(|c| c.launch_uri.as_deref().is_some_and(|u| Url::parse(u).is_ok()))
-            .filter(|c| c.grant_types.iter().any(|g| g == "authorization_code"))
+            .filter(|c| c.grant_types.contains(&store::GrantType::AuthorizationCode))
             .collect();
     apps.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(apps)

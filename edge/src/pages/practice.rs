@@ -272,10 +272,12 @@ async fn dashboard<D: Database, P: Platform>(
                 decision_form(c, csrf, "scope", &[("approve", "Approve", true), ("reject", "Reject", false)], true)
             ));
         }
-        let action = match c.status.as_str() {
-            "approved" => decision_form(c, csrf, "decide", &[("disable", "Disable", false)], true),
-            "disabled" => decision_form(c, csrf, "decide", &[("enable", "Enable", false)], false),
-            _ => String::new(),
+        let action = match c.status {
+            ClientStatus::Approved => {
+                decision_form(c, csrf, "decide", &[("disable", "Disable", false)], true)
+            }
+            ClientStatus::Disabled => decision_form(c, csrf, "decide", &[("enable", "Enable", false)], false),
+            ClientStatus::Pending | ClientStatus::Rejected => String::new(),
         };
         others.push_str(&format!(
             "<tr><td>{}<br><code>{}</code></td><td>{}</td><td>{}{}</td><td><code class=\"scopes\">{}</code></td><td>{action}</td></tr>",

@@ -40,6 +40,18 @@ crate::sql_enum! {
 }
 
 crate::sql_enum! {
+    /// An OAuth grant type a client registered (`clients.grant_types`, a JSON array).
+    pub enum GrantType {
+        /// Users sign in and approve (SMART App Launch).
+        AuthorizationCode = "authorization_code",
+        /// Refresh tokens (with `authorization_code`).
+        RefreshToken = "refresh_token",
+        /// Backend services (SMART Backend Services).
+        ClientCredentials = "client_credentials",
+    }
+}
+
+crate::sql_enum! {
     /// What an app is for (`use_case` in the registration metadata of apps
     /// registered in the developer portal).
     pub enum UseCase {
@@ -73,7 +85,7 @@ crate::row! {
         /// Registered redirect URIs (exact match).
         pub redirect_uris: Vec<String>,
         /// Registered grant types.
-        pub grant_types: Vec<String>,
+        pub grant_types: Vec<GrantType>,
         /// Allowed scopes (canonical, space-separated).
         pub scope: String,
         /// A scope change awaiting approval.
@@ -136,7 +148,9 @@ pub async fn insert_client<D: Database>(db: &D, c: &Client) -> Result<(), DbErro
             c.jwks.as_ref().map(Json::to_string).into(),
             opt(&c.jwks_uri),
             Json::from(c.redirect_uris.clone()).to_string().into(),
-            Json::from(c.grant_types.clone()).to_string().into(),
+            Json::from(c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>())
+                .to_string()
+                .into(),
             c.scope.as_str().into(),
             opt(&c.pending_scope),
             opt(&c.launch_uri),

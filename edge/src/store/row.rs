@@ -21,6 +21,7 @@
 //! (statuses, roles, methods): `as_str`, parsing, serde and column decoding,
 //! one value list each; migration 0008 restricts the columns to the same values.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use super::{DbError, Row};
@@ -94,11 +95,10 @@ impl FromColumn for Json {
     }
 }
 
-/// A JSON array of strings stored as text (`redirect_uris`, `members`…).
-impl FromColumn for Vec<String> {
+/// A JSON array stored as text (`redirect_uris`, `grant_types`, `members`…).
+impl<T: DeserializeOwned> FromColumn for Vec<T> {
     fn from_column(value: &Json) -> Result<Self, String> {
-        serde_json::from_value(Json::from_column(value)?)
-            .map_err(|e| format!("expected a JSON array of strings: {e}"))
+        serde_json::from_value(Json::from_column(value)?).map_err(|e| format!("unexpected JSON array: {e}"))
     }
 }
 
@@ -279,7 +279,7 @@ macro_rules! sql_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
 
             /// The stored text.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text,)+
                 }

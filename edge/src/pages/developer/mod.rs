@@ -24,7 +24,9 @@ use crate::oauth::jwks_uri;
 use crate::oauth::manage;
 use crate::oauth::register::{check_jwks, client_from_metadata};
 use crate::platform::Platform;
-use crate::store::auth::{self as auth_store, AuthMethod, Client, ClientStatus, FailureCounter};
+use crate::store::auth::{
+    self as auth_store, AuthMethod, Client, ClientStatus, FailureCounter, GrantType, UseCase,
+};
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 use crate::web::attempts::PasswordCheck;
@@ -251,17 +253,18 @@ pub async fn change_password<D: Database, P: Platform>(
 }
 
 /// The use cases of the registration forms.
-pub const USE_CASES: [(&str, &str); 3] = [
-    ("patient", "Patient app"),
-    ("provider", "Provider app"),
-    ("backend", "Backend service"),
+pub const USE_CASES: [(UseCase, &str); 3] = [
+    (UseCase::Patient, "Patient app"),
+    (UseCase::Provider, "Provider app"),
+    (UseCase::Backend, "Backend service"),
 ];
 
 /// The human name of a use case.
 pub fn use_case_label(use_case: &str) -> &'static str {
+    let use_case = UseCase::parse(use_case);
     USE_CASES
         .iter()
-        .find(|(k, _)| *k == use_case)
+        .find(|(k, _)| Some(*k) == use_case)
         .map_or("App", |(_, l)| l)
 }
 
@@ -325,14 +328,18 @@ pub async fn register_app<D: Database, P: Platform>(
     }
     // The practice reviews the app by its use case: it must say what the
     // grants do (a backend service is one, and nothing else is).
-    let backend = client.grant_types.iter().any(|g| g == "client_credentials");
+    let backend = client.grant_types.contains(&GrantType::ClientCredentials);
     match client.metadata.get("use_case") {
         None | Some(Json::Null) => {}
-        Some(Json::String(u)) if USE_CASES.iter().any(|(k, _)| k == u) && (u == "backend") == backend => {}
+        Some(Json::String(u)) if UseCase::parse(u).is_some_and(|u| (u == UseCase::Backend) == backend) => {}
         Some(_) => {
             return Err(registration_error(format!(
                 "use_case is {} (backend exactly when grant_types has client_credentials)",
-                USE_CASES.map(|(k, _)| k).join(", ")
+                UseCase::ALL
+                    .iter()
+                    .map(|u| u.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )))
         }
     }

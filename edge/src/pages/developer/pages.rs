@@ -19,7 +19,7 @@ use crate::pages::developer::{
     visible_app, Refusal, DEV_SESSION_COOKIE, USE_CASES,
 };
 use crate::platform::Platform;
-use crate::store::auth::{AuthMethod, ClientStatus};
+use crate::store::auth::{AuthMethod, ClientStatus, GrantType, UseCase};
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 use crate::web::cookie::{cookie, set_cookie};
@@ -68,7 +68,7 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
                         .iter()
                         .find(|(k, _)| k == "use")
                         .map_or("patient", |(_, v)| v.as_str());
-                    if !USE_CASES.iter().any(|(k, _)| *k == use_case) {
+                    if UseCase::parse(use_case).is_none() {
                         return Err(ApiError::page(404, "no such registration form"));
                     }
                     registration_page(app, 200, &dev, &csrf, use_case, &[], None).await?
@@ -186,7 +186,7 @@ async fn post_signed_in<D: Database, P: Platform>(
         }
         ["apps"] => {
             let use_case = get(pairs, "use_case");
-            if !USE_CASES.iter().any(|(k, _)| *k == use_case) {
+            if UseCase::parse(use_case).is_none() {
                 return Err(ApiError::page(400, "unknown use case"));
             }
             let result = match metadata_from_form(use_case, pairs) {
@@ -486,10 +486,10 @@ async fn dashboard<D: Database, P: Platform>(
 
 /// Default scopes of each use case.
 fn default_scope(use_case: &str) -> &'static str {
-    match use_case {
-        "provider" => "openid fhirUser launch user/*.rs",
-        "backend" => "system/*.rs",
-        _ => "openid fhirUser launch/patient patient/*.rs",
+    match UseCase::parse(use_case) {
+        Some(UseCase::Provider) => "openid fhirUser launch user/*.rs",
+        Some(UseCase::Backend) => "system/*.rs",
+        Some(UseCase::Patient) | None => "openid fhirUser launch/patient patient/*.rs",
     }
 }
 
@@ -509,14 +509,14 @@ pub fn metadata_from_form(use_case: &str, pairs: &[(String, String)]) -> Result<
             m.insert(name.into(), json!(v(k)));
         }
     }
-    let backend = use_case == "backend";
+    let backend = UseCase::parse(use_case) == Some(UseCase::Backend);
     let auth = if backend {
-        "private_key_jwt".to_string()
+        AuthMethod::PrivateKeyJwt.as_str().to_string()
     } else {
         v("token_endpoint_auth_method")
     };
     m.insert("token_endpoint_auth_method".into(), json!(auth));
-    if auth == "private_key_jwt" {
+    if AuthMethod::parse(&auth) == Some(AuthMethod::PrivateKeyJwt) {
         let (uri, pasted) = (v("jwks_uri"), v("jwks"));
         match (uri.is_empty(), pasted.is_empty()) {
             (false, true) => {
@@ -591,7 +591,7 @@ async fn registration_page<D: Database, P: Platform>(
             )
         })
         .collect();
-    let backend = use_case == "backend";
+    let backend = UseCase::parse(use_case) == Some(UseCase::Backend);
     let auth = if submitted {
         v("token_endpoint_auth_method")
     } else {
@@ -698,9 +698,11 @@ async fn app_page<D: Database, P: Platform>(
     let mine = c.owner_developer.as_deref() == Some(dev.developer_id.as_str());
     let csrf_field = hidden("csrf", csrf);
     let action = |path: &str| format!("/developer/apps/{}/{path}", attr(&c.client_id));
-    let reason = match (c.status.as_str(), &c.status_reason) {
-        ("rejected" | "disabled", Some(r)) => format!("<p><strong>Reason:</strong> {}</p>", esc(r)),
-        ("pending", _) => {
+    let reason = match (c.status, &c.status_reason) {
+        (ClientStatus::Rejected | ClientStatus::Disabled, Some(r)) => {
+            format!("<p><strong>Reason:</strong> {}</p>", esc(r))
+        }
+        (ClientStatus::Pending, _) => {
             "<p>The practice reviews your registration. Its credentials work once it is approved.</p>".into()
         }
         _ => String::new(),
@@ -757,7 +759,7 @@ async fn app_page<D: Database, P: Platform>(
         String::new()
     };
     let scope_form = if approved && mine {
-        let backend = c.grant_types.iter().any(|g| g == "client_credentials");
+        let backend = c.grant_types.contains(&GrantType::ClientCredentials);
         let offline = if backend {
             String::new()
         } else {
