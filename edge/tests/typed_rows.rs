@@ -182,3 +182,36 @@ fn a_stored_value_of_the_wrong_type_is_an_error_not_a_default() {
     assert_eq!(c.grant_types, vec![GrantType::AuthorizationCode]);
     assert!(Client::COLUMNS.starts_with("client_id, practice, name, auth_method"));
 }
+
+#[test]
+fn the_words_written_into_store_sql_are_enum_values() {
+    // The store's SQL names a few enum words as literals (`status = 'running'`);
+    // a misspelt one would silently match nothing, so each is checked here.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("src/store") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        for (column, valid) in [
+            (
+                "status = '",
+                ClientStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            ),
+            ("role = '", Role::ALL.iter().map(|s| s.as_str()).collect()),
+            ("kind = '", ExportKind::ALL.iter().map(|s| s.as_str()).collect()),
+        ] {
+            for (at, _) in text.match_indices(column) {
+                let rest = &text[at + column.len()..];
+                let word = &rest[..rest.find('\'').expect("closing quote")];
+                let export = ExportStatus::ALL.iter().any(|s| s.as_str() == word);
+                assert!(
+                    valid.contains(&word) || (column == "status = '" && export),
+                    "{}: {column}{word}' is no enum value",
+                    path.display()
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 8, "found {seen} literals");
+}
