@@ -26,7 +26,7 @@ use crate::crypto::random_token;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
-use crate::store::export::{self as store, ExportJob, Source, REFERENCED_TYPES};
+use crate::store::export::{self as store, ExportJob, ExportKind, ExportStatus, Source, REFERENCED_TYPES};
 use crate::store::{resources, Database};
 
 /// A runner's hold on a job; renewed by every chunk.
@@ -244,20 +244,20 @@ pub async fn kick_off<D: Database, P: Platform>(
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("Group/{id} is not known")))?;
             let g: Json = serde_json::from_str(&group.json).unwrap_or(Json::Null);
-            ("group", group_members(&g))
+            (ExportKind::Group, group_members(&g))
         }
-        Level::Patient => ("patient", store::patient_ids(db, practice).await?),
-        Level::System => ("system", Vec::new()),
+        Level::Patient => (ExportKind::Patient, store::patient_ids(db, practice).await?),
+        Level::System => (ExportKind::System, Vec::new()),
     };
     let candidates: Vec<&'static str> = match kind {
-        "system" => registry::RESOURCES.iter().map(|d| d.name).collect(),
+        ExportKind::System => registry::RESOURCES.iter().map(|d| d.name).collect(),
         _ => registry::RESOURCES
             .iter()
             .filter(|d| d.in_patient_compartment())
             .map(|d| d.name)
             .collect(),
     };
-    let refs: Vec<&'static str> = if kind == "system" {
+    let refs: Vec<&'static str> = if kind == ExportKind::System {
         Vec::new()
     } else {
         REFERENCED_TYPES.to_vec()
@@ -301,15 +301,15 @@ pub async fn kick_off<D: Database, P: Platform>(
         practice: practice.to_string(),
         client_id,
         request: req.url.to_string(),
-        kind: kind.to_string(),
+        kind,
         params: json!({
             "types": types, "ref_types": ref_types, "since": params.since,
             "type_filters": params.type_filters, "elements": params.elements, "scope": scope,
         }),
         members,
         transaction_time: now,
-        status: "running".into(),
-        state: json!({"phase": if kind == "system" { "types" } else { "refs" }, "type_idx": 0, "member_off": 0, "after_rid": 0, "files": 0, "count": 0}),
+        status: ExportStatus::Running,
+        state: json!({"phase": if kind == ExportKind::System { "types" } else { "refs" }, "type_idx": 0, "member_off": 0, "after_rid": 0, "files": 0, "count": 0}),
         version: 0,
         lease_until: 0,
         output: json!([]),
@@ -372,7 +372,7 @@ async fn own_job<D: Database, P: Platform>(
     let db = app.shards.for_practice(practice);
     let job = store::job(db, practice, job_id)
         .await?
-        .filter(|j| j.status != "cancelled")
+        .filter(|j| j.status != ExportStatus::Cancelled)
         .filter(|j| j.expires_at.is_none_or(|e| e > app.platform.now_ms()))
         .ok_or_else(|| ApiError::not_found(format!("no export {job_id} (unknown, cancelled or expired)")))?;
     let mine = match caller {
@@ -400,8 +400,8 @@ pub async fn status<D: Database, P: Platform>(
     let job = own_job(app, caller, practice, job_id).await?;
     let now = app.platform.now_ms();
     let base = req.fhir_base();
-    match job.status.as_str() {
-        "running" => {
+    match job.status {
+        ExportStatus::Running => {
             if job.lease_until < now {
                 // No runner holds the job (a restart, a lost message): resume it.
                 // A duplicate run is harmless: chunks commit exactly once.
@@ -426,7 +426,7 @@ pub async fn status<D: Database, P: Platform>(
                         .to_string(),
                 ))
         }
-        _ => {
+        ExportStatus::Done | ExportStatus::Failed | ExportStatus::Cancelled => {
             let output: Vec<Json> = job
                 .output
                 .as_array()
@@ -437,7 +437,7 @@ pub async fn status<D: Database, P: Platform>(
                 })
                 .collect();
             // A failed job reports no output and its OperationOutcome file.
-            let (output, error) = if job.status == "failed" {
+            let (output, error) = if job.status == ExportStatus::Failed {
                 let url = format!("{base}/$export-file/{}/{ERROR_FILE}", job.job_id);
                 (
                     Vec::new(),
@@ -472,7 +472,7 @@ pub async fn cancel<D: Database, P: Platform>(
     let job = own_job(app, caller, practice, job_id).await?;
     let db = app.shards.for_practice(practice);
     let now = app.platform.now_ms();
-    store::finish(db, &job.job_id, "cancelled", None, now, now).await?;
+    store::finish(db, &job.job_id, ExportStatus::Cancelled, None, now, now).await?;
     delete_files(app, practice, &job.job_id).await?;
     Ok(HttpResponse::fhir(
         202,
@@ -542,8 +542,8 @@ pub async fn file<D: Database, P: Platform>(
         .into_iter()
         .flatten()
         .any(|f| f["name"].as_str() == Some(name));
-    let error_file = job.status == "failed" && name == ERROR_FILE;
-    if !(job.status == "done" && listed || error_file) {
+    let error_file = job.status == ExportStatus::Failed && name == ERROR_FILE;
+    if !(job.status == ExportStatus::Done && listed || error_file) {
         return Err(ApiError::not_found(format!("no file {name} in export {job_id}")));
     }
     Ok(HttpResponse {
@@ -610,7 +610,7 @@ pub async fn run_chunks<D: Database, P: Platform>(
         }
         // Still ours (the commit bumped the version by one, and our lease holds).
         job = match store::job(db, practice, job_id).await {
-            Ok(Some(j)) if j.status == "running" && j.version == job.version + 1 => j,
+            Ok(Some(j)) if j.status == ExportStatus::Running && j.version == job.version + 1 => j,
             _ => return,
         };
     }
@@ -626,7 +626,16 @@ async fn fail<D: Database, P: Platform>(app: &App<D, P>, practice: &str, job_id:
         .platform
         .put_object(&object_key(practice, job_id, ERROR_FILE), format!("{outcome}\n"))
         .await;
-    if let Err(e) = store::finish(db, job_id, "failed", Some(message), now, now + EXPIRY_MS).await {
+    if let Err(e) = store::finish(
+        db,
+        job_id,
+        ExportStatus::Failed,
+        Some(message),
+        now,
+        now + EXPIRY_MS,
+    )
+    .await
+    {
         crate::platform::log(&format!("export {job_id} could not be marked failed: {e}"));
     }
 }
@@ -703,10 +712,10 @@ async fn commit<D: Database>(
     job: &ExportJob,
     state: &Json,
     output: &Json,
-    status: &str,
+    status: ExportStatus,
     now: i64,
 ) -> Result<bool, crate::store::DbError> {
-    let expires = (status != "running").then_some(now + EXPIRY_MS);
+    let expires = (status != ExportStatus::Running).then_some(now + EXPIRY_MS);
     store::save_chunk(
         db,
         &job.job_id,
@@ -749,25 +758,25 @@ async fn step<D: Database, P: Platform>(app: &App<D, P>, job: &ExportJob) -> Res
             } else {
                 state["member_off"] = json!(end);
             }
-            Ok(commit(db, job, &state, &output, "running", now).await?)
+            Ok(commit(db, job, &state, &output, ExportStatus::Running, now).await?)
         }
         "types" | "ref_types" => {
             let list = if phase == "types" { &types } else { &ref_types };
             let idx = state["type_idx"].as_u64().unwrap_or(0) as usize;
             let Some(rtype) = list.get(idx) else {
-                if phase == "types" && !ref_types.is_empty() && job.kind != "system" {
+                if phase == "types" && !ref_types.is_empty() && job.kind != ExportKind::System {
                     state["phase"] = json!("ref_types");
                     state["type_idx"] = json!(0);
                     state["after_rid"] = json!(0);
-                    return Ok(commit(db, job, &state, &output, "running", now).await?);
+                    return Ok(commit(db, job, &state, &output, ExportStatus::Running, now).await?);
                 }
                 state["phase"] = json!("done");
-                commit(db, job, &state, &output, "done", now).await?;
+                commit(db, job, &state, &output, ExportStatus::Done, now).await?;
                 return Ok(false);
             };
             let Some((filters, restrictions)) = restrictions_for(job, rtype)? else {
                 state["type_idx"] = json!(idx + 1);
-                return Ok(commit(db, job, &state, &output, "running", now).await?);
+                return Ok(commit(db, job, &state, &output, ExportStatus::Running, now).await?);
             };
             let mut lines: Vec<String> = Vec::new();
             let mut off = member_off;
@@ -777,7 +786,7 @@ async fn step<D: Database, P: Platform>(app: &App<D, P>, job: &ExportJob) -> Res
                 let want = file_max - lines.len() as i64;
                 let (source, windowed) = if phase == "ref_types" {
                     (Source::Referenced(&job.job_id), false)
-                } else if job.kind == "system" {
+                } else if job.kind == ExportKind::System {
                     (Source::All, false)
                 } else {
                     let end = (off + window).min(job.members.len());
@@ -848,7 +857,7 @@ async fn step<D: Database, P: Platform>(app: &App<D, P>, job: &ExportJob) -> Res
                 state["member_off"] = json!(off);
                 state["after_rid"] = json!(after);
             }
-            Ok(commit(db, job, &state, &output, "running", now).await?)
+            Ok(commit(db, job, &state, &output, ExportStatus::Running, now).await?)
         }
         _ => Ok(false),
     }

@@ -15,8 +15,8 @@ use crate::fhir::search::compile_error;
 use crate::http::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
-use crate::store::search_sql::{compile, Visibility};
-use crate::store::{int, resources, Database};
+use crate::store::search_sql::{compile, run_page, Visibility};
+use crate::store::{resources, Database};
 
 /// Handles a read; also says whose records it returned.
 pub async fn handle<D: Database, P: Platform>(
@@ -92,8 +92,8 @@ async fn check_visible<D: Database, P: Platform>(
     let matches = |s: &Visibility| {
         let compiled = compile(&by_id, s, app.platform.now_ms(), false).map_err(compile_error);
         async move {
-            let rows = db.query(compiled?.page).await?;
-            Ok::<bool, ApiError>(rows.iter().any(|r| int(r, 0) == Some(0)))
+            let rows = run_page(db, compiled?.page).await?;
+            Ok::<bool, ApiError>(rows.iter().any(|r| r.kind == 0))
         }
     };
     if matches(scope).await? {

@@ -15,8 +15,8 @@ use crate::fhir::access::Answered;
 use crate::http::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
-use crate::store::search_sql::{compile, CompileError};
-use crate::store::{int, resources, text, Database};
+use crate::store::search_sql::{compile, run_count, run_page, CompileError};
+use crate::store::{resources, Database};
 
 /// Rejects formats other than JSON: `_format` or an `Accept` that only takes XML gives 406.
 pub fn check_format(req: &HttpRequest) -> Result<(), ApiError> {
@@ -194,18 +194,17 @@ pub async fn handle<D: Database, P: Platform>(
 
     let mut total = None;
     let rows = if parsed.summary == Summary::Count {
-        let rows = db.query(compiled.count_only).await?;
-        total = rows.first().and_then(|r| int(r, 0));
+        total = run_count(db, compiled.count_only).await?;
         Vec::new()
     } else {
-        db.query(compiled.page).await?
+        run_page(db, compiled.page).await?
     };
 
     // Resources stored in parts come back as ''; fetch them in one more query.
     let split: Vec<i64> = rows
         .iter()
-        .filter(|r| int(r, 0).is_some_and(|k| k < 3) && text(r, 2) == Some(""))
-        .filter_map(|r| int(r, 1))
+        .filter(|r| r.kind < 3 && r.json.as_deref() == Some(""))
+        .filter_map(|r| r.rid)
         .collect();
     let assembled = if split.is_empty() {
         Vec::new()
@@ -217,13 +216,13 @@ pub async fn handle<D: Database, P: Platform>(
     let mut matches: Vec<(i64, Json, Row)> = Vec::new(); // rank, sort key, row
     let mut included: Vec<Row> = Vec::new();
     for r in &rows {
-        let kind = int(r, 0).unwrap_or(-1);
+        let kind = r.kind;
         if kind == 3 {
-            total = int(r, 3);
+            total = Some(r.total()?);
             continue;
         }
-        let rid = int(r, 1).unwrap_or_default();
-        let json = match text(r, 2) {
+        let rid = r.rid.unwrap_or_default();
+        let json = match r.json.as_deref() {
             Some("") => assembled
                 .iter()
                 .find(|(x, _)| *x == rid)
@@ -233,16 +232,12 @@ pub async fn handle<D: Database, P: Platform>(
         let row = Row {
             rid,
             json,
-            rtype: text(r, 5).unwrap_or_default(),
-            id: text(r, 6).unwrap_or_default(),
-            patients: text(r, 7),
+            rtype: r.rtype.as_deref().unwrap_or_default(),
+            id: r.id.as_deref().unwrap_or_default(),
+            patients: r.patients.as_deref(),
         };
         if kind == 0 {
-            matches.push((
-                int(r, 4).unwrap_or_default(),
-                r.get(3).cloned().unwrap_or(Json::Null),
-                row,
-            ));
+            matches.push((r.pos.unwrap_or_default(), r.sort_key.0.clone(), row));
         } else if !included.iter().any(|x| x.rid == rid) {
             included.push(row);
         }
@@ -313,7 +308,7 @@ pub async fn handle<D: Database, P: Platform>(
     let mut body = String::with_capacity(
         256 + rows
             .iter()
-            .map(|r| text(r, 2).map_or(0, str::len) + 96)
+            .map(|r| r.json.as_ref().map_or(0, String::len) + 96)
             .sum::<usize>(),
     );
     body.push_str(r#"{"resourceType":"Bundle","type":"searchset""#);

@@ -137,13 +137,13 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
     let client = store::client(app.auth_db(), client_id)
         .await?
         .ok_or_else(|| page_err("this app is not registered here (unknown client_id)"))?;
-    if client.status != "approved" {
+    if client.status != store::ClientStatus::Approved {
         return Err(page_err(&format!(
             "the app \"{}\" is not approved to connect (its registration is {})",
             client.name, client.status
         )));
     }
-    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+    if !client.grant_types.contains(&store::GrantType::AuthorizationCode) {
         return Err(page_err("this app is a backend service and cannot sign users in"));
     }
     let redirect_uri = params
@@ -211,7 +211,7 @@ pub async fn start<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest)
                 state,
             )
         }
-        (None, None) if client.auth_method == "none" => {
+        (None, None) if client.auth_method == store::AuthMethod::None => {
             return redirect_error(
                 redirect_uri,
                 "invalid_request",
@@ -343,7 +343,7 @@ async fn load_checked<D: Database, P: Platform>(
     }
     let client = store::client(app.auth_db(), &areq.client_id)
         .await?
-        .filter(|c| c.status == "approved")
+        .filter(|c| c.status == store::ClientStatus::Approved)
         .ok_or_else(|| ApiError::page(400, "the app is no longer approved"))?;
     Ok((areq, client))
 }

@@ -25,7 +25,7 @@ use crate::oauth::discovery::Endpoints;
 use crate::oauth::register::{check_grantable, check_jwks, client_from_metadata, client_json, origin_of};
 use crate::oauth::LAUNCH_TTL_MS;
 use crate::platform::Platform;
-use crate::store::auth::{self as store, ClientColumn, User, PRACTICE_ADMIN, TEST_PATIENT};
+use crate::store::auth::{self as store, AuthMethod, ClientColumn, ClientStatus, Role, User};
 use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
 use flare_core::reference::{is_valid_id, parse_reference, ParsedReference};
@@ -61,7 +61,11 @@ pub async fn list_clients<D: Database, P: Platform>(app: &App<D, P>, req: &HttpR
     let q = req.query_pairs();
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let practice = app.operator_practice_named(req)?;
-    let list = store::list_clients(app.auth_db(), practice.as_deref(), get("status")).await?;
+    // An unknown status matches no client (the list is empty).
+    let list = match get("status").map(ClientStatus::parse) {
+        Some(None) => Vec::new(),
+        status => store::list_clients(app.auth_db(), practice.as_deref(), status.flatten()).await?,
+    };
     Ok(HttpResponse::json(
         200,
         &json!({"clients": list.iter().map(client_json).collect::<Vec<_>>()}),
@@ -98,7 +102,7 @@ pub async fn client_decision<D: Database, P: Platform>(
 /// `POST /admin/clients/{id}/rotate-secret` → `{"client_secret": …}` (shown once).
 pub async fn rotate_secret<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> ApiResult {
     let client = load_client(app, id).await?;
-    if client.auth_method != "client_secret_basic" {
+    if client.auth_method != AuthMethod::ClientSecretBasic {
         return Err(ApiError::bad_request(
             "only client_secret_basic clients have a secret",
         ));
@@ -115,7 +119,7 @@ pub async fn rotate_secret<D: Database, P: Platform>(app: &App<D, P>, id: &str) 
 pub async fn put_jwks<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, id: &str) -> ApiResult {
     let (db, now) = (app.auth_db(), app.platform.now_ms());
     let client = load_client(app, id).await?;
-    if client.auth_method != "private_key_jwt" {
+    if client.auth_method != AuthMethod::PrivateKeyJwt {
         return Err(ApiError::bad_request("only private_key_jwt clients have keys"));
     }
     let b = body(req)?;
@@ -191,21 +195,21 @@ pub async fn decide_client<D: Database, P: Platform>(
     client: &store::Client,
     action: &str,
     reason: Option<&str>,
-) -> Result<&'static str, ApiError> {
+) -> Result<ClientStatus, ApiError> {
     let status = match action {
-        "approve" | "enable" => "approved",
-        "reject" => "rejected",
-        "disable" => "disabled",
+        "approve" | "enable" => ClientStatus::Approved,
+        "reject" => ClientStatus::Rejected,
+        "disable" => ClientStatus::Disabled,
         _ => return Err(ApiError::bad_request(format!("unknown decision {action}"))),
     };
-    if action == "enable" && client.status != "disabled" {
+    if action == "enable" && client.status != ClientStatus::Disabled {
         return Err(ApiError::new(
             409,
             "conflict",
             format!("client {} is {}, not disabled", client.client_id, client.status),
         ));
     }
-    if status == "approved" {
+    if status == ClientStatus::Approved {
         check_grantable(&client.grant_types, &client.scope)?;
     }
     let origins: Vec<String> = client.redirect_uris.iter().filter_map(|u| origin_of(u)).collect();
@@ -317,18 +321,20 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
         .ok_or_else(|| {
             ApiError::bad_request("fhirUser must be a relative Patient/… or Practitioner/… reference")
         })?;
-    let role = s("role").unwrap_or("member");
-    if !matches!(role, "member" | PRACTICE_ADMIN | TEST_PATIENT) {
+    let Some(role) = Role::parse(s("role").unwrap_or(Role::Member.as_str())) else {
         return Err(ApiError::bad_request(format!(
-            "role is member, {PRACTICE_ADMIN} or {TEST_PATIENT}"
+            "role is {}, {} or {}",
+            Role::Member,
+            Role::PracticeAdmin,
+            Role::TestPatient
         )));
-    }
-    if role == PRACTICE_ADMIN && target_type != "Practitioner" {
+    };
+    if role == Role::PracticeAdmin && target_type != "Practitioner" {
         return Err(ApiError::bad_request(
             "a practice administrator's fhirUser is a Practitioner",
         ));
     }
-    if role == TEST_PATIENT && target_type != "Patient" {
+    if role == Role::TestPatient && target_type != "Patient" {
         return Err(ApiError::bad_request("a test patient's fhirUser is a Patient"));
     }
     let db = app.shards.for_practice(&practice);
@@ -359,7 +365,7 @@ pub async fn create_user<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRe
         password_hash: hash,
         failed_signins: 0,
         locked_until: 0,
-        role: role.to_string(),
+        role,
     };
     if !store::insert_user(app.auth_db(), &user, app.platform.now_ms()).await? {
         return Err(ApiError::new(

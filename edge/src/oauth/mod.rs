@@ -26,7 +26,7 @@ use crate::crypto::{self, b64url_decode, constant_time_eq, sha256_b64};
 use crate::http::error::ApiError;
 use crate::http::HttpRequest;
 use crate::platform::Platform;
-use crate::store::auth::{self as store, Client};
+use crate::store::auth::{self as store, AuthMethod, Client, ClientStatus};
 use crate::store::Database;
 use crate::web::form::field;
 
@@ -79,7 +79,7 @@ async fn approved_client<D: Database, P: Platform>(
     let client = store::client(app.auth_db(), client_id)
         .await?
         .ok_or_else(|| invalid_client(basic, "unknown client"))?;
-    if client.status != "approved" {
+    if client.status != ClientStatus::Approved {
         return Err(invalid_client(
             basic,
             format!("the client is {} (not approved)", client.status),
@@ -119,7 +119,7 @@ pub async fn authenticate_client<D: Database, P: Platform>(
             ));
         }
         let client = approved_client(app, &id, true).await?;
-        let ok = client.auth_method == "client_secret_basic"
+        let ok = client.auth_method == AuthMethod::ClientSecretBasic
             && client
                 .secret_hash
                 .as_deref()
@@ -145,7 +145,7 @@ pub async fn authenticate_client<D: Database, P: Platform>(
     }
     let id = body_id.ok_or_else(|| invalid_client(false, "client authentication is required"))?;
     let client = approved_client(app, id, false).await?;
-    if client.auth_method != "none" {
+    if client.auth_method != AuthMethod::None {
         return Err(invalid_client(
             false,
             format!("this client must authenticate with {}", client.auth_method),
@@ -200,7 +200,7 @@ pub async fn verify_assertion<D: Database, P: Platform>(
         return Err(bad("client_id differs from the assertion's iss".into()));
     }
     let client = approved_client(app, iss, false).await?;
-    if client.auth_method != "private_key_jwt" {
+    if client.auth_method != AuthMethod::PrivateKeyJwt {
         return Err(bad(
             "this client does not authenticate with private_key_jwt".into()
         ));

@@ -17,7 +17,7 @@ use crate::crypto::{random_token, sha256_b64};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
-use crate::store::auth::{self as store, Client};
+use crate::store::auth::{self as store, AuthMethod, Client, ClientStatus, GrantType};
 use crate::store::{resources, Database};
 use flare_core::smart::access::{self, registration_conflict, GrantKind};
 use flare_core::smart::scope::{Context, Scope};
@@ -142,29 +142,30 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
     if name.chars().count() > 120 {
         return Err(meta_error("client_name has at most 120 characters"));
     }
-    let auth_method = opt_str(m, "token_endpoint_auth_method")?.unwrap_or("client_secret_basic");
-    if !matches!(auth_method, "none" | "client_secret_basic" | "private_key_jwt") {
+    let auth_method =
+        opt_str(m, "token_endpoint_auth_method")?.unwrap_or(AuthMethod::ClientSecretBasic.as_str());
+    let Some(auth_method) = AuthMethod::parse(auth_method) else {
         return Err(meta_error(format!(
             "token_endpoint_auth_method {auth_method} is not supported (none, client_secret_basic, private_key_jwt)"
         )));
-    }
-    let grant_types = str_list(m, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
-    for g in &grant_types {
-        if !matches!(
-            g.as_str(),
-            "authorization_code" | "refresh_token" | "client_credentials"
-        ) {
-            return Err(meta_error(format!("grant type {g} is not supported")));
-        }
-    }
-    let backend = grant_types.iter().any(|g| g == "client_credentials");
-    if backend && auth_method != "private_key_jwt" {
+    };
+    let grant_types = match str_list(m, "grant_types")? {
+        None => vec![GrantType::AuthorizationCode],
+        Some(list) => list
+            .iter()
+            .map(|g| {
+                GrantType::parse(g).ok_or_else(|| meta_error(format!("grant type {g} is not supported")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let backend = grant_types.contains(&GrantType::ClientCredentials);
+    if backend && auth_method != AuthMethod::PrivateKeyJwt {
         return Err(meta_error(
             "client_credentials needs token_endpoint_auth_method private_key_jwt",
         ));
     }
     let redirect_uris = str_list(m, "redirect_uris")?.unwrap_or_default();
-    if grant_types.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
+    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err(ApiError::oauth(
             400,
             "invalid_redirect_uri",
@@ -196,10 +197,10 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
         }
     }
     match auth_method {
-        "private_key_jwt" if jwks.is_none() && jwks_uri.is_none() => {
+        AuthMethod::PrivateKeyJwt if jwks.is_none() && jwks_uri.is_none() => {
             return Err(meta_error("private_key_jwt needs jwks or jwks_uri"))
         }
-        "private_key_jwt" => {}
+        AuthMethod::PrivateKeyJwt => {}
         _ if jwks.is_some() || jwks_uri.is_some() => {
             return Err(meta_error(
                 "jwks and jwks_uri are only for private_key_jwt clients",
@@ -240,7 +241,7 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
         client_id: String::new(),
         practice,
         name,
-        auth_method: auth_method.to_string(),
+        auth_method,
         secret_hash: None,
         jwks,
         jwks_uri,
@@ -249,10 +250,9 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
         scope,
         pending_scope: None,
         launch_uri,
-        status: "pending".into(),
+        status: ClientStatus::Pending,
         status_reason: None,
         metadata: Json::Object(metadata),
-        access_token_lifetime: lifetime,
         created_at: now,
         owner_developer: None,
         transfer_to: None,
@@ -266,10 +266,10 @@ pub fn client_from_metadata(meta: &Json, default_practice: &str, now: i64) -> Re
 /// `user/` scopes, identity and launch scopes need `authorization_code`.
 /// Checked at registration, on a scope change and again when a practice
 /// approves either (registrations from before the rule).
-pub fn check_grantable(grant_types: &[String], scope: &str) -> Result<(), ApiError> {
+pub fn check_grantable(grant_types: &[GrantType], scope: &str) -> Result<(), ApiError> {
     let kinds: Vec<GrantKind> = grant_types
         .iter()
-        .filter_map(|g| GrantKind::of_grant_type(g))
+        .filter_map(|g| GrantKind::of_grant_type(g.as_str()))
         .collect();
     let scopes = Scope::parse_list(scope).0;
     match registration_conflict(&scopes, &kinds) {
@@ -293,14 +293,14 @@ pub fn client_json(c: &Client) -> Json {
         "redirect_uris": c.redirect_uris,
         "token_endpoint_auth_method": c.auth_method,
         "grant_types": c.grant_types,
-        "response_types": if c.grant_types.iter().any(|g| g == "authorization_code") { json!(["code"]) } else { json!([]) },
+        "response_types": if c.grant_types.contains(&GrantType::AuthorizationCode) { json!(["code"]) } else { json!([]) },
         "scope": c.scope,
         "practice": c.practice,
         "status": c.status,
-        "access_token_lifetime": c.access_token_lifetime,
+        "access_token_lifetime": c.access_token_lifetime(),
     });
     if let Some(o) = out.as_object_mut() {
-        if c.auth_method == "client_secret_basic" {
+        if c.auth_method == AuthMethod::ClientSecretBasic {
             o.insert("client_secret_expires_at".into(), json!(0));
         }
         for (k, v) in [
@@ -358,7 +358,8 @@ pub async fn register<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
         }
         Some(_) => return Err(meta_error("client_id must be 8-64 characters of A-Za-z0-9._-")),
     };
-    let secret = (client.auth_method == "client_secret_basic").then(|| random_token(&app.platform, 32));
+    let secret =
+        (client.auth_method == AuthMethod::ClientSecretBasic).then(|| random_token(&app.platform, 32));
     client.secret_hash = secret.as_deref().map(sha256_b64);
     store::insert_client(app.auth_db(), &client).await?;
     let mut body = client_json(&client);
@@ -387,7 +388,7 @@ mod tests {
         let c =
             client_from_metadata(&meta(json!({"scope": "patient/Observation.read openid"})), "p", 0).unwrap();
         assert_eq!(c.scope, "patient/Observation.read openid");
-        assert_eq!(c.status, "pending");
+        assert_eq!(c.status.as_str(), "pending");
         let err = |m: Json| client_from_metadata(&meta(m), "p", 0).unwrap_err();
         assert_eq!(
             err(json!({"redirect_uris": ["/relative"]})).body,

@@ -24,7 +24,7 @@ use crate::oauth::{
 use crate::platform::log;
 use crate::platform::Platform;
 use crate::store::auth::{
-    self as store, AuditEvent, Client, CodeUse, Grant, NewAccessToken, NewRefreshToken,
+    self as store, AuditEvent, Client, CodeUse, Grant, GrantType, NewAccessToken, NewRefreshToken,
 };
 use crate::store::Database;
 use crate::web::form::{field, form, require_form};
@@ -35,46 +35,6 @@ fn invalid_grant(message: impl Into<String>) -> ApiError {
 
 fn invalid_request(message: impl Into<String>) -> ApiError {
     ApiError::oauth(400, "invalid_request", message)
-}
-
-/// The grant types `/token` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrantType {
-    /// `authorization_code` (RFC 6749 §4.1.3), with PKCE.
-    AuthorizationCode,
-    /// `refresh_token` (RFC 6749 §6).
-    RefreshToken,
-    /// `client_credentials` (RFC 6749 §4.4; SMART Backend Services).
-    ClientCredentials,
-}
-
-impl GrantType {
-    /// The `grant_type` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantType::AuthorizationCode => "authorization_code",
-            GrantType::RefreshToken => "refresh_token",
-            GrantType::ClientCredentials => "client_credentials",
-        }
-    }
-
-    /// Reads `grant_type`; `unsupported_grant_type` for any other.
-    pub fn parse(value: &str) -> Result<GrantType, ApiError> {
-        [
-            GrantType::AuthorizationCode,
-            GrantType::RefreshToken,
-            GrantType::ClientCredentials,
-        ]
-        .into_iter()
-        .find(|g| g.as_str() == value)
-        .ok_or_else(|| {
-            ApiError::oauth(
-                400,
-                "unsupported_grant_type",
-                format!("grant_type {value} is not supported"),
-            )
-        })
-    }
 }
 
 /// A token request's parameters, by grant type. Each parameter appears at
@@ -129,11 +89,16 @@ impl<'a> TokenRequest<'a> {
 pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
     require_form(req)?;
     let pairs = form(req);
-    let grant = GrantType::parse(
-        field(&pairs, "grant_type")?.ok_or_else(|| invalid_request("grant_type is missing"))?,
-    )?;
+    let grant_type = field(&pairs, "grant_type")?.ok_or_else(|| invalid_request("grant_type is missing"))?;
+    let Some(grant) = GrantType::parse(grant_type) else {
+        return Err(ApiError::oauth(
+            400,
+            "unsupported_grant_type",
+            format!("grant_type {grant_type} is not supported"),
+        ));
+    };
     let (client, how) = authenticate_client(app, req, &pairs).await?;
-    let registered = |g: GrantType| client.grant_types.iter().any(|x| x == g.as_str());
+    let registered = |g: GrantType| client.grant_types.contains(&g);
     let allowed = match grant {
         GrantType::AuthorizationCode | GrantType::RefreshToken => registered(GrantType::AuthorizationCode),
         GrantType::ClientCredentials => registered(GrantType::ClientCredentials),
@@ -375,7 +340,7 @@ async fn client_credentials<D: Database, P: Platform>(
     let now = app.platform.now_ms();
     let token = random_token(&app.platform, 32);
     let scope = access::to_string(&granted);
-    let lifetime = client.access_token_lifetime.min(300);
+    let lifetime = client.access_token_lifetime().min(300);
     store::insert_tokens(
         app.auth_db(),
         &NewAccessToken {
@@ -449,7 +414,7 @@ async fn issue<D: Database, P: Platform>(
         patient: grant.patient.clone(),
         scope: scope.clone(),
         issued_at: now,
-        expires_at: now + client.access_token_lifetime * 1000,
+        expires_at: now + client.access_token_lifetime() * 1000,
     };
     let refresh_token = family.map(|_| random_token(&app.platform, 32));
     let refresh = match (family, &refresh_token) {
@@ -480,7 +445,7 @@ async fn issue<D: Database, P: Platform>(
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
-        expires_in: client.access_token_lifetime,
+        expires_in: client.access_token_lifetime(),
         scope,
         refresh_token,
         id_token,

@@ -164,12 +164,13 @@ async fn launchable_apps<D: Database, P: Platform>(
     app: &App<D, P>,
     practice: &str,
 ) -> Result<Vec<Client>, ApiError> {
-    let mut apps: Vec<Client> = store::list_clients(app.auth_db(), Some(practice), Some("approved"))
-        .await?
-        .into_iter()
-        .filter(|c| c.launch_uri.as_deref().is_some_and(|u| Url::parse(u).is_ok()))
-        .filter(|c| c.grant_types.iter().any(|g| g == "authorization_code"))
-        .collect();
+    let mut apps: Vec<Client> =
+        store::list_clients(app.auth_db(), Some(practice), Some(store::ClientStatus::Approved))
+            .await?
+            .into_iter()
+            .filter(|c| c.launch_uri.as_deref().is_some_and(|u| Url::parse(u).is_ok()))
+            .filter(|c| c.grant_types.contains(&store::GrantType::AuthorizationCode))
+            .collect();
     apps.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(apps)
 }

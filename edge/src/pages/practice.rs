@@ -18,7 +18,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::manage::{decide_client, decide_scope_change};
 use crate::pages::developer::{auth_label, use_case_label};
 use crate::platform::Platform;
-use crate::store::auth::{self as store, Client, User, PRACTICE_ADMIN};
+use crate::store::auth::{self as store, Client, ClientStatus, Role, User};
 use crate::store::developer as developer_store;
 use crate::store::{resources, Database};
 use crate::web::components::{alert, hidden, sign_in, status_badge, Identity, Post, SignIn};
@@ -45,7 +45,7 @@ async fn admin_user<D: Database, P: Platform>(
     Ok(match cookie(req, SESSION_COOKIE) {
         Some(s) => store::session_user(app.auth_db(), &sha256_b64(s), app.platform.now_ms())
             .await?
-            .filter(|u| u.role == PRACTICE_ADMIN),
+            .filter(|u| u.role == Role::PracticeAdmin),
         None => None,
     })
 }
@@ -86,7 +86,7 @@ async fn post<D: Database, P: Platform>(
                 home: "/practice",
                 title: "Practice administration",
                 form: signin_form,
-                allowed: |user| match user.role == PRACTICE_ADMIN {
+                allowed: |user| match user.role == Role::PracticeAdmin {
                     true => Ok(()),
                     false => Err("This account is not a practice administrator."),
                 },
@@ -109,13 +109,13 @@ async fn post<D: Database, P: Platform>(
                 return Err(ApiError::page(400, "a reason has at most 500 characters"));
             }
             let outcome = match (*what, decision) {
-                ("decide", "approve" | "reject") if client.status == "pending" => {
+                ("decide", "approve" | "reject") if client.status == ClientStatus::Pending => {
                     decide_client(app, &client, decision, reason).await.map(|_| ())
                 }
-                ("decide", "disable") if client.status == "approved" => {
+                ("decide", "disable") if client.status == ClientStatus::Approved => {
                     decide_client(app, &client, decision, reason).await.map(|_| ())
                 }
-                ("decide", "enable") if client.status == "disabled" => {
+                ("decide", "enable") if client.status == ClientStatus::Disabled => {
                     decide_client(app, &client, decision, None).await.map(|_| ())
                 }
                 // The decision is on the scopes the page showed: if the
@@ -231,12 +231,18 @@ async fn dashboard<D: Database, P: Platform>(
     for c in &clients {
         rows.push((c, developer_email(app, c).await?));
     }
-    let pending: Vec<_> = rows.iter().filter(|(c, _)| c.status == "pending").collect();
+    let pending: Vec<_> = rows
+        .iter()
+        .filter(|(c, _)| c.status == ClientStatus::Pending)
+        .collect();
     let scope_changes: Vec<_> = rows
         .iter()
-        .filter(|(c, _)| c.status != "pending" && c.pending_scope.is_some())
+        .filter(|(c, _)| c.status != ClientStatus::Pending && c.pending_scope.is_some())
         .collect();
-    let others: Vec<_> = rows.iter().filter(|(c, _)| c.status != "pending").collect();
+    let others: Vec<_> = rows
+        .iter()
+        .filter(|(c, _)| c.status != ClientStatus::Pending)
+        .collect();
     let use_case =
         |c: &Client| use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""));
     let approve_reject = [("approve", "Approve", true), ("reject", "Reject", false)];
@@ -259,7 +265,7 @@ async fn dashboard<D: Database, P: Platform>(
                     tbody {
                         tr { th scope="row" { "Developer" } td { (email) } }
                         tr { th scope="row" { "Use case" } td { (use_case(c)) } }
-                        tr { th scope="row" { "Client authentication" } td { (auth_label(&c.auth_method)) } }
+                        tr { th scope="row" { "Client authentication" } td { (auth_label(c.auth_method)) } }
                         tr { th scope="row" { "Redirect URIs" } td { (codes(&c.redirect_uris)) } }
                         tr {
                             th scope="row" { "Launch URI" }
@@ -308,14 +314,14 @@ async fn dashboard<D: Database, P: Platform>(
                             td { (c.name) br; code { (c.client_id) } }
                             td { (email) }
                             td {
-                                (status_badge(&c.status))
+                                (status_badge(c.status))
                                 @if let Some(r) = &c.status_reason { br; span class="muted" { (r) } }
                             }
                             td { code class="scopes" { (c.scope) } }
                             td {
-                                @match c.status.as_str() {
-                                    "approved" => (decision_form(c, csrf, "decide", &[("disable", "Disable", false)], true)),
-                                    "disabled" => (decision_form(c, csrf, "decide", &[("enable", "Enable", false)], false)),
+                                @match c.status {
+                                    ClientStatus::Approved => (decision_form(c, csrf, "decide", &[("disable", "Disable", false)], true)),
+                                    ClientStatus::Disabled => (decision_form(c, csrf, "decide", &[("enable", "Enable", false)], false)),
                                     _ => {},
                                 }
                             }

@@ -31,6 +31,10 @@ fn bind(db: &D1Database, s: &Statement) -> Result<worker::D1PreparedStatement, D
 
 impl Database for D1 {
     async fn query(&self, stmt: Statement) -> Result<Vec<Row>, DbError> {
+        // `raw()` gives each row as an array in select order, as rusqlite
+        // does: `store::row` decodes by that position. (`all()` would give
+        // objects keyed by column name, which keep one of two joined columns
+        // of the same name.) Numbers come back as doubles.
         bind(&self.0, &stmt)?
             .raw::<serde_json::Value>()
             .await

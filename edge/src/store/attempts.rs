@@ -3,7 +3,8 @@
 //! practice's PIN), each one claimed before the secret is checked, so
 //! parallel guesses cannot each see the count from before the burst.
 
-use super::{int, Database, DbError, Statement};
+use super::row::scalar;
+use super::{Database, DbError, Statement};
 
 /// How failures against one key are slowed down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,7 @@ pub async fn claim<D: Database>(
             ],
         ))
         .await?;
-    Ok(rows.first().and_then(|r| int(r, 0)))
+    scalar(&rows, "attempt_counters.failed")
 }
 
 /// Until when (ms) `key` is locked (0: not locked).
@@ -65,7 +66,7 @@ pub async fn locked_until<D: Database>(db: &D, key: &str) -> Result<i64, DbError
             vec![key.into()],
         ))
         .await?;
-    Ok(rows.first().and_then(|r| int(r, 0)).unwrap_or_default())
+    Ok(scalar(&rows, "attempt_counters.locked_until")?.unwrap_or_default())
 }
 
 /// Forgets the failures of `key` (a right password at its address).

@@ -8,94 +8,128 @@
 
 use serde_json::Value as Json;
 
-use super::{int, text, Database, DbError, Row, SqlValue, Statement};
+use super::resources::IdJson;
+use super::row::{decode_all, decode_first, scalar, FromRow};
+use super::{Database, DbError, SqlValue, Statement};
 
-/// A registered app.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Client {
-    /// The `client_id`.
-    pub client_id: String,
-    /// The practice it serves.
-    pub practice: String,
-    /// `client_name`.
-    pub name: String,
-    /// `none`, `client_secret_basic` or `private_key_jwt`.
-    pub auth_method: String,
-    /// SHA-256 of the client secret.
-    pub secret_hash: Option<String>,
-    /// Inline JWKS.
-    pub jwks: Option<Json>,
-    /// JWKS URL.
-    pub jwks_uri: Option<String>,
-    /// Registered redirect URIs (exact match).
-    pub redirect_uris: Vec<String>,
-    /// Registered grant types.
-    pub grant_types: Vec<String>,
-    /// Allowed scopes (canonical, space-separated).
-    pub scope: String,
-    /// A scope change awaiting approval.
-    pub pending_scope: Option<String>,
-    /// `launch_uri`.
-    pub launch_uri: Option<String>,
-    /// `pending`, `approved`, `rejected` or `disabled`.
-    pub status: String,
-    /// Why it was rejected or disabled.
-    pub status_reason: Option<String>,
-    /// The registration request (JSON), for the metadata echo.
-    pub metadata: Json,
-    /// Access-token lifetime in seconds.
-    pub access_token_lifetime: i64,
-    /// Registered at (ms).
-    pub created_at: i64,
-    /// The developer account that owns it (apps registered in the developer portal).
-    pub owner_developer: Option<String>,
-    /// A proposed ownership transfer's recipient (a developer id).
-    pub transfer_to: Option<String>,
-    /// When the first client secret of a developer-owned app was shown.
-    pub secret_issued_at: Option<i64>,
-    /// Why the last scope change was rejected.
-    pub scope_change_reason: Option<String>,
-}
-
-const CLIENT_COLS: &str = "client_id, practice, name, auth_method, secret_hash, jwks, jwks_uri, redirect_uris, grant_types, scope, pending_scope, launch_uri, status, status_reason, metadata, created_at, owner_developer, transfer_to, secret_issued_at, scope_change_reason";
-
-fn json_col(row: &Row, i: usize) -> Option<Json> {
-    text(row, i).and_then(|s| serde_json::from_str(s).ok())
-}
-
-fn strings(v: Option<Json>) -> Vec<String> {
-    v.and_then(|j| serde_json::from_value(j).ok()).unwrap_or_default()
-}
-
-fn client_from(row: &Row) -> Client {
-    let metadata = json_col(row, 14).unwrap_or(Json::Null);
-    Client {
-        client_id: text(row, 0).unwrap_or_default().to_string(),
-        practice: text(row, 1).unwrap_or_default().to_string(),
-        name: text(row, 2).unwrap_or_default().to_string(),
-        auth_method: text(row, 3).unwrap_or_default().to_string(),
-        secret_hash: text(row, 4).map(str::to_string),
-        jwks: json_col(row, 5),
-        jwks_uri: text(row, 6).map(str::to_string),
-        redirect_uris: strings(json_col(row, 7)),
-        grant_types: strings(json_col(row, 8)),
-        scope: text(row, 9).unwrap_or_default().to_string(),
-        pending_scope: text(row, 10).map(str::to_string),
-        launch_uri: text(row, 11).map(str::to_string),
-        status: text(row, 12).unwrap_or_default().to_string(),
-        status_reason: text(row, 13).map(str::to_string),
-        access_token_lifetime: metadata
-            .get("access_token_lifetime")
-            .and_then(Json::as_i64)
-            .unwrap_or(3600),
-        metadata,
-        created_at: int(row, 15).unwrap_or_default(),
-        owner_developer: text(row, 16).map(str::to_string),
-        transfer_to: text(row, 17).map(str::to_string),
-        secret_issued_at: int(row, 18),
-        scope_change_reason: text(row, 19).map(str::to_string),
+crate::sql_enum! {
+    /// Where an app is in its review (`clients.status`).
+    pub enum ClientStatus {
+        /// Registered, awaiting the practice's decision.
+        Pending = "pending",
+        /// May be used.
+        Approved = "approved",
+        /// Refused by the practice.
+        Rejected = "rejected",
+        /// Approved once, now switched off.
+        Disabled = "disabled",
     }
 }
+
+crate::sql_enum! {
+    /// How a client authenticates at the token endpoint (`clients.auth_method`,
+    /// RFC 7591 `token_endpoint_auth_method`).
+    pub enum AuthMethod {
+        /// A public client (PKCE only).
+        None = "none",
+        /// A client secret in HTTP Basic.
+        ClientSecretBasic = "client_secret_basic",
+        /// A signed JWT assertion (SMART Backend Services, asymmetric client auth).
+        PrivateKeyJwt = "private_key_jwt",
+    }
+}
+
+crate::sql_enum! {
+    /// An OAuth grant type a client registered (`clients.grant_types`, a JSON array).
+    pub enum GrantType {
+        /// Users sign in and approve (SMART App Launch).
+        AuthorizationCode = "authorization_code",
+        /// Refresh tokens (with `authorization_code`).
+        RefreshToken = "refresh_token",
+        /// Backend services (SMART Backend Services).
+        ClientCredentials = "client_credentials",
+    }
+}
+
+crate::sql_enum! {
+    /// What an app is for (`use_case` in the registration metadata of apps
+    /// registered in the developer portal).
+    pub enum UseCase {
+        /// A patient-facing app.
+        Patient = "patient",
+        /// A clinician-facing app.
+        Provider = "provider",
+        /// A backend service (`client_credentials`).
+        Backend = "backend",
+    }
+}
+
+crate::row! {
+    /// A registered app.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Client in "clients" {
+        /// The `client_id`.
+        pub client_id: String,
+        /// The practice it serves.
+        pub practice: String,
+        /// `client_name`.
+        pub name: String,
+        /// How it authenticates at the token endpoint.
+        pub auth_method: AuthMethod,
+        /// SHA-256 of the client secret.
+        pub secret_hash: Option<String>,
+        /// Inline JWKS.
+        pub jwks: Option<Json>,
+        /// JWKS URL.
+        pub jwks_uri: Option<String>,
+        /// Registered redirect URIs (exact match).
+        pub redirect_uris: Vec<String>,
+        /// Registered grant types.
+        pub grant_types: Vec<GrantType>,
+        /// Allowed scopes (canonical, space-separated).
+        pub scope: String,
+        /// A scope change awaiting approval.
+        pub pending_scope: Option<String>,
+        /// `launch_uri`.
+        pub launch_uri: Option<String>,
+        /// Where it is in its review.
+        pub status: ClientStatus,
+        /// Why it was rejected or disabled.
+        pub status_reason: Option<String>,
+        /// The registration request (JSON), for the metadata echo.
+        pub metadata: Json,
+        /// Registered at (ms).
+        pub created_at: i64,
+        /// The developer account that owns it (apps registered in the developer portal).
+        pub owner_developer: Option<String>,
+        /// A proposed ownership transfer's recipient (a developer id).
+        pub transfer_to: Option<String>,
+        /// When the first client secret of a developer-owned app was shown.
+        pub secret_issued_at: Option<i64>,
+        /// Why the last scope change was rejected.
+        pub scope_change_reason: Option<String>,
+    }
+}
+
+impl Client {
+    /// Access-token lifetime in seconds (registered in the metadata; 3600 by default).
+    pub fn access_token_lifetime(&self) -> i64 {
+        self.metadata
+            .get("access_token_lifetime")
+            .and_then(Json::as_i64)
+            .unwrap_or(3600)
+    }
+
+    /// The use case it was registered for, if it was registered in the developer portal.
+    pub fn use_case(&self) -> Option<UseCase> {
+        self.metadata
+            .get("use_case")
+            .and_then(Json::as_str)
+            .and_then(UseCase::parse)
+    }
+}
+
+const CLIENT_COLS: &str = Client::COLUMNS;
 
 fn opt(s: &Option<String>) -> SqlValue {
     s.clone().into()
@@ -109,16 +143,18 @@ pub async fn insert_client<D: Database>(db: &D, c: &Client) -> Result<(), DbErro
             c.client_id.as_str().into(),
             c.practice.as_str().into(),
             c.name.as_str().into(),
-            c.auth_method.as_str().into(),
+            c.auth_method.into(),
             opt(&c.secret_hash),
             c.jwks.as_ref().map(Json::to_string).into(),
             opt(&c.jwks_uri),
             Json::from(c.redirect_uris.clone()).to_string().into(),
-            Json::from(c.grant_types.clone()).to_string().into(),
+            Json::from(c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>())
+                .to_string()
+                .into(),
             c.scope.as_str().into(),
             opt(&c.pending_scope),
             opt(&c.launch_uri),
-            c.status.as_str().into(),
+            c.status.into(),
             opt(&c.status_reason),
             c.metadata.to_string().into(),
             c.created_at.into(),
@@ -139,14 +175,14 @@ pub async fn client<D: Database>(db: &D, client_id: &str) -> Result<Option<Clien
             vec![client_id.into()],
         ))
         .await?;
-    Ok(rows.first().map(client_from))
+    decode_first(&rows)
 }
 
 /// Clients, optionally of one practice and status, newest first.
 pub async fn list_clients<D: Database>(
     db: &D,
     practice: Option<&str>,
-    status: Option<&str>,
+    status: Option<ClientStatus>,
 ) -> Result<Vec<Client>, DbError> {
     let rows = db
         .query(Statement::new(
@@ -154,10 +190,10 @@ pub async fn list_clients<D: Database>(
                 "SELECT {CLIENT_COLS} FROM clients WHERE (?1 IS NULL OR practice = ?1) AND (?2 IS NULL OR status = ?2) \
                  ORDER BY created_at DESC LIMIT 500"
             ),
-            vec![practice.map(str::to_string).into(), status.map(str::to_string).into()],
+            vec![practice.map(str::to_string).into(), status.map(|s| s.as_str().to_string()).into()],
         ))
         .await?;
-    Ok(rows.iter().map(client_from).collect())
+    decode_all(&rows)
 }
 
 /// Sets a client's status; approving publishes its redirect origins for CORS,
@@ -166,7 +202,7 @@ pub async fn list_clients<D: Database>(
 pub async fn set_client_status<D: Database>(
     db: &D,
     client_id: &str,
-    status: &str,
+    status: ClientStatus,
     reason: Option<&str>,
     origins: &[String],
     now: i64,
@@ -186,7 +222,7 @@ pub async fn set_client_status<D: Database>(
             vec![client_id.into()],
         ),
     ];
-    if status == "approved" {
+    if status == ClientStatus::Approved {
         for o in origins {
             stmts.push(Statement::new(
                 "INSERT OR IGNORE INTO client_origins (origin, client_id) VALUES (?1, ?2)",
@@ -289,50 +325,41 @@ pub async fn origin_allowed<D: Database>(db: &D, origin: &str) -> Result<bool, D
     Ok(!rows.is_empty())
 }
 
-/// A person who signs in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct User {
-    /// Opaque id (the id_token `sub`).
-    pub user_id: String,
-    /// Sign-in name.
-    pub username: String,
-    /// The practice.
-    pub practice: String,
-    /// `Patient/…` or `Practitioner/…`.
-    pub fhir_user: String,
-    /// Display name.
-    pub display_name: Option<String>,
-    /// `pbkdf2-sha256$…`.
-    pub password_hash: String,
-    /// Consecutive failed sign-ins.
-    pub failed_signins: i64,
-    /// Refused until (ms).
-    pub locked_until: i64,
-    /// `member`, `practice_admin` (signs in to `/practice`) or `test_patient`
-    /// (a member listed to developers as a test patient).
-    pub role: String,
+crate::sql_enum! {
+    /// A practice user's role (`users.role`).
+    pub enum Role {
+        /// Clinicians and patients.
+        Member = "member",
+        /// Signs in to `/practice` and approves the apps that may reach the practice's data.
+        PracticeAdmin = "practice_admin",
+        /// A patient account with made-up records that the practice shows to
+        /// the developers of its approved apps (other patients never are).
+        TestPatient = "test_patient",
+    }
 }
 
-/// The role of practice administrators.
-pub const PRACTICE_ADMIN: &str = "practice_admin";
-/// The role of patient accounts with made-up records that the practice
-/// shows to the developers of its approved apps (other patients never are).
-pub const TEST_PATIENT: &str = "test_patient";
-
-const USER_COLS: &str =
-    "user_id, username, practice, fhir_user, display_name, password_hash, failed_signins, locked_until, role";
-
-fn user_from(row: &Row) -> User {
-    User {
-        user_id: text(row, 0).unwrap_or_default().to_string(),
-        username: text(row, 1).unwrap_or_default().to_string(),
-        practice: text(row, 2).unwrap_or_default().to_string(),
-        fhir_user: text(row, 3).unwrap_or_default().to_string(),
-        display_name: text(row, 4).map(str::to_string),
-        password_hash: text(row, 5).unwrap_or_default().to_string(),
-        failed_signins: int(row, 6).unwrap_or_default(),
-        locked_until: int(row, 7).unwrap_or_default(),
-        role: text(row, 8).unwrap_or("member").to_string(),
+crate::row! {
+    /// A person who signs in.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct User in "users" {
+        /// Opaque id (the id_token `sub`).
+        pub user_id: String,
+        /// Sign-in name.
+        pub username: String,
+        /// The practice.
+        pub practice: String,
+        /// `Patient/…` or `Practitioner/…`.
+        pub fhir_user: String,
+        /// Display name.
+        pub display_name: Option<String>,
+        /// `pbkdf2-sha256$…`.
+        pub password_hash: String,
+        /// Consecutive failed sign-ins.
+        pub failed_signins: i64,
+        /// Refused until (ms).
+        pub locked_until: i64,
+        /// What the user may do.
+        pub role: Role,
     }
 }
 
@@ -350,7 +377,7 @@ pub async fn insert_user<D: Database>(db: &D, u: &User, now: i64) -> Result<bool
                 opt(&u.display_name),
                 u.password_hash.as_str().into(),
                 now.into(),
-                u.role.as_str().into(),
+                u.role.into(),
             ],
         ))
         .await?;
@@ -361,22 +388,22 @@ pub async fn insert_user<D: Database>(db: &D, u: &User, now: i64) -> Result<bool
 pub async fn user_by_name<D: Database>(db: &D, username: &str) -> Result<Option<User>, DbError> {
     let rows = db
         .query(Statement::new(
-            format!("SELECT {USER_COLS} FROM users WHERE username = ?1"),
+            format!("SELECT {} FROM users WHERE username = ?1", User::COLUMNS),
             vec![username.into()],
         ))
         .await?;
-    Ok(rows.first().map(user_from))
+    decode_first(&rows)
 }
 
 /// A user by id.
 pub async fn user<D: Database>(db: &D, user_id: &str) -> Result<Option<User>, DbError> {
     let rows = db
         .query(Statement::new(
-            format!("SELECT {USER_COLS} FROM users WHERE user_id = ?1"),
+            format!("SELECT {} FROM users WHERE user_id = ?1", User::COLUMNS),
             vec![user_id.into()],
         ))
         .await?;
-    Ok(rows.first().map(user_from))
+    decode_first(&rows)
 }
 
 /// A consecutive-failure counter with its lock on an account: developers'
@@ -439,7 +466,7 @@ pub async fn claim_attempt<D: Database>(
             ],
         ))
         .await?;
-    Ok(rows.first().and_then(|r| int(r, 0)))
+    scalar(&rows, table)
 }
 
 /// Until when (ms) the account's counter is locked (0: not locked).
@@ -451,7 +478,7 @@ pub async fn locked_until<D: Database>(db: &D, counter: FailureCounter, id: &str
             vec![id.into()],
         ))
         .await?;
-    Ok(rows.first().and_then(|r| int(r, 0)).unwrap_or_default())
+    Ok(scalar(&rows, table)?.unwrap_or_default())
 }
 
 /// Clears the failures and lock of a counter (after a right answer).
@@ -490,16 +517,12 @@ pub async fn session_user<D: Database>(
             format!(
                 "SELECT {} FROM sessions s JOIN users u ON u.user_id = s.user_id \
                  WHERE s.session_hash = ?1 AND s.ended_at IS NULL AND s.expires_at > ?2",
-                USER_COLS
-                    .split(", ")
-                    .map(|c| format!("u.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                User::columns_as("u")
             ),
             vec![session_hash.into(), now.into()],
         ))
         .await?;
-    Ok(rows.first().map(user_from))
+    decode_first(&rows)
 }
 
 /// Ends a session (sign-out); its online_access refresh tokens stop working.
@@ -511,17 +534,19 @@ pub async fn end_session<D: Database>(db: &D, session_hash: &str, now: i64) -> R
     .await
 }
 
-/// A launch context the EHR made for one user and one app.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Launch {
-    /// The practitioner (or patient) who launched the app.
-    pub user_id: String,
-    /// Their practice.
-    pub practice: String,
-    /// The app it was made for: no other app may use it.
-    pub client_id: String,
-    /// JSON: patient, encounter, need_patient_banner, smart_style_url, fhirContext.
-    pub context: Json,
+crate::row! {
+    /// A launch context the EHR made for one user and one app.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Launch in "launches" {
+        /// The practitioner (or patient) who launched the app.
+        pub user_id: String,
+        /// Their practice.
+        pub practice: String,
+        /// The app it was made for: no other app may use it.
+        pub client_id: String,
+        /// JSON: patient, encounter, need_patient_banner, smart_style_url, fhirContext.
+        pub context: Json,
+    }
 }
 
 /// Stores a launch context (by the hash of its opaque value).
@@ -556,36 +581,36 @@ pub async fn consume_launch<D: Database>(
 ) -> Result<Option<Launch>, DbError> {
     let rows = db
         .query(Statement::new(
-            "UPDATE launches SET used_at = ?3 WHERE launch_hash = ?1 AND client_id = ?2 \
-             AND used_at IS NULL AND expires_at > ?3 RETURNING user_id, practice, client_id, context",
+            format!(
+                "UPDATE launches SET used_at = ?3 WHERE launch_hash = ?1 AND client_id = ?2 \
+             AND used_at IS NULL AND expires_at > ?3 RETURNING {}",
+                Launch::COLUMNS
+            ),
             vec![launch_hash.into(), client_id.into(), now.into()],
         ))
         .await?;
-    Ok(rows.first().map(|r| Launch {
-        user_id: text(r, 0).unwrap_or_default().to_string(),
-        practice: text(r, 1).unwrap_or_default().to_string(),
-        client_id: text(r, 2).unwrap_or_default().to_string(),
-        context: json_col(r, 3).unwrap_or(Json::Null),
-    }))
+    decode_first(&rows)
 }
 
-/// An `/authorize` request in progress.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuthorizeRequest {
-    /// Opaque id carried by the pages' forms.
-    pub request_id: String,
-    /// The CSRF token the forms must echo (and the cookie must hold).
-    pub csrf: String,
-    /// The client.
-    pub client_id: String,
-    /// Validated parameters and launch context (JSON).
-    pub params: Json,
-    /// The signed-in user, once known.
-    pub user_id: Option<String>,
-    /// The patient in context, once known.
-    pub patient: Option<String>,
-    /// Whether a code or an error was already sent.
-    pub done: bool,
+crate::row! {
+    /// An `/authorize` request in progress.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct AuthorizeRequest in "authorize_requests" {
+        /// Opaque id carried by the pages' forms.
+        pub request_id: String,
+        /// The CSRF token the forms must echo (and the cookie must hold).
+        pub csrf: String,
+        /// The client.
+        pub client_id: String,
+        /// Validated parameters and launch context (JSON).
+        pub params: Json,
+        /// The signed-in user, once known.
+        pub user_id: Option<String>,
+        /// The patient in context, once known.
+        pub patient: Option<String>,
+        /// Whether a code or an error was already sent.
+        pub done: bool,
+    }
 }
 
 /// Stores a new authorize request.
@@ -620,20 +645,14 @@ pub async fn authorize_request<D: Database>(
 ) -> Result<Option<AuthorizeRequest>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT request_id, csrf, client_id, params, user_id, patient, done FROM authorize_requests \
-             WHERE request_id = ?1 AND expires_at > ?2",
+            format!(
+                "SELECT {} FROM authorize_requests WHERE request_id = ?1 AND expires_at > ?2",
+                AuthorizeRequest::COLUMNS
+            ),
             vec![request_id.into(), now.into()],
         ))
         .await?;
-    Ok(rows.first().map(|r| AuthorizeRequest {
-        request_id: text(r, 0).unwrap_or_default().to_string(),
-        csrf: text(r, 1).unwrap_or_default().to_string(),
-        client_id: text(r, 2).unwrap_or_default().to_string(),
-        params: json_col(r, 3).unwrap_or(Json::Null),
-        user_id: text(r, 4).map(str::to_string),
-        patient: text(r, 5).map(str::to_string),
-        done: int(r, 6) == Some(1),
-    }))
+    decode_first(&rows)
 }
 
 /// Records the signed-in user and/or chosen patient of a request.
@@ -665,49 +684,52 @@ pub async fn finish_authorize_request<D: Database>(db: &D, request_id: &str) -> 
     Ok(!rows.is_empty())
 }
 
-/// What a user approved for an app.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Grant {
-    /// Opaque id.
-    pub grant_id: String,
-    /// The practice.
-    pub practice: String,
-    /// The app.
-    pub client_id: String,
-    /// Who approved (none for backend services).
-    pub user_id: Option<String>,
-    /// The patient in context.
-    pub patient: Option<String>,
-    /// Granted scopes, canonical.
-    pub scope: String,
-    /// Launch context echoed in token responses (JSON object).
-    pub context: Json,
-    /// The sign-in session an online_access grant is tied to.
-    pub session_hash: Option<String>,
-    /// Created (ms).
-    pub created_at: i64,
-    /// Last token use (ms).
-    pub last_used_at: Option<i64>,
-    /// Revoked (ms).
-    pub revoked_at: Option<i64>,
+crate::row! {
+    /// What a user approved for an app.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Grant in "grants" {
+        /// Opaque id.
+        pub grant_id: String,
+        /// The practice.
+        pub practice: String,
+        /// The app.
+        pub client_id: String,
+        /// Who approved (none for backend services).
+        pub user_id: Option<String>,
+        /// The patient in context.
+        pub patient: Option<String>,
+        /// Granted scopes, canonical.
+        pub scope: String,
+        /// Launch context echoed in token responses (JSON object).
+        pub context: Json,
+        /// The sign-in session an online_access grant is tied to.
+        pub session_hash: Option<String>,
+        /// Created (ms).
+        pub created_at: i64,
+        /// Last token use (ms).
+        pub last_used_at: Option<i64>,
+        /// Revoked (ms).
+        pub revoked_at: Option<i64>,
+    }
 }
 
-const GRANT_COLS: &str =
-    "grant_id, practice, client_id, user_id, patient, scope, context, session_hash, created_at, last_used_at, revoked_at";
+const GRANT_COLS: &str = Grant::COLUMNS;
 
-fn grant_from(r: &Row) -> Grant {
-    Grant {
-        grant_id: text(r, 0).unwrap_or_default().to_string(),
-        practice: text(r, 1).unwrap_or_default().to_string(),
-        client_id: text(r, 2).unwrap_or_default().to_string(),
-        user_id: text(r, 3).map(str::to_string),
-        patient: text(r, 4).map(str::to_string),
-        scope: text(r, 5).unwrap_or_default().to_string(),
-        context: json_col(r, 6).unwrap_or(Json::Null),
-        session_hash: text(r, 7).map(str::to_string),
-        created_at: int(r, 8).unwrap_or_default(),
-        last_used_at: int(r, 9),
-        revoked_at: int(r, 10),
+crate::row! {
+    /// A live grant with its app's name (the patient portal's list).
+    struct GrantWithApp in "grants" {
+        grant_id: String = "g.grant_id",
+        practice: String = "g.practice",
+        client_id: String = "g.client_id",
+        user_id: Option<String> = "g.user_id",
+        patient: Option<String> = "g.patient",
+        scope: String = "g.scope",
+        context: Json = "g.context",
+        session_hash: Option<String> = "g.session_hash",
+        created_at: i64 = "g.created_at",
+        last_used_at: Option<i64> = "g.last_used_at",
+        revoked_at: Option<i64> = "g.revoked_at",
+        app_name: String = "c.name",
     }
 }
 
@@ -736,7 +758,7 @@ pub async fn grant<D: Database>(db: &D, grant_id: &str) -> Result<Option<Grant>,
             vec![grant_id.into()],
         ))
         .await?;
-    Ok(rows.first().map(grant_from))
+    decode_first(&rows)
 }
 
 /// The live grants whose patient is `patient` in `practice`, newest first,
@@ -746,20 +768,34 @@ pub async fn grants_for_patient<D: Database>(
     practice: &str,
     patient: &str,
 ) -> Result<Vec<(Grant, String)>, DbError> {
-    let cols: Vec<String> = GRANT_COLS.split(", ").map(|c| format!("g.{c}")).collect();
     let rows = db
         .query(Statement::new(
             format!(
-                "SELECT {}, c.name FROM grants g JOIN clients c ON c.client_id = g.client_id \
+                "SELECT {} FROM grants g JOIN clients c ON c.client_id = g.client_id \
                  WHERE g.practice = ?1 AND g.patient = ?2 AND g.revoked_at IS NULL ORDER BY g.created_at DESC LIMIT 200",
-                cols.join(", ")
+                GrantWithApp::COLUMNS
             ),
             vec![practice.into(), patient.into()],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (grant_from(r), text(r, 11).unwrap_or_default().to_string()))
+    Ok(decode_all::<GrantWithApp>(&rows)?
+        .into_iter()
+        .map(|g| {
+            let grant = Grant {
+                grant_id: g.grant_id,
+                practice: g.practice,
+                client_id: g.client_id,
+                user_id: g.user_id,
+                patient: g.patient,
+                scope: g.scope,
+                context: g.context,
+                session_hash: g.session_hash,
+                created_at: g.created_at,
+                last_used_at: g.last_used_at,
+                revoked_at: g.revoked_at,
+            };
+            (grant, g.app_name)
+        })
         .collect())
 }
 
@@ -782,23 +818,25 @@ pub async fn touch_grant<D: Database>(db: &D, grant_id: &str, now: i64) -> Resul
     .await
 }
 
-/// An authorization code to store with its grant.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Code {
-    /// SHA-256 of the code.
-    pub code_hash: String,
-    /// The grant it redeems.
-    pub grant_id: String,
-    /// The client it was issued to.
-    pub client_id: String,
-    /// The redirect URI of the request.
-    pub redirect_uri: String,
-    /// The PKCE challenge (S256), if sent.
-    pub code_challenge: Option<String>,
-    /// The OpenID `nonce`, if sent.
-    pub nonce: Option<String>,
-    /// Expiry (ms).
-    pub expires_at: i64,
+crate::row! {
+    /// An authorization code to store with its grant.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Code in "codes" {
+        /// SHA-256 of the code.
+        pub code_hash: String,
+        /// The grant it redeems.
+        pub grant_id: String,
+        /// The client it was issued to.
+        pub client_id: String,
+        /// The redirect URI of the request.
+        pub redirect_uri: String,
+        /// The PKCE challenge (S256), if sent.
+        pub code_challenge: Option<String>,
+        /// The OpenID `nonce`, if sent.
+        pub nonce: Option<String>,
+        /// Expiry (ms).
+        pub expires_at: i64,
+    }
 }
 
 /// Stores a grant and its code in one atomic batch.
@@ -806,8 +844,10 @@ pub async fn insert_grant_and_code<D: Database>(db: &D, g: &Grant, c: &Code) -> 
     db.batch(vec![
         insert_grant_stmt(g),
         Statement::new(
-            "INSERT INTO codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            format!(
+                "INSERT INTO codes ({}) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+                Code::COLUMNS
+            ),
             vec![
                 c.code_hash.as_str().into(),
                 c.grant_id.as_str().into(),
@@ -842,21 +882,15 @@ pub enum CodeUse {
 pub async fn consume_code<D: Database>(db: &D, code_hash: &str, now: i64) -> Result<CodeUse, DbError> {
     let rows = db
         .query(Statement::new(
-            "UPDATE codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL \
-             RETURNING code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at",
+            format!(
+                "UPDATE codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL RETURNING {}",
+                Code::COLUMNS
+            ),
             vec![code_hash.into(), now.into()],
         ))
         .await?;
-    if let Some(r) = rows.first() {
-        return Ok(CodeUse::Fresh(Code {
-            code_hash: text(r, 0).unwrap_or_default().to_string(),
-            grant_id: text(r, 1).unwrap_or_default().to_string(),
-            client_id: text(r, 2).unwrap_or_default().to_string(),
-            redirect_uri: text(r, 3).unwrap_or_default().to_string(),
-            code_challenge: text(r, 4).map(str::to_string),
-            nonce: text(r, 5).map(str::to_string),
-            expires_at: int(r, 6).unwrap_or_default(),
-        }));
+    if let Some(code) = decode_first(&rows)? {
+        return Ok(CodeUse::Fresh(code));
     }
     let rows = db
         .query(Statement::new(
@@ -864,8 +898,8 @@ pub async fn consume_code<D: Database>(db: &D, code_hash: &str, now: i64) -> Res
             vec![code_hash.into()],
         ))
         .await?;
-    Ok(match rows.first().and_then(|r| text(r, 0)) {
-        Some(g) => CodeUse::Replayed(g.to_string()),
+    Ok(match scalar::<String>(&rows, "codes.grant_id")? {
+        Some(g) => CodeUse::Replayed(g),
         None => CodeUse::Unknown,
     })
 }
@@ -974,23 +1008,25 @@ pub async fn insert_tokens<D: Database>(
     db.batch(stmts).await
 }
 
-/// A stored refresh token, with its grant's and family's state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RefreshToken {
-    /// Its family.
-    pub family_id: String,
-    /// Its grant.
-    pub grant_id: String,
-    /// The app.
-    pub client_id: String,
-    /// Scopes it may refresh to.
-    pub scope: String,
-    /// `offline_access`.
-    pub offline: bool,
-    /// Expiry (ms).
-    pub expires_at: i64,
-    /// When it was rotated (ms), if it was.
-    pub rotated_at: Option<i64>,
+crate::row! {
+    /// A stored refresh token, with its grant's and family's state.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct RefreshToken in "refresh_tokens" {
+        /// Its family.
+        pub family_id: String,
+        /// Its grant.
+        pub grant_id: String,
+        /// The app.
+        pub client_id: String,
+        /// Scopes it may refresh to.
+        pub scope: String,
+        /// `offline_access`.
+        pub offline: bool,
+        /// Expiry (ms).
+        pub expires_at: i64,
+        /// When it was rotated (ms), if it was.
+        pub rotated_at: Option<i64>,
+    }
 }
 
 /// Marks a refresh token rotated. Returns it with `rotated_at` as it was
@@ -1000,32 +1036,27 @@ pub async fn rotate_refresh<D: Database>(
     token_hash: &str,
     now: i64,
 ) -> Result<Option<RefreshToken>, DbError> {
-    const COLS: &str = "family_id, grant_id, client_id, scope, offline, expires_at";
-    let from = |r: &Row, rotated: Option<i64>| RefreshToken {
-        family_id: text(r, 0).unwrap_or_default().to_string(),
-        grant_id: text(r, 1).unwrap_or_default().to_string(),
-        client_id: text(r, 2).unwrap_or_default().to_string(),
-        scope: text(r, 3).unwrap_or_default().to_string(),
-        offline: int(r, 4) == Some(1),
-        expires_at: int(r, 5).unwrap_or_default(),
-        rotated_at: rotated,
-    };
+    const COLS: &str = RefreshToken::COLUMNS;
     let rows = db
         .query(Statement::new(
             format!("UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1 AND rotated_at IS NULL RETURNING {COLS}"),
             vec![token_hash.into(), now.into()],
         ))
         .await?;
-    if let Some(r) = rows.first() {
-        return Ok(Some(from(r, None)));
+    if let Some(token) = decode_first::<RefreshToken>(&rows)? {
+        // RETURNING shows the new rotated_at; before this call it was NULL.
+        return Ok(Some(RefreshToken {
+            rotated_at: None,
+            ..token
+        }));
     }
     let rows = db
         .query(Statement::new(
-            format!("SELECT {COLS}, rotated_at FROM refresh_tokens WHERE token_hash = ?1"),
+            format!("SELECT {COLS} FROM refresh_tokens WHERE token_hash = ?1"),
             vec![token_hash.into()],
         ))
         .await?;
-    Ok(rows.first().map(|r| from(r, int(r, 6))))
+    decode_first(&rows)
 }
 
 /// Whether a refresh family is still live (not revoked; grant not revoked).
@@ -1049,6 +1080,14 @@ pub async fn revoke_family<D: Database>(db: &D, family_id: &str, now: i64) -> Re
     .await
 }
 
+crate::row! {
+    /// A refresh token's family and app.
+    struct FamilyOf in "refresh_tokens" {
+        family_id: String,
+        client_id: String,
+    }
+}
+
 /// The family of a refresh token, by hash.
 pub async fn refresh_family_of<D: Database>(
     db: &D,
@@ -1056,42 +1095,42 @@ pub async fn refresh_family_of<D: Database>(
 ) -> Result<Option<(String, String)>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT family_id, client_id FROM refresh_tokens WHERE token_hash = ?1",
+            format!(
+                "SELECT {} FROM refresh_tokens WHERE token_hash = ?1",
+                FamilyOf::COLUMNS
+            ),
             vec![token_hash.into()],
         ))
         .await?;
-    Ok(rows.first().map(|r| {
-        (
-            text(r, 0).unwrap_or_default().to_string(),
-            text(r, 1).unwrap_or_default().to_string(),
-        )
-    }))
+    Ok(decode_first::<FamilyOf>(&rows)?.map(|f| (f.family_id, f.client_id)))
 }
 
-/// A live access token as the FHIR API and introspection see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AccessToken {
-    /// The app.
-    pub client_id: String,
-    /// The grant.
-    pub grant_id: Option<String>,
-    /// The practice.
-    pub practice: String,
-    /// The user.
-    pub user_id: Option<String>,
-    /// The patient in context.
-    pub patient: Option<String>,
-    /// Granted scopes.
-    pub scope: String,
-    /// The scopes the client is approved for now (a narrowing after the
-    /// grant limits what the token may do at its next use).
-    pub client_scope: String,
-    /// Issued (ms).
-    pub issued_at: i64,
-    /// Expiry (ms).
-    pub expires_at: i64,
-    /// The user's `fhirUser`.
-    pub fhir_user: Option<String>,
+crate::row! {
+    /// A live access token as the FHIR API and introspection see it.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct AccessToken in "access_tokens" {
+        /// The app.
+        pub client_id: String = "t.client_id",
+        /// The grant.
+        pub grant_id: Option<String> = "t.grant_id",
+        /// The practice.
+        pub practice: String = "t.practice",
+        /// The user.
+        pub user_id: Option<String> = "t.user_id",
+        /// The patient in context.
+        pub patient: Option<String> = "t.patient",
+        /// Granted scopes.
+        pub scope: String = "t.scope",
+        /// The scopes the client is approved for now (a narrowing after the
+        /// grant limits what the token may do at its next use).
+        pub client_scope: String = "c.scope",
+        /// Issued (ms).
+        pub issued_at: i64 = "t.issued_at",
+        /// Expiry (ms).
+        pub expires_at: i64 = "t.expires_at",
+        /// The user's `fhirUser`.
+        pub fhir_user: Option<String> = "u.fhir_user",
+    }
 }
 
 /// Looks up a live access token: not expired or revoked, client approved,
@@ -1103,28 +1142,17 @@ pub async fn access_token<D: Database>(
 ) -> Result<Option<AccessToken>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT t.client_id, t.grant_id, t.practice, t.user_id, t.patient, t.scope, t.issued_at, t.expires_at, u.fhir_user, c.scope \
+            format!("SELECT {} \
              FROM access_tokens t JOIN clients c ON c.client_id = t.client_id \
              LEFT JOIN grants g ON g.grant_id = t.grant_id \
              LEFT JOIN refresh_families f ON f.family_id = t.family_id \
              LEFT JOIN users u ON u.user_id = t.user_id \
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND c.status = 'approved' \
-             AND (t.grant_id IS NULL OR g.revoked_at IS NULL) AND (t.family_id IS NULL OR f.revoked_at IS NULL)",
+             AND (t.grant_id IS NULL OR g.revoked_at IS NULL) AND (t.family_id IS NULL OR f.revoked_at IS NULL)", AccessToken::COLUMNS),
             vec![token_hash.into(), now.into()],
         ))
         .await?;
-    Ok(rows.first().map(|r| AccessToken {
-        client_id: text(r, 0).unwrap_or_default().to_string(),
-        grant_id: text(r, 1).map(str::to_string),
-        practice: text(r, 2).unwrap_or_default().to_string(),
-        user_id: text(r, 3).map(str::to_string),
-        patient: text(r, 4).map(str::to_string),
-        scope: text(r, 5).unwrap_or_default().to_string(),
-        issued_at: int(r, 6).unwrap_or_default(),
-        expires_at: int(r, 7).unwrap_or_default(),
-        fhir_user: text(r, 8).map(str::to_string),
-        client_scope: text(r, 9).unwrap_or_default().to_string(),
-    }))
+    decode_first(&rows)
 }
 
 /// Revokes one access token; returns its client if it existed.
@@ -1139,7 +1167,7 @@ pub async fn revoke_access_token<D: Database>(
             vec![token_hash.into(), now.into()],
         ))
         .await?;
-    Ok(rows.first().and_then(|r| text(r, 0)).map(str::to_string))
+    scalar(&rows, "access_tokens.client_id")
 }
 
 /// Records a client assertion's `jti`; `false` if it was seen before (a replay).
@@ -1165,31 +1193,36 @@ pub async fn record_jti<D: Database>(
     Ok(!rows.is_empty())
 }
 
-/// One audit event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEvent {
-    /// When (ms).
-    pub at: i64,
-    /// The practice.
-    pub practice: String,
-    /// The app.
-    pub client_id: Option<String>,
-    /// The user.
-    pub user_id: Option<String>,
-    /// Whose record.
-    pub patient: Option<String>,
-    /// `token`, `refresh`, `read`, `search`, `revoke`, …
-    pub action: String,
-    /// What (`Observation?category=…`, `Patient/85`).
-    pub what: String,
-    /// HTTP status of the answer.
-    pub status: i64,
+crate::row! {
+    /// One audit event.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct AuditEvent in "audit_events" {
+        /// When (ms).
+        pub at: i64,
+        /// The practice.
+        pub practice: String,
+        /// The app.
+        pub client_id: Option<String>,
+        /// The user.
+        pub user_id: Option<String>,
+        /// Whose record.
+        pub patient: Option<String>,
+        /// `token`, `refresh`, `read`, `search`, `revoke`, …
+        pub action: String,
+        /// What (`Observation?category=…`, `Patient/85`).
+        pub what: String,
+        /// HTTP status of the answer.
+        pub status: i64,
+    }
 }
 
 /// Records an audit event.
 pub async fn insert_audit<D: Database>(db: &D, e: &AuditEvent) -> Result<(), DbError> {
     db.batch(vec![Statement::new(
-        "INSERT INTO audit_events (at, practice, client_id, user_id, patient, action, what, status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        format!(
+            "INSERT INTO audit_events ({}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            AuditEvent::COLUMNS
+        ),
         vec![
             e.at.into(),
             e.practice.as_str().into(),
@@ -1226,9 +1259,12 @@ pub async fn insert_audits<D: Database>(db: &D, events: &[AuditEvent]) -> Result
         })
         .collect();
     db.batch(vec![Statement::new(
-        "INSERT INTO audit_events (at, practice, client_id, user_id, patient, action, what, status) \
-         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6, j.value->>7 \
-         FROM json_each(?1) j",
+        format!(
+            "INSERT INTO audit_events ({}) \
+             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6, j.value->>7 \
+             FROM json_each(?1) j",
+            AuditEvent::COLUMNS
+        ),
         vec![Json::Array(rows).to_string().into()],
     )])
     .await
@@ -1243,24 +1279,15 @@ pub async fn audit_events<D: Database>(
 ) -> Result<Vec<AuditEvent>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT at, practice, client_id, user_id, patient, action, what, status FROM audit_events \
-             WHERE practice = ?1 AND (?2 IS NULL OR patient = ?2) ORDER BY at DESC, event_id DESC LIMIT ?3",
+            format!(
+                "SELECT {} FROM audit_events \
+                 WHERE practice = ?1 AND (?2 IS NULL OR patient = ?2) ORDER BY at DESC, event_id DESC LIMIT ?3",
+                AuditEvent::COLUMNS
+            ),
             vec![practice.into(), patient.map(str::to_string).into(), limit.into()],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| AuditEvent {
-            at: int(r, 0).unwrap_or_default(),
-            practice: text(r, 1).unwrap_or_default().to_string(),
-            client_id: text(r, 2).map(str::to_string),
-            user_id: text(r, 3).map(str::to_string),
-            patient: text(r, 4).map(str::to_string),
-            action: text(r, 5).unwrap_or_default().to_string(),
-            what: text(r, 6).unwrap_or_default().to_string(),
-            status: int(r, 7).unwrap_or_default(),
-        })
-        .collect())
+    decode_all(&rows)
 }
 
 /// Patients of a practice for the picker: `(id, json)`, optionally by name prefix.
@@ -1272,24 +1299,25 @@ pub async fn patients_for_picker<D: Database>(
 ) -> Result<Vec<(String, String)>, DbError> {
     let stmt = match name_norm {
         Some(n) if !n.is_empty() => Statement::new(
-            "SELECT r.id, r.json FROM resources r WHERE r.rid IN (SELECT s.rid FROM idx_string s WHERE s.practice = ?1 \
-             AND s.type = 'Patient' AND s.param = 'name' AND s.norm >= ?2 AND s.norm < ?2 || char(1114111)) \
-             ORDER BY r.id LIMIT ?3",
+            format!(
+                "SELECT {} FROM resources r WHERE r.rid IN (SELECT s.rid FROM idx_string s WHERE s.practice = ?1 \
+                 AND s.type = 'Patient' AND s.param = 'name' AND s.norm >= ?2 AND s.norm < ?2 || char(1114111)) \
+                 ORDER BY r.id LIMIT ?3",
+                IdJson::COLUMNS
+            ),
             vec![practice.into(), n.into(), limit.into()],
         ),
         _ => Statement::new(
-            "SELECT r.id, r.json FROM resources r WHERE r.practice = ?1 AND r.type = 'Patient' ORDER BY r.rid LIMIT ?2",
+            format!(
+                "SELECT {} FROM resources r WHERE r.practice = ?1 AND r.type = 'Patient' ORDER BY r.rid LIMIT ?2",
+                IdJson::COLUMNS
+            ),
             vec![practice.into(), limit.into()],
         ),
     };
     let rows = db.query(stmt).await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                text(r, 0).unwrap_or_default().to_string(),
-                text(r, 1).unwrap_or_default().to_string(),
-            )
-        })
+    Ok(decode_all::<IdJson>(&rows)?
+        .into_iter()
+        .map(|r| (r.id, r.json))
         .collect())
 }

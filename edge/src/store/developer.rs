@@ -6,42 +6,48 @@
 //! Decisions that must hold under concurrency (accepting a transfer, showing
 //! the first secret) are one conditional `UPDATE … RETURNING` each.
 
-use super::{int, text, Database, DbError, Row, Statement};
+use super::row::{decode_all, decode_first, scalar, FromRow};
+use super::{Database, DbError, Statement};
 
-/// An app developer's account.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Developer {
-    /// Opaque id.
-    pub developer_id: String,
-    /// Sign-in e-mail address (unique, case-insensitive).
-    pub email: String,
-    /// Name shown on pages and to practices.
-    pub display_name: String,
-    /// `pbkdf2-sha256$…`.
-    pub password_hash: String,
-    /// Consecutive failed sign-ins.
-    pub failed_signins: i64,
-    /// Sign-in refused until (ms).
-    pub locked_until: i64,
-    /// Consecutive wrong practice PINs.
-    pub failed_pins: i64,
-    /// Registrations refused until (ms), after too many wrong PINs.
-    pub pin_locked_until: i64,
+crate::row! {
+    /// An app developer's account.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Developer in "developers" {
+        /// Opaque id.
+        pub developer_id: String,
+        /// Sign-in e-mail address (unique, case-insensitive).
+        pub email: String,
+        /// Name shown on pages and to practices.
+        pub display_name: String,
+        /// `pbkdf2-sha256$…`.
+        pub password_hash: String,
+        /// Consecutive failed sign-ins.
+        pub failed_signins: i64,
+        /// Sign-in refused until (ms).
+        pub locked_until: i64,
+        /// Consecutive wrong practice PINs.
+        pub failed_pins: i64,
+        /// Registrations refused until (ms), after too many wrong PINs.
+        pub pin_locked_until: i64,
+    }
 }
 
-const DEV_COLS: &str =
-    "developer_id, email, display_name, password_hash, failed_signins, locked_until, failed_pins, pin_locked_until";
+const DEV_COLS: &str = Developer::COLUMNS;
 
-fn developer_from(row: &Row) -> Developer {
-    Developer {
-        developer_id: text(row, 0).unwrap_or_default().to_string(),
-        email: text(row, 1).unwrap_or_default().to_string(),
-        display_name: text(row, 2).unwrap_or_default().to_string(),
-        password_hash: text(row, 3).unwrap_or_default().to_string(),
-        failed_signins: int(row, 4).unwrap_or_default(),
-        locked_until: int(row, 5).unwrap_or_default(),
-        failed_pins: int(row, 6).unwrap_or_default(),
-        pin_locked_until: int(row, 7).unwrap_or_default(),
+crate::row! {
+    /// An app of a developer's list: `owned` by them, or else offered to them.
+    struct DeveloperApp in "clients" {
+        client_id: String,
+        owned: bool = "owner_developer IS ?1",
+    }
+}
+
+crate::row! {
+    /// A practice's test patient as developers see it.
+    struct TestPatient in "users" {
+        username: String,
+        display_name: Option<String>,
+        fhir_user: String,
     }
 }
 
@@ -71,7 +77,7 @@ pub async fn developer_by_email<D: Database>(db: &D, email: &str) -> Result<Opti
             vec![email.into()],
         ))
         .await?;
-    Ok(rows.first().map(developer_from))
+    decode_first(&rows)
 }
 
 /// A developer by id.
@@ -82,7 +88,7 @@ pub async fn developer<D: Database>(db: &D, developer_id: &str) -> Result<Option
             vec![developer_id.into()],
         ))
         .await?;
-    Ok(rows.first().map(developer_from))
+    decode_first(&rows)
 }
 
 /// Replaces a developer's password hash and ends all their sessions and API
@@ -107,21 +113,14 @@ pub async fn set_developer_password<D: Database>(
     .await
 }
 
-/// What a developer credential is: a browser session or an API token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// The `flare_dev_session` cookie.
-    Session,
-    /// A Bearer API token (the RFC 7591 initial access token).
-    Api,
-}
-
-impl CredentialKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            CredentialKind::Session => "session",
-            CredentialKind::Api => "api",
-        }
+crate::sql_enum! {
+    /// What a developer credential is (`developer_sessions.kind`): a browser
+    /// session or an API token.
+    pub enum CredentialKind {
+        /// The `flare_dev_session` cookie.
+        Session = "session",
+        /// A Bearer API token (the RFC 7591 initial access token).
+        Api = "api",
     }
 }
 
@@ -154,11 +153,7 @@ pub async fn credential_developer<D: Database>(
     kind: CredentialKind,
     now: i64,
 ) -> Result<Option<Developer>, DbError> {
-    let cols = DEV_COLS
-        .split(", ")
-        .map(|c| format!("d.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = Developer::columns_as("d");
     let rows = db
         .query(Statement::new(
             format!(
@@ -168,7 +163,7 @@ pub async fn credential_developer<D: Database>(
             vec![hash.into(), kind.as_str().into(), now.into()],
         ))
         .await?;
-    Ok(rows.first().map(developer_from))
+    decode_first(&rows)
 }
 
 /// Ends a session or API token.
@@ -203,7 +198,7 @@ pub async fn practice_pin<D: Database>(db: &D, practice: &str) -> Result<Option<
             vec![practice.into()],
         ))
         .await?;
-    Ok(rows.first().and_then(|r| text(r, 0)).map(str::to_string))
+    scalar(&rows, "practice_pins.pin_hash")
 }
 
 /// Ids of the apps a developer owns, and of those offered to them, newest first.
@@ -213,18 +208,20 @@ pub async fn developer_client_ids<D: Database>(
 ) -> Result<(Vec<String>, Vec<String>), DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT client_id, owner_developer = ?1 FROM clients WHERE owner_developer = ?1 OR transfer_to = ?1 \
-             ORDER BY created_at DESC LIMIT 500",
+            format!(
+                "SELECT {} FROM clients WHERE owner_developer = ?1 OR transfer_to = ?1 \
+                 ORDER BY created_at DESC LIMIT 500",
+                DeveloperApp::COLUMNS
+            ),
             vec![developer_id.into()],
         ))
         .await?;
     let (mut owned, mut offered) = (Vec::new(), Vec::new());
-    for r in &rows {
-        let id = text(r, 0).unwrap_or_default().to_string();
-        if int(r, 1) == Some(1) {
-            owned.push(id);
+    for app in decode_all::<DeveloperApp>(&rows)? {
+        if app.owned {
+            owned.push(app.client_id);
         } else {
-            offered.push(id);
+            offered.push(app.client_id);
         }
     }
     Ok((owned, offered))
@@ -316,20 +313,16 @@ pub async fn test_patients<D: Database>(
 ) -> Result<Vec<(String, Option<String>, String)>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT username, display_name, fhir_user FROM users WHERE practice = ?1 AND role = 'test_patient' \
-             AND fhir_user LIKE 'Patient/%' \
-             ORDER BY username LIMIT 100",
+            format!(
+                "SELECT {} FROM users WHERE practice = ?1 AND role = 'test_patient' \
+                 AND fhir_user LIKE 'Patient/%' ORDER BY username LIMIT 100",
+                TestPatient::COLUMNS
+            ),
             vec![practice.into()],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                text(r, 0).unwrap_or_default().to_string(),
-                text(r, 1).map(str::to_string),
-                text(r, 2).unwrap_or_default().to_string(),
-            )
-        })
+    Ok(decode_all::<TestPatient>(&rows)?
+        .into_iter()
+        .map(|p| (p.username, p.display_name, p.fhir_user))
         .collect())
 }

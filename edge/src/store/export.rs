@@ -9,8 +9,9 @@
 use flare_core::search::Filter;
 use serde_json::Value as Json;
 
+use super::row::{decode_all, decode_first, scalar, scalars, FromRow};
 use super::search_sql::{filter_cond, Builder};
-use super::{int, resources, text, Database, DbError, Row, SqlValue, Statement};
+use super::{resources, Database, DbError, SqlValue, Statement};
 
 /// The types a group export adds when the members' records reference them.
 pub const REFERENCED_TYPES: &[&str] = &[
@@ -21,72 +22,80 @@ pub const REFERENCED_TYPES: &[&str] = &[
     "PractitionerRole",
 ];
 
-/// One export job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExportJob {
-    /// Opaque id (in the status URL).
-    pub job_id: String,
-    /// The practice exported.
-    pub practice: String,
-    /// The client that asked (`""`: the operator).
-    pub client_id: String,
-    /// The kick-off URL.
-    pub request: String,
-    /// `group`, `patient` or `system`.
-    pub kind: String,
-    /// Parameters (JSON object).
-    pub params: Json,
-    /// Patient ids whose compartments are exported.
-    pub members: Vec<String>,
-    /// The export's point in time (ms): nothing changed later is exported.
-    pub transaction_time: i64,
-    /// `running`, `done`, `failed` or `cancelled`.
-    pub status: String,
-    /// The cursor of the next chunk (JSON object).
-    pub state: Json,
-    /// Bumped by every commit.
-    pub version: i64,
-    /// A runner holds the job until then (ms).
-    pub lease_until: i64,
-    /// Output files: `[{type, name, count}]`.
-    pub output: Json,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// Created (ms).
-    pub created_at: i64,
-    /// Last change (ms).
-    pub updated_at: i64,
-    /// Deleted after (ms).
-    pub expires_at: Option<i64>,
+crate::sql_enum! {
+    /// What an export covers (`export_jobs.kind`).
+    pub enum ExportKind {
+        /// `Group/[id]/$export`: the group's members.
+        Group = "group",
+        /// `Patient/$export`: every patient.
+        Patient = "patient",
+        /// `$export`: every resource of the practice.
+        System = "system",
+    }
 }
 
-const COLS: &str = "job_id, practice, client_id, request, kind, params, members, transaction_time, status, state, version, lease_until, output, error, created_at, updated_at, expires_at";
-
-fn json_col(row: &Row, i: usize) -> Json {
-    text(row, i)
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Json::Null)
+crate::sql_enum! {
+    /// Where an export job is (`export_jobs.status`).
+    pub enum ExportStatus {
+        /// Chunks remain.
+        Running = "running",
+        /// Complete: its files are listed.
+        Done = "done",
+        /// Stopped by an error (`error` says why).
+        Failed = "failed",
+        /// Deleted by its client before it finished.
+        Cancelled = "cancelled",
+    }
 }
 
-fn job_from(r: &Row) -> ExportJob {
-    ExportJob {
-        job_id: text(r, 0).unwrap_or_default().to_string(),
-        practice: text(r, 1).unwrap_or_default().to_string(),
-        client_id: text(r, 2).unwrap_or_default().to_string(),
-        request: text(r, 3).unwrap_or_default().to_string(),
-        kind: text(r, 4).unwrap_or_default().to_string(),
-        params: json_col(r, 5),
-        members: serde_json::from_value(json_col(r, 6)).unwrap_or_default(),
-        transaction_time: int(r, 7).unwrap_or_default(),
-        status: text(r, 8).unwrap_or_default().to_string(),
-        state: json_col(r, 9),
-        version: int(r, 10).unwrap_or_default(),
-        lease_until: int(r, 11).unwrap_or_default(),
-        output: json_col(r, 12),
-        error: text(r, 13).map(str::to_string),
-        created_at: int(r, 14).unwrap_or_default(),
-        updated_at: int(r, 15).unwrap_or_default(),
-        expires_at: int(r, 16),
+crate::row! {
+    /// One export job.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ExportJob in "export_jobs" {
+        /// Opaque id (in the status URL).
+        pub job_id: String,
+        /// The practice exported.
+        pub practice: String,
+        /// The client that asked (`""`: the operator).
+        pub client_id: String,
+        /// The kick-off URL.
+        pub request: String,
+        /// What it covers.
+        pub kind: ExportKind,
+        /// Parameters (JSON object).
+        pub params: Json,
+        /// Patient ids whose compartments are exported.
+        pub members: Vec<String>,
+        /// The export's point in time (ms): nothing changed later is exported.
+        pub transaction_time: i64,
+        /// Where it is.
+        pub status: ExportStatus,
+        /// The cursor of the next chunk (JSON object).
+        pub state: Json,
+        /// Bumped by every commit.
+        pub version: i64,
+        /// A runner holds the job until then (ms).
+        pub lease_until: i64,
+        /// Output files: `[{type, name, count}]`.
+        pub output: Json,
+        /// Why it failed.
+        pub error: Option<String>,
+        /// Created (ms).
+        pub created_at: i64,
+        /// Last change (ms).
+        pub updated_at: i64,
+        /// Deleted after (ms).
+        pub expires_at: Option<i64>,
+    }
+}
+
+const COLS: &str = ExportJob::COLUMNS;
+
+crate::row! {
+    /// A resource of an export chunk.
+    struct ChunkRow in "resources" {
+        rid: i64 = "r.rid",
+        json: String = "r.json",
     }
 }
 
@@ -103,11 +112,11 @@ fn insert_statement(j: &ExportJob) -> Statement {
             j.practice.as_str().into(),
             j.client_id.as_str().into(),
             j.request.as_str().into(),
-            j.kind.as_str().into(),
+            j.kind.into(),
             j.params.to_string().into(),
             Json::from(j.members.clone()).to_string().into(),
             j.transaction_time.into(),
-            j.status.as_str().into(),
+            j.status.into(),
             j.state.to_string().into(),
             j.version.into(),
             j.lease_until.into(),
@@ -147,7 +156,7 @@ pub async fn job<D: Database>(db: &D, practice: &str, job_id: &str) -> Result<Op
             vec![practice.into(), job_id.into()],
         ))
         .await?;
-    Ok(rows.first().map(job_from))
+    decode_first(&rows)
 }
 
 /// How many exports a client has running.
@@ -158,7 +167,7 @@ pub async fn running_count<D: Database>(db: &D, practice: &str, client_id: &str)
             vec![practice.into(), client_id.into()],
         ))
         .await?;
-    Ok(rows.first().and_then(|r| int(r, 0)).unwrap_or_default())
+    Ok(scalar(&rows, "export_jobs.count")?.unwrap_or_default())
 }
 
 /// Takes the job for a runner until `lease_until` if nobody holds it;
@@ -179,7 +188,7 @@ pub async fn claim<D: Database>(
             vec![practice.into(), job_id.into(), lease_until.into(), now.into()],
         ))
         .await?;
-    Ok(rows.first().map(job_from))
+    decode_first(&rows)
 }
 
 /// Commits a chunk: new cursor, output list, status; only if `version`
@@ -192,7 +201,7 @@ pub async fn save_chunk<D: Database>(
     version: i64,
     state: &Json,
     output: &Json,
-    status: &str,
+    status: ExportStatus,
     lease_until: i64,
     now: i64,
     expires_at: Option<i64>,
@@ -230,7 +239,7 @@ pub async fn release<D: Database>(db: &D, job_id: &str) -> Result<(), DbError> {
 pub async fn finish<D: Database>(
     db: &D,
     job_id: &str,
-    status: &str,
+    status: ExportStatus,
     error: Option<&str>,
     now: i64,
     expires_at: i64,
@@ -266,11 +275,7 @@ pub async fn expired_jobs<D: Database>(db: &D, practice: &str, now: i64) -> Resu
             vec![practice.into(), now.into()],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| text(r, 0))
-        .map(str::to_string)
-        .collect())
+    scalars(&rows, "export_jobs.job_id")
 }
 
 /// Records the referenced non-compartment resources of some members' records.
@@ -421,18 +426,14 @@ pub async fn chunk_rows<D: Database>(
     }
     let lim = b.bind(limit);
     let sql = format!(
-        "SELECT r.rid, r.json FROM {from} WHERE {} GROUP BY r.rid ORDER BY r.rid LIMIT {lim}",
+        "SELECT {} FROM {from} WHERE {} GROUP BY r.rid ORDER BY r.rid LIMIT {lim}",
+        ChunkRow::COLUMNS,
         conds.join(" AND ")
     );
     let rows = db.query(Statement::new(sql, b.into_params())).await?;
-    let mut out: Vec<(i64, String)> = rows
-        .iter()
-        .map(|r| {
-            (
-                int(r, 0).unwrap_or_default(),
-                text(r, 1).unwrap_or_default().to_string(),
-            )
-        })
+    let mut out: Vec<(i64, String)> = decode_all::<ChunkRow>(&rows)?
+        .into_iter()
+        .map(|r| (r.rid, r.json))
         .collect();
     let split: Vec<i64> = out
         .iter()
@@ -460,9 +461,5 @@ pub async fn patient_ids<D: Database>(db: &D, practice: &str) -> Result<Vec<Stri
             vec![practice.into()],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| text(r, 0))
-        .map(str::to_string)
-        .collect())
+    scalars(&rows, "resources.id")
 }

@@ -11,6 +11,7 @@ pub mod developer;
 pub mod export;
 pub mod practices;
 pub mod resources;
+pub mod row;
 pub mod search_sql;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
@@ -130,15 +131,4 @@ impl<D: Database> Shards<D> {
     pub fn all(&self) -> &[D] {
         &self.dbs
     }
-}
-
-/// Reads column `i` of a row as text.
-pub fn text(row: &Row, i: usize) -> Option<&str> {
-    row.get(i).and_then(Json::as_str)
-}
-
-/// Reads column `i` of a row as an integer (D1 returns numbers as floats).
-pub fn int(row: &Row, i: usize) -> Option<i64> {
-    row.get(i)
-        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
 }

@@ -6,7 +6,8 @@
 //! point can be resumed from: the `practices` row goes last, so a purge that
 //! stopped half-way is finished by asking for it again.
 
-use super::{int, Database, DbError, Statement};
+use super::row::{scalar, scalars};
+use super::{Database, DbError, Statement};
 
 /// How many records a practice holds, by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +42,7 @@ fn count(table: &'static str, column: &'static str, key: &str) -> Statement {
 
 async fn count_one<D: Database>(db: &D, s: Statement) -> Result<i64, DbError> {
     let rows = db.query(s).await?;
-    Ok(rows.first().and_then(|r| int(r, 0)).unwrap_or(0))
+    Ok(scalar::<i64>(&rows, "COUNT(*)")?.unwrap_or(0))
 }
 
 /// The records of practice `key`: `shard` holds its data, `directory` the
@@ -66,10 +67,7 @@ pub async fn export_job_ids<D: Database>(shard: &D, key: &str) -> Result<Vec<Str
             vec![key.into()],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| super::text(r, 0).map(str::to_string))
-        .collect())
+    scalars(&rows, "export_jobs.job_id")
 }
 
 /// Deletes everything practice `key` owns, then the practice. Each database's

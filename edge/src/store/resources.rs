@@ -10,7 +10,8 @@ use serde_json::{json, Value as Json};
 
 use flare_core::index::IndexRows;
 
-use super::{int, text, Database, DbError, Statement, MAX_BOUND_BYTES};
+use super::row::{decode_all, decode_first, scalar, FromRow};
+use super::{Database, DbError, Statement, MAX_BOUND_BYTES};
 
 /// A resource ready to store: validated, with its index rows.
 #[derive(Debug, Clone)]
@@ -38,6 +39,36 @@ pub struct StoredResource {
     pub json: String,
     /// The patients in whose compartment it is (the access history).
     pub patients: Vec<String>,
+}
+
+crate::row! {
+    /// A resource's id and JSON text (lists of one type).
+    pub struct IdJson in "resources" {
+        /// Logical id.
+        pub id: String = "r.id",
+        /// The JSON text ('' for a resource stored in parts).
+        pub json: String = "r.json",
+    }
+}
+
+crate::row! {
+    /// The current version of one resource, as [`read`] selects it.
+    struct ResourceRow in "resources" {
+        rid: i64,
+        version: i64,
+        last_updated: i64,
+        json: String,
+        patients: Option<String> = "(SELECT group_concat(c.patient_id, ' ') FROM compartment c WHERE c.rid = r.rid)",
+    }
+}
+
+crate::row! {
+    /// One part of a resource stored in parts, with its version.
+    struct PartRow in "resource_parts" {
+        rid: i64 = "r.rid",
+        version: i64 = "r.version",
+        part: String = "p.part",
+    }
 }
 
 /// Resources longer than this are stored in parts of this size (D1 allows
@@ -221,19 +252,23 @@ pub async fn read<D: Database>(
 ) -> Result<Option<StoredResource>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT rid, version, last_updated, json, \
-             (SELECT group_concat(c.patient_id, ' ') FROM compartment c WHERE c.rid = r.rid) \
-             FROM resources r WHERE practice = ?1 AND type = ?2 AND id = ?3",
+            format!(
+                "SELECT {} FROM resources r WHERE practice = ?1 AND type = ?2 AND id = ?3",
+                ResourceRow::COLUMNS
+            ),
             vec![practice.into(), resource_type.into(), id.into()],
         ))
         .await?;
-    let Some(r) = rows.first() else { return Ok(None) };
+    let Some(r) = decode_first::<ResourceRow>(&rows)? else {
+        return Ok(None);
+    };
     let mut stored = StoredResource {
-        rid: int(r, 0).unwrap_or_default(),
-        version: int(r, 1).unwrap_or_default(),
-        last_updated: int(r, 2).unwrap_or_default(),
-        json: text(r, 3).unwrap_or_default().to_string(),
-        patients: text(r, 4)
+        rid: r.rid,
+        version: r.version,
+        last_updated: r.last_updated,
+        json: r.json,
+        patients: r
+            .patients
             .map(|p| p.split(' ').map(str::to_string).collect())
             .unwrap_or_default(),
     };
@@ -253,21 +288,19 @@ pub async fn assemble_parts<D: Database>(db: &D, rids: &[i64]) -> Result<Vec<(i6
     let list = Json::Array(rids.iter().map(|r| json!(r)).collect()).to_string();
     let rows = db
         .query(Statement::new(
-            "SELECT r.rid, r.version, p.part FROM json_each(?1) j CROSS JOIN resources r ON r.rid = j.value \
-             CROSS JOIN resource_parts p ON p.rid = r.rid ORDER BY r.rid, p.seq",
+            format!(
+                "SELECT {} FROM json_each(?1) j CROSS JOIN resources r ON r.rid = j.value \
+                 CROSS JOIN resource_parts p ON p.rid = r.rid ORDER BY r.rid, p.seq",
+                PartRow::COLUMNS
+            ),
             vec![list.into()],
         ))
         .await?;
     let mut out: Vec<(i64, i64, String)> = Vec::new();
-    for row in &rows {
-        let (rid, version, part) = (
-            int(row, 0).unwrap_or_default(),
-            int(row, 1).unwrap_or_default(),
-            text(row, 2).unwrap_or_default(),
-        );
+    for PartRow { rid, version, part } in decode_all(&rows)? {
         match out.last_mut() {
-            Some(last) if last.0 == rid => last.2.push_str(part),
-            _ => out.push((rid, version, part.to_string())),
+            Some(last) if last.0 == rid => last.2.push_str(&part),
+            _ => out.push((rid, version, part)),
         }
     }
     Ok(out
@@ -287,15 +320,17 @@ pub async fn assemble_parts<D: Database>(db: &D, rids: &[i64]) -> Result<Vec<(i6
         .collect())
 }
 
-/// A practice (tenant).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Practice {
-    /// Stable key used in URLs and storage (`northside`).
-    pub key: String,
-    /// Display name.
-    pub name: String,
-    /// Id of the practice's Organization resource, if set.
-    pub organization_id: Option<String>,
+crate::row! {
+    /// A practice (tenant).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Practice in "practices" {
+        /// Stable key used in URLs and storage (`northside`).
+        pub key: String,
+        /// Display name.
+        pub name: String,
+        /// Id of the practice's Organization resource, if set.
+        pub organization_id: Option<String>,
+    }
 }
 
 /// Creates or updates a practice.
@@ -318,18 +353,11 @@ pub async fn put_practice<D: Database>(db: &D, p: &Practice, now: i64) -> Result
 pub async fn list_practices<D: Database>(db: &D) -> Result<Vec<Practice>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT key, name, organization_id FROM practices ORDER BY key",
+            format!("SELECT {} FROM practices ORDER BY key", Practice::COLUMNS),
             vec![],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Practice {
-            key: text(r, 0).unwrap_or_default().to_string(),
-            name: text(r, 1).unwrap_or_default().to_string(),
-            organization_id: text(r, 2).map(str::to_string),
-        })
-        .collect())
+    decode_all(&rows)
 }
 
 /// Whether `practice` exists in `db`.
@@ -375,19 +403,17 @@ pub async fn in_compartment<D: Database>(
 ) -> Result<Vec<(String, String)>, DbError> {
     let rows = db
         .query(Statement::new(
-            "SELECT r.id, r.json FROM compartment c CROSS JOIN resources r ON r.rid = c.rid \
-             WHERE c.practice = ?1 AND c.patient_id = ?2 AND c.type = ?3 ORDER BY r.last_updated DESC, r.rid DESC LIMIT ?4",
+            format!(
+                "SELECT {} FROM compartment c CROSS JOIN resources r ON r.rid = c.rid \
+                 WHERE c.practice = ?1 AND c.patient_id = ?2 AND c.type = ?3 ORDER BY r.last_updated DESC, r.rid DESC LIMIT ?4",
+                IdJson::COLUMNS
+            ),
             vec![practice.into(), patient.into(), rtype.into(), limit.into()],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                text(r, 0).unwrap_or_default().to_string(),
-                text(r, 1).unwrap_or_default().to_string(),
-            )
-        })
+    Ok(decode_all::<IdJson>(&rows)?
+        .into_iter()
+        .map(|r| (r.id, r.json))
         .collect())
 }
 
@@ -406,5 +432,5 @@ pub async fn latest_in_compartment<D: Database>(
             vec![practice.into(), patient.into(), rtype.into()],
         ))
         .await?;
-    Ok(rows.first().and_then(|r| text(r, 0)).map(str::to_string))
+    scalar(&rows, "resources.id")
 }

@@ -16,7 +16,8 @@ use flare_core::search::{
     DatePrefix, Filter, Include, SearchRequest, SortKey, StringMatch, TokenSystem, Value,
 };
 
-use super::{SqlValue, Statement, MAX_BOUND_PARAMS};
+use super::row::{decode_all, scalar, FromColumn, Raw};
+use super::{Database, DbError, SqlValue, Statement, MAX_BOUND_PARAMS};
 
 /// What one caller may see of one resource type: the input of the one
 /// visibility rule (see [`Visibility`]).
@@ -214,6 +215,46 @@ pub struct CompiledSearch {
     pub page: Statement,
     /// `SELECT COUNT(*)` over the same filters, for `_summary=count`.
     pub count_only: Statement,
+}
+
+crate::row! {
+    /// One row of a [`CompiledSearch::page`].
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct SearchRow in "search page" {
+        /// 0 match, 1 include, 2 revinclude, 3 total.
+        pub kind: i64,
+        /// Row id (not for the total).
+        pub rid: Option<i64>,
+        /// The JSON text ('' for a resource stored in parts).
+        pub json: Option<String>,
+        /// The sort key of a match (text or number); the total for kind 3.
+        pub sort_key: Raw,
+        /// A match's rank in the page.
+        pub pos: Option<i64>,
+        /// Resource type.
+        pub rtype: Option<String>,
+        /// Logical id.
+        pub id: Option<String>,
+        /// Compartment patients, space-separated (with [`Visibility::with_patients`]).
+        pub patients: Option<String>,
+    }
+}
+
+impl SearchRow {
+    /// The total a kind-3 row carries.
+    pub fn total(&self) -> Result<i64, DbError> {
+        i64::from_column(&self.sort_key.0).map_err(|e| DbError(format!("search page.total: {e}")))
+    }
+}
+
+/// Runs a compiled page query.
+pub async fn run_page<D: Database>(db: &D, page: Statement) -> Result<Vec<SearchRow>, DbError> {
+    decode_all(&db.query(page).await?)
+}
+
+/// Runs a compiled count query.
+pub async fn run_count<D: Database>(db: &D, count: Statement) -> Result<Option<i64>, DbError> {
+    scalar(&db.query(count).await?, "search count")
 }
 
 /// Binds values and hands out their placeholders (`?1`, `?2`, …).

@@ -7,6 +7,8 @@
 
 use maud::{html, Markup};
 
+use crate::store::auth::ClientStatus;
+
 /// A hidden form field.
 pub fn hidden(name: &str, value: &str) -> Markup {
     html! { input type="hidden" name=(name) value=(value); }
@@ -136,19 +138,18 @@ pub fn sign_in(s: &SignIn<'_>) -> Markup {
 }
 
 /// The status of an app registration as its developer reads it.
-pub fn status_label(status: &str) -> &'static str {
+pub fn status_label(status: ClientStatus) -> &'static str {
     match status {
-        "pending" => "Pending Review",
-        "approved" => "Approved",
-        "rejected" => "Rejected",
-        "disabled" => "Disabled",
-        _ => "Unknown",
+        ClientStatus::Pending => "Pending Review",
+        ClientStatus::Approved => "Approved",
+        ClientStatus::Rejected => "Rejected",
+        ClientStatus::Disabled => "Disabled",
     }
 }
 
 /// A registration's status badge (`status-pending`, `status-approved`, …).
-pub fn status_badge(status: &str) -> Markup {
-    html! { span class={ "status status-" (status) } { (status_label(status)) } }
+pub fn status_badge(status: ClientStatus) -> Markup {
+    html! { span class={ "status status-" (status.as_str()) } { (status_label(status)) } }
 }
 
 #[cfg(test)]
@@ -208,7 +209,7 @@ mod tests {
     #[test]
     fn badges_name_the_status() {
         assert_eq!(
-            status_badge("pending").into_string(),
+            status_badge(ClientStatus::Pending).into_string(),
             "<span class=\"status status-pending\">Pending Review</span>"
         );
     }

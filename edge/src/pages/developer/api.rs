@@ -28,6 +28,7 @@ use crate::pages::developer::{
     replace_keys, request_scope, settle_transfer, sign_in, sign_up, token_developer, visible_app, Refusal,
 };
 use crate::platform::Platform;
+use crate::store::auth::ClientStatus;
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::Database;
 
@@ -306,9 +307,9 @@ async fn configure<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest,
             // An app the practice approved is disabled (it may enable it
             // again); one it never approved is rejected, so that no "Enable"
             // turns it on without the review.
-            let action = match client.status.as_str() {
-                "approved" | "disabled" => "disable",
-                _ => "reject",
+            let action = match client.status {
+                ClientStatus::Approved | ClientStatus::Disabled => "disable",
+                ClientStatus::Pending | ClientStatus::Rejected => "reject",
             };
             decide_client(app, &client, action, Some("withdrawn by the developer")).await?;
             Ok(HttpResponse::new(204, "text/plain", Vec::<u8>::new()))

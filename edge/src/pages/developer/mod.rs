@@ -24,7 +24,9 @@ use crate::oauth::jwks_uri;
 use crate::oauth::manage;
 use crate::oauth::register::{check_jwks, client_from_metadata};
 use crate::platform::Platform;
-use crate::store::auth::{self as auth_store, Client, FailureCounter};
+use crate::store::auth::{
+    self as auth_store, AuthMethod, Client, ClientStatus, FailureCounter, GrantType, UseCase,
+};
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 use crate::web::attempts::PasswordCheck;
@@ -247,27 +249,27 @@ pub async fn change_password<D: Database, P: Platform>(
 }
 
 /// The use cases of the registration forms.
-pub const USE_CASES: [(&str, &str); 3] = [
-    ("patient", "Patient app"),
-    ("provider", "Provider app"),
-    ("backend", "Backend service"),
+pub const USE_CASES: [(UseCase, &str); 3] = [
+    (UseCase::Patient, "Patient app"),
+    (UseCase::Provider, "Provider app"),
+    (UseCase::Backend, "Backend service"),
 ];
 
 /// The human name of a use case.
 pub fn use_case_label(use_case: &str) -> &'static str {
+    let use_case = UseCase::parse(use_case);
     USE_CASES
         .iter()
-        .find(|(k, _)| *k == use_case)
+        .find(|(k, _)| Some(*k) == use_case)
         .map_or("App", |(_, l)| l)
 }
 
 /// How an app authenticates, in words.
-pub fn auth_label(method: &str) -> &'static str {
+pub fn auth_label(method: AuthMethod) -> &'static str {
     match method {
-        "none" => "Public (no secret)",
-        "client_secret_basic" => "Client secret",
-        "private_key_jwt" => "Private key JWT",
-        _ => "Unknown",
+        AuthMethod::None => "Public (no secret)",
+        AuthMethod::ClientSecretBasic => "Client secret",
+        AuthMethod::PrivateKeyJwt => "Private key JWT",
     }
 }
 
@@ -322,14 +324,18 @@ pub async fn register_app<D: Database, P: Platform>(
     }
     // The practice reviews the app by its use case: it must say what the
     // grants do (a backend service is one, and nothing else is).
-    let backend = client.grant_types.iter().any(|g| g == "client_credentials");
+    let backend = client.grant_types.contains(&GrantType::ClientCredentials);
     match client.metadata.get("use_case") {
         None | Some(Json::Null) => {}
-        Some(Json::String(u)) if USE_CASES.iter().any(|(k, _)| k == u) && (u == "backend") == backend => {}
+        Some(Json::String(u)) if UseCase::parse(u).is_some_and(|u| (u == UseCase::Backend) == backend) => {}
         Some(_) => {
             return Err(registration_error(format!(
                 "use_case is {} (backend exactly when grant_types has client_credentials)",
-                USE_CASES.map(|(k, _)| k).join(", ")
+                UseCase::ALL
+                    .iter()
+                    .map(|u| u.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )))
         }
     }
@@ -434,12 +440,12 @@ pub async fn issue_secret<D: Database, P: Platform>(
     client: &Client,
     rotate: bool,
 ) -> Result<String, ApiError> {
-    if client.auth_method != "client_secret_basic" {
+    if client.auth_method != AuthMethod::ClientSecretBasic {
         return Err(ApiError::bad_request(
             "only apps that authenticate with a client secret have one",
         ));
     }
-    if client.status != "approved" {
+    if client.status != ClientStatus::Approved {
         return Err(ApiError::new(
             409,
             "conflict",
@@ -477,7 +483,7 @@ pub async fn request_scope<D: Database, P: Platform>(
     client: &Client,
     scope: &str,
 ) -> Result<String, ApiError> {
-    if client.status != "approved" {
+    if client.status != ClientStatus::Approved {
         return Err(ApiError::new(
             409,
             "conflict",
@@ -513,7 +519,7 @@ pub async fn replace_keys<D: Database, P: Platform>(
     jwks: Option<&Json>,
     jwks_uri: Option<&str>,
 ) -> Result<(), ApiError> {
-    if client.auth_method != "private_key_jwt" {
+    if client.auth_method != AuthMethod::PrivateKeyJwt {
         return Err(registration_error("only private key JWT apps have public keys"));
     }
     let (db, now) = (app.auth_db(), app.platform.now_ms());
@@ -597,7 +603,7 @@ pub async fn app_json<D: Database, P: Platform>(app: &App<D, P>, client: &Client
         if let Some(r) = &client.scope_change_reason {
             o.insert("scope_change_rejected".into(), json!(r));
         }
-        if client.auth_method == "client_secret_basic" {
+        if client.auth_method == AuthMethod::ClientSecretBasic {
             o.insert(
                 "client_secret_issued".into(),
                 json!(client.secret_issued_at.is_some()),
@@ -611,7 +617,7 @@ pub async fn app_json<D: Database, P: Platform>(app: &App<D, P>, client: &Client
             let email = store::developer(db, owner).await?.map(|d| d.email);
             o.insert("owner".into(), json!(email));
         }
-        if client.status == "approved" {
+        if client.status == ClientStatus::Approved {
             let patients: Vec<Json> = store::test_patients(db, &client.practice)
                 .await?
                 .into_iter()

@@ -20,6 +20,7 @@ use crate::pages::developer::{
     visible_app, Refusal, DEV_SESSION_COOKIE, USE_CASES,
 };
 use crate::platform::Platform;
+use crate::store::auth::{AuthMethod, ClientStatus, GrantType, UseCase};
 use crate::store::developer::{self as store, CredentialKind, Developer};
 use crate::store::{resources, Database};
 use crate::web::components::{
@@ -71,7 +72,7 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
                         .iter()
                         .find(|(k, _)| k == "use")
                         .map_or("patient", |(_, v)| v.as_str());
-                    if !USE_CASES.iter().any(|(k, _)| *k == use_case) {
+                    if UseCase::parse(use_case).is_none() {
                         return Err(ApiError::page(404, "no such registration form"));
                     }
                     registration_page(app, 200, &dev, &csrf, use_case, &[], None).await?
@@ -191,7 +192,7 @@ async fn post_signed_in<D: Database, P: Platform>(
         }
         ["apps"] => {
             let use_case = get(pairs, "use_case");
-            if !USE_CASES.iter().any(|(k, _)| *k == use_case) {
+            if UseCase::parse(use_case).is_none() {
                 return Err(ApiError::page(400, "unknown use case"));
             }
             let result = match metadata_from_form(use_case, pairs) {
@@ -456,7 +457,7 @@ async fn dashboard<D: Database, P: Platform>(
                             td { a href={ "/developer/apps/" (c.client_id) } { (c.name) } }
                             td { (c.practice) }
                             td { (use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""))) }
-                            td { (status_badge(&c.status)) }
+                            td { (status_badge(c.status)) }
                             td { (notes) }
                         }
                     }
@@ -702,7 +703,7 @@ async fn app_page<D: Database, P: Platform>(
     let db = app.auth_db();
     let mine = c.owner_developer.as_deref() == Some(dev.developer_id.as_str());
     let action = |path: &str| format!("/developer/apps/{}/{path}", c.client_id);
-    let approved = c.status == "approved";
+    let approved = c.status == ClientStatus::Approved;
     let patients = if approved {
         Some(store::test_patients(db, &c.practice).await?)
     } else {
@@ -719,7 +720,7 @@ async fn app_page<D: Database, P: Platform>(
     };
     let body = html! {
         (nav(dev, csrf))
-        h1 { (c.name) " " (status_badge(&c.status)) }
+        h1 { (c.name) " " (status_badge(c.status)) }
         (alert(error))
         @match (c.status.as_str(), &c.status_reason) {
             ("rejected" | "disabled", Some(r)) => p { strong { "Reason:" } " " (r) },
@@ -730,7 +731,7 @@ async fn app_page<D: Database, P: Platform>(
             dt { "Client ID" } dd { code id="client-id" { (c.client_id) } }
             dt { "Practice" } dd { (c.practice) }
             dt { "Use case" } dd { (use_case_label(c.metadata.get("use_case").and_then(Json::as_str).unwrap_or(""))) }
-            dt { "Client authentication" } dd { (auth_label(&c.auth_method)) }
+            dt { "Client authentication" } dd { (auth_label(c.auth_method)) }
             @match (&c.jwks_uri, &c.jwks) {
                 (Some(u), _) => { dt { "JWKS URL" } dd { code { (u) } } },
                 (None, Some(j)) => {
@@ -757,7 +758,7 @@ async fn app_page<D: Database, P: Platform>(
             }
             dt { "Registered" } dd { (format_instant(c.created_at)) }
         }
-        @if approved && mine && c.auth_method == "client_secret_basic" {
+        @if approved && mine && c.auth_method == AuthMethod::ClientSecretBasic {
             h2 { "Client secret" }
             @match c.secret_issued_at {
                 None => {
@@ -778,7 +779,7 @@ async fn app_page<D: Database, P: Platform>(
                 },
             }
         }
-        @if mine && c.auth_method == "private_key_jwt" && c.status != "rejected" {
+        @if mine && c.auth_method == AuthMethod::PrivateKeyJwt && c.status != ClientStatus::Rejected {
             h2 { "Public keys" }
             @if c.jwks.is_none() && c.jwks_uri.is_none() {
                 p class="error" role="alert" {
@@ -796,7 +797,7 @@ async fn app_page<D: Database, P: Platform>(
             }))
         }
         @if approved && mine {
-            @let backend = c.grant_types.iter().any(|g| g == "client_credentials");
+            @let backend = c.grant_types.contains(&GrantType::ClientCredentials);
             @let current = c.scope.split(' ').filter(|s| *s != "offline_access").collect::<Vec<_>>().join(" ");
             h2 { "Change scopes" }
             p class="muted" { "The practice reviews the change; until it approves, the current scopes keep working." }
