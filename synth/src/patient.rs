@@ -1408,10 +1408,12 @@ impl<'a, 's> Gen<'a, 's> {
             "serviceProvider": self.org()
         });
         if let Some(nurse) = self.nurse.filter(|_| matches!(e.kind, Visit::Infusion(_))) {
-            enc["participant"].as_array_mut().expect("array").push(json!({
-                "type": [{ "coding": [coding(PARTICIPATION_TYPE, "PART", "Participation")] }],
-                "individual": self.practitioner(nurse)
-            }));
+            if let Some(participants) = enc["participant"].as_array_mut() {
+                participants.push(json!({
+                    "type": [{ "coding": [coding(PARTICIPATION_TYPE, "PART", "Participation")] }],
+                    "individual": self.practitioner(nurse)
+                }));
+            }
         }
         if let Some(a) = appointment {
             enc["appointment"] = json!([reference("Appointment", a)]);
@@ -2921,6 +2923,10 @@ impl<'a, 's> Gen<'a, 's> {
         ));
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "only oncology patients, who always have one, reach it"
+    )]
     fn cancer_problem(&self) -> (String, &'static CondDef) {
         let pr = self
             .problems

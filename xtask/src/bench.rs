@@ -311,7 +311,7 @@ fn row_f64(row: &Map<String, Value>, key: &str) -> Result<f64> {
 pub fn report(tsv: &Path, resources: u64, import_s: &str, patients: u64) -> Result<()> {
     let import_s = parse_f64(import_s)?;
     let text = fs::read_to_string(tsv).with_context(|| format!("reading {}", tsv.display()))?;
-    let pair = regex::Regex::new(r"(\w+)=([\d.]+)").expect("valid regex");
+    let pair = regex::Regex::new(r"(\w+)=([\d.]+)")?;
     let mut rows: Vec<Map<String, Value>> = Vec::new();
     for line in text.split_inclusive('\n') {
         let line = line.strip_suffix('\n').unwrap_or(line);

@@ -81,6 +81,7 @@ fn load(path: &Path) -> Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+#[allow(clippy::expect_used, reason = "the patterns are constants of this file")]
 fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("valid regex"))
 }
@@ -232,7 +233,9 @@ fn parse_term(term: &str, rtype: &str) -> Result<Option<PathSteps>, String> {
             match steps.last_mut() {
                 Some(Step::Choice(name, _)) => {
                     let name = name.clone();
-                    *steps.last_mut().expect("checked") = Step::Choice(name, Some(upper_first(&m[1])));
+                    if let Some(last) = steps.last_mut() {
+                        *last = Step::Choice(name, Some(upper_first(&m[1])));
+                    }
                 }
                 Some(_) => return Err(format!("as() on non-choice: {term}")),
                 None => return Err(format!("as() without a step: {term}")),
@@ -252,7 +255,9 @@ fn parse_term(term: &str, rtype: &str) -> Result<Option<PathSteps>, String> {
         match steps.last_mut() {
             Some(Step::Choice(name, _)) => {
                 let name = name.clone();
-                *steps.last_mut().expect("checked") = Step::Choice(name, Some(upper_first(&ty)));
+                if let Some(last) = steps.last_mut() {
+                    *last = Step::Choice(name, Some(upper_first(&ty)));
+                }
             }
             _ => return Err(format!("as on non-choice: {term}")),
         }

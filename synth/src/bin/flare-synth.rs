@@ -117,6 +117,10 @@ impl Batch {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "keys are the configured practices; a Value always serializes"
+    )]
     fn add(&mut self, key: &str, resource: &serde_json::Value) {
         let i = self
             .keys
