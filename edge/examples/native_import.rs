@@ -1,7 +1,11 @@
 //! Times an ndjson import through the application natively (SQLite), to
 //! separate the application's own cost from D1's: `cargo run --release -p
 //! flare-edge --example native_import -- FILE.ndjson`.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a measuring tool run by hand: a failure stops it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a measuring tool run by hand: a failure stops it"
+)]
 
 use std::time::Instant;
 

@@ -2,7 +2,11 @@
 //! application code as in workerd, driven through its pages and endpoints
 //! with a cookie-keeping "browser" and a movable clock. Signatures (id_token,
 //! client assertions) and the rate limiters are tested in `signing.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

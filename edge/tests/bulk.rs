@@ -2,7 +2,11 @@
 //! tiny file size and member window so every boundary is crossed), the
 //! manifest, the files' exact contents, filters, cancel, and a lost runner
 //! resumed by a status poll without losing or doubling lines.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

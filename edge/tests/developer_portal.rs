@@ -4,7 +4,11 @@
 //! deciding only their own practice's apps, the client secret shown once,
 //! scope changes that leave the old grant working until approved,
 //! ownership transfers confirmed by both sides, and CSRF on every form.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

@@ -3,7 +3,11 @@
 //! definitions) and the 230 US Core examples in `../shared/fixtures`: every
 //! example imports, reads back unchanged, and is found by a search on every
 //! value each of its search parameters indexes.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

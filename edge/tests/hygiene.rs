@@ -3,7 +3,11 @@
 //! body caps per route and search parameter bounds; sign-in failures the same
 //! for real and unknown names, throttled per name and address with growing
 //! waits; registration PINs counted per practice.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

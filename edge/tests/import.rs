@@ -1,6 +1,10 @@
 //! `POST /admin/import`: Bundle semantics, validation before any write, and
 //! the errors a client can cause.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! The operator's API shape: one way to name the practice a request acts on,
 //! and practices read, refused removal while they hold records, and purged
 //! completely (every table of the schema checked, the other practice intact).
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! Every US Core SHALL and SHOULD search combination compiles to one statement
 //! whose plan starts from an index: `EXPLAIN QUERY PLAN` must show no full
 //! scan of `resources` or of an index table.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use flare_core::registry::{self, ParamKind};
 use flare_core::search::{self, ParseOptions};

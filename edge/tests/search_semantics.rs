@@ -2,7 +2,11 @@
 //! small data set and cases written from the FHIR R4 search specification
 //! (query → expected matching ids, includes, totals or error status). The
 //! whole application runs natively over SQLite with D1's limits.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

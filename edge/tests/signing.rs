@@ -4,7 +4,11 @@
 //! authenticate with RS384 and ES384 assertions (and a wrongly signed one is
 //! refused), backend services get `system/` tokens, the limiters answer 429
 //! in each route's shape, and a 5xx writes its incident to the log.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! The pages are maud templates, which escape every interpolated value:
 //! no page is assembled from HTML in `format!` strings with hand-placed
 //! escapes, and the error type (`http/`) renders no HTML of its own.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,11 @@
 //! Typed storage (issue 14): the enum columns refuse other words (migration
 //! 0008's CHECK constraints), and a row whose column is missing or of the
 //! wrong type fails to decode with an error naming it, never a default.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use flare_edge::store::auth::{self, AuthMethod, Client, ClientStatus, GrantType, Role, User};
 use flare_edge::store::export::{ExportKind, ExportStatus};

@@ -29,7 +29,11 @@
 //! the number of searches (default 3000). The test prints both; a failure
 //! prints the smallest request (parameters removed one at a time) that still
 //! disagrees with the oracle.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod common;
 

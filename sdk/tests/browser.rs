@@ -6,7 +6,11 @@
 //!
 //! `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver cargo test -p flare-sdk --target wasm32-unknown-unknown --test browser`
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use flare_sdk::error::ErrorKind;
 use flare_sdk::runtime::{AbortHandle, HttpRequest, Platform, Store};

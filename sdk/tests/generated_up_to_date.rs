@@ -1,7 +1,11 @@
 //! `sdk/src/params/generated.rs` is what the registry generates now: a
 //! registry change without `cargo run -p flare-sdk --bin flare-sdk-dts -- params`
 //! fails here.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 #[path = "../src/params/codegen.rs"]
 mod codegen;

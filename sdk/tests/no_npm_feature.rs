@@ -7,7 +7,11 @@
 //! export sections with `wasmparser`. The build uses its own target directory
 //! (`target/sdk-no-npm`) so it never waits on the `cargo test` that runs it.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

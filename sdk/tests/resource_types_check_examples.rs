@@ -7,7 +7,11 @@
 //!
 //! Needs `npm ci` at the repository root; without `node_modules/.bin/tsc` the
 //! test says so and passes, unless `FLARE_REQUIRE_TSC` is set.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

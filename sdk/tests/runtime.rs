@@ -4,7 +4,11 @@
 //! RustCrypto, and a FHIR + OAuth server written as a closure. This is the
 //! code the browser runs; only the platform differs.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

@@ -1,6 +1,10 @@
 //! Times generation alone and generation plus serialization:
 //! `cargo run --release -p flare-synth --example bench -- 2000`.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a measuring tool run by hand: a failure stops it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a measuring tool run by hand: a failure stops it"
+)]
 use std::time::Instant;
 
 fn main() {

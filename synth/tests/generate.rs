@@ -1,7 +1,11 @@
 //! Properties of the generated data: determinism, referential integrity
 //! within a practice, id syntax and uniqueness, profile and resource-type
 //! coverage, Provenance for every record, and tenant isolation.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use flare_synth::{generate, is_valid_npi, Config, Generator, PRACTICE_LEVEL_TYPES, REFERENCE_DATE};
 use serde_json::Value;

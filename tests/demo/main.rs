@@ -35,7 +35,11 @@
 //! `target/sdk-rust-app` (scripts/build-sdk.sh), `/usr/bin/chromium` and the npm devDependencies
 //! (scripts/setup.sh). Screenshots of every key screen go to
 //! `target/screenshots/demo/` (`<scenario>-failure.png` on failure).
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -24,7 +24,11 @@
 //! shared reference data; default `../shared`), `FLARE_E2E_BACKTRACE=1`
 //! (full panic reports). On failure the wrangler log is kept at
 //! `target/e2e-state-<pid>.log`.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 mod bulk;
 mod context;

@@ -18,7 +18,11 @@
 //! `…-FAILURE.png` on a failure). `cargo test -p flare-tests --test portal`
 //! (set `FLARE_E2E_PORT`); needs `/usr/bin/chromium` and the npm
 //! devDependencies (scripts/setup.sh).
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use std::path::Path;
 use std::process::{Command, ExitCode};

@@ -53,7 +53,11 @@
 //! `cargo test -p flare-tests --test sdk`. Needs `pkg/dist` and `target/sdk-rust-app` (scripts/build-sdk.sh),
 //! `/usr/bin/chromium` and the npm devDependencies (scripts/setup.sh); the package trial
 //! installs Vite into its scratch app from the npm registry.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -27,7 +27,11 @@
 //! The edge's native tests (`edge/tests/common`) use [`oauth`]'s cookie
 //! jar, HTML inputs, PKCE and query helpers too (a dev-dependency of
 //! flare-edge; this crate does not depend on flare-edge).
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test harness: a failed unwrap fails the test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test harness: a failed unwrap fails the test"
+)]
 
 pub mod browser;
 pub mod check;

@@ -1,6 +1,10 @@
 //! The committed registry (`core/src/registry/generated.rs`) is what
 //! `../shared/reference` generates. Never skipped: without the references it fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed unwrap fails it")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test: a failed unwrap fails it"
+)]
 
 use std::fs;
 
