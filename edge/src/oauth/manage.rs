@@ -49,6 +49,14 @@ fn body(req: &HttpRequest) -> Result<Json, ApiError> {
     serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
 }
 
+/// The optional `reason` of an operator's decision.
+fn reason(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    Ok(body(req)?
+        .get("reason")
+        .and_then(Json::as_str)
+        .map(str::to_string))
+}
+
 async fn load_client<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> Result<store::Client, ApiError> {
     store::client(app.auth_db(), id)
         .await?
@@ -72,12 +80,17 @@ pub async fn list_clients<D: Database, P: Platform>(app: &App<D, P>, req: &HttpR
     ))
 }
 
-/// `GET /admin/clients/{id}`.
-pub async fn get_client<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> ApiResult {
+/// The client as it is now, as JSON.
+async fn client_answer<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> ApiResult {
     Ok(HttpResponse::json(
         200,
         &client_json(&load_client(app, id).await?),
     ))
+}
+
+/// `GET /admin/clients/{id}`.
+pub async fn get_client<D: Database, P: Platform>(app: &App<D, P>, id: &str) -> ApiResult {
+    client_answer(app, id).await
 }
 
 /// `POST /admin/clients/{id}/{approve|reject|disable|enable}` (`{"reason": …}` optional).
@@ -88,10 +101,7 @@ pub async fn client_decision<D: Database, P: Platform>(
     action: &str,
 ) -> ApiResult {
     let client = load_client(app, id).await?;
-    let reason = body(req)?
-        .get("reason")
-        .and_then(Json::as_str)
-        .map(str::to_string);
+    let reason = reason(req)?;
     let status = decide_client(app, &client, action, reason.as_deref()).await?;
     Ok(HttpResponse::json(
         200,
@@ -137,10 +147,7 @@ pub async fn put_jwks<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
         }
         _ => return Err(ApiError::bad_request("send either jwks or jwks_uri")),
     }
-    Ok(HttpResponse::json(
-        200,
-        &client_json(&load_client(app, id).await?),
-    ))
+    client_answer(app, id).await
 }
 
 /// `POST /admin/clients/{id}/scope-change` `{"scope": …}`: pending until decided.
@@ -172,16 +179,10 @@ pub async fn scope_decision<D: Database, P: Platform>(
     decision: &str,
 ) -> ApiResult {
     let client = load_client(app, id).await?;
-    let reason = body(req)?
-        .get("reason")
-        .and_then(Json::as_str)
-        .map(str::to_string);
+    let reason = reason(req)?;
     let expected = client.pending_scope.clone().unwrap_or_default();
     decide_scope_change(app, &client, &expected, decision == "approve", reason.as_deref()).await?;
-    Ok(HttpResponse::json(
-        200,
-        &client_json(&load_client(app, id).await?),
-    ))
+    client_answer(app, id).await
 }
 
 /// A practice's decision on an app (`approve`, `reject`, `disable` or

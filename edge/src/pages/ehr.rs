@@ -31,12 +31,10 @@ use crate::platform::Platform;
 use crate::store::auth::{self as store, Client, User};
 use crate::store::{resources, Database};
 use crate::web::components::{hidden, sign_in, Identity, Post, SignIn};
-use crate::web::cookie::{set_cookie, CSRF_COOKIE};
-use crate::web::csrf::{check_csrf, csrf_token};
+use crate::web::csrf::{check_csrf, csrf_token, with_csrf_cookie};
 use crate::web::form::{field, form};
 use crate::web::page::{html as page, with_frame_src};
-use crate::web::session::SESSION_TTL_MS;
-use crate::web::signin::{anyone, sign_in_form, sign_out, SignInPage};
+use crate::web::signin::{anyone, posted_sign_in, sign_out, SignInPage};
 
 /// What a launched app may do in the EHR's frame: run, keep its own origin
 /// (storage, cookies), submit forms (the authorization pages) and open a
@@ -61,17 +59,6 @@ fn signin_form(csrf: &str, error: Option<&str>) -> Markup {
             identity: Identity::Username,
             error,
         }))
-    }
-}
-
-fn with_csrf_cookie(req: &HttpRequest, page: HttpResponse, csrf: &str, fresh: bool) -> HttpResponse {
-    if fresh {
-        page.with_header(
-            "set-cookie",
-            &set_cookie(req, CSRF_COOKIE, csrf, SESSION_TTL_MS / 1000),
-        )
-    } else {
-        page
     }
 }
 
@@ -195,7 +182,7 @@ pub async fn home<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) 
     let (csrf, fresh) = csrf_token(&app.platform, req);
     let user = match practitioner(app, req, &csrf).await? {
         Ok(u) => u,
-        Err(page) => return Ok(with_csrf_cookie(req, page, &csrf, fresh)),
+        Err(page) => return Ok(with_csrf_cookie(page, req, &csrf, fresh)),
     };
     let q = req.query_pairs();
     let get = |k: &str| {
@@ -255,7 +242,7 @@ pub async fn home<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) 
             section aria-labelledby="chart-h" { h2 id="chart-h" { "Chart" } (chart) }
         },
     );
-    Ok(with_csrf_cookie(req, page, &csrf, fresh))
+    Ok(with_csrf_cookie(page, req, &csrf, fresh))
 }
 
 async fn launch_form<D: Database, P: Platform>(
@@ -319,20 +306,13 @@ async fn launch_form<D: Database, P: Platform>(
 
 /// `POST /ehr/signin`.
 pub async fn signin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
-    let pairs = form(req);
-    check_csrf(req, &pairs)?;
-    let csrf = field(&pairs, "csrf")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_string();
     let page = SignInPage {
         home: "/ehr",
         title: "EHR sign-in",
         form: signin_form,
         allowed: anyone,
     };
-    sign_in_form(app, req, &pairs, &csrf, &page).await
+    posted_sign_in(app, req, &page).await
 }
 
 /// `POST /ehr/signout`.

@@ -20,12 +20,11 @@ use crate::platform::Platform;
 use crate::store::auth::{self as store, User};
 use crate::store::Database;
 use crate::web::components::{hidden, sign_in, Identity, Post, SignIn};
-use crate::web::cookie::{cookie, set_cookie, CSRF_COOKIE, SESSION_COOKIE};
-use crate::web::csrf::{check_csrf, csrf_token};
+use crate::web::cookie::{cookie, SESSION_COOKIE};
+use crate::web::csrf::{check_csrf, csrf_token, with_csrf_cookie};
 use crate::web::form::{field, form};
 use crate::web::page::{html as page, see_other};
-use crate::web::session::SESSION_TTL_MS;
-use crate::web::signin::{anyone, sign_in_form, sign_out, SignInPage};
+use crate::web::signin::{anyone, posted_sign_in, sign_out, SignInPage};
 
 /// The user of the browser's sign-in session, if it is live.
 pub(crate) async fn session_user<D: Database, P: Platform>(
@@ -59,14 +58,7 @@ pub async fn home<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) 
         None => page(200, "Patient portal", signin_form(&csrf, None)),
         Some(user) => connected_apps(app, &user, &csrf).await?,
     };
-    Ok(if fresh {
-        page.with_header(
-            "set-cookie",
-            &set_cookie(req, CSRF_COOKIE, &csrf, SESSION_TTL_MS / 1000),
-        )
-    } else {
-        page
-    })
+    Ok(with_csrf_cookie(page, req, &csrf, fresh))
 }
 
 async fn connected_apps<D: Database, P: Platform>(app: &App<D, P>, user: &User, csrf: &str) -> ApiResult {
@@ -226,20 +218,13 @@ pub fn scope_summary(scope: &str) -> String {
 
 /// `POST /portal/signin`.
 pub async fn signin<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
-    let pairs = form(req);
-    check_csrf(req, &pairs)?;
-    let csrf = field(&pairs, "csrf")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_string();
     let page = SignInPage {
         home: "/portal",
         title: "Patient portal",
         form: signin_form,
         allowed: anyone,
     };
-    sign_in_form(app, req, &pairs, &csrf, &page).await
+    posted_sign_in(app, req, &page).await
 }
 
 /// `POST /portal/revoke`: revokes one of the signed-in patient's grants.

@@ -171,6 +171,23 @@ pub async fn sign_in_form<D: Database, P: Platform>(
     }
 }
 
+/// `POST …/signin` of a page group: the CSRF check, then [`sign_in_form`]
+/// with the form's CSRF token (shown again on a refused sign-in).
+pub async fn posted_sign_in<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    page: &SignInPage<'_>,
+) -> ApiResult {
+    let pairs = crate::web::form::form(req);
+    crate::web::csrf::check_csrf(req, &pairs)?;
+    let csrf = field(&pairs, "csrf")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_string();
+    sign_in_form(app, req, &pairs, &csrf, page).await
+}
+
 /// Ends the browser's session and clears its cookie; a 303 to `home`.
 pub async fn sign_out<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, home: &str) -> ApiResult {
     if let Some(s) = cookie(req, SESSION_COOKIE) {
