@@ -23,6 +23,10 @@ pub const TRIALS: &[(&str, TrialFn)] = &[
     ),
     ("import::ndjson_and_versions", ndjson_and_versions),
     ("import::collection_urn_full_urls_are_rewritten", collection_urns),
+    (
+        "import::a_practice_is_named_one_way_and_removed_with_its_records",
+        practice_removal,
+    ),
 ];
 
 /// Asserts `Type/id` is not stored in northside.
@@ -438,4 +442,78 @@ fn collection_urns(ctx: &Ctx) {
         vec!["e5-coll-o".to_string()],
         "searchable by the rewritten reference"
     );
+}
+
+/// The operator names a practice the same way on every route (the header, or
+/// `?practice=` on `/admin`), and removes one only with its records: 409 with
+/// the counts, then `?purge=true` removes them all, on real D1.
+fn practice_removal(ctx: &Ctx) {
+    let c = &ctx.client;
+    let key = "removal-trial";
+    let r = c
+        .put_json(
+            &format!("/admin/practices/{key}"),
+            &json!({"name": "Removal trial"}),
+        )
+        .send();
+    check_eq!(r.status, 200, "{}", r.body);
+    let patient = json!({"resourceType": "Patient", "id": "rm-1", "name": [{"family": "Gone"}]});
+    let r = c
+        .post("/admin/import", "application/fhir+json", patient.to_string())
+        .header("x-flare-practice", key)
+        .send();
+    check_eq!(
+        r.status,
+        200,
+        "the header names the import's practice: {}",
+        r.body
+    );
+    check_eq!(r.json()["practice"], key);
+    let r = c
+        .post(
+            &format!("/admin/import?practice={NORTHSIDE}"),
+            "application/fhir+json",
+            patient.to_string(),
+        )
+        .header("x-flare-practice", key)
+        .send();
+    check_eq!(r.status, 400, "two practices named: {}", r.body);
+    let r = c.get("/fhir/Patient/rm-1").header("x-flare-practice", key).send();
+    check_eq!(r.status, 200, "{}", r.body);
+
+    let r = c.get(&format!("/admin/practices/{key}")).send();
+    check_eq!(r.status, 200, "{}", r.body);
+    check_eq!(r.json()["records"]["resources"], 1);
+    let r = c.delete(&format!("/admin/practices/{key}")).send();
+    check_eq!(
+        r.status,
+        409,
+        "a practice with records is not removed: {}",
+        r.body
+    );
+    let r = c.get("/fhir/Patient/rm-1").header("x-flare-practice", key).send();
+    check_eq!(r.status, 200, "nothing was removed: {}", r.body);
+    let r = c.delete(&format!("/admin/practices/{key}?purge=true")).send();
+    check_eq!(r.status, 200, "{}", r.body);
+    check_eq!(r.json()["removed"]["resources"], 1);
+    check_eq!(c.get(&format!("/admin/practices/{key}")).send().status, 404);
+    let listed = c.get("/admin/practices").send().json();
+    check!(
+        !listed["practices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["key"] == key),
+        "the practice is no longer listed: {listed}"
+    );
+    // A practice made again under the same key starts empty.
+    check_eq!(
+        c.put_json(&format!("/admin/practices/{key}"), &json!({"name": "Again"}))
+            .send()
+            .status,
+        200
+    );
+    let r = c.get("/fhir/Patient/rm-1").header("x-flare-practice", key).send();
+    check_eq!(r.status, 404, "the purged record is gone: {}", r.body);
+    check_eq!(c.delete(&format!("/admin/practices/{key}")).send().status, 200);
 }
