@@ -1,5 +1,7 @@
-//! The admin API (bearer `ADMIN_TOKEN`): practices, imports, and the two
-//! benchmark floor routes.
+//! The admin API (bearer `ADMIN_TOKEN`, checked by the router): practices
+//! and the two benchmark floor routes; apps, users, launch contexts and the
+//! audit trail are `oauth::manage`'s, imports `fhir::import`'s. Must not
+//! touch: apps' tokens or the FHIR API's visibility rule.
 //!
 //! - `PUT /admin/practices/{key}` `{"name": …, "organizationId": …}` creates or updates a practice.
 //! - `GET /admin/practices` lists practices; `GET /admin/practices/{key}`

@@ -1,7 +1,8 @@
 //! The application's state and who is calling: [`App`] (databases, platform,
 //! configuration, the audit events of this request), [`Config`], [`Caller`]
 //! and [`Access`] (a live access token and its effective scopes). Handlers
-//! take `&App`; the router ([`crate::router`]) decides the [`Caller`].
+//! take `&App`; the router ([`crate::router`]) decides the [`Caller`]. Must
+//! not touch: routes, pages or any endpoint's logic.
 
 use flare_core::smart::access::{effective, GrantKind};
 use flare_core::smart::scope::Scope;

@@ -1,5 +1,6 @@
 //! Small cryptographic helpers over [`Platform`]: random tokens, hashes of
-//! secrets, password hashing, and constant-time comparison.
+//! secrets, password hashing, and constant-time comparison. Must not touch:
+//! requests, storage.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -1,7 +1,8 @@
 //! Runtime-neutral HTTP request and response types: the Worker adapter
 //! converts to and from `worker::Request`/`Response`, native tests build them
 //! directly. [`error`] is the one error type every handler returns and the one
-//! place errors become OperationOutcomes, OAuth errors or error pages.
+//! place errors become OperationOutcomes or OAuth errors (an error page's
+//! HTML is the web layer's). Must not touch: storage, the platform, HTML.
 
 pub mod error;
 

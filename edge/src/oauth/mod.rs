@@ -6,7 +6,8 @@
 //! ([`crate::web`]), shared with every page.
 //!
 //! All state lives in the directory shard's tables (`store::auth`); secrets
-//! are stored only as SHA-256 hashes.
+//! are stored only as SHA-256 hashes. Must not touch: FHIR data (the FHIR
+//! API reads it under the visibility rule) or any page group's routes.
 
 pub mod authorize;
 pub mod discovery;

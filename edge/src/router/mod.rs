@@ -1,7 +1,9 @@
 //! The router: every request enters here ([`App::respond`]), is matched to
 //! its route in the one table ([`routes::ROUTES`]), and gets what that route
 //! declares: its body cap, authentication, throttle, CORS and error shape.
-//! Handlers below it take parsed requests and never route.
+//! Handlers below it take parsed requests and never route. Must not hold
+//! any endpoint's logic: a new endpoint is a row of the table and a function
+//! in its room.
 
 pub mod cors;
 pub mod routes;

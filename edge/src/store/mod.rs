@@ -3,7 +3,9 @@
 //! Everything above it talks to [`Database`], a small async trait over one
 //! SQLite-dialect database. The Worker adapter implements it with D1, native
 //! tests with rusqlite ([`sqlite::SqliteDatabase`]), so the same SQL runs in
-//! both. Practices are sharded across databases by [`Shards`].
+//! both. Practices are sharded across databases by [`Shards`]. Must not
+//! touch: HTTP, authorization decisions (it runs the SQL it is given the
+//! `Visibility` for).
 
 pub mod attempts;
 pub mod auth;
