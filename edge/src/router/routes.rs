@@ -10,6 +10,9 @@
 
 use crate::fhir::import::MAX_IMPORT_BYTES;
 use crate::http::error::ErrorBody;
+use crate::pages::developer::api::DeveloperCall;
+use crate::pages::developer::pages::DeveloperPage;
+use crate::pages::practice::PracticePage;
 
 /// OAuth endpoints, FHIR `POST _search` and `$export`, browser forms.
 pub const FORM_BODY_MAX: usize = 16 * 1024;
@@ -191,12 +194,14 @@ pub enum Endpoint {
     EhrLaunch,
     /// `POST /ehr/signout`.
     EhrSignOut,
-    /// `/developer/api/…`: the developer API.
-    DeveloperApi,
-    /// `/developer/…`: the developer portal's pages.
-    DeveloperPages,
-    /// `/practice/…`: practice administration.
-    Practice,
+    /// `/developer/api/…`: one call of the developer API (one variant per endpoint).
+    DeveloperApi(DeveloperCall),
+    /// `/developer/…`: one of the developer portal's pages or forms (one
+    /// variant per endpoint).
+    DeveloperPages(DeveloperPage),
+    /// `/practice/…`: one page or form of practice administration (one
+    /// variant per endpoint).
+    Practice(PracticePage),
     /// Any other path of a page area: a 404 page.
     PageNotFound,
     /// `POST /admin/import`.
@@ -345,6 +350,8 @@ const ADMIN: Area = Area {
     cors: Cors::None,
     body_max: ADMIN_BODY_MAX,
 };
+/// The developer portal's pages (its forms take pasted JWKS).
+const DEVELOPER_PAGES: Area = PAGES.body_max(DEVELOPER_BODY_MAX);
 /// Paths no route claims.
 const NOWHERE: Area = Area {
     auth: Auth::None,
@@ -354,8 +361,11 @@ const NOWHERE: Area = Area {
     body_max: FORM_BODY_MAX,
 };
 
+use DeveloperCall as Api;
+use DeveloperPage as Dev;
 use Endpoint as E;
 use Method::{Any, Delete, Get, GetOrPost, Post, Put};
+use PracticePage as Practice;
 
 /// Every route, in the order they are tried.
 pub static ROUTES: &[Route] = &[
@@ -415,14 +425,226 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/portal/revoke", E::PortalRevoke, PAGES),
     route(Post, "/portal/signout", E::PortalSignOut, PAGES),
     route(Any, "/portal/{*rest}", E::PageNotFound, PAGES),
-    route(Any, "/developer/api/{*rest}", E::DeveloperApi, REGISTRATION),
+    // The developer API.
+    route(
+        Post,
+        "/developer/api/signup",
+        E::DeveloperApi(Api::SignUp),
+        REGISTRATION,
+    ),
+    route(
+        Post,
+        "/developer/api/token",
+        E::DeveloperApi(Api::Token),
+        REGISTRATION,
+    ),
+    route(
+        Delete,
+        "/developer/api/token",
+        E::DeveloperApi(Api::EndToken),
+        REGISTRATION,
+    ),
+    route(
+        Post,
+        "/developer/api/password",
+        E::DeveloperApi(Api::ChangePassword),
+        REGISTRATION,
+    ),
+    route(
+        Get,
+        "/developer/api/apps",
+        E::DeveloperApi(Api::Apps),
+        REGISTRATION,
+    ),
+    route(
+        Post,
+        "/developer/api/apps/{id}/secret",
+        E::DeveloperApi(Api::AppSecret),
+        REGISTRATION,
+    ),
+    route(
+        Put,
+        "/developer/api/apps/{id}/keys",
+        E::DeveloperApi(Api::AppKeys),
+        REGISTRATION,
+    ),
+    route(
+        Post,
+        "/developer/api/apps/{id}/transfer",
+        E::DeveloperApi(Api::AppTransfer),
+        REGISTRATION,
+    ),
+    route(
+        Post,
+        "/developer/api/apps/{id}/transfer/accept",
+        E::DeveloperApi(Api::AppTransferAccept),
+        REGISTRATION,
+    ),
+    route(
+        Post,
+        "/developer/api/apps/{id}/transfer/cancel",
+        E::DeveloperApi(Api::AppTransferCancel),
+        REGISTRATION,
+    ),
+    route(
+        Any,
+        "/developer/api/{*rest}",
+        E::DeveloperApi(Api::NotFound),
+        REGISTRATION,
+    ),
+    // The developer portal's pages: pages and forms, then the catch-alls (a
+    // page needs sign-in before its 404, a form the CSRF check and sign-in).
+    route(
+        Get,
+        "/developer/password-rule.js",
+        E::DeveloperPages(Dev::PasswordRuleJs),
+        DEVELOPER_PAGES,
+    ),
+    route(Get, "/developer", E::DeveloperPages(Dev::Home), DEVELOPER_PAGES),
+    route(
+        Get,
+        "/developer/signup",
+        E::DeveloperPages(Dev::SignUpForm),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Get,
+        "/developer/password",
+        E::DeveloperPages(Dev::PasswordForm),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Get,
+        "/developer/apps/new",
+        E::DeveloperPages(Dev::NewApp),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Get,
+        "/developer/apps/{id}",
+        E::DeveloperPages(Dev::App),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/signup",
+        E::DeveloperPages(Dev::SignUp),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/signin",
+        E::DeveloperPages(Dev::SignIn),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/signout",
+        E::DeveloperPages(Dev::SignOut),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/password",
+        E::DeveloperPages(Dev::ChangePassword),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/token",
+        E::DeveloperPages(Dev::Token),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/apps",
+        E::DeveloperPages(Dev::Register),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/apps/{id}/secret",
+        E::DeveloperPages(Dev::AppSecret),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/apps/{id}/keys",
+        E::DeveloperPages(Dev::AppKeys),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/apps/{id}/scope",
+        E::DeveloperPages(Dev::AppScope),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/apps/{id}/transfer",
+        E::DeveloperPages(Dev::AppTransfer),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/apps/{id}/transfer/accept",
+        E::DeveloperPages(Dev::AppTransferAccept),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/apps/{id}/transfer/cancel",
+        E::DeveloperPages(Dev::AppTransferCancel),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Get,
+        "/developer/{*rest}",
+        E::DeveloperPages(Dev::NoSuchPage),
+        DEVELOPER_PAGES,
+    ),
+    route(
+        Post,
+        "/developer/{*rest}",
+        E::DeveloperPages(Dev::NoSuchForm),
+        DEVELOPER_PAGES,
+    ),
     route(
         Any,
         "/developer/{*rest}",
-        E::DeveloperPages,
-        PAGES.body_max(DEVELOPER_BODY_MAX),
+        E::DeveloperPages(Dev::MethodNotAllowed),
+        DEVELOPER_PAGES,
     ),
-    route(Any, "/practice/{*rest}", E::Practice, PAGES),
+    // Practice administration (an unknown form is 404 after the CSRF check,
+    // without sign-in; an unknown decision 409 once signed in).
+    route(Get, "/practice", E::Practice(Practice::Home), PAGES),
+    route(Post, "/practice/signin", E::Practice(Practice::SignIn), PAGES),
+    route(Post, "/practice/signout", E::Practice(Practice::SignOut), PAGES),
+    route(
+        Post,
+        "/practice/clients/{id}/decide",
+        E::Practice(Practice::Decide),
+        PAGES,
+    ),
+    route(
+        Post,
+        "/practice/clients/{id}/scope",
+        E::Practice(Practice::ScopeDecision),
+        PAGES,
+    ),
+    route(
+        Post,
+        "/practice/clients/{id}/{other}",
+        E::Practice(Practice::OtherDecision),
+        PAGES,
+    ),
+    route(
+        Post,
+        "/practice/{*rest}",
+        E::Practice(Practice::NoSuchForm),
+        PAGES,
+    ),
+    route(Any, "/practice/{*rest}", E::Practice(Practice::NoSuchPage), PAGES),
     route(Get, "/ehr", E::EhrHome, PAGES),
     route(Post, "/ehr/signin", E::EhrSignIn, PAGES),
     route(Post, "/ehr/launch", E::EhrLaunch, PAGES),
@@ -568,10 +790,56 @@ mod tests {
         assert_eq!(find("GET", "/nowhere").route.endpoint, E::NotFound);
         let dev = find("POST", "/developer/apps/x/keys");
         assert_eq!(
-            (dev.route.endpoint, dev.rest),
-            (E::DeveloperPages, vec!["apps", "x", "keys"])
+            (dev.route.endpoint, dev.param(0)),
+            (E::DeveloperPages(Dev::AppKeys), "x")
         );
-        assert_eq!(find("GET", "/developer").route.endpoint, E::DeveloperPages);
+        assert_eq!(dev.route.body_max, DEVELOPER_BODY_MAX);
+        assert_eq!(
+            find("GET", "/developer").route.endpoint,
+            E::DeveloperPages(Dev::Home)
+        );
+        assert_eq!(
+            find("GET", "/developer/").route.endpoint,
+            E::DeveloperPages(Dev::Home)
+        );
+        assert_eq!(
+            find("GET", "/developer/apps/new").route.endpoint,
+            E::DeveloperPages(Dev::NewApp)
+        );
+        assert_eq!(
+            find("GET", "/developer/apps/x/keys").route.endpoint,
+            E::DeveloperPages(Dev::NoSuchPage)
+        );
+        assert_eq!(
+            find("POST", "/developer").route.endpoint,
+            E::DeveloperPages(Dev::NoSuchForm)
+        );
+        assert_eq!(
+            find("PUT", "/developer/apps/x/keys").route.endpoint,
+            E::DeveloperPages(Dev::MethodNotAllowed)
+        );
+        let api = find("PUT", "/developer/api/apps/x/keys");
+        assert_eq!(
+            (api.route.endpoint, api.param(0)),
+            (E::DeveloperApi(Api::AppKeys), "x")
+        );
+        let unknown = find("POST", "/developer/api/apps/x/keys");
+        assert_eq!(
+            (unknown.route.endpoint, unknown.rest),
+            (E::DeveloperApi(Api::NotFound), vec!["apps", "x", "keys"])
+        );
+        assert_eq!(
+            find("POST", "/practice/clients/x/other").route.endpoint,
+            E::Practice(Practice::OtherDecision)
+        );
+        assert_eq!(
+            find("POST", "/practice").route.endpoint,
+            E::Practice(Practice::NoSuchForm)
+        );
+        assert_eq!(
+            find("GET", "/practice/signin").route.endpoint,
+            E::Practice(Practice::NoSuchPage)
+        );
         assert_eq!(find("GET", "/.well-known/jwks.json").route.cors, Cors::Public);
         assert_eq!(find("GET", "/fhir/.well-known/jwks.json").route.cors, Cors::Apps);
         assert_eq!(find("POST", "/admin/import").route.body_max, MAX_IMPORT_BYTES);
