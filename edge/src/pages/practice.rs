@@ -64,7 +64,34 @@ pub async fn route<D: Database, P: Platform>(
     endpoint: PracticePage,
     id: &str,
 ) -> ApiResult {
-    handle(app, req, endpoint, id).await.map_err(as_page)
+    use PracticePage as Pg;
+    // What the pages share: a CSRF token (its cookie set on the page shown) and
+    // the CSRF check of every form before anything else.
+    let answer: ApiResult = async {
+        let (csrf, fresh) = csrf_token(&app.platform, req);
+        match endpoint {
+            Pg::Home => {
+                let page = match admin_user(app, req).await? {
+                    None => page(200, "Practice administration", signin_form(&csrf, None)),
+                    Some(user) => dashboard(app, &user, &csrf, None).await?,
+                };
+                Ok(with_csrf_cookie(page, req, &csrf, fresh))
+            }
+            Pg::SignIn
+            | Pg::SignOut
+            | Pg::Decide
+            | Pg::ScopeDecision
+            | Pg::OtherDecision
+            | Pg::NoSuchForm => {
+                let pairs = form(req);
+                check_csrf(req, &pairs)?;
+                post(app, req, endpoint, id, &pairs, &csrf).await
+            }
+            Pg::NoSuchPage => Err(ApiError::page(404, "no such page")),
+        }
+    }
+    .await;
+    answer.map_err(as_page)
 }
 
 async fn admin_user<D: Database, P: Platform>(
@@ -81,33 +108,6 @@ async fn admin_user<D: Database, P: Platform>(
 
 fn get<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     field(pairs, name).ok().flatten().unwrap_or_default()
-}
-
-/// What the pages share: a CSRF token (its cookie set on the page shown) and
-/// the CSRF check of every form before anything else.
-async fn handle<D: Database, P: Platform>(
-    app: &App<D, P>,
-    req: &HttpRequest,
-    endpoint: PracticePage,
-    id: &str,
-) -> ApiResult {
-    use PracticePage as Pg;
-    let (csrf, fresh) = csrf_token(&app.platform, req);
-    match endpoint {
-        Pg::Home => {
-            let page = match admin_user(app, req).await? {
-                None => page(200, "Practice administration", signin_form(&csrf, None)),
-                Some(user) => dashboard(app, &user, &csrf, None).await?,
-            };
-            Ok(with_csrf_cookie(page, req, &csrf, fresh))
-        }
-        Pg::SignIn | Pg::SignOut | Pg::Decide | Pg::ScopeDecision | Pg::OtherDecision | Pg::NoSuchForm => {
-            let pairs = form(req);
-            check_csrf(req, &pairs)?;
-            post(app, req, endpoint, id, &pairs, &csrf).await
-        }
-        Pg::NoSuchPage => Err(ApiError::page(404, "no such page")),
-    }
 }
 
 async fn post<D: Database, P: Platform>(

@@ -350,8 +350,6 @@ const ADMIN: Area = Area {
     cors: Cors::None,
     body_max: ADMIN_BODY_MAX,
 };
-/// The developer portal's pages (its forms take pasted JWKS).
-const DEVELOPER_PAGES: Area = PAGES.body_max(DEVELOPER_BODY_MAX);
 /// Paths no route claims.
 const NOWHERE: Area = Area {
     auth: Auth::None,
@@ -360,6 +358,26 @@ const NOWHERE: Area = Area {
     cors: Cors::None,
     body_max: FORM_BODY_MAX,
 };
+
+/// A call of the developer API.
+const fn dev_api(method: Method, path: &'static str, call: DeveloperCall) -> Route {
+    route(method, path, Endpoint::DeveloperApi(call), REGISTRATION)
+}
+
+/// A page or form of the developer portal (its forms take pasted JWKS).
+const fn dev_page(method: Method, path: &'static str, page: DeveloperPage) -> Route {
+    route(
+        method,
+        path,
+        Endpoint::DeveloperPages(page),
+        PAGES.body_max(DEVELOPER_BODY_MAX),
+    )
+}
+
+/// A page or form of practice administration.
+const fn practice_page(method: Method, path: &'static str, page: PracticePage) -> Route {
+    route(method, path, Endpoint::Practice(page), PAGES)
+}
 
 use DeveloperCall as Api;
 use DeveloperPage as Dev;
@@ -426,225 +444,58 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/portal/signout", E::PortalSignOut, PAGES),
     route(Any, "/portal/{*rest}", E::PageNotFound, PAGES),
     // The developer API.
-    route(
-        Post,
-        "/developer/api/signup",
-        E::DeveloperApi(Api::SignUp),
-        REGISTRATION,
-    ),
-    route(
-        Post,
-        "/developer/api/token",
-        E::DeveloperApi(Api::Token),
-        REGISTRATION,
-    ),
-    route(
-        Delete,
-        "/developer/api/token",
-        E::DeveloperApi(Api::EndToken),
-        REGISTRATION,
-    ),
-    route(
-        Post,
-        "/developer/api/password",
-        E::DeveloperApi(Api::ChangePassword),
-        REGISTRATION,
-    ),
-    route(
-        Get,
-        "/developer/api/apps",
-        E::DeveloperApi(Api::Apps),
-        REGISTRATION,
-    ),
-    route(
-        Post,
-        "/developer/api/apps/{id}/secret",
-        E::DeveloperApi(Api::AppSecret),
-        REGISTRATION,
-    ),
-    route(
-        Put,
-        "/developer/api/apps/{id}/keys",
-        E::DeveloperApi(Api::AppKeys),
-        REGISTRATION,
-    ),
-    route(
-        Post,
-        "/developer/api/apps/{id}/transfer",
-        E::DeveloperApi(Api::AppTransfer),
-        REGISTRATION,
-    ),
-    route(
+    dev_api(Post, "/developer/api/signup", Api::SignUp),
+    dev_api(Post, "/developer/api/token", Api::Token),
+    dev_api(Delete, "/developer/api/token", Api::EndToken),
+    dev_api(Post, "/developer/api/password", Api::ChangePassword),
+    dev_api(Get, "/developer/api/apps", Api::Apps),
+    dev_api(Post, "/developer/api/apps/{id}/secret", Api::AppSecret),
+    dev_api(Put, "/developer/api/apps/{id}/keys", Api::AppKeys),
+    dev_api(Post, "/developer/api/apps/{id}/transfer", Api::AppTransfer),
+    dev_api(
         Post,
         "/developer/api/apps/{id}/transfer/accept",
-        E::DeveloperApi(Api::AppTransferAccept),
-        REGISTRATION,
+        Api::AcceptTransfer,
     ),
-    route(
+    dev_api(
         Post,
         "/developer/api/apps/{id}/transfer/cancel",
-        E::DeveloperApi(Api::AppTransferCancel),
-        REGISTRATION,
+        Api::CancelTransfer,
     ),
-    route(
-        Any,
-        "/developer/api/{*rest}",
-        E::DeveloperApi(Api::NotFound),
-        REGISTRATION,
-    ),
+    dev_api(Any, "/developer/api/{*rest}", Api::NotFound),
     // The developer portal's pages: pages and forms, then the catch-alls (a
     // page needs sign-in before its 404, a form the CSRF check and sign-in).
-    route(
-        Get,
-        "/developer/password-rule.js",
-        E::DeveloperPages(Dev::PasswordRuleJs),
-        DEVELOPER_PAGES,
-    ),
-    route(Get, "/developer", E::DeveloperPages(Dev::Home), DEVELOPER_PAGES),
-    route(
-        Get,
-        "/developer/signup",
-        E::DeveloperPages(Dev::SignUpForm),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Get,
-        "/developer/password",
-        E::DeveloperPages(Dev::PasswordForm),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Get,
-        "/developer/apps/new",
-        E::DeveloperPages(Dev::NewApp),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Get,
-        "/developer/apps/{id}",
-        E::DeveloperPages(Dev::App),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/signup",
-        E::DeveloperPages(Dev::SignUp),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/signin",
-        E::DeveloperPages(Dev::SignIn),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/signout",
-        E::DeveloperPages(Dev::SignOut),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/password",
-        E::DeveloperPages(Dev::ChangePassword),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/token",
-        E::DeveloperPages(Dev::Token),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/apps",
-        E::DeveloperPages(Dev::Register),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/apps/{id}/secret",
-        E::DeveloperPages(Dev::AppSecret),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/apps/{id}/keys",
-        E::DeveloperPages(Dev::AppKeys),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/apps/{id}/scope",
-        E::DeveloperPages(Dev::AppScope),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/apps/{id}/transfer",
-        E::DeveloperPages(Dev::AppTransfer),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/apps/{id}/transfer/accept",
-        E::DeveloperPages(Dev::AppTransferAccept),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/apps/{id}/transfer/cancel",
-        E::DeveloperPages(Dev::AppTransferCancel),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Get,
-        "/developer/{*rest}",
-        E::DeveloperPages(Dev::NoSuchPage),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Post,
-        "/developer/{*rest}",
-        E::DeveloperPages(Dev::NoSuchForm),
-        DEVELOPER_PAGES,
-    ),
-    route(
-        Any,
-        "/developer/{*rest}",
-        E::DeveloperPages(Dev::MethodNotAllowed),
-        DEVELOPER_PAGES,
-    ),
+    dev_page(Get, "/developer/password-rule.js", Dev::PasswordRuleJs),
+    dev_page(Get, "/developer", Dev::Home),
+    dev_page(Get, "/developer/signup", Dev::SignUpForm),
+    dev_page(Get, "/developer/password", Dev::PasswordForm),
+    dev_page(Get, "/developer/apps/new", Dev::NewApp),
+    dev_page(Get, "/developer/apps/{id}", Dev::App),
+    dev_page(Post, "/developer/signup", Dev::SignUp),
+    dev_page(Post, "/developer/signin", Dev::SignIn),
+    dev_page(Post, "/developer/signout", Dev::SignOut),
+    dev_page(Post, "/developer/password", Dev::ChangePassword),
+    dev_page(Post, "/developer/token", Dev::Token),
+    dev_page(Post, "/developer/apps", Dev::Register),
+    dev_page(Post, "/developer/apps/{id}/secret", Dev::AppSecret),
+    dev_page(Post, "/developer/apps/{id}/keys", Dev::AppKeys),
+    dev_page(Post, "/developer/apps/{id}/scope", Dev::AppScope),
+    dev_page(Post, "/developer/apps/{id}/transfer", Dev::AppTransfer),
+    dev_page(Post, "/developer/apps/{id}/transfer/accept", Dev::AcceptTransfer),
+    dev_page(Post, "/developer/apps/{id}/transfer/cancel", Dev::CancelTransfer),
+    dev_page(Get, "/developer/{*rest}", Dev::NoSuchPage),
+    dev_page(Post, "/developer/{*rest}", Dev::NoSuchForm),
+    dev_page(Any, "/developer/{*rest}", Dev::MethodNotAllowed),
     // Practice administration (an unknown form is 404 after the CSRF check,
     // without sign-in; an unknown decision 409 once signed in).
-    route(Get, "/practice", E::Practice(Practice::Home), PAGES),
-    route(Post, "/practice/signin", E::Practice(Practice::SignIn), PAGES),
-    route(Post, "/practice/signout", E::Practice(Practice::SignOut), PAGES),
-    route(
-        Post,
-        "/practice/clients/{id}/decide",
-        E::Practice(Practice::Decide),
-        PAGES,
-    ),
-    route(
-        Post,
-        "/practice/clients/{id}/scope",
-        E::Practice(Practice::ScopeDecision),
-        PAGES,
-    ),
-    route(
-        Post,
-        "/practice/clients/{id}/{other}",
-        E::Practice(Practice::OtherDecision),
-        PAGES,
-    ),
-    route(
-        Post,
-        "/practice/{*rest}",
-        E::Practice(Practice::NoSuchForm),
-        PAGES,
-    ),
-    route(Any, "/practice/{*rest}", E::Practice(Practice::NoSuchPage), PAGES),
+    practice_page(Get, "/practice", Practice::Home),
+    practice_page(Post, "/practice/signin", Practice::SignIn),
+    practice_page(Post, "/practice/signout", Practice::SignOut),
+    practice_page(Post, "/practice/clients/{id}/decide", Practice::Decide),
+    practice_page(Post, "/practice/clients/{id}/scope", Practice::ScopeDecision),
+    practice_page(Post, "/practice/clients/{id}/{other}", Practice::OtherDecision),
+    practice_page(Post, "/practice/{*rest}", Practice::NoSuchForm),
+    practice_page(Any, "/practice/{*rest}", Practice::NoSuchPage),
     route(Get, "/ehr", E::EhrHome, PAGES),
     route(Post, "/ehr/signin", E::EhrSignIn, PAGES),
     route(Post, "/ehr/launch", E::EhrLaunch, PAGES),
@@ -788,57 +639,37 @@ mod tests {
         assert_eq!(find("PUT", "/token").route.endpoint, E::OAuthPostOnly);
         assert_eq!(find("GET", "/").route.endpoint, E::Root);
         assert_eq!(find("GET", "/nowhere").route.endpoint, E::NotFound);
-        let dev = find("POST", "/developer/apps/x/keys");
+        // The developer portal, its API and practice administration: one
+        // row per endpoint, then each area's catch-alls.
+        #[rustfmt::skip]
+        let cases = [
+            ("POST", "/developer/apps/x/keys", E::DeveloperPages(Dev::AppKeys), "x"),
+            ("GET", "/developer", E::DeveloperPages(Dev::Home), ""),
+            ("GET", "/developer/", E::DeveloperPages(Dev::Home), ""),
+            ("GET", "/developer/apps/new", E::DeveloperPages(Dev::NewApp), ""),
+            ("GET", "/developer/apps/y", E::DeveloperPages(Dev::App), "y"),
+            ("GET", "/developer/apps/x/keys", E::DeveloperPages(Dev::NoSuchPage), ""),
+            ("POST", "/developer", E::DeveloperPages(Dev::NoSuchForm), ""),
+            ("PUT", "/developer/apps/x/keys", E::DeveloperPages(Dev::MethodNotAllowed), ""),
+            ("PUT", "/developer/api/apps/x/keys", E::DeveloperApi(Api::AppKeys), "x"),
+            ("POST", "/developer/api/apps/x/keys", E::DeveloperApi(Api::NotFound), ""),
+            ("DELETE", "/developer/api/token", E::DeveloperApi(Api::EndToken), ""),
+            ("POST", "/practice/clients/z/scope", E::Practice(Practice::ScopeDecision), "z"),
+            ("POST", "/practice/clients/z/other", E::Practice(Practice::OtherDecision), "z"),
+            ("POST", "/practice", E::Practice(Practice::NoSuchForm), ""),
+            ("GET", "/practice/signin", E::Practice(Practice::NoSuchPage), ""),
+        ];
+        for (method, path, endpoint, id) in cases {
+            let m = find(method, path);
+            assert_eq!((m.route.endpoint, m.param(0)), (endpoint, id), "{method} {path}");
+        }
         assert_eq!(
-            (dev.route.endpoint, dev.param(0)),
-            (E::DeveloperPages(Dev::AppKeys), "x")
-        );
-        assert_eq!(dev.route.body_max, DEVELOPER_BODY_MAX);
-        assert_eq!(
-            find("GET", "/developer").route.endpoint,
-            E::DeveloperPages(Dev::Home)
-        );
-        assert_eq!(
-            find("GET", "/developer/").route.endpoint,
-            E::DeveloperPages(Dev::Home)
-        );
-        assert_eq!(
-            find("GET", "/developer/apps/new").route.endpoint,
-            E::DeveloperPages(Dev::NewApp)
-        );
-        assert_eq!(
-            find("GET", "/developer/apps/x/keys").route.endpoint,
-            E::DeveloperPages(Dev::NoSuchPage)
-        );
-        assert_eq!(
-            find("POST", "/developer").route.endpoint,
-            E::DeveloperPages(Dev::NoSuchForm)
-        );
-        assert_eq!(
-            find("PUT", "/developer/apps/x/keys").route.endpoint,
-            E::DeveloperPages(Dev::MethodNotAllowed)
-        );
-        let api = find("PUT", "/developer/api/apps/x/keys");
-        assert_eq!(
-            (api.route.endpoint, api.param(0)),
-            (E::DeveloperApi(Api::AppKeys), "x")
-        );
-        let unknown = find("POST", "/developer/api/apps/x/keys");
-        assert_eq!(
-            (unknown.route.endpoint, unknown.rest),
-            (E::DeveloperApi(Api::NotFound), vec!["apps", "x", "keys"])
+            find("POST", "/developer/apps/x/keys").route.body_max,
+            DEVELOPER_BODY_MAX
         );
         assert_eq!(
-            find("POST", "/practice/clients/x/other").route.endpoint,
-            E::Practice(Practice::OtherDecision)
-        );
-        assert_eq!(
-            find("POST", "/practice").route.endpoint,
-            E::Practice(Practice::NoSuchForm)
-        );
-        assert_eq!(
-            find("GET", "/practice/signin").route.endpoint,
-            E::Practice(Practice::NoSuchPage)
+            find("POST", "/developer/api/apps/x/keys").rest,
+            vec!["apps", "x", "keys"]
         );
         assert_eq!(find("GET", "/.well-known/jwks.json").route.cors, Cors::Public);
         assert_eq!(find("GET", "/fhir/.well-known/jwks.json").route.cors, Cors::Apps);

@@ -111,9 +111,9 @@ pub enum DeveloperCall {
     /// `POST /developer/api/apps/{id}/transfer` `{"to": email}`.
     AppTransfer,
     /// `POST /developer/api/apps/{id}/transfer/accept`.
-    AppTransferAccept,
+    AcceptTransfer,
     /// `POST /developer/api/apps/{id}/transfer/cancel`.
-    AppTransferCancel,
+    CancelTransfer,
     /// Any other method or path under `/developer/api`: 404.
     NotFound,
 }
@@ -128,7 +128,18 @@ pub async fn route<D: Database, P: Platform>(
     id: &str,
     rest: &[&str],
 ) -> ApiResult {
-    handle(app, req, call, id, rest).await.map_err(as_json_error)
+    // What the calls share: the developer of the Bearer token (401 without
+    // one), for all but signing up, getting a token and the 404.
+    let answer = match call {
+        DeveloperCall::SignUp => sign_up_call(app, req).await,
+        DeveloperCall::Token => token(app, req).await,
+        DeveloperCall::NotFound => Err(no_route(req, rest)),
+        _ => match developer_or_401(app, req).await {
+            Ok(dev) => signed_in(app, req, call, id, &dev).await,
+            Err(e) => Err(e),
+        },
+    };
+    answer.map_err(as_json_error)
 }
 
 fn no_route(req: &HttpRequest, rest: &[&str]) -> ApiError {
@@ -139,22 +150,14 @@ fn no_route(req: &HttpRequest, rest: &[&str]) -> ApiError {
     ))
 }
 
-/// What the calls share: the developer of the Bearer token (401 without
-/// one), for all but signing up, getting a token and the 404.
-async fn handle<D: Database, P: Platform>(
+/// The calls of a signed-in developer.
+async fn signed_in<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
     call: DeveloperCall,
     id: &str,
-    rest: &[&str],
+    dev: &Developer,
 ) -> ApiResult {
-    let dev = match call {
-        DeveloperCall::SignUp => return sign_up_call(app, req).await,
-        DeveloperCall::Token => return token(app, req).await,
-        DeveloperCall::NotFound => return Err(no_route(req, rest)),
-        _ => developer_or_401(app, req).await?,
-    };
-    let dev = &dev;
     match call {
         DeveloperCall::EndToken => {
             // Sign-out for API clients: the presented token ends.
@@ -224,8 +227,8 @@ async fn handle<D: Database, P: Platform>(
                 &json!({"client_id": client.client_id, "transfer_to": to.email}),
             ))
         }
-        DeveloperCall::AppTransferAccept | DeveloperCall::AppTransferCancel => {
-            let accept = call == DeveloperCall::AppTransferAccept;
+        DeveloperCall::AcceptTransfer | DeveloperCall::CancelTransfer => {
+            let accept = call == DeveloperCall::AcceptTransfer;
             settle_transfer(app, dev, id, accept).await?;
             if accept {
                 Ok(HttpResponse::json(
@@ -239,8 +242,10 @@ async fn handle<D: Database, P: Platform>(
                 ))
             }
         }
-        // Answered above, without a token.
-        DeveloperCall::SignUp | DeveloperCall::Token | DeveloperCall::NotFound => Err(no_route(req, rest)),
+        // Answered without a token (see `route`).
+        DeveloperCall::SignUp | DeveloperCall::Token | DeveloperCall::NotFound => {
+            Err(ApiError::not_found("no developer API route"))
+        }
     }
 }
 

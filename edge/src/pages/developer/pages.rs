@@ -88,9 +88,9 @@ pub enum DeveloperPage {
     /// `POST /developer/apps/{id}/transfer`: offers the app to another developer.
     AppTransfer,
     /// `POST /developer/apps/{id}/transfer/accept`: takes an app offered to you.
-    AppTransferAccept,
+    AcceptTransfer,
     /// `POST /developer/apps/{id}/transfer/cancel`: withdraws or declines an offer.
-    AppTransferCancel,
+    CancelTransfer,
     /// Any other form `POST /developer/…`: 404 "no such form" (CSRF checked and signed in first).
     NoSuchForm,
     /// Any other method under `/developer`: 405.
@@ -105,77 +105,69 @@ pub async fn route<D: Database, P: Platform>(
     endpoint: DeveloperPage,
     id: &str,
 ) -> ApiResult {
-    handle(app, req, endpoint, id).await.map_err(as_page)
-}
-
-/// What every page shares: a CSRF token (its cookie set on the pages shown),
-/// the CSRF check of every form before anything else, and sign-in where the
-/// page or form needs it.
-async fn handle<D: Database, P: Platform>(
-    app: &App<D, P>,
-    req: &HttpRequest,
-    endpoint: DeveloperPage,
-    id: &str,
-) -> ApiResult {
     use DeveloperPage as Pg;
-    let (csrf, fresh) = csrf_token(&app.platform, req);
-    let shown = match endpoint {
-        Pg::PasswordRuleJs => return Ok(password_rule_js()),
-        Pg::Home => match session_developer(app, req).await? {
-            None => page(200, "Developer sign-in", signin_form(&csrf, "", None)),
-            Some(dev) => dashboard(app, &dev, &csrf, None).await?,
-        },
-        Pg::SignUpForm => signup_page(200, &csrf, "", "", None),
-        Pg::PasswordForm | Pg::NewApp | Pg::App | Pg::NoSuchPage => {
-            let dev = signed_in(app, req).await?;
-            signed_in_page(app, req, endpoint, id, &dev, &csrf).await?
-        }
-        Pg::SignUp
-        | Pg::SignIn
-        | Pg::SignOut
-        | Pg::ChangePassword
-        | Pg::Token
-        | Pg::Register
-        | Pg::AppSecret
-        | Pg::AppKeys
-        | Pg::AppScope
-        | Pg::AppTransfer
-        | Pg::AppTransferAccept
-        | Pg::AppTransferCancel
-        | Pg::NoSuchForm => {
-            let pairs = form(req);
-            check_csrf(req, &pairs)?;
-            return post(app, req, endpoint, id, &pairs, &csrf).await;
-        }
-        Pg::MethodNotAllowed => return Err(ApiError::page(405, "this page takes GET or a form POST")),
-    };
-    Ok(with_csrf_cookie(shown, req, &csrf, fresh))
+    // What every page shares: a CSRF token (its cookie set on the pages shown),
+    // the CSRF check of every form before anything else, and sign-in where the
+    // page or form needs it.
+    let answer: ApiResult = async {
+        let (csrf, fresh) = csrf_token(&app.platform, req);
+        let shown = match endpoint {
+            Pg::PasswordRuleJs => return Ok(password_rule_js()),
+            Pg::Home => match session_developer(app, req).await? {
+                None => page(200, "Developer sign-in", signin_form(&csrf, "", None)),
+                Some(dev) => dashboard(app, &dev, &csrf, None).await?,
+            },
+            Pg::SignUpForm => signup_page(200, &csrf, "", "", None),
+            Pg::PasswordForm | Pg::NewApp | Pg::App | Pg::NoSuchPage => {
+                let dev = signed_in(app, req).await?;
+                match endpoint {
+                    Pg::PasswordForm => password_page(200, &dev, &csrf, None),
+                    Pg::NewApp => new_app_page(app, req, &dev, &csrf).await?,
+                    Pg::App => app_page(app, &dev, id, &csrf, None).await?,
+                    _ => return Err(ApiError::page(404, "no such page")),
+                }
+            }
+            Pg::SignUp
+            | Pg::SignIn
+            | Pg::SignOut
+            | Pg::ChangePassword
+            | Pg::Token
+            | Pg::Register
+            | Pg::AppSecret
+            | Pg::AppKeys
+            | Pg::AppScope
+            | Pg::AppTransfer
+            | Pg::AcceptTransfer
+            | Pg::CancelTransfer
+            | Pg::NoSuchForm => {
+                let pairs = form(req);
+                check_csrf(req, &pairs)?;
+                return post(app, req, endpoint, id, &pairs, &csrf).await;
+            }
+            Pg::MethodNotAllowed => return Err(ApiError::page(405, "this page takes GET or a form POST")),
+        };
+        Ok(with_csrf_cookie(shown, req, &csrf, fresh))
+    }
+    .await;
+    answer.map_err(as_page)
 }
 
-async fn signed_in_page<D: Database, P: Platform>(
+/// `GET /developer/apps/new[?use={use case}]` (404 for an unknown use case).
+async fn new_app_page<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
-    endpoint: DeveloperPage,
-    id: &str,
     dev: &Developer,
     csrf: &str,
 ) -> ApiResult {
-    match endpoint {
-        DeveloperPage::PasswordForm => Ok(password_page(200, dev, csrf, None)),
-        DeveloperPage::NewApp => {
-            let q = req.query_pairs();
-            let use_case = q
-                .iter()
-                .find(|(k, _)| k == "use")
-                .map_or("patient", |(_, v)| v.as_str());
-            if UseCase::parse(use_case).is_none() {
-                return Err(ApiError::page(404, "no such registration form"));
-            }
-            registration_page(app, 200, dev, csrf, use_case, &[], None).await
-        }
-        DeveloperPage::App => app_page(app, dev, id, csrf, None).await,
-        _ => Err(ApiError::page(404, "no such page")),
+    let q = req.query_pairs();
+    let use_case = q
+        .iter()
+        .find(|(k, _)| k == "use")
+        .map_or("patient", |(_, v)| v.as_str());
+    if UseCase::parse(use_case).is_none() {
+        return Err(ApiError::page(404, "no such registration form"));
     }
+    registration_page(app, 200, dev, csrf, use_case, &[], None).await
 }
 
 async fn signed_in<D: Database, P: Platform>(
@@ -367,8 +359,8 @@ async fn post_signed_in<D: Database, P: Platform>(
                 Err(e) => Err(e),
             }
         }
-        DeveloperPage::AppTransferAccept | DeveloperPage::AppTransferCancel => {
-            settle_transfer(app, dev, id, endpoint == DeveloperPage::AppTransferAccept).await?;
+        DeveloperPage::AcceptTransfer | DeveloperPage::CancelTransfer => {
+            settle_transfer(app, dev, id, endpoint == DeveloperPage::AcceptTransfer).await?;
             // The owner (or new owner) goes back to the app; a recipient who
             // declined goes back to their list.
             Ok(match visible_app(app, dev, id).await {
