@@ -5,8 +5,14 @@
 //!
 //! Routes are tried in order and the first whose method and path match
 //! wins, so the table ends each area with its catch-alls (the FHIR API's 404
-//! and 405, the pages' 404, the OAuth endpoints' 405): an unknown path still
-//! gets its area's authentication, throttle, error shape and CORS.
+//! and 405, the pages' 404, the OAuth endpoints' 405, the developer portal's
+//! "no such page", "no such form" and 405): an unknown path still gets its
+//! area's authentication, throttle, error shape and CORS.
+//!
+//! The developer portal, its API and practice administration name their
+//! endpoints with an enum of their own ([`DeveloperPage`], [`DeveloperCall`],
+//! [`PracticePage`]) that [`Endpoint`] carries: the pages sit below the
+//! router and cannot import it.
 
 use crate::fhir::import::MAX_IMPORT_BYTES;
 use crate::http::error::ErrorBody;
