@@ -1820,3 +1820,105 @@ fn markup_in_every_field_is_shown_as_text() {
     assert!(page("ehr launch").contains("alert(5)") && page("ehr launch").contains("<iframe"));
     assert!(page("owner disabled page").contains("&lt;svg onload=alert(8)&gt;"));
 }
+
+/// What the developer portal, its API and practice administration answer
+/// for paths and methods they have no endpoint for, and in which order they
+/// check: a page needs sign-in before its 404, a form the CSRF token before
+/// sign-in, and practice administration's unknown forms need no sign-in.
+#[test]
+fn unknown_pages_forms_and_methods_keep_their_answers() {
+    let app = world();
+    let mut dana = signed_up(&app, "dana@example.com");
+    let id = register(&mut dana, &registration("patient", "Routed", "north-123456"));
+    let mut nadmin = practice_admin(&app, "north-admin");
+    let mut visitor = Browser::at(&app, "/developer");
+    let said = |r: &common::HttpResponse, status: u16, words: &str| {
+        assert_eq!(r.status, status, "{}", text(r));
+        assert!(text(r).contains(words), "{words}: {}", text(r));
+    };
+    // The developer portal's pages.
+    said(
+        &visitor.get("/developer/nope"),
+        401,
+        "sign in to the developer portal first",
+    );
+    said(&dana.get("/developer/nope"), 404, "no such page");
+    said(&dana.get("/developer/apps"), 404, "no such page");
+    said(
+        &dana.get(&format!("/developer/apps/{id}/keys")),
+        404,
+        "no such page",
+    );
+    said(
+        &dana.get("/developer/apps/new?use=bogus"),
+        404,
+        "no such registration form",
+    );
+    said(&visitor.post("/developer/nope", &[]), 403, "CSRF");
+    said(
+        &visitor.post_csrf("/developer/nope", &[]),
+        401,
+        "sign in to the developer portal first",
+    );
+    said(&dana.post_csrf("/developer/nope", &[]), 404, "no such form");
+    said(&dana.post_csrf("/developer", &[]), 404, "no such form");
+    said(
+        &dana.post_csrf(&format!("/developer/apps/{id}/transfer/other"), &[]),
+        404,
+        "no such form",
+    );
+    for method in ["PUT", "DELETE", "PATCH", "HEAD"] {
+        said(
+            &dana.send(request(method, &format!("/developer/apps/{id}/keys"))),
+            405,
+            "this page takes GET or a form POST",
+        );
+    }
+    let script = call(&app, request("GET", "/developer/password-rule.js"));
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.header_value("set-cookie"),
+        None,
+        "no CSRF cookie with the script"
+    );
+    // The developer API.
+    for (method, path, rest) in [
+        ("POST", "/developer/api/nope/x", "nope/x"),
+        ("GET", "/developer/api/token", "token"),
+        ("PUT", "/developer/api/apps/x/secret", "apps/x/secret"),
+        ("POST", "/developer/api", ""),
+    ] {
+        let r = call(&app, request(method, path));
+        assert_eq!(r.status, 404, "{method} {path}: {}", text(&r));
+        assert_eq!(r.json_body()["error"], "not_found");
+        assert_eq!(
+            r.json_body()["error_description"],
+            format!("no developer API route {method} /developer/api/{rest}")
+        );
+    }
+    let r = call(&app, request("GET", "/developer/api/apps"));
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json_body()["error"], "invalid_token");
+    // Practice administration.
+    said(&nadmin.get("/practice/nope"), 404, "no such page");
+    said(&nadmin.send(request("PUT", "/practice")), 404, "no such page");
+    said(&visitor.post("/practice/nope", &[]), 403, "CSRF");
+    said(&visitor.post_csrf("/practice/nope", &[]), 404, "no such form");
+    said(&nadmin.post_csrf("/practice/nope", &[]), 404, "no such form");
+    let other = format!("/practice/clients/{id}/other");
+    said(
+        &visitor.post_csrf(&other, &[]),
+        401,
+        "sign in as a practice administrator first",
+    );
+    said(
+        &nadmin.post_csrf(&other, &[("decision", "approve")]),
+        409,
+        "cannot be approved now",
+    );
+    said(
+        &nadmin.post_csrf("/practice/clients/nope/other", &[]),
+        404,
+        "no such app in your practice",
+    );
+}

@@ -33,9 +33,65 @@ fn as_page(mut e: ApiError) -> ApiError {
     e
 }
 
-/// Routes `/practice…`.
-pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    handle(app, req, rest).await.map_err(as_page)
+/// One endpoint of practice administration: the router matches it in its
+/// table ([`crate::router::routes::ROUTES`]) and hands it to [`route`] with
+/// the path's `{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PracticePage {
+    /// `GET /practice`: the sign-in form, or the practice's apps to review.
+    Home,
+    /// `POST /practice/signin`.
+    SignIn,
+    /// `POST /practice/signout`.
+    SignOut,
+    /// `POST /practice/clients/{id}/decide`: approves, rejects, disables or enables an app.
+    Decide,
+    /// `POST /practice/clients/{id}/scope`: approves or rejects a scope change.
+    ScopeDecision,
+    /// `POST /practice/clients/{id}/{other}`: 409 once signed in (no such decision).
+    OtherDecision,
+    /// Any other form `POST /practice/…`: 404 "no such form" (CSRF checked first).
+    NoSuchForm,
+    /// Any other method or page under `/practice`: 404 "no such page".
+    NoSuchPage,
+}
+
+/// Answers one page or form of practice administration; `id` is the path's
+/// `{id}` (empty where it has none). Every error is an HTML error page.
+pub async fn route<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    endpoint: PracticePage,
+    id: &str,
+) -> ApiResult {
+    use PracticePage as Pg;
+    // What the pages share: a CSRF token (its cookie set on the page shown) and
+    // the CSRF check of every form before anything else.
+    let answer: ApiResult = async {
+        let (csrf, fresh) = csrf_token(&app.platform, req);
+        match endpoint {
+            Pg::Home => {
+                let page = match admin_user(app, req).await? {
+                    None => page(200, "Practice administration", signin_form(&csrf, None)),
+                    Some(user) => dashboard(app, &user, &csrf, None).await?,
+                };
+                Ok(with_csrf_cookie(page, req, &csrf, fresh))
+            }
+            Pg::SignIn
+            | Pg::SignOut
+            | Pg::Decide
+            | Pg::ScopeDecision
+            | Pg::OtherDecision
+            | Pg::NoSuchForm => {
+                let pairs = form(req);
+                check_csrf(req, &pairs)?;
+                post(app, req, endpoint, id, &pairs, &csrf).await
+            }
+            Pg::NoSuchPage => Err(ApiError::page(404, "no such page")),
+        }
+    }
+    .await;
+    answer.map_err(as_page)
 }
 
 async fn admin_user<D: Database, P: Platform>(
@@ -54,34 +110,16 @@ fn get<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     field(pairs, name).ok().flatten().unwrap_or_default()
 }
 
-async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    let (csrf, fresh) = csrf_token(&app.platform, req);
-    match (req.method.as_str(), rest) {
-        ("GET", []) => {
-            let page = match admin_user(app, req).await? {
-                None => page(200, "Practice administration", signin_form(&csrf, None)),
-                Some(user) => dashboard(app, &user, &csrf, None).await?,
-            };
-            Ok(with_csrf_cookie(page, req, &csrf, fresh))
-        }
-        ("POST", _) => {
-            let pairs = form(req);
-            check_csrf(req, &pairs)?;
-            post(app, req, rest, &pairs, &csrf).await
-        }
-        _ => Err(ApiError::page(404, "no such page")),
-    }
-}
-
 async fn post<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
-    rest: &[&str],
+    endpoint: PracticePage,
+    id: &str,
     pairs: &[(String, String)],
     csrf: &str,
 ) -> ApiResult {
-    match rest {
-        ["signin"] => {
+    match endpoint {
+        PracticePage::SignIn => {
             let page = SignInPage {
                 home: "/practice",
                 title: "Practice administration",
@@ -93,8 +131,8 @@ async fn post<D: Database, P: Platform>(
             };
             sign_in_form(app, req, pairs, csrf, &page).await
         }
-        ["signout"] => sign_out(app, req, "/practice").await,
-        ["clients", id, what] => {
+        PracticePage::SignOut => sign_out(app, req, "/practice").await,
+        PracticePage::Decide | PracticePage::ScopeDecision | PracticePage::OtherDecision => {
             let user = admin_user(app, req).await?.ok_or_else(|| {
                 ApiError::page(401, "sign in as a practice administrator first (/practice)")
             })?;
@@ -108,19 +146,19 @@ async fn post<D: Database, P: Platform>(
             if reason.is_some_and(|r| r.chars().count() > 500) {
                 return Err(ApiError::page(400, "a reason has at most 500 characters"));
             }
-            let outcome = match (*what, decision) {
-                ("decide", "approve" | "reject") if client.status == ClientStatus::Pending => {
+            let outcome = match (endpoint, decision) {
+                (PracticePage::Decide, "approve" | "reject") if client.status == ClientStatus::Pending => {
                     decide_client(app, &client, decision, reason).await.map(|_| ())
                 }
-                ("decide", "disable") if client.status == ClientStatus::Approved => {
+                (PracticePage::Decide, "disable") if client.status == ClientStatus::Approved => {
                     decide_client(app, &client, decision, reason).await.map(|_| ())
                 }
-                ("decide", "enable") if client.status == ClientStatus::Disabled => {
+                (PracticePage::Decide, "enable") if client.status == ClientStatus::Disabled => {
                     decide_client(app, &client, decision, None).await.map(|_| ())
                 }
                 // The decision is on the scopes the page showed: if the
                 // developer asked for other scopes since, nothing changes.
-                ("scope", "approve" | "reject") => {
+                (PracticePage::ScopeDecision, "approve" | "reject") => {
                     let shown = Some(get(pairs, "pending_scope")).filter(|s| !s.is_empty());
                     match shown {
                         Some(shown) => {

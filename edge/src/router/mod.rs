@@ -119,9 +119,9 @@ impl<D: Database, P: Platform> App<D, P> {
             E::EhrSignIn => ehr::signin(self, req).await,
             E::EhrLaunch => ehr::launch(self, req).await,
             E::EhrSignOut => ehr::signout(self, req).await,
-            E::DeveloperApi => developer::api::route(self, req, &m.rest).await,
-            E::DeveloperPages => developer::pages::route(self, req, &m.rest).await,
-            E::Practice => practice::route(self, req, &m.rest).await,
+            E::DeveloperApi(call) => developer::api::route(self, req, call, m.param(0), &m.rest).await,
+            E::DeveloperPages(page) => developer::pages::route(self, req, page, m.param(0)).await,
+            E::Practice(page) => practice::route(self, req, page, m.param(0)).await,
             E::PageNotFound => Err(ApiError::page(404, format!("no page at {} {path}", req.method))),
             _ => Err(ApiError::not_found(format!("no route for {} {path}", req.method))),
         }

@@ -5,11 +5,20 @@
 //!
 //! Routes are tried in order and the first whose method and path match
 //! wins, so the table ends each area with its catch-alls (the FHIR API's 404
-//! and 405, the pages' 404, the OAuth endpoints' 405): an unknown path still
-//! gets its area's authentication, throttle, error shape and CORS.
+//! and 405, the pages' 404, the OAuth endpoints' 405, the developer portal's
+//! "no such page", "no such form" and 405): an unknown path still gets its
+//! area's authentication, throttle, error shape and CORS.
+//!
+//! The developer portal, its API and practice administration name their
+//! endpoints with an enum of their own ([`DeveloperPage`], [`DeveloperCall`],
+//! [`PracticePage`]) that [`Endpoint`] carries: the pages sit below the
+//! router and cannot import it.
 
 use crate::fhir::import::MAX_IMPORT_BYTES;
 use crate::http::error::ErrorBody;
+use crate::pages::developer::api::DeveloperCall;
+use crate::pages::developer::pages::DeveloperPage;
+use crate::pages::practice::PracticePage;
 
 /// OAuth endpoints, FHIR `POST _search` and `$export`, browser forms.
 pub const FORM_BODY_MAX: usize = 16 * 1024;
@@ -191,12 +200,14 @@ pub enum Endpoint {
     EhrLaunch,
     /// `POST /ehr/signout`.
     EhrSignOut,
-    /// `/developer/api/…`: the developer API.
-    DeveloperApi,
-    /// `/developer/…`: the developer portal's pages.
-    DeveloperPages,
-    /// `/practice/…`: practice administration.
-    Practice,
+    /// `/developer/api/…`: one call of the developer API (one variant per endpoint).
+    DeveloperApi(DeveloperCall),
+    /// `/developer/…`: one of the developer portal's pages or forms (one
+    /// variant per endpoint).
+    DeveloperPages(DeveloperPage),
+    /// `/practice/…`: one page or form of practice administration (one
+    /// variant per endpoint).
+    Practice(PracticePage),
     /// Any other path of a page area: a 404 page.
     PageNotFound,
     /// `POST /admin/import`.
@@ -354,8 +365,31 @@ const NOWHERE: Area = Area {
     body_max: FORM_BODY_MAX,
 };
 
+/// A call of the developer API.
+const fn dev_api(method: Method, path: &'static str, call: DeveloperCall) -> Route {
+    route(method, path, Endpoint::DeveloperApi(call), REGISTRATION)
+}
+
+/// A page or form of the developer portal (its forms take pasted JWKS).
+const fn dev_page(method: Method, path: &'static str, page: DeveloperPage) -> Route {
+    route(
+        method,
+        path,
+        Endpoint::DeveloperPages(page),
+        PAGES.body_max(DEVELOPER_BODY_MAX),
+    )
+}
+
+/// A page or form of practice administration.
+const fn practice_page(method: Method, path: &'static str, page: PracticePage) -> Route {
+    route(method, path, Endpoint::Practice(page), PAGES)
+}
+
+use DeveloperCall as Api;
+use DeveloperPage as Dev;
 use Endpoint as E;
 use Method::{Any, Delete, Get, GetOrPost, Post, Put};
+use PracticePage as Practice;
 
 /// Every route, in the order they are tried.
 pub static ROUTES: &[Route] = &[
@@ -415,14 +449,59 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/portal/revoke", E::PortalRevoke, PAGES),
     route(Post, "/portal/signout", E::PortalSignOut, PAGES),
     route(Any, "/portal/{*rest}", E::PageNotFound, PAGES),
-    route(Any, "/developer/api/{*rest}", E::DeveloperApi, REGISTRATION),
-    route(
-        Any,
-        "/developer/{*rest}",
-        E::DeveloperPages,
-        PAGES.body_max(DEVELOPER_BODY_MAX),
+    // The developer API.
+    dev_api(Post, "/developer/api/signup", Api::SignUp),
+    dev_api(Post, "/developer/api/token", Api::Token),
+    dev_api(Delete, "/developer/api/token", Api::EndToken),
+    dev_api(Post, "/developer/api/password", Api::ChangePassword),
+    dev_api(Get, "/developer/api/apps", Api::Apps),
+    dev_api(Post, "/developer/api/apps/{id}/secret", Api::AppSecret),
+    dev_api(Put, "/developer/api/apps/{id}/keys", Api::AppKeys),
+    dev_api(Post, "/developer/api/apps/{id}/transfer", Api::AppTransfer),
+    dev_api(
+        Post,
+        "/developer/api/apps/{id}/transfer/accept",
+        Api::AcceptTransfer,
     ),
-    route(Any, "/practice/{*rest}", E::Practice, PAGES),
+    dev_api(
+        Post,
+        "/developer/api/apps/{id}/transfer/cancel",
+        Api::CancelTransfer,
+    ),
+    dev_api(Any, "/developer/api/{*rest}", Api::NotFound),
+    // The developer portal's pages: pages and forms, then the catch-alls (a
+    // page needs sign-in before its 404, a form the CSRF check and sign-in).
+    dev_page(Get, "/developer/password-rule.js", Dev::PasswordRuleJs),
+    dev_page(Get, "/developer", Dev::Home),
+    dev_page(Get, "/developer/signup", Dev::SignUpForm),
+    dev_page(Get, "/developer/password", Dev::PasswordForm),
+    dev_page(Get, "/developer/apps/new", Dev::NewApp),
+    dev_page(Get, "/developer/apps/{id}", Dev::App),
+    dev_page(Post, "/developer/signup", Dev::SignUp),
+    dev_page(Post, "/developer/signin", Dev::SignIn),
+    dev_page(Post, "/developer/signout", Dev::SignOut),
+    dev_page(Post, "/developer/password", Dev::ChangePassword),
+    dev_page(Post, "/developer/token", Dev::Token),
+    dev_page(Post, "/developer/apps", Dev::Register),
+    dev_page(Post, "/developer/apps/{id}/secret", Dev::AppSecret),
+    dev_page(Post, "/developer/apps/{id}/keys", Dev::AppKeys),
+    dev_page(Post, "/developer/apps/{id}/scope", Dev::AppScope),
+    dev_page(Post, "/developer/apps/{id}/transfer", Dev::AppTransfer),
+    dev_page(Post, "/developer/apps/{id}/transfer/accept", Dev::AcceptTransfer),
+    dev_page(Post, "/developer/apps/{id}/transfer/cancel", Dev::CancelTransfer),
+    dev_page(Get, "/developer/{*rest}", Dev::NoSuchPage),
+    dev_page(Post, "/developer/{*rest}", Dev::NoSuchForm),
+    dev_page(Any, "/developer/{*rest}", Dev::MethodNotAllowed),
+    // Practice administration (an unknown form is 404 after the CSRF check,
+    // without sign-in; an unknown decision 409 once signed in).
+    practice_page(Get, "/practice", Practice::Home),
+    practice_page(Post, "/practice/signin", Practice::SignIn),
+    practice_page(Post, "/practice/signout", Practice::SignOut),
+    practice_page(Post, "/practice/clients/{id}/decide", Practice::Decide),
+    practice_page(Post, "/practice/clients/{id}/scope", Practice::ScopeDecision),
+    practice_page(Post, "/practice/clients/{id}/{other}", Practice::OtherDecision),
+    practice_page(Post, "/practice/{*rest}", Practice::NoSuchForm),
+    practice_page(Any, "/practice/{*rest}", Practice::NoSuchPage),
     route(Get, "/ehr", E::EhrHome, PAGES),
     route(Post, "/ehr/signin", E::EhrSignIn, PAGES),
     route(Post, "/ehr/launch", E::EhrLaunch, PAGES),
@@ -566,12 +645,38 @@ mod tests {
         assert_eq!(find("PUT", "/token").route.endpoint, E::OAuthPostOnly);
         assert_eq!(find("GET", "/").route.endpoint, E::Root);
         assert_eq!(find("GET", "/nowhere").route.endpoint, E::NotFound);
-        let dev = find("POST", "/developer/apps/x/keys");
+        // The developer portal, its API and practice administration: one
+        // row per endpoint, then each area's catch-alls.
+        #[rustfmt::skip]
+        let cases = [
+            ("POST", "/developer/apps/x/keys", E::DeveloperPages(Dev::AppKeys), "x"),
+            ("GET", "/developer", E::DeveloperPages(Dev::Home), ""),
+            ("GET", "/developer/", E::DeveloperPages(Dev::Home), ""),
+            ("GET", "/developer/apps/new", E::DeveloperPages(Dev::NewApp), ""),
+            ("GET", "/developer/apps/y", E::DeveloperPages(Dev::App), "y"),
+            ("GET", "/developer/apps/x/keys", E::DeveloperPages(Dev::NoSuchPage), ""),
+            ("POST", "/developer", E::DeveloperPages(Dev::NoSuchForm), ""),
+            ("PUT", "/developer/apps/x/keys", E::DeveloperPages(Dev::MethodNotAllowed), ""),
+            ("PUT", "/developer/api/apps/x/keys", E::DeveloperApi(Api::AppKeys), "x"),
+            ("POST", "/developer/api/apps/x/keys", E::DeveloperApi(Api::NotFound), ""),
+            ("DELETE", "/developer/api/token", E::DeveloperApi(Api::EndToken), ""),
+            ("POST", "/practice/clients/z/scope", E::Practice(Practice::ScopeDecision), "z"),
+            ("POST", "/practice/clients/z/other", E::Practice(Practice::OtherDecision), "z"),
+            ("POST", "/practice", E::Practice(Practice::NoSuchForm), ""),
+            ("GET", "/practice/signin", E::Practice(Practice::NoSuchPage), ""),
+        ];
+        for (method, path, endpoint, id) in cases {
+            let m = find(method, path);
+            assert_eq!((m.route.endpoint, m.param(0)), (endpoint, id), "{method} {path}");
+        }
         assert_eq!(
-            (dev.route.endpoint, dev.rest),
-            (E::DeveloperPages, vec!["apps", "x", "keys"])
+            find("POST", "/developer/apps/x/keys").route.body_max,
+            DEVELOPER_BODY_MAX
         );
-        assert_eq!(find("GET", "/developer").route.endpoint, E::DeveloperPages);
+        assert_eq!(
+            find("POST", "/developer/api/apps/x/keys").rest,
+            vec!["apps", "x", "keys"]
+        );
         assert_eq!(find("GET", "/.well-known/jwks.json").route.cors, Cors::Public);
         assert_eq!(find("GET", "/fhir/.well-known/jwks.json").route.cors, Cors::Apps);
         assert_eq!(find("POST", "/admin/import").route.body_max, MAX_IMPORT_BYTES);

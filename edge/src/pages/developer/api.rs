@@ -89,53 +89,87 @@ fn bearer_hash(req: &HttpRequest) -> String {
     sha256_b64(token)
 }
 
-/// Routes `/developer/api/…`.
-pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    handle(app, req, rest).await.map_err(as_json_error)
+/// One endpoint of the developer API: the router matches it in its table
+/// ([`crate::router::routes::ROUTES`]) and hands it to [`route`] with the
+/// path's `{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeveloperCall {
+    /// `POST /developer/api/signup` `{email, name, password}` → 201.
+    SignUp,
+    /// `POST /developer/api/token` `{email, password}` → a developer API token.
+    Token,
+    /// `DELETE /developer/api/token`: ends the presented token (sign-out).
+    EndToken,
+    /// `POST /developer/api/password` `{current_password, new_password}`.
+    ChangePassword,
+    /// `GET /developer/api/apps`: the developer's apps and those offered to them.
+    Apps,
+    /// `POST /developer/api/apps/{id}/secret` `{"rotate": bool}` → `{client_secret}`.
+    AppSecret,
+    /// `PUT /developer/api/apps/{id}/keys` `{jwks}` or `{jwks_uri}`.
+    AppKeys,
+    /// `POST /developer/api/apps/{id}/transfer` `{"to": email}`.
+    AppTransfer,
+    /// `POST /developer/api/apps/{id}/transfer/accept`.
+    AcceptTransfer,
+    /// `POST /developer/api/apps/{id}/transfer/cancel`.
+    CancelTransfer,
+    /// Any other method or path under `/developer/api`: 404.
+    NotFound,
 }
 
-async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    match (req.method.as_str(), rest) {
-        ("POST", ["signup"]) => {
-            let b = body(req)?;
-            let dev = sign_up(
-                app,
-                str_field(&b, "email"),
-                str_field(&b, "name"),
-                str_field(&b, "password"),
-            )
-            .await?
-            .map_err(refusal)?;
-            Ok(HttpResponse::json(
-                201,
-                &json!({"developer_id": dev.developer_id, "email": dev.email, "name": dev.display_name}),
-            ))
-        }
-        ("POST", ["token"]) => {
-            let b = body(req)?;
-            let dev = sign_in(app, req, str_field(&b, "email"), str_field(&b, "password"))
-                .await?
-                .map_err(refusal)?;
-            let token = new_credential(app, &dev.developer_id, CredentialKind::Api).await?;
-            Ok(HttpResponse::json(
-                200,
-                &json!({"access_token": token, "token_type": "Bearer", "expires_in": crate::pages::developer::API_TOKEN_TTL_MS / 1000}),
-            )
-            .with_header("cache-control", "no-store"))
-        }
-        ("DELETE", ["token"]) => {
+/// Answers one call of the developer API; `id` is the path's `{id}` (empty
+/// where it has none), `rest` the path below `/developer/api` (the 404 names
+/// it). Every error is OAuth-style JSON.
+pub async fn route<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    call: DeveloperCall,
+    id: &str,
+    rest: &[&str],
+) -> ApiResult {
+    // What the calls share: the developer of the Bearer token (401 without
+    // one), for all but signing up, getting a token and the 404.
+    let answer = match call {
+        DeveloperCall::SignUp => sign_up_call(app, req).await,
+        DeveloperCall::Token => token(app, req).await,
+        DeveloperCall::NotFound => Err(no_route(req, rest)),
+        _ => match developer_or_401(app, req).await {
+            Ok(dev) => signed_in(app, req, call, id, &dev).await,
+            Err(e) => Err(e),
+        },
+    };
+    answer.map_err(as_json_error)
+}
+
+fn no_route(req: &HttpRequest, rest: &[&str]) -> ApiError {
+    ApiError::not_found(format!(
+        "no developer API route {} /developer/api/{}",
+        req.method,
+        rest.join("/")
+    ))
+}
+
+/// The calls of a signed-in developer.
+async fn signed_in<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    call: DeveloperCall,
+    id: &str,
+    dev: &Developer,
+) -> ApiResult {
+    match call {
+        DeveloperCall::EndToken => {
             // Sign-out for API clients: the presented token ends.
-            developer_or_401(app, req).await?;
             store::end_credential(app.auth_db(), &bearer_hash(req), app.platform.now_ms()).await?;
             Ok(HttpResponse::new(204, "text/plain", Vec::<u8>::new()))
         }
-        ("POST", ["password"]) => {
-            let dev = developer_or_401(app, req).await?;
+        DeveloperCall::ChangePassword => {
             let b = body(req)?;
             change_password(
                 app,
                 req,
-                &dev,
+                dev,
                 str_field(&b, "current_password"),
                 str_field(&b, "new_password"),
                 &bearer_hash(req),
@@ -144,16 +178,15 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
             .map_err(refusal)?;
             Ok(HttpResponse::json(200, &json!({"changed": true})))
         }
-        ("GET", ["apps"]) => {
-            let dev = developer_or_401(app, req).await?;
+        DeveloperCall::Apps => {
             let (owned, offered) = store::developer_client_ids(app.auth_db(), &dev.developer_id).await?;
             let mut apps = Vec::new();
             for id in &owned {
-                apps.push(app_json(app, &owned_app(app, &dev, id).await?).await?);
+                apps.push(app_json(app, &owned_app(app, dev, id).await?).await?);
             }
             let mut offers = Vec::new();
             for id in &offered {
-                let c = visible_app(app, &dev, id).await?;
+                let c = visible_app(app, dev, id).await?;
                 offers.push(json!({"client_id": c.client_id, "client_name": c.name, "practice": c.practice}));
             }
             Ok(HttpResponse::json(
@@ -161,9 +194,8 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
                 &json!({"apps": apps, "transfers_offered": offers}),
             ))
         }
-        ("POST", ["apps", id, "secret"]) => {
-            let dev = developer_or_401(app, req).await?;
-            let client = owned_app(app, &dev, id).await?;
+        DeveloperCall::AppSecret => {
+            let client = owned_app(app, dev, id).await?;
             let rotate = body(req)?.get("rotate").and_then(Json::as_bool).unwrap_or(false);
             let secret = issue_secret(app, &client, rotate).await?;
             Ok(HttpResponse::json(
@@ -172,9 +204,8 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
             )
             .with_header("cache-control", "no-store"))
         }
-        ("PUT", ["apps", id, "keys"]) => {
-            let dev = developer_or_401(app, req).await?;
-            let client = owned_app(app, &dev, id).await?;
+        DeveloperCall::AppKeys => {
+            let client = owned_app(app, dev, id).await?;
             let b = body(req)?;
             replace_keys(
                 app,
@@ -185,25 +216,24 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
             .await?;
             Ok(HttpResponse::json(
                 200,
-                &app_json(app, &owned_app(app, &dev, id).await?).await?,
+                &app_json(app, &owned_app(app, dev, id).await?).await?,
             ))
         }
-        ("POST", ["apps", id, "transfer"]) => {
-            let dev = developer_or_401(app, req).await?;
-            let client = owned_app(app, &dev, id).await?;
-            let to = offer_transfer(app, &dev, &client, str_field(&body(req)?, "to")).await?;
+        DeveloperCall::AppTransfer => {
+            let client = owned_app(app, dev, id).await?;
+            let to = offer_transfer(app, dev, &client, str_field(&body(req)?, "to")).await?;
             Ok(HttpResponse::json(
                 202,
                 &json!({"client_id": client.client_id, "transfer_to": to.email}),
             ))
         }
-        ("POST", ["apps", id, "transfer", decision @ ("accept" | "cancel")]) => {
-            let dev = developer_or_401(app, req).await?;
-            settle_transfer(app, &dev, id, *decision == "accept").await?;
-            if *decision == "accept" {
+        DeveloperCall::AcceptTransfer | DeveloperCall::CancelTransfer => {
+            let accept = call == DeveloperCall::AcceptTransfer;
+            settle_transfer(app, dev, id, accept).await?;
+            if accept {
                 Ok(HttpResponse::json(
                     200,
-                    &app_json(app, &owned_app(app, &dev, id).await?).await?,
+                    &app_json(app, &owned_app(app, dev, id).await?).await?,
                 ))
             } else {
                 Ok(HttpResponse::json(
@@ -212,12 +242,40 @@ async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, re
                 ))
             }
         }
-        _ => Err(ApiError::not_found(format!(
-            "no developer API route {} /developer/api/{}",
-            req.method,
-            rest.join("/")
-        ))),
+        // Answered without a token (see `route`).
+        DeveloperCall::SignUp | DeveloperCall::Token | DeveloperCall::NotFound => {
+            Err(ApiError::not_found("no developer API route"))
+        }
     }
+}
+
+async fn sign_up_call<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let b = body(req)?;
+    let dev = sign_up(
+        app,
+        str_field(&b, "email"),
+        str_field(&b, "name"),
+        str_field(&b, "password"),
+    )
+    .await?
+    .map_err(refusal)?;
+    Ok(HttpResponse::json(
+        201,
+        &json!({"developer_id": dev.developer_id, "email": dev.email, "name": dev.display_name}),
+    ))
+}
+
+async fn token<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
+    let b = body(req)?;
+    let dev = sign_in(app, req, str_field(&b, "email"), str_field(&b, "password"))
+        .await?
+        .map_err(refusal)?;
+    let token = new_credential(app, &dev.developer_id, CredentialKind::Api).await?;
+    Ok(HttpResponse::json(
+        200,
+        &json!({"access_token": token, "token_type": "Bearer", "expires_in": crate::pages::developer::API_TOKEN_TTL_MS / 1000}),
+    )
+    .with_header("cache-control", "no-store"))
 }
 
 /// `POST /register` with a developer API token (RFC 7591 §3).

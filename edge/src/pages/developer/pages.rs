@@ -48,47 +48,126 @@ fn as_page(mut e: ApiError) -> ApiError {
     e
 }
 
-/// Routes `/developer…` (pages).
-pub async fn route<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    handle(app, req, rest).await.map_err(as_page)
+/// One endpoint of the developer portal's pages: the router matches it in
+/// its table ([`crate::router::routes::ROUTES`]) and hands it to [`route`]
+/// with the path's `{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeveloperPage {
+    /// `GET /developer/password-rule.js`: the password-rule script.
+    PasswordRuleJs,
+    /// `GET /developer`: the sign-in form, or the signed-in developer's apps.
+    Home,
+    /// `GET /developer/signup`: the sign-up form.
+    SignUpForm,
+    /// `GET /developer/password`: the password change form (signed in).
+    PasswordForm,
+    /// `GET /developer/apps/new[?use={use case}]`: a registration form (signed in).
+    NewApp,
+    /// `GET /developer/apps/{id}`: an app's status page (signed in).
+    App,
+    /// Any other `GET /developer/…`: 404 "no such page" (signed in first).
+    NoSuchPage,
+    /// `POST /developer/signup`: creates an account and signs it in.
+    SignUp,
+    /// `POST /developer/signin`.
+    SignIn,
+    /// `POST /developer/signout`.
+    SignOut,
+    /// `POST /developer/password`: changes the password (signed in).
+    ChangePassword,
+    /// `POST /developer/token`: a new API token, shown once (signed in).
+    Token,
+    /// `POST /developer/apps`: registers an app (signed in).
+    Register,
+    /// `POST /developer/apps/{id}/secret`: the client secret, shown once; rotates with `rotate=1`.
+    AppSecret,
+    /// `POST /developer/apps/{id}/keys`: replaces the public keys (JWKS URL or pasted JWKS).
+    AppKeys,
+    /// `POST /developer/apps/{id}/scope`: asks the practice for other scopes.
+    AppScope,
+    /// `POST /developer/apps/{id}/transfer`: offers the app to another developer.
+    AppTransfer,
+    /// `POST /developer/apps/{id}/transfer/accept`: takes an app offered to you.
+    AcceptTransfer,
+    /// `POST /developer/apps/{id}/transfer/cancel`: withdraws or declines an offer.
+    CancelTransfer,
+    /// Any other form `POST /developer/…`: 404 "no such form" (CSRF checked and signed in first).
+    NoSuchForm,
+    /// Any other method under `/developer`: 405.
+    MethodNotAllowed,
 }
 
-async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    let (csrf, fresh) = csrf_token(&app.platform, req);
-    let page = match (req.method.as_str(), rest) {
-        ("GET", ["password-rule.js"]) => return Ok(password_rule_js()),
-        ("GET", []) => match session_developer(app, req).await? {
-            None => page(200, "Developer sign-in", signin_form(&csrf, "", None)),
-            Some(dev) => dashboard(app, &dev, &csrf, None).await?,
-        },
-        ("GET", ["signup"]) => signup_page(200, &csrf, "", "", None),
-        ("GET", [..]) => {
-            let dev = signed_in(app, req).await?;
-            match rest {
-                ["password"] => password_page(200, &dev, &csrf, None),
-                ["apps", "new"] => {
-                    let q = req.query_pairs();
-                    let use_case = q
-                        .iter()
-                        .find(|(k, _)| k == "use")
-                        .map_or("patient", |(_, v)| v.as_str());
-                    if UseCase::parse(use_case).is_none() {
-                        return Err(ApiError::page(404, "no such registration form"));
-                    }
-                    registration_page(app, 200, &dev, &csrf, use_case, &[], None).await?
+/// Answers one developer portal page or form; `id` is the path's `{id}`
+/// (empty where it has none). Every error is an HTML error page.
+pub async fn route<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    endpoint: DeveloperPage,
+    id: &str,
+) -> ApiResult {
+    use DeveloperPage as Pg;
+    // What every page shares: a CSRF token (its cookie set on the pages shown),
+    // the CSRF check of every form before anything else, and sign-in where the
+    // page or form needs it.
+    let answer: ApiResult = async {
+        let (csrf, fresh) = csrf_token(&app.platform, req);
+        let shown = match endpoint {
+            Pg::PasswordRuleJs => return Ok(password_rule_js()),
+            Pg::Home => match session_developer(app, req).await? {
+                None => page(200, "Developer sign-in", signin_form(&csrf, "", None)),
+                Some(dev) => dashboard(app, &dev, &csrf, None).await?,
+            },
+            Pg::SignUpForm => signup_page(200, &csrf, "", "", None),
+            Pg::PasswordForm | Pg::NewApp | Pg::App | Pg::NoSuchPage => {
+                let dev = signed_in(app, req).await?;
+                match endpoint {
+                    Pg::PasswordForm => password_page(200, &dev, &csrf, None),
+                    Pg::NewApp => new_app_page(app, req, &dev, &csrf).await?,
+                    Pg::App => app_page(app, &dev, id, &csrf, None).await?,
+                    _ => return Err(ApiError::page(404, "no such page")),
                 }
-                ["apps", id] => app_page(app, &dev, id, &csrf, None).await?,
-                _ => return Err(ApiError::page(404, "no such page")),
             }
-        }
-        ("POST", _) => {
-            let pairs = form(req);
-            check_csrf(req, &pairs)?;
-            return post(app, req, rest, &pairs, &csrf).await;
-        }
-        _ => return Err(ApiError::page(405, "this page takes GET or a form POST")),
-    };
-    Ok(with_csrf_cookie(page, req, &csrf, fresh))
+            Pg::SignUp
+            | Pg::SignIn
+            | Pg::SignOut
+            | Pg::ChangePassword
+            | Pg::Token
+            | Pg::Register
+            | Pg::AppSecret
+            | Pg::AppKeys
+            | Pg::AppScope
+            | Pg::AppTransfer
+            | Pg::AcceptTransfer
+            | Pg::CancelTransfer
+            | Pg::NoSuchForm => {
+                let pairs = form(req);
+                check_csrf(req, &pairs)?;
+                return post(app, req, endpoint, id, &pairs, &csrf).await;
+            }
+            Pg::MethodNotAllowed => return Err(ApiError::page(405, "this page takes GET or a form POST")),
+        };
+        Ok(with_csrf_cookie(shown, req, &csrf, fresh))
+    }
+    .await;
+    answer.map_err(as_page)
+}
+
+/// `GET /developer/apps/new[?use={use case}]` (404 for an unknown use case).
+async fn new_app_page<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    dev: &Developer,
+    csrf: &str,
+) -> ApiResult {
+    let q = req.query_pairs();
+    let use_case = q
+        .iter()
+        .find(|(k, _)| k == "use")
+        .map_or("patient", |(_, v)| v.as_str());
+    if UseCase::parse(use_case).is_none() {
+        return Err(ApiError::page(404, "no such registration form"));
+    }
+    registration_page(app, 200, dev, csrf, use_case, &[], None).await
 }
 
 async fn signed_in<D: Database, P: Platform>(
@@ -107,12 +186,13 @@ fn get<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 async fn post<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
-    rest: &[&str],
+    endpoint: DeveloperPage,
+    id: &str,
     pairs: &[(String, String)],
     csrf: &str,
 ) -> ApiResult {
-    match rest {
-        ["signup"] => {
+    match endpoint {
+        DeveloperPage::SignUp => {
             let (email, name) = (get(pairs, "email"), get(pairs, "name"));
             match sign_up(app, email, name, get(pairs, "password")).await? {
                 Ok(dev) => {
@@ -122,7 +202,7 @@ async fn post<D: Database, P: Platform>(
                 Err(r) => Ok(signup_page(r.status(), csrf, email, name, Some(&r.message()))),
             }
         }
-        ["signin"] => {
+        DeveloperPage::SignIn => {
             let email = get(pairs, "email");
             match sign_in(app, req, email, get(pairs, "password")).await? {
                 Ok(dev) => {
@@ -142,7 +222,7 @@ async fn post<D: Database, P: Platform>(
                 }
             }
         }
-        ["signout"] => {
+        DeveloperPage::SignOut => {
             if let Some(s) = cookie(req, DEV_SESSION_COOKIE) {
                 store::end_credential(app.auth_db(), &sha256_b64(s), app.platform.now_ms()).await?;
             }
@@ -153,7 +233,7 @@ async fn post<D: Database, P: Platform>(
         }
         _ => {
             let dev = signed_in(app, req).await?;
-            post_signed_in(app, req, rest, pairs, csrf, &dev).await
+            post_signed_in(app, req, endpoint, id, pairs, csrf, &dev).await
         }
     }
 }
@@ -161,13 +241,14 @@ async fn post<D: Database, P: Platform>(
 async fn post_signed_in<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
-    rest: &[&str],
+    endpoint: DeveloperPage,
+    id: &str,
     pairs: &[(String, String)],
     csrf: &str,
     dev: &Developer,
 ) -> ApiResult {
-    match rest {
-        ["password"] => {
+    match endpoint {
+        DeveloperPage::ChangePassword => {
             let keep = cookie(req, DEV_SESSION_COOKIE)
                 .map(sha256_b64)
                 .unwrap_or_default();
@@ -176,7 +257,7 @@ async fn post_signed_in<D: Database, P: Platform>(
                 Err(r) => Ok(password_page(r.status(), dev, csrf, Some(Err(&r.message())))),
             }
         }
-        ["token"] => {
+        DeveloperPage::Token => {
             let token = new_credential(app, &dev.developer_id, CredentialKind::Api).await?;
             let body = html! {
                 (nav(dev, csrf))
@@ -190,7 +271,7 @@ async fn post_signed_in<D: Database, P: Platform>(
             };
             Ok(page(200, "API token", body))
         }
-        ["apps"] => {
+        DeveloperPage::Register => {
             let use_case = get(pairs, "use_case");
             if UseCase::parse(use_case).is_none() {
                 return Err(ApiError::page(400, "unknown use case"));
@@ -207,7 +288,7 @@ async fn post_signed_in<D: Database, P: Platform>(
                 Err(e) => Err(e),
             }
         }
-        ["apps", id, "secret"] => {
+        DeveloperPage::AppSecret => {
             let client = owned_app(app, dev, id).await?;
             let rotate = get(pairs, "rotate") == "1";
             match issue_secret(app, &client, rotate).await {
@@ -234,7 +315,7 @@ async fn post_signed_in<D: Database, P: Platform>(
                 Err(e) => Err(e),
             }
         }
-        ["apps", id, "keys"] => {
+        DeveloperPage::AppKeys => {
             let client = owned_app(app, dev, id).await?;
             let (uri, pasted) = (get(pairs, "jwks_uri").trim(), get(pairs, "jwks").trim());
             let result = match (uri.is_empty(), pasted.is_empty()) {
@@ -253,7 +334,7 @@ async fn post_signed_in<D: Database, P: Platform>(
                 Err(e) => Err(e),
             }
         }
-        ["apps", id, "scope"] => {
+        DeveloperPage::AppScope => {
             let client = owned_app(app, dev, id).await?;
             let mut scope = get(pairs, "scope").to_string();
             if get(pairs, "offline_access") == "1" && !scope.split_whitespace().any(|s| s == "offline_access")
@@ -268,7 +349,7 @@ async fn post_signed_in<D: Database, P: Platform>(
                 Err(e) => Err(e),
             }
         }
-        ["apps", id, "transfer"] => {
+        DeveloperPage::AppTransfer => {
             let client = owned_app(app, dev, id).await?;
             match offer_transfer(app, dev, &client, get(pairs, "to")).await {
                 Ok(_) => Ok(see_other(&format!("/developer/apps/{id}"))),
@@ -278,8 +359,8 @@ async fn post_signed_in<D: Database, P: Platform>(
                 Err(e) => Err(e),
             }
         }
-        ["apps", id, "transfer", decision @ ("accept" | "cancel")] => {
-            settle_transfer(app, dev, id, *decision == "accept").await?;
+        DeveloperPage::AcceptTransfer | DeveloperPage::CancelTransfer => {
+            settle_transfer(app, dev, id, endpoint == DeveloperPage::AcceptTransfer).await?;
             // The owner (or new owner) goes back to the app; a recipient who
             // declined goes back to their list.
             Ok(match visible_app(app, dev, id).await {
