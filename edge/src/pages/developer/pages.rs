@@ -309,10 +309,7 @@ async fn post_signed_in<D: Database, P: Platform>(
                     };
                     Ok(page(200, "Client secret", body))
                 }
-                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
-                    .await
-                    .map(|p| p.with_status(e.status)),
-                Err(e) => Err(e),
+                Err(e) => app_page_refused(app, dev, id, csrf, e).await,
             }
         }
         DeveloperPage::AppKeys => {
@@ -328,10 +325,7 @@ async fn post_signed_in<D: Database, P: Platform>(
             };
             match result {
                 Ok(()) => Ok(see_other(&format!("/developer/apps/{id}"))),
-                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
-                    .await
-                    .map(|p| p.with_status(e.status)),
-                Err(e) => Err(e),
+                Err(e) => app_page_refused(app, dev, id, csrf, e).await,
             }
         }
         DeveloperPage::AppScope => {
@@ -343,20 +337,14 @@ async fn post_signed_in<D: Database, P: Platform>(
             }
             match request_scope(app, &client, &scope).await {
                 Ok(_) => Ok(see_other(&format!("/developer/apps/{id}"))),
-                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
-                    .await
-                    .map(|p| p.with_status(e.status)),
-                Err(e) => Err(e),
+                Err(e) => app_page_refused(app, dev, id, csrf, e).await,
             }
         }
         DeveloperPage::AppTransfer => {
             let client = owned_app(app, dev, id).await?;
             match offer_transfer(app, dev, &client, get(pairs, "to")).await {
                 Ok(_) => Ok(see_other(&format!("/developer/apps/{id}"))),
-                Err(e) if e.status < 500 => app_page(app, dev, id, csrf, Some(&e.message))
-                    .await
-                    .map(|p| p.with_status(e.status)),
-                Err(e) => Err(e),
+                Err(e) => app_page_refused(app, dev, id, csrf, e).await,
             }
         }
         DeveloperPage::AcceptTransfer | DeveloperPage::CancelTransfer => {
@@ -370,6 +358,23 @@ async fn post_signed_in<D: Database, P: Platform>(
         }
         _ => Err(ApiError::page(404, "no such form")),
     }
+}
+
+/// A refused form on an app's page: the page again with the reason and the
+/// refusal's status (a server failure stays an error).
+async fn app_page_refused<D: Database, P: Platform>(
+    app: &App<D, P>,
+    dev: &Developer,
+    id: &str,
+    csrf: &str,
+    e: ApiError,
+) -> ApiResult {
+    if e.status >= 500 {
+        return Err(e);
+    }
+    app_page(app, dev, id, csrf, Some(&e.message))
+        .await
+        .map(|p| p.with_status(e.status))
 }
 
 trait WithStatus {
