@@ -44,6 +44,12 @@ impl<D: Database, P: Platform> App<D, P> {
                 error_response(e.with_incident(&self.incident_id(), route.errors.body("invalid_request")))
             }
         };
+        // Any request that is not a read may have revoked, suspended or
+        // narrowed something: this isolate then trusts no cached token (other
+        // isolates within the cache's one-second bound).
+        if !matches!(req.method.as_str(), "GET" | "HEAD") {
+            self.token_cache().forget_all();
+        }
         cors::decorate(self, &req, resp, routes::find_path(&path).cors).await
     }
 
