@@ -143,12 +143,10 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let app = build_app(&env)?;
     let http = to_http(req).await?;
     let resp = app.respond(http).await;
-    // Audit events are written after the response, inside the invocation.
-    ctx.wait_until(async move { app.flush_deferred().await });
     to_worker(&env, resp).await
 }
 

@@ -1,5 +1,5 @@
 //! The application's state and who is calling: [`App`] (databases, platform,
-//! configuration, the audit events of this request), [`Config`], [`Caller`]
+//! configuration, the isolate's token cache), [`Config`], [`Caller`]
 //! and [`Access`] (a live access token and its effective scopes). Handlers
 //! take `&App`; the router ([`crate::router`]) decides the [`Caller`], with
 //! access tokens validated through the isolate's [`token_cache`]. Must not
@@ -14,8 +14,8 @@ use flare_core::smart::scope::Scope;
 
 use crate::crypto;
 use crate::http::error::ApiError;
-use crate::http::{HttpRequest, HttpResponse};
-use crate::platform::{self, Platform};
+use crate::http::HttpRequest;
+use crate::platform::Platform;
 use crate::store::auth::AccessToken;
 use crate::store::{Database, Shards};
 use token_cache::TokenCache;
@@ -106,8 +106,6 @@ pub struct App<D, P> {
     pub platform: P,
     /// Configuration.
     pub config: Config,
-    /// Audit events of this request, written after the response is sent.
-    deferred: std::cell::RefCell<Vec<crate::store::auth::AuditEvent>>,
     /// Validated access tokens, shared by every request of the isolate.
     tokens: Rc<TokenCache>,
 }
@@ -122,7 +120,6 @@ impl<D: Database, P: Platform> App<D, P> {
             shards,
             platform,
             config,
-            deferred: Default::default(),
             tokens: Rc::new(TokenCache::new()),
         }
     }
@@ -137,34 +134,6 @@ impl<D: Database, P: Platform> App<D, P> {
     /// The isolate's cache of validated access tokens.
     pub fn token_cache(&self) -> &TokenCache {
         &self.tokens
-    }
-
-    /// Handles one request and then writes its audit events (natively and in
-    /// tests; the Worker uses [`App::respond`] and writes them after responding).
-    pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
-        let resp = self.respond(req).await;
-        self.flush_deferred().await;
-        resp
-    }
-
-    /// Records an audit event to write after the response.
-    pub fn defer_audit(&self, event: crate::store::auth::AuditEvent) {
-        self.deferred.borrow_mut().push(event);
-    }
-
-    /// Writes the deferred audit events, each to its practice's shard. A
-    /// failure is logged: the answer was already given.
-    pub async fn flush_deferred(&self) {
-        let mut events: Vec<_> = self.deferred.borrow_mut().drain(..).collect();
-        while let Some(first) = events.first() {
-            let practice = first.practice.clone();
-            let (mine, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.practice == practice);
-            events = rest;
-            let db = self.shards.for_practice(&practice);
-            if let Err(err) = crate::store::auth::insert_audits(db, &mine).await {
-                platform::log(&format!("audit events not recorded: {err}"));
-            }
-        }
     }
 
     /// A random id naming one server-side failure in the answer and the log.

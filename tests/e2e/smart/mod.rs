@@ -43,6 +43,7 @@ mod backend;
 mod discovery;
 mod enforcement;
 mod grant_types;
+mod history;
 mod hygiene;
 mod launch;
 mod limits;
@@ -70,7 +71,11 @@ pub fn trials() -> Vec<(&'static str, TrialFn)> {
 }
 
 /// The trials of this group that restart the edge (run alone, after all others).
-pub const EXCLUSIVE: &[(&str, TrialFn)] = hygiene::EXCLUSIVE;
+pub fn exclusive() -> Vec<(&'static str, TrialFn)> {
+    let mut all = hygiene::EXCLUSIVE.to_vec();
+    all.extend(history::EXCLUSIVE.iter().copied());
+    all
+}
 
 /// The password every test user gets (strong: upper, lower, digit, symbol).
 pub const PASSWORD: &str = "Flare-e2e-Pass1!";
