@@ -85,18 +85,21 @@ printf '/admin/bench/select1\n' > "$out/queries/floor-select1.txt"
 
 results="$out/results.tsv"
 : > "$results"
-run() { # run NAME CONNECTIONS [PATHS_FILE]: PATHS_FILE defaults to the operator's
-  local file=${3:-$out/queries/$1.txt} threads=$(( $2 > 1 ? 2 : 1 ))
+run() { # run NAME CONNECTIONS [PATHS_FILE TOKEN]: the operator's paths and token by default
+  local file=${3:-$out/queries/$1.txt} bearer=${4:-$token} threads=$(( $2 > 1 ? 2 : 1 ))
   local line
-  line=$(wrk -t"$threads" -c"$2" -d"${duration}s" --latency -s scripts/bench/paths.lua "$base" -- "$file" "$token" | grep '^RESULT')
+  line=$(wrk -t"$threads" -c"$2" -d"${duration}s" --latency -s scripts/bench/paths.lua "$base" -- "$file" "$bearer" | grep '^RESULT')
   printf '%s\t%s\t%s\n' "$1" "$2" "$line" | tee -a "$results" >&2
 }
-# The apps: the demo apps (a patient app, a backend service), the backend
-# service's system token, and a patient-context token per app patient.
+# The apps: the demo apps (a patient app, a backend service) and a
+# patient-context token per app patient; the backend service's system token
+# is minted anew for each shape (it lives five minutes, as SMART advises).
 node scripts/seed-auth.mjs "$base" "$token" "$out/demo-apps.json" 2>/dev/null
-system_token=$(FLARE_DEMO_APPS="$out/demo-apps.json" node scripts/backend-token.mjs "$base" flare-demo-backend-service 'system/*.rs' \
-  | xtask json-get access_token)
-xtask bench-app-paths "$base" "$token" "$system_token" "$out/queries"
+system_token() {
+  FLARE_DEMO_APPS="$out/demo-apps.json" node scripts/backend-token.mjs "$base" flare-demo-backend-service 'system/*.rs' \
+    | xtask json-get access_token
+}
+xtask bench-app-paths "$base" "$token" "$out/queries"
 # Warm up the isolate and SQLite's page cache once.
 wrk -t1 -c1 -d2s -s scripts/bench/paths.lua "$base" -- "$out/queries/read-Patient.txt" "$token" >/dev/null
 # wrangler dev's inspector proxy keeps every request's network events in
@@ -112,7 +115,7 @@ for name in floor-noop floor-select1 $(cd "$out/queries" && ls | grep -v '^floor
     run "$name" "$c"
     runs=$((runs + 1))
     if [ -f "$out/queries/app-tokens/$name.txt" ]; then
-      run "app:$name" "$c" "$out/queries/app-tokens/$name.txt"
+      run "app:$name" "$c" "$out/queries/app-tokens/$name.txt" "$(system_token)"
       runs=$((runs + 1))
     fi
   done

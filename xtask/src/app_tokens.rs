@@ -1,9 +1,11 @@
 //! `cargo xtask bench-app-paths`: the apps' side of the benchmark. For each
 //! `QUERIES/app/<shape>.txt` of `xtask bench-queries` (lines `WHO<TAB>PATH`)
-//! it writes `QUERIES/app-tokens/<shape>.txt`, lines `TOKEN PATH` for
-//! `scripts/bench/paths.lua`: `WHO` = `system` gets the backend service's
-//! `system/` token, a patient id gets a patient-context token of that
-//! patient, minted here the way an app gets one: a user for the patient
+//! it writes `QUERIES/app-tokens/<shape>.txt` for `scripts/bench/paths.lua`:
+//! a patient id's lines become `TOKEN PATH` with a patient-context token of
+//! that patient; `WHO` = `system` lines stay a bare `PATH`, sent with the
+//! backend service's `system/` token that `bench.sh` gives wrk (minted anew
+//! for each shape: such tokens live five minutes). A patient's token is
+//! minted here the way an app gets one: a user for the patient
 //! (`POST /admin/users`), then a standalone launch of the demo patient app
 //! through the real sign-in and consent pages (authorization code + PKCE).
 
@@ -27,8 +29,6 @@ pub struct AppSide<'a> {
     pub base: &'a str,
     /// `ADMIN_TOKEN`, to create the patient users.
     pub admin_token: &'a str,
-    /// The backend service's `system/` access token.
-    pub system_token: &'a str,
     /// The practice of the patients.
     pub practice: &'a str,
     /// The approved public patient app that launches.
@@ -49,7 +49,6 @@ pub fn app_paths(side: &AppSide, queries: &Path) -> Result<()> {
         .collect();
     files.sort();
     let mut tokens: BTreeMap<String, String> = BTreeMap::new();
-    tokens.insert("system".into(), side.system_token.to_string());
     for file in &files {
         let text = fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let mut lines = Vec::new();
@@ -57,6 +56,10 @@ pub fn app_paths(side: &AppSide, queries: &Path) -> Result<()> {
             let (who, path) = line
                 .split_once('\t')
                 .ok_or_else(|| anyhow!("{}: not WHO<TAB>PATH: {line:?}", file.display()))?;
+            if who == "system" {
+                lines.push(path.to_string());
+                continue;
+            }
             if !tokens.contains_key(who) {
                 let token = patient_token(side, who, tokens.len())?;
                 tokens.insert(who.to_string(), token);
@@ -67,9 +70,9 @@ pub fn app_paths(side: &AppSide, queries: &Path) -> Result<()> {
         fs::write(out_dir.join(name), lines.join("\n") + "\n")?;
     }
     eprintln!(
-        "app paths for {} shapes, with {} patient-context tokens and a system token",
+        "app paths for {} shapes, with {} patient-context tokens",
         files.len(),
-        tokens.len() - 1
+        tokens.len()
     );
     Ok(())
 }

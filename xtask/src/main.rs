@@ -52,15 +52,13 @@ enum Cmd {
         /// How many patients the practice has.
         patients: String,
     },
-    /// Give every app path of bench-queries its access token: a patient-context
-    /// token per patient (minted by a standalone launch), the system token otherwise.
+    /// Give the patient shapes' app paths of bench-queries their patients'
+    /// access tokens (minted by standalone launches); system paths stay bare.
     BenchAppPaths {
         /// The edge, http://127.0.0.1:PORT.
         base: String,
         /// ADMIN_TOKEN (creates the patient users).
         admin_token: String,
-        /// The backend service's system/ access token.
-        system_token: String,
         /// bench-queries' output directory (reads app/, writes app-tokens/).
         queries: PathBuf,
         /// The practice of the patients.
@@ -115,7 +113,6 @@ fn main() -> ExitCode {
         Cmd::BenchAppPaths {
             base,
             admin_token,
-            system_token,
             queries,
             practice,
             client_id,
@@ -124,7 +121,6 @@ fn main() -> ExitCode {
             &app_tokens::AppSide {
                 base: &base,
                 admin_token: &admin_token,
-                system_token: &system_token,
                 practice: &practice,
                 client_id: &client_id,
                 redirect_uri: &redirect_uri,
