@@ -52,13 +52,10 @@ fn survives_a_kill(ctx: &Ctx) {
         panic!("the edge did not come back after the kill: {e}");
     }
     let events = |patient: &str| -> Vec<Value> {
-        let audit = w
-            .client
-            .get(&format!("/admin/audit?practice={}&patient={patient}", w.key))
-            .send()
-            .expect_status(200)
-            .json();
-        audit["events"].as_array().cloned().unwrap_or_default()
+        super::audit_of(&w, patient)["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     };
     let (of_a, of_b) = (events(&w.a.id), events(&w.b.id));
     let recorded = |events: &[Value], what: &str| {

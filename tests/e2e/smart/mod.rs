@@ -544,17 +544,21 @@ impl World {
     }
 }
 
+/// The audit response (`{"events": […]}`) of patient `patient` in `w`'s practice.
+pub fn audit_of(w: &World, patient: &str) -> Value {
+    w.client
+        .get(&format!("/admin/audit?practice={}&patient={patient}", w.key))
+        .send()
+        .expect_status(200)
+        .json()
+}
+
 /// The audit events of patient `patient` in `w`'s practice, polled for up
-/// to 5 s until `want` holds (audit rows are written after the response).
+/// to 5 s until `want` holds.
 pub fn audit_until(w: &World, patient: &str, want: &dyn Fn(&[Value]) -> bool) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let audit = w
-            .client
-            .get(&format!("/admin/audit?practice={}&patient={patient}", w.key))
-            .send()
-            .expect_status(200)
-            .json();
+        let audit = audit_of(w, patient);
         let events = audit["events"].as_array().cloned().unwrap_or_default();
         if want(&events) || std::time::Instant::now() > deadline {
             return audit;
