@@ -9,7 +9,8 @@ migrate() {
   (cd "$FLARE_ROOT/edge" && "$WRANGLER" d1 migrations apply DB_0 --local --persist-to "$1" >/dev/null)
 }
 
-# start_edge STATE_DIR PORT LOGFILE: starts wrangler dev in its own process
+# start_edge STATE_DIR PORT LOGFILE: starts wrangler dev (with the configuration
+# FLARE_WRANGLER_CONFIG names, relative to edge/, if set) in its own process
 # group, waits until it answers, and sets EDGE_PID to the group id. (Not
 # printed: a command substitution would wait on the pipe the server inherits.)
 start_edge() {
@@ -22,7 +23,8 @@ start_edge() {
   # The inner bash becomes the session and group leader (setsid), records its
   # pid, then becomes wrangler: that pid is the group of wrangler and workerd.
   (cd "$FLARE_ROOT/edge" && setsid bash -c 'echo $$ > "$0"; exec "$@"' "$state.pid" \
-      "$WRANGLER" dev --local --ip 127.0.0.1 --port "$port" --persist-to "$state" --log-level warn \
+      "$WRANGLER" dev ${FLARE_WRANGLER_CONFIG:+--config "$FLARE_WRANGLER_CONFIG"} \
+      --local --ip 127.0.0.1 --port "$port" --persist-to "$state" --log-level warn \
       --show-interactive-dev-session=false >"$log" 2>&1 < /dev/null &)
   for _ in $(seq 1 100); do [ -s "$state.pid" ] && break; sleep 0.1; done
   local pid; pid=$(cat "$state.pid")

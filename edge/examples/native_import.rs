@@ -29,7 +29,7 @@ fn main() {
         flare_edge::http::Url::parse("http://x/admin/practices/p").unwrap(),
     ))
     .body(r#"{"name":"P"}"#);
-    assert_eq!(pollster::block_on(app.handle(put)).status, 200);
+    assert_eq!(pollster::block_on(app.respond(put)).status, 200);
     let lines: Vec<&str> = data.lines().collect();
     let started = Instant::now();
     for chunk in lines.chunks(2000) {
@@ -40,7 +40,7 @@ fn main() {
         ))
         .header("content-type", "application/fhir+ndjson")
         .body(body);
-        let r = pollster::block_on(app.handle(req));
+        let r = pollster::block_on(app.respond(req));
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
     let s = started.elapsed().as_secs_f64();

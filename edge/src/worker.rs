@@ -8,11 +8,18 @@
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, Request, Response};
 
+use crate::app::token_cache::TokenCache;
 use crate::app::{App, Config};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::worker::{read_capped, JsPlatform, D1};
 use crate::platform::Platform;
 use crate::store::Shards;
+
+thread_local! {
+    /// The isolate's validated access tokens, shared by its requests (an
+    /// isolate runs one thread; each request builds its own [`App`]).
+    static TOKENS: std::rc::Rc<TokenCache> = std::rc::Rc::new(TokenCache::new());
+}
 
 /// A binding as a plain JS value, if the Worker has it.
 fn binding(env: &Env, name: &str) -> Option<JsValue> {
@@ -64,7 +71,8 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
             export_queue: env.queue("EXPORT_QUEUE").ok(),
         },
         config,
-    ))
+    )
+    .with_token_cache(TOKENS.with(std::rc::Rc::clone)))
 }
 
 /// The request as the application sees it. The body is read only up to one
@@ -135,12 +143,10 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let app = build_app(&env)?;
     let http = to_http(req).await?;
     let resp = app.respond(http).await;
-    // Audit events are written after the response, inside the invocation.
-    ctx.wait_until(async move { app.flush_deferred().await });
     to_worker(&env, resp).await
 }
 

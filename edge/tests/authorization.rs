@@ -833,6 +833,78 @@ fn disabled_clients_and_unknown_tokens_get_401() {
     assert_eq!(r.status, 403);
 }
 
+/// A change made by another isolate (here: straight in the store, past this
+/// application's router) reaches this one once its cached copy of the token
+/// is [`TOKEN_CACHE_TTL_MS`] old: a revoked token, or one whose client was
+/// disabled, is refused from then on.
+#[test]
+fn a_revocation_made_elsewhere_is_refused_within_the_token_cache_bound() {
+    use flare_edge::app::token_cache::TOKEN_CACHE_TTL_MS;
+    use flare_edge::store::auth::{revoke_access_token, set_client_status, ClientStatus};
+
+    let app = world();
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs", None);
+    let at = t["access_token"].as_str().unwrap();
+    let hash = flare_edge::crypto::sha256_b64(at);
+    // The first use asks the store and is remembered.
+    let checked = app.platform.now.get();
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    assert!(!app.token_cache().is_empty());
+    pollster::block_on(revoke_access_token(app.auth_db(), &hash, checked)).unwrap();
+    // Until the bound, the isolate still trusts what the store said ...
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    app.platform.now.set(checked + TOKEN_CACHE_TTL_MS - 1);
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    // ... and at the bound it asks again: refused.
+    app.platform.now.set(checked + TOKEN_CACHE_TTL_MS);
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 401);
+    app.platform.now.set(checked);
+    assert_eq!(
+        fhir(&app, at, "/fhir/Patient/a").status,
+        401,
+        "a refusal is not cached away"
+    );
+
+    // A client disabled elsewhere: the same bound.
+    let t2 = patient_token(&app, "ann", "launch/patient patient/*.rs", None);
+    let at2 = t2["access_token"].as_str().unwrap();
+    let checked = app.platform.now.get() + 5_000;
+    app.platform.now.set(checked);
+    assert_eq!(fhir(&app, at2, "/fhir/Patient/a").status, 200);
+    pollster::block_on(set_client_status(
+        app.auth_db(),
+        "public-app",
+        ClientStatus::Disabled,
+        Some("test"),
+        &[],
+        checked,
+    ))
+    .unwrap();
+    app.platform.now.set(checked + TOKEN_CACHE_TTL_MS / 2);
+    assert_eq!(fhir(&app, at2, "/fhir/Patient/a").status, 200);
+    app.platform.now.set(checked + TOKEN_CACHE_TTL_MS);
+    assert_eq!(fhir(&app, at2, "/fhir/Patient/a").status, 401);
+}
+
+/// Within the isolate that makes the change, a revocation needs no wait: any
+/// request that is not a read forgets the cached tokens.
+#[test]
+fn a_revocation_through_this_isolate_is_refused_at_once() {
+    let app = world();
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs", None);
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 200);
+    let r = call(
+        &app,
+        request("POST", "/revoke")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[("token", at), ("client_id", "public-app")])),
+    );
+    assert_eq!(r.status, 200);
+    assert!(app.token_cache().is_empty());
+    assert_eq!(fhir(&app, at, "/fhir/Patient/a").status, 401);
+}
+
 #[test]
 fn ehr_launch_carries_its_context() {
     let app = world();

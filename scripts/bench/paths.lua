@@ -1,21 +1,26 @@
 -- wrk script: cycles through request paths from a file (one per line),
 -- each thread from its own starting point, with the bearer token given as
--- the second argument; prints one machine-readable RESULT line at the end.
+-- the second argument, or the line's own (`TOKEN PATH`: the apps' runs,
+-- where each patient's paths carry that patient's token); prints one
+-- machine-readable RESULT line at the end.
 local paths = {}
+local tokens = {}
 local idx = 0
-local token = ""
 
 function init(args)
   for line in io.lines(args[1]) do
-    if #line > 0 then paths[#paths + 1] = line end
+    if #line > 0 then
+      local token, path = line:match("^(%S+) (/%S*)$")
+      paths[#paths + 1] = path or line
+      tokens[#tokens + 1] = token or args[2] or ""
+    end
   end
-  token = args[2] or ""
   idx = math.random(#paths)
 end
 
 function request()
   idx = idx % #paths + 1
-  return wrk.format("GET", paths[idx], { ["Authorization"] = "Bearer " .. token })
+  return wrk.format("GET", paths[idx], { ["Authorization"] = "Bearer " .. tokens[idx] })
 end
 
 function done(summary, latency, requests)

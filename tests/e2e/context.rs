@@ -81,6 +81,14 @@ impl Ctx {
         edge.restart()
     }
 
+    /// Kills `wrangler dev` at once (SIGKILL) and starts it again on the
+    /// same state (only for exclusive trials).
+    pub fn kill_and_restart_edge(&self) -> Result<(), String> {
+        let edge = self.edge.get().ok_or("no edge handle")?;
+        let mut edge = edge.lock().map_err(|_| "the edge lock is poisoned")?;
+        edge.kill_and_restart()
+    }
+
     /// [`Ctx::restart_edge`] with these Worker vars (an empty list: the
     /// plain configuration again).
     pub fn restart_edge_with(&self, vars: &[(&str, &str)]) -> Result<(), String> {

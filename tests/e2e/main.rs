@@ -94,7 +94,7 @@ fn trials() -> Vec<(&'static str, TrialFn)> {
 /// Trials that restart the edge: run alone, after all of [`trials`].
 fn exclusive_trials() -> Vec<(&'static str, TrialFn)> {
     let mut all = bulk::EXCLUSIVE.to_vec();
-    all.extend(smart::EXCLUSIVE.iter().copied());
+    all.extend(smart::exclusive());
     all
 }
 

@@ -251,10 +251,27 @@ impl Edge {
     /// and `.dev.vars` (`--var NAME:VALUE`), kept for later restarts; an
     /// empty list goes back to the plain configuration.
     pub fn restart_with_vars(&mut self, vars: &[(String, String)]) -> Result<(), String> {
+        self.start_again(vars, false)
+    }
+
+    /// Kills `wrangler dev` and workerd at once (SIGKILL to the process
+    /// group: no shutdown, no unfinished work completed), then starts them
+    /// again on the same state, as [`Edge::restart`] does: what a machine
+    /// failure leaves behind.
+    pub fn kill_and_restart(&mut self) -> Result<(), String> {
+        let vars = self.vars.clone();
+        self.start_again(&vars, true)
+    }
+
+    fn start_again(&mut self, vars: &[(String, String)], kill: bool) -> Result<(), String> {
         if self.stopped {
             return Err("the edge was stopped".into());
         }
-        stop_group(self.pgid);
+        if kill {
+            signal_group(self.pgid, "-KILL");
+        } else {
+            stop_group(self.pgid);
+        }
         let _ = self.child.wait();
         let deadline = Instant::now() + Duration::from_secs(20);
         while free_port([self.port]).is_none() {

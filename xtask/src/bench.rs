@@ -220,10 +220,32 @@ const EXTRAS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Patients whose records the patient shapes' app requests read, each with a
+/// patient-context token of its own (`xtask bench-app-paths`).
+pub const APP_PATIENTS: usize = 20;
+
+/// The patient a path of a *patient shape* is about: a shape whose request
+/// names one patient (a read, a search by `patient`, `Patient?_id`). Apps
+/// send those with a patient-context token for that patient; every other
+/// shape with a `system/` token.
+fn patient_of(t: &str, params: Option<&[&str]>, r: &Value) -> Option<String> {
+    match params {
+        None if t == "Patient" => r.get("id").map(py_str),
+        None => value(r, "patient"),
+        Some(p) if p.contains(&"patient") => value(r, "patient"),
+        Some(["_id"]) if t == "Patient" => r.get("id").map(py_str),
+        Some(_) => None,
+    }
+}
+
 /// `cargo xtask bench-queries NDJSON OUT_DIR [N]`: for every SHALL search shape
 /// of the registry, and for reads, picks up to `per_shape` random resources of
 /// the practice's ndjson and writes one file of concrete request paths per shape
-/// (`OUT_DIR/<shape>.txt`), with values taken from those resources.
+/// (`OUT_DIR/<shape>.txt`), with values taken from those resources. For the
+/// apps' runs it also writes `OUT_DIR/app/<shape>.txt`, lines `WHO<TAB>PATH`:
+/// for a patient shape ([`patient_of`]) paths drawn from the records of
+/// [`APP_PATIENTS`] patients, `WHO` the patient; for the others the same paths
+/// as the operator's, `WHO` = `system`.
 pub fn queries(ndjson: &Path, out_dir: &Path, per_shape: usize) -> Result<()> {
     let mut rng = PyRandom::new(7);
     let mut by_type: HashMap<String, Vec<Value>> = HashMap::new();
@@ -239,53 +261,100 @@ pub fn queries(ndjson: &Path, out_dir: &Path, per_shape: usize) -> Result<()> {
             .to_string();
         by_type.entry(t).or_default().push(r);
     }
-    fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let app_dir = out_dir.join("app");
+    fs::create_dir_all(&app_dir).with_context(|| format!("creating {}", app_dir.display()))?;
+    // The app patients: drawn before the operator's paths, which stay as they were.
+    let app_patients: std::collections::HashSet<String> = {
+        let mut ids: Vec<String> = by_type
+            .get("Patient")
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|p| p.get("id").map(py_str))
+            .collect();
+        ids.sort();
+        let mut app_rng = PyRandom::new(17);
+        app_rng.shuffle(&mut ids);
+        ids.into_iter().take(APP_PATIENTS).collect()
+    };
     let mut made = 0usize;
-    let mut write = |name: &str, paths: &[String]| -> Result<()> {
+    let mut write = |name: &str, paths: &[String], app: &[(String, String)]| -> Result<()> {
         if paths.is_empty() {
             eprintln!("no data for {name}");
             return Ok(());
         }
         let file = out_dir.join(format!("{name}.txt"));
         fs::write(&file, paths.join("\n") + "\n").with_context(|| format!("writing {}", file.display()))?;
+        let lines: Vec<String> = app.iter().map(|(who, path)| format!("{who}\t{path}")).collect();
+        if lines.is_empty() {
+            eprintln!("no app paths for {name}");
+        } else {
+            let file = app_dir.join(format!("{name}.txt"));
+            fs::write(&file, lines.join("\n") + "\n")
+                .with_context(|| format!("writing {}", file.display()))?;
+        }
         made += 1;
         Ok(())
+    };
+    // The app lines of a shape: for a patient shape, the first `per_shape`
+    // qualifying resources of the app patients; else the operator's paths.
+    let app_lines = |t: &str,
+                     params: Option<&[&str]>,
+                     pool: &[Value],
+                     paths: &[String],
+                     path_of: &dyn Fn(&Value) -> Option<String>| {
+        let patient_shape = pool.iter().any(|r| patient_of(t, params, r).is_some());
+        if !patient_shape {
+            return paths
+                .iter()
+                .map(|p| ("system".to_string(), p.clone()))
+                .collect::<Vec<_>>();
+        }
+        pool.iter()
+            .filter_map(|r| {
+                let who = patient_of(t, params, r).filter(|w| app_patients.contains(w))?;
+                Some((who, path_of(r)?))
+            })
+            .take(per_shape)
+            .collect()
     };
 
     for t in ["Patient", "Observation"] {
         let pool = by_type.get(t).map(Vec::as_slice).unwrap_or(&[]);
         let picks = rng.sample_indices(pool.len(), per_shape.min(pool.len()));
-        let paths: Vec<String> = picks
-            .iter()
-            .map(|&i| format!("/fhir/{t}/{}", pool[i].get("id").map(py_str).unwrap_or_default()))
-            .collect();
-        write(&format!("read-{t}"), &paths)?;
+        let read_path = |r: &Value| Some(format!("/fhir/{t}/{}", r.get("id").map(py_str)?));
+        let paths: Vec<String> = picks.iter().filter_map(|&i| read_path(&pool[i])).collect();
+        let app = app_lines(t, None, pool, &paths, &read_path);
+        write(&format!("read-{t}"), &paths, &app)?;
     }
 
     for (t, params) in shall_shapes() {
         let combo = params.join("+");
         let pool = by_type.entry(t.to_string()).or_default();
         rng.shuffle(pool);
-        let mut paths = Vec::new();
-        for r in pool.iter() {
+        let search_path = |r: &Value| {
             let vals: Vec<Option<String>> = params.iter().map(|p| value(r, p)).collect();
-            if vals.iter().all(|v| v.as_deref().is_some_and(|s| !s.is_empty())) {
-                let query: Vec<String> = params
-                    .iter()
-                    .zip(&vals)
-                    .map(|(p, v)| render(p, v.as_deref().unwrap_or("")))
-                    .collect();
-                paths.push(format!("/fhir/{t}?{}", query.join("&")));
+            if !vals.iter().all(|v| v.as_deref().is_some_and(|s| !s.is_empty())) {
+                return None;
             }
-            if paths.len() >= per_shape {
-                break;
-            }
-        }
-        write(&format!("search-{t}-{combo}"), &paths)?;
+            let query: Vec<String> = params
+                .iter()
+                .zip(&vals)
+                .map(|(p, v)| render(p, v.as_deref().unwrap_or("")))
+                .collect();
+            Some(format!("/fhir/{t}?{}", query.join("&")))
+        };
+        let paths: Vec<String> = pool.iter().filter_map(search_path).take(per_shape).collect();
+        let app = app_lines(t, Some(&params), pool, &paths, &search_path);
+        write(&format!("search-{t}-{combo}"), &paths, &app)?;
         if let Some((_, _, extra)) = EXTRAS.iter().find(|(et, ec, _)| *et == t && *ec == combo) {
             let key = extra.split('=').next().unwrap_or("");
             let with: Vec<String> = paths.iter().map(|p| format!("{p}&{extra}")).collect();
-            write(&format!("search-{t}-{combo}+{key}"), &with)?;
+            let app_with: Vec<(String, String)> = app
+                .iter()
+                .map(|(w, p)| (w.clone(), format!("{p}&{extra}")))
+                .collect();
+            write(&format!("search-{t}-{combo}+{key}"), &with, &app_with)?;
         }
     }
     eprintln!("{made} shapes written to {}", out_dir.display());
@@ -365,6 +434,7 @@ pub fn report(tsv: &Path, resources: u64, import_s: &str, patients: u64) -> Resu
             row_f64(r, "errors")?.trunc() as i64,
         ));
     }
+    let headline = app_headline(&rows, &floor, tsv.parent().unwrap_or(Path::new(".")))?;
     let mut head = vec![format!("Patients: {patients}; resources: {resources}")];
     if import_s > 0.0 {
         head.push(format!(
@@ -372,7 +442,12 @@ pub fn report(tsv: &Path, resources: u64, import_s: &str, patients: u64) -> Resu
             resources as f64 / import_s
         ));
     }
-    println!("{}\n\n{}", head.join("\n"), out.join("\n"));
+    println!(
+        "{}\n\n{}\n\n{}",
+        head.join("\n"),
+        headline.join("\n"),
+        out.join("\n")
+    );
 
     let mut json = Map::new();
     json.insert("patients".into(), Value::from(patients));
@@ -394,6 +469,68 @@ pub fn report(tsv: &Path, resources: u64, import_s: &str, patients: u64) -> Resu
     let dest = tsv.parent().unwrap_or(Path::new(".")).join("results.json");
     fs::write(&dest, buf).with_context(|| format!("writing {}", dest.display()))?;
     Ok(())
+}
+
+/// The headline table: each shape as apps send it (`app:` rows, with the
+/// token the path carries) beside the operator's, as ratios to the `SELECT 1`
+/// floor of the same concurrency, against the targets (reads 1.2×, searches 2×).
+fn app_headline(
+    rows: &[Map<String, Value>],
+    floor: &HashMap<i64, &Map<String, Value>>,
+    out_dir: &Path,
+) -> Result<Vec<String>> {
+    let mut lines = vec![
+        "| shape | c | app's token | access token p50 ms | ÷ floor | ADMIN_TOKEN p50 ms | ÷ floor | target | met |"
+            .to_string(),
+        "|---|---|---|---|---|---|---|---|---|".to_string(),
+    ];
+    for app in rows {
+        let Some(name) = app
+            .get("name")
+            .and_then(Value::as_str)
+            .and_then(|n| n.strip_prefix("app:"))
+        else {
+            continue;
+        };
+        let c = app["c"].as_i64().unwrap_or(0);
+        let Some(admin) = rows
+            .iter()
+            .find(|r| r.get("name").and_then(Value::as_str) == Some(name) && r["c"].as_i64() == Some(c))
+        else {
+            continue;
+        };
+        let Some(f) = floor.get(&c) else { continue };
+        let f50 = row_f64(f, "p50_ms")?;
+        let (a50, o50) = (row_f64(app, "p50_ms")?, row_f64(admin, "p50_ms")?);
+        let who = fs::read_to_string(out_dir.join("queries/app").join(format!("{name}.txt")))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .next()
+                    .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            })
+            .map(|w| {
+                if w == "system" {
+                    "system/*.rs"
+                } else {
+                    "patient context"
+                }
+            })
+            .unwrap_or("?");
+        let target = if name.starts_with("read-") { 1.2 } else { 2.0 };
+        let errors = row_f64(app, "errors")?.trunc() as i64;
+        let met = match (a50 / f50 <= target, errors) {
+            (_, e) if e > 0 => format!("no ({e} errors)"),
+            (true, _) => "yes".to_string(),
+            (false, _) => "no".to_string(),
+        };
+        lines.push(format!(
+            "| {name} | {c} | {who} | {a50:.2} | {:.2} | {o50:.2} | {:.2} | {target}× | {met} |",
+            a50 / f50,
+            o50 / f50
+        ));
+    }
+    Ok(lines)
 }
 
 /// `cargo xtask bench-export-report EXPORT_TSV PATIENTS`: the Markdown table of

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+pub mod app_tokens;
 pub mod bench;
 pub mod process;
 pub mod pyrandom;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, process, registry, repo_root, run, test};
+use xtask::{app_tokens, bench, process, registry, repo_root, run, test};
 
 /// Flare's own tooling: registry, benchmark helpers, run and test.
 #[derive(Debug, Parser)]
@@ -52,6 +52,25 @@ enum Cmd {
         /// How many patients the practice has.
         patients: String,
     },
+    /// Give the patient shapes' app paths of bench-queries their patients'
+    /// access tokens (minted by standalone launches); system paths stay bare.
+    BenchAppPaths {
+        /// The edge, http://127.0.0.1:PORT.
+        base: String,
+        /// ADMIN_TOKEN (creates the patient users).
+        admin_token: String,
+        /// bench-queries' output directory (reads app/, writes app-tokens/).
+        queries: PathBuf,
+        /// The practice of the patients.
+        #[arg(long, default_value = "northside")]
+        practice: String,
+        /// The approved public patient app that launches.
+        #[arg(long, default_value = "flare-demo-patient-app")]
+        client_id: String,
+        /// One of its registered redirect URIs.
+        #[arg(long, default_value = "http://127.0.0.1:8788/")]
+        redirect_uri: String,
+    },
     /// Print a top-level field of the JSON object on stdin (e.g. access_token).
     JsonGet {
         /// The field name.
@@ -91,6 +110,23 @@ fn main() -> ExitCode {
             patients,
         } => bench::report(&results_tsv, resources, &import_seconds, patients),
         Cmd::BenchExportReport { export_tsv, patients } => bench::export_report(&export_tsv, &patients),
+        Cmd::BenchAppPaths {
+            base,
+            admin_token,
+            queries,
+            practice,
+            client_id,
+            redirect_uri,
+        } => app_tokens::app_paths(
+            &app_tokens::AppSide {
+                base: &base,
+                admin_token: &admin_token,
+                practice: &practice,
+                client_id: &client_id,
+                redirect_uri: &redirect_uri,
+            },
+            &queries,
+        ),
         Cmd::JsonGet { key } => bench::json_get(&key),
         Cmd::Test { only, dry_run } => test::run(&root, &only, dry_run),
         Cmd::Run => run::run(&root),

@@ -2,7 +2,8 @@
 //! decided once per request from the token row and passed to the handlers as
 //! the search compiler's [`Visibility`] (practice, and per type the patient
 //! context and query restrictions), which the compiler applies to every table
-//! a statement touches. Audit of FHIR access.
+//! a statement touches. The access history's record of each app request
+//! ([`access_record`]), written with the query or by [`record_now`].
 
 use std::collections::BTreeMap;
 
@@ -15,12 +16,14 @@ use crate::app::{Access, App, Caller};
 use crate::http::error::ApiError;
 use crate::http::HttpRequest;
 use crate::platform::Platform;
+use crate::store::access_log::AccessRecord;
 use crate::store::auth::AuditEvent;
 use crate::store::search_sql::{TypeRule, Visibility};
 use crate::store::Database;
 
-/// A read or search answer with the patients whose records it carries (for
-/// [`audit_fhir`]).
+/// A FHIR answer with what remains to write in the access history.
+/// With the patients whose records it carries, for [`record_now`] when its
+/// query did not record it ([`AccessRecord::written`]).
 pub type Answered = Result<(crate::http::HttpResponse, Vec<String>), ApiError>;
 
 fn denied(rtype: &str, interaction: Interaction) -> ApiError {
@@ -120,19 +123,15 @@ pub fn visibility(
     })
 }
 
-/// Records a FHIR access for the access history of every patient whose
-/// records the answer carried (`patients`, from the compartment rows of what
-/// was returned, never from the query); when it carried none, one event for
-/// the patient in the token's context, if any (written after the response:
-/// see [`App::flush_deferred`]).
-pub fn audit_fhir<D: Database, P: Platform>(
+/// The access history's record of an app's FHIR request, before its answer:
+/// who, which practice, `read` or `search`, and what was asked (path and
+/// query, at most 500 bytes).
+pub fn access_record<D: Database, P: Platform>(
     app: &App<D, P>,
     access: &Access,
     req: &HttpRequest,
     segs: &[&str],
-    status: u16,
-    patients: &[String],
-) {
+) -> AccessRecord {
     let action = match segs {
         [_, _] => "read",
         _ => "search",
@@ -143,22 +142,38 @@ pub fn audit_fhir<D: Database, P: Platform>(
         what.push_str(q);
     }
     what.truncate(what.floor_char_boundary(500));
+    AccessRecord {
+        at: app.platform.now_ms(),
+        practice: access.token.practice.clone(),
+        client_id: access.token.client_id.clone(),
+        user_id: access.token.user_id.clone(),
+        context_patient: access.token.patient.clone(),
+        action: action.into(),
+        what,
+        written: Default::default(),
+    }
+}
+
+/// Writes the history of an answer whose query did not record it (an error,
+/// a Bulk Data request): one event per patient in `patients`, or for the
+/// patient in the token's context when there are none. Awaited before the
+/// response goes out, so it is never lost; a failure is logged (the answer
+/// stands).
+pub async fn record_now<D: Database, P: Platform>(
+    app: &App<D, P>,
+    record: &AccessRecord,
+    status: u16,
+    patients: &[String],
+) {
     let mut who: Vec<Option<String>> = patients.iter().cloned().map(Some).collect();
     who.sort();
     who.dedup();
     if who.is_empty() {
-        who.push(access.token.patient.clone());
+        who.push(record.context_patient.clone());
     }
-    for patient in who {
-        app.defer_audit(AuditEvent {
-            at: app.platform.now_ms(),
-            practice: access.token.practice.clone(),
-            client_id: Some(access.token.client_id.clone()),
-            user_id: access.token.user_id.clone(),
-            patient,
-            action: action.into(),
-            what: what.clone(),
-            status: status.into(),
-        });
+    let events: Vec<AuditEvent> = who.into_iter().map(|p| record.event(p, status)).collect();
+    let db = app.shards.for_practice(&record.practice);
+    if let Err(err) = crate::store::auth::insert_audits(db, &events).await {
+        crate::platform::log(&format!("audit events not recorded: {err}"));
     }
 }

@@ -15,10 +15,14 @@ use crate::fhir::search::compile_error;
 use crate::http::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
+use crate::store::access_log::{can_record, AccessRecord};
+use crate::store::resources::{read_statement, read_visible_statement, read_with};
 use crate::store::search_sql::{compile, run_page, Visibility};
-use crate::store::{resources, Database};
+use crate::store::{resources, Database, Statement};
 
-/// Handles a read; also says whose records it returned.
+/// Handles a read. An app's read (`record`) is written to the access history
+/// in the query's own round trip; a patient-context token's visibility check
+/// is folded into the same statement.
 pub async fn handle<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
@@ -26,6 +30,7 @@ pub async fn handle<D: Database, P: Platform>(
     practice: &str,
     rtype: &str,
     id: &str,
+    record: Option<&AccessRecord>,
 ) -> Answered {
     if !registry::is_r4_type(rtype) {
         return Err(ApiError::not_found(format!(
@@ -38,20 +43,32 @@ pub async fn handle<D: Database, P: Platform>(
     // The signed-in user's own resource (the id_token's fhirUser) is readable
     // with the access token, whatever the resource scopes.
     let own_user = matches!(caller, Caller::App(a) if a.token.fhir_user.as_deref() == Some(format!("{rtype}/{id}").as_str()));
+    let mut stmt = read_statement(practice, rtype, id);
     if !own_user {
         let scope = visibility(caller, practice, rtype, Interaction::Read)?;
-        if scope.rule(rtype).is_some_and(|r| r.is_restricted()) {
-            check_visible(app, &scope, rtype, id).await?;
+        if let Some(rule) = scope.rule(rtype).filter(|r| r.is_restricted()) {
+            if registry::resource(rtype).is_some() && rule.restrictions.is_empty() {
+                // The check and the read in one statement: no row unless visible.
+                stmt = read_visible_statement(practice, rtype, id, by_id_page(app, &scope, rtype, id)?);
+            } else {
+                // Types a patient cannot search, and query-restricted scopes
+                // (403 rather than 404 when only a restriction refuses): checked first.
+                check_visible(app, &scope, rtype, id).await?;
+            }
         }
     }
-    let db = app.shards.for_practice(practice);
-    let stored = resources::read(db, practice, rtype, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{rtype}/{id} is not known")))?;
-    let etag = format!("W/\"{}\"", stored.version);
-    if req
+    let if_none_match = req
         .header_value("if-none-match")
-        .is_some_and(|v| etag_matches(v, stored.version))
+        .map(entity_tags)
+        .unwrap_or_default();
+    let db = app.shards.for_practice(practice);
+    let recorded = record.filter(|_| can_record(&stmt));
+    let stored = read_with(db, stmt, recorded.map(|r| (r, if_none_match.clone()))).await?;
+    let stored = stored.ok_or_else(|| not_found(rtype, id))?;
+    let etag = format!("W/\"{}\"", stored.version);
+    if if_none_match
+        .iter()
+        .any(|t| t == "*" || *t == stored.version.to_string())
     {
         let not_modified = HttpResponse::empty(304, vec![("etag".into(), etag)]);
         return Ok((not_modified, stored.patients));
@@ -60,6 +77,25 @@ pub async fn handle<D: Database, P: Platform>(
         .with_header("etag", &etag)
         .with_header("last-modified", &format_http_date(stored.last_updated));
     Ok((resp, stored.patients))
+}
+
+fn not_found(rtype: &str, id: &str) -> ApiError {
+    ApiError::not_found(format!("{rtype}/{id} is not known"))
+}
+
+/// The compiled `_id` search of one resource under `scope` (its page statement).
+fn by_id_page<D: Database, P: Platform>(
+    app: &App<D, P>,
+    scope: &Visibility,
+    rtype: &str,
+    id: &str,
+) -> Result<Statement, ApiError> {
+    let pairs = vec![("_id".to_string(), id.to_string())];
+    let mut by_id = search::parse(rtype, &pairs, ParseOptions::default())?;
+    by_id.count = 1;
+    Ok(compile(&by_id, scope, app.platform.now_ms(), false)
+        .map_err(compile_error)?
+        .page)
 }
 
 /// Whether a restricted caller may read `rtype/id`, by the same rule as a
@@ -115,12 +151,18 @@ async fn check_visible<D: Database, P: Platform>(
     Err(not_found())
 }
 
-/// `If-None-Match` uses the weak comparison (RFC 7232 §3.2): `W/"3"` and `"3"`
-/// both name version 3; `*` matches any.
-fn etag_matches(header: &str, version: i64) -> bool {
-    let want = version.to_string();
+/// The entity tags `If-None-Match` names, compared weakly (RFC 7232 §3.2):
+/// `W/"3"` and `"3"` both name version 3, as `3`; a bare `*` (any version)
+/// stays `*`.
+fn entity_tags(header: &str) -> Vec<String> {
     header
         .split(',')
         .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == want)
+        .filter_map(|tag| match tag {
+            "*" => Some("*".to_string()),
+            _ => Some(tag.trim_start_matches("W/").trim_matches('"'))
+                .filter(|t| *t != "*")
+                .map(str::to_string),
+        })
+        .collect()
 }

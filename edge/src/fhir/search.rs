@@ -10,12 +10,14 @@ use flare_core::search::{self, Cursor, ParseOptions, SearchRequest, SortKey, Sum
 use flare_core::smart::access::Interaction;
 
 use crate::app::{App, Caller};
-use crate::fhir::access::visibility;
-use crate::fhir::access::Answered;
+use crate::fhir::access::{visibility, Answered};
 use crate::http::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
-use crate::store::search_sql::{compile, run_count, run_page, CompileError};
+use crate::store::access_log::{can_record, AccessRecord};
+use crate::store::search_sql::{
+    compile, run_count, run_count_recorded, run_page, run_page_recorded, CompileError,
+};
 use crate::store::{resources, Database};
 
 /// Rejects formats other than JSON: `_format` or an `Accept` that only takes XML gives 406.
@@ -169,6 +171,7 @@ pub async fn handle<D: Database, P: Platform>(
     practice: &str,
     rtype: &str,
     pairs: Vec<(String, String)>,
+    record: Option<&AccessRecord>,
 ) -> Answered {
     let def = registry::resource(rtype).ok_or_else(|| {
         ApiError::not_found(format!("resource type '{rtype}' is not supported by this server"))
@@ -192,12 +195,23 @@ pub async fn handle<D: Database, P: Platform>(
     let db = app.shards.for_practice(practice);
     let base = req.fhir_base();
 
+    // An app's search records its access in the query's own round trip.
     let mut total = None;
     let rows = if parsed.summary == Summary::Count {
-        total = run_count(db, compiled.count_only).await?;
+        total = match record {
+            Some(rec) if can_record(&compiled.count_only) => {
+                run_count_recorded(db, compiled.count_only, rec).await?
+            }
+            _ => run_count(db, compiled.count_only).await?,
+        };
         Vec::new()
     } else {
-        run_page(db, compiled.page).await?
+        match record {
+            Some(rec) if can_record(&compiled.page) => {
+                run_page_recorded(db, compiled.page, parsed.count as i64, rec).await?
+            }
+            _ => run_page(db, compiled.page).await?,
+        }
     };
 
     // Resources stored in parts come back as ''; fetch them in one more query.

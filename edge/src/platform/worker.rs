@@ -49,6 +49,46 @@ impl Database for D1 {
         self.0.batch(prepared).await.map_err(|e| DbError(e.to_string()))?;
         Ok(())
     }
+
+    async fn query_after(&self, writes: Vec<Statement>, read: Statement) -> Result<Vec<Row>, DbError> {
+        let prepared = writes
+            .iter()
+            .chain(std::iter::once(&read))
+            .map(|s| bind(&self.0, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self.0.batch(prepared).await.map_err(|e| DbError(e.to_string()))?;
+        let last = results
+            .last()
+            .ok_or_else(|| DbError("D1 batch answered no result".into()))?;
+        // A batch answers rows as objects; the statement's columns have
+        // unique names (`store::positional`), kept in select order.
+        let rows: Vec<InOrder> = last.results().map_err(|e| DbError(e.to_string()))?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+}
+
+/// A row answered as an object, read back as its values in key order (JS
+/// keeps insertion order for keys that are not integers).
+struct InOrder(Vec<serde_json::Value>);
+
+impl<'de> serde::Deserialize<'de> for InOrder {
+    fn deserialize<De: serde::Deserializer<'de>>(d: De) -> Result<Self, De::Error> {
+        struct Values;
+        impl<'de> serde::de::Visitor<'de> for Values {
+            type Value = InOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a result row object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<InOrder, A::Error> {
+                let mut values = Vec::new();
+                while let Some((_, v)) = map.next_entry::<serde::de::IgnoredAny, serde_json::Value>()? {
+                    values.push(v);
+                }
+                Ok(InOrder(values))
+            }
+        }
+        d.deserialize_map(Values)
+    }
 }
 
 /// Clock, CSPRNG, WebCrypto and the rate-limit bindings of the JS runtime.

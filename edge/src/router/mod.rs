@@ -44,6 +44,12 @@ impl<D: Database, P: Platform> App<D, P> {
                 error_response(e.with_incident(&self.incident_id(), route.errors.body("invalid_request")))
             }
         };
+        // Any request that is not a read may have revoked, suspended or
+        // narrowed something: this isolate then trusts no cached token (other
+        // isolates within the cache's one-second bound).
+        if !matches!(req.method.as_str(), "GET" | "HEAD") {
+            self.token_cache().forget_all();
+        }
         cors::decorate(self, &req, resp, routes::find_path(&path).cors).await
     }
 
@@ -176,7 +182,14 @@ impl<D: Database, P: Platform> App<D, P> {
         let practice = self.practice_for(&caller, req)?;
         let path = req.url.path().trim_end_matches('/');
         let (p0, p1) = (m.param(0), m.param(1));
-        // Reads and searches also say whose records they returned (the access history).
+        // An app's request is recorded in the access history: reads and
+        // searches write it with their query, in the same round trip; for
+        // anything else (errors, Bulk Data) it is written below, before the
+        // answer goes out.
+        let record = match &caller {
+            Caller::App(a) => Some(access::access_record(self, a, req, &routes::segments(path)[1..])),
+            Caller::Admin => None,
+        };
         let answered = |r: ApiResult| r.map(|r| (r, Vec::new()));
         let result = match m.route.endpoint {
             E::ExportGroup => answered(
@@ -191,16 +204,27 @@ impl<D: Database, P: Platform> App<D, P> {
             E::ExportStatus => answered(bulk::status(self, req, &caller, &practice, p0).await),
             E::ExportCancel => answered(bulk::cancel(self, &caller, &practice, p0).await),
             E::ExportFile => answered(bulk::file(self, &caller, &practice, p0, p1).await),
-            E::Search => search::handle(self, req, &caller, &practice, p0, req.query_pairs()).await,
+            E::Search => {
+                search::handle(
+                    self,
+                    req,
+                    &caller,
+                    &practice,
+                    p0,
+                    req.query_pairs(),
+                    record.as_ref(),
+                )
+                .await
+            }
             E::SearchPost => match search::form_pairs(req) {
                 Ok(form) => {
                     let mut pairs = req.query_pairs();
                     pairs.extend(form);
-                    search::handle(self, req, &caller, &practice, p0, pairs).await
+                    search::handle(self, req, &caller, &practice, p0, pairs, record.as_ref()).await
                 }
                 Err(e) => Err(e),
             },
-            E::Read => read::handle(self, req, &caller, &practice, p0, p1).await,
+            E::Read => read::handle(self, req, &caller, &practice, p0, p1, record.as_ref()).await,
             E::FhirNotFound => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
             _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search, $export")),
         };
@@ -218,13 +242,12 @@ impl<D: Database, P: Platform> App<D, P> {
                 r.with_header("cache-control", "private, no-cache")
             }
         });
-        if let Caller::App(a) = &caller {
+        if let Some(record) = record.as_ref().filter(|r| !r.written.get()) {
             let status = match &result {
                 Ok(r) => r.status,
                 Err(e) => e.status,
             };
-            let segs = routes::segments(path);
-            access::audit_fhir(self, a, req, &segs[1..], status, &patients);
+            access::record_now(self, record, status, &patients).await;
         }
         result
     }

@@ -1218,7 +1218,12 @@ crate::row! {
 
 /// Records an audit event.
 pub async fn insert_audit<D: Database>(db: &D, e: &AuditEvent) -> Result<(), DbError> {
-    db.batch(vec![Statement::new(
+    db.batch(vec![insert_audit_statement(e)]).await
+}
+
+/// The `INSERT` of one audit event (to batch with other statements).
+pub fn insert_audit_statement(e: &AuditEvent) -> Statement {
+    Statement::new(
         format!(
             "INSERT INTO audit_events ({}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
             AuditEvent::COLUMNS
@@ -1233,8 +1238,7 @@ pub async fn insert_audit<D: Database>(db: &D, e: &AuditEvent) -> Result<(), DbE
             e.what.as_str().into(),
             e.status.into(),
         ],
-    )])
-    .await
+    )
 }
 
 /// Records several audit events of one request in one statement (a search

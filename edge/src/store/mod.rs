@@ -7,6 +7,7 @@
 //! touch: HTTP, authorization decisions (it runs the SQL it is given the
 //! `Visibility` for).
 
+pub mod access_log;
 pub mod attempts;
 pub mod auth;
 pub mod developer;
@@ -97,6 +98,32 @@ pub trait Database {
     async fn query(&self, stmt: Statement) -> Result<Vec<Row>, DbError>;
     /// Runs write statements in one round trip, atomically (all or nothing).
     async fn batch(&self, stmts: Vec<Statement>) -> Result<(), DbError>;
+    /// Runs `writes`, then `read`, in one round trip and one transaction, and
+    /// returns `read`'s rows. `read` must name its columns uniquely, and not
+    /// as integers (D1's batch answers rows as objects keyed by column name):
+    /// wrap it with [`positional`].
+    async fn query_after(&self, writes: Vec<Statement>, read: Statement) -> Result<Vec<Row>, DbError>;
+}
+
+/// `stmt` with its columns renamed `names` (`WITH answer(names…) AS (stmt)
+/// SELECT names… FROM answer`), so that a batch that answers rows as objects
+/// ([`Database::query_after`] on D1) keeps every column, in order.
+pub fn positional(stmt: Statement, names: &[&str]) -> Statement {
+    let list = quoted_list(names);
+    Statement {
+        sql: format!("WITH answer({list}) AS ({}) SELECT {list} FROM answer", stmt.sql),
+        params: stmt.params,
+    }
+}
+
+/// `[a], [b], …`: column names as SQL identifiers. (Brackets, not double
+/// quotes: SQLite reads a double-quoted name it cannot resolve as a string.)
+pub(crate) fn quoted_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("[{n}]"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The practice → database directory. Each practice lives in exactly one

@@ -10,8 +10,10 @@ use serde_json::{json, Value as Json};
 
 use flare_core::index::IndexRows;
 
+use super::access_log::{record_answer, AccessRecord, Returned};
 use super::row::{decode_all, decode_first, scalar, FromRow};
-use super::{Database, DbError, Statement, MAX_BOUND_BYTES};
+use super::search_sql::SearchRow;
+use super::{positional, Database, DbError, Statement, MAX_BOUND_BYTES};
 
 /// A resource ready to store: validated, with its index rows.
 #[derive(Debug, Clone)]
@@ -243,22 +245,75 @@ pub fn upsert_statements(practice: &str, last_updated: i64, resources: &[NewReso
     stmts
 }
 
-/// Reads the current version of `type/id` in `practice`.
+/// The current version of `type/id` in `practice`.
 pub async fn read<D: Database>(
     db: &D,
     practice: &str,
     resource_type: &str,
     id: &str,
 ) -> Result<Option<StoredResource>, DbError> {
-    let rows = db
-        .query(Statement::new(
-            format!(
-                "SELECT {} FROM resources r WHERE practice = ?1 AND type = ?2 AND id = ?3",
-                ResourceRow::COLUMNS
-            ),
-            vec![practice.into(), resource_type.into(), id.into()],
-        ))
-        .await?;
+    read_with(db, read_statement(practice, resource_type, id), None).await
+}
+
+/// The statement of a read: the current version of `type/id` in `practice`,
+/// with its compartment patients ([`ResourceRow`]).
+pub fn read_statement(practice: &str, resource_type: &str, id: &str) -> Statement {
+    Statement::new(
+        format!(
+            "SELECT {} FROM resources r WHERE practice = ?1 AND type = ?2 AND id = ?3",
+            ResourceRow::COLUMNS
+        ),
+        vec![practice.into(), resource_type.into(), id.into()],
+    )
+}
+
+/// The statement of a read that answers only when `visible` (a compiled
+/// `_id` search of the same resource, under the caller's `Visibility`)
+/// matches it: the visibility check and the read in one statement.
+pub fn read_visible_statement(
+    practice: &str,
+    resource_type: &str,
+    id: &str,
+    visible: Statement,
+) -> Statement {
+    let mut params = visible.params;
+    let n = params.len();
+    params.extend([practice.into(), resource_type.into(), id.into()]);
+    Statement::new(
+        format!(
+            "WITH visible({names}) AS ({page}) \
+             SELECT {columns} FROM resources r WHERE practice = ?{p} AND type = ?{t} AND id = ?{i} \
+             AND r.rid IN (SELECT [rid] FROM visible WHERE [kind] = 0)",
+            names = super::quoted_list(SearchRow::FIELDS),
+            page = visible.sql,
+            columns = ResourceRow::COLUMNS,
+            p = n + 1,
+            t = n + 2,
+            i = n + 3,
+        ),
+        params,
+    )
+}
+
+/// Runs a read statement ([`read_statement`], [`read_visible_statement`]);
+/// with a `record`, records the access it answers in the same round trip
+/// (`if_none_match`: the entity tags the request names, for a 304's status).
+pub async fn read_with<D: Database>(
+    db: &D,
+    stmt: Statement,
+    record: Option<(&AccessRecord, Vec<String>)>,
+) -> Result<Option<StoredResource>, DbError> {
+    let rows = match record {
+        Some((record, if_none_match)) => {
+            let insert = record_answer::<ResourceRow>(&stmt, &Returned::Read { if_none_match }, record);
+            let rows = db
+                .query_after(vec![insert], positional(stmt, ResourceRow::FIELDS))
+                .await?;
+            record.written.set(true);
+            rows
+        }
+        None => db.query(stmt).await?,
+    };
     let Some(r) = decode_first::<ResourceRow>(&rows)? else {
         return Ok(None);
     };

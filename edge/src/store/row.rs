@@ -122,6 +122,9 @@ pub trait FromRow: Sized {
     const COLUMNS: &'static str;
     /// The same columns one by one.
     const NAMES: &'static [&'static str];
+    /// The fields' names, in the same order: the names a statement of these
+    /// rows gives its columns when it is wrapped ([`crate::store::positional`]).
+    const FIELDS: &'static [&'static str];
 
     /// Decodes one result row (exactly [`Self::NAMES`] wide).
     fn from_row(row: &[Json]) -> Result<Self, DbError>;
@@ -228,6 +231,7 @@ macro_rules! row {
                 $crate::__row_col!($field0 $($sql0)?),
                 $($crate::__row_col!($field $($sql)?),)*
             ];
+            const FIELDS: &'static [&'static str] = &[stringify!($field0), $(stringify!($field),)*];
 
             fn from_row(row: &[serde_json::Value]) -> Result<Self, $crate::store::DbError> {
                 use $crate::store::row::{check_width, column};

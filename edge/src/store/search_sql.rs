@@ -16,8 +16,10 @@ use flare_core::search::{
     DatePrefix, Filter, Include, SearchRequest, SortKey, StringMatch, TokenSystem, Value,
 };
 
-use super::row::{decode_all, scalar, FromColumn, Raw};
-use super::{Database, DbError, SqlValue, Statement, MAX_BOUND_PARAMS};
+use super::access_log::{record_answer, AccessRecord, Returned};
+use super::auth::insert_audit_statement;
+use super::row::{decode_all, scalar, FromColumn, FromRow, Raw};
+use super::{positional, Database, DbError, SqlValue, Statement, MAX_BOUND_PARAMS};
 
 /// What one caller may see of one resource type: the input of the one
 /// visibility rule (see [`Visibility`]).
@@ -255,6 +257,38 @@ pub async fn run_page<D: Database>(db: &D, page: Statement) -> Result<Vec<Search
 /// Runs a compiled count query.
 pub async fn run_count<D: Database>(db: &D, count: Statement) -> Result<Option<i64>, DbError> {
     scalar(&db.query(count).await?, "search count")
+}
+
+/// Runs a compiled page query and, in the same round trip, records the
+/// access it answers (the matches within `count` and every include).
+pub async fn run_page_recorded<D: Database>(
+    db: &D,
+    page: Statement,
+    count: i64,
+    record: &AccessRecord,
+) -> Result<Vec<SearchRow>, DbError> {
+    let insert = record_answer::<SearchRow>(&page, &Returned::Page { count }, record);
+    let rows = db
+        .query_after(vec![insert], positional(page, SearchRow::FIELDS))
+        .await?;
+    record.written.set(true);
+    decode_all(&rows)
+}
+
+/// Runs a compiled count query and, in the same round trip, records the
+/// access (a count carries no patient's records: the event is for the
+/// patient in the token's context).
+pub async fn run_count_recorded<D: Database>(
+    db: &D,
+    count: Statement,
+    record: &AccessRecord,
+) -> Result<Option<i64>, DbError> {
+    let insert = insert_audit_statement(&record.event(record.context_patient.clone(), 200));
+    let rows = db
+        .query_after(vec![insert], positional(count, &["total"]))
+        .await?;
+    record.written.set(true);
+    scalar(&rows, "search count")
 }
 
 /// Binds values and hands out their placeholders (`?1`, `?2`, …).

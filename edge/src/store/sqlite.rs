@@ -112,4 +112,15 @@ impl Database for SqliteDatabase {
         }
         tx.commit().map_err(|e| DbError(e.to_string()))
     }
+
+    async fn query_after(&self, writes: Vec<Statement>, read: Statement) -> Result<Vec<Row>, DbError> {
+        let mut conn = self.conn.borrow_mut();
+        let tx = conn.transaction().map_err(|e| DbError(e.to_string()))?;
+        for s in &writes {
+            Self::run(&tx, s)?;
+        }
+        let rows = Self::run(&tx, &read)?;
+        tx.commit().map_err(|e| DbError(e.to_string()))?;
+        Ok(rows)
+    }
 }

@@ -64,7 +64,7 @@ pub fn admin(method: &str, path: &str) -> HttpRequest {
 
 /// Runs a request to completion.
 pub fn call(app: &TestApp, req: HttpRequest) -> HttpResponse {
-    pollster::block_on(app.handle(req))
+    pollster::block_on(app.respond(req))
 }
 
 /// Imports a JSON body (resource or Bundle) into a practice; asserts 200.

@@ -43,6 +43,7 @@ mod backend;
 mod discovery;
 mod enforcement;
 mod grant_types;
+mod history;
 mod hygiene;
 mod launch;
 mod limits;
@@ -70,7 +71,11 @@ pub fn trials() -> Vec<(&'static str, TrialFn)> {
 }
 
 /// The trials of this group that restart the edge (run alone, after all others).
-pub const EXCLUSIVE: &[(&str, TrialFn)] = hygiene::EXCLUSIVE;
+pub fn exclusive() -> Vec<(&'static str, TrialFn)> {
+    let mut all = hygiene::EXCLUSIVE.to_vec();
+    all.extend(history::EXCLUSIVE.iter().copied());
+    all
+}
 
 /// The password every test user gets (strong: upper, lower, digit, symbol).
 pub const PASSWORD: &str = "Flare-e2e-Pass1!";
@@ -539,17 +544,21 @@ impl World {
     }
 }
 
+/// The audit response (`{"events": […]}`) of patient `patient` in `w`'s practice.
+pub fn audit_of(w: &World, patient: &str) -> Value {
+    w.client
+        .get(&format!("/admin/audit?practice={}&patient={patient}", w.key))
+        .send()
+        .expect_status(200)
+        .json()
+}
+
 /// The audit events of patient `patient` in `w`'s practice, polled for up
-/// to 5 s until `want` holds (audit rows are written after the response).
+/// to 5 s until `want` holds.
 pub fn audit_until(w: &World, patient: &str, want: &dyn Fn(&[Value]) -> bool) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let audit = w
-            .client
-            .get(&format!("/admin/audit?practice={}&patient={patient}", w.key))
-            .send()
-            .expect_status(200)
-            .json();
+        let audit = audit_of(w, patient);
         let events = audit["events"].as_array().cloned().unwrap_or_default();
         if want(&events) || std::time::Instant::now() > deadline {
             return audit;

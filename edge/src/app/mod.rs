@@ -1,18 +1,24 @@
 //! The application's state and who is calling: [`App`] (databases, platform,
-//! configuration, the audit events of this request), [`Config`], [`Caller`]
+//! configuration, the isolate's token cache), [`Config`], [`Caller`]
 //! and [`Access`] (a live access token and its effective scopes). Handlers
-//! take `&App`; the router ([`crate::router`]) decides the [`Caller`]. Must
-//! not touch: routes, pages or any endpoint's logic.
+//! take `&App`; the router ([`crate::router`]) decides the [`Caller`], with
+//! access tokens validated through the isolate's [`token_cache`]. Must not
+//! touch: routes, pages or any endpoint's logic.
+
+pub mod token_cache;
+
+use std::rc::Rc;
 
 use flare_core::smart::access::{effective, GrantKind};
 use flare_core::smart::scope::Scope;
 
 use crate::crypto;
 use crate::http::error::ApiError;
-use crate::http::{HttpRequest, HttpResponse};
-use crate::platform::{self, Platform};
+use crate::http::HttpRequest;
+use crate::platform::Platform;
 use crate::store::auth::AccessToken;
 use crate::store::{Database, Shards};
+use token_cache::TokenCache;
 
 /// Most resources in one output file (larger types are split into several).
 pub const FILE_MAX_RESOURCES: i64 = 10_000;
@@ -100,8 +106,8 @@ pub struct App<D, P> {
     pub platform: P,
     /// Configuration.
     pub config: Config,
-    /// Audit events of this request, written after the response is sent.
-    deferred: std::cell::RefCell<Vec<crate::store::auth::AuditEvent>>,
+    /// Validated access tokens, shared by every request of the isolate.
+    tokens: Rc<TokenCache>,
 }
 
 /// Header an admin caller uses to pick the practice it reads.
@@ -114,36 +120,20 @@ impl<D: Database, P: Platform> App<D, P> {
             shards,
             platform,
             config,
-            deferred: Default::default(),
+            tokens: Rc::new(TokenCache::new()),
         }
     }
 
-    /// Handles one request and then writes its audit events (natively and in
-    /// tests; the Worker uses [`App::respond`] and writes them after responding).
-    pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
-        let resp = self.respond(req).await;
-        self.flush_deferred().await;
-        resp
+    /// The application with the isolate's token cache instead of its own
+    /// (the Worker builds an `App` per request; the cache outlives them).
+    pub fn with_token_cache(mut self, tokens: Rc<TokenCache>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
-    /// Records an audit event to write after the response.
-    pub fn defer_audit(&self, event: crate::store::auth::AuditEvent) {
-        self.deferred.borrow_mut().push(event);
-    }
-
-    /// Writes the deferred audit events, each to its practice's shard. A
-    /// failure is logged: the answer was already given.
-    pub async fn flush_deferred(&self) {
-        let mut events: Vec<_> = self.deferred.borrow_mut().drain(..).collect();
-        while let Some(first) = events.first() {
-            let practice = first.practice.clone();
-            let (mine, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.practice == practice);
-            events = rest;
-            let db = self.shards.for_practice(&practice);
-            if let Err(err) = crate::store::auth::insert_audits(db, &mine).await {
-                platform::log(&format!("audit events not recorded: {err}"));
-            }
-        }
+    /// The isolate's cache of validated access tokens.
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.tokens
     }
 
     /// A random id naming one server-side failure in the answer and the log.
@@ -158,7 +148,9 @@ impl<D: Database, P: Platform> App<D, P> {
         self.shards.directory_db()
     }
 
-    /// Authenticates the bearer token: `ADMIN_TOKEN` or a live access token.
+    /// Authenticates the bearer token: `ADMIN_TOKEN` or a live access token,
+    /// from the isolate's [`TokenCache`] when the store validated it less than
+    /// [`token_cache::TOKEN_CACHE_TTL_MS`] ago, else from the store.
     /// Missing, unknown, expired or revoked: 401 with `WWW-Authenticate`.
     pub async fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
         let realm = "Bearer realm=\"flare\"";
@@ -185,10 +177,14 @@ impl<D: Database, P: Platform> App<D, P> {
             return Err(invalid());
         }
         let hash = crypto::sha256_b64(token);
-        let found = crate::store::auth::access_token(self.auth_db(), &hash, self.platform.now_ms()).await?;
-        found
-            .map(|t| Caller::App(Box::new(Access::new(t))))
-            .ok_or_else(invalid)
+        let now = self.platform.now_ms();
+        if let Some(t) = self.tokens.get(&hash, now) {
+            return Ok(Caller::App(Box::new(Access::new(t))));
+        }
+        let found = crate::store::auth::access_token(self.auth_db(), &hash, now).await?;
+        let t = found.ok_or_else(invalid)?;
+        self.tokens.put(&hash, t.clone(), now);
+        Ok(Caller::App(Box::new(Access::new(t))))
     }
 
     /// The practice a request acts in: the token's, or for the operator
