@@ -344,6 +344,7 @@ fn spawn_dev(
             .map_err(|_| format!("FLARE_E2E_INSPECTOR_PORT={p} is not a port"))?,
         Err(_) => free_port(9300..9400).ok_or("no free inspector port in 9300-9399")?,
     };
+    let log_level = std::env::var("FLARE_E2E_LOG_LEVEL").unwrap_or_else(|_| "warn".into());
     let log_file = fs::OpenOptions::new()
         .create(true)
         .write(true)
@@ -355,7 +356,8 @@ fn spawn_dev(
         .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string()])
         .args(["--inspector-port", &inspector.to_string(), "--persist-to"])
         .arg(state)
-        .args(["--log-level", "warn", "--show-interactive-dev-session=false"])
+        // `FLARE_E2E_LOG_LEVEL=log` keeps the Worker's own log lines too.
+        .args(["--log-level", &log_level, "--show-interactive-dev-session=false"])
         .args(
             vars.iter()
                 .flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]),
