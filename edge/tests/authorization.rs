@@ -1379,6 +1379,64 @@ fn consent_needs_the_browser_signed_in_as_the_requests_user() {
         .contains("frame-ancestors 'self'"));
 }
 
+/// The statuses of the public app's events about `what` in `patient`'s access history, sorted.
+fn history_of(app: &TestApp, patient: &str, what: &str) -> Vec<i64> {
+    let audit = call(
+        app,
+        admin(
+            "GET",
+            &format!("/admin/audit?practice=northside&patient={patient}"),
+        ),
+    )
+    .json_body();
+    let mut statuses: Vec<i64> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["what"] == what && e["client_id"] == "public-app")
+        .map(|e| e["status"].as_i64().unwrap())
+        .collect();
+    statuses.sort();
+    statuses
+}
+
+#[test]
+fn the_access_history_records_each_answer_with_its_status() {
+    let app = world();
+    let t = patient_token(&app, "ann", "launch/patient patient/*.rs", None);
+    let at = t["access_token"].as_str().unwrap();
+    // A read: 200; conditional reads: 304 when the tag names the version
+    // (weakly, or `*`), 200 when it does not; another patient's record: 404,
+    // recorded for the patient in context (whose it was is not revealed).
+    assert_eq!(fhir(&app, at, "/fhir/Observation/a-lab").status, 200);
+    let conditional = |tag: &str| {
+        call(
+            &app,
+            request("GET", "/fhir/Observation/a-lab")
+                .header("authorization", &format!("Bearer {at}"))
+                .header("if-none-match", tag),
+        )
+        .status
+    };
+    assert_eq!(conditional("W/\"1\""), 304);
+    assert_eq!(conditional("*"), 304);
+    assert_eq!(conditional("W/\"7\""), 200);
+    assert_eq!(
+        history_of(&app, "a", "Observation/a-lab"),
+        vec![200, 200, 304, 304]
+    );
+    assert_eq!(fhir(&app, at, "/fhir/Observation/b-lab").status, 404);
+    assert_eq!(history_of(&app, "a", "Observation/b-lab"), vec![404]);
+    assert!(history_of(&app, "b", "Observation/b-lab").is_empty());
+    // A search: one event per patient whose records the page carried.
+    let r = fhir(&app, at, "/fhir/Observation?category=laboratory");
+    assert_eq!(ids(&r), vec!["a-lab"]);
+    assert_eq!(
+        history_of(&app, "a", "Observation?category=laboratory"),
+        vec![200]
+    );
+}
+
 #[test]
 fn fhir_answers_are_revalidated_not_reused_from_browser_caches() {
     let app = world();

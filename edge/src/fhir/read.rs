@@ -16,9 +16,9 @@ use crate::http::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
 use crate::store::access_log::{can_record, AccessRecord};
-use crate::store::resources::{read_statement, read_visible_statement, read_with};
-use crate::store::search_sql::{compile, run_page, Visibility};
-use crate::store::{resources, Database, Statement};
+use crate::store::resources::{read_condition, read_with};
+use crate::store::search_sql::{compile, compile_read, run_page, Visibility};
+use crate::store::{resources, Database};
 
 /// Handles a read. An app's read (`record`) is written to the access history
 /// in the query's own round trip; a patient-context token's visibility check
@@ -43,13 +43,13 @@ pub async fn handle<D: Database, P: Platform>(
     // The signed-in user's own resource (the id_token's fhirUser) is readable
     // with the access token, whatever the resource scopes.
     let own_user = matches!(caller, Caller::App(a) if a.token.fhir_user.as_deref() == Some(format!("{rtype}/{id}").as_str()));
-    let mut stmt = read_statement(practice, rtype, id);
+    let mut answered = read_condition(practice, rtype, id);
     if !own_user {
         let scope = visibility(caller, practice, rtype, Interaction::Read)?;
         if let Some(rule) = scope.rule(rtype).filter(|r| r.is_restricted()) {
             if registry::resource(rtype).is_some() && rule.restrictions.is_empty() {
                 // The check and the read in one statement: no row unless visible.
-                stmt = read_visible_statement(practice, rtype, id, by_id_page(app, &scope, rtype, id)?);
+                answered = compile_read(&scope, rtype, id, app.platform.now_ms()).map_err(compile_error)?;
             } else {
                 // Types a patient cannot search, and query-restricted scopes
                 // (403 rather than 404 when only a restriction refuses): checked first.
@@ -62,8 +62,8 @@ pub async fn handle<D: Database, P: Platform>(
         .map(entity_tags)
         .unwrap_or_default();
     let db = app.shards.for_practice(practice);
-    let recorded = record.filter(|_| can_record(&stmt));
-    let stored = read_with(db, stmt, recorded.map(|r| (r, if_none_match.clone()))).await?;
+    let recorded = record.filter(|_| can_record(answered.params.len()));
+    let stored = read_with(db, answered, recorded.map(|r| (r, if_none_match.clone()))).await?;
     let stored = stored.ok_or_else(|| not_found(rtype, id))?;
     let etag = format!("W/\"{}\"", stored.version);
     if if_none_match
@@ -81,21 +81,6 @@ pub async fn handle<D: Database, P: Platform>(
 
 fn not_found(rtype: &str, id: &str) -> ApiError {
     ApiError::not_found(format!("{rtype}/{id} is not known"))
-}
-
-/// The compiled `_id` search of one resource under `scope` (its page statement).
-fn by_id_page<D: Database, P: Platform>(
-    app: &App<D, P>,
-    scope: &Visibility,
-    rtype: &str,
-    id: &str,
-) -> Result<Statement, ApiError> {
-    let pairs = vec![("_id".to_string(), id.to_string())];
-    let mut by_id = search::parse(rtype, &pairs, ParseOptions::default())?;
-    by_id.count = 1;
-    Ok(compile(&by_id, scope, app.platform.now_ms(), false)
-        .map_err(compile_error)?
-        .page)
 }
 
 /// Whether a restricted caller may read `rtype/id`, by the same rule as a

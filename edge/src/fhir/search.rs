@@ -14,10 +14,8 @@ use crate::fhir::access::{visibility, Answered};
 use crate::http::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
-use crate::store::access_log::{can_record, AccessRecord};
-use crate::store::search_sql::{
-    compile, run_count, run_count_recorded, run_page, run_page_recorded, CompileError,
-};
+use crate::store::access_log::{can_record, run_count_recorded, run_page_recorded, AccessRecord};
+use crate::store::search_sql::{compile, run_count, run_page, CompileError};
 use crate::store::{resources, Database};
 
 /// Rejects formats other than JSON: `_format` or an `Accept` that only takes XML gives 406.
@@ -199,7 +197,7 @@ pub async fn handle<D: Database, P: Platform>(
     let mut total = None;
     let rows = if parsed.summary == Summary::Count {
         total = match record {
-            Some(rec) if can_record(&compiled.count_only) => {
+            Some(rec) if can_record(compiled.count_only.params.len()) => {
                 run_count_recorded(db, compiled.count_only, rec).await?
             }
             _ => run_count(db, compiled.count_only).await?,
@@ -207,7 +205,7 @@ pub async fn handle<D: Database, P: Platform>(
         Vec::new()
     } else {
         match record {
-            Some(rec) if can_record(&compiled.page) => {
+            Some(rec) if can_record(compiled.page.params.len()) => {
                 run_page_recorded(db, compiled.page, parsed.count as i64, rec).await?
             }
             _ => run_page(db, compiled.page).await?,

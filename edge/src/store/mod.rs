@@ -78,6 +78,17 @@ impl Statement {
     }
 }
 
+/// A condition on the row at alias `r` of `resources`, with the values its
+/// placeholders (`?1…`) bind: which resource a read answers, and whether the
+/// caller may see it ([`search_sql::compile_read`], [`resources::read_condition`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The SQL condition.
+    pub sql: String,
+    /// The values its placeholders bind.
+    pub params: Vec<SqlValue>,
+}
+
 /// A result row: column values in select order.
 pub type Row = Vec<Json>;
 

@@ -10,10 +10,9 @@ use serde_json::{json, Value as Json};
 
 use flare_core::index::IndexRows;
 
-use super::access_log::{record_answer, AccessRecord, Returned};
+use super::access_log::{record_read, AccessRecord};
 use super::row::{decode_all, decode_first, scalar, FromRow};
-use super::search_sql::SearchRow;
-use super::{positional, Database, DbError, Statement, MAX_BOUND_BYTES};
+use super::{positional, Condition, Database, DbError, Statement, MAX_BOUND_BYTES};
 
 /// A resource ready to store: validated, with its index rows.
 #[derive(Debug, Clone)]
@@ -252,67 +251,45 @@ pub async fn read<D: Database>(
     resource_type: &str,
     id: &str,
 ) -> Result<Option<StoredResource>, DbError> {
-    read_with(db, read_statement(practice, resource_type, id), None).await
+    read_with(db, read_condition(practice, resource_type, id), None).await
 }
 
-/// The statement of a read: the current version of `type/id` in `practice`,
-/// with its compartment patients ([`ResourceRow`]).
-pub fn read_statement(practice: &str, resource_type: &str, id: &str) -> Statement {
-    Statement::new(
-        format!(
-            "SELECT {} FROM resources r WHERE practice = ?1 AND type = ?2 AND id = ?3",
-            ResourceRow::COLUMNS
-        ),
-        vec![practice.into(), resource_type.into(), id.into()],
-    )
+/// Which row a read of `type/id` in `practice` answers, whoever asks (the
+/// operator, or a caller the practice's every record is visible to).
+pub fn read_condition(practice: &str, resource_type: &str, id: &str) -> Condition {
+    Condition {
+        sql: "r.practice = ?1 AND r.type = ?2 AND r.id = ?3".into(),
+        params: vec![practice.into(), resource_type.into(), id.into()],
+    }
 }
 
-/// The statement of a read that answers only when `visible` (a compiled
-/// `_id` search of the same resource, under the caller's `Visibility`)
-/// matches it: the visibility check and the read in one statement.
-pub fn read_visible_statement(
-    practice: &str,
-    resource_type: &str,
-    id: &str,
-    visible: Statement,
-) -> Statement {
-    let mut params = visible.params;
-    let n = params.len();
-    params.extend([practice.into(), resource_type.into(), id.into()]);
-    Statement::new(
-        format!(
-            "WITH visible({names}) AS ({page}) \
-             SELECT {columns} FROM resources r WHERE practice = ?{p} AND type = ?{t} AND id = ?{i} \
-             AND r.rid IN (SELECT [rid] FROM visible WHERE [kind] = 0)",
-            names = super::quoted_list(SearchRow::FIELDS),
-            page = visible.sql,
-            columns = ResourceRow::COLUMNS,
-            p = n + 1,
-            t = n + 2,
-            i = n + 3,
-        ),
-        params,
-    )
-}
-
-/// Runs a read statement ([`read_statement`], [`read_visible_statement`]);
-/// with a `record`, records the access it answers in the same round trip
-/// (`if_none_match`: the entity tags the request names, for a 304's status).
+/// Reads the row `answered` holds for ([`read_condition`], or the
+/// compiler's [`compile_read`](super::search_sql::compile_read) for a
+/// caller who sees only some records: the visibility check and the read in
+/// one statement), with its compartment patients. With a `record`, records
+/// the access it answers in the same round trip (`if_none_match`: the
+/// entity tags the request names, for a 304's status).
 pub async fn read_with<D: Database>(
     db: &D,
-    stmt: Statement,
+    answered: Condition,
     record: Option<(&AccessRecord, Vec<String>)>,
 ) -> Result<Option<StoredResource>, DbError> {
+    let select = |c: Condition| {
+        Statement::new(
+            format!("SELECT {} FROM resources r WHERE {}", ResourceRow::COLUMNS, c.sql),
+            c.params,
+        )
+    };
     let rows = match record {
         Some((record, if_none_match)) => {
-            let insert = record_answer::<ResourceRow>(&stmt, &Returned::Read { if_none_match }, record);
+            let insert = record_read(&answered, &if_none_match, record);
             let rows = db
-                .query_after(vec![insert], positional(stmt, ResourceRow::FIELDS))
+                .query_after(vec![insert], positional(select(answered), ResourceRow::FIELDS))
                 .await?;
             record.written.set(true);
             rows
         }
-        None => db.query(stmt).await?,
+        None => db.query(select(answered)).await?,
     };
     let Some(r) = decode_first::<ResourceRow>(&rows)? else {
         return Ok(None);

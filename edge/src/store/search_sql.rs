@@ -16,10 +16,8 @@ use flare_core::search::{
     DatePrefix, Filter, Include, SearchRequest, SortKey, StringMatch, TokenSystem, Value,
 };
 
-use super::access_log::{record_answer, AccessRecord, Returned};
-use super::auth::insert_audit_statement;
-use super::row::{decode_all, scalar, FromColumn, FromRow, Raw};
-use super::{positional, Database, DbError, SqlValue, Statement, MAX_BOUND_PARAMS};
+use super::row::{decode_all, scalar, FromColumn, Raw};
+use super::{Condition, Database, DbError, SqlValue, Statement, MAX_BOUND_PARAMS};
 
 /// What one caller may see of one resource type: the input of the one
 /// visibility rule (see [`Visibility`]).
@@ -208,6 +206,36 @@ fn patient_cond(practice: &str, p: &str, rtype: &str, type_sql: &str, a: &str) -
     }
 }
 
+/// The read of `rtype/id` under `scope`: the condition that holds for the
+/// row at alias `r` only when it is that resource (practice, type, id) and
+/// the caller may see it, by the same [`Guard`] as every search (a read is
+/// the `_id` search of one resource, without a page's ranking).
+pub fn compile_read(
+    scope: &Visibility,
+    rtype: &str,
+    id: &str,
+    now_ms: i64,
+) -> Result<Condition, CompileError> {
+    let mut b = Builder::new(now_ms);
+    let practice = b.bind(scope.practice.as_str());
+    let t = b.bind(rtype);
+    let i = b.bind(id);
+    if scope.rule(rtype).is_none() {
+        return Err(CompileError::Forbidden(format!(
+            "the access token's scopes do not permit reading {rtype}"
+        )));
+    }
+    let g = Guard {
+        scope,
+        practice: practice.clone(),
+    };
+    let visible = g.cond(&mut b, rtype, &t, "r", 0)?;
+    Ok(Condition {
+        sql: format!("r.practice = {practice} AND r.type = {t} AND r.id = {i} AND {visible}"),
+        params: b.into_params(),
+    })
+}
+
 /// The compiled search.
 #[derive(Debug, Clone)]
 pub struct CompiledSearch {
@@ -257,38 +285,6 @@ pub async fn run_page<D: Database>(db: &D, page: Statement) -> Result<Vec<Search
 /// Runs a compiled count query.
 pub async fn run_count<D: Database>(db: &D, count: Statement) -> Result<Option<i64>, DbError> {
     scalar(&db.query(count).await?, "search count")
-}
-
-/// Runs a compiled page query and, in the same round trip, records the
-/// access it answers (the matches within `count` and every include).
-pub async fn run_page_recorded<D: Database>(
-    db: &D,
-    page: Statement,
-    count: i64,
-    record: &AccessRecord,
-) -> Result<Vec<SearchRow>, DbError> {
-    let insert = record_answer::<SearchRow>(&page, &Returned::Page { count }, record);
-    let rows = db
-        .query_after(vec![insert], positional(page, SearchRow::FIELDS))
-        .await?;
-    record.written.set(true);
-    decode_all(&rows)
-}
-
-/// Runs a compiled count query and, in the same round trip, records the
-/// access (a count carries no patient's records: the event is for the
-/// patient in the token's context).
-pub async fn run_count_recorded<D: Database>(
-    db: &D,
-    count: Statement,
-    record: &AccessRecord,
-) -> Result<Option<i64>, DbError> {
-    let insert = insert_audit_statement(&record.event(record.context_patient.clone(), 200));
-    let rows = db
-        .query_after(vec![insert], positional(count, &["total"]))
-        .await?;
-    record.written.set(true);
-    scalar(&rows, "search count")
 }
 
 /// Binds values and hands out their placeholders (`?1`, `?2`, …).
