@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the edge on real workerd + local D1 (wrangler dev), loopback only:
-#   scripts/bench.sh [--patients N] [--duration SECONDS] [--keep-data]
+#   scripts/bench.sh [--patients N] [--duration SECONDS] [--keep-data] [--only REGEX]
+# (--only: just the shapes whose name matches the extended regex, beside the
+# floors; for a quick look at a change, never for the recorded figures)
 # 1. generates N patients (default 10,000) with flare-synth,
 # 2. imports them through POST /admin/import (2 uploaders) and reports resources/s,
 # 3. runs wrk at concurrency 1 and 8 against, side by side in one run: the
@@ -18,13 +20,14 @@
 # Results: bench-out/results.md (tables) and bench-out/results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-patients=10000 duration=5 keep=0
+patients=10000 duration=5 keep=0 only=
 while [ $# -gt 0 ]; do
   case "$1" in
     --patients) patients=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --keep-data) keep=1; shift ;;
-    *) echo "usage: scripts/bench.sh [--patients N] [--duration S] [--keep-data]" >&2; exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "usage: scripts/bench.sh [--patients N] [--duration S] [--keep-data] [--only REGEX]" >&2; exit 2 ;;
   esac
 done
 bash scripts/setup.sh
@@ -106,7 +109,8 @@ wrk -t1 -c1 -d2s -s scripts/bench/paths.lua "$base" -- "$out/queries/read-Patien
 # memory (it reached V8's heap limit after ~150,000 requests here), so the
 # server is restarted, on the same data, every few shapes.
 runs=0
-for name in floor-noop floor-select1 $(cd "$out/queries" && ls | grep -v '^floor-' | grep '\.txt$' | sed 's/\.txt$//' | sort); do
+shapes=$(cd "$out/queries" && ls | grep -v '^floor-' | grep '\.txt$' | sed 's/\.txt$//' | sort | grep -E "${only:-.}")
+for name in floor-noop floor-select1 $shapes; do
   if [ "$runs" -ge 12 ]; then
     stop_edge "$pid"; start_edge "$state" "$port" "$out/wrangler.log"; pid=$EDGE_PID; runs=0
     wrk -t1 -c1 -d2s -s scripts/bench/paths.lua "$base" -- "$out/queries/read-Patient.txt" "$token" >/dev/null

@@ -81,6 +81,15 @@ impl Ctx {
         edge.restart()
     }
 
+    /// The last `n` lines of `wrangler dev`'s output (the Worker's warnings
+    /// and errors), for a failure's message.
+    pub fn edge_log_tail(&self, n: usize) -> String {
+        match self.edge.get().map(|e| e.lock()) {
+            Some(Ok(edge)) => edge.log_tail(n),
+            _ => "(no edge handle)".into(),
+        }
+    }
+
     /// Kills `wrangler dev` at once (SIGKILL) and starts it again on the
     /// same state (only for exclusive trials).
     pub fn kill_and_restart_edge(&self) -> Result<(), String> {

@@ -405,7 +405,9 @@ pub async fn status<D: Database, P: Platform>(
             if job.lease_until < now {
                 // No runner holds the job (a restart, a lost message): resume it.
                 // A duplicate run is harmless: chunks commit exactly once.
-                let _ = app.platform.enqueue_export(practice, job_id).await;
+                if let Err(e) = app.platform.enqueue_export(practice, job_id).await {
+                    crate::platform::log(&format!("export {job_id} not resumed: {e}"));
+                }
             }
             let s = &job.state;
             let types = job.params["types"].as_array().map_or(0, Vec::len)

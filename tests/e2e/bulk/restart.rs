@@ -112,7 +112,21 @@ pub fn mid_export(ctx: &Ctx) {
                 panic!("the export always finished before the restart: {early:?}");
             };
             let resumed = Instant::now();
-            let polled = wait_done(&c, &token, &status, Duration::from_secs(120));
+            // A job that never ends is this trial's likeliest failure: say
+            // what the Worker logged meanwhile.
+            let polled = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                wait_done(&c, &token, &status, Duration::from_secs(120))
+            })) {
+                Ok(polled) => polled,
+                Err(e) => {
+                    let why = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    panic!("{why}\nwrangler dev's last lines:\n{}", ctx.edge_log_tail(40))
+                }
+            };
             let resume_time = resumed.elapsed();
             let got = download(&c, &token, &format!("{}{path}", c.origin), t0, polled);
 
