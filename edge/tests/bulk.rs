@@ -185,6 +185,105 @@ fn group_export_is_exactly_the_members_records_and_what_they_reference() {
     assert_eq!(obs_files, 6);
 }
 
+/// A POST kick-off with a Parameters body.
+fn post_kick_off(app: &TestApp, path: &str, parameters: Value) -> common::HttpResponse {
+    call(
+        app,
+        admin("POST", path)
+            .header("prefer", "respond-async")
+            .header("content-type", "application/fhir+json")
+            .body(json!({"resourceType": "Parameters", "parameter": parameters}).to_string()),
+    )
+}
+
+/// Runs a kick-off to the end and returns what it exported.
+fn finished(app: &TestApp, k: &common::HttpResponse) -> BTreeMap<String, Vec<String>> {
+    assert_eq!(k.status, 202, "{}", String::from_utf8_lossy(&k.body));
+    let status = status_path(k);
+    drain(app);
+    let done = call(app, admin("GET", &status));
+    assert_eq!(done.status, 200);
+    exported(app, &done.json_body())
+}
+
+#[test]
+fn the_patient_parameter_narrows_group_and_patient_exports() {
+    let app = world();
+    let patient =
+        |id: &str| json!({"name": "patient", "valueReference": {"reference": format!("Patient/{id}")}});
+    // Group level: only the named members' records (and what they reference).
+    let got = finished(
+        &app,
+        &post_kick_off(&app, "/fhir/Group/g/$export", json!([patient("p2")])),
+    );
+    assert_eq!(got["Patient"], ids(&["p2"]));
+    assert_eq!(
+        got["Observation"],
+        ids(&["p2-lab-0", "p2-lab-1", "p2-lab-2", "p2-vs"])
+    );
+    assert_eq!(got["MedicationRequest"], ids(&["p2-mr"]));
+    assert_eq!(got["Medication"], ids(&["med"]), "what p2's records reference");
+    assert!(!got.contains_key("Provenance"), "prov-p1 is p1's: {got:?}");
+    // Patient level: any patient of the practice, members or not; twice named is once.
+    let got = finished(
+        &app,
+        &post_kick_off(
+            &app,
+            "/fhir/Patient/$export",
+            json!([patient("p4"), patient("p1"), patient("p4"), {"name": "_type", "valueString": "Patient,Observation"}]),
+        ),
+    );
+    assert_eq!(got["Patient"], ids(&["p1", "p4"]));
+    assert_eq!(got["Observation"].len(), 8);
+    assert!(got["Observation"]
+        .iter()
+        .all(|o| o.starts_with("p1-") || o.starts_with("p4-")));
+    // Refusals, each a 400 OperationOutcome that names the problem.
+    for (path, parameters, says) in [
+        (
+            "/fhir/Group/g/$export",
+            json!([patient("p4")]),
+            "not members of Group/g",
+        ),
+        (
+            "/fhir/Group/g/$export",
+            json!([patient("p5")]),
+            "not members of Group/g",
+        ),
+        (
+            "/fhir/Patient/$export",
+            json!([patient("nobody")]),
+            "not patients of this practice",
+        ),
+        ("/fhir/$export", json!([patient("p1")]), "system-level"),
+        (
+            "/fhir/Patient/$export",
+            json!([{"name": "patient", "valueReference": {"reference": "Observation/p1-vs"}}]),
+            "not a reference to a Patient",
+        ),
+        (
+            "/fhir/Group/g/$export",
+            json!([{"name": "includeAssociatedData", "valueCode": "LatestProvenanceResources"}]),
+            "includeAssociatedData",
+        ),
+    ] {
+        let r = post_kick_off(&app, path, parameters.clone());
+        assert_eq!(
+            r.status,
+            400,
+            "{path} {parameters}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let b = r.json_body();
+        assert_eq!(b["resourceType"], "OperationOutcome");
+        assert!(b.to_string().contains(says), "{path} {parameters}: {b}");
+    }
+    // On a GET kick-off the parameter is refused (a Reference travels in a Parameters body).
+    let get = kick_off(&app, "/fhir/Group/g/$export?patient=Patient/p1");
+    assert_eq!(get.status, 400);
+    assert!(get.json_body().to_string().contains("POST"));
+}
+
 #[test]
 fn filters_since_type_typefilter_and_elements() {
     let app = world();

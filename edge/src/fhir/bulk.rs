@@ -16,6 +16,7 @@
 use serde_json::{json, Value as Json};
 
 use flare_core::datetime::{format_instant, parse_range};
+use flare_core::reference::is_valid_id;
 use flare_core::registry;
 use flare_core::search::{self, Filter, ParseOptions};
 use flare_core::smart::access::{type_access, Interaction};
@@ -62,6 +63,9 @@ pub struct ExportParams {
     pub type_filters: Vec<(String, String)>,
     /// `_elements`: `element` or `Type.element`.
     pub elements: Vec<String>,
+    /// `patient` (Bulk Data 2.0, POST kick-off of a Patient or Group
+    /// export): only these patients' records (ids, in the order given).
+    pub patients: Vec<String>,
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -120,9 +124,26 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<ExportParams, ApiError
             "_elements" => p
                 .elements
                 .extend(v.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_string)),
+            "patient" => {
+                let id = v
+                    .strip_prefix("Patient/")
+                    .filter(|id| is_valid_id(id))
+                    .ok_or_else(|| bad(format!("patient {v} is not a reference to a Patient (Patient/[id])")))?;
+                if !p.patients.iter().any(|x| x == id) {
+                    p.patients.push(id.to_string());
+                }
+            }
+            // Bulk Data 2.0: a server that does not include the associated
+            // data asked for must say so rather than ignore it.
+            "includeAssociatedData" => {
+                return Err(bad(format!(
+                    "includeAssociatedData {v} is not supported: this server exports no associated data \
+                     beyond the Provenance of each exported record"
+                )))
+            }
             other => {
                 return Err(bad(format!(
-                    "parameter {other} is not supported by this export (supported: _outputFormat, _since, _type, _typeFilter, _elements)"
+                    "parameter {other} is not supported by this export (supported: _outputFormat, _since, _type, _typeFilter, _elements, patient)"
                 )))
             }
         }
@@ -154,10 +175,15 @@ pub fn parameters_to_pairs(body: &Json) -> Result<Vec<(String, String)>, ApiErro
             .ok_or_else(|| bad("each parameter needs a name"))?;
         let value = p
             .as_object()
-            .and_then(|o| {
-                o.iter()
-                    .find(|(k, _)| k.starts_with("value"))
-                    .map(|(_, v)| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+            .and_then(|o| o.iter().find(|(k, _)| k.starts_with("value")))
+            .map(|(k, v)| match (k.as_str(), v) {
+                // `patient` is a Reference: its `reference` is the value.
+                ("valueReference", Json::Object(r)) => r
+                    .get("reference")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                (_, v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
             })
             .ok_or_else(|| {
                 bad(format!(
@@ -220,9 +246,18 @@ pub async fn kick_off<D: Database, P: Platform>(
             serde_json::from_slice(&req.body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
         parameters_to_pairs(&body)?
     } else {
-        req.query_pairs()
+        let pairs = req.query_pairs();
+        if pairs.iter().any(|(k, _)| k == "patient") {
+            return Err(bad(
+                "patient is a parameter of a POST kick-off (a Parameters resource with valueReference)",
+            ));
+        }
+        pairs
     };
     let params = parse_params(&pairs)?;
+    if level == Level::System && !params.patients.is_empty() {
+        return Err(bad("patient does not apply to a system-level export"));
+    }
     let db = app.shards.for_practice(practice);
     let now = app.platform.now_ms();
     purge_expired(app, practice).await;
@@ -248,6 +283,26 @@ pub async fn kick_off<D: Database, P: Platform>(
         }
         Level::Patient => (ExportKind::Patient, store::patient_ids(db, practice).await?),
         Level::System => (ExportKind::System, Vec::new()),
+    };
+    // `patient`: only those of the export's patients; one it would not
+    // include (unknown, or not a member of the Group) is the client's error.
+    let members = if params.patients.is_empty() {
+        members
+    } else {
+        let outside: Vec<&str> = params
+            .patients
+            .iter()
+            .filter(|p| !members.contains(p))
+            .map(String::as_str)
+            .collect();
+        if !outside.is_empty() {
+            let what = match &level {
+                Level::Group(id) => format!("members of Group/{id}"),
+                _ => "patients of this practice".to_string(),
+            };
+            return Err(bad(format!("patient: {} are not {what}", outside.join(", "))));
+        }
+        params.patients.clone()
     };
     let candidates: Vec<&'static str> = match kind {
         ExportKind::System => registry::RESOURCES.iter().map(|d| d.name).collect(),

@@ -62,8 +62,8 @@ fn resource_entry(def: &ResourceDef) -> Json {
     if !combos.is_empty() {
         entry["extension"] = json!(combos);
     }
-    // Bulk Data export operations (FHIR Bulk Data Access STU 2).
-    let export = |name: &str, definition: &str| json!({"name": name, "definition": definition});
+    // Bulk Data export operations (FHIR Bulk Data Access 2.0.0).
+    let export = |name: &str, definition: &str| json!({"name": name, "definition": definition, "documentation": EXPORT_DOCUMENTATION});
     match def.name {
         "Group" => {
             entry["operation"] = json!([export(
@@ -84,6 +84,13 @@ fn resource_entry(def: &ResourceDef) -> Json {
     }
     entry
 }
+
+/// What every `$export` declaration says of the parameters it takes.
+const EXPORT_DOCUMENTATION: &str = "Bulk Data 2.0.0 kick-off (GET, or POST with a Parameters resource; \
+     Prefer: respond-async): _outputFormat (application/fhir+ndjson), _since, _type, _typeFilter (several \
+     per type are ORed), _elements; patient (POST, valueReference; Patient and Group level: only those \
+     patients, each of whom must be in the export). includeAssociatedData is refused with a 400: no \
+     associated data is exported beyond the Provenance of each exported record.";
 
 /// Builds the CapabilityStatement for the FHIR base `base`.
 pub fn capability_statement(base: &str) -> Json {
@@ -116,7 +123,7 @@ pub fn capability_statement(base: &str) -> Json {
             "documentation": "Read and search only. Other resource types of FHIR R4 can be read by id when imported but are not searchable.",
             "security": crate::oauth::discovery::capability_security(base),
             "resource": resources,
-            "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
+            "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export", "documentation": EXPORT_DOCUMENTATION}],
         }],
     })
 }

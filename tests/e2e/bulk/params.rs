@@ -183,7 +183,8 @@ fn post_export(w: &World, token: &str, path: &str, parameters: Value) -> Export 
 }
 
 /// The `_outputFormat` spellings, Patient- and system-level exports, and
-/// POST kick-offs with a Parameters body (`valueString`, `valueInstant`).
+/// POST kick-offs with a Parameters body (`valueString`, `valueInstant`,
+/// `valueReference` for Bulk Data 2.0's `patient`).
 pub fn levels(ctx: &Ctx) {
     super::run(ctx, "params::output_formats_levels_and_post", |ctx| {
         let mut w = World::new(ctx, "bulk-lvl");
@@ -243,6 +244,41 @@ pub fn levels(ctx: &Ctx) {
             "POST Group/grp/$export (_type)",
             &got,
             &only_types(&expected, &["Patient", "Observation"]),
+        );
+        // Bulk Data 2.0 `patient` (valueReference): only the named member's
+        // records and what they reference; a patient outside the Group is a 400.
+        let got = post_export(
+            &w,
+            &token,
+            GROUP,
+            json!([{"name": "patient", "valueReference": {"reference": "Patient/m2"}}]),
+        );
+        assert_exact(
+            "POST Group/grp/$export (patient m2)",
+            &got,
+            &w.expected_group(&["m2"]),
+        );
+        let outsider = c
+            .post(
+                GROUP,
+                "application/fhir+json",
+                json!({"resourceType": "Parameters", "parameter": [
+                    {"name": "patient", "valueReference": {"reference": "Patient/n1"}}]})
+                .to_string(),
+            )
+            .token(&token)
+            .header("Prefer", "respond-async")
+            .send();
+        ck_eq!(
+            outsider.status,
+            400,
+            "patient outside the Group: {}",
+            outsider.body
+        );
+        ck!(
+            outsider.body.contains("OperationOutcome") && outsider.body.contains("n1"),
+            "the refusal names the patient: {}",
+            outsider.body
         );
         // valueInstant _since: only what changed after the Patient-level export.
         let since = patient_level.manifest["transactionTime"]
