@@ -147,6 +147,8 @@ pub async fn put_jwks<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
         }
         _ => return Err(ApiError::bad_request("send either jwks or jwks_uri")),
     }
+    // Keys withdrawn here stop working at once, not when a cached set expires.
+    crate::oauth::jwks_cache::forget(app, id).await;
     client_answer(app, id).await
 }
 
