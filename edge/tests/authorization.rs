@@ -963,7 +963,10 @@ fn ehr_launch_carries_its_context() {
     assert_eq!(t["encounter"], "enc-a");
     assert_eq!(t["need_patient_banner"], false);
     assert_eq!(t["smart_style_url"], format!("{BASE}/smart-style/default.json"));
-    assert_eq!(t["fhirContext"], json!([{"reference": "Encounter/enc-a"}]));
+    assert_eq!(
+        t["fhirContext"],
+        json!([{"reference": "Encounter/enc-a", "type": "Encounter"}])
+    );
     // Launch contexts expire after five minutes.
     let third = new_launch();
     app.platform.now.set(NOW + 301_000);
@@ -1626,7 +1629,10 @@ fn ehr_simulator_launches_an_app_in_a_frame() {
     assert!(t["smart_style_url"]
         .as_str()
         .is_some_and(|u| u.ends_with("/smart-style/default.json")));
-    assert_eq!(t["fhirContext"], json!([{"reference": "Encounter/enc-a"}]));
+    assert_eq!(
+        t["fhirContext"],
+        json!([{"reference": "Encounter/enc-a", "type": "Encounter"}])
+    );
 }
 
 #[test]
@@ -1845,7 +1851,10 @@ fn introspection_echoes_the_launch_context_and_id_token_claims() {
     assert_echoes(&intro, &t, NOW);
     assert_eq!(intro["client_id"], "intro-app");
     assert_eq!(intro["fhirUser"], format!("{BASE}/fhir/Practitioner/doc"));
-    assert_eq!(intro["fhirContext"], json!([{"reference": "Encounter/enc-a"}]));
+    assert_eq!(
+        intro["fhirContext"],
+        json!([{"reference": "Encounter/enc-a", "type": "Encounter"}])
+    );
     // A refreshed token echoes its own response (a new id_token, the same context).
     app.platform.now.set(NOW + 60_000);
     let r = token(
@@ -1929,5 +1938,91 @@ fn introspection_echoes_the_launch_context_and_id_token_claims() {
         introspect(&app, t2["access_token"].as_str().unwrap()),
         inactive,
         "expired"
+    );
+}
+
+#[test]
+fn fhir_context_items_take_smart_2_2_forms() {
+    let app = world();
+    let launch = |fhir_context: Value| {
+        call(
+            &app,
+            admin("POST", "/admin/launch").body(
+                json!({"username": "doc", "client_id": "public-app", "patient": "a", "fhirContext": fhir_context})
+                    .to_string(),
+            ),
+        )
+    };
+    let canonical = json!({"canonical": "http://example.org/Questionnaire/phq-9|1.0", "type": "Questionnaire",
+        "role": "http://example.org/roles/to-fill"});
+    let identifier =
+        json!({"identifier": {"system": "http://example.org/lists", "value": "w-7"}, "type": "List"});
+    for (bad, why) in [
+        (
+            json!({"reference": "Encounter/enc-a", "canonical": "http://example.org/Q/x"}),
+            "exactly one of",
+        ),
+        (json!({}), "exactly one of"),
+        (json!({"canonical": "http://example.org/Q/x"}), "names its type"),
+        (
+            json!({"canonical": "not a url", "type": "Questionnaire"}),
+            "absolute URL",
+        ),
+        (
+            json!({"identifier": {"value": "v"}, "type": "List"}),
+            "system and a value",
+        ),
+        (
+            json!({"identifier": {"system": "s", "value": "v"}}),
+            "names its type",
+        ),
+        (
+            json!({"reference": "Encounter/enc-a", "type": "Observation"}),
+            "differs",
+        ),
+        (
+            json!({"reference": "http://elsewhere/fhir/Encounter/1"}),
+            "relative reference",
+        ),
+        (
+            json!({"reference": "Encounter/enc-a", "type": "NotAType"}),
+            "resource type",
+        ),
+        (json!({"reference": "Patient/a"}), "patient parameter"),
+        (
+            json!({"reference": "Encounter/enc-a", "role": "not a uri"}),
+            "absolute URI",
+        ),
+        (
+            json!({"reference": "Encounter/enc-a", "extra": 1}),
+            "unknown member extra",
+        ),
+        (json!(7), "relative reference or an object"),
+    ] {
+        let r = launch(json!([bad]));
+        assert_eq!(r.status, 400, "{bad}: {}", text(&r));
+        assert!(text(&r).contains(why), "{bad}: {}", text(&r));
+    }
+    assert_eq!(launch(json!("Encounter/enc-a")).status, 400, "not an array");
+    let r = launch(json!(["Encounter/enc-a", canonical, identifier]));
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let value = r.json_body()["launch"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", "launch user/*.rs", &[("launch", &value)]),
+        "doc",
+        None,
+        None,
+    );
+    let code = query_param(&location(&r), "code").expect("code");
+    let t = exchange(&app, "public-app", &code).json_body();
+    assert_eq!(
+        t["fhirContext"],
+        json!([{"reference": "Encounter/enc-a", "type": "Encounter"}, canonical, identifier])
+    );
+    assert_eq!(
+        introspect(&app, t["access_token"].as_str().unwrap())["fhirContext"],
+        t["fhirContext"]
     );
 }
