@@ -22,7 +22,11 @@
 //!   from before is kept, a stale one is dropped (no `stale-if-error`).
 //!
 //! KV is eventually consistent across locations: a key set is exactly what
-//! may be briefly stale (DESIGN: Storage). The entry is per client, names
+//! may be briefly stale (DESIGN: Storage). A location may answer an older
+//! value (or none) for up to a minute after a write, so the Worker's KV
+//! reads its own writes within an isolate for that minute
+//! (`platform::worker`): the refetch rate holds for each isolate at once,
+//! and across isolates once KV has propagated. The entry is per client, names
 //! the `jwks_uri` it came from (a client that changes its `jwks_uri` never
 //! reads the old set) and is forgotten when the client's keys are replaced
 //! ([`forget`]). Must not touch: the client's registration (the store), the

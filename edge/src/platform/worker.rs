@@ -109,7 +109,20 @@ pub struct JsPlatform {
     pub cache: Option<worker::KvStore>,
 }
 
+/// How long the isolate remembers a KV value it wrote (ms): KV may answer an
+/// older value (or none) at this location for up to a minute after a write,
+/// so the isolate reads its own writes for that long.
+const KV_MEMO_MS: i64 = 60_000;
+/// The most values the isolate remembers (past it, the memo starts over).
+const KV_MEMO_CAPACITY: usize = 1024;
+
 thread_local! {
+    /// KV values this isolate wrote, with when the memory lapses (ms):
+    /// read-your-writes within the isolate, never longer than KV's own
+    /// propagation delay, so a value replaced elsewhere is seen as soon as KV
+    /// would show it.
+    static KV_MEMO: std::cell::RefCell<std::collections::HashMap<String, (String, i64)>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
     /// The imported signing key, per isolate: `(secret it came from, CryptoKey, public JWK)`.
     static SIGNING_KEY: std::cell::RefCell<Option<(String, JsValue, serde_json::Value)>> =
         const { std::cell::RefCell::new(None) };
@@ -473,6 +486,21 @@ impl Platform for JsPlatform {
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<String>, PlatformError> {
+        let now = self.now_ms();
+        let remembered = KV_MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            match m.get(key) {
+                Some((value, until)) if *until > now => Some(value.clone()),
+                Some(_) => {
+                    m.remove(key);
+                    None
+                }
+                None => None,
+            }
+        });
+        if remembered.is_some() {
+            return Ok(remembered);
+        }
         let kv = self.kv()?;
         kv.get(key)
             .text()
@@ -481,6 +509,14 @@ impl Platform for JsPlatform {
     }
 
     async fn kv_put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), PlatformError> {
+        let until = self.now_ms() + KV_MEMO_MS.min(ttl_s as i64 * 1000);
+        KV_MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= KV_MEMO_CAPACITY && !m.contains_key(key) {
+                m.clear();
+            }
+            m.insert(key.to_string(), (value.to_string(), until));
+        });
         let kv = self.kv()?;
         kv.put(key, value)
             .map_err(|e| PlatformError::Kv(format!("put {key}: {e}")))?
