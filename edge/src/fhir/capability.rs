@@ -88,7 +88,6 @@ fn resource_entry(def: &ResourceDef) -> Json {
         }
         "DocumentReference" => {
             let mut docref = operation("docref", "http://hl7.org/fhir/us/core/OperationDefinition/docref");
-            docref["extension"] = json!([{"url": EXPECTATION, "valueCode": "SHALL"}]);
             docref["documentation"] = json!("GET or POST DocumentReference/$docref with patient (required), start, end (care dates: the context period, else the document's date, overlaps them) and type. Without start and end: the patient's current documents. Stored (stable) documents only: documents are not generated on demand, so on-demand=true answers no documents, with an OperationOutcome saying so; profile is not supported (400). No resources are included.");
             entry["operation"] = json!([docref])
         }

@@ -708,26 +708,28 @@ pub fn compile(
     };
     let count = b.bind(req.count as i64);
     let limit = b.bind(req.count as i64 + 1);
-    let mut sql = format!(
+    let ctes = format!(
         "WITH page AS MATERIALIZED (SELECT r.rid AS rid, r.type AS type, r.id AS id, r.json AS json, {sort_sql} AS sk FROM resources r \
          WHERE {where_sql}{keyset} ORDER BY sk {dir}, r.rid ASC LIMIT {limit}), \
-         ranked AS (SELECT rid, type, id, json, sk, row_number() OVER (ORDER BY sk {dir}, rid ASC) AS pos FROM page) \
-         SELECT 0, rid, json, sk, pos, type, id, {} FROM ranked",
-        patients_col("ranked", scope.with_patients)
+         ranked AS (SELECT rid, type, id, json, sk, row_number() OVER (ORDER BY sk {dir}, rid ASC) AS pos FROM page) "
     );
+    let mut terms = vec![format!(
+        "SELECT 0, rid, json, sk, pos, type, id, {} FROM ranked",
+        patients_col("ranked", scope.with_patients)
+    )];
     for inc in &req.includes {
-        sql.push_str(" UNION ALL ");
-        sql.push_str(&include_sql(&mut b, inc, &g, &count)?);
+        terms.push(include_sql(&mut b, inc, &g, &count)?);
     }
     for inc in &req.revincludes {
-        sql.push_str(" UNION ALL ");
-        sql.push_str(&revinclude_sql(&mut b, inc, &g, &count)?);
+        terms.push(revinclude_sql(&mut b, inc, &g, &count)?);
     }
     if want_count {
-        sql.push_str(&format!(
-            " UNION ALL SELECT 3, NULL, NULL, ({count_sql}), NULL, NULL, NULL, NULL"
+        terms.push(format!(
+            "SELECT 3, NULL, NULL, ({count_sql}), NULL, NULL, NULL, NULL"
         ));
     }
+    // Many includes: nested within D1's limit on a compound SELECT's terms.
+    let sql = format!("{ctes}{}", union_all(terms));
     if b.params.len() > MAX_BOUND_PARAMS {
         return Err(CompileError::TooComplex(format!(
             "the search needs {} bound values; at most {MAX_BOUND_PARAMS} fit in one statement (use fewer values)",
@@ -738,6 +740,26 @@ pub fn compile(
         page: Statement::new(sql, b.params),
         count_only,
     })
+}
+
+/// The most terms one compound SELECT may have in D1: workerd sets
+/// `SQLITE_LIMIT_COMPOUND_SELECT` to 5 ("too many terms in compound SELECT").
+pub const MAX_COMPOUND_TERMS: usize = 5;
+
+/// `UNION ALL` of `terms` (each a SELECT of the same columns), nested in
+/// subqueries so that no compound SELECT has more than
+/// [`MAX_COMPOUND_TERMS`] terms.
+fn union_all(mut terms: Vec<String>) -> String {
+    while terms.len() > MAX_COMPOUND_TERMS {
+        terms = terms
+            .chunks(MAX_COMPOUND_TERMS)
+            .map(|group| match group {
+                [one] => one.clone(),
+                _ => format!("SELECT * FROM ({})", group.join(" UNION ALL ")),
+            })
+            .collect();
+    }
+    terms.join(" UNION ALL ")
 }
 
 /// Where a `Patient/[id]/$everything` page starts: after the entry of type
@@ -754,7 +776,9 @@ pub struct EverythingAfter {
 /// `types` (in that order, each by row id) that `scope` shows as `patient`'s
 /// records, changed after `since` when given, after `after`, at most
 /// `count` of them (the statement asks one more, to know whether there is a
-/// next page). The rows are [`SearchRow`]s of kind 0 (matches) whose sort
+/// next page). One branch per type, each starting from its own index and
+/// limited; their `UNION ALL` is nested within D1's compound limit. The
+/// rows are [`SearchRow`]s of kind 0 (matches) whose sort
 /// key is the type's rank, so a page is recorded like a search's
 /// ([`crate::store::access_log::run_page_recorded`]).
 ///
@@ -818,7 +842,7 @@ pub fn compile_everything(
         "WITH page AS MATERIALIZED (SELECT rid, type, id, json, sk FROM ({}) ORDER BY sk, rid LIMIT {limit}), \
          ranked AS (SELECT rid, type, id, json, sk, row_number() OVER (ORDER BY sk, rid) AS pos FROM page) \
          SELECT 0, rid, json, sk, pos, type, id, {} FROM ranked",
-        branches.join(" UNION ALL "),
+        union_all(branches),
         patients_col("ranked", scope.with_patients)
     );
     if b.params.len() > MAX_BOUND_PARAMS {
