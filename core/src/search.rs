@@ -162,6 +162,11 @@ pub enum Filter {
         /// The condition on the target.
         inner: Box<Filter>,
     },
+    /// Any of these groups, each of whose filters all hold; no group: no
+    /// match. Never parsed from a query string: built by operations whose
+    /// parameters mean an OR across search parameters (`$docref`'s care
+    /// dates: the context period, else the document's date).
+    AnyOf(Vec<Vec<Filter>>),
 }
 
 /// Sort order: one key, then by insertion order.
@@ -270,7 +275,8 @@ impl Cursor {
         }
     }
 
-    fn decode(s: &str) -> Option<Cursor> {
+    /// Reads a `_cursor` value that [`Cursor::encode`] wrote.
+    pub fn decode(s: &str) -> Option<Cursor> {
         let (rid, sort_value) = match s.split_once('~') {
             Some((r, v)) => (r, Some(v.to_string())),
             None => (s, None),

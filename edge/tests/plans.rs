@@ -166,6 +166,51 @@ fn patient_scoped_search_starts_from_the_compartment() {
 }
 
 #[test]
+fn everything_starts_each_type_from_the_compartment() {
+    use flare_edge::store::search_sql::{compile_everything, EverythingAfter};
+    let db = SqliteDatabase::in_memory().unwrap();
+    // The operator's rules narrowed to the patient, as $everything builds
+    // them, and a lab-only Observation scope.
+    let mut rules = BTreeMap::new();
+    for def in registry::RESOURCES.iter().filter(|d| d.name != "Group") {
+        let restrictions = if def.name == "Observation" {
+            let pair = vec![("category".to_string(), "laboratory".to_string())];
+            vec![
+                search::parse(def.name, &pair, ParseOptions::default())
+                    .unwrap()
+                    .filters,
+            ]
+        } else {
+            Vec::new()
+        };
+        rules.insert(
+            def.name,
+            TypeRule {
+                patient: Some("p1".into()),
+                restrictions,
+            },
+        );
+    }
+    let scope = Visibility {
+        practice: "p".into(),
+        rules: Some(rules),
+        with_patients: true,
+    };
+    let mut types: Vec<&'static str> = registry::RESOURCES
+        .iter()
+        .map(|d| d.name)
+        .filter(|t| *t != "Group")
+        .collect();
+    types.sort_by_key(|t| (*t != "Patient", *t));
+    let after = EverythingAfter { rank: 3, rid: 10 };
+    for (since, after) in [(None, None), (Some(0), Some(after))] {
+        let page = compile_everything(&scope, "p1", &types, since, after, 50, 0).unwrap();
+        let plan = db.query_plan(&page).unwrap();
+        assert!(full_scans(&plan).is_empty(), "{plan:#?}");
+    }
+}
+
+#[test]
 fn import_statements_start_from_the_batch() {
     use flare_edge::store::resources::{upsert_statements, NewResource};
     let db = SqliteDatabase::in_memory().unwrap();

@@ -22,8 +22,12 @@
 //! totals; 403 when it names a type the caller may not search (the searched
 //! type, a chain target); and every resource returned must be one the oracle
 //! says the caller may see. Reads of every id of both practices are checked
-//! the same way (200, 403 or 404), and every request's access-history rows
-//! must name exactly the patients whose records the answer carried.
+//! the same way (200, 403 or 404); so are `Patient/[id]/$everything` of
+//! several patients and `DocumentReference/$docref` (the oracle's own
+//! account of a patient's records and documents, followed to the last
+//! page: nothing hidden, missing or doubled); and every request's
+//! access-history rows must name exactly the patients whose records the
+//! answer carried.
 //!
 //! `FLARE_ORACLE_SEED` picks the seed (default: fixed), `FLARE_ORACLE_CASES`
 //! the number of searches (default 3000). The test prints both; a failure
@@ -233,6 +237,110 @@ impl Oracle {
     }
 }
 
+/// Whose `Patient/[id]/$everything` every caller asks for: patients of
+/// both practices, a Patient linked to another, an unknown id.
+const EVERYTHING_OF: [&str; 6] = [
+    "northside-pat-1",
+    "northside-pat-2",
+    "northside-pat-3",
+    "edge-linked",
+    "lakeshore-pat-1",
+    "no-such-patient",
+];
+
+impl Oracle {
+    /// What `Patient/{x}/$everything` answers `c`: the resources of every
+    /// searchable type its scopes grant (Group never) that are `x`'s by the
+    /// patient rule and pass its query restrictions; 404 when `x` is not a
+    /// Patient of its practice or it sees another patient's records only.
+    fn everything(&self, c: &Caller, x: &str) -> Result<BTreeSet<(String, String)>, u16> {
+        if self.find(c.practice, "Patient", x).is_none() {
+            return Err(404);
+        }
+        let mut granted = Vec::new();
+        for def in registry::RESOURCES.iter().filter(|d| d.name != "Group") {
+            if let Some(rule) = self.rule(c, def.name, Interaction::Search) {
+                if rule.patient.as_deref().is_some_and(|p| p != x) {
+                    return Err(404);
+                }
+                granted.push((def.name, rule.queries));
+            }
+        }
+        Ok(self
+            .all
+            .iter()
+            .filter(|r| r.practice == c.practice)
+            .filter_map(|r| {
+                let (_, queries) = granted.iter().find(|(t, _)| *t == r.rtype)?;
+                let rule = Rule {
+                    patient: Some(x.to_string()),
+                    queries: queries.clone(),
+                };
+                let shown = self.in_context(r, &rule)
+                    && (rule.queries.is_empty() || rule.queries.iter().any(|q| satisfies(r, q)));
+                shown.then(|| (r.rtype.clone(), r.id.clone()))
+            })
+            .collect())
+    }
+
+    /// What `DocumentReference/$docref?patient={x}` with these inputs
+    /// answers `c`: 403 when it may not search DocumentReference; else the
+    /// visible documents whose subject is `x`, of `doc_type`, current when
+    /// no date is given, else whose care dates (the context period, or the
+    /// date when there is none) overlap [start, end].
+    fn docref(
+        &self,
+        c: &Caller,
+        x: &str,
+        start: Option<&str>,
+        end: Option<&str>,
+        doc_type: Option<&str>,
+    ) -> Result<BTreeSet<(String, String)>, u16> {
+        use flare_core::datetime::{parse_range, MAX_MS, MIN_MS};
+        self.rule(c, "DocumentReference", Interaction::Search)
+            .ok_or(403u16)?;
+        let from = start.map_or(MIN_MS, |v| parse_range(v).unwrap().start);
+        let to = end.map_or(MAX_MS, |v| parse_range(v).unwrap().end);
+        let care = |r: &Stored| -> Option<(i64, i64)> {
+            let period = &r.json["context"]["period"];
+            let bound = |k: &str| period[k].as_str().and_then(parse_range);
+            match (bound("start"), bound("end")) {
+                (None, None) => {
+                    let d = r.json["date"].as_str().and_then(parse_range)?;
+                    Some((d.start, d.end))
+                }
+                (s, e) => Some((s.map_or(MIN_MS, |s| s.start), e.map_or(MAX_MS, |e| e.end))),
+            }
+        };
+        let typed = |r: &Stored| {
+            doc_type.is_none_or(|t| {
+                r.json["type"]["coding"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|cd| {
+                        let code = cd["code"].as_str().unwrap_or_default();
+                        match t.split_once('|') {
+                            Some((system, want)) => cd["system"].as_str() == Some(system) && code == want,
+                            None => code == t,
+                        }
+                    })
+            })
+        };
+        Ok(self
+            .all
+            .iter()
+            .filter(|r| r.rtype == "DocumentReference" && self.visible(c, r, Interaction::Search))
+            .filter(|r| r.json["subject"]["reference"] == format!("Patient/{x}") && typed(r))
+            .filter(|r| match (start, end) {
+                (None, None) => r.json["status"] == "current",
+                _ => care(r).is_some_and(|(s, e)| e >= from && s <= to),
+            })
+            .map(|r| (r.rtype.clone(), r.id.clone()))
+            .collect())
+    }
+}
+
 /// Patients named by access-history rows (`None`: no patient).
 type Patients = BTreeSet<Option<String>>;
 
@@ -309,8 +417,29 @@ impl World {
         rtype: &str,
         pairs: &[(String, String)],
     ) -> Answer {
+        let count = pairs.iter().any(|(k, v)| k == "_summary" && v == "count");
+        self.follow(
+            app,
+            caller,
+            practice,
+            &format!("/fhir/{rtype}?{}", query_string(pairs)),
+            count,
+        )
+    }
+
+    /// Sends `first` (a search or an operation answering a searchset) as
+    /// `caller` (or as the administrator of `app`) and follows every `next`
+    /// link, checking each page's access-history rows when a caller sends it.
+    fn follow(
+        &self,
+        app: &TestApp,
+        caller: Option<&Caller>,
+        practice: &str,
+        first: &str,
+        count: bool,
+    ) -> Answer {
         let mut answer = Answer::default();
-        let mut url = Some(format!("/fhir/{rtype}?{}", query_string(pairs)));
+        let mut url = Some(first.to_string());
         let mut pages = 0;
         while let Some(path) = url.take() {
             let req = match caller {
@@ -345,7 +474,6 @@ impl World {
                 }
             }
             if let Some(c) = caller {
-                let count = pairs.iter().any(|(k, v)| k == "_summary" && v == "count");
                 let expected = if count {
                     self.expected_audit(c, &[])
                 } else {
@@ -982,6 +1110,55 @@ fn check_search(
     Ok(got)
 }
 
+/// Disagreement of an operation's answer (every page) with the oracle's
+/// status or resources, if any: a leak, a duplicate, a missing resource, or
+/// access-history rows other than the patients the pages carried.
+fn check_operation(
+    w: &World,
+    c: &Caller,
+    got: &Answer,
+    want: &Result<BTreeSet<(String, String)>, u16>,
+) -> Result<(), String> {
+    for (written, expected) in &got.audits {
+        if written != expected {
+            return Err(format!(
+                "access history wrote {written:?}, the answer carried {expected:?}"
+            ));
+        }
+    }
+    for key in got.matches.iter().chain(got.included.iter()) {
+        let r = w.oracle.find(c.practice, &key.0, &key.1);
+        if !r.is_some_and(|r| w.oracle.visible(c, r, Interaction::Search)) {
+            return Err(format!(
+                "LEAK: returned {}/{} which the caller may not see",
+                key.0, key.1
+            ));
+        }
+    }
+    match want {
+        Err(status) if got.status == *status => Ok(()),
+        Err(status) => Err(format!("status {}, oracle {status}", got.status)),
+        Ok(_) if got.status != 200 => Err(format!("status {}, oracle 200", got.status)),
+        Ok(want) => {
+            let set: BTreeSet<(String, String)> = got.matches.iter().cloned().collect();
+            if set.len() != got.matches.len() {
+                return Err(format!("duplicates across pages: {:?}", got.matches));
+            }
+            if !got.included.is_empty() {
+                return Err(format!("included {:?}", got.included));
+            }
+            if set != *want {
+                return Err(format!(
+                    "returned but not the oracle's {:?}; the oracle's but missing {:?}",
+                    set.difference(want).collect::<Vec<_>>(),
+                    want.difference(&set).collect::<Vec<_>>()
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Removes parameters one at a time while the search still disagrees.
 fn shrink(
     w: &World,
@@ -1093,6 +1270,85 @@ fn every_answer_is_what_the_oracle_says_the_caller_may_see() {
         read_failures.join("\n")
     );
 
+    // The operations: $everything of several patients and $docref, paged
+    // to the end, for every caller.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0e7e);
+    let mut operations = 0;
+    let mut op_failures = Vec::new();
+    for c in &world.callers {
+        for x in EVERYTHING_OF {
+            let path = format!("/fhir/Patient/{x}/$everything?_count={}", rng.gen_range(2..=9));
+            let got = world.follow(&world.app, Some(c), c.practice, &path, false);
+            let want = world.oracle.everything(c, x);
+            operations += 1;
+            if let Err(why) = check_operation(&world, c, &got, &want) {
+                op_failures.push(format!("{}: GET {path}: {why}", c.name));
+            }
+        }
+        for x in [
+            "northside-pat-1",
+            "northside-pat-2",
+            "lakeshore-pat-1",
+            "no-such-patient",
+        ] {
+            // Inputs drawn from the patient's own documents: their care dates and type.
+            let docs: Vec<&Stored> = world
+                .oracle
+                .all
+                .iter()
+                .filter(|r| {
+                    r.rtype == "DocumentReference" && r.json["subject"]["reference"] == format!("Patient/{x}")
+                })
+                .collect();
+            let day = |rng: &mut ChaCha8Rng| {
+                docs.choose(rng)
+                    .and_then(|d| d.json["date"].as_str())
+                    .map_or("2024-02-03".to_string(), |t| t[..10].to_string())
+            };
+            let (d1, d2) = (day(&mut rng), day(&mut rng));
+            let (start, end) = if d1 <= d2 { (d1, d2) } else { (d2, d1) };
+            let doc_type = docs.choose(&mut rng).and_then(|d| {
+                let cd = &d.json["type"]["coding"][0];
+                Some(format!("{}|{}", cd["system"].as_str()?, cd["code"].as_str()?))
+            });
+            let mut cases: Vec<(Option<String>, Option<String>, Option<String>)> = vec![
+                (None, None, None),
+                (Some(start.clone()), Some(end.clone()), None),
+                (Some(start.clone()), None, None),
+                (None, Some(end.clone()), None),
+                (Some("1900".into()), Some("2100".into()), None),
+            ];
+            if let Some(t) = doc_type {
+                cases.push((None, None, Some(t.clone())));
+                cases.push((Some(start.clone()), None, Some(t)));
+            }
+            for (start, end, doc_type) in cases {
+                let mut pairs = vec![("patient".to_string(), x.to_string())];
+                for (k, v) in [("start", &start), ("end", &end), ("type", &doc_type)] {
+                    if let Some(v) = v {
+                        pairs.push((k.to_string(), v.clone()));
+                    }
+                }
+                pairs.push(("_count".into(), rng.gen_range(1..=4).to_string()));
+                let path = format!("/fhir/DocumentReference/$docref?{}", query_string(&pairs));
+                let got = world.follow(&world.app, Some(c), c.practice, &path, false);
+                let want = world
+                    .oracle
+                    .docref(c, x, start.as_deref(), end.as_deref(), doc_type.as_deref());
+                operations += 1;
+                if let Err(why) = check_operation(&world, c, &got, &want) {
+                    op_failures.push(format!("{}: GET {path}: {why}", c.name));
+                }
+            }
+        }
+    }
+    assert!(
+        op_failures.is_empty(),
+        "{} of {operations} operations disagree with the oracle:\n{}",
+        op_failures.len(),
+        op_failures.join("\n")
+    );
+
     // Searches.
     let everything: Vec<&Stored> = world.oracle.all.iter().collect();
     let pools: Vec<Vec<&Stored>> = world
@@ -1193,7 +1449,7 @@ fn every_answer_is_what_the_oracle_says_the_caller_may_see() {
         returned += got.matches.len() + got.included.len();
     }
     println!(
-        "visibility oracle: seed {seed}, {swept} sweep searches, {cases} random searches ({statuses:?} by status, {returned} resources returned) and {reads} reads by {} callers agree with the oracle",
+        "visibility oracle: seed {seed}, {operations} operations ($everything, $docref), {swept} sweep searches, {cases} random searches ({statuses:?} by status, {returned} resources returned) and {reads} reads by {} callers agree with the oracle",
         world.callers.len()
     );
 }

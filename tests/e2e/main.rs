@@ -35,6 +35,7 @@ mod context;
 mod errors;
 mod import;
 mod isolation;
+mod operations;
 mod paging;
 mod read_back;
 mod semantics;
@@ -88,6 +89,7 @@ fn trials() -> Vec<(&'static str, TrialFn)> {
     all.extend(semantics::TRIALS.iter().copied());
     all.extend(smart::trials());
     all.extend(bulk::TRIALS.iter().copied());
+    all.extend(operations::TRIALS.iter().copied());
     all
 }
 

@@ -16,6 +16,7 @@
 //!   the SearchParameter expressions, to derive search values from a resource.
 //! - [`oauth`]: SMART/OAuth client pieces: PKCE, cookies, forms, a browser,
 //!   JWT client assertions, JWKS, id_token verification.
+//! - [`schema`]: the FHIR R4 JSON schema, for what the server writes itself.
 //! - [`mod@check`]: counted assertions, so the suite can say how much it checked.
 //! - [`browser`]: what the browser suites (`tests/sdk`, `tests/portal`,
 //!   `tests/demo`) share: trial selection and the edge's set-up and stop,
@@ -39,6 +40,7 @@ pub mod fhir;
 pub mod fixtures;
 pub mod http;
 pub mod oauth;
+pub mod schema;
 pub mod server;
 pub mod static_server;
 pub mod uscore;

@@ -123,6 +123,42 @@ pub fn visibility(
     })
 }
 
+/// What `caller` may see of `patient`'s records in `practice`, for
+/// `Patient/[id]/$everything`: the caller's own rule for every searchable
+/// type its scopes grant (Group never: a roster, not one patient's record),
+/// each narrowed to `patient`, so the compiler's patient rule decides what
+/// is theirs and the caller's query restrictions still apply. 404 when the
+/// caller sees only another patient's records (a patient token asking for
+/// someone else, as a read of that Patient would answer).
+pub fn everything_visibility(caller: &Caller, practice: &str, patient: &str) -> Result<Visibility, ApiError> {
+    let mut rules = BTreeMap::new();
+    for def in registry::RESOURCES.iter().filter(|d| d.name != "Group") {
+        let rule = match caller {
+            Caller::Admin => TypeRule::default(),
+            Caller::App(access) => match type_rule(access, def.name, Interaction::Search) {
+                Ok(rule) => rule,
+                // Types the scopes do not grant are left out, not refused.
+                Err(_) => continue,
+            },
+        };
+        if rule.patient.as_deref().is_some_and(|p| p != patient) {
+            return Err(ApiError::not_found(format!("Patient/{patient} is not known")));
+        }
+        rules.insert(
+            def.name,
+            TypeRule {
+                patient: Some(patient.to_string()),
+                restrictions: rule.restrictions,
+            },
+        );
+    }
+    Ok(Visibility {
+        practice: practice.to_string(),
+        rules: Some(rules),
+        with_patients: true,
+    })
+}
+
 /// The access history's record of an app's FHIR request, before its answer:
 /// who, which practice, `read` or `search`, and what was asked (path and
 /// query, at most 500 bytes).
@@ -132,8 +168,10 @@ pub fn access_record<D: Database, P: Platform>(
     req: &HttpRequest,
     segs: &[&str],
 ) -> AccessRecord {
+    // `Type/id` is a read; a search, an operation (`DocumentReference/$docref`,
+    // `Patient/x/$everything`, `Patient/$export`) searches.
     let action = match segs {
-        [_, _] => "read",
+        [_, id] if !id.starts_with('$') => "read",
         _ => "search",
     };
     let mut what = segs.join("/");

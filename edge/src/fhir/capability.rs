@@ -62,20 +62,31 @@ fn resource_entry(def: &ResourceDef) -> Json {
     if !combos.is_empty() {
         entry["extension"] = json!(combos);
     }
-    // Bulk Data export operations (FHIR Bulk Data Access 2.0.0).
-    let export = |name: &str, definition: &str| json!({"name": name, "definition": definition, "documentation": EXPORT_DOCUMENTATION});
+    // Bulk Data export operations (FHIR Bulk Data Access 2.0.0), Patient
+    // $everything and US Core's $docref.
+    let operation = |name: &str, definition: &str| json!({"name": name, "definition": definition});
+    let export = |definition: &str| json!({"name": "export", "definition": definition, "documentation": EXPORT_DOCUMENTATION});
     match def.name {
         "Group" => {
             entry["operation"] = json!([export(
-                "export",
                 "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
             )])
         }
         "Patient" => {
-            entry["operation"] = json!([export(
-                "export",
-                "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
-            )])
+            let mut everything = operation(
+                "everything",
+                "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+            );
+            everything["documentation"] = json!("GET Patient/[id]/$everything with _since, _type and _count: the Patient, their compartment and the resources those records reference, as far as the token's scopes show them; paged by next links.");
+            entry["operation"] = json!([
+                export("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"),
+                everything
+            ])
+        }
+        "DocumentReference" => {
+            let mut docref = operation("docref", "http://hl7.org/fhir/us/core/OperationDefinition/docref");
+            docref["documentation"] = json!("GET or POST DocumentReference/$docref with patient (required), start, end (care dates: the context period, else the document's date, overlaps them) and type. Without start and end: the patient's current documents. Stored (stable) documents only: documents are not generated on demand, so on-demand=true answers no documents, with an OperationOutcome saying so; profile is not supported (400). No resources are included.");
+            entry["operation"] = json!([docref])
         }
         _ => {}
     }

@@ -15,7 +15,7 @@ use crate::http::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
 use crate::store::access_log::{can_record, run_count_recorded, run_page_recorded, AccessRecord};
-use crate::store::search_sql::{compile, run_count, run_page, CompileError};
+use crate::store::search_sql::{compile, run_count, run_page, CompileError, Visibility};
 use crate::store::{resources, Database};
 
 /// Rejects formats other than JSON: `_format` or an `Accept` that only takes XML gives 406.
@@ -99,7 +99,7 @@ fn check_required(def: &ResourceDef, req: &SearchRequest) -> Result<(), ApiError
     )))
 }
 
-fn link_url(base: &str, rtype: &str, pairs: &[(String, String)]) -> String {
+pub(crate) fn link_url(base: &str, rtype: &str, pairs: &[(String, String)]) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         s.append_pair(k, v);
@@ -188,8 +188,28 @@ pub async fn handle<D: Database, P: Platform>(
         // A patient-level token implies the patient; others must name one.
         check_required(def, &parsed)?;
     }
+    answer(app, req, practice, &scope, &parsed, record, rtype, &[]).await
+}
+
+/// Runs a parsed search under `scope` and answers its `searchset` Bundle,
+/// whose `self` and `next` links are `[base]/{path}?` the request's
+/// canonical query (an operation that compiles to a search, such as
+/// `DocumentReference/$docref`, links to itself). `notes` become warnings
+/// of the Bundle's OperationOutcome entry. With `record`, an app's access
+/// is written by the query's own statement when it fits.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn answer<D: Database, P: Platform>(
+    app: &App<D, P>,
+    req: &HttpRequest,
+    practice: &str,
+    scope: &Visibility,
+    parsed: &SearchRequest,
+    record: Option<&AccessRecord>,
+    path: &str,
+    notes: &[String],
+) -> Answered {
     let want_count = parsed.summary == Summary::Count || parsed.total == Total::Accurate;
-    let compiled = compile(&parsed, &scope, app.platform.now_ms(), want_count).map_err(compile_error)?;
+    let compiled = compile(parsed, scope, app.platform.now_ms(), want_count).map_err(compile_error)?;
     let db = app.shards.for_practice(practice);
     let base = req.fhir_base();
 
@@ -288,7 +308,7 @@ pub async fn handle<D: Database, P: Platform>(
     }
     links.push(format!(
         r#"{{"relation":"self","url":{}}}"#,
-        Json::String(link_url(&base, rtype, &self_link_pairs))
+        Json::String(link_url(&base, path, &self_link_pairs))
     ));
     if has_next {
         if let Some(last) = matches.last() {
@@ -309,7 +329,7 @@ pub async fn handle<D: Database, P: Platform>(
             ));
             links.push(format!(
                 r#"{{"relation":"next","url":{}}}"#,
-                Json::String(link_url(&base, rtype, &next))
+                Json::String(link_url(&base, path, &next))
             ));
         }
     }
@@ -335,7 +355,7 @@ pub async fn handle<D: Database, P: Platform>(
     let mut entries: Vec<String> = Vec::new();
     let entry = |json: &str, mode: &str, t: &str, id: &str| -> String {
         let resource = if needs_subset && mode == "match" {
-            subset(json, &parsed)
+            subset(json, parsed)
         } else {
             json.to_string()
         };
@@ -352,9 +372,10 @@ pub async fn handle<D: Database, P: Platform>(
             entries.push(entry(i.json, "include", i.rtype, i.id));
         }
     }
-    if !parsed.ignored.is_empty() {
-        let oo = json!({"resourceType": "OperationOutcome", "issue": parsed.ignored.iter().map(|m| json!({
-            "severity": "warning", "code": "not-supported", "diagnostics": format!("ignored: {m}")
+    if !parsed.ignored.is_empty() || !notes.is_empty() {
+        let ignored = parsed.ignored.iter().map(|m| format!("ignored: {m}"));
+        let oo = json!({"resourceType": "OperationOutcome", "issue": ignored.chain(notes.iter().cloned()).map(|m| json!({
+            "severity": "warning", "code": "not-supported", "diagnostics": m
         })).collect::<Vec<_>>()});
         entries.push(format!(r#"{{"resource":{oo},"search":{{"mode":"outcome"}}}}"#));
     }

@@ -12,7 +12,7 @@ use routes::{Auth, Endpoint as E, Matched, Shape, Throttle};
 
 use crate::admin;
 use crate::app::{App, Caller};
-use crate::fhir::{access, bulk, capability, import, read, search, service_base};
+use crate::fhir::{access, bulk, capability, docref, everything, import, read, search, service_base};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth;
@@ -225,8 +225,12 @@ impl<D: Database, P: Platform> App<D, P> {
                 Err(e) => Err(e),
             },
             E::Read => read::handle(self, req, &caller, &practice, p0, p1, record.as_ref()).await,
+            E::DocRef => docref::handle(self, req, &caller, &practice, record.as_ref()).await,
+            E::Everything => everything::handle(self, req, &caller, &practice, p0, record.as_ref()).await,
             E::FhirNotFound => Err(ApiError::not_found(format!("no FHIR interaction at {path}"))),
-            _ => Err(ApiError::method_not_allowed("GET, POST [type]/_search, $export")),
+            _ => Err(ApiError::method_not_allowed(
+                "GET, POST [type]/_search, $export, $docref",
+            )),
         };
         let (result, patients) = match result {
             Ok((r, patients)) => (Ok(r), patients),

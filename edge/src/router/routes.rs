@@ -152,6 +152,10 @@ pub enum Endpoint {
     ExportCancel,
     /// `GET /fhir/$export-file/{job}/{name}`.
     ExportFile,
+    /// `GET|POST /fhir/DocumentReference/$docref`: US Core's Fetch DocumentReference.
+    DocRef,
+    /// `GET /fhir/Patient/{id}/$everything`.
+    Everything,
     /// `GET /fhir/{type}`.
     Search,
     /// `POST /fhir/{type}/_search`.
@@ -422,6 +426,8 @@ pub static ROUTES: &[Route] = &[
     route(Get, "/fhir/$export-status/{job}", E::ExportStatus, FHIR),
     route(Delete, "/fhir/$export-status/{job}", E::ExportCancel, FHIR),
     route(Get, "/fhir/$export-file/{job}/{name}", E::ExportFile, FHIR),
+    route(GetOrPost, "/fhir/DocumentReference/$docref", E::DocRef, FHIR),
+    route(Get, "/fhir/Patient/{id}/$everything", E::Everything, FHIR),
     route(Get, "/fhir/{type}", E::Search, FHIR),
     route(Post, "/fhir/{type}/_search", E::SearchPost, FHIR),
     route(Get, "/fhir/{type}/{id}", E::Read, FHIR),
@@ -642,6 +648,24 @@ mod tests {
             E::FhirMethodNotAllowed
         );
         assert_eq!(find("GET", "/fhir/a/b/c").route.endpoint, E::FhirNotFound);
+        assert_eq!(
+            find("GET", "/fhir/DocumentReference/$docref").route.endpoint,
+            E::DocRef
+        );
+        assert_eq!(
+            find("POST", "/fhir/DocumentReference/$docref").route.endpoint,
+            E::DocRef
+        );
+        assert_eq!(find("GET", "/fhir/DocumentReference/x").route.endpoint, E::Read);
+        let everything = find("GET", "/fhir/Patient/p1/$everything");
+        assert_eq!(
+            (everything.route.endpoint, everything.param(0)),
+            (E::Everything, "p1")
+        );
+        assert_eq!(
+            find("GET", "/fhir/Observation/p1/$everything").route.endpoint,
+            E::FhirNotFound
+        );
         assert_eq!(find("PUT", "/token").route.endpoint, E::OAuthPostOnly);
         assert_eq!(find("GET", "/").route.endpoint, E::Root);
         assert_eq!(find("GET", "/nowhere").route.endpoint, E::NotFound);

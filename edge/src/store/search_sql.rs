@@ -496,6 +496,25 @@ pub(crate) fn filter_cond(
                  AND y.target_id IN (SELECT t.id FROM resources t WHERE t.practice = {practice} AND t.type = {ttype} AND {inner_cond}{visible}))"
             )
         }
+        Filter::AnyOf(groups) => {
+            let mut ors = Vec::new();
+            for group in groups {
+                let mut ands = Vec::new();
+                for f in group {
+                    ands.push(filter_cond(b, f, r, practice, rtype, false, guard)?);
+                }
+                ors.push(if ands.is_empty() {
+                    "1".to_string()
+                } else {
+                    format!("({})", ands.join(" AND "))
+                });
+            }
+            if ors.is_empty() {
+                "0".to_string()
+            } else {
+                format!("({})", ors.join(" OR "))
+            }
+        }
     })
 }
 
@@ -505,6 +524,7 @@ fn driver_rank(f: &Filter) -> u8 {
         Filter::Param { negate: true, .. }
         | Filter::Missing { .. }
         | Filter::Chain { .. }
+        | Filter::AnyOf(_)
         | Filter::LastUpdated(_) => 9,
         Filter::Id(_) => 0,
         Filter::Param { param, .. } => match param.kind {
@@ -688,26 +708,28 @@ pub fn compile(
     };
     let count = b.bind(req.count as i64);
     let limit = b.bind(req.count as i64 + 1);
-    let mut sql = format!(
+    let ctes = format!(
         "WITH page AS MATERIALIZED (SELECT r.rid AS rid, r.type AS type, r.id AS id, r.json AS json, {sort_sql} AS sk FROM resources r \
          WHERE {where_sql}{keyset} ORDER BY sk {dir}, r.rid ASC LIMIT {limit}), \
-         ranked AS (SELECT rid, type, id, json, sk, row_number() OVER (ORDER BY sk {dir}, rid ASC) AS pos FROM page) \
-         SELECT 0, rid, json, sk, pos, type, id, {} FROM ranked",
-        patients_col("ranked", scope.with_patients)
+         ranked AS (SELECT rid, type, id, json, sk, row_number() OVER (ORDER BY sk {dir}, rid ASC) AS pos FROM page) "
     );
+    let mut terms = vec![format!(
+        "SELECT 0, rid, json, sk, pos, type, id, {} FROM ranked",
+        patients_col("ranked", scope.with_patients)
+    )];
     for inc in &req.includes {
-        sql.push_str(" UNION ALL ");
-        sql.push_str(&include_sql(&mut b, inc, &g, &count)?);
+        terms.push(include_sql(&mut b, inc, &g, &count)?);
     }
     for inc in &req.revincludes {
-        sql.push_str(" UNION ALL ");
-        sql.push_str(&revinclude_sql(&mut b, inc, &g, &count)?);
+        terms.push(revinclude_sql(&mut b, inc, &g, &count)?);
     }
     if want_count {
-        sql.push_str(&format!(
-            " UNION ALL SELECT 3, NULL, NULL, ({count_sql}), NULL, NULL, NULL, NULL"
+        terms.push(format!(
+            "SELECT 3, NULL, NULL, ({count_sql}), NULL, NULL, NULL, NULL"
         ));
     }
+    // Many includes: nested within D1's limit on a compound SELECT's terms.
+    let sql = format!("{ctes}{}", union_all(terms));
     if b.params.len() > MAX_BOUND_PARAMS {
         return Err(CompileError::TooComplex(format!(
             "the search needs {} bound values; at most {MAX_BOUND_PARAMS} fit in one statement (use fewer values)",
@@ -718,4 +740,116 @@ pub fn compile(
         page: Statement::new(sql, b.params),
         count_only,
     })
+}
+
+/// The most terms one compound SELECT may have in D1: workerd sets
+/// `SQLITE_LIMIT_COMPOUND_SELECT` to 5 ("too many terms in compound SELECT").
+pub const MAX_COMPOUND_TERMS: usize = 5;
+
+/// `UNION ALL` of `terms` (each a SELECT of the same columns), nested in
+/// subqueries so that no compound SELECT has more than
+/// [`MAX_COMPOUND_TERMS`] terms.
+fn union_all(mut terms: Vec<String>) -> String {
+    while terms.len() > MAX_COMPOUND_TERMS {
+        terms = terms
+            .chunks(MAX_COMPOUND_TERMS)
+            .map(|group| match group {
+                [one] => one.clone(),
+                _ => format!("SELECT * FROM ({})", group.join(" UNION ALL ")),
+            })
+            .collect();
+    }
+    terms.join(" UNION ALL ")
+}
+
+/// Where a `Patient/[id]/$everything` page starts: after the entry of type
+/// `rtype` (its rank in the operation's type order) with row id `rid`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EverythingAfter {
+    /// The rank of the last entry's type in the list of types.
+    pub rank: usize,
+    /// The last entry's row id.
+    pub rid: i64,
+}
+
+/// Compiles one page of `Patient/[id]/$everything`: the resources of
+/// `types` (in that order, each by row id) that `scope` shows as `patient`'s
+/// records, changed after `since` when given, after `after`, at most
+/// `count` of them (the statement asks one more, to know whether there is a
+/// next page). One branch per type, each starting from its own index and
+/// limited; their `UNION ALL` is nested within D1's compound limit. The
+/// rows are [`SearchRow`]s of kind 0 (matches) whose sort
+/// key is the type's rank, so a page is recorded like a search's
+/// ([`crate::store::access_log::run_page_recorded`]).
+///
+/// What is `patient`'s is decided by the one visibility rule: each type's
+/// branch is guarded by [`Guard`] with that type's rule, which must carry
+/// `patient` (a type whose rule does not is left out: fail closed); so the
+/// compartment, the records of several patients, Provenance and the
+/// resources outside every compartment that the patient's records
+/// reference are exactly what a patient-context search shows.
+pub fn compile_everything(
+    scope: &Visibility,
+    patient: &str,
+    types: &[&'static str],
+    since: Option<i64>,
+    after: Option<EverythingAfter>,
+    count: usize,
+    now_ms: i64,
+) -> Result<Statement, CompileError> {
+    let mut b = Builder::new(now_ms);
+    let practice = b.bind(scope.practice.as_str());
+    let g = Guard {
+        scope,
+        practice: practice.clone(),
+    };
+    let since = since.map(|s| b.bind(s));
+    let limit = b.bind(count as i64 + 1);
+    let mut branches = Vec::new();
+    for (rank, t) in types.iter().enumerate() {
+        let narrowed = scope
+            .rule(t)
+            .is_some_and(|r| r.patient.as_deref() == Some(patient));
+        let skipped = after.is_some_and(|a| rank < a.rank);
+        if skipped || !narrowed || !t.bytes().all(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let mut conds = Vec::new();
+        // The patient's compartment (or references) drives every branch but
+        // Patient's, found by its (practice, type, id) index.
+        let unary = if *t == "Patient" { "" } else { "+" };
+        let lit = format!("'{t}'"); // registry names: safe to inline
+        conds.push(format!("{unary}r.practice = {practice}"));
+        conds.push(format!("{unary}r.type = {lit}"));
+        conds.push(g.cond(&mut b, t, &lit, "r", 0)?);
+        if let Some(s) = &since {
+            conds.push(format!("r.last_updated > {s}"));
+        }
+        if let Some(a) = after.filter(|a| a.rank == rank) {
+            conds.push(format!("r.rid > {}", b.bind(a.rid)));
+        }
+        branches.push(format!(
+            "SELECT * FROM (SELECT r.rid AS rid, r.type AS type, r.id AS id, r.json AS json, {rank} AS sk \
+             FROM resources r WHERE {} ORDER BY r.rid LIMIT {limit})",
+            conds.join(" AND ")
+        ));
+    }
+    if branches.is_empty() {
+        branches
+            .push("SELECT NULL AS rid, NULL AS type, NULL AS id, NULL AS json, NULL AS sk WHERE 0".into());
+    }
+    let sql = format!(
+        "WITH page AS MATERIALIZED (SELECT rid, type, id, json, sk FROM ({}) ORDER BY sk, rid LIMIT {limit}), \
+         ranked AS (SELECT rid, type, id, json, sk, row_number() OVER (ORDER BY sk, rid) AS pos FROM page) \
+         SELECT 0, rid, json, sk, pos, type, id, {} FROM ranked",
+        union_all(branches),
+        patients_col("ranked", scope.with_patients)
+    );
+    if b.params.len() > MAX_BOUND_PARAMS {
+        return Err(CompileError::TooComplex(format!(
+            "$everything needs {} bound values for the caller's scopes; at most {MAX_BOUND_PARAMS} fit in one statement (name fewer types with _type)",
+            b.params.len()
+        )));
+    }
+    Ok(Statement::new(sql, b.params))
 }

@@ -36,6 +36,12 @@ impl SqliteDatabase {
     pub fn with_connection(conn: Connection) -> Result<Self, DbError> {
         conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMS as i32)
             .map_err(db_err)?;
+        // workerd's: at most 5 terms in one compound SELECT.
+        conn.set_limit(
+            Limit::SQLITE_LIMIT_COMPOUND_SELECT,
+            crate::store::search_sql::MAX_COMPOUND_TERMS as i32,
+        )
+        .map_err(db_err)?;
         for m in MIGRATIONS {
             conn.execute_batch(m).map_err(db_err)?;
         }

@@ -39,7 +39,7 @@ use crate::context::Ctx;
 use crate::TrialFn;
 
 mod attacks;
-mod backend;
+pub(crate) mod backend;
 mod discovery;
 mod enforcement;
 mod grant_types;
