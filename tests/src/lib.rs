@@ -39,6 +39,7 @@ pub mod fhir;
 pub mod fixtures;
 pub mod http;
 pub mod oauth;
+pub mod practice;
 pub mod server;
 pub mod static_server;
 pub mod uscore;
