@@ -38,7 +38,8 @@ fn var(env: &Env, name: &str) -> Option<String> {
 
 /// Builds the application from the Worker's bindings: `DB_0` … `DB_{SHARD_COUNT-1}`,
 /// `PRACTICE_SHARDS` (JSON object practice → shard), `DEFAULT_PRACTICE`, `ADMIN_TOKEN`,
-/// `SIGNING_KEY`, `JWKS_ALLOW_LOOPBACK`, and the `CLIENT_LIMITER` / `IP_LIMITER` rate limits.
+/// `SIGNING_KEY`, `JWKS_ALLOW_LOOPBACK`, the `CLIENT_LIMITER` / `IP_LIMITER` rate limits,
+/// the `EXPORTS` bucket, the `EXPORT_QUEUE` and the `CACHE` KV namespace.
 fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
     let shard_count: usize = var(env, "SHARD_COUNT")
         .and_then(|v| v.parse().ok())
@@ -69,6 +70,7 @@ fn build_app(env: &Env) -> worker::Result<App<D1, JsPlatform>> {
             ip_limiter: binding(env, "IP_LIMITER"),
             exports: env.bucket("EXPORTS").ok(),
             export_queue: env.queue("EXPORT_QUEUE").ok(),
+            cache: env.kv("CACHE").ok(),
         },
         config,
     )

@@ -963,7 +963,10 @@ fn ehr_launch_carries_its_context() {
     assert_eq!(t["encounter"], "enc-a");
     assert_eq!(t["need_patient_banner"], false);
     assert_eq!(t["smart_style_url"], format!("{BASE}/smart-style/default.json"));
-    assert_eq!(t["fhirContext"], json!([{"reference": "Encounter/enc-a"}]));
+    assert_eq!(
+        t["fhirContext"],
+        json!([{"reference": "Encounter/enc-a", "type": "Encounter"}])
+    );
     // Launch contexts expire after five minutes.
     let third = new_launch();
     app.platform.now.set(NOW + 301_000);
@@ -1626,7 +1629,10 @@ fn ehr_simulator_launches_an_app_in_a_frame() {
     assert!(t["smart_style_url"]
         .as_str()
         .is_some_and(|u| u.ends_with("/smart-style/default.json")));
-    assert_eq!(t["fhirContext"], json!([{"reference": "Encounter/enc-a"}]));
+    assert_eq!(
+        t["fhirContext"],
+        json!([{"reference": "Encounter/enc-a", "type": "Encounter"}])
+    );
 }
 
 #[test]
@@ -1742,4 +1748,281 @@ fn ehr_simulator_refuses_what_it_must() {
     // Signing out ends the session.
     assert_eq!(b.post("/ehr/signout", &[("csrf", &csrf)]).status, 303);
     assert!(text(&b.get("/ehr")).contains("action=\"/ehr/signin\""));
+}
+
+/// `POST /introspect` of `tok` by the operator (a resource server's view).
+fn introspect(app: &TestApp, tok: &str) -> Value {
+    let r = call(
+        app,
+        admin("POST", "/introspect")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[("token", tok)])),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(r.header_value("cache-control"), Some("no-store"));
+    r.json_body()
+}
+
+/// The claims of a compact JWS (its signature is `signing.rs`'s to check).
+fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// SMART App Launch 2.2's introspection of an active token: the required
+/// fields, and exactly what its token response said of the launch context
+/// and its id_token's `iss`, `sub` and `fhirUser`.
+fn assert_echoes(intro: &Value, t: &Value, now_ms: i64) {
+    assert_eq!(intro["active"], true, "{intro}");
+    assert_eq!(intro["scope"], t["scope"]);
+    assert_eq!(intro["token_type"], "Bearer");
+    assert_eq!(intro["iat"], json!(now_ms / 1000));
+    assert_eq!(
+        intro["exp"],
+        json!(now_ms / 1000 + t["expires_in"].as_i64().unwrap())
+    );
+    assert_eq!(intro["aud"], format!("{BASE}/fhir"));
+    for k in [
+        "patient",
+        "encounter",
+        "fhirContext",
+        "need_patient_banner",
+        "smart_style_url",
+    ] {
+        assert_eq!(intro.get(k), t.get(k), "{k}: {intro} vs the token response {t}");
+    }
+    match t.get("id_token").and_then(Value::as_str) {
+        Some(id_token) => {
+            let claims = jwt_claims(id_token);
+            for k in ["iss", "sub", "fhirUser"] {
+                assert_eq!(
+                    intro.get(k),
+                    claims.get(k),
+                    "{k}: {intro} vs the id_token {claims}"
+                );
+            }
+        }
+        None => assert!(intro.get("fhirUser").is_none(), "{intro}"),
+    }
+}
+
+#[test]
+fn introspection_echoes_the_launch_context_and_id_token_claims() {
+    let app = world();
+    register(
+        &app,
+        json!({"client_id": "intro-app", "client_name": "Intro", "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "launch launch/patient openid fhirUser offline_access patient/*.rs user/*.rs"}),
+    );
+    // An EHR launch with every kind of context, openid and fhirUser.
+    let launch = call(
+        &app,
+        admin("POST", "/admin/launch").body(
+            json!({"username": "doc", "client_id": "intro-app", "patient": "a", "encounter": "enc-a",
+            "need_patient_banner": false, "smart_style_url": true, "fhirContext": ["Encounter/enc-a"]})
+            .to_string(),
+        ),
+    );
+    assert_eq!(launch.status, 201, "{}", text(&launch));
+    let launch = launch.json_body()["launch"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url(
+            "intro-app",
+            "launch openid fhirUser offline_access user/*.rs",
+            &[("launch", &launch)],
+        ),
+        "doc",
+        None,
+        None,
+    );
+    let code = query_param(&location(&r), "code").expect("code");
+    let t = exchange(&app, "intro-app", &code);
+    assert_eq!(t.status, 200, "{}", text(&t));
+    let t = t.json_body();
+    assert!(t["id_token"].is_string() && t["fhirContext"].is_array(), "{t}");
+    let intro = introspect(&app, t["access_token"].as_str().unwrap());
+    assert_echoes(&intro, &t, NOW);
+    assert_eq!(intro["client_id"], "intro-app");
+    assert_eq!(intro["fhirUser"], format!("{BASE}/fhir/Practitioner/doc"));
+    assert_eq!(
+        intro["fhirContext"],
+        json!([{"reference": "Encounter/enc-a", "type": "Encounter"}])
+    );
+    // A refreshed token echoes its own response (a new id_token, the same context).
+    app.platform.now.set(NOW + 60_000);
+    let r = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", "intro-app"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let t2 = r.json_body();
+    let intro2 = introspect(&app, t2["access_token"].as_str().unwrap());
+    assert_echoes(&intro2, &t2, NOW + 60_000);
+    assert_eq!(intro2["encounter"], "enc-a");
+
+    // A standalone patient launch without openid: its context, no id_token claims.
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("intro-app", "launch/patient patient/*.rs", &[]),
+        "ann",
+        None,
+        None,
+    );
+    let code = query_param(&location(&r), "code").expect("code");
+    let t3 = exchange(&app, "intro-app", &code).json_body();
+    let intro3 = introspect(&app, t3["access_token"].as_str().unwrap());
+    assert_echoes(&intro3, &t3, NOW + 60_000);
+    assert_eq!(
+        (intro3["patient"].clone(), intro3["need_patient_banner"].clone()),
+        (json!("a"), json!(true))
+    );
+    assert!(
+        intro3.get("encounter").is_none() && intro3.get("fhirContext").is_none(),
+        "{intro3}"
+    );
+    // Without an id_token, sub is still the user.
+    assert!(
+        intro3["sub"].is_string() && intro3["sub"] != intro["sub"],
+        "ann is not doc: {intro3}"
+    );
+
+    // Anything not a live access token: exactly {"active": false}.
+    let inactive = json!({"active": false});
+    assert_eq!(introspect(&app, "no-such-token"), inactive, "unknown");
+    assert_eq!(
+        introspect(&app, t2["refresh_token"].as_str().unwrap()),
+        inactive,
+        "a refresh token"
+    );
+    let revoked = call(
+        &app,
+        request("POST", "/revoke")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[
+                ("token", t3["access_token"].as_str().unwrap()),
+                ("client_id", "intro-app"),
+            ])),
+    );
+    assert_eq!(revoked.status, 200, "{}", text(&revoked));
+    assert_eq!(
+        introspect(&app, t3["access_token"].as_str().unwrap()),
+        inactive,
+        "revoked"
+    );
+    // The first token expires; the refreshed one a minute later.
+    let expires = t["expires_in"].as_i64().unwrap() * 1000;
+    app.platform.now.set(NOW + expires);
+    assert_eq!(
+        introspect(&app, t["access_token"].as_str().unwrap()),
+        inactive,
+        "expired"
+    );
+    assert_eq!(
+        introspect(&app, t2["access_token"].as_str().unwrap())["active"],
+        true
+    );
+    app.platform.now.set(NOW + 60_000 + expires);
+    assert_eq!(
+        introspect(&app, t2["access_token"].as_str().unwrap()),
+        inactive,
+        "expired"
+    );
+}
+
+#[test]
+fn fhir_context_items_take_smart_2_2_forms() {
+    let app = world();
+    let launch = |fhir_context: Value| {
+        call(
+            &app,
+            admin("POST", "/admin/launch").body(
+                json!({"username": "doc", "client_id": "public-app", "patient": "a", "fhirContext": fhir_context})
+                    .to_string(),
+            ),
+        )
+    };
+    let canonical = json!({"canonical": "http://example.org/Questionnaire/phq-9|1.0", "type": "Questionnaire",
+        "role": "http://example.org/roles/to-fill"});
+    let identifier =
+        json!({"identifier": {"system": "http://example.org/lists", "value": "w-7"}, "type": "List"});
+    for (bad, why) in [
+        (
+            json!({"reference": "Encounter/enc-a", "canonical": "http://example.org/Q/x"}),
+            "exactly one of",
+        ),
+        (json!({}), "exactly one of"),
+        (json!({"canonical": "http://example.org/Q/x"}), "names its type"),
+        (
+            json!({"canonical": "not a url", "type": "Questionnaire"}),
+            "absolute URL",
+        ),
+        (
+            json!({"identifier": {"value": "v"}, "type": "List"}),
+            "system and a value",
+        ),
+        (
+            json!({"identifier": {"system": "s", "value": "v"}}),
+            "names its type",
+        ),
+        (
+            json!({"reference": "Encounter/enc-a", "type": "Observation"}),
+            "differs",
+        ),
+        (
+            json!({"reference": "http://elsewhere/fhir/Encounter/1"}),
+            "relative reference",
+        ),
+        (
+            json!({"reference": "Encounter/enc-a", "type": "NotAType"}),
+            "resource type",
+        ),
+        (json!({"reference": "Patient/a"}), "patient parameter"),
+        (
+            json!({"reference": "Encounter/enc-a", "role": "not a uri"}),
+            "absolute URI",
+        ),
+        (
+            json!({"reference": "Encounter/enc-a", "extra": 1}),
+            "unknown member extra",
+        ),
+        (json!(7), "relative reference or an object"),
+    ] {
+        let r = launch(json!([bad]));
+        assert_eq!(r.status, 400, "{bad}: {}", text(&r));
+        assert!(text(&r).contains(why), "{bad}: {}", text(&r));
+    }
+    assert_eq!(launch(json!("Encounter/enc-a")).status, 400, "not an array");
+    let r = launch(json!(["Encounter/enc-a", canonical, identifier]));
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let value = r.json_body()["launch"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&app);
+    let r = consent_flow(
+        &mut b,
+        &authorize_url("public-app", "launch user/*.rs", &[("launch", &value)]),
+        "doc",
+        None,
+        None,
+    );
+    let code = query_param(&location(&r), "code").expect("code");
+    let t = exchange(&app, "public-app", &code).json_body();
+    assert_eq!(
+        t["fhirContext"],
+        json!([{"reference": "Encounter/enc-a", "type": "Encounter"}, canonical, identifier])
+    );
+    assert_eq!(
+        introspect(&app, t["access_token"].as_str().unwrap())["fhirContext"],
+        t["fhirContext"]
+    );
 }

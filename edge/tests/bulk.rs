@@ -460,6 +460,7 @@ fn token_for(app: &TestApp, client_id: &str, scope: &str) -> String {
         scope: scope.into(),
         issued_at: NOW,
         expires_at: NOW + 3_600_000,
+        context: json!({}),
     };
     pollster::block_on(insert_tokens(app.auth_db(), &row, None, false)).unwrap();
     token

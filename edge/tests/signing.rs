@@ -2,8 +2,12 @@
 //! primitives (RustCrypto in place of WebCrypto, counting rate limiters):
 //! id_tokens verify with the served JWKS, `private_key_jwt` clients
 //! authenticate with RS384 and ES384 assertions (and a wrongly signed one is
-//! refused), backend services get `system/` tokens, the limiters answer 429
-//! in each route's shape, and a 5xx writes its incident to the log.
+//! refused), backend services get `system/` tokens, a `jwks_uri` is cached
+//! as its `Cache-Control`/`Expires` allow (refetched after expiry and once
+//! for an unknown `kid`, at most once per 10 s, `no-store` honoured, a
+//! rotation picked up, forgotten when the keys are replaced; the native
+//! platform serves and counts the fetches), the limiters answer 429 in each
+//! route's shape, and a 5xx writes its incident to the log.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -656,4 +660,250 @@ fn the_native_limits_are_wrangler_tomls() {
         );
         assert_eq!(simple.trim(), expected, "{limiter:?}");
     }
+}
+
+// ------------------------------------------------------ jwks_uri caching
+
+const KEYS_URL: &str = "https://keys.backend.example/jwks.json";
+
+/// Registers a backend service whose keys are at [`KEYS_URL`] (registration
+/// only checks the URL: nothing is fetched).
+fn register_backend_uri(app: &TestApp, client_id: &str) {
+    register(
+        app,
+        json!({"client_id": client_id, "client_name": client_id,
+            "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": KEYS_URL, "scope": "system/*.rs"}),
+    );
+}
+
+/// An assertion of `client_id` signed with `key` under `kid`, valid at the app's clock.
+fn assertion_now(app: &TestApp, client_id: &str, key: &RsaPrivateKey, kid: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static JTI: AtomicUsize = AtomicUsize::new(0);
+    let now_s = app.platform.now.get() / 1000;
+    let claims = json!({"iss": client_id, "sub": client_id, "aud": TOKEN_URL,
+        "exp": now_s + 240, "jti": format!("cache-{}", JTI.fetch_add(1, Ordering::Relaxed))});
+    rs384(key, kid, &claims)
+}
+
+/// Runs a `client_credentials` request; returns its status and `error_description`.
+fn try_token(app: &TestApp, client_id: &str, key: &RsaPrivateKey, kid: &str) -> (u16, String) {
+    let r = backend_token(app, "system/Patient.rs", &assertion_now(app, client_id, key, kid));
+    let description = if r.status == 200 {
+        String::new()
+    } else {
+        r.json_body()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    (r.status, description)
+}
+
+fn advance(app: &TestApp, ms: i64) {
+    app.platform.now.set(app.platform.now.get() + ms);
+}
+
+#[test]
+fn a_jwks_uri_is_fetched_once_within_its_max_age_and_again_after_it() {
+    let app = world();
+    let rsa = rsa_key();
+    register_backend_uri(&app, "cached-backend");
+    app.platform.serve(
+        KEYS_URL,
+        json!({"keys": [rsa_jwk(&rsa, "k1")]}),
+        &[("Cache-Control", "public, max-age=600")],
+    );
+    assert_eq!(app.platform.fetches(KEYS_URL), 0, "registration does not fetch");
+    for i in 0..8 {
+        assert_eq!(
+            try_token(&app, "cached-backend", &rsa, "k1").0,
+            200,
+            "request {i}"
+        );
+        advance(&app, 30_000);
+    }
+    // 8 requests over 4 minutes: one fetch.
+    assert_eq!(app.platform.fetches(KEYS_URL), 1);
+    // Past the 600 s max-age (fetched at 0 s, now 240 s; 361 s more): fetched again, then cached again.
+    advance(&app, 361_000);
+    assert_eq!(try_token(&app, "cached-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 2, "refetched after max-age");
+    assert_eq!(try_token(&app, "cached-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 2);
+    assert_eq!(app.platform.kv_keys(), vec!["jwks:cached-backend".to_string()]);
+}
+
+#[test]
+fn expires_and_the_default_lifetime_bound_the_cache() {
+    let app = world();
+    let rsa = rsa_key();
+    register_backend_uri(&app, "expires-backend");
+    // Expires two minutes after the key server's Date.
+    let at = |ms: i64| flare_core::datetime::format_http_date(ms);
+    let now = app.platform.now.get();
+    app.platform.serve(
+        KEYS_URL,
+        json!({"keys": [rsa_jwk(&rsa, "k1")]}),
+        &[("Date", &at(now)), ("Expires", &at(now + 120_000))],
+    );
+    assert_eq!(try_token(&app, "expires-backend", &rsa, "k1").0, 200);
+    advance(&app, 119_000);
+    assert_eq!(try_token(&app, "expires-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 1, "within Expires");
+    advance(&app, 2_000);
+    assert_eq!(try_token(&app, "expires-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 2, "past Expires");
+    // No caching headers: kept for the default 5 minutes.
+    app.platform
+        .serve(KEYS_URL, json!({"keys": [rsa_jwk(&rsa, "k1")]}), &[]);
+    advance(&app, 121_000);
+    assert_eq!(try_token(&app, "expires-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 3);
+    advance(&app, 299_000);
+    assert_eq!(try_token(&app, "expires-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 3, "within the default lifetime");
+    advance(&app, 2_000);
+    assert_eq!(try_token(&app, "expires-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 4, "past the default lifetime");
+}
+
+#[test]
+fn an_unknown_kid_refetches_once_and_a_flood_of_them_is_rate_limited() {
+    let app = world();
+    let (old, new) = (rsa_key(), other_rsa_key());
+    register_backend_uri(&app, "rotating-backend");
+    app.platform.serve(
+        KEYS_URL,
+        json!({"keys": [rsa_jwk(&old, "k1")]}),
+        &[("Cache-Control", "max-age=3600")],
+    );
+    assert_eq!(try_token(&app, "rotating-backend", &old, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 1);
+    // The client rotates: its key server now has k2 only.
+    app.platform.serve(
+        KEYS_URL,
+        json!({"keys": [rsa_jwk(&new, "k2")]}),
+        &[("Cache-Control", "max-age=3600")],
+    );
+    // Within 10 s of the last fetch even a new kid waits: the cached set answers.
+    advance(&app, 5_000);
+    let (status, why) = try_token(&app, "rotating-backend", &new, "k2");
+    assert_eq!((status, app.platform.fetches(KEYS_URL)), (401, 1), "{why}");
+    assert!(why.contains("no registered RS384 key with kid k2"), "{why}");
+    // After the interval the unknown kid fetches the set once: the rotation is picked up.
+    advance(&app, 5_000);
+    assert_eq!(try_token(&app, "rotating-backend", &new, "k2").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 2, "one refetch for the new kid");
+    // The withdrawn key is refused, without another fetch (the set was fetched just now).
+    assert_eq!(try_token(&app, "rotating-backend", &old, "k1").0, 401);
+    // A flood of assertions with kids the set lacks: one fetch per 10 s at most.
+    for i in 0..50 {
+        let (status, _) = try_token(&app, "rotating-backend", &new, &format!("unknown-{i}"));
+        assert_eq!(status, 401);
+        advance(&app, 1_000);
+    }
+    // 50 unknown kids over 50 s: a fetch 10, 20, 30 and 40 s after the one for k2 (at 0 s).
+    assert_eq!(app.platform.fetches(KEYS_URL), 6, "one per elapsed 10 s interval");
+    // The known key works throughout without fetching.
+    assert_eq!(try_token(&app, "rotating-backend", &new, "k2").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 6);
+}
+
+#[test]
+fn a_no_store_key_set_is_not_cached_and_still_rate_limited() {
+    let app = world();
+    let rsa = rsa_key();
+    register_backend_uri(&app, "nostore-backend");
+    for cache_control in ["no-store", "no-cache", "max-age=0"] {
+        app.platform.serve(
+            KEYS_URL,
+            json!({"keys": [rsa_jwk(&rsa, "k1")]}),
+            &[("Cache-Control", cache_control)],
+        );
+        let before = app.platform.fetches(KEYS_URL);
+        assert_eq!(
+            try_token(&app, "nostore-backend", &rsa, "k1").0,
+            200,
+            "{cache_control}"
+        );
+        assert_eq!(app.platform.fetches(KEYS_URL), before + 1);
+        // Not kept, and not fetched again within 10 s: refused, retry later.
+        advance(&app, 3_000);
+        let (status, why) = try_token(&app, "nostore-backend", &rsa, "k1");
+        assert_eq!(status, 401, "{cache_control}");
+        assert!(why.contains("may not be cached"), "{why}");
+        assert_eq!(app.platform.fetches(KEYS_URL), before + 1, "{cache_control}");
+        // After the interval: fetched again (nothing was kept).
+        advance(&app, 7_000);
+        assert_eq!(try_token(&app, "nostore-backend", &rsa, "k1").0, 200);
+        assert_eq!(app.platform.fetches(KEYS_URL), before + 2, "{cache_control}");
+        advance(&app, 10_000);
+    }
+}
+
+#[test]
+fn a_key_server_that_is_down_is_asked_at_most_once_per_interval() {
+    let app = world();
+    let rsa = rsa_key();
+    register_backend_uri(&app, "down-backend");
+    app.platform.serve(
+        KEYS_URL,
+        json!({"keys": [rsa_jwk(&rsa, "k1")]}),
+        &[("Cache-Control", "max-age=60")],
+    );
+    assert_eq!(try_token(&app, "down-backend", &rsa, "k1").0, 200);
+    app.platform.serve_unavailable(KEYS_URL);
+    // Fresh: the cached set serves though the server is down.
+    advance(&app, 30_000);
+    assert_eq!(try_token(&app, "down-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 1);
+    // Stale: one failed fetch (no stale-if-error), then no fetch for 10 s.
+    advance(&app, 31_000);
+    for _ in 0..5 {
+        let (status, why) = try_token(&app, "down-backend", &rsa, "k1");
+        assert_eq!(status, 401);
+        assert!(
+            why.contains("could not be read") || why.contains("may not be cached"),
+            "{why}"
+        );
+    }
+    assert_eq!(app.platform.fetches(KEYS_URL), 2);
+    // Back up: the next interval fetches and works.
+    app.platform
+        .serve(KEYS_URL, json!({"keys": [rsa_jwk(&rsa, "k1")]}), &[]);
+    advance(&app, 10_000);
+    assert_eq!(try_token(&app, "down-backend", &rsa, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 3);
+}
+
+#[test]
+fn replacing_a_clients_keys_forgets_its_cached_set() {
+    let app = world();
+    let (old, new) = (rsa_key(), other_rsa_key());
+    register_backend_uri(&app, "replaced-backend");
+    app.platform.serve(
+        KEYS_URL,
+        json!({"keys": [rsa_jwk(&old, "k1")]}),
+        &[("Cache-Control", "max-age=86400")],
+    );
+    assert_eq!(try_token(&app, "replaced-backend", &old, "k1").0, 200);
+    // The operator sets the keys again (the same URL, now serving another key).
+    app.platform.serve(
+        KEYS_URL,
+        json!({"keys": [rsa_jwk(&new, "k1")]}),
+        &[("Cache-Control", "max-age=86400")],
+    );
+    let r = call(
+        &app,
+        admin("PUT", "/admin/clients/replaced-backend/jwks").body(json!({"jwks_uri": KEYS_URL}).to_string()),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r));
+    // At once, within the refetch interval and the old max-age: the old key is refused.
+    let (status, why) = try_token(&app, "replaced-backend", &old, "k1");
+    assert_eq!(status, 401, "{why}");
+    assert_eq!(app.platform.fetches(KEYS_URL), 2);
+    assert_eq!(try_token(&app, "replaced-backend", &new, "k1").0, 200);
+    assert_eq!(app.platform.fetches(KEYS_URL), 2);
 }

@@ -683,6 +683,7 @@ fn callers(app: &TestApp) -> Vec<Caller> {
                     scope: scope.clone(),
                     issued_at: NOW,
                     expires_at: NOW + 3_600_000,
+                    context: json!({}),
                 };
                 pollster::block_on(insert_tokens(app.auth_db(), &row, None, false)).unwrap();
                 Caller {

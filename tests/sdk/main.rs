@@ -423,7 +423,7 @@ fn ehr_checks(r: &Value, launch_id: &str, iss: &str, app_url: &str) -> Vec<(&'st
         ),
         (
             "fhirContext passed through",
-            r["fhirContext"] == json!([{"reference": "Encounter/sdk-enc"}]),
+            r["fhirContext"] == json!([{"reference": "Encounter/sdk-enc", "type": "Encounter"}]),
         ),
         ("address bar clean", r["addressBar"] == app_url),
         (

@@ -96,6 +96,20 @@ pub struct SmartConfiguration {
     /// SMART capabilities (`launch-ehr`, `client-public`, `context-standalone-patient` …).
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Other FHIR endpoints that share this authorization server (SMART App
+    /// Launch 2.2); a server with one FHIR endpoint lists none.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub associated_endpoints: Vec<AssociatedEndpoint>,
+}
+
+/// One of a discovery document's `associated_endpoints` (SMART App Launch 2.2).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AssociatedEndpoint {
+    /// The FHIR endpoint's base URL.
+    pub url: String,
+    /// Its SMART capabilities.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 /// A server's `.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3).

@@ -1,9 +1,12 @@
-//! `GET [base]/.well-known/smart-configuration` (SMART App Launch 2.0
-//! §Discovery), `GET /.well-known/openid-configuration` (OpenID Connect
+//! `GET [base]/.well-known/smart-configuration` (SMART App Launch 2.2
+//! §Conformance, <https://hl7.org/fhir/smart-app-launch/conformance.html>), `GET /.well-known/openid-configuration` (OpenID Connect
 //! Discovery 1.0), `GET /.well-known/jwks.json`, the CapabilityStatement's
 //! `rest.security`, and the EHR style document (`smart_style_url`).
 //! No authentication; every origin may read them.
 
+use flare_core::registry;
+use flare_core::smart::access::granular_alternatives;
+use flare_core::smart::scope::{Context, Permissions, ResourceScope, Scope, Syntax};
 use flare_core::smart::wire::{OpenIdConfiguration, SmartConfiguration};
 use serde_json::{json, Value as Json};
 
@@ -60,23 +63,77 @@ impl Endpoints {
     }
 }
 
-/// Scopes listed in discovery (apps may ask for any type-level or granular scope).
-const SCOPES_SUPPORTED: &[&str] = &[
-    "openid",
-    "fhirUser",
-    "profile",
-    "launch",
-    "launch/patient",
-    "launch/encounter",
-    "offline_access",
-    "online_access",
-    "patient/*.read",
-    "patient/*.rs",
-    "user/*.read",
-    "user/*.rs",
-    "system/*.read",
-    "system/*.rs",
+/// The scopes that are not about resources: identity, launch context, refresh.
+const FIXED_SCOPES: &[Scope] = &[
+    Scope::OpenId,
+    Scope::FhirUser,
+    Scope::Profile,
+    Scope::Launch,
+    Scope::LaunchPatient,
+    Scope::LaunchEncounter,
+    Scope::OfflineAccess,
+    Scope::OnlineAccess,
 ];
+
+/// Every scope this server grants, in canonical form: [`FIXED_SCOPES`]; then
+/// for `patient/`, `user/` and `system/`, each resource type served (the
+/// registry, as the CapabilityStatement lists them) and `*`, in the
+/// read-only forms a grant can take (SMART v2 `.r`, `.s`, `.rs`; v1 `.read`);
+/// then the granular category scopes (Condition, Observation, …) made by
+/// [`granular_alternatives`], the source the consent page offers them from.
+/// Written by `Scope`'s own `Display`, so the spelling is the grant's.
+pub fn scopes_supported() -> Vec<String> {
+    let read = Permissions {
+        search: false,
+        ..Permissions::READ
+    };
+    let search = Permissions {
+        read: false,
+        ..Permissions::READ
+    };
+    let forms = [
+        (read, Syntax::V2),
+        (search, Syntax::V2),
+        (Permissions::READ, Syntax::V2),
+        (Permissions::READ, Syntax::V1),
+    ];
+    let types: Vec<Option<&str>> = std::iter::once(None)
+        .chain(registry::resource_names().map(Some))
+        .collect();
+    let mut out: Vec<String> = FIXED_SCOPES.iter().map(Scope::to_string).collect();
+    let contexts = [Context::Patient, Context::User, Context::System];
+    for context in contexts {
+        for t in &types {
+            for (permissions, syntax) in forms {
+                let scope = ResourceScope {
+                    context,
+                    resource_type: t.map(str::to_string),
+                    permissions,
+                    syntax,
+                    query: Vec::new(),
+                };
+                out.push(Scope::Resource(scope).to_string());
+            }
+        }
+    }
+    for context in contexts {
+        for t in types.iter().flatten() {
+            let whole = ResourceScope {
+                context,
+                resource_type: Some((*t).to_string()),
+                permissions: Permissions::READ,
+                syntax: Syntax::V2,
+                query: Vec::new(),
+            };
+            out.extend(
+                granular_alternatives(&whole)
+                    .into_iter()
+                    .map(|g| Scope::Resource(g).to_string()),
+            );
+        }
+    }
+    out
+}
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -101,7 +158,7 @@ pub fn smart_configuration(e: &Endpoints) -> SmartConfiguration {
         code_challenge_methods_supported: strings(&["S256"]),
         token_endpoint_auth_methods_supported: strings(AUTH_METHODS),
         token_endpoint_auth_signing_alg_values_supported: strings(&["RS384", "ES384"]),
-        scopes_supported: strings(SCOPES_SUPPORTED),
+        scopes_supported: scopes_supported(),
         capabilities: strings(&[
             "launch-ehr",
             "launch-standalone",
@@ -123,6 +180,10 @@ pub fn smart_configuration(e: &Endpoints) -> SmartConfiguration {
             "permission-v1",
             "permission-v2",
         ]),
+        // Not listed: every practice is served from this one FHIR base
+        // (`/fhir`, the address of each practice's Endpoint in the service
+        // base Bundle), so no other endpoint shares this authorization server.
+        associated_endpoints: Vec::new(),
     }
 }
 
@@ -231,4 +292,45 @@ pub fn style() -> HttpResponse {
         }),
     )
     .with_header("cache-control", "public, max-age=3600")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_supported_are_canonical_read_only_and_complete() {
+        let list = scopes_supported();
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &list {
+            let parsed = Scope::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(&parsed.to_string(), s, "not canonical");
+            assert!(seen.insert(s.clone()), "{s} listed twice");
+            if let Scope::Resource(r) = parsed {
+                let p = r.permissions;
+                assert!(!(p.create || p.update || p.delete), "{s} writes");
+            }
+        }
+        for t in registry::resource_names() {
+            for p in ["r", "s", "rs", "read"] {
+                for c in ["patient", "user", "system"] {
+                    assert!(seen.contains(&format!("{c}/{t}.{p}")), "{c}/{t}.{p}");
+                }
+            }
+        }
+        // The consent page's granular offers, from the same function.
+        let lab = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
+        let concern =
+            "user/Condition.rs?category=http://hl7.org/fhir/us/core/CodeSystem/condition-category|health-concern";
+        assert!(seen.contains(lab) && seen.contains(concern));
+        for s in [
+            "launch/encounter",
+            "openid",
+            "fhirUser",
+            "offline_access",
+            "online_access",
+        ] {
+            assert!(seen.contains(s), "{s}");
+        }
+    }
 }

@@ -1,12 +1,24 @@
-//! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009).
+//! `POST /introspect` (RFC 7662; SMART App Launch 2.2, Token Introspection,
+//! <https://hl7.org/fhir/smart-app-launch/token-introspection.html>) and
+//! `POST /revoke` (RFC 7009).
 //!
 //! Introspection answers an authenticated caller: a registered client (as at
 //! `/token`), the operator (`ADMIN_TOKEN`), or a resource server holding any
-//! live access token. Anything that is not a live access token is
-//! `{"active": false}`. Revocation always answers 200; revoking a refresh
-//! token revokes its family and the access tokens the family issued.
+//! live access token. An active token's answer carries `active`, `scope`,
+//! `client_id`, `exp`, `iat`, `sub`, `iss`, `aud` and `token_type`, plus what
+//! [`echo`] kept of the token response that issued it: its launch context
+//! parameters as sent and, when it carried an id_token, that id_token's
+//! `iss`, `sub` and `fhirUser`. `scope` is what the token may do now (the
+//! granted scopes within today's approval, `app::effective_scopes`): the
+//! granted string, unless the practice narrowed the app since. Anything that
+//! is not a live access token (unknown, expired, revoked, its grant, family
+//! or app revoked, a refresh token) is exactly `{"active": false}`.
+//! Revocation always answers 200; revoking a refresh token revokes its
+//! family and the access tokens the family issued.
 
-use serde_json::json;
+use serde_json::{json, Map, Value as Json};
+
+use flare_core::smart::wire::TokenResponse;
 
 use crate::app::App;
 use crate::crypto::sha256_b64;
@@ -18,6 +30,44 @@ use crate::platform::Platform;
 use crate::store::auth as store;
 use crate::store::Database;
 use crate::web::form::{field, form, require_form};
+
+/// The launch context parameters of SMART's Scopes and Launch Context that a
+/// token response may carry; introspection echoes those it did.
+pub const LAUNCH_CONTEXT: &[&str] = &[
+    "patient",
+    "encounter",
+    "fhirContext",
+    "need_patient_banner",
+    "smart_style_url",
+    "intent",
+    "tenant",
+];
+
+/// The id_token claims introspection echoes: `iss` and `sub` (SHALL) and
+/// `fhirUser` (SHOULD), when the token response carried an id_token.
+pub const ID_TOKEN_CLAIMS: &[&str] = &["iss", "sub", "fhirUser"];
+
+/// What introspection will echo of a token response: its launch context
+/// parameters exactly as serialized in it and the [`ID_TOKEN_CLAIMS`] of the
+/// id_token it carried (`id_claims`, the claims that were signed). Stored
+/// with the access token when it is issued.
+pub fn echo(resp: &TokenResponse, id_claims: Option<&Json>) -> Json {
+    let sent = serde_json::to_value(resp).unwrap_or(Json::Null);
+    let mut out = Map::new();
+    for k in LAUNCH_CONTEXT {
+        if let Some(v) = sent.get(*k) {
+            out.insert((*k).into(), v.clone());
+        }
+    }
+    if let Some(claims) = id_claims {
+        for k in ID_TOKEN_CLAIMS {
+            if let Some(v) = claims.get(*k) {
+                out.insert((*k).into(), v.clone());
+            }
+        }
+    }
+    Json::Object(out)
+}
 
 fn no_store(r: HttpResponse) -> HttpResponse {
     r.with_header("cache-control", "no-store")
@@ -44,31 +94,42 @@ pub async fn introspect<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReq
     let token =
         field(&pairs, "token")?.ok_or_else(|| ApiError::oauth(400, "invalid_request", "token is missing"))?;
     let now = app.platform.now_ms();
-    let found = store::access_token(app.auth_db(), &sha256_b64(token), now).await?;
+    let hash = sha256_b64(token);
+    let found = store::access_token(app.auth_db(), &hash, now).await?;
     let Some(t) = found else {
         return Ok(no_store(HttpResponse::json(200, &json!({"active": false}))));
     };
     let e = Endpoints::of(req);
-    let mut body = json!({
-        "active": true,
-        "client_id": t.client_id,
-        "scope": flare_core::smart::access::to_string(&crate::app::effective_scopes(&t)),
-        "exp": t.expires_at / 1000,
-        "iat": t.issued_at / 1000,
-        "iss": e.issuer,
-        "sub": t.user_id.clone().unwrap_or_else(|| t.client_id.clone()),
-        "token_type": "Bearer",
-        "aud": e.issuer,
-    });
-    if let Some(o) = body.as_object_mut() {
-        if let Some(p) = &t.patient {
-            o.insert("patient".into(), json!(p));
-        }
-        if let Some(f) = &t.fhir_user {
-            o.insert("fhirUser".into(), json!(format!("{}/{f}", e.issuer)));
+    let mut body = Map::new();
+    body.insert("active".into(), json!(true));
+    body.insert("client_id".into(), json!(t.client_id));
+    body.insert(
+        "scope".into(),
+        json!(flare_core::smart::access::to_string(
+            &crate::app::effective_scopes(&t)
+        )),
+    );
+    body.insert("exp".into(), json!(t.expires_at / 1000));
+    body.insert("iat".into(), json!(t.issued_at / 1000));
+    body.insert("iss".into(), json!(e.issuer));
+    body.insert(
+        "sub".into(),
+        json!(t.user_id.clone().unwrap_or_else(|| t.client_id.clone())),
+    );
+    body.insert("aud".into(), json!(e.issuer));
+    body.insert("token_type".into(), json!("Bearer"));
+    match store::access_token_context(app.auth_db(), &hash).await? {
+        // The token response's launch context and id_token claims, as sent
+        // (the id_token's iss and sub are the ones above, as issued).
+        Some(Json::Object(echoed)) => body.extend(echoed),
+        // Issued before its response was recorded (migration 0009): what the token row holds.
+        _ => {
+            if let Some(p) = &t.patient {
+                body.insert("patient".into(), json!(p));
+            }
         }
     }
-    Ok(no_store(HttpResponse::json(200, &body)))
+    Ok(no_store(HttpResponse::json(200, &Json::Object(body))))
 }
 
 /// Handles `POST /revoke`.

@@ -17,13 +17,12 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde_json::Value as Json;
 use url::{Host, Url};
 
 use crate::app::App;
 use crate::platform;
 
-use crate::platform::Platform;
+use crate::platform::{FetchedJson, Platform};
 use crate::store::Database;
 
 /// What a registration (or key change) with an unusable `jwks_uri` is told.
@@ -32,6 +31,12 @@ pub const REFUSED: &str = "jwks_uri could not be used: it must be an https URL o
 
 /// What `/token` says when a client's key set cannot be read.
 pub const UNREADABLE: &str = "the client's key set could not be read from its jwks_uri";
+
+/// What `/token` says when a key set that may not be cached (`Cache-Control:
+/// no-store`) is asked for again within the refetch interval.
+pub const TOO_SOON: &str =
+    "the client's key set may not be cached (its jwks_uri answers no-store or no-cache) \
+     and was fetched less than 10 seconds ago: try again shortly";
 
 /// Whether `uri` may be fetched: `Err` holds the reason, for the log.
 pub fn check(uri: &str, allow_loopback: bool) -> Result<Url, String> {
@@ -120,9 +125,10 @@ pub fn allowed<D: Database, P: Platform>(app: &App<D, P>, uri: &str) -> Result<U
     })
 }
 
-/// Fetches the key set at `uri` if it is allowed, logging why it could not
-/// be used.
-pub async fn fetch<D: Database, P: Platform>(app: &App<D, P>, uri: &str) -> Result<Json, Unusable> {
+/// Fetches the key set at `uri` if it is allowed, with its caching headers,
+/// logging why it could not be used. Every call is a fetch: `/token` reads
+/// key sets through [`crate::oauth::jwks_cache`].
+pub async fn fetch<D: Database, P: Platform>(app: &App<D, P>, uri: &str) -> Result<FetchedJson, Unusable> {
     let url = allowed(app, uri)?;
     app.platform.fetch_json(url.as_str()).await.map_err(|why| {
         platform::log(&format!("jwks_uri {uri} not read: {why}"));

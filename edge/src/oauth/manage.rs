@@ -147,6 +147,8 @@ pub async fn put_jwks<D: Database, P: Platform>(app: &App<D, P>, req: &HttpReque
         }
         _ => return Err(ApiError::bad_request("send either jwks or jwks_uri")),
     }
+    // Keys withdrawn here stop working at once, not when a cached set expires.
+    crate::oauth::jwks_cache::forget(app, id).await;
     client_answer(app, id).await
 }
 
@@ -449,19 +451,16 @@ pub async fn new_launch<D: Database, P: Platform>(
             ))
         }
     }
-    if let Some(list) = b.get("fhirContext").and_then(Json::as_array) {
-        let mut refs = Vec::new();
-        for item in list {
-            let (t, id) = item
-                .as_str()
-                .or_else(|| item.get("reference").and_then(Json::as_str))
-                .and_then(local_ref)
-                .ok_or_else(|| {
-                    ApiError::bad_request("fhirContext items are relative references such as Encounter/1")
-                })?;
-            refs.push(json!({"reference": format!("{t}/{id}")}));
+    match b.get("fhirContext") {
+        None | Some(Json::Null) => {}
+        Some(Json::Array(list)) => {
+            let items = list
+                .iter()
+                .map(fhir_context_item)
+                .collect::<Result<Vec<_>, _>>()?;
+            context.insert("fhirContext".into(), Json::Array(items));
         }
-        context.insert("fhirContext".into(), Json::Array(refs));
+        Some(_) => return Err(ApiError::bad_request("fhirContext is an array")),
     }
     let launch = random_token(&app.platform, 24);
     let now = app.platform.now_ms();
@@ -473,6 +472,92 @@ pub async fn new_launch<D: Database, P: Platform>(
     };
     store::insert_launch(app.auth_db(), &sha256_b64(&launch), &stored, now + LAUNCH_TTL_MS).await?;
     Ok((launch, LAUNCH_TTL_MS / 1000))
+}
+
+/// One `fhirContext` item in SMART App Launch 2.2's form, as the token
+/// response carries it: exactly one of `reference` (a relative reference,
+/// also accepted as a bare `"Encounter/1"` string), `canonical` (an absolute
+/// URL, `|version` allowed) or `identifier` (`system` and `value`), with
+/// `type` (the resource type: taken from a reference, required otherwise)
+/// and `role` (an absolute URI; absent means the launch itself). Patient is
+/// never an item: the patient in context is the `patient` parameter.
+fn fhir_context_item(item: &Json) -> Result<Json, ApiError> {
+    let bad = |m: &str| ApiError::bad_request(format!("fhirContext: {m}"));
+    let item = match item {
+        Json::String(r) => json!({"reference": r}),
+        Json::Object(_) => item.clone(),
+        _ => return Err(bad("each item is a relative reference or an object")),
+    };
+    let known = ["reference", "canonical", "identifier", "type", "role"];
+    if let Some(k) = item
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+    {
+        return Err(bad(&format!(
+            "unknown member {k} (reference, canonical, identifier, type, role)"
+        )));
+    }
+    let text = |k: &str| -> Result<Option<&str>, ApiError> {
+        match item.get(k) {
+            None => Ok(None),
+            Some(Json::String(v)) if !v.trim().is_empty() => Ok(Some(v.as_str())),
+            Some(_) => Err(bad(&format!("{k} is a non-empty string"))),
+        }
+    };
+    let declared = text("type")?;
+    if declared.is_some_and(|t| !flare_core::registry::is_r4_type(t)) {
+        return Err(bad("type is a FHIR R4 resource type"));
+    }
+    let mut out = serde_json::Map::new();
+    let kind = match (text("reference")?, text("canonical")?, item.get("identifier")) {
+        (Some(r), None, None) => {
+            let (t, id) =
+                local_ref(r).ok_or_else(|| bad("reference is a relative reference such as Encounter/1"))?;
+            if let Some(d) = declared.filter(|d| *d != t) {
+                return Err(bad(&format!("type {d} differs from the reference's {t}")));
+            }
+            out.insert("reference".into(), json!(format!("{t}/{id}")));
+            t
+        }
+        (None, Some(c), None) => {
+            let url = c.split('|').next().unwrap_or(c);
+            if url::Url::parse(url).is_err() {
+                return Err(bad("canonical is an absolute URL"));
+            }
+            out.insert("canonical".into(), json!(c));
+            declared
+                .ok_or_else(|| bad("a canonical item names its type"))?
+                .to_string()
+        }
+        (None, None, Some(identifier)) => {
+            let part = |k: &str| identifier.get(k).and_then(Json::as_str).filter(|v| !v.is_empty());
+            let (Some(system), Some(value)) = (part("system"), part("value")) else {
+                return Err(bad("identifier has a system and a value"));
+            };
+            out.insert("identifier".into(), json!({"system": system, "value": value}));
+            declared
+                .ok_or_else(|| bad("an identifier item names its type"))?
+                .to_string()
+        }
+        _ => {
+            return Err(bad(
+                "each item has exactly one of reference, canonical or identifier",
+            ))
+        }
+    };
+    if kind == "Patient" {
+        return Err(bad(
+            "the patient in context is the patient parameter, not a fhirContext item",
+        ));
+    }
+    out.insert("type".into(), json!(kind));
+    if let Some(role) = text("role")? {
+        if url::Url::parse(role).is_err() && role != "launch" {
+            return Err(bad("role is an absolute URI"));
+        }
+        out.insert("role".into(), json!(role));
+    }
+    Ok(Json::Object(out))
 }
 
 /// `GET /admin/audit?patient=&limit=` in the practice the operator names

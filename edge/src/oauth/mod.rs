@@ -12,6 +12,7 @@
 pub mod authorize;
 pub mod discovery;
 pub mod introspect;
+pub mod jwks_cache;
 pub mod jwks_uri;
 pub mod jws;
 pub mod manage;
@@ -161,16 +162,23 @@ fn base64_std_decode(s: &str) -> Option<Vec<u8>> {
     STANDARD.decode(s).ok()
 }
 
-/// The client's keys: its inline JWKS or the document at its `jwks_uri`.
+/// The client's keys to verify an assertion naming `kid`: its inline JWKS
+/// or the set at its `jwks_uri` (cached: [`jwks_cache`]).
 async fn client_keys<D: Database, P: Platform>(
     app: &App<D, P>,
     client: &Client,
+    kid: &str,
 ) -> Result<Vec<Json>, ApiError> {
     let set = match (&client.jwks, &client.jwks_uri) {
         (Some(j), _) => j.clone(),
-        (None, Some(uri)) => jwks_uri::fetch(app, uri)
-            .await
-            .map_err(|_| invalid_client(false, jwks_uri::UNREADABLE))?,
+        (None, Some(uri)) => {
+            jwks_cache::keys(app, &client.client_id, uri, kid)
+                .await
+                .map_err(|e| match e {
+                    jwks_cache::Unavailable::Unreadable => invalid_client(false, jwks_uri::UNREADABLE),
+                    jwks_cache::Unavailable::TooSoon => invalid_client(false, jwks_uri::TOO_SOON),
+                })?
+        }
         (None, None) => return Err(invalid_client(false, "the client has no registered keys")),
     };
     Ok(set
@@ -248,7 +256,7 @@ pub async fn verify_assertion<D: Database, P: Platform>(
         .and_then(Json::as_str)
         .filter(|k| !k.is_empty())
         .ok_or_else(|| bad("client_assertion header needs the kid of a registered key".into()))?;
-    let keys = client_keys(app, &client).await?;
+    let keys = client_keys(app, &client, kid).await?;
     let candidates: Vec<&Json> = keys
         .iter()
         .filter(|k| k.get("kid").and_then(Json::as_str) == Some(kid))

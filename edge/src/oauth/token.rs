@@ -17,6 +17,7 @@ use crate::crypto::{random_token, sha256_b64};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::discovery::{public_jwk, Endpoints};
+use crate::oauth::introspect::echo;
 use crate::oauth::jws::sign_rs256;
 use crate::oauth::{
     authenticate_client, pkce_ok, ClientAuth, ID_TOKEN_TTL_S, OFFLINE_REFRESH_TTL_MS, REFRESH_REUSE_WINDOW_MS,
@@ -354,6 +355,8 @@ async fn client_credentials<D: Database, P: Platform>(
             scope: scope.clone(),
             issued_at: now,
             expires_at: now + lifetime * 1000,
+            // No user, so no launch context and no id_token to echo.
+            context: json!({}),
         },
         None,
         false,
@@ -404,20 +407,46 @@ async fn issue<D: Database, P: Platform>(
     let now = app.platform.now_ms();
     let access_token = random_token(&app.platform, 32);
     let scope = access::to_string(scopes);
+    let refresh_token = family.map(|_| random_token(&app.platform, 32));
+    let id_claims = if scopes.contains(&Scope::OpenId) {
+        Some(id_token_claims(app, req, client, grant, scopes, nonce).await?)
+    } else {
+        None
+    };
+    let id_token = match &id_claims {
+        Some(claims) => Some(sign_id_token(app, claims).await?),
+        None => None,
+    };
+    let ctx = &grant.context;
+    let s = |k: &str| ctx.get(k).and_then(Json::as_str).map(str::to_string);
+    let resp = TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: client.access_token_lifetime(),
+        scope: scope.clone(),
+        refresh_token,
+        id_token,
+        patient: s("patient"),
+        encounter: s("encounter"),
+        need_patient_banner: ctx.get("need_patient_banner").and_then(Json::as_bool),
+        smart_style_url: s("smart_style_url"),
+        fhir_context: ctx.get("fhirContext").and_then(Json::as_array).cloned(),
+    };
     let access = NewAccessToken {
-        token_hash: sha256_b64(&access_token),
+        token_hash: sha256_b64(&resp.access_token),
         client_id: client.client_id.clone(),
         grant_id: Some(grant.grant_id.clone()),
         family_id: family.map(|f| f.0.clone()),
         practice: grant.practice.clone(),
         user_id: grant.user_id.clone(),
         patient: grant.patient.clone(),
-        scope: scope.clone(),
+        scope,
         issued_at: now,
         expires_at: now + client.access_token_lifetime() * 1000,
+        // Introspection echoes this very response.
+        context: echo(&resp, id_claims.as_ref()),
     };
-    let refresh_token = family.map(|_| random_token(&app.platform, 32));
-    let refresh = match (family, &refresh_token) {
+    let refresh = match (family, &resp.refresh_token) {
         (Some((family_id, offline)), Some(t)) => Some(NewRefreshToken {
             token_hash: sha256_b64(t),
             family_id: family_id.clone(),
@@ -435,26 +464,7 @@ async fn issue<D: Database, P: Platform>(
         _ => None,
     };
     store::insert_tokens(app.auth_db(), &access, refresh.as_ref(), new_family).await?;
-    let id_token = if scopes.contains(&Scope::OpenId) {
-        Some(id_token(app, req, client, grant, scopes, nonce).await?)
-    } else {
-        None
-    };
-    let ctx = &grant.context;
-    let s = |k: &str| ctx.get(k).and_then(Json::as_str).map(str::to_string);
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: client.access_token_lifetime(),
-        scope,
-        refresh_token,
-        id_token,
-        patient: s("patient"),
-        encounter: s("encounter"),
-        need_patient_banner: ctx.get("need_patient_banner").and_then(Json::as_bool),
-        smart_style_url: s("smart_style_url"),
-        fhir_context: ctx.get("fhirContext").and_then(Json::as_array).cloned(),
-    })
+    Ok(resp)
 }
 
 /// A refresh: new access token with `scopes`, new refresh token in the same
@@ -475,15 +485,15 @@ async fn issue_with_refresh_scope<D: Database, P: Platform>(
     issue(app, req, client, &narrowed, scopes, Some(family), false, None).await
 }
 
-/// The OpenID Connect id_token (RS256, signed in WebCrypto).
-async fn id_token<D: Database, P: Platform>(
+/// The claims of the OpenID Connect id_token.
+async fn id_token_claims<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
     client: &Client,
     grant: &Grant,
     scopes: &[Scope],
     nonce: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<Json, ApiError> {
     let now_s = app.platform.now_ms() / 1000;
     let user = match &grant.user_id {
         Some(u) => store::user(app.auth_db(), u).await?,
@@ -516,13 +526,18 @@ async fn id_token<D: Database, P: Platform>(
             o.insert("nonce".into(), json!(n));
         }
     }
+    Ok(claims)
+}
+
+/// The id_token: `claims` signed RS256 (in WebCrypto).
+async fn sign_id_token<D: Database, P: Platform>(app: &App<D, P>, claims: &Json) -> Result<String, ApiError> {
     let jwk = public_jwk(&app.platform).await?;
     let kid = jwk
         .get("kid")
         .and_then(Json::as_str)
         .unwrap_or_default()
         .to_string();
-    sign_rs256(&app.platform, &kid, &claims)
+    sign_rs256(&app.platform, &kid, claims)
         .await
         .map_err(|e| ApiError::new(500, "exception", format!("id_token signing failed: {e}")))
 }

@@ -14,6 +14,24 @@ use serde_json::Value as Json;
 pub const JWKS_MAX_BYTES: usize = 64 * 1024;
 /// How long a key set fetch may take (ms).
 pub const JWKS_TIMEOUT_MS: u32 = 5000;
+/// The shortest lifetime KV accepts for a value (s): `expirationTtl` below it is refused.
+pub const KV_MIN_TTL_S: u64 = 60;
+
+/// A fetched JSON document with the response headers that say how long it
+/// may be kept (RFC 9111 §4.2): read by [`crate::oauth::jwks_cache`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchedJson {
+    /// The parsed body.
+    pub body: Json,
+    /// `Cache-Control`, as sent.
+    pub cache_control: Option<String>,
+    /// `Expires`, as sent.
+    pub expires: Option<String>,
+    /// `Date`, as sent.
+    pub date: Option<String>,
+    /// `Age`, as sent (a shared cache on the way says how old its copy is).
+    pub age: Option<String>,
+}
 
 /// Why a platform service failed. Never the caller's fault: each becomes a
 /// 500 with an incident id (`From<PlatformError> for ApiError`), its message
@@ -30,6 +48,8 @@ pub enum PlatformError {
     Object(String),
     /// The export queue: a send failed, or it is not bound.
     Queue(String),
+    /// The key-value cache (KV): a read or write failed, or it is not bound.
+    Kv(String),
 }
 
 impl std::fmt::Display for PlatformError {
@@ -40,6 +60,7 @@ impl std::fmt::Display for PlatformError {
             PlatformError::Fetch(m) => ("fetch", m),
             PlatformError::Object(m) => ("object store", m),
             PlatformError::Queue(m) => ("queue", m),
+            PlatformError::Kv(m) => ("key-value cache", m),
         };
         write!(f, "{what}: {message}")
     }
@@ -47,8 +68,8 @@ impl std::fmt::Display for PlatformError {
 
 impl std::error::Error for PlatformError {}
 
-/// What the runtime provides besides storage: clock, randomness, WebCrypto
-/// and the rate limiters. The Worker adapter implements it with the JS
+/// What the runtime provides besides storage: clock, randomness, WebCrypto,
+/// outbound fetches, the key-value cache and the rate limiters. The Worker adapter implements it with the JS
 /// runtime; the native one with the RustCrypto crates, a movable clock and
 /// counting limiters.
 #[allow(async_fn_in_trait)] // single-threaded runtimes only: futures need not be Send
@@ -80,8 +101,14 @@ pub trait Platform {
     /// GETs a JSON document (a client's `jwks_uri`, already allowed by
     /// [`crate::oauth::jwks_uri::check`]): no redirect followed, at most
     /// [`JWKS_MAX_BYTES`] read, within
-    /// [`JWKS_TIMEOUT_MS`]; `Err` says why, for the log.
-    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, PlatformError>;
+    /// [`JWKS_TIMEOUT_MS`]; with its caching headers. `Err` says why, for the log.
+    async fn fetch_json(&self, url: &str) -> Result<FetchedJson, PlatformError>;
+    /// Reads a value of the key-value cache (KV: eventually consistent, so
+    /// only for what may be briefly stale); `None` when absent or expired.
+    async fn kv_get(&self, key: &str) -> Result<Option<String>, PlatformError>;
+    /// Writes a value of the key-value cache that expires after `ttl_s`
+    /// seconds (at least [`KV_MIN_TTL_S`], as KV requires).
+    async fn kv_put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), PlatformError>;
     /// Counts one request against a limiter; `false` once the key is over its limit.
     async fn allow(&self, limiter: Limiter, key: &str) -> bool;
     /// Stores an object in the blob store (R2), replacing one of the same key.

@@ -4,8 +4,11 @@
 //! `native-signing-key.pem`), RS384 and ES384 verification and
 //! PBKDF2-HMAC-SHA256; counting rate limiters with the deployed limits
 //! (tests may lower them); a settable clock; counter-based "random" bytes
-//! (SHA-256 of a counter); no network; an in-memory blob store and export
-//! queue; and the operator's log kept per thread for tests to read
+//! (SHA-256 of a counter); no network, but documents a test serves by URL
+//! ([`NativePlatform::serve`], with their response headers, each fetch
+//! counted); an in-memory key-value cache whose values expire by the clock
+//! (and refuses lifetimes under KV's minimum); an in-memory blob store and
+//! export queue; and the operator's log kept per thread for tests to read
 //! ([`take_log`]).
 
 use std::cell::{Cell, RefCell};
@@ -23,7 +26,7 @@ use sha2::{Digest, Sha256, Sha384};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::platform::{Alg, Limiter, Platform, PlatformError};
+use crate::platform::{Alg, FetchedJson, Limiter, Platform, PlatformError, KV_MIN_TTL_S};
 
 /// The native platform's RSA signing key (2048 bit, PKCS#8): a test key,
 /// public in this repository, never a deployment's `SIGNING_KEY`.
@@ -99,6 +102,18 @@ pub struct NativePlatform {
     windows: RefCell<HashMap<(Limiter, String), Window>>,
     objects: RefCell<BTreeMap<String, String>>,
     queue: RefCell<Vec<(String, String)>>,
+    served: RefCell<HashMap<String, Served>>,
+    fetches: RefCell<HashMap<String, usize>>,
+    kv: RefCell<HashMap<String, (String, i64)>>,
+}
+
+/// A document [`NativePlatform::serve`] answers for a URL.
+#[derive(Debug, Clone)]
+struct Served {
+    /// The body (`None`: the server answers 503, as one that is down).
+    body: Option<Value>,
+    /// Response headers, names in lower case.
+    headers: Vec<(String, String)>,
 }
 
 impl NativePlatform {
@@ -116,7 +131,56 @@ impl NativePlatform {
             windows: RefCell::default(),
             objects: RefCell::default(),
             queue: RefCell::default(),
+            served: RefCell::default(),
+            fetches: RefCell::default(),
+            kv: RefCell::default(),
         }
+    }
+
+    /// Serves `body` at `url` with response `headers` (`Cache-Control`,
+    /// `Expires`, `Date`, `Age`), replacing what was served there.
+    pub fn serve(&self, url: &str, body: Value, headers: &[(&str, &str)]) {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        self.served.borrow_mut().insert(
+            url.to_string(),
+            Served {
+                body: Some(body),
+                headers,
+            },
+        );
+    }
+
+    /// Makes `url` answer 503 from now on (a key server that is down).
+    pub fn serve_unavailable(&self, url: &str) {
+        self.served.borrow_mut().insert(
+            url.to_string(),
+            Served {
+                body: None,
+                headers: Vec::new(),
+            },
+        );
+    }
+
+    /// How many times `url` was fetched ([`Platform::fetch_json`]), answered or not.
+    pub fn fetches(&self, url: &str) -> usize {
+        self.fetches.borrow().get(url).copied().unwrap_or(0)
+    }
+
+    /// The keys of the key-value cache that have not expired by the clock.
+    pub fn kv_keys(&self) -> Vec<String> {
+        let now = self.now.get();
+        let mut keys: Vec<String> = self
+            .kv
+            .borrow()
+            .iter()
+            .filter(|(_, (_, until))| *until > now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
     }
 
     /// The same platform without a signing key (like a Worker whose
@@ -274,8 +338,54 @@ impl Platform for NativePlatform {
             Alg::Es384 => verify_es384(jwk, message, signature),
         }
     }
-    async fn fetch_json(&self, url: &str) -> Result<Value, PlatformError> {
-        Err(PlatformError::Fetch(format!("no network natively ({url})")))
+    async fn fetch_json(&self, url: &str) -> Result<FetchedJson, PlatformError> {
+        *self.fetches.borrow_mut().entry(url.to_string()).or_default() += 1;
+        let served = self.served.borrow().get(url).cloned();
+        let Some(served) = served else {
+            return Err(PlatformError::Fetch(format!("no network natively ({url})")));
+        };
+        let Some(body) = served.body else {
+            return Err(PlatformError::Fetch(format!("{url} answered HTTP 503")));
+        };
+        let header = |name: &str| {
+            served
+                .headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        Ok(FetchedJson {
+            body,
+            cache_control: header("cache-control"),
+            expires: header("expires"),
+            date: header("date"),
+            age: header("age"),
+        })
+    }
+    async fn kv_get(&self, key: &str) -> Result<Option<String>, PlatformError> {
+        let now = self.now.get();
+        let mut kv = self.kv.borrow_mut();
+        match kv.get(key) {
+            Some((value, until)) if *until > now => Ok(Some(value.clone())),
+            Some(_) => {
+                kv.remove(key);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+    async fn kv_put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), PlatformError> {
+        if ttl_s < KV_MIN_TTL_S {
+            // KV refuses it too: native tests catch a lifetime the Worker would refuse.
+            return Err(PlatformError::Kv(format!(
+                "expirationTtl {ttl_s} is under KV's minimum of {KV_MIN_TTL_S} s"
+            )));
+        }
+        let until = self.now.get().saturating_add((ttl_s as i64).saturating_mul(1000));
+        self.kv
+            .borrow_mut()
+            .insert(key.to_string(), (value.to_string(), until));
+        Ok(())
     }
     async fn allow(&self, limiter: Limiter, key: &str) -> bool {
         let limit = self

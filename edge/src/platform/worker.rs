@@ -1,6 +1,6 @@
 //! The Worker's adapters: [`Database`] over D1 ([`D1`]) and [`Platform`] over
-//! the JS runtime ([`JsPlatform`]: WebCrypto, the rate-limit bindings, R2 and
-//! the export queue). With the thin entry in `crate::worker` (which builds
+//! the JS runtime ([`JsPlatform`]: WebCrypto, outbound fetches, the
+//! rate-limit bindings, KV, R2 and the export queue). With the thin entry in `crate::worker` (which builds
 //! the [`crate::app::App`] from the bindings), the only code that touches
 //! `worker::` types.
 
@@ -8,7 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::D1Database;
 
 use crate::platform::Alg;
-use crate::platform::{Limiter, Platform, PlatformError};
+use crate::platform::{FetchedJson, Limiter, Platform, PlatformError, KV_MIN_TTL_S};
 use crate::store::{Database, DbError, Row, SqlValue, Statement};
 
 /// D1 behind the [`Database`] trait.
@@ -105,9 +105,24 @@ pub struct JsPlatform {
     pub exports: Option<worker::Bucket>,
     /// `EXPORT_QUEUE`: runs of export jobs.
     pub export_queue: Option<worker::Queue>,
+    /// `CACHE`: the KV namespace of what may be briefly stale (client key sets).
+    pub cache: Option<worker::KvStore>,
 }
 
+/// How long the isolate remembers a KV value it wrote (ms): KV may answer an
+/// older value (or none) at this location for up to a minute after a write,
+/// so the isolate reads its own writes for that long.
+const KV_MEMO_MS: i64 = 60_000;
+/// The most values the isolate remembers (past it, the memo starts over).
+const KV_MEMO_CAPACITY: usize = 1024;
+
 thread_local! {
+    /// KV values this isolate wrote, with when the memory lapses (ms):
+    /// read-your-writes within the isolate, never longer than KV's own
+    /// propagation delay, so a value replaced elsewhere is seen as soon as KV
+    /// would show it.
+    static KV_MEMO: std::cell::RefCell<std::collections::HashMap<String, (String, i64)>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
     /// The imported signing key, per isolate: `(secret it came from, CryptoKey, public JWK)`.
     static SIGNING_KEY: std::cell::RefCell<Option<(String, JsValue, serde_json::Value)>> =
         const { std::cell::RefCell::new(None) };
@@ -282,8 +297,19 @@ async fn verify(alg: Alg, jwk: &serde_json::Value, message: &[u8], signature: &[
     Ok(ok.as_bool() == Some(true))
 }
 
-/// GETs a JSON document: no redirect, capped, within a deadline.
-async fn fetch_json(url: &str) -> Result<serde_json::Value, String> {
+/// A response header, if sent.
+fn header(resp: &JsValue, name: &str) -> Option<String> {
+    let headers = js_sys::Reflect::get(resp, &JsValue::from_str("headers")).ok()?;
+    let get: js_sys::Function = js_sys::Reflect::get(&headers, &JsValue::from_str("get"))
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    get.call1(&headers, &JsValue::from_str(name)).ok()?.as_string()
+}
+
+/// GETs a JSON document: no redirect, capped, within a deadline; with the
+/// headers that say how long it may be kept.
+async fn fetch_json(url: &str) -> Result<FetchedJson, String> {
     use crate::platform::{JWKS_MAX_BYTES, JWKS_TIMEOUT_MS};
     let global = js_sys::global();
     let fetch: js_sys::Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
@@ -326,10 +352,24 @@ async fn fetch_json(url: &str) -> Result<serde_json::Value, String> {
     if bytes.len() > JWKS_MAX_BYTES {
         return Err(format!("{url}: the key set is over {JWKS_MAX_BYTES} bytes"));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON: {e}"))
+    let body = serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON: {e}"))?;
+    Ok(FetchedJson {
+        body,
+        cache_control: header(&resp, "cache-control"),
+        expires: header(&resp, "expires"),
+        date: header(&resp, "date"),
+        age: header(&resp, "age"),
+    })
 }
 
 impl JsPlatform {
+    /// The `CACHE` KV namespace, if bound.
+    fn kv(&self) -> Result<&worker::KvStore, PlatformError> {
+        self.cache
+            .as_ref()
+            .ok_or_else(|| PlatformError::Kv("the CACHE KV namespace is not bound".into()))
+    }
+
     /// The `EXPORTS` bucket, if bound.
     fn bucket(&self) -> Result<&worker::Bucket, PlatformError> {
         self.exports
@@ -441,8 +481,49 @@ impl Platform for JsPlatform {
             .map_err(|e| PlatformError::Crypto(format!("{} verification: {e}", alg.name())))
     }
 
-    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, PlatformError> {
+    async fn fetch_json(&self, url: &str) -> Result<FetchedJson, PlatformError> {
         fetch_json(url).await.map_err(PlatformError::Fetch)
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<String>, PlatformError> {
+        let now = self.now_ms();
+        let remembered = KV_MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            match m.get(key) {
+                Some((value, until)) if *until > now => Some(value.clone()),
+                Some(_) => {
+                    m.remove(key);
+                    None
+                }
+                None => None,
+            }
+        });
+        if remembered.is_some() {
+            return Ok(remembered);
+        }
+        let kv = self.kv()?;
+        kv.get(key)
+            .text()
+            .await
+            .map_err(|e| PlatformError::Kv(format!("get {key}: {e}")))
+    }
+
+    async fn kv_put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), PlatformError> {
+        let until = self.now_ms() + KV_MEMO_MS.min(ttl_s as i64 * 1000);
+        KV_MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= KV_MEMO_CAPACITY && !m.contains_key(key) {
+                m.clear();
+            }
+            m.insert(key.to_string(), (value.to_string(), until));
+        });
+        let kv = self.kv()?;
+        kv.put(key, value)
+            .map_err(|e| PlatformError::Kv(format!("put {key}: {e}")))?
+            .expiration_ttl(ttl_s.max(KV_MIN_TTL_S))
+            .execute()
+            .await
+            .map_err(|e| PlatformError::Kv(format!("put {key}: {e}")))
     }
 
     async fn allow(&self, limiter: Limiter, key: &str) -> bool {

@@ -927,6 +927,9 @@ pub struct NewAccessToken {
     pub issued_at: i64,
     /// Expiry (ms).
     pub expires_at: i64,
+    /// What introspection echoes of the token response: its launch context
+    /// and its id_token's `iss`, `sub`, `fhirUser` (a JSON object).
+    pub context: Json,
 }
 
 /// A new refresh token row.
@@ -952,8 +955,8 @@ pub struct NewRefreshToken {
 
 fn access_stmt(t: &NewAccessToken) -> Statement {
     Statement::new(
-        "INSERT INTO access_tokens (token_hash, client_id, grant_id, family_id, practice, user_id, patient, scope, issued_at, expires_at) \
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+        "INSERT INTO access_tokens (token_hash, client_id, grant_id, family_id, practice, user_id, patient, scope, issued_at, expires_at, context) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
         vec![
             t.token_hash.as_str().into(),
             t.client_id.as_str().into(),
@@ -965,6 +968,7 @@ fn access_stmt(t: &NewAccessToken) -> Statement {
             t.scope.as_str().into(),
             t.issued_at.into(),
             t.expires_at.into(),
+            t.context.to_string().into(),
         ],
     )
 }
@@ -1153,6 +1157,29 @@ pub async fn access_token<D: Database>(
         ))
         .await?;
     decode_first(&rows)
+}
+
+crate::row! {
+    /// What introspection echoes of an access token's response.
+    struct TokenContext in "access_tokens" {
+        context: Option<Json>,
+    }
+}
+
+/// What introspection echoes of the response that issued an access token
+/// (`None`: no such token, or one issued before migration 0009 recorded it).
+/// Liveness is [`access_token`]'s to decide.
+pub async fn access_token_context<D: Database>(db: &D, token_hash: &str) -> Result<Option<Json>, DbError> {
+    let rows = db
+        .query(Statement::new(
+            format!(
+                "SELECT {} FROM access_tokens WHERE token_hash = ?1",
+                TokenContext::COLUMNS
+            ),
+            vec![token_hash.into()],
+        ))
+        .await?;
+    Ok(decode_first::<TokenContext>(&rows)?.and_then(|t| t.context))
 }
 
 /// Revokes one access token; returns its client if it existed.

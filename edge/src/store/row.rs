@@ -236,6 +236,7 @@ macro_rules! row {
             fn from_row(row: &[serde_json::Value]) -> Result<Self, $crate::store::DbError> {
                 use $crate::store::row::{check_width, column};
                 check_width(row, $table, Self::NAMES.len())?;
+                #[allow(unused_mut)] // a row of one column never advances
                 let mut i = 0;
                 let $field0 = column(row, i, $table, stringify!($field0))?;
                 $(

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::{COND_CAT, OBS_CAT};
+
 use flare_tests::http::Resp;
 use flare_tests::{check, check_eq};
 
@@ -128,6 +130,11 @@ fn smart_configuration(ctx: &Ctx) {
             "scopes_supported lacks {s}: {scopes:?}"
         );
     }
+    check_resource_scopes(ctx, &scopes);
+    check!(
+        d.get("associated_endpoints").is_none(),
+        "associated_endpoints: this server has one FHIR endpoint: {d}"
+    );
     check!(
         strings(&d["response_types_supported"])
             .iter()
@@ -138,6 +145,75 @@ fn smart_configuration(ctx: &Ctx) {
     for cap in CAPABILITIES {
         check!(caps.iter().any(|x| x == cap), "capabilities lack {cap}: {caps:?}");
     }
+}
+
+/// `scopes_supported` lists what this read-only server grants: for every
+/// resource type the CapabilityStatement serves, in `patient/`, `user/` and
+/// `system/`, the SMART v2 `.r`, `.s`, `.rs` and v1 `.read` forms; the
+/// granular category scopes the certification kit asks for (Condition and
+/// Observation by category); `launch/encounter`; and no write permission.
+fn check_resource_scopes(ctx: &Ctx, scopes: &[String]) {
+    let metadata = ctx.client.get("/fhir/metadata").no_auth().send();
+    check_eq!(metadata.status, 200, "GET /fhir/metadata: {}", metadata.body);
+    let cs = metadata.json();
+    let types: Vec<String> = cs["rest"][0]["resource"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["type"].as_str().map(str::to_string))
+        .collect();
+    check!(types.len() > 20, "the CapabilityStatement serves {types:?}");
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let mut missing = Vec::new();
+    for context in ["patient", "user", "system"] {
+        for t in types.iter().map(String::as_str).chain(["*"]) {
+            for p in ["r", "s", "rs", "read"] {
+                let s = format!("{context}/{t}.{p}");
+                if !has(&s) {
+                    missing.push(s);
+                }
+            }
+        }
+        for (system, code) in [
+            (COND_CAT, "problem-list-item"),
+            (COND_CAT, "encounter-diagnosis"),
+            (
+                "http://hl7.org/fhir/us/core/CodeSystem/condition-category",
+                "health-concern",
+            ),
+        ] {
+            let s = format!("{context}/Condition.rs?category={system}|{code}");
+            if !has(&s) {
+                missing.push(s);
+            }
+        }
+        for code in ["laboratory", "vital-signs", "social-history", "survey"] {
+            let s = format!("{context}/Observation.rs?category={OBS_CAT}|{code}");
+            if !has(&s) {
+                missing.push(s);
+            }
+        }
+    }
+    check!(missing.is_empty(), "scopes_supported lacks {missing:?}");
+    check!(has("launch/encounter"), "scopes_supported lacks launch/encounter");
+    // Read-only: every resource scope's permissions are r, s, rs or read.
+    let writes: Vec<&String> = scopes
+        .iter()
+        .filter(|s| s.contains('/') && !s.starts_with("launch/"))
+        .filter(|s| {
+            let head = s.split('?').next().unwrap_or_default();
+            let perms = head.rsplit('.').next().unwrap_or_default();
+            !["r", "s", "rs", "read"].contains(&perms)
+        })
+        .collect();
+    check!(
+        writes.is_empty(),
+        "scopes_supported offers write access: {writes:?}"
+    );
+    let mut sorted = scopes.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    check_eq!(sorted.len(), scopes.len(), "scopes_supported has duplicates");
 }
 
 /// `/.well-known/openid-configuration` (both places) and the JWKS it names.

@@ -609,7 +609,7 @@ fn serve_keys(mut s: std::net::TcpStream, port: u16, keys: &Value, hits: &Hits) 
 
 /// Restarts the edge in its plain configuration when dropped (also when the
 /// trial fails).
-struct PlainEdgeAfter<'a>(&'a Ctx);
+pub(super) struct PlainEdgeAfter<'a>(pub(super) &'a Ctx);
 
 impl Drop for PlainEdgeAfter<'_> {
     fn drop(&mut self) {

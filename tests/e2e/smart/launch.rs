@@ -221,6 +221,22 @@ fn patient_standalone(ctx: &Ctx) {
         !boxes.iter().any(|(v, _)| v.starts_with("patient/Patient.rs?")),
         "granular alternatives for Patient (no categories): {boxes:?}"
     );
+    // Discovery lists every scope the consent page offers (one source for both).
+    let supported = w
+        .client
+        .get("/.well-known/smart-configuration")
+        .no_auth()
+        .send()
+        .json()["scopes_supported"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (v, _) in &boxes {
+        check!(
+            supported.iter().any(|s| s == v.as_str()),
+            "the consent page offers {v}, scopes_supported does not list it"
+        );
+    }
     check!(
         form.buttons.contains(&("decision".into(), "allow".into()))
             && form.buttons.contains(&("decision".into(), "deny".into())),
@@ -365,17 +381,38 @@ fn provider_standalone(ctx: &Ctx) {
 }
 
 /// EHR launch: `POST /admin/launch`, the launch's context in the token
-/// (patient, encounter, banner, style, fhirContext), the style URL serving
-/// JSON; a launch cannot be used by another user; a bad launch is an error.
+/// (patient, encounter, banner, style, fhirContext items in SMART 2.2's
+/// forms) and in its introspection, the style URL serving JSON; a launch
+/// cannot be used by another user; a bad launch is an error.
 fn ehr_launch(ctx: &Ctx) {
     let w = World::new(ctx, "auth-ehr");
     let app = w.app("ehrapp", "client_secret_basic", &registered_scope());
     let enc_ref = format!("Encounter/{}", w.a.encounter);
+    let questionnaire = json!({"canonical": "http://example.org/Questionnaire/phq-9|1.0", "type": "Questionnaire",
+        "role": "http://example.org/roles/to-fill"});
+    let list =
+        json!({"identifier": {"system": "http://example.org/lists", "value": "worklist-7"}, "type": "List"});
+    // SMART 2.2's items are checked: one kind each, a type for canonical and identifier, no Patient.
+    for bad in [
+        json!({"reference": enc_ref, "canonical": "http://example.org/Questionnaire/x"}),
+        json!({"canonical": "http://example.org/Questionnaire/x"}),
+        json!({"identifier": {"value": "no-system"}, "type": "List"}),
+        json!({"reference": enc_ref, "type": "Observation"}),
+        json!({"reference": format!("Patient/{}", w.a.id)}),
+        json!({"reference": enc_ref, "role": "not a uri"}),
+        json!(42),
+    ] {
+        let r = w.admin_post(
+            "/admin/launch",
+            &json!({"username": w.doctor.username, "client_id": app.client_id, "patient": w.a.id, "fhirContext": [bad]}),
+        );
+        check_eq!(r.status, 400, "fhirContext item {bad}: {}", r.body);
+    }
     let r = w
         .admin_post(
             "/admin/launch",
             &json!({"username": w.doctor.username, "client_id": app.client_id, "patient": w.a.id, "encounter": w.a.encounter,
-                    "smart_style_url": true, "fhirContext": [enc_ref]}),
+                    "smart_style_url": true, "fhirContext": [enc_ref, questionnaire, list]}),
         )
         .expect_status(201)
         .json();
@@ -393,12 +430,22 @@ fn ehr_launch(ctx: &Ctx) {
     check_eq!(t["patient"], w.a.id.as_str(), "{t}");
     check_eq!(t["encounter"], w.a.encounter.as_str(), "{t}");
     check_eq!(t["need_patient_banner"], true, "{t}");
-    let fc = t["fhirContext"].as_array().cloned().unwrap_or_default();
-    check!(
-        fc.iter()
-            .any(|c| c["reference"] == enc_ref.as_str() || *c == json!(enc_ref)),
-        "fhirContext {fc:?}"
+    check_eq!(
+        t["fhirContext"],
+        json!([{"reference": enc_ref, "type": "Encounter"}, questionnaire, list]),
+        "fhirContext in SMART 2.2's form: {t}"
     );
+    // Introspection echoes the launch context and the id_token's claims.
+    let i = w
+        .oauth(
+            "/introspect",
+            &[("token", t["access_token"].as_str().unwrap_or_default())],
+            &app.auth(),
+        )
+        .expect_status(200)
+        .json();
+    check_eq!(i["active"], true, "{i}");
+    super::token::check_echoes(&i, &t);
     let style = t["smart_style_url"].as_str().unwrap_or_default().to_string();
     check!(style.starts_with("http"), "smart_style_url: {t}");
     let s = w.client.get(&style).no_auth().send();

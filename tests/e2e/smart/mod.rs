@@ -45,6 +45,7 @@ mod enforcement;
 mod grant_types;
 mod history;
 mod hygiene;
+mod jwks_cache;
 mod launch;
 mod limits;
 mod portal;
@@ -74,6 +75,7 @@ pub fn trials() -> Vec<(&'static str, TrialFn)> {
 pub fn exclusive() -> Vec<(&'static str, TrialFn)> {
     let mut all = hygiene::EXCLUSIVE.to_vec();
     all.extend(history::EXCLUSIVE.iter().copied());
+    all.extend(jwks_cache::EXCLUSIVE.iter().copied());
     all
 }
 

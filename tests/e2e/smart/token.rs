@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use flare_tests::oauth::{now, ClientAuth, Pkce};
+use flare_tests::oauth::{jwt_decode, now, ClientAuth, Pkce};
 use flare_tests::{check, check_eq};
 
 use super::launch::{registered_scope, PATIENT_SCOPE};
@@ -164,8 +164,45 @@ fn reuse_after_window(ctx: &Ctx) {
     token_ok(&w.refresh(&app, &s(&other, "refresh_token"), None));
 }
 
-/// RFC 7662: caller authentication, the active answer's members, and
-/// `{"active": false}` for anything else.
+/// SMART App Launch 2.2's introspection of an active token `i` issued by the
+/// token response `t`: each launch context parameter exactly as the response
+/// sent it (absent when it was absent), and, when the response carried an
+/// id_token, that id_token's `iss`, `sub` and `fhirUser`.
+pub fn check_echoes(i: &Value, t: &Value) {
+    for k in [
+        "patient",
+        "encounter",
+        "fhirContext",
+        "need_patient_banner",
+        "smart_style_url",
+        "intent",
+        "tenant",
+    ] {
+        check_eq!(
+            i.get(k),
+            t.get(k),
+            "introspection's {k} differs from the token response's: {i} vs {t}"
+        );
+    }
+    if let Some(id_token) = t["id_token"].as_str() {
+        match jwt_decode(id_token) {
+            Ok((_, claims)) => {
+                for k in ["iss", "sub", "fhirUser"] {
+                    check_eq!(
+                        i.get(k),
+                        claims.get(k),
+                        "introspection's {k} differs from the id_token's: {i} vs {claims}"
+                    );
+                }
+            }
+            Err(e) => check!(false, "the id_token does not decode: {e}"),
+        }
+    }
+}
+
+/// RFC 7662: caller authentication, the active answer's members (SMART App
+/// Launch 2.2: the launch context and id_token claims of the token
+/// response), and `{"active": false}` for anything else.
 fn introspection(ctx: &Ctx) {
     let w = World::new(ctx, "auth-intro");
     let app = w.app("introapp", "client_secret_basic", &registered_scope());
@@ -219,7 +256,9 @@ fn introspection(ctx: &Ctx) {
                 .is_some_and(|x| x.eq_ignore_ascii_case("bearer")),
             "token_type: {i}"
         );
+        check_echoes(&i, &t);
     }
+    check!(t["id_token"].is_string(), "openid was granted: {t}");
     for token in ["garbage", &format!("{at}x")] {
         let r = w
             .oauth("/introspect", &[("token", token)], &app.auth())

@@ -504,7 +504,7 @@ async fn fetch_key_set<D: Database, P: Platform>(app: &App<D, P>, uri: &str) -> 
     let set = jwks_uri::fetch(app, uri)
         .await
         .map_err(|_| registration_error(jwks_uri::REFUSED))?;
-    check_jwks(&set).map_err(|e| {
+    check_jwks(&set.body).map_err(|e| {
         crate::platform::log(&format!("jwks_uri {uri}: {}", e.message));
         registration_error(jwks_uri::REFUSED)
     })
@@ -536,6 +536,8 @@ pub async fn replace_keys<D: Database, P: Platform>(
     };
     auth_store::update_client(db, &client.client_id, auth_store::ClientColumn::Jwks, inline, now).await?;
     auth_store::update_client(db, &client.client_id, auth_store::ClientColumn::JwksUri, uri, now).await?;
+    // Keys withdrawn here stop working at once, not when a cached set expires.
+    crate::oauth::jwks_cache::forget(app, &client.client_id).await;
     Ok(())
 }
 
