@@ -287,4 +287,34 @@ fn a_practice_needs_an_npi_and_an_address_and_publishes_them_as_a_brand() {
     );
     assert_eq!(changed.status, 200);
     assert_ne!(changed.header_value("etag"), Some(tag.as_str()));
+    // Discovery points at the Bundle; a primary brand only when the endpoint
+    // serves one practice.
+    let config = || {
+        call(
+            &app,
+            common::request("GET", "/fhir/.well-known/smart-configuration"),
+        )
+        .json_body()
+    };
+    let c = config();
+    assert!(
+        c["user_access_brand_bundle"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/fhir")),
+        "{c}"
+    );
+    assert!(
+        c.get("user_access_brand_identifier").is_none(),
+        "three practices: {c}"
+    );
+    for key in ["northside", "lakeshore"] {
+        assert_eq!(
+            call(&app, admin("DELETE", &format!("/admin/practices/{key}"))).status,
+            200
+        );
+    }
+    assert_eq!(
+        config()["user_access_brand_identifier"],
+        json!({"system": "http://hl7.org/fhir/sid/us-npi", "value": flare_tests::practice::NPI})
+    );
 }
