@@ -44,7 +44,8 @@ pid=$EDGE_PID
 trap 'stop_edge "$pid"' EXIT INT TERM
 
 if [ "$fresh" = 1 ]; then
-  curl -sf -X PUT -H "Authorization: Bearer $token" --data '{"name":"Northside Oncology","organizationId":"northside-org"}' \
+  curl -sf -X PUT -H "Authorization: Bearer $token" \
+    --data '{"name":"Northside Oncology","organizationId":"northside-org","npi":"1234567893","address":{"line":["1 Bench Way"],"city":"Springfield","state":"IL","postalCode":"62701"}}' \
     "$base/admin/practices/northside" >/dev/null
   echo "importing $(wc -l < "$data/northside.ndjson") resources..." >&2
   FLARE_URL=$base bash scripts/import.sh --practice northside "$data/northside.ndjson" >&2

@@ -70,7 +70,8 @@ resources=$(cat "$data"/*.ndjson | wc -l)
 import_seconds=0
 if [ "$fresh" = 1 ]; then
   for key in northside lakeshore; do
-    curl -sf -X PUT -H "Authorization: Bearer $token" --data "{\"name\":\"$key\",\"organizationId\":\"$key-org\"}" \
+    curl -sf -X PUT -H "Authorization: Bearer $token" \
+      --data "{\"name\":\"$key\",\"organizationId\":\"$key-org\",\"npi\":\"1234567893\",\"address\":{\"line\":[\"1 Bench Way\"],\"city\":\"Springfield\",\"state\":\"IL\",\"postalCode\":\"62701\"}}" \
       "$base/admin/practices/$key" >/dev/null
   done
   echo "importing $resources resources..." >&2

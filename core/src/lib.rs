@@ -3,6 +3,7 @@
 //! native targets and wasm32; both the edge and the SDK depend on it.
 
 pub mod datetime;
+pub mod identity;
 pub mod index;
 pub mod reference;
 pub mod registry;

@@ -28,7 +28,9 @@ fn main() {
         "PUT",
         flare_edge::http::Url::parse("http://x/admin/practices/p").unwrap(),
     ))
-    .body(r#"{"name":"P"}"#);
+    .body(
+        r#"{"name":"P","npi":"1234567893","address":{"line":["1 Main St"],"city":"Springfield","state":"IL","postalCode":"62701"}}"#,
+    );
     assert_eq!(pollster::block_on(app.respond(put)).status, 200);
     let lines: Vec<&str> = data.lines().collect();
     let started = Instant::now();

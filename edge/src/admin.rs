@@ -3,7 +3,8 @@
 //! audit trail are `oauth::manage`'s, imports `fhir::import`'s. Must not
 //! touch: apps' tokens or the FHIR API's visibility rule.
 //!
-//! - `PUT /admin/practices/{key}` `{"name": …, "organizationId": …}` creates or updates a practice.
+//! - `PUT /admin/practices/{key}` `{"name", "npi", "address", …}` creates or
+//!   updates a practice (NPI and postal address required: see [`put_practice`]).
 //! - `GET /admin/practices` lists practices; `GET /admin/practices/{key}`
 //!   reads one with the count of what it holds.
 //! - `DELETE /admin/practices/{key}[?purge=true]` removes a practice: refused
@@ -21,6 +22,8 @@
 
 use serde_json::{json, Value as Json};
 
+use flare_core::identity::{Npi, PostalAddress};
+
 use crate::app::App;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{HttpRequest, HttpResponse};
@@ -35,20 +38,16 @@ pub async fn practices<D: Database, P: Platform>(app: &App<D, P>) -> ApiResult {
     for db in app.shards.all() {
         all.extend(resources::list_practices(db).await?);
     }
-    let list: Vec<Json> = all
-        .iter()
-        .map(|p| json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}))
-        .collect();
+    let list: Vec<Json> = all.iter().map(practice_json).collect();
     Ok(HttpResponse::json(200, &json!({"practices": list})))
 }
 
 /// `GET /admin/practices/{key}`: the practice and what it holds.
 pub async fn practice<D: Database, P: Platform>(app: &App<D, P>, key: &str) -> ApiResult {
     let (p, records) = load_practice(app, key).await?;
-    Ok(HttpResponse::json(
-        200,
-        &json!({"key": p.key, "name": p.name, "organizationId": p.organization_id, "records": records_json(&records)}),
-    ))
+    let mut body = practice_json(&p);
+    body["records"] = records_json(&records);
+    Ok(HttpResponse::json(200, &body))
 }
 
 /// `DELETE /admin/practices/{key}[?purge=true]`: removes a practice. While it
@@ -156,7 +155,42 @@ fn valid_practice_key(k: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// `PUT /admin/practices/{key}` `{"name": …, "organizationId": …}`.
+/// A practice as the admin API shows it; `missing` names what the public
+/// documents need and it lacks (a practice from before the NPI and address
+/// were required).
+fn practice_json(p: &Practice) -> Json {
+    let address: Option<Json> = p.address.as_deref().and_then(|a| serde_json::from_str(a).ok());
+    let mut missing = Vec::new();
+    if p.npi.is_none() {
+        missing.push("npi");
+    }
+    if address.is_none() {
+        missing.push("address");
+    }
+    let portal = p
+        .portal_url
+        .as_ref()
+        .map(|url| json!({"name": p.portal_name, "url": url}));
+    json!({"key": p.key, "name": p.name, "organizationId": p.organization_id, "npi": p.npi,
+        "address": address, "logo": p.logo_url, "portal": portal, "missing": missing})
+}
+
+/// An optional `https` URL field of the body.
+fn https_url(body: &Json, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => match url::Url::parse(s) {
+            Ok(u) if u.scheme() == "https" && u.host().is_some() && s.len() <= 2048 => Ok(Some(s.clone())),
+            _ => Err(ApiError::bad_request(format!("\"{field}\" must be an https URL"))),
+        },
+        Some(_) => Err(ApiError::bad_request(format!("\"{field}\" must be an https URL"))),
+    }
+}
+
+/// `PUT /admin/practices/{key}` `{"name", "npi", "address", "organizationId"?,
+/// "logo"?, "portal"?: {"name", "url"}}`: the NPI and a postal address are
+/// required, since the public Bundle at `GET /fhir` must name each practice
+/// with both.
 pub async fn put_practice<D: Database, P: Platform>(
     app: &App<D, P>,
     req: &HttpRequest,
@@ -179,16 +213,49 @@ pub async fn put_practice<D: Database, P: Platform>(
         Some(Json::String(s)) if flare_core::reference::is_valid_id(s) => Some(s.clone()),
         Some(_) => return Err(ApiError::bad_request("\"organizationId\" must be a FHIR id")),
     };
+    let npi = match body.get("npi").and_then(Json::as_str) {
+        Some(n) => Npi::parse(n).map_err(|e| ApiError::bad_request(format!("\"npi\": {e}")))?,
+        None => {
+            return Err(ApiError::bad_request(
+                "\"npi\" is required: the published service base Bundle names every practice by its NPI",
+            ))
+        }
+    };
+    let address = match body.get("address") {
+        Some(a) => PostalAddress::parse(a).map_err(|e| ApiError::bad_request(format!("\"address\": {e}")))?,
+        None => {
+            return Err(ApiError::bad_request(
+                "\"address\" is required (a FHIR Address with line, city, state and postalCode): \
+                 the published service base Bundle gives every practice's address",
+            ))
+        }
+    };
+    let logo_url = https_url(&body, "logo")?;
+    let (portal_name, portal_url) = match body.get("portal") {
+        None | Some(Json::Null) => (None, None),
+        Some(portal) => {
+            let url = https_url(portal, "url")?
+                .ok_or_else(|| ApiError::bad_request("\"portal\" needs a \"url\" (https)"))?;
+            let name = portal
+                .get("name")
+                .and_then(Json::as_str)
+                .map(str::trim)
+                .filter(|n| !n.is_empty());
+            (name.map(str::to_string), Some(url))
+        }
+    };
     let p = Practice {
         key: key.to_string(),
         name: name.to_string(),
         organization_id,
+        npi: Some(npi.as_str().to_string()),
+        address: Some(address.to_fhir().to_string()),
+        logo_url,
+        portal_name,
+        portal_url,
     };
     resources::put_practice(app.shards.for_practice(key), &p, app.platform.now_ms()).await?;
-    Ok(HttpResponse::json(
-        200,
-        &json!({"key": p.key, "name": p.name, "organizationId": p.organization_id}),
-    ))
+    Ok(HttpResponse::json(200, &practice_json(&p)))
 }
 
 /// `PUT /admin/practices/{key}/pin`.

@@ -222,6 +222,7 @@ impl World {
             scope: scope.into(),
             issued_at: NOW,
             expires_at: NOW + 3_600_000,
+            context: json!({}),
         };
         pollster::block_on(insert_tokens(self.app.auth_db(), &row, None, false)).unwrap();
         token

@@ -199,9 +199,122 @@ fn a_practice_is_removed_only_with_its_records_and_the_purge_is_complete() {
     // An empty practice goes without a purge; an unknown one is 404.
     let r = call(
         &app,
-        admin("PUT", "/admin/practices/empty").body(r#"{"name":"Empty"}"#),
+        admin("PUT", "/admin/practices/empty").body(flare_tests::practice::practice("Empty").to_string()),
     );
     assert_eq!(r.status, 200);
     assert_eq!(call(&app, admin("DELETE", "/admin/practices/empty")).status, 200);
     assert_eq!(call(&app, admin("DELETE", "/admin/practices/empty")).status, 404);
+}
+
+#[test]
+fn a_practice_needs_an_npi_and_an_address_and_publishes_them_as_a_brand() {
+    let app = app();
+    let put = |body: Value| {
+        call(
+            &app,
+            admin("PUT", "/admin/practices/brand").body(body.to_string()),
+        )
+    };
+    let good = flare_tests::practice::practice("Brand Clinic");
+    // Each missing or malformed piece is a 400 that names it.
+    for (drop_or_set, value, says) in [
+        ("npi", Value::Null, "names every practice by its NPI"),
+        ("npi", json!("1234567890"), "check digit"),
+        ("npi", json!("12345"), "ten digits"),
+        ("address", Value::Null, "with line, city, state and postalCode"),
+        ("address", json!({"line": ["1 Main St"], "state": "IL"}), "city"),
+        ("address", json!("1 Main St"), "FHIR Address"),
+        ("logo", json!("http://insecure.example/logo.svg"), "https"),
+        ("portal", json!({"name": "Portal"}), "url"),
+    ] {
+        let mut body = good.clone();
+        match value {
+            Value::Null => {
+                body.as_object_mut().map(|o| o.remove(drop_or_set));
+            }
+            v => body[drop_or_set] = v,
+        }
+        let r = put(body.clone());
+        assert_eq!(r.status, 400, "{body}: {}", text(&r));
+        assert!(text(&r).contains(says), "{body}: {}", text(&r));
+    }
+    // A complete practice, with its brand: stored, listed, published.
+    let mut body = good;
+    body["logo"] = json!("https://brand.example/logo.svg");
+    body["portal"] = json!({"name": "Brand Portal", "url": "https://portal.brand.example"});
+    let r = put(body);
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let shown = r.json_body();
+    assert_eq!(shown["npi"], flare_tests::practice::NPI);
+    assert_eq!(shown["address"]["postalCode"], "62701");
+    assert_eq!(shown["missing"], json!([]));
+    let bundle = call(&app, common::request("GET", "/fhir"));
+    assert_eq!(bundle.status, 200);
+    assert!(bundle
+        .header_value("cache-control")
+        .is_some_and(|c| c.starts_with("public")));
+    let tag = bundle.header_value("etag").unwrap().to_string();
+    let b = bundle.json_body();
+    assert_eq!(b["type"], "collection");
+    let org = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["name"] == "Brand Clinic")
+        .unwrap()
+        .clone();
+    assert_eq!(org["identifier"][0]["system"], "http://hl7.org/fhir/sid/us-npi");
+    assert_eq!(org["identifier"][0]["value"], flare_tests::practice::NPI);
+    assert_eq!(org["address"][0]["city"], "Springfield");
+    assert_eq!(org["endpoint"][0]["reference"], "Endpoint/flare-fhir-r4");
+    let ext = org["extension"].to_string();
+    assert!(
+        ext.contains("brandLogo") && ext.contains("https://brand.example/logo.svg"),
+        "{ext}"
+    );
+    assert!(ext.contains("portalUrl") && ext.contains("Brand Portal"), "{ext}");
+    // Unchanged: 304 for its tag; changed: a new tag.
+    let again = call(
+        &app,
+        common::request("GET", "/fhir").header("if-none-match", &tag),
+    );
+    assert_eq!(again.status, 304);
+    assert_eq!(put(flare_tests::practice::practice("Renamed Clinic")).status, 200);
+    let changed = call(
+        &app,
+        common::request("GET", "/fhir").header("if-none-match", &tag),
+    );
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header_value("etag"), Some(tag.as_str()));
+    // Discovery points at the Bundle; a primary brand only when the endpoint
+    // serves one practice.
+    let config = || {
+        call(
+            &app,
+            common::request("GET", "/fhir/.well-known/smart-configuration"),
+        )
+        .json_body()
+    };
+    let c = config();
+    assert!(
+        c["user_access_brand_bundle"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/fhir")),
+        "{c}"
+    );
+    assert!(
+        c.get("user_access_brand_identifier").is_none(),
+        "three practices: {c}"
+    );
+    for key in ["northside", "lakeshore"] {
+        assert_eq!(
+            call(&app, admin("DELETE", &format!("/admin/practices/{key}"))).status,
+            200
+        );
+    }
+    assert_eq!(
+        config()["user_access_brand_identifier"],
+        json!({"system": "http://hl7.org/fhir/sid/us-npi", "value": flare_tests::practice::NPI})
+    );
 }

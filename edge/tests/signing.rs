@@ -336,7 +336,8 @@ fn without_a_signing_key_an_id_token_is_a_logged_incident() {
     );
     let r = call(
         &app,
-        admin("PUT", "/admin/practices/northside").body(r#"{"name":"Northside"}"#),
+        admin("PUT", "/admin/practices/northside")
+            .body(flare_tests::practice::practice("Northside").to_string()),
     );
     assert_eq!(r.status, 200);
     take_log();

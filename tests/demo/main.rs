@@ -97,7 +97,7 @@ impl World {
         admin
             .put_json(
                 &format!("/admin/practices/{PRACTICE}"),
-                &json!({"name": "Northside Oncology", "organizationId": "northside-org"}),
+                &flare_tests::practice::practice_with_organization("Northside Oncology", "northside-org"),
             )
             .send()
             .expect_status(200);

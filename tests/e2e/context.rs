@@ -41,7 +41,7 @@ impl Ctx {
             (NORTHSIDE, "Northside Family Practice"),
             (LAKESHORE, "Lakeshore Clinic"),
         ] {
-            let body = serde_json::json!({ "name": name });
+            let body = flare_tests::practice::practice(name);
             let r = client
                 .put_json(&format!("/admin/practices/{key}"), &body)
                 .try_send()?;

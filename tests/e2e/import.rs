@@ -453,7 +453,7 @@ fn practice_removal(ctx: &Ctx) {
     let r = c
         .put_json(
             &format!("/admin/practices/{key}"),
-            &json!({"name": "Removal trial"}),
+            &flare_tests::practice::practice("Removal trial"),
         )
         .send();
     check_eq!(r.status, 200, "{}", r.body);
@@ -508,9 +508,12 @@ fn practice_removal(ctx: &Ctx) {
     );
     // A practice made again under the same key starts empty.
     check_eq!(
-        c.put_json(&format!("/admin/practices/{key}"), &json!({"name": "Again"}))
-            .send()
-            .status,
+        c.put_json(
+            &format!("/admin/practices/{key}"),
+            &flare_tests::practice::practice("Again")
+        )
+        .send()
+        .status,
         200
     );
     let r = c.get("/fhir/Patient/rm-1").header("x-flare-practice", key).send();

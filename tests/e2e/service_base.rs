@@ -79,6 +79,69 @@ pub fn bundle_and_capability_statement(ctx: &Ctx) {
         );
         check!(full.ends_with(&key), "fullUrl {full} names {key}");
     }
+    // The federal rule and SMART 2.2's User-access Brands: every Endpoint
+    // is referenced by an Organization, with its FHIR version, a developer
+    // contact URL and a base that answers /metadata; every Organization has
+    // a name, an address and an NPI.
+    check_eq!(
+        ep["extension"][0]["url"],
+        "http://hl7.org/fhir/StructureDefinition/endpoint-fhir-version"
+    );
+    check_eq!(ep["extension"][0]["valueCode"], "4.0.1");
+    check!(
+        ep["contact"][0]["value"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/developer")),
+        "Endpoint.contact names the developer portal: {ep}"
+    );
+    check!(
+        ep["payloadType"].is_array() && ep["payloadMimeType"].is_array(),
+        "payload: {ep}"
+    );
+    let metadata = c.get(&format!("{address}/metadata")).no_auth().send();
+    check_eq!(metadata.status, 200, "{address}/metadata");
+    check_eq!(metadata.json()["resourceType"], "CapabilityStatement");
+    for o in &orgs {
+        let npi = o["identifier"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["system"] == "http://hl7.org/fhir/sid/us-npi");
+        check!(
+            npi.is_some_and(|i| i["value"].as_str().is_some_and(|v| v.len() == 10)),
+            "Organization {} has an NPI: {o}",
+            o["id"]
+        );
+        let a = &o["address"][0];
+        check!(
+            a["line"][0].is_string()
+                && a["city"].is_string()
+                && a["state"].is_string()
+                && a["postalCode"].is_string(),
+            "Organization {} has an address: {o}",
+            o["id"]
+        );
+    }
+    for problem in flare_tests::schema::fhir_errors(&b) {
+        check!(false, "the Bundle against the FHIR R4 schema: {problem}");
+    }
+    // Public and cacheable: any origin, a validator, 304 when unchanged.
+    let cors = c
+        .get("/fhir")
+        .no_auth()
+        .header("Origin", "https://any.example")
+        .send();
+    check_eq!(cors.header("access-control-allow-origin"), Some("*"), "CORS");
+    let tag = r.header("etag").unwrap_or_default().to_string();
+    check!(tag.starts_with("W/\""), "ETag {tag:?}");
+    check!(
+        r.header("cache-control").is_some_and(|v| v.contains("public")),
+        "Cache-Control public: {:?}",
+        r.header("cache-control")
+    );
+    let again = c.get("/fhir").no_auth().header("If-None-Match", &tag).send();
+    check_eq!(again.status, 304, "If-None-Match with the current tag");
+
     let listed = c.get("/admin/practices").send().expect_status(200).json();
     let keys: Vec<&str> = listed["practices"]
         .as_array()

@@ -49,7 +49,10 @@ fn seed(admin: &Client) {
         (OTHER_PRACTICE, "Other Clinic", "other-1357"),
     ] {
         admin
-            .put_json(&format!("/admin/practices/{key}"), &json!({"name": name}))
+            .put_json(
+                &format!("/admin/practices/{key}"),
+                &flare_tests::practice::practice(name),
+            )
             .send()
             .expect_status(200);
         admin.import_ok(

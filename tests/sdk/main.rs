@@ -90,7 +90,7 @@ fn seed(admin: &Client) {
     admin
         .put_json(
             &format!("/admin/practices/{PRACTICE}"),
-            &json!({"name": "SDK practice"}),
+            &flare_tests::practice::practice("SDK practice"),
         )
         .send()
         .expect_status(200);

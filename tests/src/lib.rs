@@ -17,6 +17,7 @@
 //! - [`oauth`]: SMART/OAuth client pieces: PKCE, cookies, forms, a browser,
 //!   JWT client assertions, JWKS, id_token verification.
 //! - [`schema`]: the FHIR R4 JSON schema, for what the server writes itself.
+//! - [`practice`]: a practice body as the admin API requires it (NPI, address).
 //! - [`mod@check`]: counted assertions, so the suite can say how much it checked.
 //! - [`browser`]: what the browser suites (`tests/sdk`, `tests/portal`,
 //!   `tests/demo`) share: trial selection and the edge's set-up and stop,
@@ -40,6 +41,7 @@ pub mod fhir;
 pub mod fixtures;
 pub mod http;
 pub mod oauth;
+pub mod practice;
 pub mod schema;
 pub mod server;
 pub mod static_server;

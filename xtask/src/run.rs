@@ -116,8 +116,8 @@ pub fn run(root: &Path) -> Result<()> {
         {
             let field = |k: &str| p.get(k).map(js_string).unwrap_or_else(|| "undefined".to_string());
             let key = field("key");
-            let body =
-                serde_json::json!({ "name": p.get("name"), "organizationId": p.get("organizationId") });
+            let body = serde_json::json!({ "name": p.get("name"), "organizationId": p.get("organizationId"),
+                    "npi": p.get("npi"), "address": p.get("address") });
             curl(
                 root,
                 &[

@@ -96,6 +96,14 @@ pub struct SmartConfiguration {
     /// SMART capabilities (`launch-ehr`, `client-public`, `context-standalone-patient` …).
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Where the User-access Brands Bundle of this endpoint is (SMART App
+    /// Launch 2.2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user_access_brand_bundle: Option<String>,
+    /// The identifier of this endpoint's primary brand in that Bundle (a
+    /// FHIR Identifier), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user_access_brand_identifier: Option<serde_json::Value>,
     /// Other FHIR endpoints that share this authorization server (SMART App
     /// Launch 2.2); a server with one FHIR endpoint lists none.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]

@@ -143,8 +143,11 @@ fn strings(items: &[&str]) -> Vec<String> {
 const AUTH_METHODS: &[&str] = &["client_secret_basic", "private_key_jwt", "none"];
 
 /// The SMART configuration document.
-pub fn smart_configuration(e: &Endpoints) -> SmartConfiguration {
+pub fn smart_configuration(e: &Endpoints, primary_brand: Option<Json>) -> SmartConfiguration {
     SmartConfiguration {
+        // The brands Bundle is the service base Bundle (`GET /fhir`).
+        user_access_brand_bundle: Some(e.issuer.clone()),
+        user_access_brand_identifier: primary_brand,
         issuer: Some(e.issuer.clone()),
         jwks_uri: Some(e.jwks.clone()),
         authorization_endpoint: e.authorize.clone(),
@@ -261,16 +264,33 @@ pub async fn public_jwk<P: Platform>(platform: &P) -> Result<Json, ApiError> {
 /// Routes the `.well-known` documents.
 pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest, doc: &str) -> ApiResult {
     let e = Endpoints::of(req);
-    let body =
-        match doc {
-            "smart-configuration" => serde_json::to_value(smart_configuration(&e))
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-            "openid-configuration" => serde_json::to_value(openid_configuration(&e))
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-            "jwks.json" => json!({"keys": [public_jwk(&app.platform).await?]}),
-            _ => return Err(ApiError::not_found(format!("no document .well-known/{doc}"))),
-        };
+    let body = match doc {
+        "smart-configuration" => serde_json::to_value(smart_configuration(&e, primary_brand(app).await?))
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+        "openid-configuration" => {
+            serde_json::to_value(openid_configuration(&e)).map_err(|e| ApiError::internal(e.to_string()))?
+        }
+        "jwks.json" => json!({"keys": [public_jwk(&app.platform).await?]}),
+        _ => return Err(ApiError::not_found(format!("no document .well-known/{doc}"))),
+    };
     Ok(HttpResponse::json(200, &body).with_header("cache-control", "public, max-age=300"))
+}
+
+/// The identifier of this endpoint's primary brand: the NPI of its practice
+/// when it serves exactly one; none when it serves several, which are brands
+/// of equal standing in the Bundle.
+async fn primary_brand<D: Database, P: Platform>(app: &App<D, P>) -> Result<Option<Json>, ApiError> {
+    let mut practices = Vec::new();
+    for db in app.shards.all() {
+        practices.extend(crate::store::resources::list_practices(db).await?);
+    }
+    Ok(match practices.as_slice() {
+        [only] => only
+            .npi
+            .as_ref()
+            .map(|npi| json!({"system": flare_core::identity::NPI_SYSTEM, "value": npi})),
+        _ => None,
+    })
 }
 
 /// The EHR's default style (`smart_style_url`), per SMART's styling guidance.

@@ -362,19 +362,37 @@ crate::row! {
         pub name: String,
         /// Id of the practice's Organization resource, if set.
         pub organization_id: Option<String>,
+        /// Its National Provider Identifier (ten digits).
+        pub npi: Option<String>,
+        /// Its postal address, a FHIR Address (JSON).
+        pub address: Option<String>,
+        /// Its logo (an https URL), for apps' brand tiles.
+        pub logo_url: Option<String>,
+        /// Its patient portal's name.
+        pub portal_name: Option<String>,
+        /// Its patient portal (an https URL).
+        pub portal_url: Option<String>,
     }
 }
 
 /// Creates or updates a practice.
 pub async fn put_practice<D: Database>(db: &D, p: &Practice, now: i64) -> Result<(), DbError> {
     db.query(Statement::new(
-        "INSERT INTO practices (key, name, organization_id, created_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT(key) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id",
+        "INSERT INTO practices (key, name, organization_id, created_at, npi, address, logo_url, portal_name, portal_url) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT(key) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id, \
+         npi = excluded.npi, address = excluded.address, logo_url = excluded.logo_url, \
+         portal_name = excluded.portal_name, portal_url = excluded.portal_url",
         vec![
             p.key.as_str().into(),
             p.name.as_str().into(),
             p.organization_id.clone().into(),
             now.into(),
+            p.npi.clone().into(),
+            p.address.clone().into(),
+            p.logo_url.clone().into(),
+            p.portal_name.clone().into(),
+            p.portal_url.clone().into(),
         ],
     ))
     .await?;

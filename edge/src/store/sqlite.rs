@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_attempt_counters.sql"),
     include_str!("../../migrations/0008_enum_checks.sql"),
     include_str!("../../migrations/0009_token_context.sql"),
+    include_str!("../../migrations/0010_practice_identity.sql"),
 ];
 
 /// An in-memory (or file) SQLite database with the migrations applied.

@@ -36,7 +36,8 @@ pub fn app() -> TestApp {
     ] {
         let r = call(
             &app,
-            admin("PUT", &format!("/admin/practices/{key}")).body(format!(r#"{{"name":"{name}"}}"#)),
+            admin("PUT", &format!("/admin/practices/{key}"))
+                .body(flare_tests::practice::practice(name).to_string()),
         );
         assert_eq!(r.status, 200);
     }

@@ -230,7 +230,10 @@ fn run(args: Args) -> Result<(), String> {
     let practices: Vec<serde_json::Value> = config
         .practices
         .iter()
-        .map(|p| serde_json::json!({"key": p.key, "name": p.name, "organizationId": flare_synth::organization_id(&p.key)}))
+        .map(|p| {
+            serde_json::json!({"key": p.key, "name": p.name, "organizationId": flare_synth::organization_id(&p.key),
+                "npi": p.npi, "address": {"line": [p.line], "city": p.city, "state": p.state, "postalCode": p.postal_code}})
+        })
         .collect();
     let practices_path = args.out.join("practices.json");
     std::fs::write(&practices_path, serde_json::Value::Array(practices).to_string())

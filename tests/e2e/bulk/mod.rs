@@ -615,7 +615,7 @@ impl World {
             let r = c
                 .put_json(
                     &format!("/admin/practices/{k}"),
-                    &json!({"name": format!("Bulk {k}")}),
+                    &flare_tests::practice::practice(&format!("Bulk {k}")),
                 )
                 .send();
             ck_eq!(r.status, 200, "PUT /admin/practices/{k}: {}", excerpt(&r.body));

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use flare_tests::fhir::{first_difference, without_server_meta};
 use flare_tests::http::excerpt;
@@ -39,7 +39,7 @@ pub fn mid_export(ctx: &Ctx) {
             let r = c
                 .put_json(
                     &format!("/admin/practices/{KEY}"),
-                    &json!({"name": "Bulk restart"}),
+                    &flare_tests::practice::practice("Bulk restart"),
                 )
                 .send();
             ck_eq!(r.status, 200, "PUT practice: {}", r.body);

@@ -91,9 +91,15 @@ fn smart_configuration(ctx: &Ctx) {
         ("introspection_endpoint", format!("{o}/introspect")),
         ("revocation_endpoint", format!("{o}/revoke")),
         ("registration_endpoint", format!("{o}/register")),
+        // SMART 2.2: the brands Bundle is the service base Bundle.
+        ("user_access_brand_bundle", format!("{o}/fhir")),
     ] {
         check_eq!(d[key], want.as_str(), "smart-configuration {key}: {d}");
     }
+    check!(
+        d.get("user_access_brand_identifier").is_none(),
+        "several practices share this endpoint, so none is its primary brand: {d}"
+    );
     let grants = strings(&d["grant_types_supported"]);
     for g in ["authorization_code", "client_credentials", "refresh_token"] {
         check!(

@@ -534,7 +534,10 @@ fn pin_per_practice(ctx: &Ctx) {
     // Another practice is not affected.
     let other = format!("{}-other", w.key);
     w.client
-        .put_json(&format!("/admin/practices/{other}"), &json!({"name": "Other"}))
+        .put_json(
+            &format!("/admin/practices/{other}"),
+            &flare_tests::practice::practice("Other"),
+        )
         .send()
         .expect_status(200);
     set_pin(&w, &other, pin);

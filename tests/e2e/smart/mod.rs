@@ -249,7 +249,7 @@ impl World {
         let c = ctx.client.clone();
         c.put_json(
             &format!("/admin/practices/{key}"),
-            &json!({"name": format!("Practice {key}")}),
+            &flare_tests::practice::practice(&format!("Practice {key}")),
         )
         .send()
         .expect_status(200);
