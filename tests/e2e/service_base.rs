@@ -162,6 +162,12 @@ pub fn bundle_and_capability_statement(ctx: &Ctx) {
     );
     let cs = r.json();
     check_eq!(cs["resourceType"], "CapabilityStatement");
+    for problem in flare_tests::schema::fhir_errors(&cs) {
+        check!(
+            false,
+            "the CapabilityStatement against the FHIR R4 schema: {problem}"
+        );
+    }
     check_eq!(cs["fhirVersion"], "4.0.1");
     check_eq!(cs["kind"], "instance");
     let formats = strings(&cs["format"]);

@@ -141,7 +141,29 @@ pub fn expect_outcome(resp: &Resp, status: u16) -> Value {
         resp.request,
         resp.header("content-type")
     );
+    for problem in crate::schema::fhir_errors(&oo) {
+        check!(
+            false,
+            "{}: the OperationOutcome against the FHIR R4 schema: {problem}",
+            resp.request
+        );
+    }
     oo
+}
+
+/// What the server wrote itself of a Bundle, for [`crate::schema`]: the
+/// Bundle with its entries' stored resources left out (they are the
+/// importer's, as imported), its own OperationOutcomes kept.
+pub fn bundle_envelope(bundle: &Value) -> Value {
+    let mut b = bundle.clone();
+    for e in b["entry"].as_array_mut().into_iter().flatten() {
+        if let Some(o) = e.as_object_mut() {
+            if o.get("resource").is_some_and(|r| r["resourceType"] != "OperationOutcome") {
+                o.remove("resource");
+            }
+        }
+    }
+    b
 }
 
 /// Every page of a search, and what its entries were.
@@ -238,6 +260,13 @@ pub fn search_all_with(
         let bundle = resp.clone().expect_status(200).json();
         check_eq!(bundle["resourceType"], "Bundle", "{}: not a Bundle", resp.request);
         check_eq!(bundle["type"], "searchset", "{}: not a searchset", resp.request);
+        for problem in crate::schema::fhir_errors(&bundle_envelope(&bundle)) {
+            check!(
+                false,
+                "{}: the Bundle against the FHIR R4 schema: {problem}",
+                resp.request
+            );
+        }
         for e in entries(&bundle) {
             let mode = entry_mode(&e).to_string();
             match mode.as_str() {
