@@ -171,8 +171,56 @@ fn practice_json(p: &Practice) -> Json {
         .portal_url
         .as_ref()
         .map(|url| json!({"name": p.portal_name, "url": url}));
+    let sites: Json = p
+        .sites
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_else(|| json!([]));
     json!({"key": p.key, "name": p.name, "organizationId": p.organization_id, "npi": p.npi,
-        "address": address, "logo": p.logo_url, "portal": portal, "missing": missing})
+        "address": address, "logo": p.logo_url, "portal": portal, "sites": sites, "missing": missing})
+}
+
+/// At most this many sites per practice.
+const MAX_SITES: usize = 100;
+
+/// The body's `sites`: each `{id, name, npi, address}` (all required: the
+/// rule asks the same of every published Organization), ids unique FHIR
+/// ids other than the practice's own Organization's.
+fn sites(body: &Json, own_id: &str) -> Result<Option<String>, ApiError> {
+    let list = match body.get("sites") {
+        None | Some(Json::Null) => return Ok(None),
+        Some(Json::Array(list)) if list.len() <= MAX_SITES => list,
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "\"sites\" must be a list of at most {MAX_SITES} sites"
+            )))
+        }
+    };
+    let mut out = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, site) in list.iter().enumerate() {
+        let bad = |what: String| ApiError::bad_request(format!("sites[{i}]: {what}"));
+        let id = site
+            .get("id")
+            .and_then(Json::as_str)
+            .filter(|id| flare_core::reference::is_valid_id(id))
+            .ok_or_else(|| bad("\"id\" must be a FHIR id".into()))?;
+        if id == own_id || !ids.insert(id.to_string()) {
+            return Err(bad(format!("id {id} is used twice")));
+        }
+        let name = site
+            .get("name")
+            .and_then(Json::as_str)
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| bad("\"name\" is required".into()))?;
+        let npi = Npi::parse(site.get("npi").and_then(Json::as_str).unwrap_or_default())
+            .map_err(|e| bad(format!("\"npi\": {e}")))?;
+        let address = PostalAddress::parse(site.get("address").unwrap_or(&Json::Null))
+            .map_err(|e| bad(format!("\"address\": {e}")))?;
+        out.push(json!({"id": id, "name": name, "npi": npi.as_str(), "address": address.to_fhir()}));
+    }
+    Ok(Some(Json::Array(out).to_string()))
 }
 
 /// An optional `https` URL field of the body.
@@ -188,7 +236,8 @@ fn https_url(body: &Json, field: &str) -> Result<Option<String>, ApiError> {
 }
 
 /// `PUT /admin/practices/{key}` `{"name", "npi", "address", "organizationId"?,
-/// "logo"?, "portal"?: {"name", "url"}}`: the NPI and a postal address are
+/// "logo"?, "portal"?: {"name", "url"}, "sites"?: [{"id", "name", "npi",
+/// "address"}]}`: the NPI and a postal address are
 /// required, since the public Bundle at `GET /fhir` must name each practice
 /// with both.
 pub async fn put_practice<D: Database, P: Platform>(
@@ -244,6 +293,10 @@ pub async fn put_practice<D: Database, P: Platform>(
             (name.map(str::to_string), Some(url))
         }
     };
+    let own_id = organization_id
+        .clone()
+        .unwrap_or_else(|| format!("practice-{key}"));
+    let sites = sites(&body, &own_id)?;
     let p = Practice {
         key: key.to_string(),
         name: name.to_string(),
@@ -253,6 +306,7 @@ pub async fn put_practice<D: Database, P: Platform>(
         logo_url,
         portal_name,
         portal_url,
+        sites,
     };
     resources::put_practice(app.shards.for_practice(key), &p, app.platform.now_ms()).await?;
     Ok(HttpResponse::json(200, &practice_json(&p)))

@@ -226,6 +226,14 @@ fn a_practice_needs_an_npi_and_an_address_and_publishes_them_as_a_brand() {
         ("address", json!("1 Main St"), "FHIR Address"),
         ("logo", json!("http://insecure.example/logo.svg"), "https"),
         ("portal", json!({"name": "Portal"}), "url"),
+        ("sites", json!([{"id": "east", "name": "East"}]), "sites[0]"),
+        (
+            "sites",
+            json!([{"id": "practice-brand", "name": "Self", "npi": flare_tests::practice::NPI,
+                "address": {"line": ["1 A St"], "city": "B", "state": "IL", "postalCode": "60601"}}]),
+            "used twice",
+        ),
+        ("sites", json!({"id": "east"}), "a list"),
     ] {
         let mut body = good.clone();
         match value {
@@ -242,6 +250,8 @@ fn a_practice_needs_an_npi_and_an_address_and_publishes_them_as_a_brand() {
     let mut body = good;
     body["logo"] = json!("https://brand.example/logo.svg");
     body["portal"] = json!({"name": "Brand Portal", "url": "https://portal.brand.example"});
+    body["sites"] = json!([{"id": "brand-east", "name": "Brand Clinic East", "npi": "1245319599",
+        "address": {"line": ["9 East Road"], "city": "Springfield", "state": "IL", "postalCode": "62702"}}]);
     let r = put(body);
     assert_eq!(r.status, 200, "{}", text(&r));
     let shown = r.json_body();
@@ -274,6 +284,22 @@ fn a_practice_needs_an_npi_and_an_address_and_publishes_them_as_a_brand() {
         "{ext}"
     );
     assert!(ext.contains("portalUrl") && ext.contains("Brand Portal"), "{ext}");
+    // A declared site: its own Organization, part of the practice's.
+    let site = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["id"] == "brand-east")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        site["partOf"]["reference"],
+        format!("Organization/{}", org["id"].as_str().unwrap())
+    );
+    assert_eq!(site["identifier"][0]["value"], "1245319599");
+    assert_eq!(site["address"][0]["postalCode"], "62702");
+    assert_eq!(site["endpoint"][0]["reference"], "Endpoint/flare-fhir-r4");
     // Unchanged: 304 for its tag; changed: a new tag.
     let again = call(
         &app,

@@ -158,7 +158,9 @@ pub fn bundle_envelope(bundle: &Value) -> Value {
     let mut b = bundle.clone();
     for e in b["entry"].as_array_mut().into_iter().flatten() {
         if let Some(o) = e.as_object_mut() {
-            if o.get("resource").is_some_and(|r| r["resourceType"] != "OperationOutcome") {
+            if o.get("resource")
+                .is_some_and(|r| r["resourceType"] != "OperationOutcome")
+            {
                 o.remove("resource");
             }
         }

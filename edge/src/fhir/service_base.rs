@@ -2,7 +2,8 @@
 //! App Launch 2.2's User-access Brands Bundle: one Endpoint (the common FHIR
 //! base of every practice; its address answers `/metadata`) and one
 //! Organization per practice (name, postal address, NPI, the brand's logo
-//! and patient portal when the operator gave them) that references it.
+//! and patient portal when the operator gave them) that references it, and
+//! one per site the operator declared, `partOf` its practice's.
 //! Public (no token, any origin) and cacheable: `ETag`, `Cache-Control:
 //! public`, and 304 for a matching `If-None-Match`.
 
@@ -86,6 +87,29 @@ fn organization(p: &Practice) -> Json {
     org
 }
 
+/// The Organizations of a practice's sites, each `partOf` the practice's.
+fn sites(p: &Practice, practice_org: &str) -> Vec<Json> {
+    let list: Vec<Json> = p
+        .sites
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    list.into_iter()
+        .map(|site| {
+            json!({
+                "resourceType": "Organization",
+                "id": site["id"],
+                "active": true,
+                "name": site["name"],
+                "identifier": [{"system": NPI_SYSTEM, "value": site["npi"]}],
+                "address": [site["address"]],
+                "partOf": {"reference": format!("Organization/{practice_org}")},
+                "endpoint": [{"reference": format!("Endpoint/{ENDPOINT_ID}")}],
+            })
+        })
+        .collect()
+}
+
 /// Handles `GET /fhir`.
 pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest) -> ApiResult {
     let base = req.fhir_base();
@@ -95,7 +119,12 @@ pub async fn handle<D: Database, P: Platform>(app: &App<D, P>, req: &HttpRequest
         for p in resources::list_practices(db).await? {
             let org = organization(&p);
             let id = org["id"].as_str().unwrap_or_default().to_string();
+            let sites = sites(&p, &id);
             entries.push(json!({"fullUrl": format!("{base}/Organization/{id}"), "resource": org}));
+            for site in sites {
+                let site_id = site["id"].as_str().unwrap_or_default().to_string();
+                entries.push(json!({"fullUrl": format!("{base}/Organization/{site_id}"), "resource": site}));
+            }
         }
     }
     // The tag covers the content, not the timestamp: an unchanged Bundle

@@ -372,17 +372,20 @@ crate::row! {
         pub portal_name: Option<String>,
         /// Its patient portal (an https URL).
         pub portal_url: Option<String>,
+        /// Its sites: a JSON array of `{id, name, npi, address}`, each
+        /// published as an Organization `partOf` the practice's.
+        pub sites: Option<String>,
     }
 }
 
 /// Creates or updates a practice.
 pub async fn put_practice<D: Database>(db: &D, p: &Practice, now: i64) -> Result<(), DbError> {
     db.query(Statement::new(
-        "INSERT INTO practices (key, name, organization_id, created_at, npi, address, logo_url, portal_name, portal_url) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+        "INSERT INTO practices (key, name, organization_id, created_at, npi, address, logo_url, portal_name, portal_url, sites) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
          ON CONFLICT(key) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id, \
          npi = excluded.npi, address = excluded.address, logo_url = excluded.logo_url, \
-         portal_name = excluded.portal_name, portal_url = excluded.portal_url",
+         portal_name = excluded.portal_name, portal_url = excluded.portal_url, sites = excluded.sites",
         vec![
             p.key.as_str().into(),
             p.name.as_str().into(),
@@ -393,6 +396,7 @@ pub async fn put_practice<D: Database>(db: &D, p: &Practice, now: i64) -> Result
             p.logo_url.clone().into(),
             p.portal_name.clone().into(),
             p.portal_url.clone().into(),
+            p.sites.clone().into(),
         ],
     ))
     .await?;
