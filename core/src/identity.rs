@@ -18,19 +18,7 @@ impl Npi {
         if s.len() != 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("NPI {s:?} is not ten digits"));
         }
-        let digits: Vec<u32> = format!("80840{s}").bytes().map(|b| u32::from(b - b'0')).collect();
-        // Luhn over the whole number: from the right, every second digit doubled.
-        let sum: u32 = digits
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, &d)| match i % 2 {
-                1 if d * 2 > 9 => d * 2 - 9,
-                1 => d * 2,
-                _ => d,
-            })
-            .sum();
-        if !sum.is_multiple_of(10) {
+        if npi_check_digit(&s[..9]).map(|c| b'0' + c) != Some(s.as_bytes()[9]) {
             return Err(format!("NPI {s} fails its check digit"));
         }
         Ok(Npi(s.to_string()))
@@ -45,6 +33,30 @@ impl Npi {
     pub fn identifier(&self) -> Json {
         json!({"system": NPI_SYSTEM, "value": self.0})
     }
+}
+
+/// The check digit of an NPI whose first nine digits are `first9`: the
+/// Luhn check digit of `80840` followed by them; `None` unless `first9` is
+/// nine decimal digits.
+pub fn npi_check_digit(first9: &str) -> Option<u8> {
+    if first9.len() != 9 || !first9.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // From the right of the payload, every other digit doubled (the check
+    // digit would take the rightmost, undoubled, position).
+    let sum: u32 = format!("80840{first9}")
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            match i % 2 {
+                0 => (d * 2) / 10 + (d * 2) % 10,
+                _ => d,
+            }
+        })
+        .sum();
+    u8::try_from((10 - sum % 10) % 10).ok()
 }
 
 /// A postal address with what the rule needs to find the place: street

@@ -4,7 +4,9 @@
 //! first nine prefixed with `80840` (the ISO 7812 issuer prefix for US health
 //! applications), as CMS specifies.
 
-/// Luhn check digit of `80840` followed by `first9` (nine ASCII digits).
+/// Luhn check digit of `80840` followed by `first9` (nine ASCII digits):
+/// the server's own rule (`flare_core::identity`), so what the generator
+/// makes the admin API accepts.
 ///
 /// Returns `None` when `first9` is not exactly nine decimal digits.
 ///
@@ -12,27 +14,7 @@
 /// assert_eq!(flare_synth::npi_check_digit("123456789"), Some(3));
 /// ```
 pub fn npi_check_digit(first9: &str) -> Option<u8> {
-    if first9.len() != 9 || !first9.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let payload = format!("80840{first9}");
-    // Double every second digit counting from the right of the payload
-    // (the check digit itself would be the rightmost, undoubled, position).
-    let sum: u32 = payload
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let x = d * 2;
-                x / 10 + x % 10
-            } else {
-                d
-            }
-        })
-        .sum();
-    Some(((10 - sum % 10) % 10) as u8)
+    flare_core::identity::npi_check_digit(first9)
 }
 
 /// True when `npi` is ten digits whose last digit is its valid check digit.
