@@ -21,7 +21,7 @@ use flare_core::search::{Cursor, DEFAULT_COUNT, MAX_COUNT};
 
 use crate::app::{App, Caller};
 use crate::fhir::access::{everything_visibility, Answered};
-use crate::fhir::search::{compile_error, link_url};
+use crate::fhir::search::{compile_error, link_url, row_json};
 use crate::http::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::platform::Platform;
@@ -228,13 +228,7 @@ pub async fn handle<D: Database, P: Platform>(
             }
         }
         let rid = r.rid.unwrap_or_default();
-        let json = match r.json.as_deref() {
-            Some("") => assembled
-                .iter()
-                .find(|(x, _)| *x == rid)
-                .map_or("{}", |(_, j)| j.as_str()),
-            other => other.unwrap_or("{}"),
-        };
+        let json = row_json(r.json.as_deref(), rid, &assembled);
         let (t, rid_id) = (
             r.rtype.as_deref().unwrap_or_default(),
             r.id.as_deref().unwrap_or_default(),

@@ -254,13 +254,7 @@ pub(crate) async fn answer<D: Database, P: Platform>(
             continue;
         }
         let rid = r.rid.unwrap_or_default();
-        let json = match r.json.as_deref() {
-            Some("") => assembled
-                .iter()
-                .find(|(x, _)| *x == rid)
-                .map_or("{}", |(_, j)| j.as_str()),
-            other => other.unwrap_or("{}"),
-        };
+        let json = row_json(r.json.as_deref(), rid, &assembled);
         let row = Row {
             rid,
             json,
@@ -402,5 +396,17 @@ pub fn compile_error(e: CompileError) -> ApiError {
     match e {
         CompileError::TooComplex(m) => ApiError::bad_request(m),
         CompileError::Forbidden(m) => ApiError::insufficient_scope(m),
+    }
+}
+
+/// A page row's JSON text: inline, or (a resource stored in parts, `''`
+/// inline) reassembled from `assembled` by rid.
+pub(crate) fn row_json<'a>(inline: Option<&'a str>, rid: i64, assembled: &'a [(i64, String)]) -> &'a str {
+    match inline {
+        Some("") => assembled
+            .iter()
+            .find(|(x, _)| *x == rid)
+            .map_or("{}", |(_, j)| j.as_str()),
+        other => other.unwrap_or("{}"),
     }
 }
