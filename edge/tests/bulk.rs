@@ -431,6 +431,30 @@ fn a_lost_runner_is_resumed_without_lost_or_doubled_lines() {
     assert_eq!(all.len(), 12, "no line twice");
 }
 
+#[test]
+fn a_poll_runs_an_export_the_queue_no_longer_delivers() {
+    let app = world();
+    let k = kick_off(&app, "/fhir/Group/g/$export");
+    let status = status_path(&k);
+    // The queue delivers nothing: every message is lost.
+    assert_eq!(app.platform.take_queue().len(), 1);
+    // Within two leases' length a poll only queues the job again.
+    app.platform.now.set(NOW + bulk::LEASE_MS + 1);
+    assert_eq!(call(&app, admin("GET", &status)).status, 202);
+    assert_eq!(app.platform.take_queue().len(), 1, "the poll queued a run");
+    // Past it, the poll runs the job itself (here, with a clock that does
+    // not move, to its end) and answers with the manifest.
+    app.platform.now.set(NOW + 2 * bulk::LEASE_MS + 1);
+    let done = call(&app, admin("GET", &status));
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    let got = exported(&app, &done.json_body());
+    assert_eq!(got["Patient"], ids(&["p1", "p2", "p3"]));
+    assert_eq!(got["Observation"].len(), 12);
+    let mut all: Vec<String> = got["Observation"].clone();
+    all.dedup();
+    assert_eq!(all.len(), 12, "no line twice");
+}
+
 /// An access token for a registered, approved client, minted straight into the store.
 fn token_for(app: &TestApp, client_id: &str, scope: &str) -> String {
     use flare_edge::store::auth::{insert_tokens, NewAccessToken};

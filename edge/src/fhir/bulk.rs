@@ -11,7 +11,8 @@
 //! [`crate::app::FILE_MAX_RESOURCES`] resources of one type, then commits its cursor
 //! (exactly once, see `store::export`). Chunks run from queue messages; a
 //! status poll re-enqueues a job whose runner vanished (its lease expired),
-//! so a restart loses nothing.
+//! so a restart loses nothing, and runs a stretch itself when the queue has
+//! not moved the job for two leases.
 
 use serde_json::{json, Value as Json};
 
@@ -452,18 +453,31 @@ pub async fn status<D: Database, P: Platform>(
     job_id: &str,
 ) -> ApiResult {
     purge_expired(app, practice).await;
-    let job = own_job(app, caller, practice, job_id).await?;
+    let mut job = own_job(app, caller, practice, job_id).await?;
     let now = app.platform.now_ms();
     let base = req.fhir_base();
+    if job.status == ExportStatus::Running && job.lease_until < now {
+        // No runner holds the job (a restart, a lost message): resume it.
+        // A duplicate run is harmless: chunks commit exactly once.
+        if let Err(e) = app.platform.enqueue_export(practice, job_id).await {
+            crate::platform::log(&format!("export {job_id} not resumed: {e}"));
+        }
+        if job.updated_at + 2 * LEASE_MS < now {
+            // Nothing has moved it for two leases' length although polls kept
+            // queueing runs: the queue is not delivering (under wrangler dev
+            // a consumer invocation that never settles holds the local
+            // queue's every later batch). This poll runs a stretch itself,
+            // within the same budget as a queued run.
+            crate::platform::log(&format!(
+                "export {job_id}: no queued run for {} s; this status request runs it",
+                (now - job.updated_at) / 1000
+            ));
+            run(app, practice, job_id).await;
+            job = own_job(app, caller, practice, job_id).await?;
+        }
+    }
     match job.status {
         ExportStatus::Running => {
-            if job.lease_until < now {
-                // No runner holds the job (a restart, a lost message): resume it.
-                // A duplicate run is harmless: chunks commit exactly once.
-                if let Err(e) = app.platform.enqueue_export(practice, job_id).await {
-                    crate::platform::log(&format!("export {job_id} not resumed: {e}"));
-                }
-            }
             let s = &job.state;
             let types = job.params["types"].as_array().map_or(0, Vec::len)
                 + job.params["ref_types"].as_array().map_or(0, Vec::len);
