@@ -156,7 +156,13 @@ pub fn expect_outcome(resp: &Resp, status: u16) -> Value {
 /// importer's, as imported), its own OperationOutcomes kept.
 pub fn bundle_envelope(bundle: &Value) -> Value {
     let mut b = bundle.clone();
-    for e in b["entry"].as_array_mut().into_iter().flatten() {
+    // (`get_mut`: indexing would add `"entry": null` to a Bundle without entries.)
+    for e in b
+        .get_mut("entry")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
         if let Some(o) = e.as_object_mut() {
             if o.get("resource")
                 .is_some_and(|r| r["resourceType"] != "OperationOutcome")
