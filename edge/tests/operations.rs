@@ -512,6 +512,14 @@ fn everything_refuses_what_it_cannot_answer() {
     );
     assert_eq!(w.send(bearer(&pa, "POST", &base)).status, 405);
     assert_eq!(w.send(common::request("GET", &base)).status, 401);
+    // A token that grants no resource type learns nothing, not even whether
+    // a patient exists: the same 403 for its own patient, another one and
+    // one that does not exist.
+    let none = w.token("none", "northside", "launch/patient openid fhirUser", Some(A));
+    for who in [A, B, "nobody-here"] {
+        let r = w.send(bearer(&none, "GET", &format!("/fhir/Patient/{who}/$everything")));
+        assert_eq!(r.status, 403, "{who}: {}", String::from_utf8_lossy(&r.body));
+    }
 }
 
 #[test]

@@ -152,6 +152,13 @@ pub fn everything_visibility(caller: &Caller, practice: &str, patient: &str) -> 
             },
         );
     }
+    // Scopes that grant no type would answer every patient with an empty
+    // Bundle, and an unknown one with a 404: a probe for who exists.
+    if rules.is_empty() {
+        return Err(ApiError::insufficient_scope(
+            "the access token's scopes grant no resource type for $everything",
+        ));
+    }
     Ok(Visibility {
         practice: practice.to_string(),
         rules: Some(rules),
