@@ -251,9 +251,17 @@ const EVERYTHING_OF: [&str; 6] = [
 impl Oracle {
     /// What `Patient/{x}/$everything` answers `c`: the resources of every
     /// searchable type its scopes grant (Group never) that are `x`'s by the
-    /// patient rule and pass its query restrictions; 404 when `x` is not a
-    /// Patient of its practice or it sees another patient's records only.
+    /// patient rule and pass its query restrictions; 403 when its scopes
+    /// grant no type (whoever `x` is); 404 when `x` is not a Patient of its
+    /// practice or it sees another patient's records only.
     fn everything(&self, c: &Caller, x: &str) -> Result<BTreeSet<(String, String)>, u16> {
+        let grants_any = registry::RESOURCES
+            .iter()
+            .filter(|d| d.name != "Group")
+            .any(|d| self.rule(c, d.name, Interaction::Search).is_some());
+        if !grants_any {
+            return Err(403);
+        }
         if self.find(c.practice, "Patient", x).is_none() {
             return Err(404);
         }
@@ -753,6 +761,9 @@ fn callers(app: &TestApp) -> Vec<Caller> {
         Grant::new("patient user A", "northside", "user/*.rs".into(), None, Some(&ann), Some("Patient/northside-pat-1")),
         Grant::new("EHR launch, patient B", "northside", "patient/*.rs".into(), Some(b), Some(&doc), Some("Practitioner/northside-prac-1")),
         Grant::new("system", "northside", "system/*.rs".into(), None, None, None),
+        // Identity and context only: every FHIR request refused, and
+        // $everything must not tell who exists.
+        Grant::new("patient A, no resource scope", "northside", "launch/patient openid fhirUser".into(), Some(a), None, None),
         Grant::new("system, labs", "northside", format!("system/Patient.rs system/Observation.rs?category={LAB} system/Group.rs"), None, None, None),
         Grant::new("patient A, app narrowed since", "northside", "patient/*.rs".into(), Some(a), None, None).via(
             "oracle-narrowed-app",
